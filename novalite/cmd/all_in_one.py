@@ -1,0 +1,141 @@
+"""novalite-all-in-one: API, conductor, scheduler and compute in one process,
+on the in-process bus and a SQLite file, with no config file needed."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from novalite import config, objects, service
+from novalite.conf import CONF
+
+LOG = logging.getLogger(__name__)
+
+cli_opts = [
+    cfg.StrOpt("state-dir", dest="state_dir",
+               default=os.path.expanduser("~/.local/share/novalite"),
+               help="Directory for the SQLite file, images, clouds.yaml and novalite.conf."),
+    cfg.PortOpt("port", help="API port (default: [api] port, 8774)."),
+]
+
+DEFAULT_IMAGE_NAME = "novalite-tiny"
+
+
+def _embedded_defaults(state_dir: str) -> None:
+    """The embedded default: in-process bus, SQLite, FakeDriver, loopback."""
+    CONF.set_default("transport_url", "inproc://")
+    CONF.set_default("state_path", state_dir)
+    CONF.set_default("connection", f"sqlite:///{state_dir}/novalite.sqlite", group="database")
+    CONF.set_default("listen", "127.0.0.1", group="api")
+    CONF.set_default("report_interval", 5)
+
+
+def _write_files(state_dir: str, port: int) -> None:
+    host = CONF.api.listen if CONF.api.listen not in ("0.0.0.0", "::") else "127.0.0.1"
+    base = f"http://{host}:{port}"
+    clouds = (
+        "clouds:\n"
+        "  novalite:\n"
+        "    auth_type: none\n"
+        f"    compute_endpoint_override: {base}/compute/v2.1\n"
+        f"    image_endpoint_override: {base}/image\n"
+        "    identity_api_version: 3\n"
+        "    region_name: RegionOne\n"
+    )
+    _write(os.path.join(state_dir, "clouds.yaml"), clouds)
+    conf = (
+        "# Written by novalite-all-in-one: what it runs with.\n"
+        "[DEFAULT]\n"
+        f"state_path = {state_dir}\n"
+        f"transport_url = {CONF.transport_url}\n"
+        f"compute_driver = {CONF.compute_driver}\n"
+        f"host = {CONF.host}\n"
+        "[database]\n"
+        f"connection = {CONF.database.connection}\n"
+        "[api]\n"
+        f"listen = {CONF.api.listen}\n"
+        f"port = {port}\n"
+    )
+    _write(os.path.join(state_dir, "novalite.conf"), conf)
+
+
+def _write(path: str, text: str) -> None:
+    tmp = path + ".tmp"
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def ensure_default_image(state_dir: str) -> None:
+    """Register a small image on first start so a new user can boot at once."""
+    from novalite import context as nl_context
+    from novalite.image import api as image_api
+
+    ctxt = nl_context.get_admin_context()
+    images = image_api.API()
+    if images.get_all(ctxt, {"name": DEFAULT_IMAGE_NAME}):
+        return
+    path = os.path.join(state_dir, f"{DEFAULT_IMAGE_NAME}.raw")
+    with open(path, "wb") as f:
+        f.truncate(1024 * 1024)
+    image = images.register(ctxt, DEFAULT_IMAGE_NAME, path, disk_format="raw",
+                            container_format="bare")
+    os.unlink(path)
+    LOG.info("Registered default image %s (%s)", DEFAULT_IMAGE_NAME, image["id"])
+
+
+def build_services(port: int | None = None) -> service.ServiceGroup:
+    """The four services in start order; the API last, so it answers only
+    when the rest is ready."""
+    from novalite.api.service import APIService
+
+    conductor = service.Service.create(binary="novalite-conductor")
+    scheduler = service.Service.create(binary="novalite-scheduler")
+    # NOTE: compute's objects persist through the conductor, as on a real
+    # compute host; the process as a whole keeps the database for the API
+    # and conductor, so compute is not db-disabled here.
+    compute = service.Service.create(binary="novalite-compute")
+    api = APIService(port=port)
+    return service.ServiceGroup([conductor, scheduler, compute, api],
+                                before_start=service.setup_indirection)
+
+
+def prepare(argv: list[str]) -> tuple[str, int]:
+    config.register_base_opts()
+    CONF.register_cli_opts(cli_opts)
+    # NOTE: state-dir must be known before defaults that depend on it; a
+    # first pass reads the command line only.
+    CONF(argv[1:], project="novalite", default_config_files=[])
+    state_dir = os.path.abspath(CONF.state_dir)
+    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    CONF.reset()
+    _embedded_defaults(state_dir)
+    config.parse_args(argv, default_config_files=[])
+    config.setup_logging()
+    objects.register_all()
+    from novalite.db import migration
+
+    migration.db_sync()
+    ensure_default_image(state_dir)
+    from novalite.db import api as db_api
+
+    # NOTE: no connection may cross the fork into the service process.
+    db_api.dispose()
+    port = CONF.port or CONF.api.port
+    _write_files(state_dir, port)
+    return state_dir, port
+
+
+def main(argv: list[str] | None = None) -> None:
+    state_dir, port = prepare(argv if argv is not None else sys.argv)
+    LOG.info("novalite all-in-one: state in %s, API on http://%s:%s, clouds.yaml at %s",
+             state_dir, CONF.api.listen, port, os.path.join(state_dir, "clouds.yaml"))
+    service.serve(build_services(port))
+    service.wait()
+
+
+if __name__ == "__main__":
+    main()

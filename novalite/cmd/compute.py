@@ -1,0 +1,26 @@
+"""novalite-compute: the seed's service (nova/cmd/compute.py)."""
+
+from __future__ import annotations
+
+from oslo_log import log as logging
+
+from novalite import service
+from novalite.cmd import _common
+from novalite.conf import CONF
+
+LOG = logging.getLogger(__name__)
+
+
+def main() -> None:
+    _common.init()
+    if CONF.database.connection:
+        LOG.warning("[database] connection is set but novalite-compute never uses it: "
+                    "remove the credentials from compute hosts")
+    server = service.Service.create(binary="novalite-compute", topic=CONF.compute_topic,
+                                    db_allowed=False)
+    service.serve(server)
+    service.wait()
+
+
+if __name__ == "__main__":
+    main()

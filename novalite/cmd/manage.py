@@ -1,0 +1,115 @@
+"""novalite-manage: operator commands (db, service, image)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from oslo_config import cfg
+
+from novalite import config, objects
+from novalite import context as nl_context
+from novalite.conf import CONF
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    cells = [[str(c) if c is not None else "-" for c in r] for r in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    sep = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+    line = lambda vals: "| " + " | ".join(v.ljust(w) for v, w in zip(vals, widths, strict=True)) + " |"  # noqa: E731
+    return "\n".join([sep, line(headers), sep] + [line(r) for r in cells] + [sep])
+
+
+class DbCommands:
+    def sync(self) -> int:
+        from novalite.db import migration
+
+        migration.db_sync()
+        print(f"Database at version {migration.db_version()}")
+        return 0
+
+    def version(self) -> int:
+        from novalite.db import migration
+
+        print(migration.db_version() or "none")
+        return 0
+
+
+class ServiceCommands:
+    def list(self) -> int:
+        from novalite.objects.compute_node import ComputeNodeList
+        from novalite.objects.service import ServiceList
+
+        ctxt = nl_context.get_admin_context()
+        hv = {n.host: n.hypervisor_type for n in ComputeNodeList.get_all(ctxt)}
+        rows = []
+        for s in ServiceList.get_all(ctxt):
+            rows.append([s.id, s.binary, s.host, s.availability_zone,
+                         "disabled" if s.disabled else "enabled",
+                         "up" if s.is_up() else "down",
+                         s.last_seen_up.isoformat() if s.last_seen_up else None,
+                         s.rpc_version, hv.get(s.host) if s.binary == "novalite-compute" else ""])
+        print(_table(["Id", "Binary", "Host", "Zone", "Status", "State", "Last Seen Up",
+                      "RPC Version", "Hypervisor"], rows))
+        return 0
+
+
+class ImageCommands:
+    def register(self) -> int:
+        from novalite.image import api as image_api
+
+        a = CONF.category
+        image = image_api.API().register(nl_context.get_admin_context(), a.image_name, a.file,
+                                         disk_format=a.disk_format,
+                                         container_format=a.container_format)
+        print(f"Registered image {image['name']} {image['id']} ({image['size']} bytes, "
+              f"{image['disk_format']})")
+        return 0
+
+    def list(self) -> int:
+        from novalite.image import api as image_api
+
+        images = image_api.API().get_all(nl_context.get_admin_context())
+        print(_table(["ID", "Name", "Status", "Disk Format", "Size"],
+                     [[i["id"], i["name"], i["status"], i["disk_format"], i["size"]]
+                      for i in images]))
+        return 0
+
+
+def _add_parsers(subparsers: Any) -> None:
+    db = subparsers.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="action", required=True)
+    db_sub.add_parser("sync", help="upgrade the schema to the latest version")
+    db_sub.add_parser("version", help="print the schema version")
+    db.set_defaults(command=DbCommands)
+
+    svc = subparsers.add_parser("service", help="services")
+    svc_sub = svc.add_subparsers(dest="action", required=True)
+    svc_sub.add_parser("list", help="list services, up or down")
+    svc.set_defaults(command=ServiceCommands)
+
+    img = subparsers.add_parser("image", help="images")
+    img_sub = img.add_subparsers(dest="action", required=True)
+    reg = img_sub.add_parser("register", help="register an image from a local file")
+    reg.add_argument("image_name", metavar="NAME")
+    reg.add_argument("--file", required=True)
+    reg.add_argument("--disk-format", default="raw")
+    reg.add_argument("--container-format", default="bare")
+    img_sub.add_parser("list", help="list images")
+    img.set_defaults(command=ImageCommands)
+
+
+category_opt = cfg.SubCommandOpt("category", title="Command categories",
+                                 handler=_add_parsers)
+
+
+def main(argv: list[str] | None = None) -> int:
+    config.parse_args(argv if argv is not None else sys.argv, cli_opts=[category_opt])
+    config.setup_logging()
+    objects.register_all()
+    cmd = CONF.category.command()
+    return getattr(cmd, CONF.category.action)()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The compute service: the seed's heart."""

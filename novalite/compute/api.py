@@ -1,0 +1,192 @@
+"""The compute API as the REST layer uses it: validates against state,
+records instances, and hands work to the conductor or the compute host."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from oslo_log import log as logging
+
+from novalite import exception
+from novalite.compute import power_state, rpcapi, task_states, vm_states
+from novalite.conductor import rpcapi as conductor_rpcapi
+from novalite.conf import CONF
+from novalite.image import api as image_api
+from novalite.objects.flavor import Flavor
+from novalite.objects.instance import Instance, InstanceList
+from novalite.objects.service import Service, ServiceList
+
+LOG = logging.getLogger(__name__)
+
+
+def _check_state(instance: Any, action: str, vm_state: tuple | None = None,
+                 task_state: tuple | None = (None,)) -> None:
+    if vm_state is not None and instance.vm_state not in vm_state:
+        raise exception.InstanceInvalidState(action=action, instance_uuid=instance.uuid,
+                                             attr="vm_state", state=instance.vm_state)
+    if task_state is not None and instance.task_state not in task_state:
+        raise exception.InstanceInvalidState(action=action, instance_uuid=instance.uuid,
+                                             attr="task_state", state=instance.task_state)
+
+
+class API:
+    def __init__(self) -> None:
+        self.conductor = conductor_rpcapi.ConductorAPI()
+        self.compute_rpcapi = rpcapi.ComputeAPI()
+        self.image_api = image_api.API()
+
+    # -- create ----------------------------------------------------------------
+
+    def create(self, context: Any, *, flavor: Flavor, image_id: str, display_name: str,
+               min_count: int = 1, max_count: int = 1, availability_zone: str | None = None,
+               metadata: dict | None = None, access_ip_v4: str | None = None,
+               access_ip_v6: str | None = None, key_name: str | None = None,
+               ) -> tuple[list[Instance], str]:
+        image = self.image_api.get(context, image_id)
+        self._check_image(image, flavor)
+        if availability_zone:
+            self._check_availability_zone(context, availability_zone)
+        if min_count > max_count:
+            raise exception.Invalid(reason="min_count must be <= max_count")
+        reservation_id = "r-" + secrets.token_hex(4)
+        instances = []
+        for index in range(max_count):
+            name = display_name if max_count == 1 else f"{display_name}-{index + 1}"
+            inst = Instance(
+                context=context, display_name=name, hostname=_hostname(name),
+                project_id=context.project_id, user_id=context.user_id,
+                availability_zone=availability_zone, image_ref=image["id"], flavor=flavor,
+                vm_state=vm_states.BUILDING, task_state=task_states.SCHEDULING,
+                power_state=power_state.NOSTATE, launch_index=index,
+                reservation_id=reservation_id, access_ip_v4=access_ip_v4,
+                access_ip_v6=access_ip_v6, key_name=key_name, metadata=metadata or {},
+                system_metadata={}, build_attempts=[])
+            inst.create()
+            instances.append(inst)
+        request_spec = {
+            "flavor_memory_mb": flavor.memory_mb, "flavor_vcpus": flavor.vcpus,
+            "flavor_root_gb": flavor.root_gb, "flavor_ephemeral_gb": flavor.ephemeral_gb,
+            "flavor_swap_mb": flavor.swap, "flavor_name": flavor.name,
+            "availability_zone": availability_zone, "num_instances": len(instances),
+            "image": {k: image.get(k) for k in ("id", "name", "disk_format", "container_format",
+                                                "size", "min_ram", "min_disk", "properties")},
+        }
+        self.conductor.build_instances(context, [i.uuid for i in instances], request_spec)
+        return instances, reservation_id
+
+    @staticmethod
+    def _check_image(image: dict, flavor: Flavor) -> None:
+        if image.get("status") != "active":
+            raise exception.Invalid(reason=f"image {image['id']} is not active "
+                                           f"(status {image.get('status')})")
+        if (image.get("min_ram") or 0) > flavor.memory_mb:
+            raise exception.Invalid(reason=f"flavor {flavor.name}'s memory is too small for "
+                                           f"image {image['id']} (needs {image['min_ram']} MiB)")
+        if (image.get("min_disk") or 0) > flavor.root_gb:
+            raise exception.Invalid(reason=f"flavor {flavor.name}'s disk is too small for "
+                                           f"image {image['id']} (needs {image['min_disk']} GiB)")
+
+    @staticmethod
+    def _check_availability_zone(context: Any, zone: str) -> None:
+        zones = {s.availability_zone or CONF.default_availability_zone
+                 for s in ServiceList.get_all(context, binary="novalite-compute")}
+        if zone not in zones:
+            raise exception.Invalid(reason=f"availability zone {zone!r} does not exist "
+                                           f"(known: {', '.join(sorted(zones)) or 'none'})")
+
+    # -- read ------------------------------------------------------------------
+
+    def get(self, context: Any, instance_id: str) -> Instance:
+        inst = Instance.get_by_uuid(context, instance_id)
+        if not context.is_admin and inst.project_id != context.project_id:
+            raise exception.InstanceNotFound(instance_id=instance_id)
+        return inst
+
+    def get_all(self, context: Any, search_opts: dict | None = None, limit: int | None = None,
+                marker: str | None = None, sort_key: str = "created_at",
+                sort_dir: str = "desc") -> InstanceList:
+        filters = dict(search_opts or {})
+        if not context.is_admin or not filters.pop("all_tenants", False):
+            filters["project_id"] = context.project_id
+        if marker is not None:
+            self.get(context, marker)
+        return InstanceList.get_by_filters(context, filters, sort_key=sort_key,
+                                           sort_dir=sort_dir, limit=limit, marker=marker,
+                                           with_faults=True)
+
+    # -- delete ----------------------------------------------------------------
+
+    def delete(self, context: Any, instance: Instance) -> None:
+        """Delete in any state: unscheduled or on a down host → locally,
+        otherwise the host destroys the guest (a build in flight aborts)."""
+        if instance.task_state == task_states.DELETING and instance.host:
+            if self._host_is_up(context, instance.host):
+                # NOTE: repeat the cast; terminate is idempotent on the host.
+                self.compute_rpcapi.terminate_instance(context, instance)
+                return
+        instance.task_state = task_states.DELETING
+        try:
+            instance.save()
+        except exception.InstanceNotFound:
+            return
+        if not instance.host or not self._host_is_up(context, instance.host):
+            LOG.info("Deleting %s locally (host %s)", instance.uuid, instance.host or "none")
+            try:
+                instance.destroy()
+            except exception.InstanceNotFound:
+                pass
+            return
+        self.compute_rpcapi.terminate_instance(context, instance)
+
+    def _host_is_up(self, context: Any, host: str) -> bool:
+        try:
+            svc = Service.get_by_host_and_binary(context, host, "novalite-compute")
+        except exception.ServiceNotFound:
+            return False
+        return svc.is_up()
+
+    # -- power -----------------------------------------------------------------
+
+    def _power(self, context: Any, instance: Instance, action: str, allowed: tuple,
+               new_task: str, expected: tuple = (None,)) -> None:
+        _check_state(instance, action, vm_state=allowed, task_state=expected)
+        instance.task_state = new_task
+        try:
+            instance.save(expected_task_state=list(expected))
+        except exception.Conflict as e:
+            raise exception.InstanceInvalidState(action=action, instance_uuid=instance.uuid,
+                                                 attr="task_state", state="changing") from e
+
+    def stop(self, context: Any, instance: Instance) -> None:
+        self._power(context, instance, "stop", (vm_states.ACTIVE, vm_states.ERROR),
+                    task_states.POWERING_OFF)
+        self.compute_rpcapi.stop_instance(context, instance)
+
+    def start(self, context: Any, instance: Instance) -> None:
+        self._power(context, instance, "start", (vm_states.STOPPED,), task_states.POWERING_ON)
+        self.compute_rpcapi.start_instance(context, instance)
+
+    def reboot(self, context: Any, instance: Instance, reboot_type: str) -> None:
+        if reboot_type == "SOFT":
+            self._power(context, instance, "reboot", vm_states.ALLOW_SOFT_REBOOT,
+                        task_states.REBOOTING)
+        else:
+            self._power(context, instance, "reboot", vm_states.ALLOW_HARD_REBOOT,
+                        task_states.REBOOTING_HARD,
+                        expected=(None, task_states.REBOOTING))
+        self.compute_rpcapi.reboot_instance(context, instance, reboot_type)
+
+    def get_console_output(self, context: Any, instance: Instance, length: int | None) -> str:
+        _check_state(instance, "get console output", vm_state=(vm_states.ACTIVE,
+                                                                vm_states.STOPPED),
+                     task_state=None)
+        return self.compute_rpcapi.get_console_output(context, instance, length)
+
+
+def _hostname(name: str) -> str:
+    """An RFC 952 hostname from a display name."""
+    import re
+
+    host = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:63].strip("-")
+    return host or "server"

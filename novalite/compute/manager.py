@@ -1,0 +1,326 @@
+"""ComputeManager: the seed's heart. Builds, power actions and deletes of the
+instances on this host, through the virt driver.
+
+The build path keeps the seed's steps: run_instance → (instance lock) →
+_run_instance → _build_instance (network, block devices) → _spawn →
+driver.spawn. Every state transition is persisted with a compare-and-swap on
+the task state, so a delete that arrives mid-build wins cleanly.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from typing import Any
+
+import oslo_messaging as messaging
+from oslo_concurrency import lockutils
+from oslo_log import log as logging
+from oslo_utils import timeutils
+
+from novalite import context as nl_context
+from novalite import exception, manager
+from novalite.compute import power_state, task_states, vm_states
+from novalite.compute.periodic import ComputePeriodicTasks
+from novalite.compute.resource_tracker import ResourceTracker
+from novalite.conductor import rpcapi as conductor_rpcapi
+from novalite.conf import CONF
+from novalite.objects.instance import Instance, InstanceList
+from novalite.virt import driver as virt_driver
+from novalite.virt import virtapi
+
+LOG = logging.getLogger(__name__)
+
+_DELETED = (exception.InstanceNotFound, exception.UnexpectedDeletingTaskState)
+
+
+def _instance_lock(uuid: str) -> Any:
+    return lockutils.lock(f"instance-{uuid}")
+
+
+class ComputeVirtAPI(virtapi.VirtAPI):
+    def __init__(self, compute: ComputeManager) -> None:
+        self._compute = compute
+
+    def power_state_changed(self, context: Any, instance_uuid: str, power_state: int) -> None:
+        try:
+            inst = Instance.get_by_uuid(context, instance_uuid)
+        except exception.InstanceNotFound:
+            return
+        if inst.power_state != power_state:
+            inst.power_state = power_state
+            inst.save()
+
+    def instance_event(self, context: Any, instance_uuid: str, event: str, message: str) -> None:
+        LOG.warning("Instance %s: %s: %s", instance_uuid, event, message)
+
+
+class ComputeV3Proxy:
+    """Serves RPC version 3.0 callers by forwarding to the manager."""
+
+    target = messaging.Target(version="3.0")
+    supported_methods = ("run_instance", "terminate_instance", "stop_instance",
+                         "start_instance", "reboot_instance")
+
+    def __init__(self, manager: ComputeManager) -> None:
+        self.manager = manager
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self.supported_methods:
+            return getattr(self.manager, name)
+        raise AttributeError(name)
+
+
+class ComputeManager(ComputePeriodicTasks, manager.Manager):
+    """Manages the instances of one compute host."""
+
+    target = messaging.Target(version="6.1")
+
+    def __init__(self, compute_driver: str | None = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.virtapi = ComputeVirtAPI(self)
+        self.driver = virt_driver.load_compute_driver(self.virtapi,
+                                                      compute_driver or CONF.compute_driver)
+        self.conductor_api = conductor_rpcapi.ConductorAPI()
+        self.rt = ResourceTracker(self.host, self.driver)
+        self._builds = concurrent.futures.ThreadPoolExecutor(
+            max_workers=CONF.compute.max_concurrent_builds, thread_name_prefix="build")
+        self._in_flight: dict[str, concurrent.futures.Future] = {}
+        self._in_flight_lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    def create_rpc_dispatcher(self, backdoor_port: Any = None,
+                              additional_apis: list | None = None) -> messaging.RPCDispatcher:
+        additional_apis = list(additional_apis or [])
+        additional_apis.append(ComputeV3Proxy(self))
+        return super().create_rpc_dispatcher(backdoor_port, additional_apis)
+
+    # -- life cycle of the service ----------------------------------------------
+
+    def init_host(self) -> None:
+        self.driver.init_host(self.host)
+
+    def pre_start_hook(self, service: Any) -> None:
+        super().pre_start_hook(service)
+        ctxt = nl_context.get_admin_context()
+        instances = InstanceList.get_by_host(ctxt, self.host)
+        self.rt.track_existing([i for i in instances if i.vm_state != vm_states.BUILDING])
+        self.rt.update_available_resource(ctxt)
+        self._reconcile_after_restart(ctxt, instances)
+
+    def _reconcile_after_restart(self, ctxt: Any, instances: list) -> None:
+        """Nothing stays transitional across a compute restart."""
+        for inst in instances:
+            if inst.task_state == task_states.DELETING:
+                self._do_terminate(ctxt, inst)
+            elif inst.vm_state == vm_states.BUILDING or inst.task_state is not None:
+                self._fail(ctxt, inst, exception.NovaliteException(
+                    f"compute service on {self.host} restarted while the instance was "
+                    f"{inst.task_state or inst.vm_state}"), destroy=inst.vm_state == vm_states.BUILDING)
+        self.sync_power_states()
+
+    def cleanup_host(self) -> None:
+        """SIGTERM: builds in flight get shutdown_timeout to finish; the rest
+        are aborted and end in ERROR with a fault."""
+        self._stopping.set()
+        with self._in_flight_lock:
+            pending = dict(self._in_flight)
+        if pending:
+            LOG.info("Waiting up to %ss for %d build(s) in flight", CONF.compute.shutdown_timeout,
+                     len(pending))
+            concurrent.futures.wait(pending.values(), timeout=CONF.compute.shutdown_timeout)
+        ctxt = nl_context.get_admin_context()
+        for uuid, fut in pending.items():
+            if fut.done():
+                continue
+            try:
+                inst = Instance.get_by_uuid(ctxt, uuid)
+            except exception.InstanceNotFound:
+                continue
+            self.driver.destroy(ctxt, inst)
+            self._fail(ctxt, inst, exception.NovaliteException(
+                f"compute service on {self.host} stopped during the build"), destroy=False)
+        self._builds.shutdown(wait=True, cancel_futures=True)
+        self.driver.cleanup_host(self.host)
+
+    # -- build ---------------------------------------------------------------
+
+    def run_instance(self, context: Any, instance: Any, request_spec: dict | None = None) -> None:
+        """Cast from the conductor: build ``instance`` on this host."""
+        if self._stopping.is_set():
+            self._fail(context, instance, exception.NovaliteException(
+                f"compute service on {self.host} is stopping"))
+            return
+        with self._in_flight_lock:
+            self._in_flight[instance.uuid] = self._builds.submit(
+                self._locked_run_instance, context, instance, request_spec or {})
+
+    def _locked_run_instance(self, context: Any, instance: Any, request_spec: dict) -> None:
+        context.update_store()
+        try:
+            with _instance_lock(instance.uuid):
+                self._run_instance(context, instance, request_spec)
+        except Exception:
+            LOG.exception("Unexpected error building %s", instance.uuid)
+        finally:
+            with self._in_flight_lock:
+                self._in_flight.pop(instance.uuid, None)
+
+    def _run_instance(self, context: Any, instance: Any, request_spec: dict) -> None:
+        try:
+            self._build_instance(context, instance, request_spec)
+            LOG.info("Instance %s is active on %s", instance.uuid, self.host)
+        except _DELETED:
+            LOG.info("Instance %s was deleted during its build", instance.uuid)
+            self._cleanup_build(context, instance)
+        except Exception as exc:
+            self._cleanup_build(context, instance)
+            if getattr(exc, "retryable", False) and not self._stopping.is_set():
+                self._reschedule(context, instance, request_spec, exc)
+            else:
+                LOG.warning("Build of %s failed: %s", instance.uuid, exc)
+                self._fail(context, instance, exc, destroy=False)
+
+    def _build_instance(self, context: Any, instance: Any, request_spec: dict) -> None:
+        self.rt.instance_claim(context, instance)
+        self._set_task(instance, task_states.NETWORKING, task_states.SCHEDULING)
+        network_info = self._allocate_network(context, instance)
+        self._set_task(instance, task_states.BLOCK_DEVICE_MAPPING, task_states.NETWORKING)
+        block_device_info = self._prep_block_device(context, instance)
+        self._spawn(context, instance, request_spec.get("image") or {}, network_info,
+                    block_device_info)
+        self._inject_files(context, instance, request_spec)
+
+    def _set_task(self, instance: Any, new: str, expected: str) -> None:
+        instance.task_state = new
+        instance.save(expected_task_state=[expected])
+
+    def _allocate_network(self, context: Any, instance: Any) -> list:
+        """Flat networking arrives with the network issue: record that no
+        port was allocated, so delete knows there is nothing to release."""
+        instance.system_metadata = dict(instance.system_metadata, network_allocated="none")
+        return []
+
+    def _prep_block_device(self, context: Any, instance: Any) -> dict:
+        """Image-backed root disk only, for now: record it."""
+        instance.system_metadata = dict(instance.system_metadata,
+                                        block_devices=f"root:image:{instance.image_ref}")
+        return {"root_device_name": "/dev/vda", "block_device_mapping": []}
+
+    def _spawn(self, context: Any, instance: Any, image_meta: dict, network_info: list,
+               block_device_info: dict) -> None:
+        self._set_task(instance, task_states.SPAWNING, task_states.BLOCK_DEVICE_MAPPING)
+        self.driver.spawn(context, instance, image_meta, network_info, block_device_info)
+        instance.power_state = self._get_power_state(instance)
+        instance.vm_state = vm_states.ACTIVE
+        instance.task_state = None
+        instance.launched_at = timeutils.utcnow()
+        instance.save(expected_task_state=[task_states.SPAWNING])
+
+    def _inject_files(self, context: Any, instance: Any, request_spec: dict) -> None:
+        """After spawn, files go in through the guest agent (network issue)."""
+
+    def _cleanup_build(self, context: Any, instance: Any) -> None:
+        try:
+            self.driver.destroy(context, instance)
+        except Exception:
+            LOG.exception("Could not clean up the failed build of %s", instance.uuid)
+        self.rt.release(context, instance.uuid)
+
+    def _reschedule(self, context: Any, instance: Any, request_spec: dict,
+                    exc: BaseException) -> None:
+        reason = exc.format_message() if isinstance(exc, exception.NovaliteException) else str(exc)
+        try:
+            instance.host = None
+            instance.node = None
+            instance.task_state = task_states.SCHEDULING
+            instance.save(expected_task_state=list(task_states.BUILD_STATES))
+        except _DELETED:
+            return
+        LOG.info("Build of %s on %s failed (%s); asking for another host", instance.uuid,
+                 self.host, reason)
+        self.conductor_api.reschedule_instance(context, instance.uuid, request_spec,
+                                               self.host, reason)
+
+    def _fail(self, context: Any, instance: Any, exc: BaseException,
+              destroy: bool = False) -> None:
+        """ERROR with a fault; never leaves a transitional state behind."""
+        if destroy:
+            self._cleanup_build(context, instance)
+        try:
+            instance.vm_state = vm_states.ERROR
+            instance.task_state = None
+            instance.save()
+            instance.add_fault(exc, host=self.host)
+        except exception.InstanceNotFound:
+            pass
+
+    def _get_power_state(self, instance: Any) -> int:
+        try:
+            return self.driver.get_info(instance).state
+        except exception.InstanceNotFound:
+            return power_state.NOSTATE
+
+    # -- delete --------------------------------------------------------------
+
+    def terminate_instance(self, context: Any, instance: Any) -> None:
+        # NOTE: destroy first, without the lock: it makes a spawn in progress
+        # fail promptly, so the build releases the lock instead of finishing.
+        with self._in_flight_lock:
+            building = instance.uuid in self._in_flight
+        if building:
+            self.driver.destroy(context, instance)
+        with _instance_lock(instance.uuid):
+            self._do_terminate(context, instance)
+
+    def _do_terminate(self, context: Any, instance: Any) -> None:
+        try:
+            self.driver.destroy(context, instance)
+        except Exception as exc:
+            LOG.exception("Could not destroy %s", instance.uuid)
+            self._fail(context, instance, exc)
+            return
+        self.rt.release(context, instance.uuid)
+        try:
+            instance.destroy()
+        except exception.InstanceNotFound:
+            pass
+        LOG.info("Instance %s deleted from %s", instance.uuid, self.host)
+
+    # -- power ---------------------------------------------------------------
+
+    def _power_action(self, context: Any, instance: Any, expected: tuple[str, ...],
+                      action: Any, final_vm_state: str) -> None:
+        with _instance_lock(instance.uuid):
+            try:
+                action()
+                instance.power_state = self._get_power_state(instance)
+                instance.vm_state = final_vm_state
+                instance.task_state = None
+                instance.save(expected_task_state=list(expected))
+            except _DELETED:
+                return
+            except Exception as exc:
+                LOG.warning("Power action on %s failed: %s", instance.uuid, exc)
+                self._fail(context, instance, exc)
+
+    def stop_instance(self, context: Any, instance: Any) -> None:
+        self._power_action(context, instance, (task_states.POWERING_OFF,),
+                           lambda: self.driver.power_off(instance, CONF.compute.shutdown_timeout),
+                           vm_states.STOPPED)
+
+    def start_instance(self, context: Any, instance: Any) -> None:
+        self._power_action(context, instance, (task_states.POWERING_ON,),
+                           lambda: self.driver.power_on(context, instance), vm_states.ACTIVE)
+
+    def reboot_instance(self, context: Any, instance: Any, reboot_type: str = "SOFT") -> None:
+        self._power_action(context, instance,
+                           (task_states.REBOOTING, task_states.REBOOTING_HARD),
+                           lambda: self.driver.reboot(context, instance, reboot_type),
+                           vm_states.ACTIVE)
+
+    def get_console_output(self, context: Any, instance: Any, length: int | None = None) -> str:
+        data = self.driver.get_console_output(context, instance).decode("utf-8", "replace")
+        if length is not None:
+            data = "\n".join(data.splitlines()[-length:]) if length > 0 else ""
+        return data

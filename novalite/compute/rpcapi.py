@@ -1,0 +1,87 @@
+"""Client side of the compute RPC API.
+
+API version history (minor bumps only add; the client downgrades with
+``can_send_version()``; ``[upgrade_levels] compute`` pins it):
+
+    * 3.0 - Served by ComputeV3Proxy for old callers: run_instance,
+            terminate_instance, stop_instance, start_instance, reboot_instance.
+    * 6.0 - ComputeManager's first version: the 3.0 methods with versioned
+            Instance objects and a request_spec dict on run_instance.
+    * 6.1 - Add get_console_output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import oslo_messaging as messaging
+from oslo_log import log as logging
+
+from novalite import exception, rpc
+from novalite.conf import CONF
+
+LOG = logging.getLogger(__name__)
+
+CURRENT_VERSION = "6.1"
+V3_PROXY_VERSION = "3.0"
+
+
+def _resolve_version_cap(context: Any) -> str | None:
+    """``auto``: the lowest version among running compute services."""
+    pin = CONF.upgrade_levels.compute
+    if pin != "auto":
+        return pin
+    from novalite.objects.service import ServiceList
+
+    lowest = ServiceList.min_rpc_version(context, "novalite-compute")
+    LOG.info("Compute RPC version cap 'auto' resolved to %s", lowest or CURRENT_VERSION)
+    return lowest or CURRENT_VERSION
+
+
+class ComputeAPI:
+    def __init__(self, context: Any = None) -> None:
+        self._client: messaging.RPCClient | None = None
+        self._context = context
+
+    @property
+    def client(self) -> messaging.RPCClient:
+        if self._client is None:
+            from novalite import context as nl_context
+
+            ctxt = self._context or nl_context.get_admin_context()
+            target = messaging.Target(topic=CONF.compute_topic, version=CURRENT_VERSION)
+            self._client = rpc.get_client(target, version_cap=_resolve_version_cap(ctxt))
+        return self._client
+
+    def _prepare(self, host: str, version: str = "6.0", **kw: Any) -> Any:
+        return self.client.prepare(server=host, version=version, **kw)
+
+    def run_instance(self, ctxt: Any, instance: Any, host: str, request_spec: dict) -> None:
+        self._prepare(host).cast(ctxt, "run_instance", instance=instance,
+                                 request_spec=request_spec)
+
+    def terminate_instance(self, ctxt: Any, instance: Any) -> None:
+        self._prepare(instance.host).cast(ctxt, "terminate_instance", instance=instance)
+
+    def stop_instance(self, ctxt: Any, instance: Any) -> None:
+        self._prepare(instance.host).cast(ctxt, "stop_instance", instance=instance)
+
+    def start_instance(self, ctxt: Any, instance: Any) -> None:
+        self._prepare(instance.host).cast(ctxt, "start_instance", instance=instance)
+
+    def reboot_instance(self, ctxt: Any, instance: Any, reboot_type: str) -> None:
+        self._prepare(instance.host).cast(ctxt, "reboot_instance", instance=instance,
+                                          reboot_type=reboot_type)
+
+    def get_console_output(self, ctxt: Any, instance: Any, length: int | None) -> str:
+        if not self.client.can_send_version("6.1"):
+            raise exception.Conflict(reason="console output needs compute RPC 6.1; "
+                                            "the compute services are pinned lower")
+        return self._prepare(instance.host, version="6.1").call(
+            ctxt, "get_console_output", instance=instance, length=length)
+
+    def fanout_ping(self, ctxt: Any, arg: Any) -> None:
+        """Cast ``ping`` to every compute host (namespace baseapi)."""
+        client = rpc.get_client(messaging.Target(topic=CONF.compute_topic,
+                                                 namespace="baseapi", version="1.0"))
+        client.prepare(fanout=True).cast(ctxt, "ping", arg=arg)

@@ -1,0 +1,122 @@
+"""ConductorManager: runs builds (scheduler → compute) and persists objects
+for compute, which has no database access."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import oslo_messaging as messaging
+from oslo_log import log as logging
+
+from novalite import exception, manager
+from novalite.compute import rpcapi as compute_rpcapi
+from novalite.compute import task_states, vm_states
+from novalite.conf import CONF
+from novalite.objects import base as objects_base
+from novalite.objects.instance import Instance
+from novalite.scheduler import rpcapi as scheduler_rpcapi
+
+LOG = logging.getLogger(__name__)
+
+
+class ConductorManager(manager.Manager):
+    target = messaging.Target(version="1.0")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.scheduler_rpcapi = scheduler_rpcapi.SchedulerAPI()
+        self.compute_rpcapi = compute_rpcapi.ComputeAPI()
+
+    # -- object persistence for compute ------------------------------------
+
+    def object_class_action_versions(self, context: Any, objname: str, objmethod: str,
+                                     object_versions: dict, args: Any, kwargs: Any) -> Any:
+        objclass = objects_base.NovaliteObject.obj_class_from_name(
+            objname, object_versions[objname])
+        return objects_base.call_original(objclass, objmethod, context, *args, **kwargs)
+
+    def object_action(self, context: Any, objinst: Any, objmethod: str, args: Any,
+                      kwargs: Any) -> tuple[dict, Any]:
+        oldobj = objinst.obj_clone()
+        result = objects_base.call_original(objinst, objmethod, *args, **kwargs)
+        updates: dict[str, Any] = {}
+        for name, field in objinst.fields.items():
+            if not objinst.obj_attr_is_set(name):
+                continue
+            if (not oldobj.obj_attr_is_set(name)
+                    or getattr(oldobj, name) != getattr(objinst, name)):
+                updates[name] = field.to_primitive(objinst, name, getattr(objinst, name))
+        updates["obj_what_changed"] = list(objinst.obj_what_changed())
+        return updates, result
+
+    def object_backport_versions(self, context: Any, objinst: Any,
+                                 object_versions: dict) -> Any:
+        target = object_versions[objinst.obj_name()]
+        return objinst.obj_to_primitive(target_version=target, version_manifest=object_versions)
+
+    # -- builds --------------------------------------------------------------
+
+    def build_instances(self, context: Any, instance_uuids: list[str], request_spec: dict) -> None:
+        """Ask the scheduler for a host per instance, then cast to each host."""
+        try:
+            hosts = self.scheduler_rpcapi.select_destinations(context, request_spec,
+                                                              instance_uuids)
+        except exception.NoValidHost as exc:
+            LOG.warning("No valid host for %s: %s", instance_uuids, exc.format_message())
+            for uuid in instance_uuids:
+                self._set_error(context, uuid, exc)
+            return
+        except Exception as exc:
+            LOG.exception("Scheduling %s failed", instance_uuids)
+            for uuid in instance_uuids:
+                self._set_error(context, uuid, exc)
+            return
+        for uuid, dest in zip(instance_uuids, hosts, strict=True):
+            self._cast_to_host(context, uuid, dest, request_spec)
+
+    def reschedule_instance(self, context: Any, instance_uuid: str, request_spec: dict,
+                            failed_host: str, reason: str) -> None:
+        """A retryable build failure on ``failed_host``: try another host."""
+        try:
+            instance = Instance.get_by_uuid(context, instance_uuid)
+        except exception.InstanceNotFound:
+            return
+        tried = list(instance.build_attempts)
+        if len(tried) >= CONF.scheduler.max_attempts:
+            exc = exception.MaxRetriesExceeded(
+                reason=f"tried {len(tried)} host(s) ({', '.join(tried)}); "
+                       f"last failure on {failed_host}: {reason}")
+            self._set_error(context, instance_uuid, exc)
+            return
+        spec = dict(request_spec, ignore_hosts=tried, instance_uuid=instance_uuid)
+        LOG.info("Rescheduling %s away from %s: %s", instance_uuid, failed_host, reason)
+        try:
+            dest = self.scheduler_rpcapi.select_destinations(context, spec, [instance_uuid])[0]
+        except exception.NoValidHost as exc:
+            self._set_error(context, instance_uuid, exception.NoValidHost(
+                reason=f"build failed on {failed_host} ({reason}) and no other host fits: "
+                       f"{exc.kwargs.get('reason', exc.format_message())}"))
+            return
+        self._cast_to_host(context, instance_uuid, dest, spec)
+
+    def _cast_to_host(self, context: Any, uuid: str, dest: dict, request_spec: dict) -> None:
+        try:
+            instance = Instance.get_by_uuid(context, uuid)
+            instance.host = dest["host"]
+            instance.node = dest["nodename"]
+            instance.build_attempts = list(instance.build_attempts) + [dest["host"]]
+            instance.save(expected_task_state=[task_states.SCHEDULING])
+        except (exception.InstanceNotFound, exception.UnexpectedDeletingTaskState):
+            LOG.info("Instance %s was deleted while it was scheduled", uuid)
+            return
+        self.compute_rpcapi.run_instance(context, instance, dest["host"], request_spec)
+
+    def _set_error(self, context: Any, uuid: str, exc: BaseException) -> None:
+        try:
+            instance = Instance.get_by_uuid(context, uuid)
+            instance.vm_state = vm_states.ERROR
+            instance.task_state = None
+            instance.save()
+            instance.add_fault(exc, host=None)
+        except exception.InstanceNotFound:
+            pass

@@ -1,0 +1,63 @@
+"""Client side of the conductor RPC API.
+
+API version history:
+
+    * 1.0 - Initial version: build_instances (cast), object_class_action_versions,
+            object_action, object_backport_versions, reschedule_instance (cast).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import oslo_messaging as messaging
+from oslo_versionedobjects import base as ovo_base
+
+from novalite import rpc
+from novalite.conf import CONF
+
+
+class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
+    """Also the objects' indirection API: compute's remotable object methods
+    arrive at the conductor's object_* methods."""
+
+    RPC_API_VERSION = "1.0"
+
+    def __init__(self) -> None:
+        target = messaging.Target(topic=CONF.conductor_topic, version="1.0")
+        self.client = rpc.get_client(target, version_cap=CONF.upgrade_levels.conductor)
+
+    # -- builds ---------------------------------------------------------------
+
+    def build_instances(self, context: Any, instance_uuids: list[str], request_spec: dict) -> None:
+        self.client.cast(context, "build_instances", instance_uuids=instance_uuids,
+                         request_spec=request_spec)
+
+    def reschedule_instance(self, context: Any, instance_uuid: str, request_spec: dict,
+                            failed_host: str, reason: str) -> None:
+        self.client.cast(context, "reschedule_instance", instance_uuid=instance_uuid,
+                         request_spec=request_spec, failed_host=failed_host, reason=reason)
+
+    # -- objects --------------------------------------------------------------
+
+    def object_class_action_versions(self, context: Any, objname: str, objmethod: str,
+                                     object_versions: dict, args: Any, kwargs: Any) -> Any:
+        return self.client.call(context, "object_class_action_versions", objname=objname,
+                                objmethod=objmethod, object_versions=object_versions,
+                                args=args, kwargs=kwargs)
+
+    def object_action(self, context: Any, objinst: Any, objmethod: str, args: Any,
+                      kwargs: Any) -> Any:
+        return self.client.call(context, "object_action", objinst=objinst,
+                                objmethod=objmethod, args=args, kwargs=kwargs)
+
+    def object_backport_versions(self, context: Any, objinst: Any,
+                                 object_versions: dict) -> Any:
+        return self.client.call(context, "object_backport_versions", objinst=objinst,
+                                object_versions=object_versions)
+
+    def object_class_action(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError()
+
+    def object_backport(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError()

@@ -1,0 +1,16 @@
+"""All of novalite's options, registered on the global ``cfg.CONF``.
+
+NOTE: oslo.messaging 18.3 fails every send with a private ConfigOpts
+(FACTS.md), so novalite uses the global one, like Nova.
+"""
+
+from oslo_config import cfg
+
+from novalite.conf import api, compute, database, default, fake_driver, scheduler, upgrade_levels
+
+CONF = cfg.CONF
+
+_MODULES = (default, database, api, compute, scheduler, upgrade_levels, fake_driver)
+
+for _mod in _MODULES:
+    _mod.register_opts(CONF)

@@ -1,0 +1,32 @@
+"""[compute] options: build concurrency and the deadlines of transitional states."""
+
+from oslo_config import cfg
+
+compute_group = cfg.OptGroup("compute", title="Compute service options")
+
+compute_opts = [
+    cfg.IntOpt("max_concurrent_builds", default=10, min=1,
+               help="Builds this compute host runs at the same time."),
+    cfg.IntOpt("build_timeout", default=600, min=1,
+               help="Seconds an instance may stay in BUILDING before the "
+                    "deadline check moves it to ERROR with a fault."),
+    cfg.IntOpt("task_timeout", default=300, min=1,
+               help="Seconds a stop/start/reboot/delete may keep a task state "
+                    "before the deadline check clears it (and records a fault)."),
+    cfg.IntOpt("deadline_check_interval", default=30, min=1,
+               help="Seconds between runs of the transitional-state deadline check."),
+    cfg.IntOpt("sync_power_state_interval", default=60, min=1,
+               help="Seconds between syncs of power states from the driver."),
+    cfg.IntOpt("shutdown_timeout", default=30, min=0,
+               help="On SIGTERM, seconds to let builds in flight finish before "
+                    "they are put in ERROR with a fault."),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_group(compute_group)
+    conf.register_opts(compute_opts, group=compute_group)
+
+
+def list_opts() -> dict:
+    return {compute_group: compute_opts}

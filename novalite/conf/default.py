@@ -1,0 +1,73 @@
+"""[DEFAULT] options: identity of this service and what it loads."""
+
+import socket
+
+from oslo_config import cfg
+
+service_opts = [
+    cfg.StrOpt("host", default=socket.gethostname(), sample_default="<hostname>",
+               help="Name of this node. Compute services are addressed by it "
+                    "(topic compute.<host>); it must be unique among them."),
+    cfg.StrOpt("state_path", default="/var/lib/novalite",
+               help="Top-level directory for novalite's state (SQLite file, "
+                    "images, instances)."),
+    cfg.StrOpt("compute_topic", default="compute",
+               help="RPC topic compute services listen on."),
+    cfg.StrOpt("conductor_topic", default="conductor",
+               help="RPC topic conductor services listen on."),
+    cfg.StrOpt("scheduler_topic", default="scheduler",
+               help="RPC topic scheduler services listen on."),
+    cfg.StrOpt("compute_manager", default="novalite.compute.manager.ComputeManager",
+               help="Full class name of the manager for the compute service."),
+    cfg.StrOpt("compute_driver", default="fake.FakeDriver",
+               help="Virt driver to load, by its entry-point name in the "
+                    "novalite.virt namespace, e.g. fake.FakeDriver."),
+    cfg.StrOpt("auth_strategy", default="noauth", choices=["noauth", "keystone"],
+               help="How API requests are authenticated. 'noauth' treats every "
+                    "request as an admin of project 'admin' (tests only)."),
+    cfg.IntOpt("report_interval", default=10, min=1,
+               help="Seconds between service heartbeats (and compute node "
+                    "resource reports)."),
+    cfg.IntOpt("service_down_time", default=60, min=1,
+               help="A service whose last heartbeat is older than this many "
+                    "seconds is considered down."),
+    cfg.StrOpt("backdoor_socket", default=None,
+               help="Enable the debug backdoor (a Python console) on this unix "
+                    "socket path, created with mode 0600. '{pid}' is replaced "
+                    "by the process id. Off when unset; never on a TCP port."),
+    cfg.StrOpt("default_availability_zone", default="nova",
+               help="Availability zone of compute hosts."),
+    cfg.FloatOpt("cpu_allocation_ratio", default=16.0, min=0.0,
+                 help="Virtual CPU to physical CPU allocation ratio."),
+    cfg.FloatOpt("ram_allocation_ratio", default=1.5, min=0.0,
+                 help="Virtual RAM to physical RAM allocation ratio."),
+    cfg.FloatOpt("disk_allocation_ratio", default=1.0, min=0.0,
+                 help="Virtual disk to physical disk allocation ratio."),
+    cfg.IntOpt("rpc_call_timeout", default=60, min=1,
+               help="Seconds an RPC call waits for its answer."),
+]
+
+
+
+conductor_group = cfg.OptGroup("conductor", title="Conductor options")
+conductor_opts = [
+    cfg.IntOpt("workers", default=1, min=1,
+               help="Conductor worker processes (ProcessLauncher when > 1)."),
+    cfg.IntOpt("scheduling_timeout", default=600, min=1,
+               help="Seconds an instance may wait unscheduled before the "
+                    "conductor's deadline check puts it in ERROR."),
+]
+
+
+def register_conductor_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_group(conductor_group)
+    conf.register_opts(conductor_opts, group=conductor_group)
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_opts(service_opts)
+    register_conductor_opts(conf)
+
+
+def list_opts() -> dict:
+    return {"DEFAULT": service_opts, conductor_group: conductor_opts}

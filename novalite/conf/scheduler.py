@@ -1,0 +1,37 @@
+"""[scheduler] options."""
+
+from oslo_config import cfg
+
+scheduler_group = cfg.OptGroup("scheduler", title="Scheduler options")
+
+scheduler_opts = [
+    cfg.IntOpt("max_attempts", default=3, min=1,
+               help="Hosts a build is tried on (first try plus reschedules) "
+                    "before it ends in ERROR."),
+    cfg.ListOpt("enabled_filters",
+                default=["ComputeFilter", "AvailabilityZoneFilter", "RamFilter",
+                         "DiskFilter", "CoreFilter"],
+                help="Filters a host must pass, by entry-point name in "
+                     "novalite.scheduler.filters, applied in this order."),
+    cfg.ListOpt("weighers", default=["RAMWeigher", "CPUWeigher", "DiskWeigher"],
+                help="Weighers ranking the hosts that passed, by entry-point "
+                     "name in novalite.scheduler.weighers."),
+    cfg.IntOpt("host_subset_size", default=1, min=1,
+               help="Pick randomly among this many best hosts, to spread "
+                    "concurrent requests."),
+    cfg.FloatOpt("ram_weight_multiplier", default=1.0,
+                 help="Weight of free RAM; negative stacks instead of spreads."),
+    cfg.FloatOpt("cpu_weight_multiplier", default=1.0,
+                 help="Weight of free vCPUs; negative stacks instead of spreads."),
+    cfg.FloatOpt("disk_weight_multiplier", default=1.0,
+                 help="Weight of free disk; negative stacks instead of spreads."),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_group(scheduler_group)
+    conf.register_opts(scheduler_opts, group=scheduler_group)
+
+
+def list_opts() -> dict:
+    return {scheduler_group: scheduler_opts}

@@ -1,0 +1,144 @@
+"""Exceptions that carry an HTTP code and a message a user can read.
+
+Every exception names what failed, the object and the value. ``code`` is
+what the API answers with; ``msg_fmt`` is filled from keyword arguments.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class NovaliteException(Exception):
+    msg_fmt = "An unknown error occurred."
+    code = 500
+    # NOTE: retryable build failures make the conductor try another host.
+    retryable = False
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+        if message is None:
+            try:
+                message = self.msg_fmt % kwargs
+            except (KeyError, TypeError):
+                message = self.msg_fmt
+        self.message = message
+        super().__init__(message)
+
+    def format_message(self) -> str:
+        return self.message
+
+
+class Invalid(NovaliteException):
+    msg_fmt = "Invalid input: %(reason)s"
+    code = 400
+
+
+class ValidationError(Invalid):
+    msg_fmt = "Invalid input for field/attribute %(field)s. %(reason)s"
+
+
+class Forbidden(NovaliteException):
+    msg_fmt = "Policy doesn't allow %(action)s to be performed."
+    code = 403
+
+
+class NotFound(NovaliteException):
+    msg_fmt = "Resource could not be found."
+    code = 404
+
+
+class Conflict(NovaliteException):
+    msg_fmt = "Conflict: %(reason)s"
+    code = 409
+
+
+class InstanceNotFound(NotFound):
+    msg_fmt = "Instance %(instance_id)s could not be found."
+
+
+class FlavorNotFound(NotFound):
+    msg_fmt = "Flavor %(flavor_id)s could not be found."
+
+
+class ImageNotFound(NotFound):
+    msg_fmt = "Image %(image_id)s could not be found."
+
+
+class ServiceNotFound(NotFound):
+    msg_fmt = "Service %(service_id)s could not be found."
+
+
+class HostNotFound(NotFound):
+    msg_fmt = "Compute host %(host)s could not be found."
+
+
+class ComputeNodeNotFound(NotFound):
+    msg_fmt = "Compute node for host %(host)s could not be found."
+
+
+class InstanceInvalidState(Conflict):
+    msg_fmt = ("Cannot '%(action)s' instance %(instance_uuid)s while it is in "
+               "%(attr)s %(state)s")
+
+
+class InstanceIsLocked(Conflict):
+    msg_fmt = "Instance %(instance_uuid)s is locked"
+
+
+class UnexpectedDeletingTaskState(Conflict):
+    msg_fmt = "Instance %(instance_uuid)s is being deleted"
+
+
+class InstanceDeleted(NovaliteException):
+    """The instance was deleted while an operation on it was running."""
+
+    msg_fmt = "Instance %(instance_uuid)s was deleted during %(action)s"
+    code = 409
+
+
+class ObjectActionError(NovaliteException):
+    msg_fmt = "Object action %(action)s failed because: %(reason)s"
+
+
+class NoValidHost(NovaliteException):
+    msg_fmt = "No valid host was found. %(reason)s"
+
+
+class MaxRetriesExceeded(NoValidHost):
+    msg_fmt = "Exceeded maximum number of retries. %(reason)s"
+
+
+class BuildAbortException(NovaliteException):
+    msg_fmt = "Build of instance %(instance_uuid)s aborted: %(reason)s"
+
+
+class RescheduledException(NovaliteException):
+    msg_fmt = "Build of instance %(instance_uuid)s was re-scheduled: %(reason)s"
+    retryable = True
+
+
+class InstanceSpawnError(NovaliteException):
+    msg_fmt = "Spawning instance %(instance_uuid)s failed: %(reason)s"
+
+
+class ComputeResourcesUnavailable(NovaliteException):
+    msg_fmt = "Insufficient compute resources: %(reason)s"
+    retryable = True
+
+
+class HypervisorUnavailable(NovaliteException):
+    msg_fmt = "Connection to the hypervisor is broken on host %(host)s"
+    retryable = True
+
+
+class VirtDriverNotFound(NovaliteException):
+    msg_fmt = "Compute driver %(name)s is not available (namespace novalite.virt)"
+
+
+class DBNotAllowed(NovaliteException):
+    msg_fmt = "%(binary)s attempted direct database access which is not allowed by policy"
+
+
+class InvalidDatabaseURL(Invalid):
+    msg_fmt = "[database] connection is not usable: %(reason)s"

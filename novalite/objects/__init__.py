@@ -1,0 +1,12 @@
+"""Versioned objects (oslo.versionedobjects) that cross RPC.
+
+``register_all()`` imports every object module so the registry knows them.
+"""
+
+
+def register_all() -> None:
+    __import__("novalite.objects.flavor")
+    __import__("novalite.objects.instance")
+    __import__("novalite.objects.instance_fault")
+    __import__("novalite.objects.service")
+    __import__("novalite.objects.compute_node")

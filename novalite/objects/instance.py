@@ -1,0 +1,176 @@
+"""Instance: a guest and its states."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from oslo_versionedobjects import fields
+
+from novalite.db import api as db
+from novalite.objects import base
+from novalite.objects.flavor import Flavor
+from novalite.objects.instance_fault import InstanceFault, InstanceFaultList
+
+_NOT_DB = ("flavor", "fault", "id", "created_at", "updated_at", "deleted_at", "deleted")
+
+
+def _db_value(value: Any) -> Any:
+    # NOTE: the columns hold naive UTC; objects hold aware datetimes.
+    if isinstance(value, datetime.datetime) and value.tzinfo is not None:
+        return value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return value
+
+
+@base.register
+class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
+    # Version 1.0: Initial version
+    VERSION = "1.0"
+
+    fields = {
+        "id": fields.IntegerField(),
+        "uuid": fields.UUIDField(),
+        "display_name": fields.StringField(nullable=True),
+        "hostname": fields.StringField(nullable=True),
+        "project_id": fields.StringField(nullable=True),
+        "user_id": fields.StringField(nullable=True),
+        "host": fields.StringField(nullable=True),
+        "node": fields.StringField(nullable=True),
+        "availability_zone": fields.StringField(nullable=True),
+        "image_ref": fields.StringField(nullable=True),
+        "flavor": fields.ObjectField("Flavor", nullable=True),
+        "vm_state": fields.StringField(nullable=True),
+        "task_state": fields.StringField(nullable=True),
+        "power_state": fields.IntegerField(nullable=True),
+        "launched_at": fields.DateTimeField(nullable=True),
+        "terminated_at": fields.DateTimeField(nullable=True),
+        "launch_index": fields.IntegerField(nullable=True),
+        "reservation_id": fields.StringField(nullable=True),
+        "access_ip_v4": fields.StringField(nullable=True),
+        "access_ip_v6": fields.StringField(nullable=True),
+        "key_name": fields.StringField(nullable=True),
+        "config_drive": fields.BooleanField(default=False),
+        "locked": fields.BooleanField(default=False),
+        "metadata": fields.DictOfStringsField(default={}),
+        "system_metadata": fields.DictOfNullableStringsField(default={}),
+        "build_attempts": fields.ListOfStringsField(default=[]),
+        "fault": fields.ObjectField("InstanceFault", nullable=True),
+        "created_at": fields.DateTimeField(nullable=True),
+        "updated_at": fields.DateTimeField(nullable=True),
+        "deleted_at": fields.DateTimeField(nullable=True),
+        "deleted": fields.BooleanField(default=False),
+    }
+
+    @classmethod
+    def _from_db_object(cls, context: Any, obj: Any, db_row: dict,
+                        fault: dict | None = None) -> Instance:
+        row = dict(db_row)
+        flavor = row.pop("flavor", None)
+        row["deleted"] = bool(row.get("deleted"))
+        row["metadata"] = row.get("metadata") or {}
+        row["system_metadata"] = row.get("system_metadata") or {}
+        row["build_attempts"] = row.get("build_attempts") or []
+        super()._from_db_object(context, obj, row)
+        obj.flavor = Flavor(**flavor) if flavor else None
+        obj.fault = (InstanceFault._from_db_object(context, InstanceFault(), fault)
+                     if fault else None)
+        obj.obj_reset_changes()
+        return obj
+
+    def _db_values(self, names: Any) -> dict:
+        values = {n: _db_value(getattr(self, n)) for n in names if n not in _NOT_DB}
+        if "flavor" in names:
+            values["flavor"] = self.flavor.to_snapshot() if self.flavor else None
+        return values
+
+    @base.remotable
+    def create(self) -> None:
+        names = [n for n in self.fields if self.obj_attr_is_set(n)]
+        row = db.instance_create(self._db_values(names))
+        self._from_db_object(self._context, self, row)
+
+    @base.remotable
+    def save(self, expected_task_state: Any = None, expected_vm_state: Any = None) -> None:
+        """Persist changed fields; with ``expected_*`` only if the stored
+        states are among those given (else Conflict / UnexpectedDeletingTaskState)."""
+        changes = self.obj_what_changed()
+        if isinstance(expected_task_state, str):
+            expected_task_state = [expected_task_state]
+        if isinstance(expected_vm_state, str):
+            expected_vm_state = [expected_vm_state]
+        values = self._db_values(changes)
+        if not values and expected_task_state is None and expected_vm_state is None:
+            return
+        row = db.instance_update(self.uuid, values, expected_task_state=expected_task_state,
+                                 expected_vm_state=expected_vm_state)
+        fault = self.fault if self.obj_attr_is_set("fault") else None
+        self._from_db_object(self._context, self, row)
+        self.fault = fault
+        self.obj_reset_changes(["fault"])
+
+    @base.remotable
+    def destroy(self) -> None:
+        row = db.instance_destroy(self.uuid)
+        self._from_db_object(self._context, self, row)
+
+    @classmethod
+    @base.remotable
+    def get_by_uuid(cls, context: Any, uuid: str, read_deleted: bool = False) -> Instance:
+        row = db.instance_get_by_uuid(uuid, read_deleted=read_deleted)
+        faults = db.instance_fault_get_by_instance_uuids([uuid])
+        fault = faults[uuid][0] if faults.get(uuid) else None
+        return cls._from_db_object(context, cls(), row, fault)
+
+    def refresh_from(self, other: Instance) -> None:
+        for name in self.fields:
+            if other.obj_attr_is_set(name):
+                setattr(self, name, getattr(other, name))
+        self.obj_reset_changes()
+
+    def add_fault(self, exc: BaseException, host: str | None) -> InstanceFault:
+        fault = InstanceFault.from_exception(self._context, self.uuid, exc, host)
+        fault.create()
+        self.fault = fault
+        self.obj_reset_changes(["fault"])
+        return fault
+
+
+@base.register
+class InstanceList(base.ObjectListBase, base.NovaliteObject):
+    # Version 1.0: Initial version
+    VERSION = "1.0"
+    fields = {"objects": fields.ListOfObjectsField("Instance")}
+
+    @classmethod
+    @base.remotable
+    def get_by_filters(cls, context: Any, filters: dict, sort_key: str = "created_at",
+                       sort_dir: str = "desc", limit: int | None = None,
+                       marker: str | None = None, with_faults: bool = False) -> InstanceList:
+        return cls._get_by_filters(context, filters, sort_key, sort_dir, limit, marker,
+                                   with_faults)
+
+    @classmethod
+    def _get_by_filters(cls, context: Any, filters: dict, sort_key: str, sort_dir: str,
+                        limit: int | None, marker: str | None,
+                        with_faults: bool) -> InstanceList:
+        rows = db.instance_get_all_by_filters(filters, sort_key=sort_key, sort_dir=sort_dir,
+                                              limit=limit, marker=marker)
+        faults: dict = {}
+        if with_faults:
+            uuids = [r["uuid"] for r in rows if r["vm_state"] == "error"]
+            faults = db.instance_fault_get_by_instance_uuids(uuids)
+        lst = cls()
+        lst.objects = [Instance._from_db_object(context, Instance(), r,
+                                                (faults.get(r["uuid"]) or [None])[0])
+                       for r in rows]
+        lst._context = context
+        lst.obj_reset_changes()
+        return lst
+
+    @classmethod
+    @base.remotable
+    def get_by_host(cls, context: Any, host: str) -> InstanceList:
+        return cls._get_by_filters(context, {"host": host}, "id", "asc", None, None, False)
+
+
+__all__ = ["Instance", "InstanceList", "InstanceFaultList"]

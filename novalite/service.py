@@ -1,0 +1,252 @@
+"""The seed's service machinery: Service.create/start/stop, serve(), wait(),
+launch(). Runs on oslo.service's threading backend (cotyledon), never
+eventlet.
+
+A Service connects a Manager to RPC: it asks the manager for its dispatcher
+and consumes ``topic``, ``topic.<host>`` and the ``topic`` fanout; it keeps
+the service record's heartbeat and runs the manager's periodic tasks.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import oslo_messaging as messaging
+from oslo_log import log as logging
+from oslo_service import service as os_service
+from oslo_utils import importutils
+
+from novalite import context as nl_context
+from novalite import exception, rpc
+from novalite.conf import CONF
+from novalite.db import api as db_api
+from novalite.objects import base as objects_base
+
+LOG = logging.getLogger(__name__)
+
+# binary -> (topic option, manager class)
+_SERVICES = {
+    "novalite-compute": ("compute_topic", None),
+    "novalite-conductor": ("conductor_topic", "novalite.conductor.manager.ConductorManager"),
+    "novalite-scheduler": ("scheduler_topic", "novalite.scheduler.manager.SchedulerManager"),
+}
+
+
+def _manager_class(binary: str) -> str:
+    if binary == "novalite-compute":
+        return CONF.compute_manager
+    return _SERVICES[binary][1] or ""
+
+
+def setup_indirection() -> None:
+    """Send remotable object methods to the conductor instead of the DB."""
+    from novalite.conductor import rpcapi as conductor_rpcapi
+
+    objects_base.NovaliteObject.indirection_api = conductor_rpcapi.ConductorAPI()
+
+
+class Service(os_service.Service):
+    """A novalite binary's RPC service (seed: nova/service.py::Service)."""
+
+    def __init__(self, host: str, binary: str, topic: str, manager: str,
+                 report_interval: int | None = None, db_allowed: bool = True,
+                 *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+        self.host = host
+        self.binary = binary
+        self.topic = topic
+        self.manager_class_name = manager
+        self.report_interval = report_interval
+        self.db_allowed = db_allowed
+        self.manager = importutils.import_object(manager, host=host, service_name=binary)
+        self.rpcserver: Any = None
+        self.service_ref: Any = None
+        self.backdoor_port: Any = None
+        self._stopped = threading.Event()
+        self._timers: list = []
+
+    @classmethod
+    def create(cls, host: str | None = None, binary: str | None = None,
+               topic: str | None = None, manager: str | None = None,
+               report_interval: int | None = None, db_allowed: bool = True) -> Service:
+        """Fill defaults (host, topic, manager from config) and build a Service."""
+        if binary is None:
+            raise ValueError("binary is required")
+        host = host or CONF.host
+        if topic is None:
+            topic = getattr(CONF, _SERVICES[binary][0])
+        if manager is None:
+            manager = _manager_class(binary)
+        if report_interval is None:
+            report_interval = CONF.report_interval
+        return cls(host, binary, topic, manager, report_interval=report_interval,
+                   db_allowed=db_allowed)
+
+    # -- start ---------------------------------------------------------------
+
+    def start(self) -> None:
+        if not self.db_allowed:
+            db_api.disable(self.binary)
+            setup_indirection()
+        rpc.init()
+        self._start_backdoor()
+        LOG.info("Starting %s on host %s (topic %s)", self.binary, self.host, self.topic)
+        self.manager.init_host()
+        self._register_service()
+        self.manager.pre_start_hook(self)
+        dispatcher = self.manager.create_rpc_dispatcher(self.backdoor_port)
+        target = messaging.Target(topic=self.topic, server=self.host)
+        self.rpcserver = rpc.get_server(target, dispatcher)
+        self.rpcserver.start()
+        self.manager.post_start_hook()
+        if self.report_interval:
+            self._timers.append(self.tg.add_timer(self.report_interval, self.report_state,
+                                                  initial_delay=self.report_interval))
+        for task in self.manager.periodic_tasks():
+            self._timers.append(self.tg.add_timer(task.interval, self._run_periodic, None, task))
+        LOG.info("%s on %s is consuming %s, %s.%s and the %s fanout", self.binary,
+                 self.host, self.topic, self.topic, self.host, self.topic)
+
+    def _start_backdoor(self) -> None:
+        """Debug console on a 0600 unix socket, only when configured."""
+        path = CONF.backdoor_socket
+        if not path:
+            return
+        import manhole
+
+        path = path.replace("{pid}", str(os.getpid()))
+        manhole.install(socket_path=path, daemon_connection=True, patch_fork=False,
+                        locals={"service": self}, strict=False)
+        for _ in range(100):
+            if os.path.exists(path):
+                os.chmod(path, 0o600)
+                break
+            self._stopped.wait(0.01)
+        self.backdoor_port = path
+        LOG.warning("Debug backdoor listening on unix socket %s (0600)", path)
+
+    def _register_service(self) -> None:
+        from novalite import objects
+        from novalite.objects.service import Service as ServiceObj
+
+        ctxt = nl_context.get_admin_context()
+        rpc_version = str(self.manager.target.version)
+        while True:
+            try:
+                try:
+                    ref = ServiceObj.get_by_host_and_binary(ctxt, self.host, self.binary)
+                except exception.ServiceNotFound:
+                    ref = ServiceObj(context=ctxt, host=self.host, binary=self.binary,
+                                     topic=self.topic, report_count=0,
+                                     availability_zone=CONF.default_availability_zone)
+                    ref.create()
+                break
+            except messaging.MessagingTimeout:
+                if self._stopped.is_set():
+                    raise
+                LOG.warning("%s on %s: conductor did not answer; waiting for it",
+                            self.binary, self.host)
+        ref.rpc_version = rpc_version
+        ref.topic = self.topic
+        ref.save()
+        ref.heartbeat()
+        self.service_ref = ref
+        del objects
+
+    def report_state(self) -> None:
+        """Heartbeat: a service is up while this keeps succeeding."""
+        try:
+            self.service_ref.heartbeat()
+        except Exception:
+            LOG.exception("%s on %s could not report its state", self.binary, self.host)
+
+    def _run_periodic(self, task: Any) -> None:
+        if self._stopped.is_set():
+            return
+        try:
+            task.fn()
+        except Exception:
+            LOG.exception("Periodic task %s failed", task.name)
+
+    # -- stop ----------------------------------------------------------------
+
+    def stop(self, graceful: bool = True) -> None:
+        """Stop consuming, let the manager finish or fail what is in flight."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        LOG.info("Stopping %s on %s", self.binary, self.host)
+        for timer in self._timers:
+            timer.stop()
+        if self.rpcserver is not None:
+            try:
+                self.rpcserver.stop()
+                self.rpcserver.wait()
+            except Exception:
+                LOG.exception("Error stopping the RPC server of %s", self.binary)
+        try:
+            self.manager.cleanup_host()
+        except Exception:
+            LOG.exception("Error in %s cleanup_host", self.binary)
+        super().stop(graceful=False)
+
+    def wait(self) -> None:
+        self._stopped.wait()
+
+    def reset(self) -> None:
+        pass
+
+
+class ServiceGroup(os_service.ServiceBase):
+    """Several services in one process, each started in turn (all-in-one)."""
+
+    def __init__(self, services: list[Any], before_start: Any = None) -> None:
+        self.services = services
+        self.before_start = before_start
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        if self.before_start is not None:
+            self.before_start()
+        for s in self.services:
+            s.start()
+
+    def stop(self, graceful: bool = True) -> None:
+        # NOTE: reverse order: compute first (finish builds while the
+        # conductor still persists), the API last.
+        for s in reversed(self.services):
+            s.stop()
+        self._stopped.set()
+
+    def wait(self) -> None:
+        self._stopped.wait()
+
+    def reset(self) -> None:
+        pass
+
+
+_launcher: Any = None
+
+
+def launch(service: Any, workers: int | None = None) -> Any:
+    """ServiceLauncher for one worker, ProcessLauncher for several."""
+    if workers and workers > 1:
+        launcher = os_service.ProcessLauncher(CONF, restart_method="reload")
+        launcher.launch_service(service, workers=workers)
+    else:
+        launcher = os_service.ServiceLauncher(CONF, restart_method="reload")
+        launcher.launch_service(service)
+    return launcher
+
+
+def serve(server: Any, workers: int | None = None) -> None:
+    global _launcher
+    if _launcher:
+        raise RuntimeError("serve() can only be called once")
+    _launcher = launch(server, workers=workers)
+
+
+def wait() -> int:
+    return _launcher.wait()

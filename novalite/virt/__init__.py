@@ -1,0 +1,1 @@
+"""Virt drivers. Drivers never import the database or each other."""

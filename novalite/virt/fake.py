@@ -1,0 +1,171 @@
+"""FakeDriver: a real driver whose guests live in memory.
+
+It accounts vCPU, RAM and disk like a hypervisor would, takes
+``[fake_driver] spawn_delay`` seconds to spawn, and its failure modes are
+small named subclasses (never patches), so tests and benchmarks exercise the
+same code paths a real driver does.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from novalite import exception
+from novalite.compute import power_state
+from novalite.conf import CONF
+from novalite.virt import driver
+from novalite.virt.hardware import HostResources, InstanceInfo
+
+
+class _FakeGuest:
+    def __init__(self, uuid: str, vcpus: int, memory_mb: int, disk_gb: int) -> None:
+        self.uuid = uuid
+        self.vcpus = vcpus
+        self.memory_mb = memory_mb
+        self.disk_gb = disk_gb
+        self.state = power_state.NOSTATE
+        self.cancelled = threading.Event()
+        self.console = b""
+
+
+class FakeDriver(driver.ComputeDriver):
+    capabilities = {
+        "supports_reboot": True,
+        "supports_console_output": True,
+        "supports_file_injection": False,
+    }
+
+    def __init__(self, virtapi: Any) -> None:
+        super().__init__(virtapi)
+        self._guests: dict[str, _FakeGuest] = {}
+        self._lock = threading.Lock()
+        self._host = CONF.host
+
+    def init_host(self, host: str) -> None:
+        self._host = host
+
+    def get_available_nodes(self) -> list[str]:
+        return [self._host]
+
+    def get_available_resource(self, nodename: str) -> HostResources:
+        with self._lock:
+            guests = list(self._guests.values())
+        return HostResources(
+            hypervisor_hostname=nodename, hypervisor_type="fake", hypervisor_version=1000,
+            vcpus=CONF.fake_driver.vcpus, memory_mb=CONF.fake_driver.memory_mb,
+            local_gb=CONF.fake_driver.local_gb,
+            vcpus_used=sum(g.vcpus for g in guests),
+            memory_mb_used=sum(g.memory_mb for g in guests),
+            local_gb_used=sum(g.disk_gb for g in guests),
+            running_vms=len(guests))
+
+    def spawn(self, context: Any, instance: Any, image_meta: dict, network_info: list,
+              block_device_info: dict | None = None) -> None:
+        flavor = instance.flavor
+        guest = _FakeGuest(instance.uuid, flavor.vcpus, flavor.memory_mb,
+                           flavor.root_gb + flavor.ephemeral_gb)
+        with self._lock:
+            if instance.uuid in self._guests:
+                raise exception.InstanceSpawnError(instance_uuid=instance.uuid,
+                                                   reason="a guest with this uuid already exists")
+            self._guests[instance.uuid] = guest
+        try:
+            self._boot(instance, guest)
+        except BaseException:
+            with self._lock:
+                self._guests.pop(instance.uuid, None)
+            raise
+        guest.state = power_state.RUNNING
+        guest.console += f"fake guest {instance.uuid} booted\n".encode()
+
+    def _boot(self, instance: Any, guest: _FakeGuest) -> None:
+        delay = CONF.fake_driver.spawn_delay
+        if delay and guest.cancelled.wait(delay) or guest.cancelled.is_set():
+            raise exception.InstanceSpawnError(instance_uuid=instance.uuid,
+                                               reason="guest destroyed while spawning")
+
+    def destroy(self, context: Any, instance: Any, network_info: list | None = None,
+                block_device_info: dict | None = None) -> None:
+        with self._lock:
+            guest = self._guests.pop(instance.uuid, None)
+        if guest is not None:
+            guest.cancelled.set()
+            guest.state = power_state.SHUTDOWN
+
+    def _guest(self, instance: Any) -> _FakeGuest:
+        with self._lock:
+            guest = self._guests.get(instance.uuid)
+        if guest is None:
+            raise exception.InstanceNotFound(instance_id=instance.uuid)
+        return guest
+
+    def power_off(self, instance: Any, timeout: int = 0) -> None:
+        self._guest(instance).state = power_state.SHUTDOWN
+
+    def power_on(self, context: Any, instance: Any) -> None:
+        self._guest(instance).state = power_state.RUNNING
+
+    def reboot(self, context: Any, instance: Any, reboot_type: str) -> None:
+        guest = self._guest(instance)
+        guest.state = power_state.RUNNING
+        guest.console += f"fake guest {instance.uuid} rebooted ({reboot_type})\n".encode()
+
+    def get_info(self, instance: Any) -> InstanceInfo:
+        return InstanceInfo(state=self._guest(instance).state, internal_id=instance.uuid)
+
+    def list_instance_uuids(self) -> list[str]:
+        with self._lock:
+            return list(self._guests)
+
+    def get_console_output(self, context: Any, instance: Any) -> bytes:
+        return self._guest(instance).console
+
+    # -- for tests: things a hypervisor does behind the service's back -----
+
+    def simulate_guest_shutdown(self, instance_uuid: str) -> None:
+        """The guest powered itself off (power-state sync must notice)."""
+        with self._lock:
+            guest = self._guests.get(instance_uuid)
+        if guest is not None:
+            guest.state = power_state.SHUTDOWN
+
+    def simulate_guest_vanished(self, instance_uuid: str) -> None:
+        with self._lock:
+            self._guests.pop(instance_uuid, None)
+
+
+class FailingFirstSpawnDriver(FakeDriver):
+    """Fails the first spawn on this host with a retryable error (so the
+    conductor reschedules), then behaves."""
+
+    def __init__(self, virtapi: Any) -> None:
+        super().__init__(virtapi)
+        self._failed_once = False
+
+    def _boot(self, instance: Any, guest: _FakeGuest) -> None:
+        with self._lock:
+            first, self._failed_once = not self._failed_once, True
+        if first:
+            raise exception.ComputeResourcesUnavailable(
+                reason=f"injected failure: first spawn on {self._host} fails")
+        super()._boot(instance, guest)
+
+
+class AlwaysFailingSpawnDriver(FakeDriver):
+    """Every spawn fails with a non-retryable error."""
+
+    def _boot(self, instance: Any, guest: _FakeGuest) -> None:
+        raise exception.InstanceSpawnError(instance_uuid=instance.uuid,
+                                           reason="injected failure: this host cannot spawn")
+
+
+class HangingSpawnDriver(FakeDriver):
+    """spawn() hangs for ``[fake_driver] hang_seconds`` unless destroyed."""
+
+    def _boot(self, instance: Any, guest: _FakeGuest) -> None:
+        if guest.cancelled.wait(CONF.fake_driver.hang_seconds):
+            raise exception.InstanceSpawnError(instance_uuid=instance.uuid,
+                                               reason="guest destroyed while spawning")
+        raise exception.InstanceSpawnError(instance_uuid=instance.uuid,
+                                           reason="injected failure: spawn hung")

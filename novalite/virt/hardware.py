@@ -1,0 +1,29 @@
+"""Small value types shared by drivers and the compute manager."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class InstanceInfo:
+    """What a driver knows of one guest."""
+
+    state: int
+    internal_id: str | None = None
+
+
+@dataclass
+class HostResources:
+    """A node's capacity and usage, as the driver measures them."""
+
+    hypervisor_hostname: str
+    hypervisor_type: str
+    hypervisor_version: int
+    vcpus: int
+    memory_mb: int
+    local_gb: int
+    vcpus_used: int
+    memory_mb_used: int
+    local_gb_used: int
+    running_vms: int
