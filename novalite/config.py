@@ -26,8 +26,7 @@ def register_base_opts() -> None:
     if _registered:
         return
     for group, opts in messaging_opts.list_opts():
-        if group in (None, "DEFAULT"):
-            CONF.register_opts(opts)
+        CONF.register_opts(opts, group=None if group in (None, "DEFAULT") else group)
     logging.register_options(CONF)
     _registered = True
 

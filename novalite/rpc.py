@@ -25,6 +25,9 @@ def init() -> messaging.Transport:
     """Create this process's transport (after fork: call it in start())."""
     global TRANSPORT
     if TRANSPORT is None:
+        from novalite import config
+
+        config.register_base_opts()
         # NOTE: durable queues so a broker restart loses no cast (FACTS.md).
         CONF.set_default("amqp_durable_queues", True, group="oslo_messaging_rabbit")
         TRANSPORT = messaging.get_rpc_transport(CONF, allowed_remote_exmods=ALLOWED_EXMODS)

@@ -52,7 +52,7 @@ class Service(os_service.Service):
 
     def __init__(self, host: str, binary: str, topic: str, manager: str,
                  report_interval: int | None = None, db_allowed: bool = True,
-                 *args: Any, **kwargs: Any) -> None:
+                 manager_kwargs: dict | None = None) -> None:
         super().__init__()
         self.host = host
         self.binary = binary
@@ -60,7 +60,8 @@ class Service(os_service.Service):
         self.manager_class_name = manager
         self.report_interval = report_interval
         self.db_allowed = db_allowed
-        self.manager = importutils.import_object(manager, host=host, service_name=binary)
+        self.manager = importutils.import_object(manager, host=host, service_name=binary,
+                                                 **(manager_kwargs or {}))
         self.rpcserver: Any = None
         self.service_ref: Any = None
         self.backdoor_port: Any = None
@@ -70,7 +71,8 @@ class Service(os_service.Service):
     @classmethod
     def create(cls, host: str | None = None, binary: str | None = None,
                topic: str | None = None, manager: str | None = None,
-               report_interval: int | None = None, db_allowed: bool = True) -> Service:
+               report_interval: int | None = None, db_allowed: bool = True,
+               manager_kwargs: dict | None = None) -> Service:
         """Fill defaults (host, topic, manager from config) and build a Service."""
         if binary is None:
             raise ValueError("binary is required")
@@ -82,7 +84,7 @@ class Service(os_service.Service):
         if report_interval is None:
             report_interval = CONF.report_interval
         return cls(host, binary, topic, manager, report_interval=report_interval,
-                   db_allowed=db_allowed)
+                   db_allowed=db_allowed, manager_kwargs=manager_kwargs)
 
     # -- start ---------------------------------------------------------------
 
@@ -111,7 +113,7 @@ class Service(os_service.Service):
 
     def _start_backdoor(self) -> None:
         """Debug console on a 0600 unix socket, only when configured."""
-        path = CONF.backdoor_socket
+        path = CONF.backdoor.socket_path
         if not path:
             return
         import manhole
@@ -202,16 +204,16 @@ class Service(os_service.Service):
 class ServiceGroup(os_service.ServiceBase):
     """Several services in one process, each started in turn (all-in-one)."""
 
-    def __init__(self, services: list[Any], before_start: Any = None) -> None:
+    def __init__(self, services: list[Any], after_each_start: Any = None) -> None:
         self.services = services
-        self.before_start = before_start
+        self.after_each_start = after_each_start
         self._stopped = threading.Event()
 
     def start(self) -> None:
-        if self.before_start is not None:
-            self.before_start()
         for s in self.services:
             s.start()
+            if self.after_each_start is not None:
+                self.after_each_start(s)
 
     def stop(self, graceful: bool = True) -> None:
         # NOTE: reverse order: compute first (finish builds while the

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -99,8 +100,14 @@ def build_services(port: int | None = None) -> service.ServiceGroup:
     # and conductor, so compute is not db-disabled here.
     compute = service.Service.create(binary="novalite-compute")
     api = APIService(port=port)
-    return service.ServiceGroup([conductor, scheduler, compute, api],
-                                before_start=service.setup_indirection)
+
+    def _after(started: Any) -> None:
+        # NOTE: objects go through the conductor once it consumes; before
+        # that, the conductor registers itself directly in the database.
+        if started is conductor:
+            service.setup_indirection()
+
+    return service.ServiceGroup([conductor, scheduler, compute, api], after_each_start=_after)
 
 
 def prepare(argv: list[str]) -> tuple[str, int]:

@@ -65,7 +65,7 @@ class API:
             inst.create()
             instances.append(inst)
         request_spec = {
-            "flavor_memory_mb": flavor.memory_mb, "flavor_vcpus": flavor.vcpus,
+            "instance_uuid": None, "flavor_memory_mb": flavor.memory_mb, "flavor_vcpus": flavor.vcpus,
             "flavor_root_gb": flavor.root_gb, "flavor_ephemeral_gb": flavor.ephemeral_gb,
             "flavor_swap_mb": flavor.swap, "flavor_name": flavor.name,
             "availability_zone": availability_zone, "num_instances": len(instances),
@@ -151,6 +151,9 @@ class API:
     def _power(self, context: Any, instance: Instance, action: str, allowed: tuple,
                new_task: str, expected: tuple = (None,)) -> None:
         _check_state(instance, action, vm_state=allowed, task_state=expected)
+        if not instance.host:
+            raise exception.InstanceInvalidState(action=action, instance_uuid=instance.uuid,
+                                                 attr="host", state="none (never scheduled)")
         instance.task_state = new_task
         try:
             instance.save(expected_task_state=list(expected))

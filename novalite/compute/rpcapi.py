@@ -54,6 +54,8 @@ class ComputeAPI:
         return self._client
 
     def _prepare(self, host: str, version: str = "6.0", **kw: Any) -> Any:
+        if not host:
+            raise exception.NovaliteException("compute RPC needs a host; the instance has none")
         return self.client.prepare(server=host, version=version, **kw)
 
     def run_instance(self, ctxt: Any, instance: Any, host: str, request_spec: dict) -> None:

@@ -29,12 +29,14 @@ class ConductorManager(manager.Manager):
 
     # -- object persistence for compute ------------------------------------
 
+    @messaging.expected_exceptions(exception.NovaliteException)
     def object_class_action_versions(self, context: Any, objname: str, objmethod: str,
                                      object_versions: dict, args: Any, kwargs: Any) -> Any:
         objclass = objects_base.NovaliteObject.obj_class_from_name(
             objname, object_versions[objname])
         return objects_base.call_original(objclass, objmethod, context, *args, **kwargs)
 
+    @messaging.expected_exceptions(exception.NovaliteException)
     def object_action(self, context: Any, objinst: Any, objmethod: str, args: Any,
                       kwargs: Any) -> tuple[dict, Any]:
         oldobj = objinst.obj_clone()

@@ -31,10 +31,6 @@ service_opts = [
     cfg.IntOpt("service_down_time", default=60, min=1,
                help="A service whose last heartbeat is older than this many "
                     "seconds is considered down."),
-    cfg.StrOpt("backdoor_socket", default=None,
-               help="Enable the debug backdoor (a Python console) on this unix "
-                    "socket path, created with mode 0600. '{pid}' is replaced "
-                    "by the process id. Off when unset; never on a TCP port."),
     cfg.StrOpt("default_availability_zone", default="nova",
                help="Availability zone of compute hosts."),
     cfg.FloatOpt("cpu_allocation_ratio", default=16.0, min=0.0,
@@ -48,6 +44,15 @@ service_opts = [
 ]
 
 
+
+backdoor_group = cfg.OptGroup("backdoor", title="Debug backdoor")
+backdoor_opts = [
+    cfg.StrOpt("socket_path", default=None,
+               help="Enable the debug backdoor (a Python console, via manhole) on "
+                    "this unix socket path, created with mode 0600; '{pid}' is "
+                    "replaced by the process id. Off when unset. There is no TCP "
+                    "variant: a socket file cannot be reached from the network."),
+]
 
 conductor_group = cfg.OptGroup("conductor", title="Conductor options")
 conductor_opts = [
@@ -67,7 +72,10 @@ def register_conductor_opts(conf: cfg.ConfigOpts) -> None:
 def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(service_opts)
     register_conductor_opts(conf)
+    conf.register_group(backdoor_group)
+    conf.register_opts(backdoor_opts, group=backdoor_group)
 
 
 def list_opts() -> dict:
-    return {"DEFAULT": service_opts, conductor_group: conductor_opts}
+    return {"DEFAULT": service_opts, conductor_group: conductor_opts,
+            backdoor_group: backdoor_opts}

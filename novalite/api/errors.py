@@ -1,0 +1,62 @@
+"""API errors and how each API spells them.
+
+Controllers raise ``HTTPError`` (or let a ``NovaliteException`` through:
+its ``code`` and ``format_message()`` are what the user sees). The
+dispatcher turns either into the body its API uses: Nova's
+``{"itemNotFound": {"code": 404, "message": ...}}`` for the Compute API,
+webob's ``{"code": "404 Not Found", "title": ..., "message": ...}`` as
+Glance answers for the Image API.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+# NOTE: Nova's wsgi.Fault names; anything else is a computeFault.
+_NOVA_NAMES = {
+    400: "badRequest",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "itemNotFound",
+    405: "badMethod",
+    409: "conflictingRequest",
+    413: "overLimit",
+    415: "badMediaType",
+    429: "overLimit",
+    501: "notImplemented",
+    503: "serviceUnavailable",
+}
+
+
+class HTTPError(Exception):
+    """An error answer the controller chose; ``message`` is user-visible."""
+
+    def __init__(self, code: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def bad_request(message: str) -> HTTPError:
+    return HTTPError(400, message)
+
+
+def not_found(message: str) -> HTTPError:
+    return HTTPError(404, message)
+
+
+def nova_fault_name(code: int) -> str:
+    return _NOVA_NAMES.get(code, "computeFault")
+
+
+def nova_body(code: int, message: str) -> dict:
+    return {nova_fault_name(code): {"code": code, "message": message}}
+
+
+def glance_body(code: int, message: str) -> dict:
+    try:
+        title = HTTPStatus(code).phrase
+    except ValueError:
+        title = "Error"
+    return {"code": f"{code} {title}", "title": title, "message": message}

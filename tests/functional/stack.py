@@ -1,0 +1,160 @@
+"""The whole stack in one process: conductor, scheduler, compute host(s) and
+the API, on the in-process bus and a SQLite file, driven through HTTP."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import requests
+
+from novalite import config, objects, rpc, service
+from novalite import context as nl_context
+from novalite.conf import CONF
+from novalite.db import api as db_api
+from novalite.db import migration
+from novalite.objects import base as objects_base
+
+TRANSPORT = os.environ.get("NOVALITE_TEST_TRANSPORT", "inproc://")
+
+
+class Stack:
+    def __init__(self, state_dir: str, computes: list[tuple[str, str]] | None = None,
+                 overrides: dict[tuple[str | None, str], Any] | None = None,
+                 database_url: str | None = None, with_api: bool = True) -> None:
+        self.state_dir = state_dir
+        self.computes_spec = computes or [("host1", "fake.FakeDriver")]
+        self.overrides = overrides or {}
+        self.database_url = database_url or f"sqlite:///{state_dir}/novalite.sqlite"
+        self.with_api = with_api
+        self.services: list[Any] = []
+        self.computes: dict[str, Any] = {}
+        self.api_service: Any = None
+        self.base_url = ""
+        self.session = requests.Session()
+        self.image_id = ""
+
+    # -- life cycle ------------------------------------------------------------
+
+    def _override(self, name: str, value: Any, group: str | None = None) -> None:
+        CONF.set_override(name, value, group=group)
+        self._set.append((name, group))
+
+    def start(self) -> Stack:
+        config.register_base_opts()
+        objects.register_all()
+        self._set: list[tuple[str, str | None]] = []
+        self._override("transport_url", TRANSPORT)
+        self._override("control_exchange", f"novalite-test-{uuid.uuid4().hex[:8]}")
+        self._override("state_path", self.state_dir)
+        self._override("connection", self.database_url, group="database")
+        self._override("report_interval", 1)
+        self._override("rpc_call_timeout", 20)
+        self._override("listen", "127.0.0.1", group="api")
+        for (group, name), value in self.overrides.items():
+            self._override(name, value, group=group)
+        migration.db_sync()
+        self._register_image()
+        conductor = service.Service.create(binary="novalite-conductor")
+        scheduler = service.Service.create(binary="novalite-scheduler")
+        conductor.start()
+        self.services.append(conductor)
+        service.setup_indirection()
+        scheduler.start()
+        self.services.append(scheduler)
+        for host, driver in self.computes_spec:
+            self.start_compute(host, driver)
+        if self.with_api:
+            from novalite.api.service import APIService
+
+            self.api_service = APIService(listen="127.0.0.1", port=0)
+            self.api_service.start()
+            self.base_url = f"http://127.0.0.1:{self.api_service.port}"
+        return self
+
+    def start_compute(self, host: str, driver: str = "fake.FakeDriver") -> Any:
+        svc = service.Service.create(binary="novalite-compute", host=host,
+                                     manager_kwargs={"compute_driver": driver})
+        svc.start()
+        self.services.append(svc)
+        self.computes[host] = svc
+        return svc
+
+    def stop_compute(self, host: str) -> None:
+        svc = self.computes.pop(host)
+        svc.stop()
+        self.services.remove(svc)
+
+    def stop(self) -> None:
+        if self.api_service is not None:
+            self.api_service.stop()
+        for svc in reversed(self.services):
+            svc.stop()
+        self.services.clear()
+        objects_base.NovaliteObject.indirection_api = None
+        rpc.cleanup()
+        db_api.dispose()
+        for name, group in self._set:
+            CONF.clear_override(name, group=group)
+        self.session.close()
+
+    def _register_image(self) -> None:
+        from novalite.image import api as image_api
+
+        path = os.path.join(self.state_dir, "test-image.raw")
+        with open(path, "wb") as f:
+            f.write(b"\0" * 65536)
+        ctxt = nl_context.get_admin_context()
+        self.image_id = image_api.API().register(ctxt, "test-image", path)["id"]
+
+    # -- HTTP ------------------------------------------------------------------
+
+    def request(self, method: str, path: str, body: Any = None, raw: bytes | None = None,
+                headers: dict | None = None) -> requests.Response:
+        url = self.base_url + path
+        if raw is not None:
+            return self.session.request(method, url, data=raw, headers=headers, timeout=30)
+        return self.session.request(method, url, json=body, headers=headers, timeout=30)
+
+    def compute(self, method: str, path: str, body: Any = None, **kw: Any) -> requests.Response:
+        return self.request(method, "/compute/v2.1" + path, body, **kw)
+
+    def boot(self, name: str = "vm", flavor: str = "1", image: str | None = None,
+             **extra: Any) -> dict:
+        body = {"server": {"name": name, "flavorRef": flavor,
+                           "imageRef": image or self.image_id, **extra}}
+        resp = self.compute("POST", "/servers", body)
+        assert resp.status_code == 202, resp.text
+        return resp.json()["server"]
+
+    def server(self, server_id: str) -> dict:
+        resp = self.compute("GET", f"/servers/{server_id}")
+        assert resp.status_code == 200, resp.text
+        return resp.json()["server"]
+
+    def wait_for(self, server_id: str, pred: Callable[[dict], bool], timeout: float = 20.0,
+                 what: str = "condition") -> dict:
+        deadline = time.monotonic() + timeout
+        last: dict = {}
+        while time.monotonic() < deadline:
+            resp = self.compute("GET", f"/servers/{server_id}")
+            if resp.status_code == 404:
+                last = {"status": "404"}
+            else:
+                last = resp.json()["server"]
+            if pred(last):
+                return last
+            time.sleep(0.02)
+        raise AssertionError(f"server {server_id} never reached {what}; last: "
+                             f"{last.get('status')} task={last.get('OS-EXT-STS:task_state')} "
+                             f"fault={last.get('fault')}")
+
+    def wait_status(self, server_id: str, status: str, timeout: float = 20.0) -> dict:
+        return self.wait_for(server_id, lambda s: s.get("status") == status
+                             and s.get("OS-EXT-STS:task_state") is None, timeout, status)
+
+    def wait_gone(self, server_id: str, timeout: float = 20.0) -> None:
+        self.wait_for(server_id, lambda s: s.get("status") == "404", timeout, "deleted")
