@@ -7,7 +7,19 @@ import datetime
 from typing import Any
 
 from oslo_utils import timeutils
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -20,7 +32,7 @@ class Base(DeclarativeBase):
     updated_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, onupdate=_now)
 
     def as_dict(self) -> dict[str, Any]:
-        return {c.key: getattr(self, c.key) for c in self.__table__.columns}
+        return {a.key: getattr(self, a.key) for a in sa_inspect(self).mapper.column_attrs}
 
 
 class SoftDeleteMixin:
