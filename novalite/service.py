@@ -107,7 +107,8 @@ class Service(os_service.Service):
             self._timers.append(self.tg.add_timer(self.report_interval, self.report_state,
                                                   initial_delay=self.report_interval))
         for task in self.manager.periodic_tasks():
-            self._timers.append(self.tg.add_timer(task.interval, self._run_periodic, None, task))
+            self._timers.append(self.tg.add_timer_args(task.interval, self._run_periodic,
+                                                       args=[task]))
         LOG.info("%s on %s is consuming %s, %s.%s and the %s fanout", self.binary,
                  self.host, self.topic, self.topic, self.host, self.topic)
 
