@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import oslo_messaging as messaging
+from oslo_log import log as logging
 
 from novalite import rpc
+
+LOG = logging.getLogger(__name__)
 
 _NAMESPACE = "baseapi"
 
@@ -40,11 +43,13 @@ class BaseRPCAPI:
 
     target = messaging.Target(namespace=_NAMESPACE, version="1.0")
 
-    def __init__(self, service_name: str, backdoor_port: Any) -> None:
+    def __init__(self, service_name: str, backdoor_port: Any, host: str | None = None) -> None:
         self.service_name = service_name
         self.backdoor_port = backdoor_port
+        self.host = host
 
     def ping(self, context: Any, arg: Any) -> dict:
+        LOG.info("ping %r answered by %s on %s", arg, self.service_name, self.host)
         return {"service": self.service_name, "arg": arg}
 
     def get_backdoor_port(self, context: Any) -> Any:

@@ -55,5 +55,5 @@ class Manager:
         then BaseRPCAPI. The first endpoint whose namespace and version fit
         the request and that has the method serves it."""
         apis = list(additional_apis or [])
-        apis.extend([self, baserpc.BaseRPCAPI(self.service_name, backdoor_port)])
+        apis.extend([self, baserpc.BaseRPCAPI(self.service_name, backdoor_port, self.host)])
         return rpc.get_dispatcher(apis)

@@ -10,6 +10,7 @@ the service record's heartbeat and runs the manager's periodic tasks.
 from __future__ import annotations
 
 import os
+import signal
 import threading
 from typing import Any
 
@@ -60,13 +61,17 @@ class Service(os_service.Service):
         self.manager_class_name = manager
         self.report_interval = report_interval
         self.db_allowed = db_allowed
-        self.manager = importutils.import_object(manager, host=host, service_name=binary,
-                                                 **(manager_kwargs or {}))
+        self.manager_kwargs = manager_kwargs or {}
+        self.manager = self._make_manager()
         self.rpcserver: Any = None
         self.service_ref: Any = None
         self.backdoor_port: Any = None
         self._stopped = threading.Event()
         self._timers: list = []
+
+    def _make_manager(self) -> Any:
+        return importutils.import_object(self.manager_class_name, host=self.host,
+                                         service_name=self.binary, **self.manager_kwargs)
 
     @classmethod
     def create(cls, host: str | None = None, binary: str | None = None,
@@ -93,9 +98,16 @@ class Service(os_service.Service):
             db_api.disable(self.binary)
             setup_indirection()
         rpc.init()
+        # NOTE: each worker process starts from the launcher's copy of this
+        # object; building the manager again here is what makes a SIGHUP
+        # (config reloaded, worker restarted) take effect.
+        self.manager = self._make_manager()
         self._start_backdoor()
         LOG.info("Starting %s on host %s (topic %s)", self.binary, self.host, self.topic)
         self.manager.init_host()
+        if objects_base.NovaliteObject.indirection_api is not None:
+            objects_base.NovaliteObject.indirection_api.wait_until_ready(
+                nl_context.get_admin_context(), self._stopped)
         self._register_service()
         self.manager.pre_start_hook(self)
         dispatcher = self.manager.create_rpc_dispatcher(self.backdoor_port)
@@ -233,6 +245,26 @@ class ServiceGroup(os_service.ServiceBase):
 _launcher: Any = None
 
 
+def _sigint_is_graceful(launcher: Any) -> None:
+    """SIGINT stops as gently as SIGTERM.
+
+    NOTE: cotyledon's master treats SIGINT as "exit at once", which would
+    leave builds transitional; here it takes the SIGTERM path instead and
+    stops its workers gracefully. (A terminal's Ctrl-C also reaches the
+    workers themselves, which cotyledon still stops at once: send SIGINT or
+    SIGTERM to the master.)
+    """
+    manager = getattr(launcher, "_manager", None)
+    if manager is None:
+        return
+    on_signal = manager._on_signal_received
+
+    def _on_signal(sig: int) -> None:
+        on_signal(signal.SIGTERM if sig == signal.SIGINT else sig)
+
+    manager._on_signal_received = _on_signal
+
+
 def launch(service: Any, workers: int | None = None) -> Any:
     """ServiceLauncher for one worker, ProcessLauncher for several."""
     if workers and workers > 1:
@@ -241,6 +273,7 @@ def launch(service: Any, workers: int | None = None) -> Any:
     else:
         launcher = os_service.ServiceLauncher(CONF, restart_method="reload")
         launcher.launch_service(service)
+    _sigint_is_graceful(launcher)
     return launcher
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 
 from novalite.api import errors
 
@@ -51,24 +52,24 @@ MIN_VERSION = APIVersion.parse(SUPPORTED[0][0])
 MAX_VERSION = APIVersion.parse(SUPPORTED[-1][0])
 
 
-def requested(headers: dict[str, str] | object) -> str | None:
+def requested(headers: Mapping[str, str]) -> str | None:
     """The version string a client asked for, or None.
 
     ``OpenStack-API-Version`` may list several services
     (``compute 2.1, identity 3``); only the compute entry counts, and it
     wins over the legacy header, as in Nova's microversion_parse.
     """
-    value = headers.get(HEADER)  # type: ignore[attr-defined]
+    value = headers.get(HEADER)
     if value:
         for item in value.split(","):
             parts = item.strip().split(None, 1)
             if len(parts) == 2 and parts[0].lower() == SERVICE_TYPE:
                 return parts[1].strip()
-    legacy = headers.get(LEGACY_HEADER)  # type: ignore[attr-defined]
+    legacy = headers.get(LEGACY_HEADER)
     return legacy.strip() if legacy else None
 
 
-def negotiate(headers: dict[str, str] | object) -> APIVersion:
+def negotiate(headers: Mapping[str, str]) -> APIVersion:
     """The version that serves this request; 400 for a malformed string,
     406 for one outside [MIN_VERSION, MAX_VERSION]."""
     text = requested(headers)

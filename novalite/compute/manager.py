@@ -130,16 +130,24 @@ class ComputeManager(ComputePeriodicTasks, manager.Manager):
                      len(pending))
             concurrent.futures.wait(pending.values(), timeout=CONF.compute.shutdown_timeout)
         ctxt = nl_context.get_admin_context()
-        for uuid, fut in pending.items():
+        unfinished = {u: f for u, f in pending.items() if not f.done()}
+        for uuid in unfinished:
+            # NOTE: destroy makes the spawn fail promptly; the build then ends
+            # in ERROR through its own failure path (see _run_instance).
+            try:
+                self.driver.destroy(ctxt, Instance.get_by_uuid(ctxt, uuid))
+            except exception.InstanceNotFound:
+                continue
+        concurrent.futures.wait(unfinished.values(), timeout=10)
+        for uuid, fut in unfinished.items():
             if fut.done():
                 continue
             try:
                 inst = Instance.get_by_uuid(ctxt, uuid)
             except exception.InstanceNotFound:
                 continue
-            self.driver.destroy(ctxt, inst)
             self._fail(ctxt, inst, exception.NovaliteException(
-                f"compute service on {self.host} stopped during the build"), destroy=False)
+                f"compute service on {self.host} stopped during the build"))
         self._builds.shutdown(wait=True, cancel_futures=True)
         self.driver.cleanup_host(self.host)
 
@@ -175,11 +183,14 @@ class ComputeManager(ComputePeriodicTasks, manager.Manager):
             self._cleanup_build(context, instance)
         except Exception as exc:
             self._cleanup_build(context, instance)
-            if getattr(exc, "retryable", False) and not self._stopping.is_set():
+            if self._stopping.is_set():
+                exc = exception.NovaliteException(
+                    f"compute service on {self.host} stopped during the build ({exc})")
+            elif getattr(exc, "retryable", False):
                 self._reschedule(context, instance, request_spec, exc)
-            else:
-                LOG.warning("Build of %s failed: %s", instance.uuid, exc)
-                self._fail(context, instance, exc, destroy=False)
+                return
+            LOG.warning("Build of %s failed: %s", instance.uuid, exc)
+            self._fail(context, instance, exc, destroy=False)
 
     def _build_instance(self, context: Any, instance: Any, request_spec: dict) -> None:
         self.rt.instance_claim(context, instance)

@@ -11,10 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 import oslo_messaging as messaging
+from oslo_log import log as logging
 from oslo_versionedobjects import base as ovo_base
 
 from novalite import rpc
 from novalite.conf import CONF
+
+LOG = logging.getLogger(__name__)
 
 
 class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
@@ -26,6 +29,23 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
     def __init__(self) -> None:
         target = messaging.Target(topic=CONF.conductor_topic, version="1.0")
         self.client = rpc.get_client(target, version_cap=CONF.upgrade_levels.conductor)
+
+    def wait_until_ready(self, context: Any, stopped: Any, timeout: int = 2) -> None:
+        """Block until a conductor answers a ping (short timeouts: a message
+        sent before any conductor declared its queue is simply dropped)."""
+        from novalite import baserpc
+
+        api = baserpc.BaseAPI(CONF.conductor_topic)
+        attempt = 0
+        while not stopped.is_set():
+            try:
+                api.ping(context, "ready?", timeout=timeout)
+                return
+            except messaging.MessagingTimeout:
+                attempt += 1
+                if attempt % 5 == 0:
+                    LOG.warning("No conductor answered on topic %s for %ss; still waiting",
+                                CONF.conductor_topic, attempt * timeout)
 
     # -- builds ---------------------------------------------------------------
 

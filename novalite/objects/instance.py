@@ -18,7 +18,7 @@ _NOT_DB = ("flavor", "fault", "id", "created_at", "updated_at", "deleted_at", "d
 def _db_value(value: Any) -> Any:
     # NOTE: the columns hold naive UTC; objects hold aware datetimes.
     if isinstance(value, datetime.datetime) and value.tzinfo is not None:
-        return value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        return value.astimezone(datetime.UTC).replace(tzinfo=None)
     return value
 
 

@@ -42,9 +42,11 @@ class ComputeDriver(abc.ABC):
     def init_host(self, host: str) -> None:
         """Prepare the host (connect to the hypervisor). Raises
         HypervisorUnavailable when it cannot; the service then fails to start."""
+        return None
 
     def cleanup_host(self, host: str) -> None:
         """Release what init_host took (connections); guests keep running."""
+        return None
 
     @abc.abstractmethod
     def get_available_nodes(self) -> list[str]:

@@ -1,0 +1,64 @@
+"""The Compute API (``/compute``): Nova's v2.1 routes and controllers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from novalite.api import common
+from novalite.api.compute.flavors import FlavorsController
+from novalite.api.compute.images import ImagesController
+from novalite.api.compute.server_actions import ServerActionsController
+from novalite.api.compute.servers import ServersController
+from novalite.api.compute.services import HypervisorsController, ServicesController
+from novalite.api.compute.versions import VersionsController
+from novalite.api.links import COMPUTE_PREFIX, COMPUTE_VERSION
+from novalite.api.router import Router
+
+
+def _compute_api() -> Any:
+    from novalite.compute import api
+
+    return api.API()
+
+
+def _image_api() -> Any:
+    from novalite.image import api
+
+    return api.API()
+
+
+def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> None:
+    compute_api = compute_api if compute_api is not None else common.Lazy(_compute_api)
+    image_api = image_api if image_api is not None else common.Lazy(_image_api)
+    versions = VersionsController()
+    servers = ServersController(compute_api)
+    actions = ServerActionsController(compute_api)
+    flavors = FlavorsController()
+    images = ImagesController(image_api)
+    services = ServicesController()
+    hypervisors = HypervisorsController()
+
+    v = f"{COMPUTE_PREFIX}/{COMPUTE_VERSION}"
+    table: list[tuple[str, str, Any, str]] = [
+        ("/servers", "GET", servers, "index"),
+        ("/servers", "POST", servers, "create"),
+        ("/servers/detail", "GET", servers, "detail"),
+        ("/servers/{id}", "GET", servers, "show"),
+        ("/servers/{id}", "PUT", servers, "update"),
+        ("/servers/{id}", "DELETE", servers, "delete"),
+        ("/servers/{id}/action", "POST", actions, "action"),
+        ("/flavors", "GET", flavors, "index"),
+        ("/flavors/detail", "GET", flavors, "detail"),
+        ("/flavors/{id}", "GET", flavors, "show"),
+        ("/images", "GET", images, "index"),
+        ("/images/detail", "GET", images, "detail"),
+        ("/images/{id}", "GET", images, "show"),
+        ("/os-services", "GET", services, "index"),
+        ("/os-hypervisors", "GET", hypervisors, "index"),
+        ("/os-hypervisors/detail", "GET", hypervisors, "detail"),
+        ("/os-hypervisors/{id}", "GET", hypervisors, "show"),
+    ]
+    router.connect(COMPUTE_PREFIX, "GET", versions, "index", public=True)
+    router.connect(v, "GET", versions, "show", public=True)
+    for path, method, controller, action in table:
+        router.connect(v + path, method, controller, action)

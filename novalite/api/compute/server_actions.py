@@ -1,0 +1,65 @@
+"""POST /servers/{id}/action: the body's one key names the action."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jsonschema
+import webob
+
+from novalite.api import errors, validation
+from novalite.api.schemas import servers as schemas
+from novalite.api.wsgi import Request
+
+
+def _validator(schema: dict) -> Any:
+    return jsonschema.Draft202012Validator(schema, format_checker=validation.FORMAT_CHECKER)
+
+
+class ServerActionsController:
+    def __init__(self, compute_api: Any) -> None:
+        self.compute_api = compute_api
+        self._actions: dict[str, tuple[Callable[[Request, Any, Any], Any], Any]] = {
+            "os-stop": (self._stop, _validator(schemas.stop)),
+            "os-start": (self._start, _validator(schemas.start)),
+            "reboot": (self._reboot, _validator(schemas.reboot)),
+            "os-getConsoleOutput": (self._console_output,
+                                    _validator(schemas.get_console_output)),
+        }
+
+    @validation.schema(schemas.action)
+    def action(self, req: Request, id: str, body: dict) -> Any:
+        name = next(iter(body))
+        if name not in self._actions:
+            raise errors.bad_request(f"There is no such action: {name}")
+        handler, validator = self._actions[name]
+        validation.validate(validator, body)
+        instance = self.compute_api.get(req.context, id)
+        return handler(req, instance, body[name])
+
+    def _stop(self, req: Request, instance: Any, _args: Any) -> webob.Response:
+        self.compute_api.stop(req.context, instance)
+        return webob.Response(status=202)
+
+    def _start(self, req: Request, instance: Any, _args: Any) -> webob.Response:
+        self.compute_api.start(req.context, instance)
+        return webob.Response(status=202)
+
+    def _reboot(self, req: Request, instance: Any, args: dict) -> webob.Response:
+        self.compute_api.reboot(req.context, instance, args["type"].upper())
+        return webob.Response(status=202)
+
+    def _console_output(self, req: Request, instance: Any, args: dict) -> dict:
+        length = args.get("length")
+        if length is not None:
+            length = int(length)
+            # NOTE: Nova's -1 means the whole log.
+            if length == -1:
+                length = None
+        try:
+            output = self.compute_api.get_console_output(req.context, instance, length)
+        except NotImplementedError:
+            raise errors.HTTPError(501, "Unable to get console: the compute driver of "
+                                        f"host {instance.host} has no console log.") from None
+        return {"output": output}

@@ -1,0 +1,14 @@
+"""Version documents of the Compute API (unauthenticated, for discovery)."""
+
+from __future__ import annotations
+
+from novalite.api.views import versions as views
+from novalite.api.wsgi import Request
+
+
+class VersionsController:
+    def index(self, req: Request) -> dict:
+        return views.compute_versions(req.links)
+
+    def show(self, req: Request) -> dict:
+        return views.compute_version(req.links)

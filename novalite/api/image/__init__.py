@@ -1,0 +1,36 @@
+"""The Image API (``/image``): the part of Glance's v2 novalite needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from novalite.api import common
+from novalite.api.image.images import ImagesController
+from novalite.api.image.versions import VersionsController
+from novalite.api.links import IMAGE_PREFIX
+from novalite.api.router import Router
+
+
+def _image_api() -> Any:
+    from novalite.image import api
+
+    return api.API()
+
+
+def connect(router: Router, image_api: Any = None) -> None:
+    image_api = image_api if image_api is not None else common.Lazy(_image_api)
+    versions = VersionsController()
+    images = ImagesController(image_api)
+    for path, action in (("", "multiple_choices"), ("/versions", "index"),
+                         ("/v2", "multiple_choices")):
+        router.connect(IMAGE_PREFIX + path, "GET", versions, action, public=True)
+    v2 = f"{IMAGE_PREFIX}/v2"
+    table: list[tuple[str, str, str]] = [
+        ("/images", "GET", "index"),
+        ("/images", "POST", "create"),
+        ("/images/{id}", "GET", "show"),
+        ("/images/{id}", "DELETE", "delete"),
+        ("/images/{id}/file", "PUT", "upload"),
+    ]
+    for path, method, action in table:
+        router.connect(v2 + path, method, images, action)

@@ -1,0 +1,1 @@
+"""JSON schemas of request bodies (jsonschema, draft 2020-12)."""

@@ -1,0 +1,26 @@
+"""Parameter types shared by the schemas, as Nova's parameter_types."""
+
+from __future__ import annotations
+
+name = {"type": "string", "minLength": 1, "maxLength": 255, "format": "name"}
+
+# NOTE: Nova accepts counts as integers or digit strings ("1").
+positive_integer = {"type": ["integer", "string"], "pattern": "^[0-9]*$", "minimum": 1,
+                    "minLength": 1}
+
+non_negative_integer = {"type": ["integer", "string"], "pattern": "^[0-9]*$", "minimum": 0,
+                        "minLength": 1}
+
+boolean = {"type": ["boolean", "string"],
+           "enum": [True, "True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes",
+                    "y", "t", False, "False", "FALSE", "false", "0", "OFF", "Off", "off",
+                    "NO", "No", "no", "n", "f"]}
+
+metadata = {
+    "type": "object",
+    "propertyNames": {"type": "string", "minLength": 1, "maxLength": 255},
+    "additionalProperties": {"type": "string", "maxLength": 255},
+}
+
+ipv4 = {"type": "string", "format": "ipv4"}
+ipv6 = {"type": "string", "format": "ipv6"}

@@ -1,0 +1,160 @@
+"""Server views as Nova's v2.1 shows them, and the state ↔ status mapping.
+
+The status a user sees is derived from ``vm_state`` and ``task_state``
+exactly as Nova derives it, so scripts that poll for ``ACTIVE`` or
+``SHUTOFF`` behave the same against novalite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+from novalite.api.links import Links
+from novalite.api.views.common import isotime, naive_isotime
+from novalite.compute import task_states, vm_states
+from novalite.conf import CONF
+
+DEFAULT = "default"
+
+_STATE_MAP: dict[str, dict[str | None, str]] = {
+    vm_states.ACTIVE: {
+        DEFAULT: "ACTIVE",
+        task_states.REBOOTING: "REBOOT",
+        task_states.REBOOTING_HARD: "HARD_REBOOT",
+    },
+    vm_states.BUILDING: {DEFAULT: "BUILD"},
+    vm_states.STOPPED: {DEFAULT: "SHUTOFF"},
+    vm_states.ERROR: {DEFAULT: "ERROR"},
+    vm_states.DELETED: {DEFAULT: "DELETED"},
+}
+
+# NOTE: Nova shows progress only while it can change, a fault only when
+# something went wrong.
+_PROGRESS_STATUSES = ("ACTIVE", "BUILD")
+_FAULT_STATUSES = ("ERROR", "DELETED")
+
+
+def status_from_state(vm_state: str | None, task_state: str | None = None) -> str:
+    """Nova's ``status_from_state``: powering-off stays ACTIVE, powering-on
+    stays SHUTOFF, deleting keeps the vm_state's status."""
+    task_map = _STATE_MAP.get(vm_state or "", {DEFAULT: "UNKNOWN"})
+    return task_map.get(task_state, task_map[DEFAULT])
+
+
+def states_from_status(statuses: Iterable[str]) -> tuple[list[str], set[str | None]]:
+    """The vm_states, and task_states (``DEFAULT`` meaning any), whose status
+    is one of ``statuses``; both empty for an unknown status."""
+    wanted = {s.upper() for s in statuses}
+    vm_found: set[str] = set()
+    task_found: set[str | None] = set()
+    for vm_state, task_map in _STATE_MAP.items():
+        for task_state, status in task_map.items():
+            if status in wanted:
+                vm_found.add(vm_state)
+                task_found.add(task_state)
+    return sorted(vm_found), task_found
+
+
+def host_id(project_id: str | None, host: str | None) -> str:
+    """Nova's hostId: the same for one project's servers on one host, and
+    says nothing about the host's name to the user."""
+    if not host:
+        return ""
+    return hashlib.sha224(f"{project_id}{host}".encode()).hexdigest()
+
+
+def instance_name(instance: Any) -> str:
+    return "instance-%08x" % instance.id
+
+
+def basic(instance: Any, links: Links) -> dict:
+    return {"id": instance.uuid, "name": instance.display_name,
+            "links": links.resource("servers", instance.uuid)}
+
+
+def _image(instance: Any, links: Links) -> dict | str:
+    if not instance.image_ref:
+        return ""
+    return {"id": instance.image_ref, "links": [links.bookmark("images", instance.image_ref)]}
+
+
+def _flavor(instance: Any, links: Links) -> dict:
+    flavorid = instance.flavor.flavorid if instance.flavor else ""
+    return {"id": flavorid, "links": [links.bookmark("flavors", flavorid)]}
+
+
+def _availability_zone(instance: Any) -> str:
+    if instance.availability_zone:
+        return instance.availability_zone
+    return CONF.default_availability_zone if instance.host else ""
+
+
+def fault(instance: Any, is_admin: bool) -> dict | None:
+    """The user sees code and message; the traceback in ``details`` is for admins."""
+    # NOTE: objects that crossed RPC carry only the fields that were set.
+    f = instance.fault if instance.obj_attr_is_set("fault") else None
+    if not f:
+        return None
+    out = {"code": f.code, "created": isotime(f.created_at), "message": f.message}
+    if is_admin and f.details:
+        out["details"] = f.details
+    return out
+
+
+def detail(instance: Any, links: Links, is_admin: bool) -> dict:
+    status = status_from_state(instance.vm_state, instance.task_state)
+    server = {
+        "id": instance.uuid,
+        "name": instance.display_name,
+        "status": status,
+        "tenant_id": instance.project_id,
+        "user_id": instance.user_id,
+        "metadata": dict(instance.metadata or {}),
+        "hostId": host_id(instance.project_id, instance.host),
+        "image": _image(instance, links),
+        "flavor": _flavor(instance, links),
+        "created": isotime(instance.created_at),
+        "updated": isotime(instance.updated_at or instance.created_at),
+        "addresses": {},
+        "accessIPv4": instance.access_ip_v4 or "",
+        "accessIPv6": instance.access_ip_v6 or "",
+        "links": links.resource("servers", instance.uuid),
+        "OS-DCF:diskConfig": "MANUAL",
+        "OS-EXT-AZ:availability_zone": _availability_zone(instance),
+        "config_drive": "True" if instance.config_drive else "",
+        "key_name": instance.key_name,
+        "OS-SRV-USG:launched_at": naive_isotime(instance.launched_at),
+        "OS-SRV-USG:terminated_at": naive_isotime(instance.terminated_at),
+        "OS-EXT-STS:task_state": instance.task_state,
+        "OS-EXT-STS:vm_state": instance.vm_state,
+        "OS-EXT-STS:power_state": instance.power_state or 0,
+        "os-extended-volumes:volumes_attached": [],
+        "security_groups": [{"name": "default"}],
+    }
+    if status in _PROGRESS_STATUSES:
+        server["progress"] = 0
+    if is_admin:
+        server["OS-EXT-SRV-ATTR:host"] = instance.host
+        server["OS-EXT-SRV-ATTR:hypervisor_hostname"] = instance.node
+        server["OS-EXT-SRV-ATTR:instance_name"] = instance_name(instance)
+    if status in _FAULT_STATUSES:
+        fault_view = fault(instance, is_admin)
+        if fault_view:
+            server["fault"] = fault_view
+    return server
+
+
+def created(instance: Any, links: Links, admin_pass: str) -> dict:
+    """The 202 answer to a create: enough to poll the server."""
+    return {"id": instance.uuid, "links": links.resource("servers", instance.uuid),
+            "OS-DCF:diskConfig": "MANUAL", "security_groups": [{"name": "default"}],
+            "adminPass": admin_pass}
+
+
+def collection(instances: Iterable[Any], links: Links, is_admin: bool, detailed: bool,
+               ) -> list[dict]:
+    if detailed:
+        return [detail(i, links, is_admin) for i in instances]
+    return [basic(i, links) for i in instances]

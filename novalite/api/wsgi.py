@@ -1,0 +1,200 @@
+"""The WSGI application: request ids, routing, microversions, contexts,
+JSON bodies and error formats in one request life cycle.
+
+``make_app()`` builds it; ``novalite.api.service.APIService`` serves it with
+waitress. Controllers stay plain: they take a ``Request`` and keyword
+arguments from the route, and return a dict (JSON), ``None`` (no body) or
+a ``webob.Response``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import oslo_messaging as messaging
+import webob
+from oslo_log import log as logging
+
+from novalite import exception
+from novalite.api import auth, errors, links, microversions, validation
+from novalite.api.router import Match, Router
+
+LOG = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "X-OpenStack-Request-ID"
+COMPUTE_REQUEST_ID_HEADER = "X-Compute-Request-ID"
+# NOTE: JSON bodies are small (Nova caps them near 112 KiB); image data
+# never goes through this path, it is streamed by the upload controller.
+MAX_JSON_BODY = 1024 * 1024
+
+COMPUTE, IMAGE = "compute", "image"
+
+
+class Request(webob.Request):
+    """A webob request with what the life cycle learned about it."""
+
+    @property
+    def context(self) -> Any:
+        return self.environ["novalite.context"]
+
+    @property
+    def api_version(self) -> microversions.APIVersion:
+        return self.environ.get("novalite.api_version", microversions.MIN_VERSION)
+
+    @property
+    def links(self) -> links.Links:
+        return links.Links(links.root_url(self.host_url, self.script_name))
+
+
+def response(code: int) -> Callable:
+    """The success status of a controller method (Nova's ``@wsgi.response``)."""
+    def decorator(fn: Callable) -> Callable:
+        fn.wsgi_code = code  # type: ignore[attr-defined]
+        return fn
+    return decorator
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None,
+                  ) -> webob.Response:
+    resp = webob.Response(status=status, content_type="application/json", charset="UTF-8")
+    resp.body = json.dumps(body).encode()
+    for name, value in (headers or {}).items():
+        resp.headers[name] = value
+    return resp
+
+
+def _api_of(path: str) -> str | None:
+    for prefix, api in ((links.COMPUTE_PREFIX, COMPUTE), (links.IMAGE_PREFIX, IMAGE)):
+        if path == prefix or path.startswith(prefix + "/"):
+            return api
+    return None
+
+
+class Application:
+    """One request's life: id → route → version → context → controller,
+    with every failure answered in the format of the API it was for."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        req = Request(environ)
+        started = time.monotonic()
+        request_id = f"req-{uuid.uuid4()}"
+        api = _api_of(req.path_info)
+        version = microversions.MIN_VERSION
+        try:
+            version_error: errors.HTTPError | None = None
+            if api == COMPUTE:
+                try:
+                    version = microversions.negotiate(req.headers)
+                except errors.HTTPError as e:
+                    version_error = e
+            req.environ["novalite.api_version"] = version
+            match = self._route(req, request_id)
+            if version_error is not None and not match.public:
+                raise version_error
+            resp = self._dispatch(req, match)
+        except Exception as e:  # noqa: BLE001 - every failure gets an API answer
+            resp = self._error(req, api, e, request_id)
+        self._decorate(resp, api, version, request_id)
+        LOG.info('%s "%s %s" status: %s len: %s time: %.4f', req.client_addr, req.method,
+                 req.path_qs, resp.status_code, resp.content_length or 0,
+                 time.monotonic() - started)
+        return resp(environ, start_response)
+
+    def _route(self, req: Request, request_id: str) -> Match:
+        inbound = req.headers.get(REQUEST_ID_HEADER)
+        try:
+            match = self.router.match(req.method, req.path_info)
+        except errors.HTTPError:
+            # NOTE: a context still, so the log lines of this 404 carry the id.
+            auth.make_context(request_id, inbound, authenticate=False)
+            raise
+        req.environ["novalite.context"] = auth.make_context(request_id, inbound,
+                                                            authenticate=not match.public)
+        return match
+
+    def _dispatch(self, req: Request, match: Match) -> webob.Response:
+        fn = getattr(match.controller, match.action)
+        kwargs: dict[str, Any] = dict(match.args)
+        validator = getattr(fn, "wsgi_body_validator", None)
+        if validator is not None:
+            body = validation.parse_json(self._read_json_body(req))
+            validation.validate(validator, body)
+            kwargs["body"] = body
+        result = fn(req, **kwargs)
+        if isinstance(result, webob.Response):
+            return result
+        code = getattr(fn, "wsgi_code", 200)
+        if result is None:
+            return webob.Response(status=code)
+        return json_response(result, code)
+
+    @staticmethod
+    def _read_json_body(req: Request) -> bytes:
+        if req.content_length is not None and req.content_length > MAX_JSON_BODY:
+            raise errors.HTTPError(413, f"Request body is {req.content_length} bytes; the "
+                                        f"most a JSON body may have is {MAX_JSON_BODY}.")
+        raw = req.body_file.read(MAX_JSON_BODY + 1)
+        if len(raw) > MAX_JSON_BODY:
+            raise errors.HTTPError(413, f"Request body is larger than {MAX_JSON_BODY} bytes.")
+        return raw
+
+    def _error(self, req: Request, api: str | None, exc: Exception,
+               request_id: str) -> webob.Response:
+        code, message, headers = _classify(exc, request_id)
+        if code >= 500:
+            LOG.error("%s %s failed with %s: %s", req.method, req.path_qs, code, message,
+                      exc_info=not isinstance(exc, errors.HTTPError | exception.NovaliteException))
+        else:
+            LOG.info("%s %s returned %s: %s", req.method, req.path_qs, code, message)
+        if api == IMAGE:
+            return json_response(errors.glance_body(code, message), code, headers)
+        return json_response(errors.nova_body(code, message), code, headers)
+
+    @staticmethod
+    def _decorate(resp: webob.Response, api: str | None, version: microversions.APIVersion,
+                  request_id: str) -> None:
+        resp.headers[REQUEST_ID_HEADER] = request_id
+        if api == COMPUTE:
+            resp.headers[COMPUTE_REQUEST_ID_HEADER] = request_id
+            resp.headers.update(microversions.response_headers(version))
+
+
+def _classify(exc: Exception, request_id: str) -> tuple[int, str, dict[str, str]]:
+    """Status, user-visible message and headers for an exception.
+
+    NOTE: only messages written for users are shown (HTTPError and
+    NovaliteException); anything else is a bug whose details belong in the
+    log, found there by the request id.
+    """
+    if isinstance(exc, errors.HTTPError):
+        return exc.code, exc.message, exc.headers
+    if isinstance(exc, exception.NovaliteException):
+        return exc.code or 500, exc.format_message(), {}
+    if isinstance(exc, messaging.MessagingTimeout):
+        return 503, (f"A novalite service did not answer in time ({exc}); request "
+                     f"{request_id} in the logs has the details."), {}
+    return 500, (f"Unexpected API Error. The API log has the details under request id "
+                 f"{request_id}."), {}
+
+
+def make_app(compute_api: Any = None, image_api: Any = None) -> Application:
+    """The Compute (``/compute``) and Image (``/image``) APIs in one WSGI app.
+
+    ``compute_api``/``image_api`` default to the real ``novalite.compute.api.API``
+    and ``novalite.image.api.API``, built on first use so the app can be made
+    (and its framework tested) without a message bus or database.
+    """
+    from novalite.api import compute, image
+
+    router = Router()
+    compute.connect(router, compute_api, image_api)
+    image.connect(router, image_api)
+    router.finalize()
+    return Application(router)

@@ -1,0 +1,1 @@
+"""Messaging transport drivers of novalite's own (see ``inproc``)."""
