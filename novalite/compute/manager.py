@@ -189,8 +189,19 @@ class ComputeManager(ComputePeriodicTasks, manager.Manager):
             elif getattr(exc, "retryable", False):
                 self._reschedule(context, instance, request_spec, exc)
                 return
+            if self._failed_elsewhere(context, instance):
+                return
             LOG.warning("Build of %s failed: %s", instance.uuid, exc)
             self._fail(context, instance, exc, destroy=False)
+
+    def _failed_elsewhere(self, context: Any, instance: Any) -> bool:
+        """True when something else (the deadline check) already put the
+        instance in ERROR with its fault."""
+        try:
+            current = Instance.get_by_uuid(context, instance.uuid)
+        except exception.InstanceNotFound:
+            return True
+        return current.vm_state == vm_states.ERROR
 
     def _build_instance(self, context: Any, instance: Any, request_spec: dict) -> None:
         self.rt.instance_claim(context, instance)
@@ -259,10 +270,11 @@ class ComputeManager(ComputePeriodicTasks, manager.Manager):
         if destroy:
             self._cleanup_build(context, instance)
         try:
+            # NOTE: fault first, so an instance seen in ERROR always has one.
+            instance.add_fault(exc, host=self.host)
             instance.vm_state = vm_states.ERROR
             instance.task_state = None
             instance.save()
-            instance.add_fault(exc, host=self.host)
         except exception.InstanceNotFound:
             pass
 

@@ -29,6 +29,7 @@ class ComputePeriodicTasks:
     _in_flight_lock: Any
     _fail: Any
     _do_terminate: Any
+    _cleanup_build: Any
 
     def periodic_tasks(self) -> list[PeriodicTask]:
         return [
@@ -81,7 +82,9 @@ class ComputePeriodicTasks:
                 continue
             building = inst.vm_state == vm_states.BUILDING
             limit = CONF.compute.build_timeout if building else CONF.compute.task_timeout
-            since = inst.updated_at or inst.created_at
+            # NOTE: a build's clock starts at creation; other tasks' at their
+            # last transition.
+            since = inst.created_at if building else (inst.updated_at or inst.created_at)
             if since is None:
                 continue
             since = since.replace(tzinfo=None)
@@ -92,8 +95,10 @@ class ComputePeriodicTasks:
                 continue
             LOG.warning("Instance %s exceeded its %ss deadline in %s", inst.uuid, limit,
                         inst.task_state or inst.vm_state)
-            if building:
-                self.driver.destroy(ctxt, inst)
+            # NOTE: ERROR first, then the cleanup: the build's own failure path
+            # sees the instance already failed and adds no second fault.
             self._fail(ctxt, inst, exception.NovaliteException(
                 f"{inst.task_state or inst.vm_state} did not finish within {limit} seconds "
-                f"on {self.host}"), destroy=building)
+                f"on {self.host}"))
+            if building:
+                self._cleanup_build(ctxt, inst)

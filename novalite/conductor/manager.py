@@ -3,17 +3,21 @@ for compute, which has no database access."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import oslo_messaging as messaging
 from oslo_log import log as logging
+from oslo_utils import timeutils
 
+from novalite import context as nl_context
 from novalite import exception, manager
 from novalite.compute import rpcapi as compute_rpcapi
 from novalite.compute import task_states, vm_states
 from novalite.conf import CONF
+from novalite.manager import PeriodicTask
 from novalite.objects import base as objects_base
-from novalite.objects.instance import Instance
+from novalite.objects.instance import Instance, InstanceList
 from novalite.scheduler import rpcapi as scheduler_rpcapi
 
 LOG = logging.getLogger(__name__)
@@ -55,6 +59,23 @@ class ConductorManager(manager.Manager):
                                  object_versions: dict) -> Any:
         target = object_versions[objinst.obj_name()]
         return objinst.obj_to_primitive(target_version=target, version_manifest=object_versions)
+
+    def periodic_tasks(self) -> list[PeriodicTask]:
+        return [PeriodicTask("check_unscheduled", CONF.compute.deadline_check_interval,
+                             self.check_unscheduled)]
+
+    def check_unscheduled(self) -> None:
+        """Instances no host ever took (a lost message, a conductor that died
+        mid-build) end in ERROR once [conductor] scheduling_timeout passes."""
+        ctxt = nl_context.get_admin_context()
+        cutoff = timeutils.utcnow() - datetime.timedelta(seconds=CONF.conductor.scheduling_timeout)
+        stuck = InstanceList.get_by_filters(ctxt, {"host_is_null": True,
+                                                   "vm_state": vm_states.BUILDING,
+                                                   "created_before": cutoff})
+        for inst in stuck:
+            LOG.warning("Instance %s was never scheduled; putting it in ERROR", inst.uuid)
+            self._set_error(ctxt, inst.uuid, exception.NovaliteException(
+                f"the build was not scheduled within {CONF.conductor.scheduling_timeout} seconds"))
 
     # -- builds --------------------------------------------------------------
 
@@ -116,9 +137,10 @@ class ConductorManager(manager.Manager):
     def _set_error(self, context: Any, uuid: str, exc: BaseException) -> None:
         try:
             instance = Instance.get_by_uuid(context, uuid)
+            # NOTE: fault first, so an instance seen in ERROR always has one.
+            instance.add_fault(exc, host=None)
             instance.vm_state = vm_states.ERROR
             instance.task_state = None
             instance.save()
-            instance.add_fault(exc, host=None)
         except exception.InstanceNotFound:
             pass

@@ -298,6 +298,10 @@ def instance_get_all_by_filters(filters: dict, sort_key: str = "created_at",
             states = filters["vm_state"]
             states = [states] if isinstance(states, str) else list(states)
             q = q.where(M.vm_state.in_(states))
+        if filters.get("host_is_null"):
+            q = q.where(M.host.is_(None))
+        if filters.get("created_before") is not None:
+            q = q.where(M.created_at < filters["created_before"])
         if filters.get("task_state_not_null"):
             q = q.where(M.task_state.is_not(None))
         if filters.get("uuids") is not None:

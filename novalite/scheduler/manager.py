@@ -73,6 +73,7 @@ class SchedulerManager(manager.Manager):
         # same free capacity twice.
         self._lock = threading.Lock()
 
+    @messaging.expected_exceptions(exception.NoValidHost)
     def select_destinations(self, context: Any, request_spec: dict,
                             instance_uuids: list[str]) -> list[dict]:
         spec = RequestSpec.from_dict(request_spec)
