@@ -1,0 +1,184 @@
+"""Separate processes on the real RabbitMQ and PostgreSQL (and MariaDB):
+api, conductor, scheduler and two compute hosts."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+import uuid
+
+import oslo_messaging as messaging
+import psutil
+import pytest
+import requests
+
+from novalite import rpc
+from novalite.conf import CONF
+from tests.cluster import Cluster
+from tests.integration import services
+from tests.procs import wait_until
+
+COMPUTES = ["compute-a", "compute-b"]
+
+
+@pytest.fixture(scope="module", params=["postgresql", "mariadb"])
+def cluster(request, tmp_path_factory):
+    tmp = str(tmp_path_factory.mktemp(request.param))
+    with services.rabbitmq_vhost() as mq, services.DATABASES[request.param]() as db:
+        c = Cluster(tmp, mq, db).prepare()
+        c.connect()
+        try:
+            c.start("novalite-conductor", "conductor")
+            c.start("novalite-scheduler", "scheduler")
+            for host in COMPUTES:
+                c.start("novalite-compute", host, {"fake_driver": {"spawn_delay": 0.2}})
+            c.start_api()
+            c.wait_services_up(["conductor", "scheduler", *COMPUTES])
+            for host in COMPUTES:
+                # NOTE: a service reports up before its RPC server consumes;
+                # fanout queues exist only once it does.
+                c.procs[host].wait_log("is consuming compute, compute." + host)
+            yield c
+        finally:
+            c.stop_all()
+
+
+def _ping_client(**target_kw):
+    return rpc.get_client(messaging.Target(topic=CONF.compute_topic, namespace="baseapi",
+                                           version="1.0", **target_kw), timeout=20)
+
+
+def _count_pings(cluster, token):
+    return {h: cluster.procs[h].read_log().count(token) for h in COMPUTES}
+
+
+def _api(cluster, method, path, body=None):
+    return requests.request(method, cluster.api_url + path, json=body, timeout=30)
+
+
+def _wait_servers(cluster, ids, timeout=90.0):
+    def done():
+        servers = _api(cluster, "GET", "/servers/detail").json()["servers"]
+        mine = [s for s in servers if s["id"] in ids]
+        if len(mine) == len(ids) and all(s["status"] in ("ACTIVE", "ERROR") for s in mine):
+            return mine
+        return None
+
+    return wait_until(done, timeout, "servers to finish building", interval=0.3)
+
+
+def test_topic_host_and_fanout_routing(cluster):
+    ctxt = cluster.context()
+    fan, one, direct = (f"fan-{uuid.uuid4().hex}", f"one-{uuid.uuid4().hex}",
+                        f"direct-{uuid.uuid4().hex}")
+    _ping_client(fanout=True).cast(ctxt, "ping", arg=fan)
+    _ping_client().cast(ctxt, "ping", arg=one)
+    _ping_client(server="compute-b").cast(ctxt, "ping", arg=direct)
+    wait_until(lambda: all(v == 1 for v in _count_pings(cluster, fan).values()), 20,
+               "the fanout to reach both hosts")
+    wait_until(lambda: sum(_count_pings(cluster, one).values()) >= 1, 20, "topic ping")
+    wait_until(lambda: _count_pings(cluster, direct)["compute-b"] == 1, 20, "direct ping")
+    time.sleep(1.0)  # give a wrongly duplicated delivery the time to show up
+    assert sum(_count_pings(cluster, one).values()) == 1, "compute topic must reach one host"
+    assert _count_pings(cluster, direct) == {"compute-a": 0, "compute-b": 1}
+    # a call answers from exactly one host, by name when asked
+    reply = _ping_client(server="compute-a").call(ctxt, "ping", arg="x")
+    assert reply == {"service": "novalite-compute", "arg": "x"}
+
+
+def test_twenty_servers_spread_over_both_hosts(cluster):
+    image = cluster.image_id
+    ids = []
+    for i in range(20):
+        resp = _api(cluster, "POST", "/servers", {"server": {
+            "name": f"spread-{i}", "flavorRef": "1", "imageRef": image}})
+        assert resp.status_code == 202, resp.text
+        ids.append(resp.json()["server"]["id"])
+    servers = _wait_servers(cluster, set(ids))
+    assert {s["status"] for s in servers} == {"ACTIVE"}, [s.get("fault") for s in servers]
+    hosts = [s["OS-EXT-SRV-ATTR:host"] for s in servers]
+    assert set(hosts) == set(COMPUTES), hosts
+    for sid in ids:
+        assert _api(cluster, "DELETE", f"/servers/{sid}").status_code == 204
+    wait_until(lambda: not [s for s in _api(cluster, "GET", "/servers").json()["servers"]
+                            if s["id"] in ids], 60, "deletes")
+
+
+def test_compute_has_no_database_access(cluster):
+    for host in COMPUTES:
+        proc = cluster.procs[host]
+        with open(proc.conf) as f:
+            assert "[database]" not in f.read()
+        assert "DBNotAllowed" not in proc.read_log()
+        for pid in [proc.pid, *proc.workers()]:
+            ports = {c.raddr.port for c in psutil.Process(pid).net_connections("inet")
+                     if c.raddr}
+            assert not ports & {5432, 3306}, f"{host} (pid {pid}) talks to a database"
+
+
+def test_malformed_rpc_messages_get_errors_and_compute_keeps_serving(cluster):
+    ctxt = cluster.context()
+    client = rpc.get_client(messaging.Target(topic=CONF.compute_topic, server="compute-a",
+                                             version="6.1"), timeout=20)
+    with pytest.raises(Exception) as info:
+        client.call(ctxt, "get_console_output", instance={"not": "an object"}, length=1)
+    assert not isinstance(info.value, messaging.MessagingTimeout)
+    with pytest.raises(messaging.NoSuchMethod):
+        client.call(ctxt, "no_such_method")
+    with pytest.raises(messaging.UnsupportedVersion):
+        client.prepare(version="9.0").call(ctxt, "get_console_output")
+    # a message that is not even an oslo.messaging envelope
+    import kombu
+
+    with kombu.Connection(cluster.transport_url.replace("rabbit://", "amqp://")) as conn:
+        producer = conn.Producer()
+        producer.publish("}{ definitely not json", exchange=CONF.control_exchange,
+                         routing_key="compute.compute-a", content_type="application/json",
+                         declare=[])
+    assert _ping_client(server="compute-a").call(ctxt, "ping", arg="alive")["arg"] == "alive"
+
+
+def test_sigterm_to_one_compute_mid_build_leaves_nothing_transitional(cluster):
+    ids = []
+    for i in range(6):
+        resp = _api(cluster, "POST", "/servers", {"server": {
+            "name": f"term-{i}", "flavorRef": "1", "imageRef": cluster.image_id}})
+        ids.append(resp.json()["server"]["id"])
+    time.sleep(0.3)
+    victim = cluster.procs["compute-a"]
+    victim.signal(signal.SIGTERM)
+    victim.popen.wait(60)
+    servers = _wait_servers(cluster, set(ids), timeout=120)
+    for s in servers:
+        assert s["OS-EXT-STS:task_state"] is None, s
+        assert s["status"] in ("ACTIVE", "ERROR"), s
+        if s["status"] == "ERROR":
+            assert s["fault"]["message"]
+    cluster.start("novalite-compute", "compute-a", {"fake_driver": {"spawn_delay": 0.2}})
+    cluster.wait_services_up(COMPUTES)
+
+
+def test_broker_restart_while_compute_is_down_loses_no_cast(cluster):
+    ctxt = cluster.context()
+    down = cluster.procs["compute-b"]
+    down.stop()
+    tokens = [f"durable-{uuid.uuid4().hex}" for _ in range(10)]
+    client = _ping_client(server="compute-b")
+    for t in tokens:
+        client.cast(ctxt, "ping", arg=t)
+    subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True, timeout=120)
+    subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True, timeout=120)
+    subprocess.run(["rabbitmqctl", "await_startup"], check=True, capture_output=True,
+                   timeout=120)
+    cluster.start("novalite-compute", "compute-b", {"fake_driver": {"spawn_delay": 0.2}})
+    wait_until(lambda: all(_count_pings(cluster, t)["compute-b"] >= 1 for t in tokens), 90,
+               "every cast sent while compute was down")
+    cluster.wait_services_up(COMPUTES, timeout=90)
+    # and the whole stack works again after the broker restart
+    resp = _api(cluster, "POST", "/servers", {"server": {
+        "name": "after-restart", "flavorRef": "1", "imageRef": cluster.image_id}})
+    sid = resp.json()["server"]["id"]
+    assert _wait_servers(cluster, {sid}, timeout=120)[0]["status"] == "ACTIVE"
+    assert json.dumps(resp.json())
