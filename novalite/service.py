@@ -105,8 +105,9 @@ class Service(os_service.Service):
         self._start_backdoor()
         LOG.info("Starting %s on host %s (topic %s)", self.binary, self.host, self.topic)
         self.manager.init_host()
-        if objects_base.NovaliteObject.indirection_api is not None:
-            objects_base.NovaliteObject.indirection_api.wait_until_ready(
+        indirection: Any = objects_base.NovaliteObject.indirection_api
+        if indirection is not None:
+            indirection.wait_until_ready(
                 nl_context.get_admin_context(), self._stopped)
         self._register_service()
         self.manager.pre_start_hook(self)

@@ -5,7 +5,8 @@ its ``code`` and ``format_message()`` are what the user sees). The
 dispatcher turns either into the body its API uses: Nova's
 ``{"itemNotFound": {"code": 404, "message": ...}}`` for the Compute API,
 webob's ``{"code": "404 Not Found", "title": ..., "message": ...}`` as
-Glance answers for the Image API.
+Glance answers for the Image API, Keystone's
+``{"error": {"code": 404, "title": ..., "message": ...}}`` for the Identity API.
 """
 
 from __future__ import annotations
@@ -54,9 +55,17 @@ def nova_body(code: int, message: str) -> dict:
     return {nova_fault_name(code): {"code": code, "message": message}}
 
 
-def glance_body(code: int, message: str) -> dict:
+def _title(code: int) -> str:
     try:
-        title = HTTPStatus(code).phrase
+        return HTTPStatus(code).phrase
     except ValueError:
-        title = "Error"
+        return "Error"
+
+
+def glance_body(code: int, message: str) -> dict:
+    title = _title(code)
     return {"code": f"{code} {title}", "title": title, "message": message}
+
+
+def keystone_body(code: int, message: str) -> dict:
+    return {"error": {"code": code, "title": _title(code), "message": message}}

@@ -15,10 +15,11 @@ from novalite.conf import CONF
 COMPUTE_PREFIX = "/compute"
 COMPUTE_VERSION = "v2.1"
 IMAGE_PREFIX = "/image"
+IDENTITY_PREFIX = "/identity"
 
 
 def root_url(host_url: str, script_name: str = "") -> str:
-    """Where ``/compute`` and ``/image`` live, without a trailing slash."""
+    """Where ``/compute``, ``/image`` and ``/identity`` live, without a trailing slash."""
     public = CONF.api.public_url
     if public:
         return public.rstrip("/")
@@ -42,6 +43,10 @@ class Links:
     @property
     def image_root(self) -> str:
         return f"{self.root}{IMAGE_PREFIX}"
+
+    @property
+    def identity_root(self) -> str:
+        return f"{self.root}{IDENTITY_PREFIX}"
 
     def self_link(self, collection: str, item_id: object) -> dict:
         return {"rel": "self", "href": f"{self.compute_versioned}/{collection}/{item_id}"}

@@ -31,7 +31,7 @@ COMPUTE_REQUEST_ID_HEADER = "X-Compute-Request-ID"
 # never goes through this path, it is streamed by the upload controller.
 MAX_JSON_BODY = 1024 * 1024
 
-COMPUTE, IMAGE = "compute", "image"
+COMPUTE, IMAGE, IDENTITY = "compute", "image", "identity"
 
 
 class Request(webob.Request):
@@ -68,7 +68,8 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def _api_of(path: str) -> str | None:
-    for prefix, api in ((links.COMPUTE_PREFIX, COMPUTE), (links.IMAGE_PREFIX, IMAGE)):
+    for prefix, api in ((links.COMPUTE_PREFIX, COMPUTE), (links.IMAGE_PREFIX, IMAGE),
+                        (links.IDENTITY_PREFIX, IDENTITY)):
         if path == prefix or path.startswith(prefix + "/"):
             return api
     return None
@@ -155,6 +156,8 @@ class Application:
             LOG.info("%s %s returned %s: %s", req.method, req.path_qs, code, message)
         if api == IMAGE:
             return json_response(errors.glance_body(code, message), code, headers)
+        if api == IDENTITY:
+            return json_response(errors.keystone_body(code, message), code, headers)
         return json_response(errors.nova_body(code, message), code, headers)
 
     @staticmethod
@@ -185,16 +188,18 @@ def _classify(exc: Exception, request_id: str) -> tuple[int, str, dict[str, str]
 
 
 def make_app(compute_api: Any = None, image_api: Any = None) -> Application:
-    """The Compute (``/compute``) and Image (``/image``) APIs in one WSGI app.
+    """The Compute (``/compute``) and Image (``/image``) APIs in one WSGI app,
+    with the Identity API's version documents (``/identity``).
 
     ``compute_api``/``image_api`` default to the real ``novalite.compute.api.API``
     and ``novalite.image.api.API``, built on first use so the app can be made
     (and its framework tested) without a message bus or database.
     """
-    from novalite.api import compute, image
+    from novalite.api import compute, identity, image
 
     router = Router()
     compute.connect(router, compute_api, image_api)
     image.connect(router, image_api)
+    identity.connect(router)
     router.finalize()
     return Application(router)

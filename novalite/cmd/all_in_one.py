@@ -37,12 +37,18 @@ def _embedded_defaults(state_dir: str) -> None:
 def _write_files(state_dir: str, port: int) -> None:
     host = CONF.api.listen if CONF.api.listen not in ("0.0.0.0", "::") else "127.0.0.1"
     base = f"http://{host}:{port}"
+    # NOTE: with auth_type none there is no catalog, so every service the
+    # CLI builds a proxy for needs an endpoint override; openstacksdk builds
+    # the identity one for any command that may look up a project or user
+    # (server list, image list/create) and fails without it. Only the
+    # identity version documents are served there for now (no tokens).
     clouds = (
         "clouds:\n"
         "  novalite:\n"
         "    auth_type: none\n"
         f"    compute_endpoint_override: {base}/compute/v2.1\n"
         f"    image_endpoint_override: {base}/image\n"
+        f"    identity_endpoint_override: {base}/identity\n"
         "    identity_api_version: 3\n"
         "    region_name: RegionOne\n"
     )

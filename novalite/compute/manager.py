@@ -108,7 +108,7 @@ class ComputeManager(ComputePeriodicTasks, manager.Manager):
         self.rt.update_available_resource(ctxt)
         self._reconcile_after_restart(ctxt, instances)
 
-    def _reconcile_after_restart(self, ctxt: Any, instances: list) -> None:
+    def _reconcile_after_restart(self, ctxt: Any, instances: Any) -> None:
         """Nothing stays transitional across a compute restart."""
         for inst in instances:
             if inst.task_state == task_states.DELETING:

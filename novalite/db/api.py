@@ -361,7 +361,7 @@ def instance_update(uuid: str, values: dict,
             stmt = stmt.where(sa.or_(*cond))
         if expected_vm_state is not None:
             stmt = stmt.where(M.vm_state.in_(list(expected_vm_state)))
-        result = s.execute(stmt.values(**values).execution_options(synchronize_session=False))
+        result: Any = s.execute(stmt.values(**values).execution_options(synchronize_session=False))
         row = s.scalar(_instance_query(uuid))
         if row is None:
             raise exception.InstanceNotFound(instance_id=uuid)

@@ -6,7 +6,7 @@ conductor (the ``indirection_api``) where it is not, i.e. in compute.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oslo_versionedobjects import base as ovo_base
 from oslo_versionedobjects import fields
@@ -25,11 +25,17 @@ class NovaliteObject(ovo_base.VersionedObject):
     OBJ_SERIAL_NAMESPACE = "novalite_object"
     OBJ_PROJECT_NAMESPACE = "novalite"
 
+    if TYPE_CHECKING:
+        # NOTE: fields are attributes made at class creation; tell mypy so.
+        def __getattr__(self, name: str) -> Any: ...
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
+
     def obj_reset_changes(self, fields: Any = None, recursive: bool = False) -> None:
         super().obj_reset_changes(fields, recursive=recursive)
 
     @classmethod
-    def _from_db_object(cls, context: Any, obj: NovaliteObject, db_row: dict) -> NovaliteObject:
+    def _from_db_object(cls, context: Any, obj: Any, db_row: dict) -> Any:
         for name in obj.fields:
             if name in db_row:
                 setattr(obj, name, db_row[name])
@@ -57,7 +63,7 @@ class NovaliteObjectSerializer(ovo_base.VersionedObjectSerializer):
     OBJ_BASE_CLASS = NovaliteObject
 
 
-def obj_make_list(context: Any, list_obj: ObjectListBase, item_cls: type, rows: list[dict]) -> Any:
+def obj_make_list(context: Any, list_obj: Any, item_cls: Any, rows: list[dict]) -> Any:
     list_obj.objects = [item_cls._from_db_object(context, item_cls(), r) for r in rows]
     list_obj._context = context
     list_obj.obj_reset_changes()

@@ -103,7 +103,7 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
             return
         row = db.instance_update(self.uuid, values, expected_task_state=expected_task_state,
                                  expected_vm_state=expected_vm_state)
-        fault = self.fault if self.obj_attr_is_set("fault") else None
+        fault: Any = getattr(self, "fault") if self.obj_attr_is_set("fault") else None  # noqa: B009
         self._from_db_object(self._context, self, row)
         self.fault = fault
         self.obj_reset_changes(["fault"])

@@ -112,7 +112,7 @@ def load_compute_driver(virtapi: VirtAPI, compute_driver: str) -> ComputeDriver:
     novalite.virt entry points."""
     LOG.info("Loading compute driver '%s'", compute_driver)
     try:
-        mgr = stevedore_driver.DriverManager(NAMESPACE, compute_driver,
+        mgr: stevedore_driver.DriverManager = stevedore_driver.DriverManager(NAMESPACE, compute_driver,
                                              invoke_on_load=True, invoke_args=(virtapi,))
     except Exception as e:
         LOG.error("Unable to load the virtualization driver %s: %s", compute_driver, e)

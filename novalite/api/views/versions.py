@@ -47,3 +47,28 @@ def image_versions(links: Links) -> dict:
     return {"versions": [{"id": vid, "status": status,
                           "links": [{"rel": "self", "href": f"{links.image_root}/v2/"}]}
                          for vid, status in _IMAGE_VERSIONS]}
+
+
+# NOTE: only Keystone's version documents are served, no Identity API (no
+# tokens, users or projects): with ``auth_type: none`` openstacksdk still
+# builds an identity proxy for commands that may look a project or user up
+# (``server list``, ``image list``, ``image create``), and that proxy needs a
+# discoverable v3 endpoint. It claims v3.0, the least a v3 client expects.
+_IDENTITY_V3_ID = "v3.0"
+_IDENTITY_MEDIA_TYPES = [{"base": "application/json",
+                          "type": "application/vnd.openstack.identity-v3+json"}]
+
+
+def _identity_v3(links: Links) -> dict:
+    return {"id": _IDENTITY_V3_ID, "status": "stable", "updated": "2013-03-06T00:00:00Z",
+            "links": [{"rel": "self", "href": f"{links.identity_root}/v3/"}],
+            "media-types": _IDENTITY_MEDIA_TYPES}
+
+
+def identity_versions(links: Links) -> dict:
+    """Keystone's root document (answered with 300 Multiple Choices)."""
+    return {"versions": {"values": [_identity_v3(links)]}}
+
+
+def identity_version(links: Links) -> dict:
+    return {"version": _identity_v3(links)}

@@ -13,7 +13,7 @@ def run_migrations_online() -> None:
     if connection is None:  # pragma: no cover - only via `alembic` CLI
         from sqlalchemy import create_engine
 
-        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
         with engine.begin() as conn:
             context.configure(connection=conn, target_metadata=target_metadata,
                               render_as_batch=True)
