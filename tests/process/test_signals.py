@@ -15,6 +15,7 @@ def _start_core(cluster, compute_extra=None):
     cluster.start("novalite-scheduler", "scheduler")
     comp = cluster.start("novalite-compute", "compute-a", compute_extra)
     cluster.wait_services_up(["conductor", "scheduler", "compute-a"])
+    comp.wait_log("is consuming compute, compute.compute-a")
     return comp
 
 
@@ -104,3 +105,37 @@ def test_conductor_with_two_workers(cluster):
     cond.signal(signal.SIGTERM)
     assert cond.popen.wait(60) == 0
     time.sleep(0.1)
+
+
+def test_backdoor_is_off_by_default_and_a_0600_socket_when_enabled(cluster, tmp_path):
+    import os
+    import socket
+    import stat
+
+    from novalite import baserpc
+
+    comp = _start_core(cluster)
+    ctxt = cluster.context()
+    api = baserpc.BaseAPI("compute")
+    assert api.get_backdoor_port(ctxt, "compute-a") is None
+    comp.stop()
+
+    path = str(tmp_path / "backdoor-{pid}.sock")
+    comp = cluster.start("novalite-compute", "compute-b",
+                         {"backdoor": {"socket_path": path}})
+    comp.wait_log("Debug backdoor listening on unix socket")
+    comp.wait_log("is consuming compute, compute.compute-b")
+    reported = api.get_backdoor_port(ctxt, "compute-b")
+    assert reported.startswith(str(tmp_path)) and "{pid}" not in reported
+    mode = stat.S_IMODE(os.stat(reported).st_mode)
+    assert mode == 0o600, oct(mode)
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(reported)
+        s.sendall(b"print('host=' + service.host)\n")
+        seen = b""
+        for _ in range(50):
+            seen += s.recv(4096)
+            if b"host=compute-b" in seen:
+                break
+    assert b"host=compute-b" in seen, seen

@@ -1,0 +1,188 @@
+"""The unmodified ``openstack`` CLI against ``novalite-all-in-one``.
+
+The all-in-one runs as a child process in its own session with nothing but
+``--state-dir`` and ``--port``; the CLI reads the ``clouds.yaml`` it wrote.
+Every wait is bounded and every process is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.procs import free_port
+
+pytestmark = pytest.mark.process
+
+CLOUD = "novalite"
+CLI_TIMEOUT = 120.0
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 40.0
+
+
+def _binary(name: str) -> str:
+    """A console script of this environment (next to the interpreter first)."""
+    here = os.path.join(os.path.dirname(sys.executable), name)
+    path = here if os.access(here, os.X_OK) else shutil.which(name)
+    assert path, f"{name} is not installed (pip install -e '.[test]')"
+    return path
+
+
+class AllInOne:
+    """``novalite-all-in-one --state-dir DIR --port N`` as a child process."""
+
+    def __init__(self, state_dir: str, port: int) -> None:
+        self.state_dir, self.port = state_dir, port
+        self.log = os.path.join(state_dir, "all-in-one.out")
+        self.popen: subprocess.Popen | None = None
+
+    def start(self) -> AllInOne:
+        os.makedirs(self.state_dir, exist_ok=True)
+        with open(self.log, "ab") as out:
+            self.popen = subprocess.Popen(
+                [_binary("novalite-all-in-one"), "--state-dir", self.state_dir,
+                 "--port", str(self.port)],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        url = f"http://127.0.0.1:{self.port}/compute/v2.1"
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            assert self.popen is not None
+            if self.popen.poll() is not None:
+                raise AssertionError(f"all-in-one exited with {self.popen.returncode}:\n"
+                                     f"{self.tail()}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"all-in-one did not answer on {url} within {START_TIMEOUT}s:\n"
+                             f"{self.tail()}")
+
+    def stop(self) -> None:
+        """SIGTERM and wait; SIGKILL to the whole session after the bound."""
+        popen = self.popen
+        if popen is None:
+            return
+        try:
+            if popen.poll() is None:
+                popen.send_signal(signal.SIGTERM)
+                try:
+                    popen.wait(STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    pass
+        finally:
+            # NOTE: also reaps a worker the master may have left behind.
+            try:
+                os.killpg(popen.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            popen.wait(10)
+            self.popen = None
+
+    def tail(self, size: int = 6000) -> str:
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()[-size:]
+        except FileNotFoundError:
+            return ""
+
+    @property
+    def clouds_yaml(self) -> str:
+        return os.path.join(self.state_dir, "clouds.yaml")
+
+
+@pytest.fixture
+def all_in_one(tmp_path) -> Iterator[AllInOne]:
+    aio = AllInOne(str(tmp_path / "state"), free_port())
+    try:
+        yield aio.start()
+    finally:
+        aio.stop()
+
+
+def run(argv: list[str], env: dict[str, str] | None = None,
+        timeout: float = CLI_TIMEOUT) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          env=env, timeout=timeout, check=False)
+
+
+def openstack(aio: AllInOne, *args: str) -> Any:
+    """Run ``openstack --os-cloud novalite ARGS``; the parsed JSON with ``-f json``."""
+    # NOTE: no OS_* variable of the caller may leak into the CLI's config.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env["OS_CLIENT_CONFIG_FILE"] = aio.clouds_yaml
+    argv = [_binary("openstack"), "--os-cloud", CLOUD, *args]
+    proc = run(argv, env)
+    assert proc.returncode == 0, (f"{' '.join(args)} failed ({proc.returncode}):\n"
+                                  f"{proc.stderr[-4000:]}\n--- all-in-one ---\n{aio.tail()}")
+    return json.loads(proc.stdout) if "json" in args else proc.stdout
+
+
+def test_openstack_cli_creates_lists_shows_and_deletes_a_server(all_in_one):
+    aio = all_in_one
+    flavors = openstack(aio, "flavor", "list", "-f", "json")
+    assert "m1.tiny" in {f["Name"] for f in flavors}
+    images = openstack(aio, "image", "list", "-f", "json")
+    assert [(i["Name"], i["Status"]) for i in images] == [("novalite-tiny", "active")]
+
+    created = openstack(aio, "server", "create", "--flavor", "m1.tiny", "--image",
+                        "novalite-tiny", "--wait", "cli-1", "-f", "json")
+    assert created["name"] == "cli-1" and created["status"] == "ACTIVE"
+    server_id = created["id"]
+
+    listed = openstack(aio, "server", "list", "-f", "json")
+    assert [(s["ID"], s["Name"], s["Status"]) for s in listed] == [
+        (server_id, "cli-1", "ACTIVE")]
+
+    shown = openstack(aio, "server", "show", "cli-1", "-f", "json")
+    assert (shown["id"], shown["name"], shown["status"]) == (server_id, "cli-1", "ACTIVE")
+    assert shown["flavor"].startswith("m1.tiny")
+    assert shown["image"].startswith("novalite-tiny")
+
+    openstack(aio, "server", "delete", "--wait", "cli-1")
+    assert openstack(aio, "server", "list", "-f", "json") == []
+
+
+def test_restart_registers_the_image_once_and_manage_reads_the_written_conf(tmp_path):
+    state_dir = str(tmp_path / "state")
+    first = AllInOne(state_dir, free_port())
+    try:
+        first.start()
+    finally:
+        first.stop()
+    # NOTE: a new port, so the CLI only works if clouds.yaml was rewritten.
+    again = AllInOne(state_dir, free_port())
+    try:
+        again.start()
+        images = openstack(again, "image", "list", "-f", "json")
+        assert [i["Name"] for i in images] == ["novalite-tiny"]
+
+        conf = os.path.join(state_dir, "novalite.conf")
+        proc = run([_binary("novalite-manage"), "--config-file", conf, "service", "list"])
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        rows = [[cell.strip() for cell in line.strip("|").split("|")]
+                for line in proc.stdout.splitlines() if line.startswith("|")]
+        header, services = rows[0], rows[1:]
+        states = {row[header.index("Binary")]: row[header.index("State")] for row in services}
+        assert states == {"novalite-conductor": "up", "novalite-scheduler": "up",
+                          "novalite-compute": "up"}, proc.stdout
+    finally:
+        again.stop()
