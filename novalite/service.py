@@ -206,7 +206,26 @@ class Service(os_service.Service):
             self.manager.cleanup_host()
         except Exception:
             LOG.exception("Error in %s cleanup_host", self.binary)
+        self._mark_down()
         super().stop(graceful=False)
+
+    def _mark_down(self) -> None:
+        """A stopped service shows down at once (not after service_down_time),
+        so nothing is scheduled to it. Bounded: the conductor may be gone."""
+        ref = self.service_ref
+        if ref is None:
+            return
+
+        def _save() -> None:
+            try:
+                ref.last_seen_up = None
+                ref.save()
+            except Exception:
+                LOG.debug("Could not mark %s on %s down", self.binary, self.host)
+
+        t = threading.Thread(target=_save, daemon=True)
+        t.start()
+        t.join(3)
 
     def wait(self) -> None:
         self._stopped.wait()

@@ -18,6 +18,7 @@ from novalite.conf import CONF
 from novalite.manager import PeriodicTask
 from novalite.objects import base as objects_base
 from novalite.objects.instance import Instance, InstanceList
+from novalite.objects.service import ServiceList
 from novalite.scheduler import rpcapi as scheduler_rpcapi
 
 LOG = logging.getLogger(__name__)
@@ -76,6 +77,20 @@ class ConductorManager(manager.Manager):
             LOG.warning("Instance %s was never scheduled; putting it in ERROR", inst.uuid)
             self._set_error(ctxt, inst.uuid, exception.NovaliteException(
                 f"the build was not scheduled within {CONF.conductor.scheduling_timeout} seconds"))
+        self._check_builds_on_down_hosts(ctxt)
+
+    def _check_builds_on_down_hosts(self, ctxt: Any) -> None:
+        """A build whose host went away never reaches its host's own deadline
+        check: past build_timeout, with the host down, it ends in ERROR here."""
+        cutoff = timeutils.utcnow() - datetime.timedelta(seconds=CONF.compute.build_timeout)
+        building = InstanceList.get_by_filters(ctxt, {"vm_state": vm_states.BUILDING,
+                                                      "created_before": cutoff})
+        up = {s.host for s in ServiceList.get_all(ctxt, binary="novalite-compute") if s.is_up()}
+        for inst in building:
+            if inst.host and inst.host not in up:
+                LOG.warning("Instance %s is building on %s, which is down", inst.uuid, inst.host)
+                self._set_error(ctxt, inst.uuid, exception.NovaliteException(
+                    f"compute host {inst.host} went down during the build"))
 
     # -- builds --------------------------------------------------------------
 

@@ -271,3 +271,29 @@ def test_an_instance_no_host_took_ends_in_error(make_stack):
     lost.create()
     s = stack.wait_status(lost.uuid, "ERROR", timeout=15)
     assert "not scheduled within 1 seconds" in s["fault"]["message"]
+
+
+def test_a_stopped_compute_shows_down_and_gets_no_builds(make_stack):
+    stack = make_stack(computes=[("host1", "fake.FakeDriver"), ("host2", "fake.FakeDriver")])
+    stack.stop_compute("host1")
+    services = stack.compute("GET", "/os-services").json()["services"]
+    state = {s["host"]: s["state"] for s in services if s["binary"] == "novalite-compute"}
+    assert state == {"host1": "down", "host2": "up"}
+    ids = [stack.boot(f"after-{i}")["id"] for i in range(4)]
+    for sid in ids:
+        assert stack.wait_status(sid, "ACTIVE")["OS-EXT-SRV-ATTR:host"] == "host2"
+
+
+def test_a_build_on_a_host_that_went_down_ends_in_error(make_stack):
+    from novalite.compute import power_state, task_states, vm_states
+
+    stack = make_stack(overrides={("compute", "build_timeout"): 1,
+                                  ("compute", "deadline_check_interval"): 1})
+    ctxt = nl_context.get_admin_context()
+    orphan = Instance(context=ctxt, display_name="orphan", project_id="admin",
+                      user_id="admin", host="vanished-host", vm_state=vm_states.BUILDING,
+                      task_state=task_states.SPAWNING, power_state=power_state.NOSTATE,
+                      image_ref=stack.image_id)
+    orphan.create()
+    s = stack.wait_status(orphan.uuid, "ERROR", timeout=15)
+    assert "vanished-host went down during the build" in s["fault"]["message"]
