@@ -219,7 +219,12 @@ class Service(os_service.Service):
         def _save() -> None:
             try:
                 ref.last_seen_up = None
-                ref.save()
+                if self.db_allowed:
+                    # NOTE: straight to the database: in one process the
+                    # conductor may already have stopped consuming.
+                    objects_base.call_original(ref, "save")
+                else:
+                    ref.save()
             except Exception:
                 LOG.debug("Could not mark %s on %s down", self.binary, self.host)
 
@@ -249,10 +254,17 @@ class ServiceGroup(os_service.ServiceBase):
                 self.after_each_start(s)
 
     def stop(self, graceful: bool = True) -> None:
-        # NOTE: reverse order: compute first (finish builds while the
-        # conductor still persists), the API last.
-        for s in reversed(self.services):
+        # NOTE: the API stops taking requests first, then compute finishes or
+        # fails its builds while the conductor still persists; the rest stop
+        # side by side (each RPC server needs ~1 s to wind down).
+        last, first = self.services[:-2], self.services[-2:]
+        for s in reversed(first):
             s.stop()
+        threads = [threading.Thread(target=s.stop) for s in last]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
         self._stopped.set()
 
     def wait(self) -> None:

@@ -4,6 +4,7 @@ the API, on the in-process bus and a SQLite file, driven through HTTP."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -91,8 +92,15 @@ class Stack:
     def stop(self) -> None:
         if self.api_service is not None:
             self.api_service.stop()
-        for svc in reversed(self.services):
-            svc.stop()
+        # NOTE: each RPC server takes ~1 s to stop (its executor's idle
+        # timeout); stopping them side by side keeps teardown short.
+        computes = list(self.computes.values())
+        for group in (computes, [s for s in self.services if s not in computes]):
+            threads = [threading.Thread(target=svc.stop) for svc in group]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
         self.services.clear()
         objects_base.NovaliteObject.indirection_api = None
         rpc.cleanup()
