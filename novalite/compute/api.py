@@ -70,7 +70,8 @@ class API:
             "flavor_swap_mb": flavor.swap, "flavor_name": flavor.name,
             "availability_zone": availability_zone, "num_instances": len(instances),
             "image": {k: image.get(k) for k in ("id", "name", "disk_format", "container_format",
-                                                "size", "min_ram", "min_disk", "properties")},
+                                                "size", "min_ram", "min_disk", "properties",
+                                                "checksum", "os_hash_algo", "os_hash_value")},
         }
         self.conductor.build_instances(context, [i.uuid for i in instances], request_spec)
         return instances, reservation_id

@@ -117,7 +117,19 @@ class ComputeManager(ComputePeriodicTasks, manager.Manager):
                 self._fail(ctxt, inst, exception.NovaliteException(
                     f"compute service on {self.host} restarted while the instance was "
                     f"{inst.task_state or inst.vm_state}"), destroy=inst.vm_state == vm_states.BUILDING)
+        self._report_orphans(ctxt, {i.uuid for i in instances})
         self.sync_power_states()
+
+    def _report_orphans(self, ctxt: Any, known: set[str]) -> None:
+        """Guests the hypervisor has but no instance here claims."""
+        for uuid in sorted(set(self.driver.list_instance_uuids()) - known):
+            if CONF.compute.reap_orphans:
+                LOG.warning("Destroying guest %s on %s: it belongs to no instance", uuid,
+                            self.host)
+                self.driver.destroy(ctxt, Instance(context=ctxt, uuid=uuid))
+            else:
+                LOG.warning("Guest %s on %s belongs to no instance; set [compute] "
+                            "reap_orphans = true to remove such guests", uuid, self.host)
 
     def cleanup_host(self) -> None:
         """SIGTERM: builds in flight get shutdown_timeout to finish; the rest

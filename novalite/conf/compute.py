@@ -17,6 +17,9 @@ compute_opts = [
                help="Seconds between runs of the transitional-state deadline check."),
     cfg.IntOpt("sync_power_state_interval", default=60, min=1,
                help="Seconds between syncs of power states from the driver."),
+    cfg.BoolOpt("reap_orphans", default=False,
+                help="At start, destroy guests on this host that belong to no "
+                     "instance (otherwise they are only reported in the log)."),
     cfg.IntOpt("shutdown_timeout", default=30, min=0,
                help="On SIGTERM, seconds to let builds in flight finish before "
                     "they are put in ERROR with a fault."),

@@ -30,6 +30,12 @@ class _FakeGuest:
 
 
 class FakeDriver(driver.ComputeDriver):
+    """Guests live in a per-host table that outlives the driver object, as
+    guests outlive a compute service restart on a real hypervisor."""
+
+    _hypervisors: dict[str, dict[str, _FakeGuest]] = {}
+    _hypervisors_lock = threading.Lock()
+
     capabilities = {
         "supports_reboot": True,
         "supports_console_output": True,
@@ -44,6 +50,14 @@ class FakeDriver(driver.ComputeDriver):
 
     def init_host(self, host: str) -> None:
         self._host = host
+        with self._hypervisors_lock:
+            self._guests = self._hypervisors.setdefault(host, {})
+
+    @classmethod
+    def forget_all_hosts(cls) -> None:
+        """Tests: start from empty hypervisors."""
+        with cls._hypervisors_lock:
+            cls._hypervisors.clear()
 
     def get_available_nodes(self) -> list[str]:
         return [self._host]
@@ -133,6 +147,13 @@ class FakeDriver(driver.ComputeDriver):
     def simulate_guest_vanished(self, instance_uuid: str) -> None:
         with self._lock:
             self._guests.pop(instance_uuid, None)
+
+    def simulate_foreign_guest(self, instance_uuid: str) -> None:
+        """A guest someone made behind the service's back."""
+        guest = _FakeGuest(instance_uuid, 1, 64, 1)
+        guest.state = power_state.RUNNING
+        with self._lock:
+            self._guests[instance_uuid] = guest
 
 
 class FailingFirstSpawnDriver(FakeDriver):

@@ -58,6 +58,9 @@ class Stack:
         for (group, name), value in self.overrides.items():
             self._override(name, value, group=group)
         migration.db_sync()
+        from novalite.virt import fake
+
+        fake.FakeDriver.forget_all_hosts()
         self._register_image()
         conductor = service.Service.create(binary="novalite-conductor")
         scheduler = service.Service.create(binary="novalite-scheduler")

@@ -297,3 +297,36 @@ def test_a_build_on_a_host_that_went_down_ends_in_error(make_stack):
     orphan.create()
     s = stack.wait_status(orphan.uuid, "ERROR", timeout=15)
     assert "vanished-host went down during the build" in s["fault"]["message"]
+
+
+def test_compute_restart_reconciles_guests(make_stack, caplog):
+    """After a restart: a guest with no instance is reported, a guest that
+    vanished is ERROR, the rest stays as it was, nothing is transitional."""
+    import logging
+
+    stack = make_stack()
+    keep = stack.boot("keep")
+    gone = stack.boot("gone")
+    stack.wait_status(keep["id"], "ACTIVE")
+    stack.wait_status(gone["id"], "ACTIVE")
+    hypervisor = stack.computes["host1"].manager.driver
+    stack.stop_compute("host1")
+    # behind the stopped service's back:
+    hypervisor.simulate_guest_vanished(gone["id"])
+    hypervisor.simulate_foreign_guest("0b3b1f0e-1111-4222-8333-444455556666")
+    caplog.set_level(logging.WARNING)
+    stack.start_compute("host1")
+    assert any("0b3b1f0e-1111-4222-8333-444455556666" in r.getMessage()
+               and "belongs to no instance" in r.getMessage() for r in caplog.records)
+    assert stack.server(keep["id"])["status"] == "ACTIVE"
+    s = stack.wait_status(gone["id"], "ERROR", timeout=10)
+    assert "disappeared" in s["fault"]["message"]
+
+
+def test_reap_orphans_removes_foreign_guests(make_stack):
+    stack = make_stack(overrides={("compute", "reap_orphans"): True})
+    hypervisor = stack.computes["host1"].manager.driver
+    stack.stop_compute("host1")
+    hypervisor.simulate_foreign_guest("0b3b1f0e-1111-4222-8333-444455556666")
+    stack.start_compute("host1")
+    assert stack.computes["host1"].manager.driver.list_instance_uuids() == []
