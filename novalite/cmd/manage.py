@@ -1,4 +1,4 @@
-"""novalite-manage: operator commands (db, service, image)."""
+"""novalite-manage: operator commands (db, service, image, host)."""
 
 from __future__ import annotations
 
@@ -66,6 +66,24 @@ class ImageCommands:
               f"{image['disk_format']})")
         return 0
 
+    def build_tiny(self) -> int:
+        """Build the tiny test guest from Debian packages (see
+        novalite.tinyguest.builder); --register adds it to the image store."""
+        from novalite import tinyguest
+        from novalite.tinyguest import builder
+
+        a = CONF.category
+        try:
+            result = builder.build(a.output_dir, force=a.force)
+        except tinyguest.TinyGuestError as e:
+            print(f"image build-tiny failed: {e}", file=sys.stderr)
+            return 1
+        for role in builder.OUTPUTS:
+            print(f"{role}: {result.path(role)}")
+        if a.register:
+            builder.register(result)
+        return 0
+
     def list(self) -> int:
         from novalite.image import api as image_api
 
@@ -73,6 +91,20 @@ class ImageCommands:
         print(_table(["ID", "Name", "Status", "Disk Format", "Size"],
                      [[i["id"], i["name"], i["status"], i["disk_format"], i["size"]]
                       for i in images]))
+        return 0
+
+
+class HostCommands:
+    def prepare(self) -> int:
+        """Install the packages guests need, start virtlogd and libvirtd,
+        wait for libvirt and say whether guests get KVM or TCG."""
+        from novalite.tinyguest import host
+
+        try:
+            host.prepare_host(timeout=CONF.category.timeout)
+        except host.HostError as e:
+            print(f"host prepare failed: {e}", file=sys.stderr)
+            return 1
         return 0
 
 
@@ -96,7 +128,24 @@ def _add_parsers(subparsers: Any) -> None:
     reg.add_argument("--disk-format", default="raw")
     reg.add_argument("--container-format", default="bare")
     img_sub.add_parser("list", help="list images")
+    tiny = img_sub.add_parser("build-tiny", help="build the tiny test guest from Debian "
+                              "packages (kernel + ramdisk, and a qcow2 disk)")
+    tiny.add_argument("--output-dir", default=None,
+                      help="where the images and the package cache go (default: "
+                           "$XDG_CACHE_HOME/novalite-tiny, or /var/cache/novalite-tiny as root)")
+    tiny.add_argument("--register", action="store_true",
+                      help="also register the images in the image store")
+    tiny.add_argument("--force", action="store_true",
+                      help="rebuild even when the last build is up to date")
     img.set_defaults(command=ImageCommands)
+
+    hst = subparsers.add_parser("host", help="this host")
+    hst_sub = hst.add_subparsers(dest="action", required=True)
+    prep = hst_sub.add_parser("prepare", help="install and start what guests need "
+                              "(Debian packages, virtlogd, libvirtd); report KVM or TCG")
+    prep.add_argument("--timeout", type=float, default=30.0,
+                      help="seconds to wait for libvirtd to answer")
+    hst.set_defaults(command=HostCommands)
 
 
 category_opt = cfg.SubCommandOpt("category", title="Command categories",
@@ -108,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     config.setup_logging()
     objects.register_all()
     cmd = CONF.category.command()
-    return getattr(cmd, CONF.category.action)()
+    return getattr(cmd, CONF.category.action.replace("-", "_"))()
 
 
 if __name__ == "__main__":
