@@ -6,11 +6,20 @@ NOTE: oslo.messaging 18.3 fails every send with a private ConfigOpts
 
 from oslo_config import cfg
 
-from novalite.conf import api, compute, database, default, fake_driver, scheduler, upgrade_levels
+from novalite.conf import (
+    api,
+    compute,
+    database,
+    default,
+    fake_driver,
+    libvirt,
+    scheduler,
+    upgrade_levels,
+)
 
 CONF = cfg.CONF
 
-_MODULES = (default, database, api, compute, scheduler, upgrade_levels, fake_driver)
+_MODULES = (default, database, api, compute, scheduler, upgrade_levels, fake_driver, libvirt)
 
 for _mod in _MODULES:
     _mod.register_opts(CONF)

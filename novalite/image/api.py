@@ -1,14 +1,16 @@
 """Image store: records in the database, files under ``state_path/images``.
 
 Uploads are streamed in chunks and hashed on the way (md5 checksum and
-sha512 ``os_hash_value``), never held whole in memory.
+sha512 ``os_hash_value``), never held whole in memory; downloads are
+streamed the same way (compute hosts fetch images over HTTP, verifying the
+hash as they go).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
 from oslo_log import log as logging
@@ -100,13 +102,32 @@ class API:
             image = self.create(context, name, disk_format, container_format, **kwargs)
             return self.upload(context, image["id"], _read_chunks(f))
 
+    def download(self, context: Any, image_id: str) -> Iterator[bytes]:
+        """The image's data in chunks. The file is opened before this
+        returns, so a missing one fails here rather than mid-response."""
+        row = db.image_get(image_id)
+        if row["status"] != "active" or not row.get("location"):
+            raise exception.Conflict(reason=f"image {image_id} is {row['status']} and has no "
+                                            "data to download")
+        try:
+            f = open(row["location"], "rb")
+        except FileNotFoundError as e:
+            LOG.error("Data of image %s is missing from %s", image_id, row["location"])
+            raise exception.ImageNotFound(image_id=image_id) from e
+        return _closing_chunks(f)
+
     def delete(self, context: Any, image_id: str) -> None:
         row = db.image_destroy(image_id)
         if row.get("location") and os.path.exists(row["location"]):
             os.unlink(row["location"])
 
 
-def _read_chunks(f: BinaryIO) -> Iterable[bytes]:
+def _closing_chunks(f: BinaryIO) -> Iterator[bytes]:
+    with f:
+        yield from _read_chunks(f)
+
+
+def _read_chunks(f: BinaryIO) -> Iterator[bytes]:
     while True:
         chunk = f.read(CHUNK)
         if not chunk:

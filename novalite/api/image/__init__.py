@@ -31,6 +31,7 @@ def connect(router: Router, image_api: Any = None) -> None:
         ("/images/{id}", "GET", "show"),
         ("/images/{id}", "DELETE", "delete"),
         ("/images/{id}/file", "PUT", "upload"),
+        ("/images/{id}/file", "GET", "download"),
     ]
     for path, method, action in table:
         router.connect(v2 + path, method, images, action)

@@ -1,10 +1,12 @@
-"""/image/v2/images: list, show, create, upload (streamed), delete."""
+"""/image/v2/images: list, show, create, upload and download (streamed), delete."""
 
 from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any, BinaryIO
+
+import webob
 
 from novalite import exception
 from novalite.api import common, errors, validation, wsgi
@@ -71,6 +73,21 @@ class ImagesController:
     @wsgi.response(204)
     def upload(self, req: Request, id: str) -> None:
         self.image_api.upload(req.context, id, read_chunks(req.body_file))
+
+    def download(self, req: Request, id: str) -> webob.Response:
+        """The data, streamed, with Glance's headers: Content-Length, and
+        Content-MD5 carrying the md5 ``checksum`` (hex, as Glance sends it).
+        An image without data answers 204, as in Glance."""
+        image = self.image_api.get(req.context, id)
+        if image.get("status") != "active" or image.get("size") is None:
+            return webob.Response(status=204)
+        chunks = self.image_api.download(req.context, id)
+        resp = webob.Response(status=200, content_type="application/octet-stream",
+                              app_iter=chunks)
+        resp.content_length = image["size"]
+        if image.get("checksum"):
+            resp.headers["Content-MD5"] = image["checksum"]
+        return resp
 
     @wsgi.response(204)
     def delete(self, req: Request, id: str) -> None:

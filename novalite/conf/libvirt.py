@@ -1,0 +1,54 @@
+"""[libvirt] options (the LibvirtDriver) and [image] options (where compute
+fetches images from)."""
+
+from oslo_config import cfg
+
+libvirt_group = cfg.OptGroup("libvirt", title="LibvirtDriver options")
+
+libvirt_opts = [
+    cfg.StrOpt("connection_uri", default="qemu:///system",
+               help="libvirt connection URI of the hypervisor on this host."),
+    cfg.StrOpt("virt_type", default="auto", choices=["auto", "kvm", "qemu"],
+               help="Domain type of guests. 'auto' uses 'kvm' only when /dev/kvm "
+                    "exists, it is not the PVM flavour of KVM (/sys/module/kvm_pvm) "
+                    "and the CPU has vmx or svm; otherwise 'qemu' (TCG emulation)."),
+    cfg.StrOpt("instances_path", default="$state_path/instances",
+               help="Where each instance gets a directory (disk, kernel, console "
+                    "log). Must be traversable by the QEMU user."),
+    cfg.StrOpt("image_cache_path", default="$state_path/_base",
+               help="Where downloaded images are cached; instance disks are "
+                    "copy-on-write overlays on these files."),
+    cfg.StrOpt("instance_name_template", default="instance-%08x",
+               help="Name of an instance's domain, formatted with its integer id. "
+                    "The part before '%' also marks the domains this host lists as "
+                    "its own: give each compute service sharing one libvirtd its "
+                    "own prefix."),
+    cfg.IntOpt("tb_cache_mb", default=32, min=0,
+               help="TCG translation block cache (MiB) per guest when virt_type is "
+                    "qemu; smaller cuts QEMU's memory use. 0 keeps QEMU's default."),
+    cfg.IntOpt("shutdown_timeout", default=30, min=0,
+               help="Seconds a SOFT reboot waits for the guest to shut down "
+                    "(ACPI or guest agent) before it resets it the hard way."),
+]
+
+image_group = cfg.OptGroup("image", title="Image service client options")
+
+image_opts = [
+    cfg.URIOpt("api_url", default="http://127.0.0.1:8774/image", schemes=["http", "https"],
+               help="Root of the Image API that compute hosts download images "
+                    "from ({api_url}/v2/images/{id} and .../file), e.g. "
+                    "http://controller:8774/image."),
+    cfg.IntOpt("download_timeout", default=60, min=1,
+               help="Seconds an image download may wait for the next bytes."),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_group(libvirt_group)
+    conf.register_opts(libvirt_opts, group=libvirt_group)
+    conf.register_group(image_group)
+    conf.register_opts(image_opts, group=image_group)
+
+
+def list_opts() -> dict:
+    return {libvirt_group: libvirt_opts, image_group: image_opts}

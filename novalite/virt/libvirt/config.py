@@ -1,0 +1,181 @@
+"""The guest config object tree and its libvirt domain XML.
+
+``LibvirtDriver.get_guest_config()`` fills a ``LibvirtConfigGuest``;
+``to_xml()`` renders it with ElementTree, so every value (display names,
+paths) is escaped by the serializer and never pasted into markup by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import xml.etree.ElementTree as ET
+
+NOVALITE_NS = "http://openstack.org/xmlns/libvirt/novalite/1.0"
+NS_PREFIX = "novalite"
+GUEST_AGENT_CHANNEL = "org.qemu.guest_agent.0"
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    el = ET.SubElement(parent, tag, attrs)
+    if text is not None:
+        el.text = text
+    return el
+
+
+@dataclasses.dataclass
+class LibvirtConfigGuestDisk:
+    source_path: str
+    driver_format: str = "qcow2"
+    target_dev: str = "vda"
+    target_bus: str = "virtio"
+    device: str = "disk"
+
+    def format_dom(self, devices: ET.Element) -> None:
+        disk = _sub(devices, "disk", type="file", device=self.device)
+        _sub(disk, "driver", name="qemu", type=self.driver_format, cache="none")
+        _sub(disk, "source", file=self.source_path)
+        _sub(disk, "target", dev=self.target_dev, bus=self.target_bus)
+
+
+@dataclasses.dataclass
+class LibvirtConfigGuestInterface:
+    """A virtio NIC on an existing Linux bridge (the network layer plugs it)."""
+
+    mac_address: str
+    bridge: str
+    target_dev: str | None = None
+
+    def format_dom(self, devices: ET.Element) -> None:
+        iface = _sub(devices, "interface", type="bridge")
+        _sub(iface, "mac", address=self.mac_address)
+        _sub(iface, "source", bridge=self.bridge)
+        if self.target_dev:
+            _sub(iface, "target", dev=self.target_dev)
+        _sub(iface, "model", type="virtio")
+
+
+@dataclasses.dataclass
+class LibvirtConfigGuestSerial:
+    """Serial console on a pty whose output virtlogd copies to ``log_path``
+    (root-only; history kept across power cycles, rotated by virtlogd)."""
+
+    log_path: str
+
+    def format_dom(self, devices: ET.Element) -> None:
+        serial = _sub(devices, "serial", type="pty")
+        _sub(serial, "log", file=self.log_path, append="on")
+        _sub(serial, "target", port="0")
+        console = _sub(devices, "console", type="pty")
+        _sub(console, "target", type="serial", port="0")
+
+
+@dataclasses.dataclass
+class LibvirtConfigGuestChannel:
+    """virtio-serial channel; libvirt picks the host socket path."""
+
+    name: str = GUEST_AGENT_CHANNEL
+
+    def format_dom(self, devices: ET.Element) -> None:
+        channel = _sub(devices, "channel", type="unix")
+        _sub(channel, "target", type="virtio", name=self.name)
+
+
+@dataclasses.dataclass
+class LibvirtConfigGuestMetadata:
+    """What an operator reading ``virsh dumpxml`` wants to know; also how
+    the driver recognises its own domains."""
+
+    display_name: str
+    hostname: str
+    flavor_name: str
+    project_id: str
+    user_id: str
+    image_id: str
+    created: str
+
+    def format_dom(self, metadata: ET.Element) -> None:
+        # NOTE: the namespace is declared on this element itself (libvirt
+        # keeps each metadata child with its own namespace), hence the
+        # literal prefix rather than ElementTree's root-level declarations.
+        root = _sub(metadata, f"{NS_PREFIX}:instance", **{f"xmlns:{NS_PREFIX}": NOVALITE_NS})
+        for tag, value in (("name", self.display_name), ("hostname", self.hostname),
+                           ("creationTime", self.created)):
+            _sub(root, f"{NS_PREFIX}:{tag}", value)
+        _sub(root, f"{NS_PREFIX}:flavor", name=self.flavor_name)
+        owner = _sub(root, f"{NS_PREFIX}:owner")
+        _sub(owner, f"{NS_PREFIX}:user", uuid=self.user_id)
+        _sub(owner, f"{NS_PREFIX}:project", uuid=self.project_id)
+        _sub(root, f"{NS_PREFIX}:root", type="image", uuid=self.image_id)
+
+
+Device = (LibvirtConfigGuestDisk | LibvirtConfigGuestInterface | LibvirtConfigGuestSerial
+          | LibvirtConfigGuestChannel)
+
+
+@dataclasses.dataclass
+class LibvirtConfigGuest:
+    virt_type: str
+    name: str
+    uuid: str
+    memory_mib: int
+    vcpus: int
+    metadata: LibvirtConfigGuestMetadata
+    machine: str = "pc"
+    arch: str = "x86_64"
+    kernel: str | None = None
+    initrd: str | None = None
+    cmdline: str | None = None
+    tb_cache_mib: int = 0
+    devices: list[Device] = dataclasses.field(default_factory=list)
+
+    def format_dom(self) -> ET.Element:
+        domain = ET.Element("domain", type=self.virt_type)
+        _sub(domain, "name", self.name)
+        _sub(domain, "uuid", self.uuid)
+        self.metadata.format_dom(_sub(domain, "metadata"))
+        _sub(domain, "memory", str(self.memory_mib), unit="MiB")
+        _sub(domain, "vcpu", str(self.vcpus))
+        self._format_os(_sub(domain, "os"))
+        self._format_features(_sub(domain, "features"))
+        self._format_cpu(_sub(domain, "cpu"))
+        _sub(domain, "clock", offset="utc")
+        for event, action in (("on_poweroff", "destroy"), ("on_reboot", "restart"),
+                              ("on_crash", "destroy")):
+            _sub(domain, event, action)
+        devices = _sub(domain, "devices")
+        for dev in self.devices:
+            dev.format_dom(devices)
+        rng = _sub(devices, "rng", model="virtio")
+        _sub(rng, "backend", "/dev/urandom", model="random")
+        return domain
+
+    def _format_os(self, os_el: ET.Element) -> None:
+        _sub(os_el, "type", "hvm", arch=self.arch, machine=self.machine)
+        if self.kernel:
+            _sub(os_el, "kernel", self.kernel)
+            if self.initrd:
+                _sub(os_el, "initrd", self.initrd)
+            if self.cmdline:
+                _sub(os_el, "cmdline", self.cmdline)
+        else:
+            _sub(os_el, "boot", dev="hd")
+        # NOTE: SeaBIOS prints to the serial console too, so even a guest
+        # that never boots leaves a trace in console.log.
+        _sub(os_el, "bios", useserial="yes")
+
+    def _format_features(self, features: ET.Element) -> None:
+        _sub(features, "acpi")
+        _sub(features, "apic")
+        if self.virt_type == "qemu" and self.tb_cache_mib:
+            tcg = _sub(features, "tcg")
+            _sub(tcg, "tb-cache", str(self.tb_cache_mib), unit="MiB")
+
+    def _format_cpu(self, cpu: ET.Element) -> None:
+        if self.virt_type == "kvm":
+            cpu.set("mode", "host-passthrough")
+        _sub(cpu, "topology", sockets=str(self.vcpus), cores="1", threads="1")
+
+    def to_xml(self) -> str:
+        dom = self.format_dom()
+        ET.indent(dom)
+        return ET.tostring(dom, encoding="unicode")

@@ -1,0 +1,390 @@
+"""LibvirtDriver: real QEMU guests through libvirt-python.
+
+The build path keeps the seed's steps: ``spawn()`` → ``_create_image()``
+(fetch the image into the cache, inspect it, make the instance's
+copy-on-write disk) → ``to_xml()`` (``get_guest_config()`` rendered) →
+``_create_domain_and_network()`` (check the bridges, define and start the
+domain).
+
+Each instance owns ``[libvirt] instances_path/<uuid>/`` (disk, kernel,
+ramdisk, console.log) and one persistent domain named after its integer
+id (``[libvirt] instance_name_template``, ``instance-%08x``), whose libvirt
+UUID is the instance's. A per-instance lock orders spawn's steps against ``destroy``;
+``destroy`` also sets the spawn's cancel flag, which the download and every
+later step check, so a spawn in flight fails promptly and cleans up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import re
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import libvirt
+from oslo_concurrency import lockutils
+from oslo_log import log as logging
+from oslo_utils import timeutils
+
+from novalite import exception
+from novalite.compute import power_state
+from novalite.conf import CONF
+from novalite.virt import driver
+from novalite.virt.hardware import HostResources, InstanceInfo
+from novalite.virt.libvirt import config, host, imagebackend, imagecache, vif
+from novalite.virt.libvirt.guest import Guest
+
+LOG = logging.getLogger(__name__)
+
+CONSOLE_LOG = "console.log"
+# NOTE: get_console_output returns the end of the log, as Nova does.
+MAX_CONSOLE_BYTES = 256 * 1024
+# An "ami" smaller than one sector holds no root file system: the guest
+# boots from its kernel and ramdisk and gets a blank disk of the flavor's size.
+MIN_ROOT_IMAGE_BYTES = 512
+GiB = 1024 ** 3
+
+
+def instance_name(instance: Any) -> str:
+    return str(CONF.libvirt.instance_name_template % instance.id)
+
+
+def guest_hostname(instance: Any) -> str:
+    """The hostname the API derived, reduced to RFC 952 characters again:
+    it ends up on the kernel command line."""
+    name = re.sub(r"[^a-z0-9]+", "-", (instance.hostname or "").lower()).strip("-")[:63]
+    return name.strip("-") or instance_name(instance)
+
+
+@dataclasses.dataclass
+class DiskInfo:
+    root: str | None = None
+    kernel: str | None = None
+    initrd: str | None = None
+
+
+class LibvirtDriver(driver.ComputeDriver):
+    capabilities = {
+        "supports_reboot": True,
+        "supports_console_output": True,
+        "supports_file_injection": False,
+    }
+
+    def __init__(self, virtapi: Any) -> None:
+        super().__init__(virtapi)
+        self._hostname = CONF.host
+        self._host = host.Host(CONF.libvirt.connection_uri, self._hostname)
+        self.virt_type = self._resolve_virt_type()
+        self._spawning: dict[str, threading.Event] = {}
+        self._spawning_lock = threading.Lock()
+
+    @property
+    def _cache(self) -> imagecache.ImageCache:
+        # NOTE: stateless (its locks are lockutils'), so the options are read
+        # at each use.
+        return imagecache.ImageCache(CONF.libvirt.image_cache_path, CONF.image.api_url,
+                                     CONF.image.download_timeout)
+
+    @staticmethod
+    def _resolve_virt_type() -> str:
+        configured = CONF.libvirt.virt_type
+        return host.probe_virt_type() if configured == "auto" else configured
+
+    @property
+    def hypervisor_description(self) -> str:
+        """E.g. 'QEMU 7.2.22, qemu (TCG)': what runs the guests here."""
+        version = self._host.version()
+        return (f"QEMU {version // 1000000}.{version // 1000 % 1000}.{version % 1000}, "
+                f"{host.describe_virt_type(self.virt_type)}")
+
+    # -- host --------------------------------------------------------------
+
+    def init_host(self, host_name: str) -> None:
+        self._hostname = host_name
+        self._host.hostname = host_name
+        self._host.get_connection()
+        for path in (CONF.libvirt.instances_path, CONF.libvirt.image_cache_path):
+            os.makedirs(path, mode=0o755, exist_ok=True)
+        LOG.info("libvirt driver on %s: %s at %s (virt_type %s configured)", host_name,
+                 self.hypervisor_description, CONF.libvirt.connection_uri,
+                 CONF.libvirt.virt_type)
+
+    def cleanup_host(self, host_name: str) -> None:
+        self._host.close()
+
+    def get_available_nodes(self) -> list[str]:
+        return [self._hostname]
+
+    def get_available_resource(self, nodename: str) -> HostResources:
+        usage = [u for u in (Guest(d).usage() for d in self._host.list_domains()) if u]
+        fs = os.statvfs(CONF.libvirt.instances_path)
+        total_gb = fs.f_frsize * fs.f_blocks // GiB
+        free_gb = fs.f_frsize * fs.f_bavail // GiB
+        return HostResources(
+            hypervisor_hostname=nodename, hypervisor_type="QEMU",
+            hypervisor_version=self._host.version(),
+            vcpus=self._host.cpu_count(), memory_mb=self._host.memory_mb(), local_gb=total_gb,
+            vcpus_used=sum(u[0] for u in usage), memory_mb_used=sum(u[1] for u in usage),
+            local_gb_used=total_gb - free_gb, running_vms=sum(1 for u in usage if u[2]))
+
+    # -- spawn -------------------------------------------------------------
+
+    def spawn(self, context: Any, instance: Any, image_meta: dict, network_info: list,
+              block_device_info: dict | None = None) -> None:
+        started = time.monotonic()
+        cancel = self._begin_spawn(instance)
+        try:
+            if self._host.lookup(instance.uuid) is not None:
+                raise exception.InstanceSpawnError(instance_uuid=instance.uuid,
+                                                   reason="a domain with its uuid already exists")
+            with contextlib.ExitStack() as undo:
+                undo.callback(self._cleanup_failed_spawn, instance)
+                disk_info = self._create_image(context, instance, image_meta, cancel)
+                xml = self.to_xml(context, instance, image_meta, disk_info, network_info)
+                self._create_domain_and_network(context, instance, xml, network_info, cancel)
+                undo.pop_all()
+        finally:
+            with self._spawning_lock:
+                self._spawning.pop(instance.uuid, None)
+        LOG.info("Instance %s spawned as %s in %.2fs (%s)", instance.uuid,
+                 instance_name(instance), time.monotonic() - started,
+                 host.describe_virt_type(self.virt_type))
+
+    def _begin_spawn(self, instance: Any) -> threading.Event:
+        with self._spawning_lock:
+            if instance.uuid in self._spawning:
+                raise exception.InstanceSpawnError(instance_uuid=instance.uuid,
+                                                   reason="it is already being spawned")
+            cancel = self._spawning[instance.uuid] = threading.Event()
+        return cancel
+
+    def _checker(self, instance: Any, cancel: threading.Event) -> Any:
+        def check() -> None:
+            if cancel.is_set():
+                raise exception.InstanceSpawnError(
+                    instance_uuid=instance.uuid,
+                    reason="the instance was destroyed while it was spawning")
+        return check
+
+    @contextlib.contextmanager
+    def _step(self, instance: Any, cancel: threading.Event) -> Iterator[None]:
+        """One step of spawn, ordered against destroy."""
+        with _instance_lock(instance.uuid):
+            self._checker(instance, cancel)()
+            yield
+
+    def _cleanup_failed_spawn(self, instance: Any) -> None:
+        LOG.info("Spawn of %s failed; removing its domain and files", instance.uuid)
+        try:
+            with _instance_lock(instance.uuid):
+                self._destroy_guest(instance.uuid)
+                self._remove_files(instance.uuid)
+        except Exception:
+            LOG.exception("Could not clean up after the failed spawn of %s", instance.uuid)
+
+    def _create_image(self, context: Any, instance: Any, image_meta: dict,
+                      cancel: threading.Event) -> DiskInfo:
+        meta = self._cache.get_meta(context, image_meta.get("id") or instance.image_ref)
+        imagebackend.check_declared_size(meta["id"], meta.get("disk_format"), meta.get("size"),
+                                         instance.flavor.root_gb)
+        inst_dir = self._instance_dir(instance.uuid)
+        with self._step(instance, cancel):
+            # NOTE: no domain exists (spawn checked) and no spawn is in
+            # flight, so a directory here is a leftover of a crashed build.
+            shutil.rmtree(inst_dir, ignore_errors=True)
+            os.makedirs(inst_dir, mode=0o755)
+        info = DiskInfo()
+        if meta.get("kernel_id"):
+            info.kernel = self._fetch_boot_file(context, instance, meta["kernel_id"], "kernel",
+                                                cancel)
+            if meta.get("ramdisk_id"):
+                info.initrd = self._fetch_boot_file(context, instance, meta["ramdisk_id"],
+                                                    "ramdisk", cancel)
+        info.root = self._create_root_disk(context, instance, meta, inst_dir, cancel,
+                                           boots_kernel=info.kernel is not None)
+        return info
+
+    def _fetch_boot_file(self, context: Any, instance: Any, image_id: str, name: str,
+                         cancel: threading.Event) -> str:
+        """A copy of the kernel or ramdisk image in the instance directory
+        (libvirt relabels it for QEMU; the cached file stays untouched)."""
+        cached = self._cache.fetch(context, self._cache.get_meta(context, image_id),
+                                   self._checker(instance, cancel))
+        dest = os.path.join(self._instance_dir(instance.uuid), name)
+        with self._step(instance, cancel):
+            shutil.copyfile(cached, dest)
+            os.chmod(dest, 0o644)
+        return dest
+
+    def _create_root_disk(self, context: Any, instance: Any, meta: dict, inst_dir: str,
+                          cancel: threading.Event, boots_kernel: bool) -> str | None:
+        root_gb = instance.flavor.root_gb
+        disk = os.path.join(inst_dir, "disk")
+        if boots_kernel and (meta.get("size") or 0) < MIN_ROOT_IMAGE_BYTES:
+            if not root_gb:
+                return None
+            with self._step(instance, cancel):
+                imagebackend.create_blank(disk, root_gb)
+            return disk
+        fmt = imagebackend.qemu_format(meta["id"], meta.get("disk_format"))
+        base = self._cache.fetch(context, meta, self._checker(instance, cancel))
+        imagebackend.inspect(meta["id"], base, meta.get("disk_format"), root_gb)
+        with self._step(instance, cancel):
+            imagebackend.create_overlay(base, fmt, disk, root_gb)
+        return disk
+
+    def to_xml(self, context: Any, instance: Any, image_meta: dict, disk_info: DiskInfo,
+               network_info: list) -> str:
+        xml = self.get_guest_config(instance, image_meta, disk_info, network_info).to_xml()
+        LOG.debug("Domain XML of %s:\n%s", instance.uuid, xml)
+        return xml
+
+    def get_guest_config(self, instance: Any, image_meta: dict, disk_info: DiskInfo,
+                         network_info: list) -> config.LibvirtConfigGuest:
+        flavor = instance.flavor
+        inst_dir = self._instance_dir(instance.uuid)
+        guest = config.LibvirtConfigGuest(
+            virt_type=self.virt_type, name=instance_name(instance), uuid=instance.uuid,
+            memory_mib=flavor.memory_mb, vcpus=flavor.vcpus,
+            metadata=self._guest_metadata(instance, image_meta),
+            tb_cache_mib=CONF.libvirt.tb_cache_mb, kernel=disk_info.kernel,
+            initrd=disk_info.initrd)
+        if disk_info.kernel:
+            guest.cmdline = f"console=ttyS0 novalite.hostname={guest_hostname(instance)}"
+        if disk_info.root:
+            guest.devices.append(config.LibvirtConfigGuestDisk(disk_info.root))
+        guest.devices.extend(vif.get_config(v) for v in network_info or [])
+        guest.devices.append(config.LibvirtConfigGuestSerial(os.path.join(inst_dir,
+                                                                          CONSOLE_LOG)))
+        guest.devices.append(config.LibvirtConfigGuestChannel())
+        return guest
+
+    @staticmethod
+    def _guest_metadata(instance: Any, image_meta: dict) -> config.LibvirtConfigGuestMetadata:
+        created = instance.created_at if instance.obj_attr_is_set("created_at") else None
+        return config.LibvirtConfigGuestMetadata(
+            display_name=instance.display_name or "", hostname=instance.hostname or "",
+            flavor_name=instance.flavor.name, project_id=instance.project_id or "",
+            user_id=instance.user_id or "",
+            image_id=image_meta.get("id") or instance.image_ref or "",
+            created=(created or timeutils.utcnow()).isoformat())
+
+    def _create_domain_and_network(self, context: Any, instance: Any, xml: str,
+                                   network_info: list, cancel: threading.Event) -> None:
+        for v in network_info or []:
+            vif.plug(v)
+        with self._step(instance, cancel):
+            try:
+                guest = Guest(self._host.get_connection().defineXML(xml))
+                guest.launch()
+            except libvirt.libvirtError as e:
+                raise exception.InstanceSpawnError(
+                    instance_uuid=instance.uuid,
+                    reason=f"libvirt could not start it: {e.get_error_message()}") from e
+        state = guest.get_power_state()
+        if state != power_state.RUNNING:
+            raise exception.InstanceSpawnError(
+                instance_uuid=instance.uuid,
+                reason=f"its domain is {power_state.STATE_MAP.get(state)} after start")
+
+    # -- destroy -----------------------------------------------------------
+
+    def destroy(self, context: Any, instance: Any, network_info: list | None = None,
+                block_device_info: dict | None = None) -> None:
+        with self._spawning_lock:
+            cancel = self._spawning.get(instance.uuid)
+        if cancel is not None:
+            cancel.set()
+        with _instance_lock(instance.uuid):
+            self._destroy_guest(instance.uuid)
+            self._remove_files(instance.uuid)
+
+    def _destroy_guest(self, uuid: str) -> None:
+        domain = self._host.lookup(uuid)
+        if domain is None:
+            return
+        guest = Guest(domain)
+        guest.poweroff()
+        guest.delete_configuration()
+        LOG.info("Domain %s of instance %s destroyed and undefined", guest.name, uuid)
+
+    def _remove_files(self, uuid: str) -> None:
+        inst_dir = self._instance_dir(uuid)
+        if not os.path.exists(inst_dir):
+            return
+        try:
+            shutil.rmtree(inst_dir)
+        except OSError as e:
+            raise exception.NovaliteException(
+                f"could not remove the files of instance {uuid}: {e.strerror}") from e
+
+    @staticmethod
+    def _instance_dir(uuid: str) -> str:
+        return os.path.join(CONF.libvirt.instances_path, uuid)
+
+    # -- power -------------------------------------------------------------
+
+    def _guest(self, instance: Any) -> Guest:
+        domain = self._host.lookup(instance.uuid)
+        if domain is None:
+            raise exception.InstanceNotFound(instance_id=instance.uuid)
+        return Guest(domain)
+
+    def power_off(self, instance: Any, timeout: int = 0) -> None:
+        guest = self._guest(instance)
+        if not guest.is_active():
+            return
+        if timeout > 0:
+            guest.shutdown()
+            if guest.wait_for_shutoff(timeout, retry=guest.shutdown):
+                LOG.info("Instance %s shut down cleanly", instance.uuid)
+                return
+            LOG.info("Instance %s did not shut down within %ss; powering it off",
+                     instance.uuid, timeout)
+        guest.poweroff()
+
+    def power_on(self, context: Any, instance: Any) -> None:
+        guest = self._guest(instance)
+        if not guest.is_active():
+            guest.launch()
+
+    def reboot(self, context: Any, instance: Any, reboot_type: str) -> None:
+        guest = self._guest(instance)
+        if reboot_type == "SOFT" and guest.is_active():
+            guest.shutdown()
+            if guest.wait_for_shutoff(CONF.libvirt.shutdown_timeout, retry=guest.shutdown):
+                guest.launch()
+                LOG.info("Instance %s soft-rebooted", instance.uuid)
+                return
+            LOG.info("Instance %s did not shut down within %ss; rebooting it hard",
+                     instance.uuid, CONF.libvirt.shutdown_timeout)
+        guest.poweroff()
+        guest.launch()
+
+    def get_info(self, instance: Any) -> InstanceInfo:
+        guest = self._guest(instance)
+        return InstanceInfo(state=guest.get_power_state(), internal_id=guest.name)
+
+    def list_instance_uuids(self) -> list[str]:
+        guests = [Guest(d) for d in self._host.list_domains()]
+        prefix = CONF.libvirt.instance_name_template.split("%", 1)[0]
+        return [g.uuid for g in guests if g.name.startswith(prefix) and g.is_novalite()]
+
+    def get_console_output(self, context: Any, instance: Any) -> bytes:
+        self._guest(instance)
+        path = os.path.join(self._instance_dir(instance.uuid), CONSOLE_LOG)
+        try:
+            with open(path, "rb") as f:
+                f.seek(max(0, os.fstat(f.fileno()).st_size - MAX_CONSOLE_BYTES))
+                return f.read(MAX_CONSOLE_BYTES)
+        except FileNotFoundError:
+            return b""
+
+
+def _instance_lock(uuid: str) -> Any:
+    return lockutils.lock(f"libvirt-instance-{uuid}")

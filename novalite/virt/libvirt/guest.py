@@ -1,0 +1,127 @@
+"""One libvirt domain seen as a guest: its power state and power actions."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import libvirt
+
+from novalite.compute import power_state
+from novalite.virt.libvirt import config
+
+LIBVIRT_POWER_STATE = {
+    libvirt.VIR_DOMAIN_NOSTATE: power_state.NOSTATE,
+    libvirt.VIR_DOMAIN_RUNNING: power_state.RUNNING,
+    # NOTE: "blocked" is a running guest waiting on I/O; "shutdown" is one
+    # on its way down (Nova maps it the same way).
+    libvirt.VIR_DOMAIN_BLOCKED: power_state.RUNNING,
+    libvirt.VIR_DOMAIN_PAUSED: power_state.PAUSED,
+    libvirt.VIR_DOMAIN_SHUTDOWN: power_state.SHUTDOWN,
+    libvirt.VIR_DOMAIN_SHUTOFF: power_state.SHUTDOWN,
+    libvirt.VIR_DOMAIN_CRASHED: power_state.CRASHED,
+    libvirt.VIR_DOMAIN_PMSUSPENDED: power_state.SUSPENDED,
+}
+
+_UNDEFINE_FLAGS = (libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+                   | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+                   | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA)
+POLL = 0.2
+
+
+def _code(e: libvirt.libvirtError) -> int:
+    return int(e.get_error_code() or 0)
+
+
+class Guest:
+    def __init__(self, domain: libvirt.virDomain) -> None:
+        self._domain = domain
+
+    @property
+    def uuid(self) -> str:
+        return str(self._domain.UUIDString())
+
+    @property
+    def name(self) -> str:
+        return str(self._domain.name())
+
+    def get_power_state(self) -> int:
+        state, _reason = self._domain.state()
+        return LIBVIRT_POWER_STATE.get(state, power_state.NOSTATE)
+
+    def is_active(self) -> bool:
+        return bool(self._domain.isActive())
+
+    def is_novalite(self) -> bool:
+        """Whether the domain carries novalite's metadata element."""
+        try:
+            self._domain.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, config.NOVALITE_NS)
+        except libvirt.libvirtError:
+            return False
+        return True
+
+    def usage(self) -> tuple[int, int, bool] | None:
+        """(vCPUs, memory MiB, running), or None when the domain vanished
+        since it was listed (a destroy in another thread)."""
+        try:
+            state, max_mem_kib, _mem, vcpus, _cpu_time = self._domain.info()
+        except libvirt.libvirtError as e:
+            if _code(e) == libvirt.VIR_ERR_NO_DOMAIN:
+                return None
+            raise
+        return int(vcpus), int(max_mem_kib) // 1024, state not in (
+            libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_CRASHED)
+
+    def launch(self) -> None:
+        self._domain.createWithFlags(0)
+
+    def shutdown(self) -> None:
+        """Ask the guest to shut down (ACPI, or the guest agent when one
+        is connected); it may ignore the request."""
+        try:
+            self._domain.shutdown()
+        except libvirt.libvirtError as e:
+            if _code(e) != libvirt.VIR_ERR_OPERATION_INVALID:  # not running
+                raise
+
+    def poweroff(self) -> None:
+        """Pull the plug. Not running, or gone, is fine."""
+        for attempt in range(3):
+            try:
+                self._domain.destroy()
+                return
+            except libvirt.libvirtError as e:
+                if _code(e) in (libvirt.VIR_ERR_OPERATION_INVALID, libvirt.VIR_ERR_NO_DOMAIN):
+                    return
+                # NOTE: QEMU can take a moment to die after SIGKILL (EBUSY).
+                if _code(e) != libvirt.VIR_ERR_SYSTEM_ERROR or attempt == 2:
+                    raise
+                time.sleep(1)
+
+    def delete_configuration(self) -> None:
+        try:
+            self._domain.undefineFlags(_UNDEFINE_FLAGS)
+        except libvirt.libvirtError as e:
+            if _code(e) == libvirt.VIR_ERR_NO_DOMAIN:
+                return
+            if _code(e) not in (libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_INVALID_ARG):
+                raise
+            self._domain.undefine()
+
+    def wait_for_shutoff(self, timeout: float, retry: Callable[[], None] | None = None,
+                         retry_interval: float = 10.0) -> bool:
+        """True when the guest is off within ``timeout`` seconds; ``retry``
+        is called every ``retry_interval`` (a guest still booting may miss
+        the first ACPI event)."""
+        deadline = time.monotonic() + timeout
+        next_retry = time.monotonic() + retry_interval
+        while True:
+            if not self.is_active():
+                return True
+            now = time.monotonic()
+            if now >= deadline:
+                return False
+            if retry is not None and now >= next_retry:
+                retry()
+                next_retry = now + retry_interval
+            time.sleep(min(POLL, deadline - now))

@@ -1,0 +1,158 @@
+"""One contract, every driver: the failure semantics written in
+``novalite/virt/driver.py``, run against FakeDriver and against
+LibvirtDriver on the real libvirtd."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from novalite import context as nl_context
+from novalite import exception
+from novalite.compute import power_state
+from novalite.conf import CONF
+from novalite.virt import driver as virt_driver
+from novalite.virt.fake import FakeDriver
+from tests.integration.test_libvirt_driver import (
+    LibvirtEnv,
+    RecordingVirtAPI,
+    libvirt_env,
+    make_instance,
+)
+
+pytestmark = pytest.mark.integration
+
+
+class DriverCase:
+    def __init__(self, driver: virt_driver.ComputeDriver, image_id: str) -> None:
+        self.driver = driver
+        self.image_id = image_id
+        self.ctxt = nl_context.get_admin_context()
+        self.made: list[Any] = []
+
+    def instance(self) -> Any:
+        inst = make_instance(self.image_id)
+        self.made.append(inst)
+        return inst
+
+    def spawn(self) -> Any:
+        inst = self.instance()
+        self.driver.spawn(self.ctxt, inst, {"id": self.image_id}, [])
+        return inst
+
+    def cleanup(self) -> None:
+        for inst in self.made:
+            with contextlib.suppress(Exception):
+                self.driver.destroy(self.ctxt, inst)
+
+
+@pytest.fixture(scope="module")
+def lv_env() -> Iterator[LibvirtEnv]:
+    with libvirt_env() as env:
+        yield env
+
+
+@pytest.fixture(params=["fake.FakeDriver", "libvirt.LibvirtDriver"])
+def case(request: Any) -> Iterator[DriverCase]:
+    if request.param == "fake.FakeDriver":
+        c = DriverCase(FakeDriver(RecordingVirtAPI()), "11111111-2222-3333-4444-555555555555")
+    else:
+        env: LibvirtEnv = request.getfixturevalue("lv_env")
+        image_id = getattr(env, "contract_image", None)
+        if image_id is None:
+            image_id = env.contract_image = env.register(  # type: ignore[attr-defined]
+                "lvtest-contract", env.empty_qcow2(), "qcow2")
+        drv = virt_driver.load_compute_driver(RecordingVirtAPI(), request.param)
+        c = DriverCase(drv, image_id)
+    c.driver.init_host(CONF.host)
+    try:
+        yield c
+    finally:
+        c.cleanup()
+        c.driver.cleanup_host(CONF.host)
+
+
+def test_loaded_by_entry_point_name(case: DriverCase) -> None:
+    assert isinstance(case.driver, virt_driver.ComputeDriver)
+    assert case.driver.get_available_nodes() == [CONF.host]
+
+
+def test_spawn_returns_a_running_guest(case: DriverCase) -> None:
+    inst = case.spawn()
+    assert case.driver.get_info(inst).state == power_state.RUNNING
+    assert inst.uuid in case.driver.list_instance_uuids()
+    assert isinstance(case.driver.get_console_output(case.ctxt, inst), bytes)
+
+
+def test_power_off_and_on_are_idempotent(case: DriverCase) -> None:
+    inst = case.spawn()
+    case.driver.power_off(inst, timeout=0)
+    assert case.driver.get_info(inst).state == power_state.SHUTDOWN
+    case.driver.power_off(inst, timeout=0)
+    assert case.driver.get_info(inst).state == power_state.SHUTDOWN
+    assert inst.uuid in case.driver.list_instance_uuids()
+    case.driver.power_on(case.ctxt, inst)
+    assert case.driver.get_info(inst).state == power_state.RUNNING
+    case.driver.power_on(case.ctxt, inst)
+    assert case.driver.get_info(inst).state == power_state.RUNNING
+
+
+@pytest.mark.parametrize("reboot_type", ["SOFT", "HARD"])
+def test_reboot_leaves_the_guest_running(case: DriverCase, reboot_type: str) -> None:
+    inst = case.spawn()
+    case.driver.reboot(case.ctxt, inst, reboot_type)
+    assert case.driver.get_info(inst).state == power_state.RUNNING
+
+
+def test_reboot_starts_a_stopped_guest(case: DriverCase) -> None:
+    inst = case.spawn()
+    case.driver.power_off(inst, timeout=0)
+    case.driver.reboot(case.ctxt, inst, "SOFT")
+    assert case.driver.get_info(inst).state == power_state.RUNNING
+
+
+def test_destroy_is_idempotent_and_final(case: DriverCase) -> None:
+    inst = case.spawn()
+    case.driver.destroy(case.ctxt, inst)
+    case.driver.destroy(case.ctxt, inst)
+    assert inst.uuid not in case.driver.list_instance_uuids()
+    with pytest.raises(exception.InstanceNotFound):
+        case.driver.get_info(inst)
+    with pytest.raises(exception.InstanceNotFound):
+        case.driver.power_off(inst, timeout=0)
+    with pytest.raises(exception.InstanceNotFound):
+        case.driver.power_on(case.ctxt, inst)
+    with pytest.raises(exception.InstanceNotFound):
+        case.driver.reboot(case.ctxt, inst, "HARD")
+
+
+def test_destroy_of_a_never_spawned_instance_succeeds(case: DriverCase) -> None:
+    case.driver.destroy(case.ctxt, case.instance())
+
+
+def test_operations_on_a_missing_guest_raise_instance_not_found(case: DriverCase) -> None:
+    inst = case.instance()
+    with pytest.raises(exception.InstanceNotFound):
+        case.driver.get_info(inst)
+    with pytest.raises(exception.InstanceNotFound):
+        case.driver.power_off(inst, timeout=0)
+    with pytest.raises(exception.InstanceNotFound):
+        case.driver.power_on(case.ctxt, inst)
+    with pytest.raises(exception.InstanceNotFound):
+        case.driver.reboot(case.ctxt, inst, "SOFT")
+
+
+def test_available_resource_counts_guests(case: DriverCase) -> None:
+    node = case.driver.get_available_nodes()[0]
+    before = case.driver.get_available_resource(node)
+    assert before.hypervisor_hostname == node
+    assert before.vcpus > 0 and before.memory_mb > 0 and before.local_gb > 0
+    inst = case.spawn()
+    after = case.driver.get_available_resource(node)
+    # NOTE: ">=": other guests may come and go on a shared libvirtd.
+    assert after.running_vms >= 1
+    assert after.vcpus_used >= inst.flavor.vcpus
+    assert after.memory_mb_used >= inst.flavor.memory_mb
