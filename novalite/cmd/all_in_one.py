@@ -15,18 +15,50 @@ from novalite.conf import CONF
 
 LOG = logging.getLogger(__name__)
 
+def _default_state_dir() -> str:
+    # NOTE: root's home is 0700; QEMU (user libvirt-qemu) must reach the disks.
+    if os.geteuid() == 0:
+        return "/var/lib/novalite"
+    return os.path.expanduser("~/.local/share/novalite")
+
+
 cli_opts = [
-    cfg.StrOpt("state-dir", dest="state_dir",
-               default=os.path.expanduser("~/.local/share/novalite"),
-               help="Directory for the SQLite file, images, clouds.yaml and novalite.conf."),
+    cfg.StrOpt("state-dir", dest="state_dir", default=_default_state_dir(),
+               help="Directory for the SQLite file, images, instances, clouds.yaml "
+                    "and novalite.conf."),
     cfg.PortOpt("port", help="API port (default: [api] port, 8774)."),
+    cfg.StrOpt("driver", default="auto", choices=["auto", "libvirt", "fake"],
+               help="Compute driver: real QEMU guests through libvirt, the "
+                    "in-memory FakeDriver, or auto (libvirt when libvirtd answers)."),
 ]
 
 DEFAULT_IMAGE_NAME = "novalite-tiny"
+DRIVERS = {"libvirt": "libvirt.LibvirtDriver", "fake": "fake.FakeDriver"}
+
+
+def libvirtd_answers(uri: str = "qemu:///system") -> bool:
+    try:
+        import libvirt
+
+        conn = libvirt.open(uri)
+    except Exception:
+        return False
+    conn.close()
+    return True
+
+
+def _pick_driver(choice: str) -> str:
+    if choice != "auto":
+        return DRIVERS[choice]
+    if libvirtd_answers():
+        return DRIVERS["libvirt"]
+    LOG.warning("libvirtd does not answer at qemu:///system: using the FakeDriver "
+                "(run 'novalite-manage host prepare' for real guests)")
+    return DRIVERS["fake"]
 
 
 def _embedded_defaults(state_dir: str) -> None:
-    """The embedded default: in-process bus, SQLite, FakeDriver, loopback."""
+    """The embedded default: in-process bus, SQLite, loopback."""
     CONF.set_default("transport_url", "inproc://")
     CONF.set_default("state_path", state_dir)
     CONF.set_default("connection", f"sqlite:///{state_dir}/novalite.sqlite", group="database")
@@ -62,6 +94,8 @@ def _write_files(state_dir: str, port: int) -> None:
         f"host = {CONF.host}\n"
         "[database]\n"
         f"connection = {CONF.database.connection}\n"
+        "[image]\n"
+        f"api_url = {CONF.image.api_url}\n"
         "[api]\n"
         f"listen = {CONF.api.listen}\n"
         f"port = {port}\n"
@@ -76,14 +110,26 @@ def _write(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
-def ensure_default_image(state_dir: str) -> None:
-    """Register a small image on first start so a new user can boot at once."""
+def ensure_default_image(state_dir: str, driver: str) -> None:
+    """Register an image on first start so a new user can boot at once: the
+    tiny guest (built from Debian packages, cached) for libvirt, a 1 MiB
+    placeholder for the FakeDriver."""
     from novalite import context as nl_context
     from novalite.image import api as image_api
 
     ctxt = nl_context.get_admin_context()
     images = image_api.API()
-    if images.get_all(ctxt, {"name": DEFAULT_IMAGE_NAME}):
+    existing = images.get_all(ctxt, {"name": DEFAULT_IMAGE_NAME})
+    if driver == DRIVERS["libvirt"]:
+        from novalite.tinyguest import builder
+
+        for placeholder in existing:
+            if "kernel_id" not in (placeholder.get("properties") or {}):
+                images.delete(ctxt, placeholder["id"])
+        LOG.info("Building the tiny guest image (cached after the first time)")
+        builder.register(builder.build(progress=LOG.info), ctxt, progress=LOG.info)
+        return
+    if existing:
         return
     path = os.path.join(state_dir, f"{DEFAULT_IMAGE_NAME}.raw")
     with open(path, "wb") as f:
@@ -123,7 +169,8 @@ def prepare(argv: list[str]) -> tuple[str, int]:
     # first pass reads the command line only.
     CONF(argv[1:], project="novalite", default_config_files=[])
     state_dir = os.path.abspath(CONF.state_dir)
-    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    # NOTE: 0711: QEMU (another user) must traverse to the instance disks.
+    os.makedirs(state_dir, mode=0o711, exist_ok=True)
     CONF.reset()
     _embedded_defaults(state_dir)
     config.parse_args(argv, default_config_files=[])
@@ -131,13 +178,17 @@ def prepare(argv: list[str]) -> tuple[str, int]:
     objects.register_all()
     from novalite.db import migration
 
+    port = CONF.port or CONF.api.port
+    driver = _pick_driver(CONF.driver)
+    CONF.set_default("compute_driver", driver)
+    CONF.set_default("api_url", f"http://127.0.0.1:{port}/image", group="image")
+    LOG.info("Compute driver: %s", CONF.compute_driver)
     migration.db_sync()
-    ensure_default_image(state_dir)
+    ensure_default_image(state_dir, CONF.compute_driver)
     from novalite.db import api as db_api
 
     # NOTE: no connection may cross the fork into the service process.
     db_api.dispose()
-    port = CONF.port or CONF.api.port
     _write_files(state_dir, port)
     return state_dir, port
 

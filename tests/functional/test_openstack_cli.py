@@ -52,7 +52,7 @@ class AllInOne:
         with open(self.log, "ab") as out:
             self.popen = subprocess.Popen(
                 [_binary("novalite-all-in-one"), "--state-dir", self.state_dir,
-                 "--port", str(self.port)],
+                 "--port", str(self.port), "--driver", "fake"],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True)
         self._wait_ready()
