@@ -32,7 +32,7 @@ class Cluster:
                         "host": name, "report_interval": 1, "service_down_time": 10,
                         "rpc_call_timeout": 30, "debug": "false"},
             "oslo_messaging_rabbit": {"amqp_durable_queues": "true"},
-            "compute": {"shutdown_timeout": 10, "deadline_check_interval": 2},
+            "compute": {"build_drain_timeout": 10, "deadline_check_interval": 2},
         }
         # NOTE: compute hosts get no database section at all: they hold no
         # credentials and persist through the conductor.

@@ -132,15 +132,16 @@ class ComputeManager(ComputePeriodicTasks, manager.Manager):
                             "reap_orphans = true to remove such guests", uuid, self.host)
 
     def cleanup_host(self) -> None:
-        """SIGTERM: builds in flight get shutdown_timeout to finish; the rest
+        """SIGTERM: builds in flight get build_drain_timeout to finish; the rest
         are aborted and end in ERROR with a fault."""
         self._stopping.set()
         with self._in_flight_lock:
             pending = dict(self._in_flight)
         if pending:
-            LOG.info("Waiting up to %ss for %d build(s) in flight", CONF.compute.shutdown_timeout,
+            LOG.info("Waiting up to %ss for %d build(s) in flight",
+                     CONF.compute.build_drain_timeout,
                      len(pending))
-            concurrent.futures.wait(pending.values(), timeout=CONF.compute.shutdown_timeout)
+            concurrent.futures.wait(pending.values(), timeout=CONF.compute.build_drain_timeout)
         ctxt = nl_context.get_admin_context()
         unfinished = {u: f for u, f in pending.items() if not f.done()}
         for uuid in unfinished:
@@ -341,7 +342,8 @@ class ComputeManager(ComputePeriodicTasks, manager.Manager):
 
     def stop_instance(self, context: Any, instance: Any) -> None:
         self._power_action(context, instance, (task_states.POWERING_OFF,),
-                           lambda: self.driver.power_off(instance, CONF.compute.shutdown_timeout),
+                           lambda: self.driver.power_off(instance,
+                                                         CONF.compute.guest_shutdown_timeout),
                            vm_states.STOPPED)
 
     def start_instance(self, context: Any, instance: Any) -> None:

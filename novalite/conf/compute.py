@@ -20,9 +20,12 @@ compute_opts = [
     cfg.BoolOpt("reap_orphans", default=False,
                 help="At start, destroy guests on this host that belong to no "
                      "instance (otherwise they are only reported in the log)."),
-    cfg.IntOpt("shutdown_timeout", default=30, min=0,
+    cfg.IntOpt("build_drain_timeout", default=30, min=0,
                help="On SIGTERM, seconds to let builds in flight finish before "
                     "they are put in ERROR with a fault."),
+    cfg.IntOpt("guest_shutdown_timeout", default=60, min=0,
+               help="On stop, seconds a guest gets to shut down cleanly (ACPI) "
+                    "before it is powered off."),
 ]
 
 

@@ -45,7 +45,7 @@ def test_sigterm_lets_builds_in_flight_finish(cluster):
 
 def test_sigterm_fails_builds_that_cannot_finish(cluster):
     comp = _start_core(cluster, {"DEFAULT": {"compute_driver": "fake.HangingSpawnDriver"},
-                                 "compute": {"shutdown_timeout": 1}})
+                                 "compute": {"build_drain_timeout": 1}})
     ctxt, insts = _boot(cluster)
     wait_until(lambda: _state(ctxt, insts[0].uuid)[1] == task_states.SPAWNING, 30, "spawning")
     comp.signal(signal.SIGTERM)
