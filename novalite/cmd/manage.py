@@ -41,7 +41,8 @@ class ServiceCommands:
         from novalite.objects.service import ServiceList
 
         ctxt = nl_context.get_admin_context()
-        hv = {n.host: n.hypervisor_type for n in ComputeNodeList.get_all(ctxt)}
+        hv = {n.host: n.hypervisor_description or n.hypervisor_type
+              for n in ComputeNodeList.get_all(ctxt)}
         rows = []
         for s in ServiceList.get_all(ctxt):
             rows.append([s.id, s.binary, s.host, s.availability_zone,

@@ -106,6 +106,7 @@ class ResourceTracker:
             node = ComputeNode(context=context, host=self.host, hypervisor_hostname=nodename)
         node.hypervisor_type = res.hypervisor_type
         node.hypervisor_version = res.hypervisor_version
+        node.hypervisor_description = res.hypervisor_description or res.hypervisor_type
         node.vcpus, node.memory_mb, node.local_gb = res.vcpus, res.memory_mb, res.local_gb
         node.cpu_allocation_ratio = CONF.cpu_allocation_ratio
         node.ram_allocation_ratio = CONF.ram_allocation_ratio

@@ -78,6 +78,7 @@ class ComputeNode(SoftDeleteMixin, Base):
     ram_allocation_ratio: Mapped[float] = mapped_column(Float, default=1.5)
     disk_allocation_ratio: Mapped[float] = mapped_column(Float, default=1.0)
     host_ip: Mapped[str | None] = mapped_column(String(64))
+    hypervisor_description: Mapped[str | None] = mapped_column(String(255))
 
 
 class Flavor(Base):

@@ -15,11 +15,13 @@ _SKIP = ("id", "created_at", "updated_at")
 @base.register
 class ComputeNode(base.NovaliteObject, base.NovaliteObjectDictCompat):
     # Version 1.0: Initial version
-    VERSION = "1.0"
+    # Version 1.1: Added hypervisor_description (e.g. 'QEMU 7.2.22, qemu (TCG)')
+    VERSION = "1.1"
 
     fields = {
         "id": fields.IntegerField(),
         "host": fields.StringField(),
+        "hypervisor_description": fields.StringField(nullable=True),
         "hypervisor_hostname": fields.StringField(),
         "hypervisor_type": fields.StringField(),
         "hypervisor_version": fields.IntegerField(default=0),

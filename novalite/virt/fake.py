@@ -72,7 +72,7 @@ class FakeDriver(driver.ComputeDriver):
             vcpus_used=sum(g.vcpus for g in guests),
             memory_mb_used=sum(g.memory_mb for g in guests),
             local_gb_used=sum(g.disk_gb for g in guests),
-            running_vms=len(guests))
+            running_vms=len(guests), hypervisor_description="fake (in memory)")
 
     def spawn(self, context: Any, instance: Any, image_meta: dict, network_info: list,
               block_device_info: dict | None = None) -> None:

@@ -27,3 +27,5 @@ class HostResources:
     memory_mb_used: int
     local_gb_used: int
     running_vms: int
+    # NOTE: what runs the guests, for operators (e.g. 'QEMU 7.2.22, qemu (TCG)').
+    hypervisor_description: str = ""

@@ -28,12 +28,12 @@ def test_migrations_match_models(synced):
     with db_api.get_engine().connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), models.Base.metadata)
     assert diff == [], f"models and migrations differ: {diff}"
-    assert migration.db_version() == "001"
+    assert migration.db_version() == "002"
 
 
 def test_sync_twice_is_a_no_op(synced):
     migration.db_sync()
-    assert migration.db_version() == "001"
+    assert migration.db_version() == "002"
 
 
 def test_default_flavors_are_novas(synced):

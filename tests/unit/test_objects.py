@@ -13,7 +13,7 @@ objects.register_all()
 # NOTE: when a test below fails, bump the object's VERSION, add a
 # "# Version x.y: what changed" line, and update the hash here.
 EXPECTED = {
-    "ComputeNode": "1.0-e3c8823e73d84d432e569520d81e6f7c",
+    "ComputeNode": "1.1-ec6d4e6a815a167d53ba8f1c8dd1ec62",
     "ComputeNodeList": "1.0-70528059d15a67053532b3a4d8d1e179",
     "Flavor": "1.0-6f90541ef4c3e16e5ec480bc0a66921d",
     "FlavorList": "1.0-165cd38706b10c2bc87329674b40c563",

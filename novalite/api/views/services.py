@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from novalite.api.views.common import naive_isotime
@@ -58,7 +59,10 @@ def hypervisor_detail(node: Any, svc: Any | None, is_up: bool) -> dict:
         "hypervisor_type": node.hypervisor_type,
         "hypervisor_version": node.hypervisor_version,
         "host_ip": node.host_ip,
-        "cpu_info": "{}",
+        # NOTE: Nova's free-form cpu_info carries which accelerator runs the
+        # guests (KVM or TCG), so the hypervisor detail says it.
+        "cpu_info": json.dumps({"hypervisor": node.hypervisor_description}
+                               if node.hypervisor_description else {}),
         "service": {"id": svc.id if svc is not None else None, "host": node.host,
                     "disabled_reason": svc.disabled_reason if svc is not None else None},
     })

@@ -130,7 +130,8 @@ class LibvirtDriver(driver.ComputeDriver):
             hypervisor_version=self._host.version(),
             vcpus=self._host.cpu_count(), memory_mb=self._host.memory_mb(), local_gb=total_gb,
             vcpus_used=sum(u[0] for u in usage), memory_mb_used=sum(u[1] for u in usage),
-            local_gb_used=total_gb - free_gb, running_vms=sum(1 for u in usage if u[2]))
+            local_gb_used=total_gb - free_gb, running_vms=sum(1 for u in usage if u[2]),
+            hypervisor_description=self.hypervisor_description)
 
     # -- spawn -------------------------------------------------------------
 
