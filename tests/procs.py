@@ -58,7 +58,14 @@ class Proc:
             kids = psutil.Process(self.pid).children()
         except psutil.NoSuchProcess:
             return []
-        return [k.pid for k in kids if "python" in " ".join(k.cmdline()) or k.name()]
+        alive = []
+        for k in kids:
+            try:
+                if k.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(k.pid)
+            except psutil.Error:
+                continue  # exited between listing and looking
+        return alive
 
     def signal(self, sig: int) -> None:
         os.kill(self.pid, sig)
