@@ -257,14 +257,16 @@ class ServiceGroup(os_service.ServiceBase):
         # NOTE: the API stops taking requests first, then compute finishes or
         # fails its builds while the conductor still persists; the rest stop
         # side by side (each RPC server needs ~1 s to wind down).
-        last, first = self.services[:-2], self.services[-2:]
-        for s in reversed(first):
-            s.stop()
-        threads = [threading.Thread(target=s.stop) for s in last]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        rpc_services = [s for s in self.services if isinstance(s, Service)]
+        computes = [s for s in rpc_services if s.binary == "novalite-compute"]
+        waves = ([s for s in self.services if not isinstance(s, Service)], computes,
+                 [s for s in rpc_services if s not in computes])
+        for wave in waves:
+            threads = [threading.Thread(target=s.stop) for s in wave]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
         self._stopped.set()
 
     def wait(self) -> None:
