@@ -3,6 +3,7 @@ for compute, which has no database access."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime
 from typing import Any
 
@@ -31,6 +32,15 @@ class ConductorManager(manager.Manager):
         super().__init__(*args, **kwargs)
         self.scheduler_rpcapi = scheduler_rpcapi.SchedulerAPI()
         self.compute_rpcapi = compute_rpcapi.ComputeAPI()
+        # NOTE: builds wait on the scheduler; they run on their own threads so
+        # the RPC executor's threads stay free for the quick object calls the
+        # scheduler and compute make meanwhile (in one process, the scheduler's
+        # reads come back here: sharing the pool would deadlock under load).
+        self._builds = concurrent.futures.ThreadPoolExecutor(
+            max_workers=CONF.conductor.build_threads, thread_name_prefix="conductor-build")
+
+    def cleanup_host(self) -> None:
+        self._builds.shutdown(wait=True)
 
     # -- object persistence for compute ------------------------------------
 
@@ -95,6 +105,20 @@ class ConductorManager(manager.Manager):
     # -- builds --------------------------------------------------------------
 
     def build_instances(self, context: Any, instance_uuids: list[str], request_spec: dict) -> None:
+        """Cast from the API: schedule and start the builds (asynchronously)."""
+        self._builds.submit(self._in_context, context, self._build_instances, context,
+                            instance_uuids, request_spec)
+
+    @staticmethod
+    def _in_context(context: Any, fn: Any, *args: Any) -> None:
+        context.update_store()
+        try:
+            fn(*args)
+        except Exception:
+            LOG.exception("Build orchestration failed")
+
+    def _build_instances(self, context: Any, instance_uuids: list[str],
+                         request_spec: dict) -> None:
         """Ask the scheduler for a host per instance, then cast to each host."""
         try:
             hosts = self.scheduler_rpcapi.select_destinations(context, request_spec,
@@ -114,7 +138,12 @@ class ConductorManager(manager.Manager):
 
     def reschedule_instance(self, context: Any, instance_uuid: str, request_spec: dict,
                             failed_host: str, reason: str) -> None:
-        """A retryable build failure on ``failed_host``: try another host."""
+        """Cast from compute: a retryable build failure; try another host."""
+        self._builds.submit(self._in_context, context, self._reschedule_instance, context,
+                            instance_uuid, request_spec, failed_host, reason)
+
+    def _reschedule_instance(self, context: Any, instance_uuid: str, request_spec: dict,
+                             failed_host: str, reason: str) -> None:
         try:
             instance = Instance.get_by_uuid(context, instance_uuid)
         except exception.InstanceNotFound:
