@@ -286,6 +286,7 @@ def instance_get_all_by_filters(filters: dict, sort_key: str = "created_at",
     image_ref, flavor_id, changes_since, deleted (bool), uuids, updated_before."""
     if sort_key not in _SORTABLE:
         raise exception.Invalid(reason=f"sort key {sort_key!r} is not supported")
+    filters = _with_datetimes(filters, ("changes_since", "created_before", "updated_before"))
     with _session() as s:
         M = models.Instance
         q = sa.select(M)
@@ -324,6 +325,26 @@ def instance_get_all_by_filters(filters: dict, sort_key: str = "created_at",
     if limit is not None:
         rows = rows[:limit]
     return rows
+
+
+def _with_datetimes(filters: dict, keys: tuple[str, ...]) -> dict:
+    """Date filters as naive UTC datetimes.
+
+    NOTE: filters that crossed RPC arrive as ISO strings; compared as text
+    by SQLite ('2026-11-24T…' vs '2026-11-24 …') they would match every row
+    of the day.
+    """
+    out = dict(filters)
+    for key in keys:
+        value = out.get(key)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            value = timeutils.parse_isotime(value)
+        if value.tzinfo is not None:
+            value = timeutils.normalize_time(value)
+        out[key] = value
+    return out
 
 
 def _python_filters(rows: list[dict], filters: dict) -> list[dict]:

@@ -77,3 +77,18 @@ def test_service_unique_per_host_and_binary(synced):
     db_api.service_create({"host": "h", "binary": "novalite-compute"})
     with pytest.raises(Exception):  # noqa: B017 - any backend's IntegrityError
         db_api.service_create({"host": "h", "binary": "novalite-compute"})
+
+
+def test_date_filters_that_crossed_rpc_as_strings_still_compare_as_dates(synced):
+    import datetime
+
+    from oslo_utils import timeutils
+
+    db_api.instance_create({"display_name": "new", "project_id": "d"})
+    an_hour_ago = timeutils.utcnow() - datetime.timedelta(hours=1)
+    # what the serializer makes of a datetime: an ISO string with a 'T'
+    as_string = an_hour_ago.replace(tzinfo=datetime.UTC).isoformat()
+    assert db_api.instance_get_all_by_filters({"project_id": "d",
+                                               "created_before": as_string}) == []
+    assert len(db_api.instance_get_all_by_filters({"project_id": "d",
+                                                   "changes_since": None})) == 1
