@@ -24,7 +24,7 @@ first console answer (the build is done: ACTIVE) and the guest's own uptime
 when it printed the marker (the kernel and init, without BIOS and loader).
 
     python benchmarks/bench_real_boot.py [--boots 5] [--concurrent 8] [--memory 128]
-                                         [--append-results] [--no-wait-quiet]
+        [--poll-interval 0.2] [--append-results] [--no-wait-quiet]
 
 Needs libvirtd at qemu:///system and QEMU (``novalite-manage host prepare``);
 stops everything it starts and removes every domain and file it made.
@@ -134,8 +134,10 @@ class Poller(threading.Thread):
     """POST → marker for one server: the console API every 0.2 s, on a
     session of its own."""
 
-    def __init__(self, base_url: str, server_id: str, boot: Boot, timeout: float) -> None:
+    def __init__(self, base_url: str, server_id: str, boot: Boot, timeout: float,
+                 interval: float = POLL) -> None:
         super().__init__(daemon=True)
+        self.interval = interval
         self.url = f"{base_url}/compute/v2.1/servers/{server_id}/action"
         self.server_id = server_id
         self.boot = boot
@@ -163,13 +165,14 @@ class Poller(threading.Thread):
                     elif resp.status_code != 409:
                         self.error = f"console output: {resp.status_code} {resp.text[:200]}"
                         return
-                    time.sleep(POLL)
+                    time.sleep(self.interval)
             self.error = f"no marker within {self.timeout:.0f} s"
         except Exception as e:  # noqa: BLE001
             self.error = repr(e)
 
 
-def stack_boots(rs: RealStack, image_id: str, count: int, tag: str) -> Batch:
+def stack_boots(rs: RealStack, image_id: str, count: int, tag: str,
+                interval: float = POLL) -> Batch:
     """``count`` servers POSTed back to back; all deleted afterwards."""
     pollers: list[Poller] = []
     ids: list[str] = []
@@ -179,7 +182,7 @@ def stack_boots(rs: RealStack, image_id: str, count: int, tag: str) -> Batch:
             boot = Boot(start=time.monotonic())
             server = rs.boot(f"{tag}-{i}", image_id, FLAVOR_ID)
             ids.append(server["id"])
-            poller = Poller(rs.stack.base_url, server["id"], boot, timeout)
+            poller = Poller(rs.stack.base_url, server["id"], boot, timeout, interval)
             poller.start()
             pollers.append(poller)
         for p in pollers:
@@ -247,7 +250,7 @@ def report(args: argparse.Namespace, build: builder.BuildResult, load_before: tu
             f"{args.memory}` (TCG, {args.memory} MiB, 1 vCPU, qcow2 overlay on "
             f"{os.path.basename(build.disk)}, virtio-blk; novalite: the whole stack in one "
             f"process on inproc:// + SQLite, libvirtd qemu:///system, console API polled every "
-            f"{POLL} s per server; load average before: "
+            f"{args.poll_interval} s per server; load average before: "
             f"{' '.join(f'{x:.2f}' for x in load_before)})\n\n{table}\n")
 
 
@@ -259,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="guest RAM in MiB, both sides")
     p.add_argument("--append-results", action="store_true",
                    help="append a dated section to benchmarks/RESULTS.md")
+    p.add_argument("--poll-interval", type=float, default=POLL,
+                   help="seconds between console-output calls per server")
     p.add_argument("--no-wait-quiet", action="store_true",
                    help="do not wait for the machine to be idle first")
     args = p.parse_args(argv)
@@ -288,12 +293,12 @@ def main(argv: list[str] | None = None) -> int:
         bare: list[Batch] = []
         for i in range(args.boots):
             bare.append(bare_boots(build, workdir, args.memory, 1, f"bare{i}"))
-            nl.append(stack_boots(rs, image_id, 1, f"one{i}"))
+            nl.append(stack_boots(rs, image_id, 1, f"one{i}", args.poll_interval))
             print(f"  boot {i + 1}/{args.boots}: bare {bare[-1].span:.2f} s, "
                   f"novalite {nl[-1].span:.2f} s (build done after "
                   f"{nl[-1].boots[0].active or 0:.2f} s)")
         n = args.concurrent
-        nl_many = stack_boots(rs, image_id, n, "many")
+        nl_many = stack_boots(rs, image_id, n, "many", args.poll_interval)
         print(f"  {n} at once, novalite: all in {nl_many.span:.2f} s, per guest "
               f"{fmt(sorted(nl_many.markers))}")
         bare_many = bare_boots(build, workdir, args.memory, n, "many")
