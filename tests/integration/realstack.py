@@ -15,6 +15,7 @@ Used by ``tests/integration/test_real_guests.py`` and
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import re
 import shutil
@@ -35,6 +36,7 @@ URI = "qemu:///system"
 TEST_ROOT = "/var/lib/novalite-tests"
 DRIVER = "libvirt.LibvirtDriver"
 HOST = "realhost"
+QEMU_LOG_DIR = "/var/log/libvirt/qemu"
 
 
 class RealStackError(Exception):
@@ -131,6 +133,11 @@ class RealStack:
                 problems.append(f"instance directories left: {dirs}")
             self.destroy_domains()
             shutil.rmtree(self.base, ignore_errors=True)
+            # NOTE: libvirt keeps each domain's QEMU log (not the console)
+            # after the domain is gone; these names are this stack's alone.
+            for log in glob.glob(os.path.join(QEMU_LOG_DIR, f"{self.prefix}*.log*")):
+                with contextlib.suppress(OSError):
+                    os.unlink(log)
         return problems
 
     # -- libvirt and files -------------------------------------------------------

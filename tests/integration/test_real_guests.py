@@ -123,8 +123,9 @@ def test_disk_image_boots_to_the_marker(rs: RealStack) -> None:
         assert xml is not None
         assert xml.findtext("name", "").startswith(rs.prefix)
         assert xml.find("os/kernel") is None
-        assert xml.find("devices/disk/source").get("file") == os.path.join(
-            rs.instance_dir(server["id"]), "disk")
+        source = xml.find("devices/disk/source")
+        assert source is not None
+        assert source.get("file") == os.path.join(rs.instance_dir(server["id"]), "disk")
 
         hostname = disk_guest_hostname(rs, server["id"], name)
         took = rs.wait_marker(server["id"], hostname, BOOT_TIMEOUT, length=50, since=posted)
@@ -166,7 +167,9 @@ def test_stop_start_reboot_and_delete_leave_nothing_behind(rs: RealStack) -> Non
         rs.stack.wait_status(sid, "ACTIVE", ACTIVE_TIMEOUT)
         hostname = disk_guest_hostname(rs, sid, name)
         rs.wait_marker(sid, hostname, BOOT_TIMEOUT)
-        domain_name = rs.domain_xml(sid).findtext("name")
+        xml = rs.domain_xml(sid)
+        assert xml is not None
+        domain_name = xml.findtext("name")
 
         def count() -> int:
             return marker_count(rs.console(sid) or "", hostname)
@@ -325,12 +328,13 @@ def test_compute_restart_corrects_power_states_changed_behind_its_back(rs: RealS
         try:
             conn = libvirt_connection()
             try:
+                off_dom, gone_dom = rs.domain(conn, off["id"]), rs.domain(conn, gone["id"])
+                assert off_dom is not None and gone_dom is not None
                 # Shut off but still defined: the guest "stopped by itself".
-                rs.domain(conn, off["id"]).destroy()
+                off_dom.destroy()
                 # Destroyed and undefined: the guest disappeared.
-                dom = rs.domain(conn, gone["id"])
-                dom.destroy()
-                dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+                gone_dom.destroy()
+                gone_dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
             finally:
                 conn.close()
             # Nothing noticed yet: the API still shows both ACTIVE.
