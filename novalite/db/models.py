@@ -170,3 +170,12 @@ class Image(SoftDeleteMixin, Base):
     protected: Mapped[bool] = mapped_column(Boolean, default=False)
     properties: Mapped[dict | None] = mapped_column(JSON)
     location: Mapped[str | None] = mapped_column(Text)
+
+
+# --- identity (migration 003) ---------------------------------------------
+
+
+# --- compute API: key pairs, quotas (migration 004) -------------------------
+
+
+# --- networks, fixed IPs, instance actions (migration 005) ------------------
