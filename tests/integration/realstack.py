@@ -31,6 +31,7 @@ import libvirt
 from novalite import tinyguest
 from novalite.conf import CONF
 from tests.functional.stack import Stack
+from tests.integration import services
 
 URI = "qemu:///system"
 TEST_ROOT = "/var/lib/novalite-tests"
@@ -160,13 +161,7 @@ class RealStack:
         except RealStackError:
             return
         try:
-            for dom in conn.listAllDomains(0):
-                if not dom.name().startswith(self.prefix):
-                    continue
-                with contextlib.suppress(libvirt.libvirtError):
-                    dom.destroy()
-                with contextlib.suppress(libvirt.libvirtError):
-                    dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+            services.purge_domains(conn, self.prefix)
         finally:
             conn.close()
 

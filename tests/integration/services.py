@@ -8,6 +8,7 @@ import contextlib
 import subprocess
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 MYSQL_ADMIN = "mysql+pymysql://root@127.0.0.1:3306/"
@@ -36,36 +37,47 @@ def postgres_database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@contextlib.contextmanager
-def mariadb_database() -> Iterator[str]:
+def _mariadb_admin(statement: str) -> None:
     import pymysql
 
-    name = _name()
     conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="",
                            connect_timeout=5, autocommit=True)
     try:
         with conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+            cur.execute(statement)
     finally:
         conn.close()
+
+
+@contextlib.contextmanager
+def mariadb_database() -> Iterator[str]:
+    name = _name()
+    _mariadb_admin(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
     try:
         yield f"mysql+pymysql://root@127.0.0.1:3306/{name}?charset=utf8mb4"
     finally:
         from novalite.db import api as db_api
 
         db_api.dispose()
-        conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="",
-                               connect_timeout=5, autocommit=True)
-        try:
-            with conn.cursor() as cur:
-                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        finally:
-            conn.close()
+        _mariadb_admin(f"DROP DATABASE IF EXISTS `{name}`")
 
 
 @contextlib.contextmanager
 def sqlite_database(tmp_dir: str) -> Iterator[str]:
     yield f"sqlite:///{tmp_dir}/novalite-{uuid.uuid4().hex[:8]}.sqlite"
+
+
+def purge_domains(conn: Any, prefix: str) -> None:
+    """Destroy and undefine every libvirt domain whose name starts with prefix."""
+    import libvirt
+
+    for dom in conn.listAllDomains(0):
+        if not dom.name().startswith(prefix):
+            continue
+        with contextlib.suppress(libvirt.libvirtError):
+            dom.destroy()
+        with contextlib.suppress(libvirt.libvirtError):
+            dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
 
 
 def _rabbitmqctl(*args: str) -> None:

@@ -42,6 +42,7 @@ from novalite.virt.libvirt import config as lv_config
 from novalite.virt.libvirt import host as lv_host
 from novalite.virt.libvirt import imagebackend, imagecache
 from novalite.virt.libvirt.driver import LibvirtDriver
+from tests.integration import services
 
 objects.register_all()
 
@@ -68,13 +69,7 @@ def libvirt_connection() -> libvirt.virConnect:
 def cleanup_leftover_domains() -> None:
     conn = libvirt_connection()
     try:
-        for dom in conn.listAllDomains(0):
-            if not dom.name().startswith(TEST_NAME_PREFIX):
-                continue
-            with contextlib.suppress(libvirt.libvirtError):
-                dom.destroy()
-            with contextlib.suppress(libvirt.libvirtError):
-                dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+        services.purge_domains(conn, TEST_NAME_PREFIX)
     finally:
         conn.close()
 
