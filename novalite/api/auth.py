@@ -1,7 +1,9 @@
 """Who is asking: the RequestContext for each API request.
 
-``noauth`` makes every caller an admin of project ``admin`` (tests and the
-all-in-one only). ``keystone`` is not implemented yet and answers 501, so a
+``noauth`` trusts the caller (tests only): it takes ``X-User-Id``,
+``X-Project-Id`` and ``X-Roles`` (comma separated) as keystonemiddleware
+would set them, and without them makes the caller an admin of project
+``admin``. ``keystone`` is not implemented yet and answers 501, so a
 deployment configured for it fails loudly instead of running unauthenticated.
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Mapping
 
 from oslo_log import log as logging
 
@@ -23,7 +26,8 @@ _warned = threading.Event()
 
 
 def make_context(request_id: str, inbound_id: str | None,
-                 authenticate: bool = True) -> nl_context.RequestContext:
+                 authenticate: bool = True,
+                 headers: Mapping[str, str] | None = None) -> nl_context.RequestContext:
     """The context for a request, made current so oslo.log prints its id.
 
     ``authenticate=False`` is for documents anyone may read (versions): they
@@ -37,10 +41,15 @@ def make_context(request_id: str, inbound_id: str | None,
     elif CONF.auth_strategy == "noauth":
         if not _warned.is_set():
             _warned.set()
-            LOG.warning("auth_strategy=noauth: every API request is treated as an admin "
-                        "of project 'admin'. Use it for tests only.")
-        ctx = nl_context.RequestContext(user_id="admin", project_id="admin", is_admin=True,
-                                        roles=["admin", "member", "reader"],
+            LOG.warning("auth_strategy=noauth: the API believes whoever the request "
+                        "headers say the caller is (admin by default). Use it for tests only.")
+        headers = headers or {}
+        roles_header = headers.get("X-Roles")
+        roles = ([r.strip() for r in roles_header.split(",") if r.strip()]
+                 if roles_header is not None else ["admin", "member", "reader"])
+        ctx = nl_context.RequestContext(user_id=headers.get("X-User-Id") or "admin",
+                                        project_id=headers.get("X-Project-Id") or "admin",
+                                        is_admin="admin" in roles, roles=roles,
                                         request_id=request_id, global_request_id=global_id)
     else:
         raise errors.HTTPError(

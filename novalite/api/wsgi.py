@@ -117,7 +117,8 @@ class Application:
             auth.make_context(request_id, inbound, authenticate=False)
             raise
         req.environ["novalite.context"] = auth.make_context(request_id, inbound,
-                                                            authenticate=not match.public)
+                                                            authenticate=not match.public,
+                                                            headers=req.headers)
         return match
 
     def _dispatch(self, req: Request, match: Match) -> webob.Response:
