@@ -43,6 +43,10 @@ class Forbidden(NovaliteException):
     code = 403
 
 
+class PolicyNotAuthorized(Forbidden):
+    msg_fmt = "Policy doesn't allow %(action)s to be performed."
+
+
 class NotFound(NovaliteException):
     msg_fmt = "Resource could not be found."
     code = 404
@@ -142,3 +146,34 @@ class DBNotAllowed(NovaliteException):
 
 class InvalidDatabaseURL(Invalid):
     msg_fmt = "[database] connection is not usable: %(reason)s"
+
+
+# --- networks, fixed IPs, instance actions (issue 5) -------------------------
+
+class NetworkNotFound(NotFound):
+    msg_fmt = "Network %(network_id)s could not be found."
+
+
+class NetworkExists(Conflict):
+    msg_fmt = "A network named %(name)s or on bridge %(bridge)s already exists."
+
+
+class InvalidNetwork(Invalid):
+    msg_fmt = "Invalid network: %(reason)s"
+
+
+class NoMoreFixedIps(NovaliteException):
+    msg_fmt = "No fixed IP addresses available for network %(net)s."
+    code = 409
+
+
+class FixedIpAlreadyInUse(Conflict):
+    msg_fmt = "Fixed IP address %(address)s is already in use on network %(net)s."
+
+
+class NetworkSetupError(NovaliteException):
+    msg_fmt = "Could not set up the network of instance %(instance_uuid)s: %(reason)s"
+
+
+class InstanceActionNotFound(NotFound):
+    msg_fmt = "Action for request_id %(request_id)s on instance %(instance_uuid)s not found"
