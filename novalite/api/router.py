@@ -22,16 +22,36 @@ class Match:
     public: bool
 
 
+@dataclasses.dataclass(frozen=True)
+class Route:
+    """One entry of the route table, as connected (the OpenAPI document is
+    generated from these)."""
+
+    path: str
+    method: str
+    controller: Any
+    action: str
+    public: bool
+
+    @property
+    def handler(self) -> Any:
+        return getattr(self.controller, self.action)
+
+
 class Router:
     def __init__(self) -> None:
         self.mapper = routes.Mapper(explicit=True)
         self.mapper.minimization = False
         self._targets: dict[str, tuple[Any, str, bool]] = {}
+        self.routes: list[Route] = []
 
     def connect(self, path: str, method: str, controller: Any, action: str,
                 public: bool = False) -> None:
         name = f"{method} {path}"
+        if name in self._targets:
+            raise ValueError(f"route {name} is connected twice")
         self._targets[name] = (controller, action, public)
+        self.routes.append(Route(path, method, controller, action, public))
         self.mapper.connect(name, path, conditions={"method": [method]})
 
     def finalize(self) -> None:

@@ -46,6 +46,11 @@ class Request(webob.Request):
         return self.environ.get("novalite.api_version", microversions.MIN_VERSION)
 
     @property
+    def query(self) -> dict[str, Any]:
+        """The query parameters the method declared (``@validation.query_schema``), typed."""
+        return self.environ.get("novalite.query", {})
+
+    @property
     def links(self) -> links.Links:
         return links.Links(links.root_url(self.host_url, self.script_name))
 
@@ -67,7 +72,8 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return resp
 
 
-def _api_of(path: str) -> str | None:
+def api_of(path: str) -> str | None:
+    """Which API a path belongs to (its errors take that API's format)."""
     for prefix, api in ((links.COMPUTE_PREFIX, COMPUTE), (links.IMAGE_PREFIX, IMAGE),
                         (links.IDENTITY_PREFIX, IDENTITY)):
         if path == prefix or path.startswith(prefix + "/"):
@@ -86,7 +92,7 @@ class Application:
         req = Request(environ)
         started = time.monotonic()
         request_id = f"req-{uuid.uuid4()}"
-        api = _api_of(req.path_info)
+        api = api_of(req.path_info)
         version = microversions.MIN_VERSION
         try:
             version_error: errors.HTTPError | None = None
@@ -124,6 +130,9 @@ class Application:
     def _dispatch(self, req: Request, match: Match) -> webob.Response:
         fn = getattr(match.controller, match.action)
         kwargs: dict[str, Any] = dict(match.args)
+        query = getattr(fn, "wsgi_query_schema", None)
+        if query is not None:
+            req.environ["novalite.query"] = query.validate(req.GET)
         validator = getattr(fn, "wsgi_body_validator", None)
         if validator is not None:
             body = validation.parse_json(self._read_json_body(req))
@@ -196,11 +205,13 @@ def make_app(compute_api: Any = None, image_api: Any = None) -> Application:
     and ``novalite.image.api.API``, built on first use so the app can be made
     (and its framework tested) without a message bus or database.
     """
-    from novalite.api import compute, identity, image
+    from novalite.api import compute, identity, image, openapi
 
     router = Router()
     compute.connect(router, compute_api, image_api)
     image.connect(router, image_api)
     identity.connect(router)
+    router.connect(openapi.DOCUMENT_PATH, "GET", openapi.OpenAPIController(router), "show",
+                   public=True)
     router.finalize()
     return Application(router)
