@@ -177,3 +177,58 @@ class NetworkSetupError(NovaliteException):
 
 class InstanceActionNotFound(NotFound):
     msg_fmt = "Action for request_id %(request_id)s on instance %(instance_uuid)s not found"
+
+
+# --- key pairs, quotas, flavors (compute API) --------------------------------
+
+class KeypairNotFound(NotFound):
+    msg_fmt = "Keypair %(name)s not found for user %(user_id)s"
+
+
+class KeyPairExists(Conflict):
+    msg_fmt = "Key pair '%(key_name)s' already exists."
+
+
+class InvalidKeypair(Invalid):
+    msg_fmt = "Keypair data is invalid: %(reason)s"
+
+
+class QuotaError(NovaliteException):
+    """Over a quota. NOTE: Nova's QuotaError is a 413, but every API that
+    raises one (server create, key pair create, metadata) answers 403."""
+
+    msg_fmt = "Quota exceeded: code=%(code)s"
+    code = 403
+
+
+class KeypairLimitExceeded(QuotaError):
+    msg_fmt = "Maximum number of key pairs exceeded"
+
+
+class TooManyInstances(QuotaError):
+    msg_fmt = ("Quota exceeded for %(overs)s: Requested %(req)s, but already used "
+               "%(used)s of %(allowed)s %(overs)s")
+
+
+class MetadataLimitExceeded(QuotaError):
+    msg_fmt = "Maximum number of metadata items exceeds %(allowed)d"
+
+
+class OverQuota(QuotaError):
+    msg_fmt = "Quota exceeded for resources: %(overs)s"
+
+
+class QuotaResourceUnknown(Invalid):
+    msg_fmt = "Unknown quota resources %(unknown)s."
+
+
+class FlavorExtraSpecsNotFound(NotFound):
+    msg_fmt = "Flavor %(flavor_id)s has no extra specs with key %(extra_specs_key)s."
+
+
+class FlavorExists(Conflict):
+    msg_fmt = "Flavor with name %(name)s already exists."
+
+
+class FlavorIdExists(Conflict):
+    msg_fmt = "Flavor with ID %(flavor_id)s already exists."

@@ -13,13 +13,15 @@ from novalite.conf import (
     default,
     fake_driver,
     libvirt,
+    quota,
     scheduler,
     upgrade_levels,
 )
 
 CONF = cfg.CONF
 
-_MODULES = (default, database, api, compute, scheduler, upgrade_levels, fake_driver, libvirt)
+_MODULES = (default, database, api, compute, scheduler, upgrade_levels, fake_driver, libvirt,
+            quota)
 
 for _mod in _MODULES:
     _mod.register_opts(CONF)

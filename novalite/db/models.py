@@ -177,5 +177,33 @@ class Image(SoftDeleteMixin, Base):
 
 # --- compute API: key pairs, quotas (migration 004) -------------------------
 
+class KeyPair(SoftDeleteMixin, Base):
+    """An SSH public key a user imports or has generated, per user by name."""
+
+    __tablename__ = "key_pairs"
+    __table_args__ = (UniqueConstraint("user_id", "name", "deleted",
+                                       name="uniq_key_pairs0user_id0name0deleted"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(255))
+    public_key: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(16), default="ssh")
+
+
+class Quota(Base):
+    """A project's own limit for one resource (absent: the configured default)."""
+
+    __tablename__ = "quotas"
+    __table_args__ = (UniqueConstraint("project_id", "resource",
+                                       name="uniq_quotas0project_id0resource"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255))
+    resource: Mapped[str] = mapped_column(String(255))
+    hard_limit: Mapped[int] = mapped_column(Integer)
+
+
 
 # --- networks, fixed IPs, instance actions (migration 005) ------------------

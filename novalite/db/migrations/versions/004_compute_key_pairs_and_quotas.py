@@ -5,8 +5,8 @@ Revises: 003
 Create Date: 2026-11-24 19:50:00
 """
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "004"
 down_revision = "003"
@@ -15,8 +15,35 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "key_pairs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("user_id", sa.String(length=255), nullable=False),
+        sa.Column("fingerprint", sa.String(length=255), nullable=False),
+        sa.Column("public_key", sa.Text(), nullable=False),
+        sa.Column("type", sa.String(length=16), nullable=False),
+        sa.Column("deleted_at", sa.DateTime(), nullable=True),
+        sa.Column("deleted", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("user_id", "name", "deleted",
+                            name="uniq_key_pairs0user_id0name0deleted"),
+    )
+    op.create_table(
+        "quotas",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("project_id", sa.String(length=255), nullable=False),
+        sa.Column("resource", sa.String(length=255), nullable=False),
+        sa.Column("hard_limit", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("project_id", "resource", name="uniq_quotas0project_id0resource"),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("quotas")
+    op.drop_table("key_pairs")

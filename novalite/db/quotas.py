@@ -1,0 +1,59 @@
+"""Quota queries: a project's own limits, and its usage counted from what
+it has (Nova's counting quotas: no usage table to drift out of step)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from novalite.db import models
+from novalite.db.api import _session
+
+
+def quota_get_all_by_project(project_id: str) -> dict[str, int]:
+    """The project's own limits, by resource (resources it has none for are absent)."""
+    with _session() as s:
+        q = sa.select(models.Quota.resource, models.Quota.hard_limit).filter_by(
+            project_id=project_id)
+        return {resource: limit for resource, limit in s.execute(q)}
+
+
+def quota_set(project_id: str, limits: dict[str, int]) -> None:
+    """Create or update the project's own limits for these resources, in one
+    transaction."""
+    for _ in range(3):
+        try:
+            with _session() as s:
+                rows = {r.resource: r for r in s.scalars(
+                    sa.select(models.Quota).filter_by(project_id=project_id).where(
+                        models.Quota.resource.in_(list(limits))))}
+                for resource, limit in limits.items():
+                    if resource in rows:
+                        rows[resource].hard_limit = limit
+                    else:
+                        s.add(models.Quota(project_id=project_id, resource=resource,
+                                           hard_limit=limit))
+            return
+        except sa_exc.IntegrityError:
+            # NOTE: a concurrent set created the same row first; the retry updates it.
+            continue
+    raise RuntimeError(f"could not set quotas of project {project_id}: concurrent updates")
+
+
+def quota_destroy_all_by_project(project_id: str) -> None:
+    with _session() as s:
+        s.execute(sa.delete(models.Quota).filter_by(project_id=project_id))
+
+
+def instance_usage_by_project(project_id: str) -> dict[str, int]:
+    """The project's servers (not deleted) and their vCPUs and RAM, from the
+    flavor each server was built with."""
+    with _session() as s:
+        q = sa.select(models.Instance.flavor).filter_by(project_id=project_id, deleted=0)
+        instances = cores = ram = 0
+        for (flavor,) in s.execute(q):
+            flavor = flavor or {}
+            instances += 1
+            cores += int(flavor.get("vcpus") or 0)
+            ram += int(flavor.get("memory_mb") or 0)
+        return {"instances": instances, "cores": cores, "ram": ram}

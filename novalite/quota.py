@@ -1,0 +1,157 @@
+"""Quotas: each project's limits and what it uses, checked before servers
+are recorded.
+
+Limits are the ``[quota]`` defaults unless the project has its own
+(``os-quota-sets``). Usage is counted from what the project has (servers
+that are not deleted, their flavors' vCPUs and RAM; a user's key pairs), as
+Nova's counting quotas do, so no usage table can drift out of step.
+
+Concurrent creates: ``enforce_server_create`` checks before the servers are
+recorded; two requests may both pass it for the last free slot. After the
+caller records its servers it calls ``recheck_server_create`` (Nova's
+``recheck_quota``): usage is counted again, now including every racing
+request's servers, and the caller deletes its servers and fails if the
+project is over. Whichever request rechecks last sees all of them, so the
+limit is never exceeded once the requests are done (at worst both racing
+requests are refused, as in Nova).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from novalite import exception
+from novalite.conf import CONF
+from novalite.db import keypairs as db_keypairs
+from novalite.db import quotas as db
+
+UNLIMITED = -1
+
+# NOTE: Nova's quota resources in its API order; the config option of each
+# (Nova names injected_file_path_bytes' option injected_file_path_length).
+RESOURCES: dict[str, str | None] = {
+    "instances": "instances",
+    "cores": "cores",
+    "ram": "ram",
+    "metadata_items": "metadata_items",
+    "injected_files": "injected_files",
+    "injected_file_content_bytes": "injected_file_content_bytes",
+    "injected_file_path_bytes": "injected_file_path_length",
+    "key_pairs": "key_pairs",
+    "server_groups": "server_groups",
+    "server_group_members": "server_group_members",
+    # NOTE: nova-network's quotas, gone from Nova but still in its 2.1
+    # answers (always -1); novalite has none of these resources either.
+    "fixed_ips": None,
+    "floating_ips": None,
+    "security_groups": None,
+    "security_group_rules": None,
+}
+
+# Resources counted from what a project has; the others limit one request.
+COUNTED = ("instances", "cores", "ram", "key_pairs", "server_groups",
+           "server_group_members")
+
+
+def get_defaults() -> dict[str, int]:
+    """The configured default limit of every resource."""
+    return {name: (CONF.quota[opt] if opt else UNLIMITED) for name, opt in RESOURCES.items()}
+
+
+def get_project_quotas(project_id: str) -> dict[str, int]:
+    """The project's limit of every resource: its own where it has one."""
+    limits = get_defaults()
+    own = db.quota_get_all_by_project(project_id)
+    limits.update({k: v for k, v in own.items() if k in limits})
+    return limits
+
+
+def get_usages(project_id: str, user_id: str | None = None) -> dict[str, int]:
+    """What the project uses of each resource (0 for what it cannot have).
+
+    NOTE: key pairs belong to users, so as in Nova a project's view shows
+    none in use; with ``user_id`` it shows that user's.
+    """
+    usage = dict.fromkeys(RESOURCES, 0)
+    usage.update(db.instance_usage_by_project(project_id))
+    if user_id is not None:
+        usage["key_pairs"] = db_keypairs.key_pair_count_by_user(user_id)
+    return usage
+
+
+def update_project_quotas(project_id: str, limits: dict[str, int]) -> None:
+    unknown = sorted(set(limits) - set(RESOURCES))
+    if unknown:
+        raise exception.QuotaResourceUnknown(unknown=", ".join(unknown))
+    db.quota_set(project_id, limits)
+
+
+def delete_project_quotas(project_id: str) -> None:
+    """Back to the defaults."""
+    db.quota_destroy_all_by_project(project_id)
+
+
+def _headroom(limit: int, used: int) -> float:
+    return float("inf") if limit == UNLIMITED else limit - used
+
+
+def enforce_server_create(context: Any, project_id: str, count: int, vcpus: int,
+                          memory_mb: int) -> None:
+    """Refuse ``count`` more servers needing ``vcpus`` vCPUs and ``memory_mb``
+    MB of RAM in total (all ``count`` servers together) when they would take
+    the project over its instances, cores or RAM quota.
+
+    Raises ``TooManyInstances`` (403) with Nova's message, e.g. "Quota
+    exceeded for instances: Requested 1, but already used 10 of 10 instances".
+    """
+    _check(project_id, {"instances": count, "cores": vcpus, "ram": memory_mb},
+           requested={"instances": count, "cores": vcpus, "ram": memory_mb})
+
+
+def recheck_server_create(context: Any, project_id: str, count: int, vcpus: int,
+                          memory_mb: int) -> None:
+    """After the caller recorded its servers: refuse (the caller then deletes
+    them) when the project is now over its quota because of racing creates.
+    The arguments are those given to ``enforce_server_create``; the message
+    is the same."""
+    if not CONF.quota.recheck_quota:
+        return
+    _check(project_id, {"instances": 0, "cores": 0, "ram": 0},
+           requested={"instances": count, "cores": vcpus, "ram": memory_mb})
+
+
+def _check(project_id: str, deltas: dict[str, int], requested: dict[str, int]) -> None:
+    limits = get_project_quotas(project_id)
+    usage = db.instance_usage_by_project(project_id)
+    overs = sorted(r for r, delta in deltas.items()
+                   if limits[r] != UNLIMITED and usage[r] + delta > limits[r])
+    if not overs:
+        return
+    # NOTE: as Nova's get_over_quota_detail: "used" is what the project
+    # holds without this request's servers, so the recheck (which counts
+    # them) reports the same figures as the first check.
+    already = {r: usage[r] - (requested[r] - deltas[r]) for r in overs}
+    raise exception.TooManyInstances(
+        overs=", ".join(overs),
+        req=", ".join(str(requested[r]) for r in overs),
+        used=", ".join(str(max(already[r], 0)) for r in overs),
+        allowed=", ".join(str(limits[r]) for r in overs))
+
+
+def enforce_key_pairs(project_id: str | None, user_id: str, delta: int = 1) -> None:
+    """Refuse ``delta`` more key pairs when the user would have more than
+    the ``key_pairs`` limit of the project it acts in (as Nova: the limit is
+    the project's, the count the user's)."""
+    limit = (get_project_quotas(project_id) if project_id else get_defaults())["key_pairs"]
+    if limit == UNLIMITED:
+        return
+    if db_keypairs.key_pair_count_by_user(user_id) + delta > limit:
+        raise exception.KeypairLimitExceeded()
+
+
+def enforce_metadata_items(project_id: str, count: int) -> None:
+    """Refuse more than the project's ``metadata_items`` metadata items on one
+    server (403 "Maximum number of metadata items exceeds 128", as Nova)."""
+    limit = get_project_quotas(project_id)["metadata_items"]
+    if limit != UNLIMITED and count > limit:
+        raise exception.MetadataLimitExceeded(allowed=limit)
