@@ -179,6 +179,49 @@ class InstanceActionNotFound(NotFound):
     msg_fmt = "Action for request_id %(request_id)s on instance %(instance_uuid)s not found"
 
 
+# --- identity ---------------------------------------------------------------
+
+class ProjectNotFound(NotFound):
+    msg_fmt = "Could not find project: %(project)s."
+
+
+class UserNotFound(NotFound):
+    msg_fmt = "Could not find user: %(user)s."
+
+
+class RoleNotFound(NotFound):
+    msg_fmt = "Could not find role: %(role)s."
+
+
+class DomainNotFound(NotFound):
+    msg_fmt = "Could not find domain: %(domain)s."
+
+
+class ProjectExists(Conflict):
+    msg_fmt = "Project %(name)s already exists in domain %(domain_id)s."
+
+
+class UserExists(Conflict):
+    msg_fmt = "User %(name)s already exists in domain %(domain_id)s."
+
+
+class InvalidPassword(Invalid):
+    msg_fmt = "Invalid password: %(reason)s"
+
+
+class Unauthorized(NovaliteException):
+    """Authentication failed. One message for every cause (unknown user,
+    wrong password, locked out, expired or revoked token), so a caller
+    learns nothing about which part was wrong."""
+
+    msg_fmt = "The request you have made requires authentication."
+    code = 401
+
+
+class TokenNotFound(NotFound):
+    msg_fmt = "Could not find token: %(token)s."
+
+
 # --- key pairs, quotas, flavors (compute API) --------------------------------
 
 class KeypairNotFound(NotFound):
@@ -232,3 +275,15 @@ class FlavorExists(Conflict):
 
 class FlavorIdExists(Conflict):
     msg_fmt = "Flavor with ID %(flavor_id)s already exists."
+
+
+class ImageForbidden(Forbidden):
+    msg_fmt = "%(reason)s"
+
+
+class ImageProtected(Forbidden):
+    msg_fmt = "Image %(image_id)s is protected and cannot be deleted."
+
+
+class ImageStatusTransition(Conflict):
+    msg_fmt = "Image status transition from %(current)s to %(new)s is not allowed"

@@ -10,7 +10,11 @@ the task state, so a delete that arrives mid-build wins cleanly.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import json
 import threading
+import traceback
+from collections.abc import Iterator
 from typing import Any
 
 import oslo_messaging as messaging
@@ -25,6 +29,7 @@ from novalite.compute.periodic import ComputePeriodicTasks
 from novalite.compute.resource_tracker import ResourceTracker
 from novalite.conductor import rpcapi as conductor_rpcapi
 from novalite.conf import CONF
+from novalite.network import model as network_model
 from novalite.objects.instance import Instance, InstanceList
 from novalite.virt import driver as virt_driver
 from novalite.virt import virtapi
@@ -189,7 +194,8 @@ class ComputeManager(ComputePeriodicTasks, manager.Manager):
 
     def _run_instance(self, context: Any, instance: Any, request_spec: dict) -> None:
         try:
-            self._build_instance(context, instance, request_spec)
+            with self._event(context, instance, "create", "compute__build_instance"):
+                self._build_instance(context, instance, request_spec)
             LOG.info("Instance %s is active on %s", instance.uuid, self.host)
         except _DELETED:
             LOG.info("Instance %s was deleted during its build", instance.uuid)
@@ -231,10 +237,21 @@ class ComputeManager(ComputePeriodicTasks, manager.Manager):
         instance.save(expected_task_state=[expected])
 
     def _allocate_network(self, context: Any, instance: Any) -> list:
-        """Flat networking arrives with the network issue: record that no
-        port was allocated, so delete knows there is nothing to release."""
-        instance.system_metadata = dict(instance.system_metadata, network_allocated="none")
-        return []
+        """Ports from the database, through the conductor (compute has no
+        database); recorded with the instance so the API shows its addresses
+        and delete knows what to unplug. Saved with the next task state."""
+        network_info = self.conductor_api.allocate_for_instance(context, instance.uuid,
+                                                                self.host)
+        instance.system_metadata = dict(instance.system_metadata,
+                                        **{network_model.SYSMETA_KEY:
+                                           network_model.dumps(network_info)})
+        return list(network_info)
+
+    def _deallocate_network(self, context: Any, instance: Any) -> None:
+        try:
+            self.conductor_api.deallocate_for_instance(context, instance.uuid)
+        except Exception:
+            LOG.exception("Could not release the addresses of %s", instance.uuid)
 
     def _prep_block_device(self, context: Any, instance: Any) -> dict:
         """Image-backed root disk only, for now: record it."""
@@ -253,13 +270,59 @@ class ComputeManager(ComputePeriodicTasks, manager.Manager):
         instance.save(expected_task_state=[task_states.SPAWNING])
 
     def _inject_files(self, context: Any, instance: Any, request_spec: dict) -> None:
-        """After spawn, files go in through the guest agent (network issue)."""
+        """Seed step 9: after spawn, the personality files go into the running
+        guest through the QEMU guest agent, when the image declares one. A
+        failure leaves the instance ACTIVE and is recorded as a failed
+        instance action event saying what failed."""
+        props = (request_spec.get("image") or {}).get("properties") or {}
+        if not (instance.system_metadata or {}).get("injected_files") or str(
+                props.get("hw_qemu_guest_agent", "no")).lower() not in ("yes", "true", "1"):
+            return
+        if not self.driver.capabilities.get("supports_file_injection"):
+            LOG.info("Driver of %s cannot inject files; %s has them on its config drive only",
+                     self.host, instance.uuid)
+            return
+        try:
+            with self._event(context, instance, "create", "compute_inject_files"):
+                self.driver.inject_files(context, instance, _injected_files(instance),
+                                         CONF.compute.agent_timeout)
+        except Exception as exc:
+            LOG.warning("File injection into %s failed (it stays ACTIVE): %s",
+                        instance.uuid, exc)
+
+    @contextlib.contextmanager
+    def _event(self, context: Any, instance: Any, action: str, event: str) -> Iterator[None]:
+        """An instance action event around a step: Success, or Error with
+        what failed. Recording is best effort: it never fails the step."""
+        event_id = None
+        try:
+            event_id = self.conductor_api.action_event_start(context, instance.uuid, action,
+                                                             event, self.host)
+        except Exception:
+            LOG.exception("Could not record the start of %s on %s", event, instance.uuid)
+        try:
+            yield
+        except BaseException as exc:
+            self._finish_event(context, event_id, "Error", _describe(exc),
+                               traceback.format_exc())
+            raise
+        self._finish_event(context, event_id, "Success")
+
+    def _finish_event(self, context: Any, event_id: int | None, result: str,
+                      details: str | None = None, tb: str | None = None) -> None:
+        if event_id is None:
+            return
+        try:
+            self.conductor_api.action_event_finish(context, event_id, result, details, tb)
+        except Exception:
+            LOG.exception("Could not record the end of event %s", event_id)
 
     def _cleanup_build(self, context: Any, instance: Any) -> None:
         try:
             self.driver.destroy(context, instance)
         except Exception:
             LOG.exception("Could not clean up the failed build of %s", instance.uuid)
+        self._deallocate_network(context, instance)
         self.rt.release(context, instance.uuid)
 
     def _reschedule(self, context: Any, instance: Any, request_spec: dict,
@@ -306,7 +369,8 @@ class ComputeManager(ComputePeriodicTasks, manager.Manager):
             building = instance.uuid in self._in_flight
         if building:
             self.driver.destroy(context, instance)
-        with _instance_lock(instance.uuid):
+        with _instance_lock(instance.uuid), \
+                self._event(context, instance, "delete", "compute_terminate_instance"):
             self._do_terminate(context, instance)
 
     def _do_terminate(self, context: Any, instance: Any) -> None:
@@ -316,6 +380,7 @@ class ComputeManager(ComputePeriodicTasks, manager.Manager):
             LOG.exception("Could not destroy %s", instance.uuid)
             self._fail(context, instance, exc)
             return
+        self._deallocate_network(context, instance)
         self.rt.release(context, instance.uuid)
         try:
             instance.destroy()
@@ -326,10 +391,11 @@ class ComputeManager(ComputePeriodicTasks, manager.Manager):
     # -- power ---------------------------------------------------------------
 
     def _power_action(self, context: Any, instance: Any, expected: tuple[str, ...],
-                      action: Any, final_vm_state: str) -> None:
+                      action: Any, final_vm_state: str, name: str = "") -> None:
         with _instance_lock(instance.uuid):
             try:
-                action()
+                with self._event(context, instance, name, f"compute_{name}_instance"):
+                    action()
                 instance.power_state = self._get_power_state(instance)
                 instance.vm_state = final_vm_state
                 instance.task_state = None
@@ -344,20 +410,42 @@ class ComputeManager(ComputePeriodicTasks, manager.Manager):
         self._power_action(context, instance, (task_states.POWERING_OFF,),
                            lambda: self.driver.power_off(instance,
                                                          CONF.compute.guest_shutdown_timeout),
-                           vm_states.STOPPED)
+                           vm_states.STOPPED, "stop")
 
     def start_instance(self, context: Any, instance: Any) -> None:
         self._power_action(context, instance, (task_states.POWERING_ON,),
-                           lambda: self.driver.power_on(context, instance), vm_states.ACTIVE)
+                           lambda: self.driver.power_on(context, instance), vm_states.ACTIVE,
+                           "start")
 
     def reboot_instance(self, context: Any, instance: Any, reboot_type: str = "SOFT") -> None:
         self._power_action(context, instance,
                            (task_states.REBOOTING, task_states.REBOOTING_HARD),
                            lambda: self.driver.reboot(context, instance, reboot_type),
-                           vm_states.ACTIVE)
+                           vm_states.ACTIVE, "reboot")
 
     def get_console_output(self, context: Any, instance: Any, length: int | None = None) -> str:
         data = self.driver.get_console_output(context, instance).decode("utf-8", "replace")
         if length is not None:
             data = "\n".join(data.splitlines()[-length:]) if length > 0 else ""
         return data
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, exception.NovaliteException):
+        return exc.format_message()
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _injected_files(instance: Any) -> list[dict]:
+    """The personality files of the create request, re-checked here (the API
+    checked them too): absolute paths without '..', contents base64."""
+    raw = (instance.system_metadata or {}).get("injected_files")
+    if not raw:
+        return []
+    files = json.loads(raw)
+    for f in files:
+        path = str(f.get("path", ""))
+        if not path.startswith("/") or ".." in path.split("/") or "\0" in path:
+            raise exception.Invalid(reason=f"personality path {path!r} is not absolute "
+                                           "or contains '..'")
+    return list(files)

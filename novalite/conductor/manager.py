@@ -16,7 +16,9 @@ from novalite import exception, manager
 from novalite.compute import rpcapi as compute_rpcapi
 from novalite.compute import task_states, vm_states
 from novalite.conf import CONF
+from novalite.db import network as network_db
 from novalite.manager import PeriodicTask
+from novalite.network import api as network_api
 from novalite.objects import base as objects_base
 from novalite.objects.instance import Instance, InstanceList
 from novalite.objects.service import ServiceList
@@ -26,7 +28,7 @@ LOG = logging.getLogger(__name__)
 
 
 class ConductorManager(manager.Manager):
-    target = messaging.Target(version="1.0")
+    target = messaging.Target(version="1.1")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -70,6 +72,38 @@ class ConductorManager(manager.Manager):
                                  object_versions: dict) -> Any:
         target = object_versions[objinst.obj_name()]
         return objinst.obj_to_primitive(target_version=target, version_manifest=object_versions)
+
+    # -- network and instance actions for compute (1.1) --------------------
+
+    @messaging.expected_exceptions(exception.NovaliteException)
+    def allocate_for_instance(self, context: Any, instance_uuid: str, host: str) -> list:
+        instance = Instance.get_by_uuid(context, instance_uuid)
+        requested = network_api.parse_requested(
+            (instance.system_metadata or {}).get(network_api.REQUESTED_KEY))
+        # NOTE: idempotent: a retried call (or a compute restart) finds the
+        # ports already made for this instance instead of making more.
+        network_api.deallocate_for_instance(instance_uuid)
+        return network_api.allocate_for_instance(instance_uuid, requested, host)
+
+    @messaging.expected_exceptions(exception.NovaliteException)
+    def deallocate_for_instance(self, context: Any, instance_uuid: str) -> int:
+        return network_api.deallocate_for_instance(instance_uuid)
+
+    def action_event_start(self, context: Any, instance_uuid: str, action: str, event: str,
+                           host: str) -> int:
+        request_id = getattr(context, "request_id", None)
+        act = network_db.action_get_by_request_id(instance_uuid, request_id) \
+            if request_id else None
+        if act is None:
+            act = network_db.action_start({
+                "action": action, "instance_uuid": instance_uuid, "request_id": request_id,
+                "user_id": getattr(context, "user_id", None),
+                "project_id": getattr(context, "project_id", None)})
+        return int(network_db.action_event_start(act["id"], event, host)["id"])
+
+    def action_event_finish(self, context: Any, event_id: int, result: str,
+                            details: str | None = None, traceback: str | None = None) -> None:
+        network_db.action_event_finish(event_id, result, details, traceback)
 
     def periodic_tasks(self) -> list[PeriodicTask]:
         return [PeriodicTask("check_unscheduled", CONF.compute.deadline_check_interval,

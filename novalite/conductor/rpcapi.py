@@ -4,6 +4,8 @@ API version history:
 
     * 1.0 - Initial version: build_instances (cast), object_class_action_versions,
             object_action, object_backport_versions, reschedule_instance (cast).
+    * 1.1 - allocate_for_instance, deallocate_for_instance (network, for compute),
+            action_event_start, action_event_finish (instance action events).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
     """Also the objects' indirection API: compute's remotable object methods
     arrive at the conductor's object_* methods."""
 
-    RPC_API_VERSION = "1.0"
+    RPC_API_VERSION = "1.1"
 
     def __init__(self) -> None:
         target = messaging.Target(topic=CONF.conductor_topic, version="1.0")
@@ -57,6 +59,35 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
                             failed_host: str, reason: str) -> None:
         self.client.cast(context, "reschedule_instance", instance_uuid=instance_uuid,
                          request_spec=request_spec, failed_host=failed_host, reason=reason)
+
+    # -- network (1.1) ----------------------------------------------------------
+
+    def allocate_for_instance(self, context: Any, instance_uuid: str, host: str) -> list:
+        """Allocate the instance's ports (from its requested networks);
+        returns its network_info."""
+        cctxt = self.client.prepare(version="1.1")
+        return cctxt.call(context, "allocate_for_instance", instance_uuid=instance_uuid,
+                          host=host)
+
+    def deallocate_for_instance(self, context: Any, instance_uuid: str) -> int:
+        cctxt = self.client.prepare(version="1.1")
+        return cctxt.call(context, "deallocate_for_instance", instance_uuid=instance_uuid)
+
+    # -- instance action events (1.1) -------------------------------------------
+
+    def action_event_start(self, context: Any, instance_uuid: str, action: str, event: str,
+                           host: str) -> int:
+        """Start ``event`` of the instance's action of this request (made,
+        named ``action``, when the request has none yet); returns its id."""
+        cctxt = self.client.prepare(version="1.1")
+        return cctxt.call(context, "action_event_start", instance_uuid=instance_uuid,
+                          action=action, event=event, host=host)
+
+    def action_event_finish(self, context: Any, event_id: int, result: str,
+                            details: str | None = None, traceback: str | None = None) -> None:
+        cctxt = self.client.prepare(version="1.1")
+        cctxt.call(context, "action_event_finish", event_id=event_id, result=result,
+                   details=details, traceback=traceback)
 
     # -- objects --------------------------------------------------------------
 

@@ -26,6 +26,13 @@ compute_opts = [
     cfg.IntOpt("guest_shutdown_timeout", default=60, min=0,
                help="On stop, seconds a guest gets to shut down cleanly (ACPI) "
                     "before it is powered off."),
+    cfg.BoolOpt("force_config_drive", default=True,
+                help="Give every instance a config drive, asked for or not. The "
+                     "guest reads its network configuration (network_data.json) "
+                     "from it: without one, a guest has no address."),
+    cfg.IntOpt("agent_timeout", default=120, min=1,
+               help="Seconds file injection through the QEMU guest agent may take "
+                    "after spawn (the guest agent starts with the guest's boot)."),
 ]
 
 

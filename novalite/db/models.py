@@ -174,6 +174,62 @@ class Image(SoftDeleteMixin, Base):
 
 # --- identity (migration 003) ---------------------------------------------
 
+class Project(Base):
+    """A Keystone project (tenant); every project is in domain ``default``."""
+
+    __tablename__ = "projects"
+    __table_args__ = (UniqueConstraint("domain_id", "name", name="uniq_projects0domain_id0name"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    domain_id: Mapped[str] = mapped_column(String(64), default="default")
+    description: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class User(Base):
+    """A user with a bcrypt password hash and its failed-authentication count
+    (brute-force lockout)."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("domain_id", "name", name="uniq_users0domain_id0name"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    domain_id: Mapped[str] = mapped_column(String(64), default="default")
+    password_hash: Mapped[str | None] = mapped_column(String(128))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    default_project_id: Mapped[str | None] = mapped_column(String(64))
+    failed_auth_count: Mapped[int] = mapped_column(Integer, default=0)
+    failed_auth_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+
+
+class RoleAssignment(Base):
+    """A role (``admin``, ``member``, ``reader``) of a user on a project."""
+
+    __tablename__ = "role_assignments"
+    __table_args__ = (
+        UniqueConstraint("user_id", "project_id", "role",
+                         name="uniq_role_assignments0user_id0project_id0role"),
+        Index("role_assignments_project_id_idx", "project_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    project_id: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(64))
+
+
+class RevokedToken(Base):
+    """A revoked token's audit id, kept until the token would have expired."""
+
+    __tablename__ = "revoked_tokens"
+    __table_args__ = (Index("revoked_tokens_expires_at_idx", "expires_at"),)
+
+    audit_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    expires_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+
+
 
 # --- compute API: key pairs, quotas (migration 004) -------------------------
 
@@ -207,3 +263,77 @@ class Quota(Base):
 
 
 # --- networks, fixed IPs, instance actions (migration 005) ------------------
+
+
+class Network(SoftDeleteMixin, Base):
+    """A flat network: one Linux bridge per host with the gateway address."""
+
+    __tablename__ = "networks"
+    __table_args__ = (
+        UniqueConstraint("uuid", name="uniq_networks0uuid"),
+        UniqueConstraint("name", "deleted", name="uniq_networks0name0deleted"),
+        UniqueConstraint("bridge", "deleted", name="uniq_networks0bridge0deleted"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(255))
+    cidr: Mapped[str] = mapped_column(String(43))
+    gateway: Mapped[str] = mapped_column(String(39))
+    bridge: Mapped[str] = mapped_column(String(15))
+    project_id: Mapped[str | None] = mapped_column(String(255))
+
+
+class FixedIP(Base):
+    """An allocated address (a port): a row exists only while allocated, so
+    the unique constraints make two builds racing for one address (on any
+    host) fail in the database, never both succeed."""
+
+    __tablename__ = "fixed_ips"
+    __table_args__ = (
+        UniqueConstraint("network_id", "address", name="uniq_fixed_ips0network_id0address"),
+        UniqueConstraint("mac", name="uniq_fixed_ips0mac"),
+        UniqueConstraint("uuid", name="uniq_fixed_ips0uuid"),
+        Index("fixed_ips_instance_uuid_idx", "instance_uuid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36))
+    network_id: Mapped[int] = mapped_column(Integer)
+    address: Mapped[str] = mapped_column(String(39))
+    mac: Mapped[str] = mapped_column(String(17))
+    instance_uuid: Mapped[str] = mapped_column(String(36))
+    host: Mapped[str | None] = mapped_column(String(255))
+
+
+class InstanceAction(Base):
+    __tablename__ = "instance_actions"
+    __table_args__ = (
+        Index("instance_actions_instance_uuid_idx", "instance_uuid"),
+        Index("instance_actions_request_id_idx", "request_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action: Mapped[str] = mapped_column(String(255))
+    instance_uuid: Mapped[str] = mapped_column(String(36))
+    request_id: Mapped[str | None] = mapped_column(String(255))
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    project_id: Mapped[str | None] = mapped_column(String(255))
+    start_time: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    finish_time: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    message: Mapped[str | None] = mapped_column(String(255))
+
+
+class InstanceActionEvent(Base):
+    __tablename__ = "instance_actions_events"
+    __table_args__ = (Index("instance_actions_events_action_id_idx", "action_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action_id: Mapped[int] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(255))
+    start_time: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    finish_time: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    result: Mapped[str | None] = mapped_column(String(255))
+    traceback: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str | None] = mapped_column(String(255))
+    details: Mapped[str | None] = mapped_column(Text)

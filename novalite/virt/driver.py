@@ -106,6 +106,14 @@ class ComputeDriver(abc.ABC):
         """What the guest wrote to its console so far."""
         raise NotImplementedError()
 
+    def inject_files(self, context: Any, instance: Any, files: list[dict],
+                     timeout: float) -> None:
+        """Write files ({"path": absolute path, "contents": base64}) into the
+        running guest (``supports_file_injection``), within ``timeout``
+        seconds; raise naming the file and the step that failed. The guest
+        keeps running either way."""
+        raise NotImplementedError()
+
 
 def load_compute_driver(virtapi: VirtAPI, compute_driver: str) -> ComputeDriver:
     """Load ``compute_driver`` (e.g. 'fake.FakeDriver') from the

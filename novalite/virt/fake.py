@@ -8,6 +8,7 @@ same code paths a real driver does.
 
 from __future__ import annotations
 
+import base64
 import threading
 from typing import Any
 
@@ -27,6 +28,8 @@ class _FakeGuest:
         self.state = power_state.NOSTATE
         self.cancelled = threading.Event()
         self.console = b""
+        self.vifs: list[dict] = []
+        self.files: dict[str, bytes] = {}
 
 
 class FakeDriver(driver.ComputeDriver):
@@ -39,11 +42,14 @@ class FakeDriver(driver.ComputeDriver):
     capabilities = {
         "supports_reboot": True,
         "supports_console_output": True,
-        "supports_file_injection": False,
+        "supports_file_injection": True,
     }
 
     def __init__(self, virtapi: Any) -> None:
         super().__init__(virtapi)
+        # NOTE: what plug/unplug were asked, in order: ("plug"|"unplug", port id,
+        # bridge); plugging touches nothing on the host.
+        self.plugged: list[tuple[str, str, str]] = []
         self._guests: dict[str, _FakeGuest] = {}
         self._lock = threading.Lock()
         self._host = CONF.host
@@ -84,6 +90,9 @@ class FakeDriver(driver.ComputeDriver):
                 raise exception.InstanceSpawnError(instance_uuid=instance.uuid,
                                                    reason="a guest with this uuid already exists")
             self._guests[instance.uuid] = guest
+        for vif in network_info or []:
+            self.plugged.append(("plug", vif["id"], vif["network"]["bridge"]))
+            guest.vifs.append(vif)
         try:
             self._boot(instance, guest)
         except BaseException:
@@ -106,6 +115,14 @@ class FakeDriver(driver.ComputeDriver):
         if guest is not None:
             guest.cancelled.set()
             guest.state = power_state.SHUTDOWN
+            for vif in guest.vifs:
+                self.plugged.append(("unplug", vif["id"], vif["network"]["bridge"]))
+
+    def inject_files(self, context: Any, instance: Any, files: list[dict],
+                     timeout: float) -> None:
+        guest = self._guest(instance)
+        for f in files:
+            guest.files[f["path"]] = base64.b64decode(f.get("contents", ""))
 
     def _guest(self, instance: Any) -> _FakeGuest:
         with self._lock:

@@ -29,12 +29,23 @@ class LibvirtConfigGuestDisk:
     target_dev: str = "vda"
     target_bus: str = "virtio"
     device: str = "disk"
+    cache: str = "none"
+    readonly: bool = False
 
     def format_dom(self, devices: ET.Element) -> None:
         disk = _sub(devices, "disk", type="file", device=self.device)
-        _sub(disk, "driver", name="qemu", type=self.driver_format, cache="none")
+        _sub(disk, "driver", name="qemu", type=self.driver_format, cache=self.cache)
         _sub(disk, "source", file=self.source_path)
         _sub(disk, "target", dev=self.target_dev, bus=self.target_bus)
+        if self.readonly:
+            _sub(disk, "readonly")
+
+
+def config_drive_disk(path: str) -> LibvirtConfigGuestDisk:
+    """The config drive: a read-only IDE CD-ROM (machine ``pc``; the guest
+    kernel has no AHCI driver for SATA)."""
+    return LibvirtConfigGuestDisk(path, driver_format="raw", target_dev="hdc",
+                                  target_bus="ide", device="cdrom", readonly=True)
 
 
 @dataclasses.dataclass
@@ -147,6 +158,10 @@ class LibvirtConfigGuest:
             dev.format_dom(devices)
         rng = _sub(devices, "rng", model="virtio")
         _sub(rng, "backend", "/dev/urandom", model="random")
+        # NOTE: no USB controller and no balloon: nothing uses them, and
+        # under TCG each costs boot time (measured: boot ratio 1.39x → 1.29x).
+        _sub(devices, "controller", type="usb", model="none")
+        _sub(devices, "memballoon", model="none")
         return domain
 
     def _format_os(self, os_el: ET.Element) -> None:

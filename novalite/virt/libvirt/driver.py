@@ -34,9 +34,10 @@ from oslo_utils import timeutils
 from novalite import exception
 from novalite.compute import power_state
 from novalite.conf import CONF
-from novalite.virt import driver
+from novalite.network import model as network_model
+from novalite.virt import configdrive, driver
 from novalite.virt.hardware import HostResources, InstanceInfo
-from novalite.virt.libvirt import config, host, imagebackend, imagecache, vif
+from novalite.virt.libvirt import agent, config, host, imagebackend, imagecache, vif
 from novalite.virt.libvirt.guest import Guest
 
 LOG = logging.getLogger(__name__)
@@ -66,13 +67,14 @@ class DiskInfo:
     root: str | None = None
     kernel: str | None = None
     initrd: str | None = None
+    config_drive: str | None = None
 
 
 class LibvirtDriver(driver.ComputeDriver):
     capabilities = {
         "supports_reboot": True,
         "supports_console_output": True,
-        "supports_file_injection": False,
+        "supports_file_injection": True,
     }
 
     def __init__(self, virtapi: Any) -> None:
@@ -146,6 +148,8 @@ class LibvirtDriver(driver.ComputeDriver):
             with contextlib.ExitStack() as undo:
                 undo.callback(self._cleanup_failed_spawn, instance)
                 disk_info = self._create_image(context, instance, image_meta, cancel)
+                disk_info.config_drive = self._create_config_drive(instance, network_info,
+                                                                   cancel)
                 xml = self.to_xml(context, instance, image_meta, disk_info, network_info)
                 self._create_domain_and_network(context, instance, xml, network_info, cancel)
                 undo.pop_all()
@@ -239,6 +243,14 @@ class LibvirtDriver(driver.ComputeDriver):
             imagebackend.create_overlay(base, fmt, disk, root_gb)
         return disk
 
+    def _create_config_drive(self, instance: Any, network_info: list,
+                             cancel: threading.Event) -> str | None:
+        if not configdrive.required(instance):
+            return None
+        path = os.path.join(self._instance_dir(instance.uuid), configdrive.FILE_NAME)
+        with self._step(instance, cancel):
+            return configdrive.make_drive(path, instance, network_info or [])
+
     def to_xml(self, context: Any, instance: Any, image_meta: dict, disk_info: DiskInfo,
                network_info: list) -> str:
         xml = self.get_guest_config(instance, image_meta, disk_info, network_info).to_xml()
@@ -258,7 +270,10 @@ class LibvirtDriver(driver.ComputeDriver):
         if disk_info.kernel:
             guest.cmdline = f"console=ttyS0 novalite.hostname={guest_hostname(instance)}"
         if disk_info.root:
-            guest.devices.append(config.LibvirtConfigGuestDisk(disk_info.root))
+            guest.devices.append(config.LibvirtConfigGuestDisk(
+                disk_info.root, cache=CONF.libvirt.disk_cachemode))
+        if disk_info.config_drive:
+            guest.devices.append(config.config_drive_disk(disk_info.config_drive))
         guest.devices.extend(vif.get_config(v) for v in network_info or [])
         guest.devices.append(config.LibvirtConfigGuestSerial(os.path.join(inst_dir,
                                                                           CONSOLE_LOG)))
@@ -303,7 +318,15 @@ class LibvirtDriver(driver.ComputeDriver):
             cancel.set()
         with _instance_lock(instance.uuid):
             self._destroy_guest(instance.uuid)
+            self._unplug_vifs(instance, network_info)
             self._remove_files(instance.uuid)
+
+    @staticmethod
+    def _unplug_vifs(instance: Any, network_info: list | None) -> None:
+        """libvirt removed the taps with the domain; one that outlived it
+        (a crash between the two) goes now. The bridge stays."""
+        for v in network_info or network_model.from_instance(instance):
+            vif.unplug(v)
 
     def _destroy_guest(self, uuid: str) -> None:
         domain = self._host.lookup(uuid)
@@ -375,6 +398,21 @@ class LibvirtDriver(driver.ComputeDriver):
         guests = [Guest(d) for d in self._host.list_domains()]
         prefix = CONF.libvirt.instance_name_template.split("%", 1)[0]
         return [g.uuid for g in guests if g.name.startswith(prefix) and g.is_novalite()]
+
+    def inject_files(self, context: Any, instance: Any, files: list[dict],
+                     timeout: float) -> None:
+        decoded = [(str(f["path"]), configdrive.decode_contents(f, instance.uuid))
+                   for f in files]
+        domain = self._host.lookup(instance.uuid)
+        if domain is None:
+            raise exception.InstanceNotFound(instance_id=instance.uuid)
+        try:
+            agent.inject_files(domain, decoded, timeout)
+        except agent.AgentError as e:
+            raise exception.NovaliteException(
+                f"file injection through the guest agent failed: {e}") from e
+        LOG.info("Injected %d file(s) into %s through the guest agent", len(decoded),
+                 instance.uuid)
 
     def get_console_output(self, context: Any, instance: Any) -> bytes:
         self._guest(instance)

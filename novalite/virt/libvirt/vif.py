@@ -1,17 +1,18 @@
-"""Guest network interfaces from ``network_info``.
+"""Guest network interfaces from ``network_info`` (see
+``novalite.network.model``): a virtio NIC on the network's Linux bridge, with
+the port's MAC and a tap named after the port.
 
-``network_info`` is a list of VIFs in Nova's shape:
-``{"id": port id, "address": MAC, "network": {"bridge": name}, "devname": tap}``.
-The network layer creates the bridge; libvirt creates the tap and attaches
-it, so "plugging" here only checks that the bridge exists.
+Plugging makes sure the bridge exists on this host with the gateway address;
+libvirt creates the tap when the domain starts and removes it when the
+domain stops; unplugging removes a tap that outlived its domain.
 """
 
 from __future__ import annotations
 
-import os
 import re
 
 from novalite import exception
+from novalite.network import linux_net
 from novalite.virt.libvirt import config
 
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
@@ -33,6 +34,15 @@ def get_config(vif: dict) -> config.LibvirtConfigGuestInterface:
 
 def plug(vif: dict) -> None:
     bridge = get_config(vif).bridge
-    if not os.path.isdir(f"/sys/class/net/{bridge}"):
+    subnets = vif["network"].get("subnets") or []
+    if subnets and subnets[0].get("gateway"):
+        linux_net.ensure_bridge(bridge, subnets[0]["cidr"], subnets[0]["gateway"])
+    elif not linux_net.device_exists(bridge):
         raise exception.NovaliteException(
             f"bridge {bridge} of VIF {vif.get('id')} does not exist on this host")
+
+
+def unplug(vif: dict) -> None:
+    devname = get_config(vif).target_dev
+    if devname:
+        linux_net.delete_device(devname)

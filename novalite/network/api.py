@@ -1,0 +1,88 @@
+"""Allocation and release of an instance's addresses. Runs where the
+database is (the conductor, which compute asks over RPC; the API, to check
+requested networks)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from oslo_log import log as logging
+
+from novalite import exception
+from novalite.conf import CONF
+from novalite.db import network as db
+from novalite.network import model
+
+LOG = logging.getLogger(__name__)
+
+REQUESTED_KEY = "requested_networks"
+
+
+def parse_requested(raw: str | None) -> Any:
+    """``system_metadata["requested_networks"]``: "auto", "none", or a list
+    of {"uuid", "fixed_ip"}; absent means "auto"."""
+    if not raw:
+        return "auto"
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    if value in ("auto", "none") or isinstance(value, list):
+        return value
+    raise exception.InvalidNetwork(reason=f"requested networks {raw!r} are not understood")
+
+
+def default_network() -> dict | None:
+    """The network "auto" means: the one named [network] default_network_name,
+    else the only network there is; None when there is no network at all
+    (the instance then gets no port, as with "none")."""
+    named = db.network_get_all(name=CONF.network.default_network_name)
+    if named:
+        return named[0]
+    every = db.network_get_all()
+    return every[0] if len(every) == 1 else None
+
+
+def validate_requested(requested: Any) -> None:
+    """Unknown network → NetworkNotFound (the API answers 400 with it)."""
+    if not isinstance(requested, list):
+        return
+    for req in requested:
+        net = db.network_get(req["uuid"])
+        if req.get("fixed_ip"):
+            db._check_requested(net, req["fixed_ip"])
+
+
+def allocate_for_instance(instance_uuid: str, requested: Any, host: str | None) -> list[dict]:
+    """Allocate the instance's ports; all or nothing."""
+    if requested == "none":
+        return []
+    if requested == "auto":
+        net = default_network()
+        wanted = [] if net is None else [{"uuid": net["uuid"]}]
+    else:
+        wanted = list(requested)
+    network_info = []
+    try:
+        for req in wanted:
+            fip = db.fixed_ip_allocate(req["uuid"], instance_uuid, host, req.get("fixed_ip"))
+            network_info.append(model.vif_from_fixed_ip(fip))
+    except Exception:
+        db.fixed_ip_release_by_instance(instance_uuid)
+        raise
+    LOG.info("Instance %s on %s: %s", instance_uuid, host,
+             ", ".join(f"{ip['address']} on {v['network']['label']}"
+                       for v in network_info for ip in model.fixed_ips(v)) or "no network")
+    return network_info
+
+
+def deallocate_for_instance(instance_uuid: str) -> int:
+    released = db.fixed_ip_release_by_instance(instance_uuid)
+    if released:
+        LOG.info("Released %d address(es) of instance %s", released, instance_uuid)
+    return released
+
+
+def get_network_info(instance_uuid: str) -> list[dict]:
+    return [model.vif_from_fixed_ip(f) for f in db.fixed_ip_get_by_instance(instance_uuid)]
