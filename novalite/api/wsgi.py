@@ -124,7 +124,8 @@ class Application:
             raise
         req.environ["novalite.context"] = auth.make_context(request_id, inbound,
                                                             authenticate=not match.public,
-                                                            headers=req.headers)
+                                                            headers=req.headers,
+                                                            identity_url=req.links.identity_root)
         return match
 
     def _dispatch(self, req: Request, match: Match) -> webob.Response:

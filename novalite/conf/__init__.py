@@ -12,7 +12,10 @@ from novalite.conf import (
     database,
     default,
     fake_driver,
+    identity,
     libvirt,
+    network,
+    policy,
     quota,
     scheduler,
     upgrade_levels,
@@ -21,7 +24,8 @@ from novalite.conf import (
 CONF = cfg.CONF
 
 _MODULES = (default, database, api, compute, scheduler, upgrade_levels, fake_driver, libvirt,
-            quota)
+            policy, identity,
+            network, quota)
 
 for _mod in _MODULES:
     _mod.register_opts(CONF)

@@ -22,9 +22,15 @@ service_opts = [
     cfg.StrOpt("compute_driver", default="fake.FakeDriver",
                help="Virt driver to load, by its entry-point name in the "
                     "novalite.virt namespace, e.g. fake.FakeDriver."),
-    cfg.StrOpt("auth_strategy", default="noauth", choices=["noauth", "keystone"],
-               help="How API requests are authenticated. 'noauth' treats every "
-                    "request as an admin of project 'admin' (tests only)."),
+    cfg.StrOpt("auth_strategy", default="noauth",
+               choices=[("novalite", "the built-in identity service ([identity]) "
+                                     "issues and validates tokens"),
+                        ("keystone", "an external Keystone validates tokens "
+                                     "(keystonemiddleware, [keystone_authtoken])"),
+                        ("noauth", "no authentication: the caller is whoever the "
+                                   "X-User-Id/X-Project-Id/X-Roles headers say, "
+                                   "admin by default (tests only)")],
+               help="How API requests are authenticated."),
     cfg.IntOpt("report_interval", default=10, min=1,
                help="Seconds between service heartbeats (and compute node "
                     "resource reports)."),

@@ -20,13 +20,18 @@ from novalite.db import migration
 from novalite.objects import base as objects_base
 
 TRANSPORT = os.environ.get("NOVALITE_TEST_TRANSPORT", "inproc://")
+ADMIN_PASSWORD = "admin-test-password"
 
 
 class Stack:
     def __init__(self, state_dir: str, computes: list[tuple[str, str]] | None = None,
                  overrides: dict[tuple[str | None, str], Any] | None = None,
-                 database_url: str | None = None, with_api: bool = True) -> None:
+                 database_url: str | None = None, with_api: bool = True,
+                 auth: str = "noauth") -> None:
         self.state_dir = state_dir
+        # NOTE: "novalite" makes the API check tokens; self.session then
+        # carries a token of the bootstrapped admin (ADMIN_PASSWORD).
+        self.auth = auth
         self.computes_spec = computes or [("host1", "fake.FakeDriver")]
         self.overrides = overrides or {}
         self.database_url = database_url or f"sqlite:///{state_dir}/novalite.sqlite"
@@ -55,6 +60,9 @@ class Stack:
         self._override("report_interval", 1)
         self._override("rpc_call_timeout", 20)
         self._override("listen", "127.0.0.1", group="api")
+        self._override("auth_strategy", self.auth)
+        # NOTE: the cheapest bcrypt cost: tests hash many passwords.
+        self._override("password_hash_rounds", 4, group="identity")
         for (group, name), value in self.overrides.items():
             self._override(name, value, group=group)
         migration.db_sync()
@@ -77,6 +85,12 @@ class Stack:
             self.api_service = APIService(listen="127.0.0.1", port=0)
             self.api_service.start()
             self.base_url = f"http://127.0.0.1:{self.api_service.port}"
+            if self.auth == "novalite":
+                from novalite.identity import manager
+
+                manager.bootstrap(ADMIN_PASSWORD)
+                self.session.close()
+                self.session = self.login("admin", ADMIN_PASSWORD, "admin")
         return self
 
     def start_compute(self, host: str, driver: str = "fake.FakeDriver") -> Any:
@@ -120,6 +134,37 @@ class Stack:
             f.write(b"\0" * 65536)
         ctxt = nl_context.get_admin_context()
         self.image_id = image_api.API().register(ctxt, "test-image", path)["id"]
+
+    # -- identity --------------------------------------------------------------
+
+    def make_user(self, name: str, project: str, role: str = "member",
+                  password: str | None = None) -> dict:
+        """A user with ``role`` on ``project`` (made if missing); its row
+        with ``password`` and ``project_id`` added."""
+        from novalite.identity import manager, store
+
+        password = password or f"{name}-pw-{uuid.uuid4().hex[:8]}"
+        user = manager.create_user(name, password, project, role)
+        return {**user, "password": password,
+                "project_id": store.project_get_by_name(project)["id"]}
+
+    def token(self, username: str, password: str, project: str | None) -> requests.Response:
+        """``POST /identity/v3/auth/tokens`` with a password (project-scoped
+        by name unless ``project`` is None)."""
+        auth: dict[str, Any] = {"identity": {"methods": ["password"], "password": {"user": {
+            "name": username, "domain": {"id": "default"}, "password": password}}}}
+        if project is not None:
+            auth["scope"] = {"project": {"name": project, "domain": {"id": "default"}}}
+        return requests.post(self.base_url + "/identity/v3/auth/tokens",
+                             json={"auth": auth}, timeout=30)
+
+    def login(self, username: str, password: str, project: str) -> requests.Session:
+        """A session whose requests carry a token of ``username`` on ``project``."""
+        resp = self.token(username, password, project)
+        assert resp.status_code == 201, resp.text
+        session = requests.Session()
+        session.headers["X-Auth-Token"] = resp.headers["X-Subject-Token"]
+        return session
 
     # -- HTTP ------------------------------------------------------------------
 

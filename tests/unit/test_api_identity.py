@@ -1,5 +1,5 @@
-"""The Identity API's version documents: all novalite serves of Keystone
-until the identity issue, so ``auth_type: none`` clients can discover it."""
+"""The Identity API's version documents (public, whatever the auth
+strategy) and its error format."""
 
 from __future__ import annotations
 
@@ -48,8 +48,8 @@ def test_keystoneauth_finds_v3_in_both_documents():
         assert versions and versions[0][0] == 3
 
 
-def test_no_identity_api_beyond_discovery_in_keystones_error_format():
-    resp = call("/identity/v3/auth/tokens", "POST")
+def test_unknown_identity_path_in_keystones_error_format():
+    resp = call("/identity/v3/credentials", "GET")
     assert resp.status_code == 404
     assert resp.json == {"error": {"code": 404, "title": "Not Found",
                                    "message": "The resource could not be found."}}

@@ -1,12 +1,22 @@
-"""The Identity API (``/identity``): for now only Keystone's version
-documents, so clients configured with ``auth_type: none`` can discover it.
+"""The Identity API (``/identity``): a Keystone v3 subset served by the
+built-in identity service (``novalite.identity``): version documents,
+tokens, and read-only projects, users, roles and domains.
 
-NOTE: tokens, users and projects are not served yet; every other path under
-``/identity`` answers 404 in Keystone's error format.
+Every route is public to the router; the token routes and resources
+authenticate the caller's ``X-Auth-Token`` themselves.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from novalite.api.identity.resources import (
+    DomainsController,
+    ProjectsController,
+    RolesController,
+    UsersController,
+)
+from novalite.api.identity.tokens import TokensController
 from novalite.api.identity.versions import VersionsController
 from novalite.api.links import IDENTITY_PREFIX
 from novalite.api.router import Router
@@ -16,3 +26,26 @@ def connect(router: Router) -> None:
     versions = VersionsController()
     router.connect(IDENTITY_PREFIX, "GET", versions, "multiple_choices", public=True)
     router.connect(f"{IDENTITY_PREFIX}/v3", "GET", versions, "show", public=True)
+    v3 = f"{IDENTITY_PREFIX}/v3"
+    tokens = TokensController()
+    routes: list[tuple[str, str, Any, str]] = [
+        ("POST", "/auth/tokens", tokens, "create"),
+        ("GET", "/auth/tokens", tokens, "show"),
+        ("DELETE", "/auth/tokens", tokens, "delete"),
+        ("GET", "/auth/projects", tokens, "projects"),
+    ]
+    projects, users = ProjectsController(), UsersController()
+    roles, domains = RolesController(), DomainsController()
+    routes += [
+        ("GET", "/projects", projects, "index"),
+        ("GET", "/projects/{project_id}", projects, "show"),
+        ("GET", "/users", users, "index"),
+        ("GET", "/users/{user_id}", users, "show"),
+        ("GET", "/users/{user_id}/projects", users, "projects"),
+        ("GET", "/roles", roles, "index"),
+        ("GET", "/roles/{role_id}", roles, "show"),
+        ("GET", "/domains", domains, "index"),
+        ("GET", "/domains/{domain_id}", domains, "show"),
+    ]
+    for method, path, controller, action in routes:
+        router.connect(v3 + path, method, controller, action, public=True)

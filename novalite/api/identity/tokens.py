@@ -1,0 +1,73 @@
+"""``/v3/auth/tokens``: issue, validate, check and revoke tokens, as
+Keystone answers them, plus ``/v3/auth/projects``.
+
+These routes are public to the router: they authenticate the caller
+themselves with the built-in identity service, whatever ``auth_strategy``
+the other APIs use.
+"""
+
+from __future__ import annotations
+
+import webob
+
+from novalite import exception
+from novalite.api import auth, errors, validation, wsgi
+from novalite.api.identity import schemas, views
+from novalite.api.wsgi import Request
+from novalite.identity import manager, store
+
+SUBJECT_TOKEN_HEADER = "X-Subject-Token"
+
+
+def caller(req: Request) -> manager.AuthInfo:
+    """The token in ``X-Auth-Token``, or 401 pointing at this identity API."""
+    try:
+        return manager.validate(req.headers.get(auth.AUTH_TOKEN_HEADER))
+    except exception.Unauthorized as e:
+        raise auth.unauthorized(req.links.identity_root) from e
+
+
+class TokensController:
+    @validation.schema(schemas.auth_tokens)
+    def create(self, req: Request, body: dict) -> webob.Response:
+        try:
+            info = manager.authenticate(body["auth"])
+        except exception.Unauthorized as e:
+            raise auth.unauthorized(req.links.identity_root, e.format_message()) from e
+        return wsgi.json_response(views.token(info, req.links), 201,
+                                  {SUBJECT_TOKEN_HEADER: info.token_id})
+
+    def _subject(self, req: Request) -> tuple[manager.AuthInfo, manager.AuthInfo]:
+        me = caller(req)
+        subject_id = req.headers.get(SUBJECT_TOKEN_HEADER)
+        if not subject_id:
+            raise errors.bad_request(f"The {SUBJECT_TOKEN_HEADER} header is required: "
+                                     "the token to validate, check or revoke.")
+        try:
+            subject = manager.validate(subject_id)
+        except exception.Unauthorized as e:
+            raise errors.not_found("Could not find token: the token in "
+                                   f"{SUBJECT_TOKEN_HEADER} is not valid (expired, "
+                                   "revoked or not issued here).") from e
+        if not me.is_admin and me.user["id"] != subject.user["id"]:
+            raise errors.HTTPError(403, "You are not authorized to perform the requested "
+                                        "action: only an admin or the token's own user "
+                                        "may validate or revoke it.")
+        return me, subject
+
+    def show(self, req: Request) -> webob.Response:
+        _, subject = self._subject(req)
+        return wsgi.json_response(views.token(subject, req.links), 200,
+                                  {SUBJECT_TOKEN_HEADER: subject.token_id})
+
+    def delete(self, req: Request) -> webob.Response:
+        _, subject = self._subject(req)
+        manager.revoke(subject)
+        return webob.Response(status=204)
+
+    def projects(self, req: Request) -> dict:
+        """``GET /v3/auth/projects``: where the caller's token can be scoped."""
+        me = caller(req)
+        projects = store.projects_of_user(me.user["id"])
+        return {"projects": [views.project(p, req.links) for p in projects],
+                "links": views.collection_links(req.links, "auth/projects")}

@@ -1,0 +1,206 @@
+"""Identity queries: projects, users, role assignments, revoked tokens.
+
+Rows come back as plain dicts (as ``db.api`` returns them)."""
+
+from __future__ import annotations
+
+import datetime
+
+import sqlalchemy as sa
+from oslo_utils import timeutils, uuidutils
+from sqlalchemy import exc as sa_exc
+
+from novalite import exception
+from novalite.db import models
+from novalite.db.api import _session
+from novalite.identity import DEFAULT_DOMAIN_ID
+
+# -- projects ---------------------------------------------------------------
+
+
+def project_create(name: str, description: str = "",
+                   domain_id: str = DEFAULT_DOMAIN_ID) -> dict:
+    try:
+        with _session() as s:
+            row = models.Project(id=uuidutils.generate_uuid(dashed=False), name=name,
+                                 domain_id=domain_id, description=description, enabled=True)
+            s.add(row)
+            s.flush()
+            return row.as_dict()
+    except sa_exc.IntegrityError as e:
+        raise exception.ProjectExists(name=name, domain_id=domain_id) from e
+
+
+def project_get(project_id: str) -> dict:
+    with _session() as s:
+        row = s.get(models.Project, project_id)
+        if row is None:
+            raise exception.ProjectNotFound(project=project_id)
+        return row.as_dict()
+
+
+def project_get_by_name(name: str, domain_id: str = DEFAULT_DOMAIN_ID) -> dict:
+    with _session() as s:
+        row = s.scalar(sa.select(models.Project).filter_by(name=name, domain_id=domain_id))
+        if row is None:
+            raise exception.ProjectNotFound(project=name)
+        return row.as_dict()
+
+
+def project_list(name: str | None = None, ids: list[str] | None = None) -> list[dict]:
+    with _session() as s:
+        q = sa.select(models.Project).order_by(models.Project.name)
+        if name is not None:
+            q = q.filter_by(name=name)
+        if ids is not None:
+            q = q.where(models.Project.id.in_(ids))
+        return [r.as_dict() for r in s.scalars(q)]
+
+
+# -- users ------------------------------------------------------------------
+
+
+def user_create(name: str, password_hash: str | None, default_project_id: str | None = None,
+                domain_id: str = DEFAULT_DOMAIN_ID) -> dict:
+    try:
+        with _session() as s:
+            row = models.User(id=uuidutils.generate_uuid(dashed=False), name=name,
+                              domain_id=domain_id, password_hash=password_hash, enabled=True,
+                              default_project_id=default_project_id, failed_auth_count=0)
+            s.add(row)
+            s.flush()
+            return row.as_dict()
+    except sa_exc.IntegrityError as e:
+        raise exception.UserExists(name=name, domain_id=domain_id) from e
+
+
+def user_get(user_id: str) -> dict:
+    with _session() as s:
+        row = s.get(models.User, user_id)
+        if row is None:
+            raise exception.UserNotFound(user=user_id)
+        return row.as_dict()
+
+
+def user_get_by_name(name: str, domain_id: str = DEFAULT_DOMAIN_ID) -> dict:
+    with _session() as s:
+        row = s.scalar(sa.select(models.User).filter_by(name=name, domain_id=domain_id))
+        if row is None:
+            raise exception.UserNotFound(user=name)
+        return row.as_dict()
+
+
+def user_list(name: str | None = None) -> list[dict]:
+    with _session() as s:
+        q = sa.select(models.User).order_by(models.User.name)
+        if name is not None:
+            q = q.filter_by(name=name)
+        return [r.as_dict() for r in s.scalars(q)]
+
+
+def user_update(user_id: str, values: dict) -> dict:
+    with _session() as s:
+        row = s.get(models.User, user_id)
+        if row is None:
+            raise exception.UserNotFound(user=user_id)
+        for key, value in values.items():
+            setattr(row, key, value)
+        s.flush()
+        return row.as_dict()
+
+
+def user_record_failure(user_id: str, now: datetime.datetime) -> int:
+    """Count one failed password; the new count (atomic in the database)."""
+    with _session() as s:
+        s.execute(sa.update(models.User).where(models.User.id == user_id).values(
+            failed_auth_count=models.User.failed_auth_count + 1, failed_auth_at=now))
+        return s.scalar(sa.select(models.User.failed_auth_count).where(
+            models.User.id == user_id)) or 0
+
+
+def user_reset_failures(user_id: str) -> None:
+    with _session() as s:
+        s.execute(sa.update(models.User).where(models.User.id == user_id).values(
+            failed_auth_count=0, failed_auth_at=None))
+
+
+# -- role assignments -------------------------------------------------------
+
+
+def role_assignment_add(user_id: str, project_id: str, role: str) -> bool:
+    """Assign ``role``; False when the user already had it there."""
+    try:
+        with _session() as s:
+            s.add(models.RoleAssignment(user_id=user_id, project_id=project_id, role=role))
+            s.flush()
+        return True
+    except sa_exc.IntegrityError:
+        return False
+
+
+def roles_on_project(user_id: str, project_id: str) -> list[str]:
+    with _session() as s:
+        q = sa.select(models.RoleAssignment.role).filter_by(user_id=user_id,
+                                                            project_id=project_id)
+        return sorted(s.scalars(q))
+
+
+def role_assignment_list(user_id: str | None = None,
+                         project_id: str | None = None) -> list[dict]:
+    with _session() as s:
+        q = sa.select(models.RoleAssignment).order_by(models.RoleAssignment.id)
+        if user_id is not None:
+            q = q.filter_by(user_id=user_id)
+        if project_id is not None:
+            q = q.filter_by(project_id=project_id)
+        return [r.as_dict() for r in s.scalars(q)]
+
+
+def projects_of_user(user_id: str) -> list[dict]:
+    """Enabled projects where the user has at least one role."""
+    with _session() as s:
+        ids = sa.select(models.RoleAssignment.project_id).filter_by(user_id=user_id)
+        q = (sa.select(models.Project).where(models.Project.id.in_(ids))
+             .filter_by(enabled=True).order_by(models.Project.name))
+        return [r.as_dict() for r in s.scalars(q)]
+
+
+def token_subject(user_id: str, project_id: str | None,
+                  audit_ids: list[str]) -> tuple[dict, dict | None, list[str]] | None:
+    """What validating a token needs, in one transaction: the user, the
+    project and the user's roles there; None when any audit id is revoked
+    or the user is gone."""
+    with _session() as s:
+        revoked = s.scalar(sa.select(sa.func.count()).select_from(models.RevokedToken)
+                           .where(models.RevokedToken.audit_id.in_(audit_ids)))
+        if revoked:
+            return None
+        user = s.get(models.User, user_id)
+        if user is None:
+            return None
+        if project_id is None:
+            return user.as_dict(), None, []
+        project = s.get(models.Project, project_id)
+        if project is None:
+            return None
+        roles = s.scalars(sa.select(models.RoleAssignment.role)
+                          .filter_by(user_id=user_id, project_id=project_id))
+        return user.as_dict(), project.as_dict(), sorted(roles)
+
+
+# -- revoked tokens ---------------------------------------------------------
+
+
+def token_revoke(audit_id: str, expires_at: datetime.datetime) -> None:
+    """Record a revoked audit id and forget the ones whose tokens expired."""
+    now = timeutils.utcnow()
+    with _session() as s:
+        s.execute(sa.delete(models.RevokedToken).where(models.RevokedToken.expires_at < now))
+        if s.get(models.RevokedToken, audit_id) is None:
+            s.add(models.RevokedToken(audit_id=audit_id, expires_at=expires_at))
+
+
+def token_is_revoked(audit_ids: list[str]) -> bool:
+    with _session() as s:
+        return bool(s.scalar(sa.select(sa.func.count()).select_from(models.RevokedToken)
+                             .where(models.RevokedToken.audit_id.in_(audit_ids))))
