@@ -76,7 +76,9 @@ def _error_codes(route: Route, has_body: bool) -> list[int]:
         return [405] if not _PATH_PARAM.search(route.path) else [404, 405]
     codes = [400, 401, 403, 404, 405, 409]
     if has_body or route.method in ("POST", "PUT", "PATCH"):
-        codes += [413, 415]
+        codes.append(413)
+    if getattr(route.handler, "wsgi_media_types", None):
+        codes.append(415)
     return codes
 
 
@@ -135,8 +137,9 @@ def _operation(route: Route) -> dict:
         op["parameters"] = parameters
     validator = getattr(fn, "wsgi_body_validator", None)
     if validator is not None:
+        types = getattr(fn, "wsgi_media_types", None) or ("application/json",)
         op["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": copy.deepcopy(validator.schema)}}}
+            media_type: {"schema": copy.deepcopy(validator.schema)} for media_type in types}}
     responses = _success(fn)
     error_ref = {"$ref": f"#/components/schemas/{_ERROR_SCHEMAS.get(api or '', 'NovaError')}"}
     for code in _error_codes(route, validator is not None):

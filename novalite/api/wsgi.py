@@ -134,6 +134,9 @@ class Application:
         query = getattr(fn, "wsgi_query_schema", None)
         if query is not None:
             req.environ["novalite.query"] = query.validate(req.GET)
+        media_types = getattr(fn, "wsgi_media_types", None)
+        if media_types:
+            validation.check_media_type(media_types, req.content_type)
         validator = getattr(fn, "wsgi_body_validator", None)
         if validator is not None:
             body = validation.parse_json(self._read_json_body(req))

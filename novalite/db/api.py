@@ -476,9 +476,24 @@ def image_get_all(filters: dict | None = None) -> list[dict]:
         return [r.as_dict() for r in s.scalars(q)]
 
 
-def image_update(image_id: str, values: dict) -> dict:
+def image_update(image_id: str, values: dict, expected_status: str | None = None) -> dict:
+    """Update an image; with ``expected_status``, only if it still has that
+    status (one conditional UPDATE, so two uploads cannot both start), else
+    ImageStatusTransition."""
+    M = models.Image
     with _session() as s:
-        row = s.scalar(sa.select(models.Image).filter_by(uuid=image_id, deleted=0))
+        if expected_status is not None:
+            done = s.execute(sa.update(M).where(M.uuid == image_id, M.deleted == 0,
+                                                M.status == expected_status)
+                             .values(status=values.get("status", expected_status))
+                             .execution_options(synchronize_session=False))
+            if not done.rowcount:  # type: ignore[attr-defined]
+                current = s.scalar(sa.select(M.status).filter_by(uuid=image_id, deleted=0))
+                if current is None:
+                    raise exception.ImageNotFound(image_id=image_id)
+                raise exception.ImageStatusTransition(
+                    current=current, new=values.get("status", expected_status))
+        row = s.scalar(sa.select(M).filter_by(uuid=image_id, deleted=0))
         if row is None:
             raise exception.ImageNotFound(image_id=image_id)
         for k, v in values.items():

@@ -4,6 +4,13 @@ Uploads are streamed in chunks and hashed on the way (md5 checksum and
 sha512 ``os_hash_value``), never held whole in memory; downloads are
 streamed the same way (compute hosts fetch images over HTTP, verifying the
 hash as they go).
+
+Who sees what follows Glance: public and community images are visible to
+all, private and shared ones to their owner project (novalite has no image
+members) and to admins; an image the caller cannot see does not exist for
+them (ImageNotFound). Only the owner or an admin changes, uploads to or
+deletes an image. Status follows Glance: queued → saving → active, killed
+when an upload fails, deleted when deleted.
 """
 
 from __future__ import annotations
@@ -24,57 +31,153 @@ LOG = logging.getLogger(__name__)
 DISK_FORMATS = ("raw", "qcow2", "vmdk", "vdi", "iso", "vhd", "vhdx", "ami", "ari", "aki",
                 "ploop")
 CONTAINER_FORMATS = ("bare", "ovf", "ova", "aki", "ari", "ami", "docker", "compressed")
+VISIBILITIES = ("public", "private", "shared", "community")
+STATUSES = ("queued", "saving", "active", "killed", "deleted", "pending_delete",
+            "deactivated", "uploading", "importing")
 CHUNK = 1024 * 1024
 
 _PUBLIC = ("id", "name", "status", "disk_format", "container_format", "size", "checksum",
            "os_hash_algo", "os_hash_value", "min_ram", "min_disk", "visibility", "owner",
            "protected", "created_at", "updated_at")
+# NOTE: Glance core attributes without a column of their own live in the
+# properties JSON under their own names, which Glance never allows as
+# custom property names, so they cannot collide with one.
+_STORED_IN_PROPERTIES = ("tags", "os_hidden")
 
 
 def _view(row: dict) -> dict:
     out = {k: row.get(k) for k in _PUBLIC if k != "id"}
     out["id"] = row["uuid"]
-    out["properties"] = row.get("properties") or {}
+    properties = dict(row.get("properties") or {})
+    out["tags"] = list(properties.pop("tags", None) or [])
+    out["os_hidden"] = bool(properties.pop("os_hidden", False))
+    out["protected"] = bool(row.get("protected"))
+    out["properties"] = properties
     return out
+
+
+def _stored_properties(image: dict) -> dict:
+    stored = dict(image.get("properties") or {})
+    if image.get("tags"):
+        stored["tags"] = list(image["tags"])
+    if image.get("os_hidden"):
+        stored["os_hidden"] = True
+    return stored
 
 
 def images_dir() -> str:
     return os.path.join(CONF.state_path, "images")
 
 
+def _is_admin(context: Any) -> bool:
+    return bool(getattr(context, "is_admin", False))
+
+
+def _project(context: Any) -> str | None:
+    return getattr(context, "project_id", None)
+
+
+def visible(context: Any, image: dict) -> bool:
+    if _is_admin(context) or image.get("visibility") in ("public", "community"):
+        return True
+    return image.get("owner") is not None and image.get("owner") == _project(context)
+
+
+def _listed(context: Any, image: dict) -> bool:
+    """In a list without a visibility filter, as Glance lists: community
+    images only for their owner."""
+    if image.get("visibility") == "community":
+        return _is_admin(context) or image.get("owner") == _project(context)
+    return visible(context, image)
+
+
+def owns(context: Any, image: dict) -> bool:
+    return _is_admin(context) or (image.get("owner") is not None
+                                  and image.get("owner") == _project(context))
+
+
 class API:
     def get(self, context: Any, image_id: str) -> dict:
-        return _view(db.image_get(image_id))
+        image = _view(db.image_get(image_id))
+        if not visible(context, image):
+            raise exception.ImageNotFound(image_id=image_id)
+        return image
 
     def get_all(self, context: Any, filters: dict | None = None) -> list[dict]:
-        return [_view(r) for r in db.image_get_all(filters)]
+        """Images the caller may see, newest first.
+
+        ``filters``: ``name``, ``status``, ``ids`` (list), ``visibility``
+        (one of VISIBILITIES, or ``all``), ``owner``, ``os_hidden`` (bool,
+        default False as in Glance), ``tags`` (all must be present),
+        ``protected`` (bool).
+        """
+        filters = dict(filters or {})
+        db_filters = {k: filters[k] for k in ("name", "status", "ids") if k in filters}
+        images = [_view(r) for r in db.image_get_all(db_filters)]
+        visibility = filters.get("visibility")
+        if visibility is None:
+            images = [i for i in images if _listed(context, i)]
+        else:
+            images = [i for i in images if visible(context, i)
+                      and (visibility == "all" or i["visibility"] == visibility)]
+        if filters.get("owner") is not None:
+            images = [i for i in images if i["owner"] == filters["owner"]]
+        hidden = bool(filters.get("os_hidden", False))
+        images = [i for i in images if i["os_hidden"] == hidden]
+        for tag in filters.get("tags") or ():
+            images = [i for i in images if tag in i["tags"]]
+        if filters.get("protected") is not None:
+            images = [i for i in images if i["protected"] == filters["protected"]]
+        return images
 
     def create(self, context: Any, name: str | None, disk_format: str | None = None,
                container_format: str | None = None, min_ram: int = 0, min_disk: int = 0,
                visibility: str = "public", properties: dict | None = None,
-               image_id: str | None = None) -> dict:
-        if disk_format is not None and disk_format not in DISK_FORMATS:
-            raise exception.Invalid(reason=f"disk_format {disk_format!r} is not one of "
-                                           f"{', '.join(DISK_FORMATS)}")
-        if container_format is not None and container_format not in CONTAINER_FORMATS:
-            raise exception.Invalid(reason=f"container_format {container_format!r} is not one "
-                                           f"of {', '.join(CONTAINER_FORMATS)}")
+               image_id: str | None = None, protected: bool = False,
+               tags: Iterable[str] = (), os_hidden: bool = False) -> dict:
+        _check_formats(disk_format, container_format)
+        if visibility not in VISIBILITIES:
+            raise exception.Invalid(reason=f"visibility {visibility!r} is not one of "
+                                           f"{', '.join(VISIBILITIES)}")
+        image = {"tags": _unique(tags), "os_hidden": os_hidden, "properties": properties or {}}
         values = {"name": name, "disk_format": disk_format,
                   "container_format": container_format, "min_ram": min_ram,
                   "min_disk": min_disk, "visibility": visibility, "status": "queued",
-                  "owner": getattr(context, "project_id", None), "properties": properties or {}}
+                  "protected": protected, "owner": _project(context),
+                  "properties": _stored_properties(image)}
         if image_id:
             values["uuid"] = image_id
         return _view(db.image_create(values))
 
+    def update(self, context: Any, image_id: str, changes: dict) -> dict:
+        """Set core attributes (name, min_ram, min_disk, visibility,
+        protected, tags, os_hidden, and the formats while queued) and
+        replace the custom ``properties`` as a whole."""
+        image = self._owned(context, image_id, "modify")
+        _check_formats(changes.get("disk_format"), changes.get("container_format"))
+        if ("disk_format" in changes or "container_format" in changes) and \
+                image["status"] != "queued":
+            raise exception.ImageForbidden(reason="the disk and container formats of an "
+                                                  f"image that is {image['status']} cannot "
+                                                  "be changed")
+        merged = {**image, **changes}
+        values = {k: changes[k] for k in ("name", "disk_format", "container_format",
+                                            "min_ram", "min_disk", "visibility", "protected")
+                  if k in changes}
+        merged["tags"] = _unique(merged.get("tags") or ())
+        values["properties"] = _stored_properties(merged)
+        return _view(db.image_update(image_id, values))
+
     def upload(self, context: Any, image_id: str, chunks: Iterable[bytes]) -> dict:
-        row = db.image_get(image_id)
-        if row["status"] not in ("queued",):
-            raise exception.Conflict(reason=f"image {image_id} is {row['status']}; data can "
-                                            "only be uploaded to a queued image")
-        db.image_update(image_id, {"status": "saving"})
+        """Store the data of a queued image: saving while it streams,
+        active with size and hashes after, killed if it fails."""
+        image = self._owned(context, image_id, "upload data to")
+        if not image.get("disk_format") or not image.get("container_format"):
+            raise exception.Invalid(reason="Properties disk_format, container_format must be "
+                                           "set prior to saving data.")
+        db.image_update(image_id, {"status": "saving"}, expected_status="queued")
         os.makedirs(images_dir(), exist_ok=True)
-        path = os.path.join(images_dir(), row["uuid"])
+        path = os.path.join(images_dir(), image["id"])
         md5, sha512, size = hashlib.md5(usedforsecurity=False), hashlib.sha512(), 0
         try:
             with open(path + ".part", "wb") as f:
@@ -89,11 +192,18 @@ class API:
         except BaseException:
             if os.path.exists(path + ".part"):
                 os.unlink(path + ".part")
-            db.image_update(image_id, {"status": "queued"})
+            LOG.warning("Upload of image %s failed; the image is killed", image_id)
+            _set_status_if(image_id, "killed", expected="saving")
             raise
-        return _view(db.image_update(image_id, {
-            "status": "active", "size": size, "checksum": md5.hexdigest(),
-            "os_hash_algo": "sha512", "os_hash_value": sha512.hexdigest(), "location": path}))
+        try:
+            return _view(db.image_update(image_id, {
+                "status": "active", "size": size, "checksum": md5.hexdigest(),
+                "os_hash_algo": "sha512", "os_hash_value": sha512.hexdigest(),
+                "location": path}, expected_status="saving"))
+        except (exception.ImageNotFound, exception.Conflict):
+            # NOTE: deleted while its data streamed in; the data goes too.
+            os.unlink(path)
+            raise
 
     def register(self, context: Any, name: str, path: str, disk_format: str = "raw",
                  container_format: str = "bare", **kwargs: Any) -> dict:
@@ -105,6 +215,7 @@ class API:
     def download(self, context: Any, image_id: str) -> Iterator[bytes]:
         """The image's data in chunks. The file is opened before this
         returns, so a missing one fails here rather than mid-response."""
+        self.get(context, image_id)
         row = db.image_get(image_id)
         if row["status"] != "active" or not row.get("location"):
             raise exception.Conflict(reason=f"image {image_id} is {row['status']} and has no "
@@ -117,9 +228,39 @@ class API:
         return _closing_chunks(f)
 
     def delete(self, context: Any, image_id: str) -> None:
+        image = self._owned(context, image_id, "delete")
+        if image["protected"]:
+            raise exception.ImageProtected(image_id=image_id)
         row = db.image_destroy(image_id)
         if row.get("location") and os.path.exists(row["location"]):
             os.unlink(row["location"])
+
+    def _owned(self, context: Any, image_id: str, what: str) -> dict:
+        image = self.get(context, image_id)
+        if not owns(context, image):
+            raise exception.ImageForbidden(reason=f"You are not permitted to {what} this "
+                                                  "image.")
+        return image
+
+
+def _check_formats(disk_format: str | None, container_format: str | None) -> None:
+    if disk_format is not None and disk_format not in DISK_FORMATS:
+        raise exception.Invalid(reason=f"disk_format {disk_format!r} is not one of "
+                                       f"{', '.join(DISK_FORMATS)}")
+    if container_format is not None and container_format not in CONTAINER_FORMATS:
+        raise exception.Invalid(reason=f"container_format {container_format!r} is not one "
+                                       f"of {', '.join(CONTAINER_FORMATS)}")
+
+
+def _unique(tags: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(tags))
+
+
+def _set_status_if(image_id: str, status: str, expected: str) -> None:
+    try:
+        db.image_update(image_id, {"status": status}, expected_status=expected)
+    except (exception.ImageNotFound, exception.Conflict):
+        pass
 
 
 def _closing_chunks(f: BinaryIO) -> Iterator[bytes]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from novalite.api import common
-from novalite.api.image.images import ImagesController
+from novalite.api.image.images import ImagesController, SchemasController
 from novalite.api.image.versions import VersionsController
 from novalite.api.links import IMAGE_PREFIX
 from novalite.api.router import Router
@@ -21,6 +21,7 @@ def connect(router: Router, image_api: Any = None) -> None:
     image_api = image_api if image_api is not None else common.Lazy(_image_api)
     versions = VersionsController()
     images = ImagesController(image_api)
+    image_schemas = SchemasController()
     for path, action in (("", "multiple_choices"), ("/versions", "index"),
                          ("/v2", "multiple_choices")):
         router.connect(IMAGE_PREFIX + path, "GET", versions, action, public=True)
@@ -29,9 +30,12 @@ def connect(router: Router, image_api: Any = None) -> None:
         ("/images", "GET", "index"),
         ("/images", "POST", "create"),
         ("/images/{id}", "GET", "show"),
+        ("/images/{id}", "PATCH", "update"),
         ("/images/{id}", "DELETE", "delete"),
         ("/images/{id}/file", "PUT", "upload"),
         ("/images/{id}/file", "GET", "download"),
     ]
     for path, method, action in table:
         router.connect(v2 + path, method, images, action)
+    router.connect(f"{v2}/schemas/image", "GET", image_schemas, "image")
+    router.connect(f"{v2}/schemas/images", "GET", image_schemas, "images")

@@ -1,4 +1,5 @@
-"""/image/v2/images: list, show, create, upload and download (streamed), delete."""
+"""/image/v2/images: list, show, create, update (JSON patch), upload and
+download (streamed), delete; and the image schemas the clients read."""
 
 from __future__ import annotations
 
@@ -9,25 +10,68 @@ from typing import Any, BinaryIO
 import webob
 
 from novalite import exception
-from novalite.api import common, errors, validation, wsgi
+from novalite.api import errors, validation, wsgi
 from novalite.api.schemas import images as schemas
 from novalite.api.views import glance as views
 from novalite.api.wsgi import Request
+from novalite.conf import CONF
+from novalite.image.api import STATUSES, VISIBILITIES
 
 # NOTE: the upload is read and hashed in pieces of this size, never whole.
 CHUNK = 1024 * 1024
 
-_CORE_ARGS = ("disk_format", "container_format", "min_ram", "min_disk", "visibility")
+SORT_KEYS = ("name", "status", "container_format", "disk_format", "size", "id",
+             "created_at", "updated_at", "visibility", "owner", "min_disk", "min_ram")
+# NOTE: Glance's limit_param_default.
+DEFAULT_LIMIT = 25
+
+_LIST_QUERY: dict[str, dict] = {
+    "limit": {"type": "integer", "minimum": 0},
+    "marker": {"type": "string"},
+    "name": {"type": "string"},
+    "id": {"type": "string"},
+    "status": {"type": "string", "enum": list(STATUSES)},
+    "visibility": {"type": "string", "enum": [*VISIBILITIES, "all"]},
+    "owner": {"type": "string"},
+    "os_hidden": {"type": "boolean"},
+    "protected": {"type": "boolean"},
+    "tag": {"type": "array", "items": {"type": "string"}},
+    "sort_key": {"type": "string", "enum": list(SORT_KEYS)},
+    "sort_dir": {"type": "string", "enum": ["asc", "desc"]},
+    "sort": {"type": "string",
+             "pattern": f"^({'|'.join(SORT_KEYS)})(:(asc|desc))?"
+                        f"(,({'|'.join(SORT_KEYS)})(:(asc|desc))?)*$"},
+    "member_status": {"type": "string", "enum": ["accepted", "pending", "rejected", "all"]},
+}
+
+_RAW_BODY = {"required": True, "content": {"application/octet-stream": {
+    "schema": {"type": "string", "format": "binary"}}}}
+_RAW_ANSWER = {"200": {"description": "The image data",
+                       "content": {"application/octet-stream": {
+                           "schema": {"type": "string", "format": "binary"}}}},
+               "204": {"description": "The image has no data"}}
+
+
+def _not_found(image_id: str) -> errors.HTTPError:
+    return errors.not_found(f"No image found with ID {image_id}")
 
 
 class ImagesController:
     def __init__(self, image_api: Any) -> None:
         self.image_api = image_api
 
+    @validation.query_schema(_LIST_QUERY)
+    @validation.response_schema(schemas.images_response)
     def index(self, req: Request) -> dict:
-        params = req.GET
-        images = self.image_api.get_all(req.context, _filters(params))
-        limit, marker = common.limit_and_marker(params)
+        """List images (Glance's filters, sorting and marker pages)."""
+        query = req.query
+        if "sort" in query and ("sort_key" in query or "sort_dir" in query):
+            raise errors.bad_request("The 'sort' parameter cannot be combined with "
+                                     "'sort_key' or 'sort_dir'.")
+        images = self.image_api.get_all(req.context, _filters(query))
+        images = _sorted(images, _sort_order(query))
+        limit = min(query.get("limit", DEFAULT_LIMIT), CONF.api.max_limit)
+        marker = query.get("marker")
         if marker is not None:
             ids = [i["id"] for i in images]
             if marker not in ids:
@@ -36,49 +80,78 @@ class ImagesController:
         page = images[:limit]
         next_query = None
         if len(images) > limit and page:
-            query = [(k, v) for k, v in params.items() if k != "marker"]
-            next_query = urllib.parse.urlencode(query + [("marker", page[-1]["id"])])
+            params = [(k, v) for k, v in req.GET.items() if k != "marker"]
+            next_query = urllib.parse.urlencode(params + [("marker", page[-1]["id"])])
         return views.collection(page, next_query)
 
+    @validation.response_schema(schemas.image_response)
     def show(self, req: Request, id: str) -> dict:
-        return views.image(self.image_api.get(req.context, id))
+        """Show an image."""
+        return views.image(self._get(req, id))
 
+    @wsgi.response(201)
     @validation.schema(schemas.create)
+    @validation.response_schema(schemas.image_response)
     def create(self, req: Request, body: dict) -> Any:
+        """Create an image record (queued, no data yet)."""
         for key in body:
             if key in schemas.READ_ONLY:
                 raise errors.HTTPError(403, f"Attribute '{key}' is read-only.")
-        if body.get("tags"):
-            raise errors.bad_request("Image tags are not supported by novalite's Image API.")
-        if body.get("protected"):
-            raise errors.bad_request("Protected images are not supported by novalite's "
-                                     "Image API.")
+            if key in schemas.RESERVED:
+                raise errors.HTTPError(403, f"Attribute '{key}' is reserved.")
+        visibility = body.get("visibility", "shared")
+        _check_publicize(req, visibility)
         if body.get("id"):
-            self._check_free(req, body["id"])
+            self._check_free(body["id"])
         known = set(schemas.create["properties"])
         properties = {k: v for k, v in body.items() if k not in known}
-        kwargs = {k: body[k] for k in _CORE_ARGS if k in body}
+        kwargs = {k: body[k] for k in schemas.EDITABLE if k in body and k != "name"}
+        kwargs["visibility"] = visibility
         image = self.image_api.create(req.context, body.get("name"), image_id=body.get("id"),
                                       properties=properties, **kwargs)
         return wsgi.json_response(views.image(image), 201, headers={
             "Location": f"{req.links.image_root}/v2/images/{image['id']}"})
 
-    def _check_free(self, req: Request, image_id: str) -> None:
+    def _check_free(self, image_id: str) -> None:
+        from novalite.db import api as db
+
         try:
-            self.image_api.get(req.context, image_id)
+            db.image_get(image_id)
         except exception.ImageNotFound:
             return
         raise errors.HTTPError(409, f"Image with identifier {image_id} already exists!")
 
-    @wsgi.response(204)
-    def upload(self, req: Request, id: str) -> None:
-        self.image_api.upload(req.context, id, read_chunks(req.body_file))
+    @validation.media_types(*schemas.PATCH_MEDIA_TYPES)
+    @validation.schema(schemas.patch)
+    @validation.response_schema(schemas.image_response)
+    def update(self, req: Request, id: str, body: list) -> dict:
+        """Change an image with a JSON patch (Glance's media type)."""
+        image = self._get(req, id)
+        changes = _apply_patch(image, body)
+        if "visibility" in changes:
+            _check_publicize(req, changes["visibility"])
+        try:
+            updated = self.image_api.update(req.context, id, changes)
+        except exception.ImageNotFound:
+            raise _not_found(id) from None
+        return views.image(updated)
 
+    @wsgi.response(204)
+    @validation.media_types("application/octet-stream")
+    @validation.openapi(requestBody=_RAW_BODY)
+    def upload(self, req: Request, id: str) -> None:
+        """Upload the image's data (queued → saving → active)."""
+        try:
+            self.image_api.upload(req.context, id, read_chunks(req.body_file))
+        except exception.ImageNotFound:
+            raise _not_found(id) from None
+
+    @validation.openapi(responses=_RAW_ANSWER)
     def download(self, req: Request, id: str) -> webob.Response:
         """The data, streamed, with Glance's headers: Content-Length, and
         Content-MD5 carrying the md5 ``checksum`` (hex, as Glance sends it).
         An image without data answers 204, as in Glance."""
-        image = self.image_api.get(req.context, id)
+        image = self._get(req, id)
         if image.get("status") != "active" or image.get("size") is None:
             return webob.Response(status=204)
         chunks = self.image_api.download(req.context, id)
@@ -91,20 +164,136 @@ class ImagesController:
 
     @wsgi.response(204)
     def delete(self, req: Request, id: str) -> None:
-        self.image_api.delete(req.context, id)
+        """Delete an image and its data (not a protected one)."""
+        try:
+            self.image_api.delete(req.context, id)
+        except exception.ImageNotFound:
+            raise _not_found(id) from None
+
+    def _get(self, req: Request, image_id: str) -> dict:
+        try:
+            return self.image_api.get(req.context, image_id)
+        except exception.ImageNotFound:
+            raise _not_found(image_id) from None
 
 
-def _filters(params: Any) -> dict:
-    """Glance's ``name``, ``status`` and ``id=in:a,b`` filters."""
+class SchemasController:
+    """``/v2/schemas/image(s)``: the JSON schemas clients read to know the
+    image's attributes (and which are read-only)."""
+
+    @validation.response_schema({"type": "object", "required": ["name", "properties"]})
+    def image(self, req: Request) -> dict:
+        """Glance's image schema."""
+        return schemas.IMAGE_SCHEMA_DOCUMENT
+
+    @validation.response_schema({"type": "object", "required": ["name", "properties"]})
+    def images(self, req: Request) -> dict:
+        """Glance's image list schema."""
+        return schemas.IMAGES_SCHEMA_DOCUMENT
+
+
+def _check_publicize(req: Request, visibility: str) -> None:
+    if visibility == "public" and not req.context.is_admin:
+        raise errors.HTTPError(403, "You are not authorized to complete publicize_image "
+                                    "action.")
+
+
+def _filters(query: dict) -> dict:
+    """Glance's list filters: ``name``, ``status``, ``visibility``, ``owner``,
+    ``id`` (one, or ``in:a,b``), ``os_hidden``, ``protected``, ``tag``."""
     filters: dict[str, Any] = {}
-    if params.get("name"):
-        filters["name"] = params["name"]
-    if params.get("status"):
-        filters["status"] = params["status"]
-    if params.get("id"):
-        value = params["id"]
+    for key in ("name", "status", "visibility", "owner", "os_hidden", "protected"):
+        if key in query:
+            filters[key] = query[key]
+    if "tag" in query:
+        filters["tags"] = query["tag"]
+    if "id" in query:
+        value = query["id"]
         filters["ids"] = value[3:].split(",") if value.startswith("in:") else [value]
+    if isinstance(filters.get("name"), str) and filters["name"].startswith("in:"):
+        raise errors.bad_request("The 'in:' operator is supported for 'id' only.")
     return filters
+
+
+def _sort_order(query: dict) -> list[tuple[str, str]]:
+    if "sort" in query:
+        order = []
+        for part in query["sort"].split(","):
+            key, _, direction = part.partition(":")
+            order.append((key, direction or "desc"))
+        return order
+    return [(query.get("sort_key", "created_at"), query.get("sort_dir", "desc"))]
+
+
+def _sorted(images: list[dict], order: list[tuple[str, str]]) -> list[dict]:
+    """Sorted by each key in turn; None sorts first ascending, as in SQL
+    with NULLS FIRST; ``id`` breaks ties so pages are stable."""
+    images = sorted(images, key=lambda i: str(i["id"]), reverse=order[0][1] == "desc")
+    for key, direction in reversed(order):
+        images.sort(key=_sort_key(key), reverse=direction == "desc")
+    return images
+
+
+def _sort_key(key: str) -> Any:
+    def of(image: dict) -> tuple:
+        return (image.get(key) is not None, _comparable(image.get(key)))
+    return of
+
+
+def _comparable(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, int | float):
+        return (0, value, "")
+    return (1, 0, str(value))
+
+
+def _apply_patch(image: dict, ops: list[dict]) -> dict:
+    """The changes a JSON patch makes, as ``image_api.update`` takes them,
+    with Glance's answers to what may not be changed."""
+    state = {k: image.get(k) for k in schemas.EDITABLE}
+    properties = dict(image.get("properties") or {})
+    for op in ops:
+        attr = _attribute(op["path"])
+        if attr in schemas.READ_ONLY or attr == "id":
+            raise errors.HTTPError(403, f"Attribute '{attr}' is read-only.")
+        if attr in schemas.RESERVED:
+            raise errors.HTTPError(403, f"Attribute '{attr}' is reserved.")
+        if op["op"] != "remove":
+            if "value" not in op:
+                raise errors.bad_request(f"Operation '{op['op']}' on '{op['path']}' needs a "
+                                         "'value'.")
+            _check_value(attr, op["value"])
+        if attr in state:
+            if op["op"] == "remove":
+                raise errors.HTTPError(403, f"Property {attr} may not be removed.")
+            state[attr] = op["value"]
+        elif op["op"] == "add":
+            properties[attr] = op["value"]
+        elif attr not in properties:
+            raise errors.HTTPError(409, f"Property {attr} does not exist.")
+        elif op["op"] == "replace":
+            properties[attr] = op["value"]
+        else:
+            del properties[attr]
+    changes = {k: v for k, v in state.items() if v != image.get(k)}
+    if properties != (image.get("properties") or {}):
+        changes["properties"] = properties
+    return changes
+
+
+def _attribute(path: str) -> str:
+    """The attribute a JSON pointer names (RFC 6901 escapes undone)."""
+    return path[1:].replace("~1", "/").replace("~0", "~")
+
+
+def _check_value(attr: str, value: Any) -> None:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schemas.value_schema(attr))
+    error = next(iter(validator.iter_errors(value)), None)
+    if error is not None:
+        raise errors.bad_request(f"Invalid value for '{attr}': {error.message}")
 
 
 def read_chunks(stream: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
