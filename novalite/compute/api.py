@@ -3,12 +3,14 @@ records instances, and hands work to the conductor or the compute host."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any
 
 from oslo_log import log as logging
+from oslo_utils import uuidutils
 
-from novalite import exception
+from novalite import exception, keypairs, policy, quota
 from novalite.compute import power_state, rpcapi, task_states, vm_states
 from novalite.conductor import rpcapi as conductor_rpcapi
 from novalite.conf import CONF
@@ -42,13 +44,39 @@ class API:
                min_count: int = 1, max_count: int = 1, availability_zone: str | None = None,
                metadata: dict | None = None, access_ip_v4: str | None = None,
                access_ip_v6: str | None = None, key_name: str | None = None,
-               ) -> tuple[list[Instance], str]:
+               config_drive: bool = False, user_data: str | None = None,
+               injected_files: list[dict] | None = None,
+               requested_networks: str | list[dict] | None = None,
+               disk_config: str = "MANUAL") -> tuple[list[Instance], str]:
+        """Validate, check quota, record ``max_count`` instances and ask the
+        conductor to build them.
+
+        What the compute host needs beyond the columns goes in
+        ``system_metadata``: ``key_data`` (the key pair's public key),
+        ``user_data`` (base64 text), ``injected_files`` (JSON list of
+        ``{path, contents}`` with base64 contents), ``requested_networks``
+        (JSON: ``"auto"``, ``"none"`` or a list of ``{uuid, fixed_ip}``) and
+        ``disk_config`` (``AUTO``/``MANUAL``).
+        """
+        if min_count > max_count:
+            raise exception.Invalid(reason="min_count must be <= max_count")
         image = self.image_api.get(context, image_id)
         self._check_image(image, flavor)
         if availability_zone:
             self._check_availability_zone(context, availability_zone)
-        if min_count > max_count:
-            raise exception.Invalid(reason="min_count must be <= max_count")
+        networks = "auto" if not requested_networks else requested_networks
+        _validate_requested_networks(context, networks)
+        system_metadata = {
+            "requested_networks": json.dumps(networks),
+            "disk_config": disk_config,
+        }
+        if key_name is not None:
+            system_metadata["key_data"] = _key_data(context, key_name)
+        if user_data is not None:
+            system_metadata["user_data"] = user_data
+        if injected_files:
+            system_metadata["injected_files"] = json.dumps(injected_files)
+        _enforce_quota(context, max_count, flavor)
         reservation_id = "r-" + secrets.token_hex(4)
         instances = []
         for index in range(max_count):
@@ -61,9 +89,18 @@ class API:
                 power_state=power_state.NOSTATE, launch_index=index,
                 reservation_id=reservation_id, access_ip_v4=access_ip_v4,
                 access_ip_v6=access_ip_v6, key_name=key_name, metadata=metadata or {},
-                system_metadata={}, build_attempts=[])
+                config_drive=bool(config_drive),
+                system_metadata=dict(system_metadata), build_attempts=[])
             inst.create()
             instances.append(inst)
+        try:
+            quota.recheck_server_create(context, context.project_id, max_count,
+                                        max_count * flavor.vcpus, max_count * flavor.memory_mb)
+        except exception.NovaliteException:
+            # NOTE: racing creates took the project over quota: undo ours.
+            for inst in instances:
+                inst.destroy()
+            raise
         request_spec = {
             "instance_uuid": None, "flavor_memory_mb": flavor.memory_mb, "flavor_vcpus": flavor.vcpus,
             "flavor_root_gb": flavor.root_gb, "flavor_ephemeral_gb": flavor.ephemeral_gb,
@@ -99,22 +136,22 @@ class API:
     # -- read ------------------------------------------------------------------
 
     def get(self, context: Any, instance_id: str) -> Instance:
-        inst = Instance.get_by_uuid(context, instance_id)
-        if not context.is_admin and inst.project_id != context.project_id:
-            raise exception.InstanceNotFound(instance_id=instance_id)
-        return inst
+        """The instance, looked up within the caller's project unless the
+        caller is an admin: another project's server is "not found", so its
+        existence is not revealed."""
+        project_id = None if policy.check_is_admin(context) else context.project_id
+        return Instance.get_for_api(context, instance_id, project_id=project_id)
 
     def get_all(self, context: Any, search_opts: dict | None = None, limit: int | None = None,
                 marker: str | None = None, sort_key: str = "created_at",
                 sort_dir: str = "desc") -> InstanceList:
+        """Servers matching ``search_opts``; the caller's project's only,
+        unless ``all_tenants`` (the controller checked the policy)."""
         filters = dict(search_opts or {})
-        if not context.is_admin or not filters.pop("all_tenants", False):
+        if not filters.pop("all_tenants", False):
             filters["project_id"] = context.project_id
-        if marker is not None:
-            self.get(context, marker)
-        return InstanceList.get_by_filters(context, filters, sort_key=sort_key,
-                                           sort_dir=sort_dir, limit=limit, marker=marker,
-                                           with_faults=True)
+        return InstanceList.get_for_api(context, filters, sort_key=sort_key,
+                                        sort_dir=sort_dir, limit=limit, marker=marker)
 
     # -- delete ----------------------------------------------------------------
 
@@ -139,6 +176,13 @@ class API:
                 pass
             return
         self.compute_rpcapi.terminate_instance(context, instance)
+
+    def force_delete(self, context: Any, instance: Instance) -> None:
+        """Nova's forceDelete only hurries a soft-deleted server (one that
+        ``reclaim_instance_interval`` keeps); novalite deletes at once, so
+        every server answers 409 as Nova's do without soft delete."""
+        _check_state(instance, "forceDelete", vm_state=("soft-delete",), task_state=None)
+        self.delete(context, instance)
 
     def _host_is_up(self, context: Any, host: str) -> bool:
         try:
@@ -186,6 +230,55 @@ class API:
                                                                 vm_states.STOPPED),
                      task_state=None)
         return self.compute_rpcapi.get_console_output(context, instance, length)
+
+
+def _validate_requested_networks(context: Any, requested: str | list[dict]) -> None:
+    """Check the shape of ``networks`` (``"auto"``, ``"none"`` or a list of
+    ``{uuid, fixed_ip}``); raise ``Invalid`` (400) naming the bad entry.
+
+    NOTE: the existence of each network is checked by the network side
+    (a hook for it: a network uuid nobody knows is 400 "Network X could not
+    be found.").
+    """
+    if requested in ("auto", "none"):
+        return
+    if not isinstance(requested, list):
+        raise exception.Invalid(reason=f"Bad networks format: {requested!r}")
+    for entry in requested:
+        if not isinstance(entry, dict) or not (set(entry) <= {"uuid", "fixed_ip"}):
+            raise exception.Invalid(reason=f"Bad networks format: {entry!r}")
+        uuid = entry.get("uuid")
+        if uuid is not None and not uuidutils.is_uuid_like(uuid):
+            raise exception.Invalid(reason="Bad networks format: network uuid is not in "
+                                           f"proper format ({uuid})")
+        if uuid is None and entry.get("fixed_ip") is None:
+            raise exception.Invalid(reason="Bad networks format: an entry needs a network "
+                                           "'uuid' or a 'fixed_ip'")
+    from novalite.network import api as network_api
+
+    try:
+        network_api.validate_requested(requested)
+    except (exception.NetworkNotFound, exception.FixedIpAlreadyInUse) as e:
+        raise exception.Invalid(e.format_message()) from e
+
+
+def _key_data(context: Any, key_name: str) -> str:
+    """The public key of the caller's key pair ``key_name`` (400 as Nova when
+    the caller has none by that name)."""
+    try:
+        keypair = keypairs.get_key_pair(context, context.user_id, key_name)
+    except exception.NotFound:
+        raise exception.Invalid("Invalid key_name provided.") from None
+    if isinstance(keypair, dict):
+        return str(keypair["public_key"])
+    return str(keypair.public_key)
+
+
+def _enforce_quota(context: Any, count: int, flavor: Flavor) -> None:
+    """The project's instance/cores/RAM quota for ``count`` more servers
+    (403 "Quota exceeded for ..." as Nova)."""
+    quota.enforce_server_create(context, context.project_id, count,
+                                count * flavor.vcpus, count * flavor.memory_mb)
 
 
 def _hostname(name: str) -> str:

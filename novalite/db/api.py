@@ -260,71 +260,120 @@ def instance_create(values: dict) -> dict:
         return _instance_dict(row)
 
 
-def _instance_query(uuid: str, read_deleted: bool = False) -> sa.Select:
+def _instance_query(uuid: str, read_deleted: bool = False,
+                    project_id: str | None = None) -> sa.Select:
     q = sa.select(models.Instance).filter_by(uuid=uuid)
     if not read_deleted:
         q = q.filter_by(deleted=0)
+    if project_id is not None:
+        q = q.filter_by(project_id=project_id)
     return q
 
 
-def instance_get_by_uuid(uuid: str, read_deleted: bool = False) -> dict:
+def instance_get_by_uuid(uuid: str, read_deleted: bool = False,
+                         project_id: str | None = None) -> dict:
+    """The instance; with ``project_id`` only if it belongs to that project
+    (otherwise InstanceNotFound, as if it did not exist)."""
     with _session() as s:
-        row = s.scalar(_instance_query(uuid, read_deleted))
+        row = s.scalar(_instance_query(uuid, read_deleted, project_id))
         if row is None:
             raise exception.InstanceNotFound(instance_id=uuid)
         return _instance_dict(row)
 
 
-_SORTABLE = {"created_at", "display_name", "uuid", "id", "updated_at", "host", "vm_state"}
+_SORTABLE = {"created_at", "display_name", "uuid", "id", "updated_at", "host", "vm_state",
+             "task_state", "power_state", "launched_at", "terminated_at", "hostname",
+             "image_ref", "key_name", "project_id", "user_id", "availability_zone",
+             "node", "launch_index", "reservation_id", "access_ip_v4", "access_ip_v6",
+             "config_drive", "locked", "deleted_at"}
+# NOTE: filters the database cannot apply the same way on every backend
+# (regular expressions; a key inside the flavor JSON): applied in Python,
+# which makes paging happen in Python too.
+_PYTHON_FILTERS = ("display_name", "flavor_id", "ip")
 
 
 def instance_get_all_by_filters(filters: dict, sort_key: str = "created_at",
                                 sort_dir: str = "desc", limit: int | None = None,
                                 marker: str | None = None) -> list[dict]:
-    """Filters: project_id, host, vm_state (str or list), task_state_not_null,
-    display_name (regex, applied in Python so every backend agrees),
-    image_ref, flavor_id, changes_since, deleted (bool), uuids, updated_before."""
+    """Filters: project_id, user_id, host, node, vm_state (str or list),
+    task_state_not_null, display_name (regex, Python ``re.search``, applied
+    in Python so every backend agrees), ip (regex on fixed addresses),
+    image_ref, flavor_id, changes_since, deleted (bool), uuids,
+    reservation_id, updated_before, created_before.
+
+    The marker must be among the rows the filters select (else Invalid
+    "marker [x] not found"); the page starts after it.
+    """
     if sort_key not in _SORTABLE:
         raise exception.Invalid(reason=f"sort key {sort_key!r} is not supported")
     filters = _with_datetimes(filters, ("changes_since", "created_before", "updated_before"))
+    python_side = any(filters.get(k) is not None for k in _PYTHON_FILTERS)
+    M = models.Instance
     with _session() as s:
-        M = models.Instance
-        q = sa.select(M)
-        if not filters.get("deleted") and not filters.get("changes_since"):
-            q = q.where(M.deleted == 0)
-        for key in ("project_id", "host", "image_ref", "reservation_id"):
-            if filters.get(key) is not None:
-                q = q.where(getattr(M, key) == filters[key])
-        if filters.get("vm_state") is not None:
-            states = filters["vm_state"]
-            states = [states] if isinstance(states, str) else list(states)
-            q = q.where(M.vm_state.in_(states))
-        if filters.get("host_is_null"):
-            q = q.where(M.host.is_(None))
-        if filters.get("created_before") is not None:
-            q = q.where(M.created_at < filters["created_before"])
-        if filters.get("task_state_not_null"):
-            q = q.where(M.task_state.is_not(None))
-        if filters.get("uuids") is not None:
-            q = q.where(M.uuid.in_(list(filters["uuids"])))
-        if filters.get("changes_since") is not None:
-            q = q.where(M.updated_at >= filters["changes_since"])
-        if filters.get("updated_before") is not None:
-            q = q.where(sa.func.coalesce(M.updated_at, M.created_at) < filters["updated_before"])
+        q = _instance_filters(sa.select(M), filters)
         col = getattr(M, sort_key)
-        order = [col.desc() if sort_dir == "desc" else col.asc(),
-                 M.id.desc() if sort_dir == "desc" else M.id.asc()]
-        q = q.order_by(*order)
-        rows = [_instance_dict(r) for r in s.scalars(q)]
-    rows = _python_filters(rows, filters)
-    if marker is not None:
-        idx = next((i for i, r in enumerate(rows) if r["uuid"] == marker), None)
-        if idx is None:
-            raise exception.Invalid(reason=f"marker [{marker}] not found")
-        rows = rows[idx + 1:]
-    if limit is not None:
-        rows = rows[:limit]
-    return rows
+        desc = sort_dir == "desc"
+        q = q.order_by(col.desc() if desc else col.asc(), M.id.desc() if desc else M.id.asc())
+        if python_side:
+            rows = _python_filters(s, [_instance_dict(r) for r in s.scalars(q)], filters)
+            if marker is not None:
+                idx = next((i for i, r in enumerate(rows) if r["uuid"] == marker), None)
+                if idx is None:
+                    raise exception.Invalid(reason=f"marker [{marker}] not found")
+                rows = rows[idx + 1:]
+            return rows[:limit] if limit is not None else rows
+        if marker is not None:
+            mrow = s.scalar(_instance_filters(sa.select(M), filters).where(M.uuid == marker))
+            if mrow is None:
+                raise exception.Invalid(reason=f"marker [{marker}] not found")
+            q = q.where(_after(col, M.id, getattr(mrow, sort_key), mrow.id, desc))
+        if limit is not None:
+            q = q.limit(limit)
+        return [_instance_dict(r) for r in s.scalars(q)]
+
+
+def _after(col: Any, id_col: Any, value: Any, row_id: int, desc: bool) -> Any:
+    """Rows after the marker in (sort key, id) order; NULLs sort first
+    ascending and last descending, as on SQLite and MariaDB."""
+    if desc:
+        if value is None:
+            return sa.and_(col.is_(None), id_col < row_id)
+        return sa.or_(col < value, col.is_(None), sa.and_(col == value, id_col < row_id))
+    if value is None:
+        return sa.or_(col.is_not(None), sa.and_(col.is_(None), id_col > row_id))
+    return sa.or_(col > value, sa.and_(col == value, id_col > row_id))
+
+
+def _instance_filters(q: sa.Select, filters: dict) -> sa.Select:
+    M = models.Instance
+    if not filters.get("deleted") and not filters.get("changes_since"):
+        q = q.where(M.deleted == 0)
+    for key in ("project_id", "user_id", "host", "node", "image_ref", "reservation_id"):
+        if filters.get(key) is not None:
+            q = q.where(getattr(M, key) == filters[key])
+    if filters.get("vm_state") is not None:
+        states = filters["vm_state"]
+        states = [states] if isinstance(states, str) else list(states)
+        q = q.where(M.vm_state.in_(states))
+    if filters.get("task_state") is not None:
+        tasks = list(filters["task_state"])
+        cond = [M.task_state.in_([t for t in tasks if t is not None])]
+        if None in tasks:
+            cond.append(M.task_state.is_(None))
+        q = q.where(sa.or_(*cond))
+    if filters.get("host_is_null"):
+        q = q.where(M.host.is_(None))
+    if filters.get("created_before") is not None:
+        q = q.where(M.created_at < filters["created_before"])
+    if filters.get("task_state_not_null"):
+        q = q.where(M.task_state.is_not(None))
+    if filters.get("uuids") is not None:
+        q = q.where(M.uuid.in_(list(filters["uuids"])))
+    if filters.get("changes_since") is not None:
+        q = q.where(sa.func.coalesce(M.updated_at, M.created_at) >= filters["changes_since"])
+    if filters.get("updated_before") is not None:
+        q = q.where(sa.func.coalesce(M.updated_at, M.created_at) < filters["updated_before"])
+    return q
 
 
 def _with_datetimes(filters: dict, keys: tuple[str, ...]) -> dict:
@@ -347,18 +396,48 @@ def _with_datetimes(filters: dict, keys: tuple[str, ...]) -> dict:
     return out
 
 
-def _python_filters(rows: list[dict], filters: dict) -> list[dict]:
+def _python_filters(s: orm.Session, rows: list[dict], filters: dict) -> list[dict]:
     import re
 
-    if filters.get("display_name"):
+    def pattern(name: str, value: str) -> re.Pattern:
         try:
-            pat = re.compile(filters["display_name"])
+            return re.compile(value)
         except re.error as e:
-            raise exception.Invalid(reason=f"name filter is not a valid regular expression: {e}") from e
+            raise exception.Invalid(reason=f"{name} filter {value!r} is not a valid regular "
+                                           f"expression: {e}") from e
+
+    if filters.get("display_name"):
+        pat = pattern("name", filters["display_name"])
         rows = [r for r in rows if pat.search(r["display_name"] or "")]
     if filters.get("flavor_id") is not None:
         rows = [r for r in rows if (r["flavor"] or {}).get("flavorid") == str(filters["flavor_id"])]
+    if filters.get("ip") is not None:
+        pat = pattern("ip", filters["ip"])
+        addresses = instance_addresses_get(s, [r["uuid"] for r in rows])
+        rows = [r for r in rows
+                if any(pat.search(a["address"]) for a in addresses.get(r["uuid"], []))]
     return rows
+
+
+def instance_addresses_get(s: orm.Session | None, uuids: list[str]) -> dict[str, list[dict]]:
+    """The fixed addresses of many instances in one query:
+    ``{uuid: [{address, mac, network_name}, ...]}`` in allocation order
+    (empty while the network tables are not there)."""
+    fixed_ip: Any = getattr(models, "FixedIP", None)
+    network: Any = getattr(models, "Network", None)
+    if not uuids or fixed_ip is None or network is None:
+        return {}
+    if s is None:
+        with _session() as session:
+            return instance_addresses_get(session, uuids)
+    out: dict[str, list[dict]] = {}
+    q = (sa.select(fixed_ip.instance_uuid, fixed_ip.address, fixed_ip.mac, network.name)
+         .join(network, network.id == fixed_ip.network_id)
+         .where(fixed_ip.instance_uuid.in_(uuids)).order_by(fixed_ip.id))
+    for uuid, address, mac, net_name in s.execute(q):
+        out.setdefault(uuid, []).append({"address": address, "mac": mac,
+                                         "network_name": net_name})
+    return out
 
 
 def instance_update(uuid: str, values: dict,

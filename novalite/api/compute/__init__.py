@@ -8,6 +8,7 @@ from novalite.api import common
 from novalite.api.compute.flavors import FlavorsController
 from novalite.api.compute.images import ImagesController
 from novalite.api.compute.server_actions import ServerActionsController
+from novalite.api.compute.server_metadata import ServerMetadataController
 from novalite.api.compute.servers import ServersController
 from novalite.api.compute.services import HypervisorsController, ServicesController
 from novalite.api.compute.versions import VersionsController
@@ -33,6 +34,7 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
     versions = VersionsController()
     servers = ServersController(compute_api)
     actions = ServerActionsController(compute_api)
+    server_metadata = ServerMetadataController(compute_api)
     flavors = FlavorsController()
     images = ImagesController(image_api)
     services = ServicesController()
@@ -47,6 +49,12 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
         ("/servers/{id}", "PUT", servers, "update"),
         ("/servers/{id}", "DELETE", servers, "delete"),
         ("/servers/{id}/action", "POST", actions, "action"),
+        ("/servers/{server_id}/metadata", "GET", server_metadata, "index"),
+        ("/servers/{server_id}/metadata", "POST", server_metadata, "create"),
+        ("/servers/{server_id}/metadata", "PUT", server_metadata, "update_all"),
+        ("/servers/{server_id}/metadata/{key}", "GET", server_metadata, "show"),
+        ("/servers/{server_id}/metadata/{key}", "PUT", server_metadata, "update"),
+        ("/servers/{server_id}/metadata/{key}", "DELETE", server_metadata, "delete"),
         ("/flavors", "GET", flavors, "index"),
         ("/flavors/detail", "GET", flavors, "detail"),
         ("/flavors/{id}", "GET", flavors, "show"),

@@ -8,9 +8,12 @@ from typing import Any
 import jsonschema
 import webob
 
+from novalite import policy
 from novalite.api import errors, validation
+from novalite.api.compute.servers import target_of
 from novalite.api.schemas import servers as schemas
 from novalite.api.wsgi import Request
+from novalite.policies import servers as sp
 
 
 def _validator(schema: dict) -> Any:
@@ -20,12 +23,16 @@ def _validator(schema: dict) -> Any:
 class ServerActionsController:
     def __init__(self, compute_api: Any) -> None:
         self.compute_api = compute_api
-        self._actions: dict[str, tuple[Callable[[Request, Any, Any], Any], Any]] = {
-            "os-stop": (self._stop, _validator(schemas.stop)),
-            "os-start": (self._start, _validator(schemas.start)),
-            "reboot": (self._reboot, _validator(schemas.reboot)),
+        # NOTE: each action: its handler, body schema and policy rule.
+        self._actions: dict[str, tuple[Callable[[Request, Any, Any], Any], Any, str]] = {
+            "os-stop": (self._stop, _validator(schemas.stop), sp.SERVERS % "stop"),
+            "os-start": (self._start, _validator(schemas.start), sp.SERVERS % "start"),
+            "reboot": (self._reboot, _validator(schemas.reboot), sp.SERVERS % "reboot"),
             "os-getConsoleOutput": (self._console_output,
-                                    _validator(schemas.get_console_output)),
+                                    _validator(schemas.get_console_output),
+                                    sp.CONSOLE_OUTPUT),
+            "forceDelete": (self._force_delete, _validator(schemas.force_delete),
+                            sp.FORCE_DELETE),
         }
 
     @validation.schema(schemas.action)
@@ -33,9 +40,12 @@ class ServerActionsController:
         name = next(iter(body))
         if name not in self._actions:
             raise errors.bad_request(f"There is no such action: {name}")
-        handler, validator = self._actions[name]
+        handler, validator, rule = self._actions[name]
         validation.validate(validator, body)
+        # NOTE: the lookup first: another project's server is 404 whatever
+        # the caller's roles, only then may the policy say 403.
         instance = self.compute_api.get(req.context, id)
+        policy.authorize(req.context, rule, target_of(instance))
         return handler(req, instance, body[name])
 
     def _stop(self, req: Request, instance: Any, _args: Any) -> webob.Response:
@@ -48,6 +58,10 @@ class ServerActionsController:
 
     def _reboot(self, req: Request, instance: Any, args: dict) -> webob.Response:
         self.compute_api.reboot(req.context, instance, args["type"].upper())
+        return webob.Response(status=202)
+
+    def _force_delete(self, req: Request, instance: Any, _args: Any) -> webob.Response:
+        self.compute_api.force_delete(req.context, instance)
         return webob.Response(status=202)
 
     def _console_output(self, req: Request, instance: Any, args: dict) -> dict:

@@ -1,22 +1,55 @@
-"""/servers: create, list, show, update, delete."""
+"""/servers: create, list, show, update, delete.
+
+Every lookup of one server is made within the caller's project (admins:
+any project), so another project's server is 404 on every verb, and only
+then is the policy asked whether the caller may do this to it (readers
+read, members act, admins act anywhere).
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import ipaddress
+import posixpath
 import secrets
 from typing import Any
 
 from oslo_utils import timeutils
 
-from novalite import exception
+from novalite import exception, policy
 from novalite.api import common, errors, validation, wsgi
 from novalite.api.schemas import servers as schemas
 from novalite.api.views import servers as views
 from novalite.api.wsgi import Request
 from novalite.objects.flavor import Flavor
+from novalite.policies import servers as sp
 
 # NOTE: Nova tells a client about a bad flavorRef/imageRef on create with 400
 # (the request is wrong), not 404 (the server URL exists).
 _BAD_REFERENCE = (exception.FlavorNotFound, exception.ImageNotFound)
+
+# NOTE: Nova's default quotas for metadata items and injected files
+# (personality): over them is 403, as Nova's OverQuota.
+MAX_METADATA_ITEMS = 128
+MAX_INJECTED_FILES = 5
+MAX_INJECTED_FILE_BYTES = 10240
+MAX_INJECTED_PATH_LENGTH = 255
+MAX_USER_DATA_LENGTH = 65535
+
+# NOTE: the filters any user may give (Nova's list at 2.1); the others
+# (host, node, project_id, ...) need os_compute_api:servers:allow_all_filters.
+_USER_FILTERS = ("reservation_id", "name", "status", "image", "flavor", "ip",
+                 "changes-since", "all_tenants")
+_ADMIN_FILTERS = {"host": "host", "node": "node", "user_id": "user_id", "uuid": "uuids"}
+
+
+def target_of(instance: Any) -> dict:
+    return {"project_id": instance.project_id, "user_id": instance.user_id}
+
+
+def show_extended(ctx: Any) -> bool:
+    return policy.authorize(ctx, sp.EXTENDED_ATTRS, do_raise=False)
 
 
 class ServersController:
@@ -26,40 +59,44 @@ class ServersController:
     # -- read ------------------------------------------------------------------
 
     def index(self, req: Request) -> dict:
+        policy.authorize(req.context, sp.SERVERS % "index")
         return self._list(req, detailed=False)
 
     def detail(self, req: Request) -> dict:
+        policy.authorize(req.context, sp.SERVERS % "detail")
         return self._list(req, detailed=True)
 
     def show(self, req: Request, id: str) -> dict:
-        instance = self.compute_api.get(req.context, id)
-        return {"server": views.detail(instance, req.links, req.context.is_admin)}
+        ctx = req.context
+        instance = self.compute_api.get(ctx, id)
+        policy.authorize(ctx, sp.SERVERS % "show", target_of(instance))
+        return {"server": views.detail(instance, req.links, show_extended(ctx),
+                                       views.addresses_of([instance]))}
 
     def _list(self, req: Request, detailed: bool) -> dict:
         ctx = req.context
-        search = search_options(req.GET, ctx.is_admin)
-        if search is None:
+        search_opts = search_options(req.GET, ctx, detailed)
+        if search_opts is None:
             return {"servers": []}
-        search_opts, task_states = search
         limit, marker = common.limit_and_marker(req.GET)
         sort_key, sort_dir = common.sort_params(req.GET)
+        sort_key = _SORT_KEYS.get(sort_key, sort_key)
         try:
             instances = list(self.compute_api.get_all(ctx, search_opts, limit=limit,
                                                       marker=marker, sort_key=sort_key,
                                                       sort_dir=sort_dir))
-        except exception.InstanceNotFound:
-            if marker is None:
-                raise
-            raise common.marker_not_found(marker) from None
-        page_full = bool(instances) and len(instances) == limit
-        last = instances[-1].uuid if instances else None
-        if task_states is not None:
-            instances = [i for i in instances if i.task_state in task_states]
-        body: dict = {"servers": views.collection(instances, req.links, ctx.is_admin,
-                                                  detailed)}
-        if page_full and last:
+        except exception.Invalid as e:
+            raise errors.bad_request(e.format_message()) from None
+        if detailed:
+            servers = views.collection(instances, req.links, show_extended(ctx), True,
+                                       views.addresses_of(instances))
+        else:
+            servers = views.collection(instances, req.links, False, False)
+        body: dict = {"servers": servers}
+        if instances and len(instances) == limit:
             path = "servers/detail" if detailed else "servers"
-            body["servers_links"] = [req.links.next_link(path, req.GET.items(), last)]
+            body["servers_links"] = [req.links.next_link(path, req.GET.items(),
+                                                         instances[-1].uuid)]
         return body
 
     # -- create ----------------------------------------------------------------
@@ -68,19 +105,30 @@ class ServersController:
     def create(self, req: Request, body: dict) -> Any:
         ctx = req.context
         server = body["server"]
+        policy.authorize(ctx, sp.SERVERS % "create",
+                         {"project_id": ctx.project_id, "user_id": ctx.user_id,
+                          "availability_zone": server.get("availability_zone")})
         min_count, max_count = _counts(server)
+        metadata = server.get("metadata") or {}
+        check_metadata_quota(metadata)
         try:
             flavor = _flavor(ctx, server["flavorRef"])
             instances, reservation_id = self.compute_api.create(
                 ctx, flavor=flavor, image_id=_image_id(server),
                 display_name=server["name"], min_count=min_count, max_count=max_count,
                 availability_zone=server.get("availability_zone"),
-                metadata=server.get("metadata") or {},
-                access_ip_v4=server.get("accessIPv4"), access_ip_v6=server.get("accessIPv6"),
-                key_name=server.get("key_name"))
+                metadata=metadata,
+                access_ip_v4=server.get("accessIPv4"),
+                access_ip_v6=_canonical_ipv6(server.get("accessIPv6")),
+                key_name=server.get("key_name"),
+                config_drive=_true(server.get("config_drive", False)),
+                user_data=_user_data(server.get("user_data")),
+                injected_files=_personality(server.get("personality")),
+                requested_networks=_networks(server.get("networks")),
+                disk_config=server.get("OS-DCF:diskConfig", "MANUAL"))
         except _BAD_REFERENCE as e:
             raise errors.bad_request(e.format_message()) from None
-        if _true(server.get("return_reservation_id")):
+        if _true(server.get("return_reservation_id", False)):
             return wsgi.json_response({"reservation_id": reservation_id}, 202)
         # NOTE: no guest agent sets it yet; returned as Nova does, for clients
         # that expect the key.
@@ -95,34 +143,44 @@ class ServersController:
     def update(self, req: Request, id: str, body: dict) -> dict:
         ctx = req.context
         instance = self.compute_api.get(ctx, id)
+        policy.authorize(ctx, sp.SERVERS % "update", target_of(instance))
         changes = body["server"]
         if "name" in changes:
             instance.display_name = changes["name"]
         if "accessIPv4" in changes:
             instance.access_ip_v4 = changes["accessIPv4"]
         if "accessIPv6" in changes:
-            instance.access_ip_v6 = changes["accessIPv6"]
+            instance.access_ip_v6 = _canonical_ipv6(changes["accessIPv6"])
+        if "OS-DCF:diskConfig" in changes:
+            instance.system_metadata = {**(instance.system_metadata or {}),
+                                        "disk_config": changes["OS-DCF:diskConfig"]}
         instance.save()
-        return {"server": views.detail(instance, req.links, ctx.is_admin)}
+        return {"server": views.detail(instance, req.links, show_extended(ctx),
+                                       views.addresses_of([instance]))}
 
     @wsgi.response(204)
     def delete(self, req: Request, id: str) -> None:
         ctx = req.context
-        self.compute_api.delete(ctx, self.compute_api.get(ctx, id))
+        instance = self.compute_api.get(ctx, id)
+        policy.authorize(ctx, sp.SERVERS % "delete", target_of(instance))
+        self.compute_api.delete(ctx, instance)
 
 
-def search_options(params: Any, is_admin: bool) -> tuple[dict, set | None] | None:
-    """The compute API's search_opts from the query, and the task states to
-    keep (None: any); None when a status is unknown (Nova answers an empty
-    list at 2.1).
+# NOTE: Nova's sort keys by their API names where they differ from columns.
+_SORT_KEYS = {"name": "display_name", "display_name": "display_name"}
+
+
+def search_options(params: Any, ctx: Any, detailed: bool) -> dict | None:
+    """The compute API's search_opts from the query, as Nova builds them;
+    None when a status is unknown (Nova answers an empty list at 2.1).
 
     NOTE: unknown parameters are ignored (the CLI sends ``deleted=False``),
-    and admin-only filters are dropped for others, as Nova does.
+    and filters other than Nova's user filters only count for callers the
+    ``allow_all_filters`` rule lets through.
     """
     opts: dict[str, Any] = {}
-    task_states: set | None = None
     if params.get("name"):
-        opts["display_name"] = params["name"]
+        opts["display_name"] = _regex("name", params["name"])
     statuses = params.getall("status")
     if statuses:
         vm_states, tasks = views.states_from_status(statuses)
@@ -130,24 +188,49 @@ def search_options(params: Any, is_admin: bool) -> tuple[dict, set | None] | Non
             return None
         opts["vm_state"] = vm_states
         if views.DEFAULT not in tasks:
-            task_states = tasks
+            opts["task_state"] = sorted(tasks, key=str)
         if vm_states == ["deleted"]:
-            if not is_admin:
-                raise exception.Forbidden(action="servers:index:status=DELETED")
+            if not policy.check_is_admin(ctx):
+                raise errors.HTTPError(403, "Only administrators may list deleted instances")
             opts["deleted"] = True
     if params.get("image"):
         opts["image_ref"] = common.last_segment(params["image"])
     if params.get("flavor"):
         opts["flavor_id"] = common.last_segment(params["flavor"])
+    if params.get("ip"):
+        opts["ip"] = _regex("ip", params["ip"])
+    if params.get("reservation_id"):
+        opts["reservation_id"] = params["reservation_id"]
     if "changes-since" in params:
         opts["changes_since"] = _changes_since(params["changes-since"])
-    if common.bool_param(params, "all_tenants"):
-        if not is_admin:
-            raise exception.Forbidden(action="os_compute_api:servers:index:get_all_tenants")
+    if policy.authorize(ctx, sp.SERVERS % "allow_all_filters", do_raise=False):
+        for name, key in _ADMIN_FILTERS.items():
+            if params.get(name):
+                opts[key] = [params[name]] if key == "uuids" else params[name]
+    all_tenants = common.bool_param(params, "all_tenants")
+    tenant = params.get("tenant_id")
+    if tenant and tenant != ctx.project_id and "all_tenants" not in params:
+        # NOTE: as Nova: asking for another project implies all_tenants.
+        all_tenants = True
+    if all_tenants:
+        rule = "detail:get_all_tenants" if detailed else "index:get_all_tenants"
+        policy.authorize(ctx, sp.SERVERS % rule)
         opts["all_tenants"] = True
-    if is_admin and params.get("host"):
-        opts["host"] = params["host"]
-    return opts, task_states
+        project = tenant or (params.get("project_id") if policy.authorize(
+            ctx, sp.SERVERS % "allow_all_filters", do_raise=False) else None)
+        if project:
+            opts["project_id"] = project
+    return opts
+
+
+def _regex(name: str, value: str) -> str:
+    import re
+
+    try:
+        re.compile(value)
+    except re.error as e:
+        raise validation.query_error(name, value, f"'{value}' is not a 'regex' ({e})") from None
+    return value
 
 
 def _changes_since(value: str) -> Any:
@@ -156,6 +239,14 @@ def _changes_since(value: str) -> Any:
     except ValueError:
         raise validation.query_error("changes-since", value,
                                      f"'{value}' is not a 'date-time'") from None
+
+
+def check_metadata_quota(metadata: dict) -> None:
+    if len(metadata) > MAX_METADATA_ITEMS:
+        raise errors.HTTPError(403, f"Quota exceeded for metadata_items: {len(metadata)} "
+                                    f"items given, at most {MAX_METADATA_ITEMS} allowed. "
+                                    f"Maximum number of metadata items exceeds "
+                                    f"{MAX_METADATA_ITEMS}")
 
 
 def _counts(server: dict) -> tuple[int, int]:
@@ -179,7 +270,8 @@ def _flavor(ctx: Any, flavor_ref: str | int) -> Any:
 def _image_id(server: dict) -> str:
     """The image from ``imageRef``, or from the boot entry of
     ``block_device_mapping_v2`` (the CLI sends both); volumes are refused."""
-    for bdm in server.get("block_device_mapping_v2") or []:
+    bdms = server.get("block_device_mapping_v2") or []
+    for bdm in bdms:
         if bdm.get("source_type") != "image" or bdm.get("destination_type",
                                                           "local") != "local":
             raise errors.bad_request(
@@ -189,10 +281,85 @@ def _image_id(server: dict) -> str:
     image_ref = server.get("imageRef")
     if image_ref:
         return common.last_segment(image_ref)
-    for bdm in server.get("block_device_mapping_v2") or []:
+    for bdm in bdms:
         if str(bdm.get("boot_index")) == "0" and bdm.get("uuid"):
-            return bdm["uuid"]
+            return str(bdm["uuid"])
+    if bdms:
+        raise errors.bad_request("block_device_mapping_v2: the image entry needs "
+                                 "boot_index 0 and the image's uuid")
     raise errors.bad_request("Missing imageRef attribute")
+
+
+def _canonical_ipv6(value: str | None) -> str | None:
+    """``0:0:0:0:0:0:0:1`` → ``::1``, as Nova stores it."""
+    if not value:
+        return value
+    return str(ipaddress.IPv6Address(value))
+
+
+def _b64decode(value: str) -> bytes:
+    return base64.b64decode(value.encode("ascii"), validate=True)
+
+
+def _user_data(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if len(value) > MAX_USER_DATA_LENGTH:
+        raise errors.bad_request(f"Invalid input for field/attribute user_data. user_data is "
+                                 f"{len(value)} bytes base64-encoded; at most "
+                                 f"{MAX_USER_DATA_LENGTH} are allowed.")
+    try:
+        _b64decode(value)
+    except (binascii.Error, ValueError):
+        raise errors.bad_request("Invalid input for field/attribute user_data. "
+                                 "User data needs to be valid base 64.") from None
+    return value
+
+
+def _personality(files: list[dict] | None) -> list[dict] | None:
+    """Injected files as stored: ``[{path, contents (base64)}]``."""
+    if not files:
+        return None
+    if len(files) > MAX_INJECTED_FILES:
+        raise errors.HTTPError(403, f"Personality file limit exceeded: {len(files)} files "
+                                    f"given, at most {MAX_INJECTED_FILES} allowed.")
+    out = []
+    for item in files:
+        path, contents = item["path"], item.get("contents", "")
+        if len(path) > MAX_INJECTED_PATH_LENGTH:
+            raise errors.HTTPError(403, f"Personality file path too long: {len(path)} "
+                                        f"characters, at most {MAX_INJECTED_PATH_LENGTH}.")
+        if not path.startswith("/") or ".." in path.split("/") or "\0" in path:
+            raise errors.bad_request(f"Invalid input for field/attribute personality. The "
+                                     f"path {path!r} must be absolute, without '..'.")
+        try:
+            data = _b64decode(contents)
+        except (binascii.Error, ValueError):
+            raise errors.bad_request(f"Personality content for {path} cannot be "
+                                     "decoded") from None
+        if len(data) > MAX_INJECTED_FILE_BYTES:
+            raise errors.HTTPError(403, f"Personality file content too long: {path} has "
+                                        f"{len(data)} bytes, at most "
+                                        f"{MAX_INJECTED_FILE_BYTES}.")
+        out.append({"path": posixpath.normpath(path), "contents": contents})
+    return out
+
+
+def _networks(value: Any) -> str | list[dict]:
+    """``networks`` as stored: ``"auto"`` (absent or ``[]``), ``"none"``, or
+    ``[{uuid, fixed_ip}]``."""
+    if value is None or value == [] or value == "auto":
+        return "auto"
+    if value == "none":
+        return "none"
+    out = []
+    for entry in value:
+        if entry.get("port"):
+            raise errors.bad_request("Invalid input for field/attribute networks. Ports "
+                                     f"({entry['port']}) are not supported: novalite has no "
+                                     "port service; give a network 'uuid' and/or 'fixed_ip'.")
+        out.append({"uuid": entry.get("uuid"), "fixed_ip": entry.get("fixed_ip")})
+    return out
 
 
 def _true(value: Any) -> bool:

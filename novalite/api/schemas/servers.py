@@ -23,11 +23,36 @@ _block_device_mapping_v2 = {
     "additionalProperties": False,
 }
 
+_network = {
+    "type": "object",
+    "properties": {
+        "uuid": {"type": "string"},
+        "fixed_ip": {"type": "string", "oneOf": [{"format": "ipv4"}, {"format": "ipv6"}]},
+        "port": {"type": ["string", "null"]},
+    },
+    "additionalProperties": False,
+}
+
+# NOTE: a list at 2.1; "auto"/"none" (2.37) are accepted too, as the
+# openstack CLI sends them.
 _networks = {
     "oneOf": [
-        {"type": "array", "items": {"type": "object"}},
+        {"type": "array", "items": _network},
         {"type": "string", "enum": ["none", "auto"]},
     ],
+}
+
+_personality = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "path": {"type": "string", "minLength": 1},
+            "contents": {"type": "string"},
+        },
+        "required": ["path"],
+        "additionalProperties": False,
+    },
 }
 
 create = {
@@ -51,10 +76,13 @@ create = {
                 "accessIPv4": types.ipv4,
                 "accessIPv6": types.ipv6,
                 "key_name": {"type": "string", "minLength": 1, "maxLength": 255},
+                "security_groups": {"type": "array", "items": {
+                    "type": "object", "properties": {"name": {"type": "string"}},
+                    "additionalProperties": False}},
                 "OS-DCF:diskConfig": {"type": "string", "enum": ["AUTO", "MANUAL"]},
-                "security_groups": {"type": "array", "items": {"type": "object"}},
                 "config_drive": types.boolean,
                 "user_data": {"type": "string"},
+                "personality": _personality,
             },
             "required": ["name", "flavorRef"],
             "additionalProperties": False,
@@ -122,5 +150,26 @@ get_console_output = {
         },
     },
     "required": ["os-getConsoleOutput"],
+    "additionalProperties": False,
+}
+
+force_delete = {"type": "object", "properties": {"forceDelete": {"type": "null"}},
+                "required": ["forceDelete"], "additionalProperties": False}
+
+# -- server metadata ------------------------------------------------------------
+
+metadata_create = {
+    "type": "object",
+    "properties": {"metadata": types.metadata},
+    "required": ["metadata"],
+    "additionalProperties": False,
+}
+
+metadata_update_all = metadata_create
+
+metadata_update = {
+    "type": "object",
+    "properties": {"meta": {**types.metadata, "minProperties": 1}},
+    "required": ["meta"],
     "additionalProperties": False,
 }

@@ -16,10 +16,13 @@ boolean = {"type": ["boolean", "string"],
                     "y", "t", False, "False", "FALSE", "false", "0", "OFF", "Off", "off",
                     "NO", "No", "no", "n", "f"]}
 
+# NOTE: Nova's metadata keys: 1-255 of letters, digits, "-_:. ".
 metadata = {
     "type": "object",
-    "propertyNames": {"type": "string", "minLength": 1, "maxLength": 255},
-    "additionalProperties": {"type": "string", "maxLength": 255},
+    "patternProperties": {
+        "^[a-zA-Z0-9-_:. ]{1,255}$": {"type": "string", "maxLength": 255},
+    },
+    "additionalProperties": False,
 }
 
 ipv4 = {"type": "string", "format": "ipv4"}

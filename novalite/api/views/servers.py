@@ -66,7 +66,38 @@ def host_id(project_id: str | None, host: str | None) -> str:
 
 
 def instance_name(instance: Any) -> str:
-    return "instance-%08x" % instance.id
+    """The hypervisor's name for the guest, from ``[libvirt] instance_name_template``."""
+    template = CONF.libvirt.instance_name_template
+    try:
+        return str(template % instance.id)
+    except (TypeError, ValueError, KeyError):
+        # NOTE: a template with named fields (Nova allows ``%(uuid)s``).
+        return str(template % {"id": instance.id, "uuid": instance.uuid,
+                               "hostname": instance.hostname or ""})
+
+
+def addresses_of(instances: list[Any]) -> dict[str, list[dict]]:
+    """The fixed addresses of the instances, in one query."""
+    from novalite.db import api as db
+
+    return db.instance_addresses_get(None, [i.uuid for i in instances])
+
+
+def _addresses(ports: list[dict]) -> dict:
+    """Nova's ``addresses``: per network name, each address with its version
+    and MAC."""
+    out: dict[str, list[dict]] = {}
+    for port in ports:
+        address = port["address"]
+        version = 6 if ":" in address else 4
+        out.setdefault(port["network_name"], []).append({
+            "version": version, "addr": address, "OS-EXT-IPS:type": "fixed",
+            "OS-EXT-IPS-MAC:mac_addr": port["mac"]})
+    return out
+
+
+def disk_config(instance: Any) -> str:
+    return (instance.system_metadata or {}).get("disk_config") or "MANUAL"
 
 
 def basic(instance: Any, links: Links) -> dict:
@@ -92,18 +123,22 @@ def _availability_zone(instance: Any) -> str:
 
 
 def fault(instance: Any, is_admin: bool) -> dict | None:
-    """The user sees code and message; the traceback in ``details`` is for admins."""
+    """The user sees code and message; the traceback in ``details`` of an
+    internal error (500) is for admins, as in Nova."""
     # NOTE: objects that crossed RPC carry only the fields that were set.
     f = instance.fault if instance.obj_attr_is_set("fault") else None
     if not f:
         return None
     out = {"code": f.code, "created": isotime(f.created_at), "message": f.message}
-    if is_admin and f.details:
+    if f.details and (is_admin or f.code != 500):
         out["details"] = f.details
     return out
 
 
-def detail(instance: Any, links: Links, is_admin: bool) -> dict:
+def detail(instance: Any, links: Links, is_admin: bool,
+           addresses: dict[str, list[dict]] | None = None) -> dict:
+    """Nova's server at 2.1; ``is_admin``: the caller may see the
+    ``OS-EXT-SRV-ATTR:*`` fields (and fault details)."""
     status = status_from_state(instance.vm_state, instance.task_state)
     server = {
         "id": instance.uuid,
@@ -117,11 +152,11 @@ def detail(instance: Any, links: Links, is_admin: bool) -> dict:
         "flavor": _flavor(instance, links),
         "created": isotime(instance.created_at),
         "updated": isotime(instance.updated_at or instance.created_at),
-        "addresses": {},
+        "addresses": _addresses((addresses or {}).get(instance.uuid, [])),
         "accessIPv4": instance.access_ip_v4 or "",
         "accessIPv6": instance.access_ip_v6 or "",
         "links": links.resource("servers", instance.uuid),
-        "OS-DCF:diskConfig": "MANUAL",
+        "OS-DCF:diskConfig": disk_config(instance),
         "OS-EXT-AZ:availability_zone": _availability_zone(instance),
         "config_drive": "True" if instance.config_drive else "",
         "key_name": instance.key_name,
@@ -149,12 +184,12 @@ def detail(instance: Any, links: Links, is_admin: bool) -> dict:
 def created(instance: Any, links: Links, admin_pass: str) -> dict:
     """The 202 answer to a create: enough to poll the server."""
     return {"id": instance.uuid, "links": links.resource("servers", instance.uuid),
-            "OS-DCF:diskConfig": "MANUAL", "security_groups": [{"name": "default"}],
+            "OS-DCF:diskConfig": disk_config(instance), "security_groups": [{"name": "default"}],
             "adminPass": admin_pass}
 
 
 def collection(instances: Iterable[Any], links: Links, is_admin: bool, detailed: bool,
-               ) -> list[dict]:
+               addresses: dict[str, list[dict]] | None = None) -> list[dict]:
     if detailed:
-        return [detail(i, links, is_admin) for i in instances]
+        return [detail(i, links, is_admin, addresses) for i in instances]
     return [basic(i, links) for i in instances]

@@ -1,0 +1,91 @@
+"""/servers/{id}/metadata: the user's key/value pairs on a server, as
+Nova's server metadata API (merge, replace, one key, delete)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from novalite import exception, policy
+from novalite.api import errors, validation, wsgi
+from novalite.api.compute.servers import check_metadata_quota, target_of
+from novalite.api.schemas import servers as schemas
+from novalite.api.wsgi import Request
+from novalite.compute import vm_states
+from novalite.policies import servers as sp
+
+# NOTE: Nova lets metadata change only in stable states (not while building).
+_MUTABLE_STATES = (vm_states.ACTIVE, vm_states.STOPPED)
+
+_NOT_FOUND = "Metadata item was not found"
+
+
+class ServerMetadataController:
+    def __init__(self, compute_api: Any) -> None:
+        self.compute_api = compute_api
+
+    def _instance(self, req: Request, server_id: str, rule: str, action: str | None = None,
+                  ) -> Any:
+        # NOTE: the lookup first (404 for another project's server), then policy.
+        instance = self.compute_api.get(req.context, server_id)
+        policy.authorize(req.context, sp.METADATA % rule, target_of(instance))
+        if action is not None and instance.vm_state not in _MUTABLE_STATES:
+            raise exception.InstanceInvalidState(action=action, instance_uuid=instance.uuid,
+                                                 attr="vm_state", state=instance.vm_state)
+        return instance
+
+    @staticmethod
+    def _save(instance: Any, metadata: dict) -> dict:
+        check_metadata_quota(metadata)
+        instance.metadata = metadata
+        instance.save()
+        return dict(instance.metadata)
+
+    def index(self, req: Request, server_id: str) -> dict:
+        instance = self._instance(req, server_id, "index")
+        return {"metadata": dict(instance.metadata or {})}
+
+    @validation.schema(schemas.metadata_create)
+    def create(self, req: Request, server_id: str, body: dict) -> dict:
+        """POST: merge the given items into the server's."""
+        instance = self._instance(req, server_id, "create", "update metadata")
+        merged = {**(instance.metadata or {}), **body["metadata"]}
+        return {"metadata": self._save(instance, merged)}
+
+    @validation.schema(schemas.metadata_update_all)
+    def update_all(self, req: Request, server_id: str, body: dict) -> dict:
+        """PUT: replace all the server's items with the given ones."""
+        instance = self._instance(req, server_id, "update_all", "update metadata")
+        return {"metadata": self._save(instance, dict(body["metadata"]))}
+
+    def show(self, req: Request, server_id: str, key: str) -> dict:
+        instance = self._instance(req, server_id, "show")
+        metadata = instance.metadata or {}
+        if key not in metadata:
+            raise errors.not_found(_NOT_FOUND)
+        return {"meta": {key: metadata[key]}}
+
+    @validation.schema(schemas.metadata_update)
+    def update(self, req: Request, server_id: str, key: str, body: dict) -> dict:
+        """PUT one item: the body's one key must be the URL's."""
+        meta = body["meta"]
+        if key not in meta:
+            raise errors.bad_request("Request body and URI mismatch")
+        if len(meta) > 1:
+            raise errors.bad_request("Request body contains too many items")
+        instance = self._instance(req, server_id, "update", "update metadata")
+        self._save(instance, {**(instance.metadata or {}), key: meta[key]})
+        return {"meta": {key: meta[key]}}
+
+    @wsgi.response(204)
+    def delete(self, req: Request, server_id: str, key: str) -> None:
+        instance = self._instance(req, server_id, "delete")
+        metadata = dict(instance.metadata or {})
+        if key not in metadata:
+            raise errors.not_found(_NOT_FOUND)
+        if instance.vm_state not in _MUTABLE_STATES:
+            raise exception.InstanceInvalidState(action="delete metadata",
+                                                 instance_uuid=instance.uuid,
+                                                 attr="vm_state", state=instance.vm_state)
+        del metadata[key]
+        instance.metadata = metadata
+        instance.save()
