@@ -4,6 +4,7 @@ requested networks)."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Any
 
@@ -44,14 +45,30 @@ def default_network() -> dict | None:
     return every[0] if len(every) == 1 else None
 
 
+def _network_of(req: dict) -> dict:
+    """The network an entry names: by uuid, else the one whose CIDR holds
+    its fixed_ip."""
+    if req.get("uuid"):
+        return db.network_get(req["uuid"])
+    addr = ipaddress.ip_address(req["fixed_ip"])
+    for net in db.network_get_all():
+        if addr in ipaddress.ip_network(net["cidr"], strict=False):
+            return net
+    raise exception.InvalidNetwork(reason=f"no network holds fixed IP {req['fixed_ip']}")
+
+
 def validate_requested(requested: Any) -> None:
-    """Unknown network → NetworkNotFound (the API answers 400 with it)."""
+    """Unknown network → NetworkNotFound (the API answers 400 with it); a
+    fixed IP outside its network or already taken → InvalidNetwork /
+    FixedIpAlreadyInUse."""
     if not isinstance(requested, list):
         return
     for req in requested:
-        net = db.network_get(req["uuid"])
+        net = _network_of(req)
         if req.get("fixed_ip"):
-            db._check_requested(net, req["fixed_ip"])
+            address = db._check_requested(net, req["fixed_ip"])
+            if db.fixed_ip_get_by_address(net["id"], address) is not None:
+                raise exception.FixedIpAlreadyInUse(address=address, net=net["name"])
 
 
 def allocate_for_instance(instance_uuid: str, requested: Any, host: str | None) -> list[dict]:
@@ -66,7 +83,8 @@ def allocate_for_instance(instance_uuid: str, requested: Any, host: str | None) 
     network_info = []
     try:
         for req in wanted:
-            fip = db.fixed_ip_allocate(req["uuid"], instance_uuid, host, req.get("fixed_ip"))
+            fip = db.fixed_ip_allocate(_network_of(req)["uuid"], instance_uuid, host,
+                                       req.get("fixed_ip"))
             network_info.append(model.vif_from_fixed_ip(fip))
     except Exception:
         db.fixed_ip_release_by_instance(instance_uuid)

@@ -304,6 +304,6 @@ def register(result: BuildResult, context: Any = None,
     ramdisk = one(tinyguest.RAMDISK_IMAGE, "ramdisk", "ari", "ari")
     ami = one(tinyguest.AMI_IMAGE, "root", "ami", "ami",
               {"kernel_id": kernel["id"], "ramdisk_id": ramdisk["id"],
-               "os_command_line": DISK_CMDLINE})
-    qcow2 = one(tinyguest.DISK_IMAGE, "disk", "qcow2", "bare")
+               "os_command_line": DISK_CMDLINE, "hw_qemu_guest_agent": "yes"})
+    qcow2 = one(tinyguest.DISK_IMAGE, "disk", "qcow2", "bare", {"hw_qemu_guest_agent": "yes"})
     return {"kernel": kernel, "ramdisk": ramdisk, "ami": ami, "disk": qcow2}

@@ -2,7 +2,9 @@
 QEMU guest agent with its libraries, and the scripts that make it a guest.
 
 Boot: the kernel runs ``/init`` (:data:`INIT`), which mounts the pseudo
-filesystems, loads the modules, sets the hostname, starts acpid and the guest
+filesystems, loads the modules, mounts the config drive, sets the hostname,
+configures its NICs from ``network_data.json``, starts an HTTP server that
+answers ``GET /`` with its uuid and hostname, starts acpid and the guest
 agent, prints the marker line and hands PID 1 to busybox init.
 """
 
@@ -53,18 +55,72 @@ cmdline_hostname() {
 }
 
 # A config drive stays mounted read-only at /mnt/config for later steps.
-config_drive_hostname() {
+CD=/mnt/config/openstack/latest
+mount_config_drive() {
     dev=$(findfs LABEL=config-2 2>/dev/null || findfs LABEL=CONFIG-2 2>/dev/null) || return 0
     mkdir -p /mnt/config
     mount -o ro "$dev" /mnt/config 2>/dev/null || return 0
-    sed -n 's/.*"hostname": *"\([^"]*\)".*/\1/p' /mnt/config/openstack/latest/meta_data.json
 }
 
+# meta_data.json is one JSON object; its "uuid" and "hostname" are strings.
+meta() {
+    [ -f "$CD/meta_data.json" ] || return 0
+    sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" "$CD/meta_data.json"
+}
+
+# network_data.json -> one "mac address netmask gateway" line per network:
+# links give each link id its MAC; each network names its link, and its
+# default route (the object after it) its gateway.
+net_lines() {
+    awk '
+    function val(p, k,   v) {
+        if (!match(p, "\"" k "\": *\"[^\"]*\"")) return ""
+        v = substr(p, RSTART, RLENGTH); sub(/^"[^"]*": *"/, "", v); sub(/"$/, "", v)
+        return v
+    }
+    { s = s $0 }
+    END {
+        n = split(s, part, /[{}]/)
+        for (i = 1; i <= n; i++) {
+            p = part[i]
+            if (p ~ /"ethernet_mac_address"/) mac[val(p, "id")] = val(p, "ethernet_mac_address")
+            else if (p ~ /"ip_address"/) {
+                if (out != "") print out
+                out = mac[val(p, "link")] " " val(p, "ip_address") " " val(p, "netmask")
+                gw = 0
+            } else if (p ~ /"gateway"/ && out != "" && !gw) { out = out " " val(p, "gateway"); gw = 1 }
+        }
+        if (out != "") print out
+    }' "$CD/network_data.json"
+}
+
+configure_network() {
+    ifconfig lo 127.0.0.1 up
+    [ -f "$CD/network_data.json" ] || return 0
+    net_lines | while read -r mac ip mask gw; do
+        case "$ip$mask$gw" in *[!0-9.]*|'') echo "tiny: bad network entry"; continue ;; esac
+        for dev in /sys/class/net/*; do
+            [ "$(cat "$dev/address" 2>/dev/null)" = "$mac" ] || continue
+            ifc=${dev##*/}
+            ifconfig "$ifc" "$ip" netmask "$mask" up
+            [ -n "$gw" ] && route add default gw "$gw" dev "$ifc"
+            echo "tiny: $ifc ($mac) $ip/$mask gateway ${gw:-none}"
+        done
+    done
+}
+
+mount_config_drive
 name=$(cmdline_hostname)
-[ -n "$name" ] || name=$(config_drive_hostname 2>/dev/null)
+[ -n "$name" ] || name=$(meta hostname)
 valid_hostname "$name" || name=@DEFAULT@
 hostname "$name"
 echo "$name" > /etc/hostname
+configure_network
+
+# GET / answers who this guest is (busybox httpd serves index.html).
+mkdir -p /var/www
+printf 'uuid=%s\nhostname=%s\n' "$(meta uuid)" "$name" > /var/www/index.html
+httpd -p 80 -h /var/www
 
 # ACPI power button -> /etc/acpi/PWRF/00000080. An event sent before acpid
 # has opened the input devices would be lost, so wait for that (max 1 s)
@@ -208,7 +264,8 @@ def add_agent(arc: cpio.Archive, agent_root: str, lib_roots: Sequence[str]) -> l
 def build(out_path: str, busybox_root: str, kernel_root: str, mtime: int,
           agent_root: str | None = None, lib_roots: Sequence[str] = ()) -> Contents:
     arc = cpio.Archive()
-    for d in ("proc", "sys", "dev", "run", "tmp", "mnt", "root", "var/log", "etc/acpi/PWRF"):
+    for d in ("proc", "sys", "dev", "run", "tmp", "mnt", "root", "var/log", "var/www",
+              "etc/acpi/PWRF"):
         arc.add_dir(d)
     arc.add_dir("tmp", 0o1777)
     arc.add_symlink("var/run", "/run")
