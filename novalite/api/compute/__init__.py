@@ -7,6 +7,9 @@ from typing import Any
 from novalite.api import common
 from novalite.api.compute.flavors import FlavorsController
 from novalite.api.compute.images import ImagesController
+from novalite.api.compute.keypairs import KeypairsController
+from novalite.api.compute.limits import LimitsController
+from novalite.api.compute.quota_sets import QuotaSetsController
 from novalite.api.compute.server_actions import ServerActionsController
 from novalite.api.compute.server_metadata import ServerMetadataController
 from novalite.api.compute.servers import ServersController
@@ -39,6 +42,9 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
     images = ImagesController(image_api)
     services = ServicesController()
     hypervisors = HypervisorsController()
+    keypairs = KeypairsController()
+    quota_sets = QuotaSetsController()
+    limits = LimitsController()
 
     v = f"{COMPUTE_PREFIX}/{COMPUTE_VERSION}"
     table: list[tuple[str, str, Any, str]] = [
@@ -65,6 +71,16 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
         ("/os-hypervisors", "GET", hypervisors, "index"),
         ("/os-hypervisors/detail", "GET", hypervisors, "detail"),
         ("/os-hypervisors/{id}", "GET", hypervisors, "show"),
+        ("/os-keypairs", "GET", keypairs, "index"),
+        ("/os-keypairs", "POST", keypairs, "create"),
+        ("/os-keypairs/{id}", "GET", keypairs, "show"),
+        ("/os-keypairs/{id}", "DELETE", keypairs, "delete"),
+        ("/os-quota-sets/{id}", "GET", quota_sets, "show"),
+        ("/os-quota-sets/{id}", "PUT", quota_sets, "update"),
+        ("/os-quota-sets/{id}", "DELETE", quota_sets, "delete"),
+        ("/os-quota-sets/{id}/detail", "GET", quota_sets, "detail"),
+        ("/os-quota-sets/{id}/defaults", "GET", quota_sets, "defaults"),
+        ("/limits", "GET", limits, "index"),
     ]
     router.connect(COMPUTE_PREFIX, "GET", versions, "index", public=True)
     router.connect(v, "GET", versions, "show", public=True)

@@ -1,0 +1,43 @@
+"""Flavors, their extra specs and flavor management (Nova's rule names).
+
+NOTE: as in Nova, listing and showing flavors needs no rule: every
+authenticated caller may."""
+
+from __future__ import annotations
+
+from oslo_policy import policy
+
+from novalite.policies import base
+
+EXTRA_SPECS = "os_compute_api:os-flavor-extra-specs:%s"
+MANAGE = "os_compute_api:os-flavor-manage:%s"
+
+
+def _rule(name: str, check: str, description: str, operations: list[tuple[str, str]],
+          ) -> policy.DocumentedRuleDefault:
+    return policy.DocumentedRuleDefault(
+        name=name, check_str=check, description=description,
+        operations=[{"method": m, "path": p} for m, p in operations],
+        scope_types=base.PROJECT_SCOPE)
+
+
+rules: list[policy.RuleDefault] = [
+    _rule(EXTRA_SPECS % "index", base.PROJECT_READER_OR_ADMIN,
+          "List the extra specs of a flavor", [("GET", "/flavors/{flavor_id}/os-extra_specs")]),
+    _rule(EXTRA_SPECS % "show", base.PROJECT_READER_OR_ADMIN,
+          "Show an extra spec of a flavor",
+          [("GET", "/flavors/{flavor_id}/os-extra_specs/{flavor_extra_spec_key}")]),
+    _rule(EXTRA_SPECS % "create", base.ADMIN, "Create extra specs of a flavor",
+          [("POST", "/flavors/{flavor_id}/os-extra_specs")]),
+    _rule(EXTRA_SPECS % "update", base.ADMIN, "Update an extra spec of a flavor",
+          [("PUT", "/flavors/{flavor_id}/os-extra_specs/{flavor_extra_spec_key}")]),
+    _rule(EXTRA_SPECS % "delete", base.ADMIN, "Delete an extra spec of a flavor",
+          [("DELETE", "/flavors/{flavor_id}/os-extra_specs/{flavor_extra_spec_key}")]),
+    _rule(MANAGE % "create", base.ADMIN, "Create a flavor", [("POST", "/flavors")]),
+    _rule(MANAGE % "delete", base.ADMIN, "Delete a flavor",
+          [("DELETE", "/flavors/{flavor_id}")]),
+]
+
+
+def list_rules() -> list[policy.RuleDefault]:
+    return rules

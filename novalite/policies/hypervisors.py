@@ -1,0 +1,39 @@
+"""Hypervisors (Nova's rule names): admins only."""
+
+from __future__ import annotations
+
+from oslo_policy import policy
+
+from novalite.policies import base
+
+HYPERVISORS = "os_compute_api:os-hypervisors:%s"
+
+
+def _rule(name: str, check: str, description: str, operations: list[tuple[str, str]],
+          ) -> policy.DocumentedRuleDefault:
+    return policy.DocumentedRuleDefault(
+        name=name, check_str=check, description=description,
+        operations=[{"method": m, "path": p} for m, p in operations],
+        scope_types=base.PROJECT_SCOPE)
+
+
+rules: list[policy.RuleDefault] = [
+    _rule(HYPERVISORS % "list", base.ADMIN, "List all hypervisors",
+          [("GET", "/os-hypervisors")]),
+    _rule(HYPERVISORS % "list-detail", base.ADMIN, "List all hypervisors with details",
+          [("GET", "/os-hypervisors/detail")]),
+    _rule(HYPERVISORS % "statistics", base.ADMIN, "Show summary statistics of all hypervisors",
+          [("GET", "/os-hypervisors/statistics")]),
+    _rule(HYPERVISORS % "show", base.ADMIN, "Show a hypervisor",
+          [("GET", "/os-hypervisors/{hypervisor_id}")]),
+    _rule(HYPERVISORS % "uptime", base.ADMIN, "Show the uptime of a hypervisor",
+          [("GET", "/os-hypervisors/{hypervisor_id}/uptime")]),
+    _rule(HYPERVISORS % "search", base.ADMIN, "Search hypervisors by host name",
+          [("GET", "/os-hypervisors/{hypervisor_hostname_pattern}/search")]),
+    _rule(HYPERVISORS % "servers", base.ADMIN, "List the servers on hypervisors",
+          [("GET", "/os-hypervisors/{hypervisor_hostname_pattern}/servers")]),
+]
+
+
+def list_rules() -> list[policy.RuleDefault]:
+    return rules

@@ -1,0 +1,32 @@
+"""The Compute API's image proxy (``/compute/v2.1/images``).
+
+NOTE: Nova checks no rule here (the image service decides who sees what);
+novalite names one so an operator can restrict the proxy."""
+
+from __future__ import annotations
+
+from oslo_policy import policy
+
+from novalite.policies import base
+
+IMAGES = "os_compute_api:images:%s"
+
+
+def _rule(name: str, check: str, description: str, operations: list[tuple[str, str]],
+          ) -> policy.DocumentedRuleDefault:
+    return policy.DocumentedRuleDefault(
+        name=name, check_str=check, description=description,
+        operations=[{"method": m, "path": p} for m, p in operations],
+        scope_types=base.PROJECT_SCOPE)
+
+
+rules: list[policy.RuleDefault] = [
+    _rule(IMAGES % "index", "@", "List images (through the Compute API)",
+          [("GET", "/images"), ("GET", "/images/detail")]),
+    _rule(IMAGES % "show", "@", "Show an image (through the Compute API)",
+          [("GET", "/images/{image_id}")]),
+]
+
+
+def list_rules() -> list[policy.RuleDefault]:
+    return rules

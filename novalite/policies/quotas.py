@@ -1,0 +1,36 @@
+"""Quota sets (Nova's rule names): a project reads its own, admins set them."""
+
+from __future__ import annotations
+
+from oslo_policy import policy
+
+from novalite.policies import base
+
+QUOTA_SETS = "os_compute_api:os-quota-sets:%s"
+
+
+def _rule(name: str, check: str, description: str, operations: list[tuple[str, str]],
+          ) -> policy.DocumentedRuleDefault:
+    return policy.DocumentedRuleDefault(
+        name=name, check_str=check, description=description,
+        operations=[{"method": m, "path": p} for m, p in operations],
+        scope_types=base.PROJECT_SCOPE)
+
+
+rules: list[policy.RuleDefault] = [
+    _rule(QUOTA_SETS % "update", base.ADMIN, "Update the quotas of a project",
+          [("PUT", "/os-quota-sets/{tenant_id}")]),
+    _rule(QUOTA_SETS % "defaults", "@", "List the default quotas",
+          [("GET", "/os-quota-sets/{tenant_id}/defaults")]),
+    _rule(QUOTA_SETS % "show", base.PROJECT_READER_OR_ADMIN, "Show the quotas of a project",
+          [("GET", "/os-quota-sets/{tenant_id}")]),
+    _rule(QUOTA_SETS % "delete", base.ADMIN, "Revert the quotas of a project to the defaults",
+          [("DELETE", "/os-quota-sets/{tenant_id}")]),
+    _rule(QUOTA_SETS % "detail", base.PROJECT_READER_OR_ADMIN,
+          "Show the quotas of a project with usage",
+          [("GET", "/os-quota-sets/{tenant_id}/detail")]),
+]
+
+
+def list_rules() -> list[policy.RuleDefault]:
+    return rules
