@@ -72,8 +72,8 @@ _ERROR_TEXT = {
 
 
 def _error_codes(route: Route, has_body: bool) -> list[int]:
-    if route.public:
-        return [405] if not _PATH_PARAM.search(route.path) else [404, 405]
+    # NOTE: public routes that authenticate by themselves (identity's
+    # auth/tokens) answer 401 and the rest like any other.
     codes = [400, 401, 403, 404, 405, 409]
     if has_body or route.method in ("POST", "PUT", "PATCH"):
         codes.append(413)
@@ -109,20 +109,38 @@ def _parameters(route: Route, fn: Any) -> list[dict]:
     return params
 
 
-def _success(fn: Any) -> dict[str, Any]:
+def _returns_json(fn: Any) -> bool | None:
+    """True when the method's return annotation is a JSON body (dict or
+    list), False when it is None (no body), None when it does not say
+    (``Any``, a ``webob.Response`` it builds itself)."""
+    returns = getattr(fn, "__annotations__", {}).get("return")
+    if returns is None:
+        return None
+    text = returns if isinstance(returns, str) else getattr(returns, "__name__", str(returns))
+    if text == "None":
+        return False
+    if text.split("[", 1)[0] in ("dict", "list", "Dict", "List"):
+        return True
+    return None
+
+
+def _success(fn: Any, public: bool) -> dict[str, Any]:
     code = getattr(fn, "wsgi_code", None)
     schema = getattr(fn, "wsgi_response_schema", None)
-    if code is None:
-        # NOTE: a method that builds its own answer and does not say which
-        # status it uses: any success is allowed rather than guessed.
-        key, text = "2XX", "Success"
-    else:
-        key, text = str(code), "Success"
-    answer: dict[str, Any] = {"description": text}
-    if code != 204:
+    # NOTE: a method that builds its own answer and does not say which
+    # status it uses: any success is allowed rather than guessed.
+    key = "2XX" if code is None else str(code)
+    answer: dict[str, Any] = {"description": "Success"}
+    json_body = _returns_json(fn)
+    if schema is not None or (json_body and code != 204):
         answer["content"] = {"application/json": {
             "schema": copy.deepcopy(schema) if schema is not None else {}}}
-    return {key: answer}
+    out = {key: answer}
+    if code is None and public:
+        # NOTE: OpenStack's version discovery answers 300 Multiple Choices.
+        out["3XX"] = {"description": "Version choices",
+                      "content": {"application/json": {"schema": {}}}}
+    return out
 
 
 def _operation(route: Route) -> dict:
@@ -140,7 +158,7 @@ def _operation(route: Route) -> dict:
         types = getattr(fn, "wsgi_media_types", None) or ("application/json",)
         op["requestBody"] = {"required": True, "content": {
             media_type: {"schema": copy.deepcopy(validator.schema)} for media_type in types}}
-    responses = _success(fn)
+    responses = _success(fn, route.public)
     error_ref = {"$ref": f"#/components/schemas/{_ERROR_SCHEMAS.get(api or '', 'NovaError')}"}
     for code in _error_codes(route, validator is not None):
         responses[str(code)] = {"description": _ERROR_TEXT[code],

@@ -108,6 +108,7 @@ class Application:
             resp = self._dispatch(req, match)
         except Exception as e:  # noqa: BLE001 - every failure gets an API answer
             resp = self._error(req, api, e, request_id)
+        self._without_empty_type(resp)
         self._decorate(resp, api, version, request_id)
         LOG.info('%s "%s %s" status: %s len: %s time: %.4f', req.client_addr, req.method,
                  req.path_qs, resp.status_code, resp.content_length or 0,
@@ -149,6 +150,12 @@ class Application:
         if result is None:
             return webob.Response(status=code)
         return json_response(result, code)
+
+    @staticmethod
+    def _without_empty_type(resp: webob.Response) -> None:
+        """No Content-Type on an answer without a body (webob adds text/html)."""
+        if resp.content_length == 0 and "Content-Type" in resp.headers:
+            del resp.headers["Content-Type"]
 
     @staticmethod
     def _read_json_body(req: Request) -> bytes:
