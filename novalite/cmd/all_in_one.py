@@ -1,9 +1,17 @@
 """novalite-all-in-one: API, conductor, scheduler and compute in one process,
-on the in-process bus and a SQLite file, with no config file needed."""
+on the in-process bus and a SQLite file, with no config file needed.
+
+On first start it makes an admin (user ``admin``, project ``admin``, role
+admin) with a generated password kept in ``<state-dir>/admin-password``
+(0600), and on every start it writes ``clouds.yaml`` (password auth for
+that admin) and ``novalite.conf`` (what it runs with, for novalite-manage).
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import sys
 from typing import Any
 
@@ -64,25 +72,62 @@ def _embedded_defaults(state_dir: str) -> None:
     CONF.set_default("connection", f"sqlite:///{state_dir}/novalite.sqlite", group="database")
     CONF.set_default("listen", "127.0.0.1", group="api")
     CONF.set_default("report_interval", 5)
+    CONF.set_default("auth_strategy", "novalite")
 
 
-def _write_files(state_dir: str, port: int) -> None:
+ADMIN_USER = ADMIN_PROJECT = "admin"
+
+
+def admin_password(state_dir: str) -> str:
+    """The bootstrap admin's password: generated on first start, then read
+    from ``<state_dir>/admin-password`` (0600)."""
+    path = os.path.join(state_dir, "admin-password")
+    try:
+        with open(path) as f:
+            password = f.read().strip()
+        if password:
+            return password
+    except FileNotFoundError:
+        pass
+    password = secrets.token_urlsafe(24)
+    _write(path, password + "\n")
+    return password
+
+
+def bootstrap_identity(state_dir: str) -> str:
+    """Token keys and the admin user (kept as they are when they exist);
+    the admin's password."""
+    from novalite.identity import fernet, manager
+
+    fernet.setup()
+    password = admin_password(state_dir)
+    manager.bootstrap(password, ADMIN_USER, ADMIN_PROJECT)
+    return password
+
+
+def _yaml_str(value: str) -> str:
+    # NOTE: a JSON string is a YAML string, quoted and escaped, whatever it holds.
+    return json.dumps(value)
+
+
+def _write_files(state_dir: str, port: int, password: str) -> None:
     host = CONF.api.listen if CONF.api.listen not in ("0.0.0.0", "::") else "127.0.0.1"
     base = f"http://{host}:{port}"
-    # NOTE: with auth_type none there is no catalog, so every service the
-    # CLI builds a proxy for needs an endpoint override; openstacksdk builds
-    # the identity one for any command that may look up a project or user
-    # (server list, image list/create) and fails without it. Only the
-    # identity version documents are served there for now (no tokens).
+    region = CONF.identity.region_name
     clouds = (
         "clouds:\n"
         "  novalite:\n"
-        "    auth_type: none\n"
-        f"    compute_endpoint_override: {base}/compute/v2.1\n"
-        f"    image_endpoint_override: {base}/image\n"
-        f"    identity_endpoint_override: {base}/identity\n"
+        "    auth_type: password\n"
+        "    auth:\n"
+        f"      auth_url: {_yaml_str(base + '/identity/v3')}\n"
+        f"      username: {_yaml_str(ADMIN_USER)}\n"
+        f"      password: {_yaml_str(password)}\n"
+        f"      project_name: {_yaml_str(ADMIN_PROJECT)}\n"
+        "      user_domain_name: Default\n"
+        "      project_domain_name: Default\n"
         "    identity_api_version: 3\n"
-        "    region_name: RegionOne\n"
+        f"    region_name: {_yaml_str(region)}\n"
+        "    interface: public\n"
     )
     _write(os.path.join(state_dir, "clouds.yaml"), clouds)
     conf = (
@@ -92,6 +137,7 @@ def _write_files(state_dir: str, port: int) -> None:
         f"transport_url = {CONF.transport_url}\n"
         f"compute_driver = {CONF.compute_driver}\n"
         f"host = {CONF.host}\n"
+        f"auth_strategy = {CONF.auth_strategy}\n"
         "[database]\n"
         f"connection = {CONF.database.connection}\n"
         "[image]\n"
@@ -185,11 +231,12 @@ def prepare(argv: list[str]) -> tuple[str, int]:
     LOG.info("Compute driver: %s", CONF.compute_driver)
     migration.db_sync()
     ensure_default_image(state_dir, CONF.compute_driver)
+    password = bootstrap_identity(state_dir)
     from novalite.db import api as db_api
 
     # NOTE: no connection may cross the fork into the service process.
     db_api.dispose()
-    _write_files(state_dir, port)
+    _write_files(state_dir, port, password)
     return state_dir, port
 
 

@@ -1,13 +1,15 @@
-"""novalite-manage: operator commands (db, service, image, host)."""
+"""novalite-manage: operator commands (db, service, image, host, and the
+built-in identity service: user, project, role, token keys)."""
 
 from __future__ import annotations
 
+import secrets
 import sys
 from typing import Any
 
 from oslo_config import cfg
 
-from novalite import config, objects
+from novalite import config, exception, objects
 from novalite import context as nl_context
 from novalite.conf import CONF
 
@@ -109,6 +111,169 @@ class HostCommands:
         return 0
 
 
+def _password(a: Any) -> tuple[str, bool]:
+    """The password from --password-file or --password; a generated one
+    (and True) when neither is given."""
+    if a.password_file:
+        with open(a.password_file) as f:
+            return f.read().rstrip("\n"), False
+    if a.password:
+        return a.password, False
+    return secrets.token_urlsafe(18), True
+
+
+def _identity_errors(fn: Any) -> Any:
+    def wrapper(self: Any) -> int:
+        try:
+            return fn(self)
+        except exception.NovaliteException as e:
+            print(f"{CONF.category.name} {CONF.category.action} failed: "
+                  f"{e.format_message()}", file=sys.stderr)
+            return 1
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+class UserCommands:
+    @_identity_errors
+    def create(self) -> int:
+        from novalite.identity import manager
+
+        a = CONF.category
+        password, generated = _password(a)
+        user = manager.create_user(a.user_name, password, a.project, a.role)
+        print(f"Created user {user['name']} {user['id']}"
+              + (f" with role {a.role} on project {a.project}" if a.project else ""))
+        if generated:
+            print(f"Password: {password}")
+        return 0
+
+    @_identity_errors
+    def set_password(self) -> int:
+        from novalite.identity import manager
+
+        a = CONF.category
+        password, generated = _password(a)
+        user = manager.set_password(a.user_name, password)
+        print(f"Password of {user['name']} changed (lockout cleared)")
+        if generated:
+            print(f"Password: {password}")
+        return 0
+
+    def list(self) -> int:
+        from novalite.identity import store
+
+        projects = {p["id"]: p["name"] for p in store.project_list()}
+        rows = []
+        for u in store.user_list():
+            roles = sorted(f"{r['role']}@{projects.get(r['project_id'], r['project_id'])}"
+                           for r in store.role_assignment_list(user_id=u["id"]))
+            rows.append([u["id"], u["name"], "yes" if u["enabled"] else "no",
+                         projects.get(u["default_project_id"] or ""), ", ".join(roles)])
+        print(_table(["ID", "Name", "Enabled", "Default Project", "Roles"], rows))
+        return 0
+
+
+class ProjectCommands:
+    @_identity_errors
+    def create(self) -> int:
+        from novalite.identity import manager
+
+        a = CONF.category
+        project = manager.create_project(a.project_name, a.description or "")
+        print(f"Created project {project['name']} {project['id']}")
+        return 0
+
+    def list(self) -> int:
+        from novalite.identity import store
+
+        print(_table(["ID", "Name", "Enabled", "Description"],
+                     [[p["id"], p["name"], "yes" if p["enabled"] else "no", p["description"]]
+                      for p in store.project_list()]))
+        return 0
+
+
+class RoleCommands:
+    @_identity_errors
+    def add(self) -> int:
+        from novalite.identity import manager
+
+        a = CONF.category
+        added = manager.add_role(a.user, a.project, a.role_name)
+        print(f"{'Gave' if added else 'Already had:'} {a.user} role {a.role_name} "
+              f"on project {a.project}")
+        return 0
+
+
+class TokenCommands:
+    def setup_keys(self) -> int:
+        """Create the Fernet key repository (0700, keys 0600) unless it exists."""
+        from novalite.identity import fernet
+
+        numbers = fernet.setup()
+        print(f"Key repository {fernet.key_repository()}: keys {numbers}")
+        return 0
+
+    def rotate_keys(self) -> int:
+        """A new primary key; tokens from keys beyond [identity] max_active_keys
+        stop validating. Every API reading the repository picks it up."""
+        from novalite.identity import fernet
+
+        numbers = fernet.rotate()
+        print(f"Key repository {fernet.key_repository()}: keys {numbers} "
+              f"(primary {numbers[-1]})")
+        return 0
+
+
+def _add_password_args(parser: Any) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--password", help="the password (visible to other local users "
+                       "in the process list: prefer --password-file)")
+    group.add_argument("--password-file", help="read the password from this file's "
+                       "first line")
+
+
+def _add_identity_parsers(subparsers: Any) -> None:
+    from novalite.identity import ROLES
+
+    usr = subparsers.add_parser("user", help="users of the built-in identity service")
+    usr_sub = usr.add_subparsers(dest="action", required=True)
+    create = usr_sub.add_parser("create", help="create a user (with a role on a project, "
+                                "made if missing); a password is generated when none is given")
+    create.add_argument("user_name", metavar="NAME")
+    _add_password_args(create)
+    create.add_argument("--project", help="project (name) the user gets --role on; "
+                        "also the user's default project")
+    create.add_argument("--role", default="member", choices=ROLES)
+    setpw = usr_sub.add_parser("set-password", help="set a user's password (clears a lockout)")
+    setpw.add_argument("user_name", metavar="NAME")
+    _add_password_args(setpw)
+    usr_sub.add_parser("list", help="list users and their roles")
+    usr.set_defaults(command=UserCommands)
+
+    prj = subparsers.add_parser("project", help="projects of the built-in identity service")
+    prj_sub = prj.add_subparsers(dest="action", required=True)
+    pcreate = prj_sub.add_parser("create", help="create a project")
+    pcreate.add_argument("project_name", metavar="NAME")
+    pcreate.add_argument("--description", default="")
+    prj_sub.add_parser("list", help="list projects")
+    prj.set_defaults(command=ProjectCommands)
+
+    rol = subparsers.add_parser("role", help="role assignments")
+    rol_sub = rol.add_subparsers(dest="action", required=True)
+    radd = rol_sub.add_parser("add", help="give a user a role on a project")
+    radd.add_argument("role_name", metavar="ROLE", choices=ROLES)
+    radd.add_argument("--user", required=True, help="user name or id")
+    radd.add_argument("--project", required=True, help="project name or id")
+    rol.set_defaults(command=RoleCommands)
+
+    tok = subparsers.add_parser("token", help="token keys")
+    tok_sub = tok.add_subparsers(dest="action", required=True)
+    tok_sub.add_parser("setup-keys", help="create the Fernet key repository")
+    tok_sub.add_parser("rotate-keys", help="add a new primary Fernet key")
+    tok.set_defaults(command=TokenCommands)
+
+
 def _add_parsers(subparsers: Any) -> None:
     db = subparsers.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="action", required=True)
@@ -147,6 +312,8 @@ def _add_parsers(subparsers: Any) -> None:
     prep.add_argument("--timeout", type=float, default=30.0,
                       help="seconds to wait for libvirtd to answer")
     hst.set_defaults(command=HostCommands)
+
+    _add_identity_parsers(subparsers)
 
 
 category_opt = cfg.SubCommandOpt("category", title="Command categories",

@@ -1,8 +1,10 @@
 """The unmodified ``openstack`` CLI against ``novalite-all-in-one``.
 
 The all-in-one runs as a child process in its own session with nothing but
-``--state-dir`` and ``--port``; the CLI reads the ``clouds.yaml`` it wrote.
-Every wait is bounded and every process is stopped at the end.
+``--state-dir`` and ``--port``; the CLI reads the ``clouds.yaml`` it wrote
+(password authentication as the bootstrapped admin, tokens from the
+built-in identity service). Every wait is bounded and every process is
+stopped at the end.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -124,20 +127,50 @@ def run(argv: list[str], env: dict[str, str] | None = None,
                           env=env, timeout=timeout, check=False)
 
 
-def openstack(aio: AllInOne, *args: str) -> Any:
-    """Run ``openstack --os-cloud novalite ARGS``; the parsed JSON with ``-f json``."""
+def openstack_proc(aio: AllInOne, *args: str,
+                   clouds_yaml: str | None = None) -> subprocess.CompletedProcess:
     # NOTE: no OS_* variable of the caller may leak into the CLI's config.
     env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    env["OS_CLIENT_CONFIG_FILE"] = aio.clouds_yaml
-    argv = [_binary("openstack"), "--os-cloud", CLOUD, *args]
-    proc = run(argv, env)
+    env["OS_CLIENT_CONFIG_FILE"] = clouds_yaml or aio.clouds_yaml
+    return run([_binary("openstack"), "--os-cloud", CLOUD, *args], env)
+
+
+def openstack(aio: AllInOne, *args: str, clouds_yaml: str | None = None) -> Any:
+    """Run ``openstack --os-cloud novalite ARGS``; the parsed JSON with ``-f json``."""
+    proc = openstack_proc(aio, *args, clouds_yaml=clouds_yaml)
     assert proc.returncode == 0, (f"{' '.join(args)} failed ({proc.returncode}):\n"
                                   f"{proc.stderr[-4000:]}\n--- all-in-one ---\n{aio.tail()}")
     return json.loads(proc.stdout) if "json" in args else proc.stdout
 
 
+def manage(aio: AllInOne, *args: str) -> str:
+    """``novalite-manage`` with the novalite.conf the all-in-one wrote."""
+    conf = os.path.join(aio.state_dir, "novalite.conf")
+    proc = run([_binary("novalite-manage"), "--config-file", conf, *args])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def clouds_yaml_for(aio: AllInOne, path: str, username: str, password: str,
+                    project: str) -> str:
+    """A clouds.yaml like the all-in-one's, for another user."""
+    with open(aio.clouds_yaml) as f:
+        text = f.read()
+    for key, value in (("username", username), ("password", password),
+                       ("project_name", project)):
+        text = "\n".join(f"      {key}: {json.dumps(value)}"
+                         if line.strip().startswith(f"{key}:") else line
+                         for line in text.splitlines())
+    with open(path, "w") as f:
+        f.write(text + "\n")
+    return path
+
+
 def test_openstack_cli_creates_lists_shows_and_deletes_a_server(all_in_one):
     aio = all_in_one
+    token = openstack(aio, "token", "issue", "-f", "json")
+    assert token["id"].startswith("gAAAAA")  # a Fernet token
+    assert token["project_id"] and token["user_id"] and token["expires"]
     flavors = openstack(aio, "flavor", "list", "-f", "json")
     assert "m1.tiny" in {f["Name"] for f in flavors}
     images = openstack(aio, "image", "list", "-f", "json")
@@ -186,3 +219,42 @@ def test_restart_registers_the_image_once_and_manage_reads_the_written_conf(tmp_
                           "novalite-compute": "up"}, proc.stdout
     finally:
         again.stop()
+
+
+def test_password_auth_files_users_and_projects(all_in_one):
+    """The admin's secrets are private, a user made with novalite-manage
+    logs in with the CLI and sees only its project, a wrong password fails."""
+    aio = all_in_one
+    for name in ("clouds.yaml", "admin-password"):
+        mode = stat.S_IMODE(os.stat(os.path.join(aio.state_dir, name)).st_mode)
+        assert mode == 0o600, f"{name} is {oct(mode)}"
+    keys = os.path.join(aio.state_dir, "fernet-keys")
+    assert stat.S_IMODE(os.stat(keys).st_mode) == 0o700
+    with open(aio.clouds_yaml) as f:
+        clouds = f.read()
+    with open(os.path.join(aio.state_dir, "admin-password")) as f:
+        assert json.dumps(f.read().strip()) in clouds
+    assert "auth_type: password" in clouds
+    assert f'auth_url: "http://127.0.0.1:{aio.port}/identity/v3"' in clouds
+
+    out = manage(aio, "user", "create", "carol", "--password", "carols secret",
+                 "--project", "team", "--role", "member")
+    assert out.startswith("Created user carol")
+    assert "carol" in manage(aio, "user", "list") and "team" in manage(aio, "project", "list")
+
+    admin_server = openstack(aio, "server", "create", "--flavor", "m1.tiny", "--image",
+                             "novalite-tiny", "--wait", "admins", "-f", "json")
+    carol = clouds_yaml_for(aio, os.path.join(aio.state_dir, "carol.yaml"),
+                            "carol", "carols secret", "team")
+    token = openstack(aio, "token", "issue", "-f", "json", clouds_yaml=carol)
+    projects = openstack(aio, "project", "list", "-f", "json")
+    assert token["project_id"] == {p["Name"]: p["ID"] for p in projects}["team"]
+    assert openstack(aio, "server", "list", "-f", "json", clouds_yaml=carol) == []
+    assert [s["ID"] for s in openstack(aio, "server", "list", "-f", "json")] == [
+        admin_server["id"]]
+
+    wrong = clouds_yaml_for(aio, os.path.join(aio.state_dir, "wrong.yaml"),
+                            "carol", "not carols", "team")
+    proc = openstack_proc(aio, "server", "list", clouds_yaml=wrong)
+    assert proc.returncode != 0
+    assert "The request you have made requires authentication" in proc.stderr, proc.stderr

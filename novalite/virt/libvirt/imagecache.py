@@ -115,6 +115,11 @@ class ImageCache:
         request_id = getattr(context, "global_id", None)
         if request_id:
             headers["X-OpenStack-Request-ID"] = request_id
+        # NOTE: the requester's own token (it crossed RPC in the context), as
+        # Nova calls Glance: the image is fetched with the user's rights.
+        token = getattr(context, "auth_token", None)
+        if token:
+            headers["X-Auth-Token"] = token
         try:
             return urllib.request.urlopen(urllib.request.Request(url, headers=headers),
                                           timeout=self.timeout)
