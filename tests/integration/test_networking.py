@@ -10,10 +10,13 @@ removed at the end. Nothing here skips: no libvirtd, no bridge → failure.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ipaddress
+import json
 import random
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,6 +29,7 @@ from novalite.db import network as network_db
 from novalite.network import linux_net
 from novalite.network import manage as network_manage
 from novalite.network import model as network_model
+from novalite.virt.libvirt import agent
 from tests.integration.realstack import RealStack, RealStackError, libvirt_connection, wait_until
 
 pytestmark = pytest.mark.integration
@@ -189,3 +193,142 @@ def test_guest_answers_http_with_its_uuid_and_delete_leaves_only_the_bridge(
         ns.rs.delete(sid)
         ids.remove(sid)
         assert_nothing_left(ns, sid, [tap])
+
+
+# -- files: personality through the guest agent, user_data on the config drive ------
+
+def _agent_read(ns: NetStack, server_id: str, path: str, timeout: float) -> bytes:
+    dom = ns.domain(server_id)
+
+    def read() -> bytes | None:
+        try:
+            return agent.read_file(dom, path)
+        except agent.AgentError:
+            return None
+    return bytes(wait_until(read, timeout, f"{path} readable through the agent", interval=1))
+
+
+def test_personality_file_injected_through_the_agent_reads_back_the_same(ns: NetStack) -> None:
+    data = bytes(range(256)) + b"\nnovalite personality\n"
+    user_data = b"#!/bin/sh\necho hello from user_data\n"
+    with servers(ns) as ids:
+        server = ns.boot("net-files", personality=[
+            {"path": "/etc/novalite/injected.bin", "contents": base64.b64encode(data).decode()}],
+            user_data=base64.b64encode(user_data).decode())
+        sid = server["id"]
+        ids.append(sid)
+        ns.rs.stack.wait_status(sid, "ACTIVE", ACTIVE_TIMEOUT)
+        assert _agent_read(ns, sid, "/etc/novalite/injected.bin", AGENT_TIMEOUT) == data
+        # The config drive carries them too, as OpenStack lays them out.
+        meta = json.loads(_agent_read(ns, sid, "/mnt/config/openstack/latest/meta_data.json",
+                                      AGENT_TIMEOUT))
+        assert meta["uuid"] == sid and meta["hostname"] == "net-files"
+        assert meta["files"] == [{"path": "/etc/novalite/injected.bin",
+                                  "content_path": "/content/0000"}]
+        assert _agent_read(ns, sid, "/mnt/config/openstack/content/0000", 10) == data
+        assert _agent_read(ns, sid, "/mnt/config/openstack/latest/user_data", 10) == user_data
+        # The injection is an instance action event of the create request.
+        result = wait_until(lambda: _create_events(ns, sid).get("compute_inject_files"), 30,
+                            "the injection event to finish")
+        assert result == "Success", _create_events(ns, sid)
+
+
+def _create_events(ns: NetStack, server_id: str) -> dict[str, str]:
+    resp = ns.rs.stack.compute("GET", f"/servers/{server_id}/os-instance-actions")
+    assert resp.status_code == 200, resp.text
+    actions = resp.json()["instanceActions"]
+    create = [a for a in actions if a["action"] == "create"]
+    assert len(create) == 1, actions
+    resp = ns.rs.stack.compute(
+        "GET", f"/servers/{server_id}/os-instance-actions/{create[0]['request_id']}")
+    assert resp.status_code == 200, resp.text
+    return {e["event"]: e["result"] for e in resp.json()["instanceAction"]["events"]}
+
+
+def test_bad_user_data_and_personality_are_refused_with_400(ns: NetStack) -> None:
+    too_big = base64.b64encode(b"x" * 50000).decode()     # 66668 characters > 65535
+    resp = ns.rs.stack.compute("POST", "/servers", {"server": {
+        "name": "big", "imageRef": ns.rs.images["ami"]["id"], "flavorRef": TINY,
+        "user_data": too_big}})
+    assert resp.status_code == 400, resp.text
+    assert "user_data" in resp.text
+    for path in ("../etc/passwd", "/etc/../root/x", "relative/path"):
+        resp = ns.rs.stack.compute("POST", "/servers", {"server": {
+            "name": "badpath", "imageRef": ns.rs.images["ami"]["id"], "flavorRef": TINY,
+            "personality": [{"path": path, "contents": "aGVsbG8="}]}})
+        assert resp.status_code == 400, f"{path}: {resp.status_code} {resp.text}"
+    resp = ns.rs.stack.compute("POST", "/servers", {"server": {
+        "name": "nonet", "imageRef": ns.rs.images["ami"]["id"], "flavorRef": TINY,
+        "networks": [{"uuid": str(uuid.uuid4())}]}})
+    assert resp.status_code == 400, resp.text
+    assert "could not be found" in resp.text
+    listed = ns.rs.stack.compute("GET", "/servers").json()["servers"]
+    assert not [s for s in listed if s["name"] in ("big", "badpath", "nonet")]
+
+
+# -- two guests on one network --------------------------------------------------------
+
+def test_two_instances_on_the_network_reach_each_other(ns: NetStack) -> None:
+    with servers(ns) as ids:
+        a = ns.boot("net-a")
+        b = ns.boot("net-b", networks=[{"uuid": ns.net["uuid"]}])
+        ids += [a["id"], b["id"]]
+        addr_a = ns.address(ns.rs.stack.wait_status(a["id"], "ACTIVE", ACTIVE_TIMEOUT))
+        addr_b = ns.address(ns.rs.stack.wait_status(b["id"], "ACTIVE", ACTIVE_TIMEOUT))
+        assert addr_a != addr_b
+        ns.wait_http(addr_a, HTTP_TIMEOUT)
+        ns.wait_http(addr_b, HTTP_TIMEOUT)
+        # From inside a: fetch b's page (busybox wget, run by the guest agent).
+        dom = ns.domain(a["id"])
+        agent.wait_ready(dom, time.monotonic() + AGENT_TIMEOUT)
+        status = agent.execute(dom, "/bin/busybox", ["wget", "-q", "-O", "-", f"http://{addr_b}/"],
+                               time.monotonic() + 30, capture=True)
+        out = base64.b64decode(status.get("out-data", "")).decode()
+        assert status.get("exitcode") == 0, status
+        assert f"uuid={b['id']}" in out.splitlines(), out
+
+
+# -- eight at once ------------------------------------------------------------------------
+
+def test_eight_concurrent_instances_get_distinct_addresses_and_all_answer(
+        ns: NetStack) -> None:
+    with servers(ns) as ids:
+        booted: list[dict] = []
+        errors: list[BaseException] = []
+        lock = threading.Lock()
+
+        def boot(i: int) -> None:
+            try:
+                server = ns.boot(f"net-c{i}")
+                with lock:
+                    booted.append(server)
+                    ids.append(server["id"])
+            except BaseException as e:  # noqa: BLE001
+                errors.append(e)
+
+        threads = [threading.Thread(target=boot, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        addresses = {}
+        for server in booted:
+            active = ns.rs.stack.wait_status(server["id"], "ACTIVE", CONCURRENT_TIMEOUT)
+            addresses[server["id"]] = ns.address(active)
+        assert len(set(addresses.values())) == 8, addresses
+        ports = network_db.fixed_ip_get_all(ns.net["id"])
+        assert sorted(p["address"] for p in ports) == sorted(addresses.values())
+        assert len({p["mac"] for p in ports}) == 8
+        for sid, address in addresses.items():
+            body = ns.wait_http(address, CONCURRENT_TIMEOUT)
+            assert f"uuid={sid}" in body.splitlines()
+        taps = [network_model.devname(p["uuid"]) for p in ports]
+        for sid in list(ids):
+            ns.rs.stack.compute("DELETE", f"/servers/{sid}")
+        for sid in list(ids):
+            ns.rs.stack.wait_gone(sid, 120)
+            ids.remove(sid)
+        for sid in addresses:
+            assert_nothing_left(ns, sid, taps)
+        assert network_db.fixed_ip_get_all(ns.net["id"]) == []

@@ -7,6 +7,7 @@ from typing import Any
 from novalite.api import common
 from novalite.api.compute.flavors import FlavorsController
 from novalite.api.compute.images import ImagesController
+from novalite.api.compute.instance_actions import InstanceActionsController
 from novalite.api.compute.keypairs import KeypairsController
 from novalite.api.compute.limits import LimitsController
 from novalite.api.compute.quota_sets import QuotaSetsController
@@ -38,6 +39,7 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
     servers = ServersController(compute_api)
     actions = ServerActionsController(compute_api)
     server_metadata = ServerMetadataController(compute_api)
+    instance_actions = InstanceActionsController(compute_api)
     flavors = FlavorsController()
     images = ImagesController(image_api)
     services = ServicesController()
@@ -55,6 +57,8 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
         ("/servers/{id}", "PUT", servers, "update"),
         ("/servers/{id}", "DELETE", servers, "delete"),
         ("/servers/{id}/action", "POST", actions, "action"),
+        ("/servers/{server_id}/os-instance-actions", "GET", instance_actions, "index"),
+        ("/servers/{server_id}/os-instance-actions/{id}", "GET", instance_actions, "show"),
         ("/servers/{server_id}/metadata", "GET", server_metadata, "index"),
         ("/servers/{server_id}/metadata", "POST", server_metadata, "create"),
         ("/servers/{server_id}/metadata", "PUT", server_metadata, "update_all"),
