@@ -332,3 +332,27 @@ def test_eight_concurrent_instances_get_distinct_addresses_and_all_answer(
         for sid in addresses:
             assert_nothing_left(ns, sid, taps)
         assert network_db.fixed_ip_get_all(ns.net["id"]) == []
+
+
+def test_failed_injection_leaves_the_instance_active_with_an_error_event(ns: NetStack) -> None:
+    # The config drive is mounted read-only in the guest: writing there fails.
+    path = "/mnt/config/cannot-write.txt"
+    with servers(ns) as ids:
+        server = ns.boot("net-badfile", personality=[
+            {"path": path, "contents": base64.b64encode(b"x").decode()}])
+        sid = server["id"]
+        ids.append(sid)
+        ns.rs.stack.wait_status(sid, "ACTIVE", ACTIVE_TIMEOUT)
+        result = wait_until(lambda: _create_events(ns, sid).get("compute_inject_files"),
+                            AGENT_TIMEOUT, "the injection event to finish")
+        assert result == "Error"
+        resp = ns.rs.stack.compute("GET", f"/servers/{sid}/os-instance-actions")
+        request_id = resp.json()["instanceActions"][0]["request_id"]
+        action = ns.rs.stack.compute(
+            "GET", f"/servers/{sid}/os-instance-actions/{request_id}").json()["instanceAction"]
+        assert action["message"] == "Error"
+        failed = [e for e in action["events"] if e["event"] == "compute_inject_files"][0]
+        assert path in failed["traceback"] and "guest-file-open" in failed["traceback"]
+        server = ns.rs.stack.server(sid)
+        assert server["status"] == "ACTIVE"
+        ns.wait_http(ns.address(server), HTTP_TIMEOUT)
