@@ -194,10 +194,14 @@ def token_subject(user_id: str, project_id: str | None,
 def token_revoke(audit_id: str, expires_at: datetime.datetime) -> None:
     """Record a revoked audit id and forget the ones whose tokens expired."""
     now = timeutils.utcnow()
-    with _session() as s:
-        s.execute(sa.delete(models.RevokedToken).where(models.RevokedToken.expires_at < now))
-        if s.get(models.RevokedToken, audit_id) is None:
-            s.add(models.RevokedToken(audit_id=audit_id, expires_at=expires_at))
+    try:
+        with _session() as s:
+            s.execute(sa.delete(models.RevokedToken)
+                      .where(models.RevokedToken.expires_at < now))
+            if s.get(models.RevokedToken, audit_id) is None:
+                s.add(models.RevokedToken(audit_id=audit_id, expires_at=expires_at))
+    except sa_exc.IntegrityError:
+        pass  # revoked at the same moment by another request: revoked either way
 
 
 def token_is_revoked(audit_ids: list[str]) -> bool:
