@@ -16,6 +16,7 @@ COMPUTE_PREFIX = "/compute"
 COMPUTE_VERSION = "v2.1"
 IMAGE_PREFIX = "/image"
 IDENTITY_PREFIX = "/identity"
+NETWORK_PREFIX = "/network"
 
 
 def root_url(host_url: str, script_name: str = "") -> str:

@@ -32,6 +32,7 @@ COMPUTE_REQUEST_ID_HEADER = "X-Compute-Request-ID"
 MAX_JSON_BODY = 1024 * 1024
 
 COMPUTE, IMAGE, IDENTITY = "compute", "image", "identity"
+NETWORK = "network"
 
 
 class Request(webob.Request):
@@ -75,7 +76,7 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 def api_of(path: str) -> str | None:
     """Which API a path belongs to (its errors take that API's format)."""
     for prefix, api in ((links.COMPUTE_PREFIX, COMPUTE), (links.IMAGE_PREFIX, IMAGE),
-                        (links.IDENTITY_PREFIX, IDENTITY)):
+                        (links.IDENTITY_PREFIX, IDENTITY), (links.NETWORK_PREFIX, NETWORK)):
         if path == prefix or path.startswith(prefix + "/"):
             return api
     return None
@@ -179,6 +180,10 @@ class Application:
             return json_response(errors.glance_body(code, message), code, headers)
         if api == IDENTITY:
             return json_response(errors.keystone_body(code, message), code, headers)
+        if api == NETWORK:
+            from novalite.api.network import neutron_body
+
+            return json_response(neutron_body(code, message, exc), code, headers)
         return json_response(errors.nova_body(code, message), code, headers)
 
     @staticmethod
@@ -216,12 +221,13 @@ def make_app(compute_api: Any = None, image_api: Any = None) -> Application:
     and ``novalite.image.api.API``, built on first use so the app can be made
     (and its framework tested) without a message bus or database.
     """
-    from novalite.api import compute, identity, image, openapi
+    from novalite.api import compute, identity, image, network, openapi
 
     router = Router()
     compute.connect(router, compute_api, image_api)
     image.connect(router, image_api)
     identity.connect(router)
+    network.connect(router)
     router.connect(openapi.DOCUMENT_PATH, "GET", openapi.OpenAPIController(router), "show",
                    public=True)
     router.finalize()

@@ -231,6 +231,9 @@ def prepare(argv: list[str]) -> tuple[str, int]:
     LOG.info("Compute driver: %s", CONF.compute_driver)
     migration.db_sync()
     ensure_default_image(state_dir, CONF.compute_driver)
+    from novalite.network import manage as network_manage
+
+    network_manage.ensure_default_network()
     password = bootstrap_identity(state_dir)
     from novalite.db import api as db_api
 

@@ -314,6 +314,9 @@ def _add_parsers(subparsers: Any) -> None:
     hst.set_defaults(command=HostCommands)
 
     _add_identity_parsers(subparsers)
+    from novalite.network import manage as network_manage
+
+    network_manage.add_parser(subparsers)
 
 
 category_opt = cfg.SubCommandOpt("category", title="Command categories",

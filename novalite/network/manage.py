@@ -34,3 +34,58 @@ def create_network(name: str, cidr: str, gateway: str | None = None,
     bridge = linux_net.check_ifname(bridge or f"nlbr{len(db.network_get_all())}")
     return db.network_create({"name": name, "cidr": str(net), "gateway": str(gw),
                               "bridge": bridge, "project_id": project_id})
+
+
+def ensure_default_network() -> dict | None:
+    """The all-in-one's private network ([network] default_network_name,
+    default_cidr, default_bridge), made when no network exists yet."""
+    from novalite.conf import CONF
+
+    if not CONF.network.create_default_network or db.network_get_all():
+        return None
+    return create_network(CONF.network.default_network_name, CONF.network.default_cidr,
+                          bridge=CONF.network.default_bridge)
+
+
+class NetworkCommands:
+    """``novalite-manage network create|list``."""
+
+    def create(self) -> int:
+        import sys
+
+        from novalite.conf import CONF
+
+        a = CONF.category
+        try:
+            net = create_network(a.network_name, a.cidr, a.gateway, a.bridge)
+        except exception.NovaliteException as e:
+            print(f"network create failed: {e.format_message()}", file=sys.stderr)
+            return 1
+        print(f"Created network {net['name']} {net['uuid']}: {net['cidr']} gateway "
+              f"{net['gateway']} on bridge {net['bridge']}")
+        return 0
+
+    def list(self) -> int:
+        rows = db.network_get_all()
+        width = max([len(r["name"]) for r in rows] + [4])
+        print(f"{'ID':36}  {'Name':{width}}  {'CIDR':18}  {'Gateway':15}  Bridge  Used")
+        for r in rows:
+            used = len(db.fixed_ip_get_all(r["id"]))
+            print(f"{r['uuid']:36}  {r['name']:{width}}  {r['cidr']:18}  {r['gateway']:15}  "
+                  f"{r['bridge']}  {used}")
+        return 0
+
+
+def add_parser(subparsers: object) -> None:
+    net = subparsers.add_parser("network", help="flat networks")  # type: ignore[attr-defined]
+    net_sub = net.add_subparsers(dest="action", required=True)
+    create = net_sub.add_parser("create", help="create a flat network (the bridge is made "
+                                               "on each compute host when a guest needs it)")
+    create.add_argument("network_name", metavar="NAME")
+    create.add_argument("--cidr", required=True, help="IPv4 CIDR, e.g. 10.77.0.0/24")
+    create.add_argument("--gateway", default=None,
+                        help="the host's address on the bridge (default: the first one)")
+    create.add_argument("--bridge", default=None,
+                        help="Linux bridge name, at most 15 characters (default: nlbrN)")
+    net_sub.add_parser("list", help="list networks and how many addresses are used")
+    net.set_defaults(command=NetworkCommands)

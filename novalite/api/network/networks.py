@@ -1,0 +1,98 @@
+"""Neutron-shaped, read-only views of novalite's flat networks.
+
+Each network has one IPv4 subnet (same id derived from the network's), is
+shared, up and ACTIVE. Ports and security groups do not exist as Neutron
+objects here: their listings answer empty, which is what the clients need
+to proceed (novalite has no port API; addresses show in a server's
+``addresses``)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from novalite import exception
+from novalite.api.wsgi import Request
+from novalite.db import network as db
+
+_SUBNET_NS = uuid.UUID("6f1f4e1e-5b0a-4c43-9f4e-0c5b7b1f2a10")
+
+
+def neutron_body(code: int, message: str, exc: Exception | None = None) -> dict:
+    """Neutron's error body: ``{"NeutronError": {type, message, detail}}``."""
+    kind = type(exc).__name__ if isinstance(exc, exception.NovaliteException) else \
+        {400: "HTTPBadRequest", 401: "HTTPUnauthorized", 403: "HTTPForbidden",
+         404: "HTTPNotFound", 405: "HTTPMethodNotAllowed", 409: "HTTPConflict"}.get(
+            code, "HTTPInternalServerError")
+    return {"NeutronError": {"type": kind, "message": message, "detail": ""}}
+
+
+def subnet_id(net: dict) -> str:
+    return str(uuid.uuid5(_SUBNET_NS, net["uuid"]))
+
+
+def network_view(net: dict) -> dict:
+    project = net.get("project_id") or ""
+    return {"id": net["uuid"], "name": net["name"], "status": "ACTIVE",
+            "admin_state_up": True, "shared": True, "router:external": False,
+            "subnets": [subnet_id(net)], "tenant_id": project, "project_id": project,
+            "mtu": 1500, "description": "", "port_security_enabled": False,
+            "availability_zones": [], "tags": []}
+
+
+def subnet_view(net: dict) -> dict:
+    project = net.get("project_id") or ""
+    return {"id": subnet_id(net), "name": net["name"], "network_id": net["uuid"],
+            "ip_version": 4, "cidr": net["cidr"], "gateway_ip": net["gateway"],
+            "enable_dhcp": False, "dns_nameservers": [], "host_routes": [],
+            "allocation_pools": [], "tenant_id": project, "project_id": project,
+            "description": "", "tags": []}
+
+
+def _filtered(req: Request, rows: list[dict], view: Any) -> list[dict]:
+    """Neutron's filters: any field given in the query (repeatable) must match."""
+    items = [view(r) for r in rows]
+    for key in set(req.GET.keys()):
+        if key in ("fields", "limit", "marker", "sort_key", "sort_dir"):
+            continue
+        wanted = req.GET.getall(key)
+        items = [i for i in items if key in i and _matches(i[key], wanted)]
+    fields = req.GET.getall("fields")
+    if fields:
+        items = [{k: v for k, v in i.items() if k in fields} for i in items]
+    return items
+
+
+def _matches(value: Any, wanted: list[str]) -> bool:
+    if isinstance(value, bool):
+        return str(value).lower() in [w.lower() for w in wanted]
+    if isinstance(value, list):
+        return any(w in value for w in wanted)
+    return str(value) in wanted
+
+
+class VersionsController:
+    def index(self, req: Request) -> dict:
+        href = f"{req.links.root}/network/v2.0/"
+        return {"versions": [{"id": "v2.0", "status": "CURRENT",
+                              "links": [{"href": href, "rel": "self"}]}]}
+
+
+class NetworksController:
+    def index(self, req: Request) -> dict:
+        return {"networks": _filtered(req, db.network_get_all(), network_view)}
+
+    def show(self, req: Request, id: str) -> dict:
+        return {"network": network_view(db.network_get(id))}
+
+    def subnets(self, req: Request) -> dict:
+        return {"subnets": _filtered(req, db.network_get_all(), subnet_view)}
+
+    def ports(self, req: Request) -> dict:
+        return {"ports": []}
+
+    def security_groups(self, req: Request) -> dict:
+        return {"security_groups": []}
+
+    def extensions(self, req: Request) -> dict:
+        return {"extensions": []}
