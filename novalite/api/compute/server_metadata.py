@@ -35,7 +35,7 @@ class ServerMetadataController:
 
     @staticmethod
     def _save(instance: Any, metadata: dict) -> dict:
-        check_metadata_quota(metadata)
+        check_metadata_quota(instance.project_id, metadata)
         instance.metadata = metadata
         instance.save()
         return dict(instance.metadata)

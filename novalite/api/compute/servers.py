@@ -17,7 +17,7 @@ from typing import Any
 
 from oslo_utils import timeutils
 
-from novalite import exception, policy
+from novalite import exception, policy, quota
 from novalite.api import common, errors, validation, wsgi
 from novalite.api.schemas import servers as schemas
 from novalite.api.views import servers as views
@@ -29,12 +29,6 @@ from novalite.policies import servers as sp
 # (the request is wrong), not 404 (the server URL exists).
 _BAD_REFERENCE = (exception.FlavorNotFound, exception.ImageNotFound)
 
-# NOTE: Nova's default quotas for metadata items and injected files
-# (personality): over them is 403, as Nova's OverQuota.
-MAX_METADATA_ITEMS = 128
-MAX_INJECTED_FILES = 5
-MAX_INJECTED_FILE_BYTES = 10240
-MAX_INJECTED_PATH_LENGTH = 255
 MAX_USER_DATA_LENGTH = 65535
 
 # NOTE: the filters any user may give (Nova's list at 2.1); the others
@@ -110,7 +104,7 @@ class ServersController:
                           "availability_zone": server.get("availability_zone")})
         min_count, max_count = _counts(server)
         metadata = server.get("metadata") or {}
-        check_metadata_quota(metadata)
+        check_metadata_quota(ctx.project_id, metadata)
         try:
             flavor = _flavor(ctx, server["flavorRef"])
             instances, reservation_id = self.compute_api.create(
@@ -123,7 +117,7 @@ class ServersController:
                 key_name=server.get("key_name"),
                 config_drive=_true(server.get("config_drive", False)),
                 user_data=_user_data(server.get("user_data")),
-                injected_files=_personality(server.get("personality")),
+                injected_files=_personality(ctx, server.get("personality")),
                 requested_networks=_networks(server.get("networks")),
                 disk_config=server.get("OS-DCF:diskConfig", "MANUAL"))
         except _BAD_REFERENCE as e:
@@ -241,12 +235,9 @@ def _changes_since(value: str) -> Any:
                                      f"'{value}' is not a 'date-time'") from None
 
 
-def check_metadata_quota(metadata: dict) -> None:
-    if len(metadata) > MAX_METADATA_ITEMS:
-        raise errors.HTTPError(403, f"Quota exceeded for metadata_items: {len(metadata)} "
-                                    f"items given, at most {MAX_METADATA_ITEMS} allowed. "
-                                    f"Maximum number of metadata items exceeds "
-                                    f"{MAX_METADATA_ITEMS}")
+def check_metadata_quota(project_id: str, metadata: dict) -> None:
+    """The project's ``metadata_items`` quota (403 as Nova)."""
+    quota.enforce_metadata_items(project_id, len(metadata))
 
 
 def _counts(server: dict) -> tuple[int, int]:
@@ -316,19 +307,24 @@ def _user_data(value: str | None) -> str | None:
     return value
 
 
-def _personality(files: list[dict] | None) -> list[dict] | None:
-    """Injected files as stored: ``[{path, contents (base64)}]``."""
+def _personality(ctx: Any, files: list[dict] | None) -> list[dict] | None:
+    """Injected files as stored: ``[{path, contents (base64)}]``; over the
+    project's injected file quotas is 403, as Nova."""
     if not files:
         return None
-    if len(files) > MAX_INJECTED_FILES:
+    limits = quota.get_project_quotas(ctx.project_id)
+    max_files = limits["injected_files"]
+    max_path = limits["injected_file_path_bytes"]
+    max_bytes = limits["injected_file_content_bytes"]
+    if max_files != quota.UNLIMITED and len(files) > max_files:
         raise errors.HTTPError(403, f"Personality file limit exceeded: {len(files)} files "
-                                    f"given, at most {MAX_INJECTED_FILES} allowed.")
+                                    f"given, at most {max_files} allowed.")
     out = []
     for item in files:
         path, contents = item["path"], item.get("contents", "")
-        if len(path) > MAX_INJECTED_PATH_LENGTH:
+        if max_path != quota.UNLIMITED and len(path.encode()) > max_path:
             raise errors.HTTPError(403, f"Personality file path too long: {len(path)} "
-                                        f"characters, at most {MAX_INJECTED_PATH_LENGTH}.")
+                                        f"characters, at most {max_path}.")
         if not path.startswith("/") or ".." in path.split("/") or "\0" in path:
             raise errors.bad_request(f"Invalid input for field/attribute personality. The "
                                      f"path {path!r} must be absolute, without '..'.")
@@ -337,10 +333,9 @@ def _personality(files: list[dict] | None) -> list[dict] | None:
         except (binascii.Error, ValueError):
             raise errors.bad_request(f"Personality content for {path} cannot be "
                                      "decoded") from None
-        if len(data) > MAX_INJECTED_FILE_BYTES:
+        if max_bytes != quota.UNLIMITED and len(data) > max_bytes:
             raise errors.HTTPError(403, f"Personality file content too long: {path} has "
-                                        f"{len(data)} bytes, at most "
-                                        f"{MAX_INJECTED_FILE_BYTES}.")
+                                        f"{len(data)} bytes, at most {max_bytes}.")
         out.append({"path": posixpath.normpath(path), "contents": contents})
     return out
 
