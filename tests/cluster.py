@@ -30,7 +30,8 @@ class Cluster:
         sections: dict[str, dict[str, Any]] = {
             "DEFAULT": {"transport_url": self.transport_url, "state_path": self.tmp,
                         "host": name, "report_interval": 1, "service_down_time": 10,
-                        "rpc_call_timeout": 30, "debug": "false"},
+                        "rpc_call_timeout": 30, "debug": "false",
+                        "auth_strategy": "noauth"},
             "oslo_messaging_rabbit": {"amqp_durable_queues": "true"},
             "compute": {"build_drain_timeout": 10, "deadline_check_interval": 2},
         }

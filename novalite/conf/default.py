@@ -22,7 +22,7 @@ service_opts = [
     cfg.StrOpt("compute_driver", default="fake.FakeDriver",
                help="Virt driver to load, by its entry-point name in the "
                     "novalite.virt namespace, e.g. fake.FakeDriver."),
-    cfg.StrOpt("auth_strategy", default="noauth",
+    cfg.StrOpt("auth_strategy", default="novalite",
                choices=[("novalite", "the built-in identity service ([identity]) "
                                      "issues and validates tokens"),
                         ("keystone", "an external Keystone validates tokens "
