@@ -287,3 +287,7 @@ class ImageProtected(Forbidden):
 
 class ImageStatusTransition(Conflict):
     msg_fmt = "Image status transition from %(current)s to %(new)s is not allowed"
+
+
+class MarkerNotFound(NotFound):
+    msg_fmt = "Marker %(marker)s could not be found."

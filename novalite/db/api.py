@@ -187,6 +187,12 @@ def compute_node_update(node_id: int, values: dict) -> dict:
 
 # -- flavors ----------------------------------------------------------------
 
+# NOTE: the columns a flavor list may be sorted by (Nova's, less those
+# novalite does not have); ties are broken by id.
+FLAVOR_SORT_KEYS = ("created_at", "disabled", "ephemeral_gb", "flavorid", "id", "is_public",
+                    "memory_mb", "name", "root_gb", "rxtx_factor", "swap", "vcpus")
+
+
 def flavor_get_by_flavor_id(flavorid: str) -> dict:
     with _session() as s:
         row = s.scalar(sa.select(models.Flavor).filter_by(flavorid=str(flavorid)))
@@ -204,35 +210,98 @@ def flavor_get_by_name(name: str) -> dict:
 
 
 def flavor_get_all(filters: dict | None = None, limit: int | None = None,
-                   marker: str | None = None) -> list[dict]:
+                   marker: str | None = None, sort_key: str = "flavorid",
+                   sort_dir: str = "asc") -> list[dict]:
+    """Flavors by ``filters`` (``is_public``: True/False, None for all;
+    ``disabled``; ``min_memory_mb``; ``min_root_gb``), one page after the
+    flavor ``marker`` (a flavorid) in ``sort_key`` order."""
     filters = filters or {}
+    if sort_key not in FLAVOR_SORT_KEYS:
+        raise exception.Invalid(reason=f"sort_key {sort_key!r} is not one of "
+                                       f"{', '.join(FLAVOR_SORT_KEYS)}")
+    if sort_dir not in ("asc", "desc"):
+        raise exception.Invalid(reason=f"sort_dir {sort_dir!r} is not 'asc' or 'desc'")
+    col = getattr(models.Flavor, sort_key)
+    ident = models.Flavor.id
     with _session() as s:
-        q = sa.select(models.Flavor).filter_by(disabled=False)
+        q = sa.select(models.Flavor)
+        if filters.get("disabled") is not None:
+            q = q.filter_by(disabled=filters["disabled"])
         if filters.get("min_memory_mb") is not None:
             q = q.where(models.Flavor.memory_mb >= filters["min_memory_mb"])
         if filters.get("min_root_gb") is not None:
             q = q.where(models.Flavor.root_gb >= filters["min_root_gb"])
         if filters.get("is_public") is not None:
             q = q.filter_by(is_public=filters["is_public"])
-        q = q.order_by(models.Flavor.flavorid, models.Flavor.id)
+        if sort_dir == "asc":
+            q = q.order_by(col.asc(), ident.asc())
+        else:
+            q = q.order_by(col.desc(), ident.desc())
         if marker is not None:
             mrow = s.scalar(sa.select(models.Flavor).filter_by(flavorid=str(marker)))
             if mrow is None:
-                raise exception.Invalid(reason=f"marker [{marker}] not found")
-            q = q.where(sa.or_(models.Flavor.flavorid > mrow.flavorid,
-                               sa.and_(models.Flavor.flavorid == mrow.flavorid,
-                                       models.Flavor.id > mrow.id)))
+                raise exception.MarkerNotFound(marker=marker)
+            mval = getattr(mrow, sort_key)
+            if sort_dir == "asc":
+                q = q.where(sa.or_(col > mval, sa.and_(col == mval, ident > mrow.id)))
+            else:
+                q = q.where(sa.or_(col < mval, sa.and_(col == mval, ident < mrow.id)))
         if limit is not None:
             q = q.limit(limit)
         return [r.as_dict() for r in s.scalars(q)]
 
 
 def flavor_create(values: dict) -> dict:
+    """Record a flavor; FlavorIdExists/FlavorExists when its id or name is taken."""
+    try:
+        with _session() as s:
+            row = models.Flavor(**values)
+            s.add(row)
+            s.flush()
+            return row.as_dict()
+    except sa.exc.IntegrityError:
+        with _session() as s:
+            taken = s.scalar(sa.select(models.Flavor.id).filter_by(
+                flavorid=str(values.get("flavorid"))))
+        if taken is not None:
+            raise exception.FlavorIdExists(flavor_id=values.get("flavorid")) from None
+        raise exception.FlavorExists(name=values.get("name")) from None
+
+
+def flavor_destroy(flavorid: str) -> None:
     with _session() as s:
-        row = models.Flavor(**values)
-        s.add(row)
-        s.flush()
-        return row.as_dict()
+        row = s.scalar(sa.select(models.Flavor).filter_by(flavorid=str(flavorid)))
+        if row is None:
+            raise exception.FlavorNotFound(flavor_id=flavorid)
+        s.delete(row)
+
+
+def _flavor_for_update(s: orm.Session, flavorid: str) -> models.Flavor:
+    # NOTE: the row lock keeps two writers of different keys from losing
+    # one another's (extra specs live in one JSON column).
+    row = s.scalar(sa.select(models.Flavor).filter_by(flavorid=str(flavorid))
+                   .with_for_update())
+    if row is None:
+        raise exception.FlavorNotFound(flavor_id=flavorid)
+    return row
+
+
+def flavor_extra_specs_update(flavorid: str, specs: dict[str, str]) -> dict[str, str]:
+    """Add or change extra specs; returns all of the flavor's."""
+    with _session() as s:
+        row = _flavor_for_update(s, flavorid)
+        row.extra_specs = {**(row.extra_specs or {}), **specs}
+        return dict(row.extra_specs)
+
+
+def flavor_extra_specs_delete(flavorid: str, key: str) -> None:
+    with _session() as s:
+        row = _flavor_for_update(s, flavorid)
+        specs = dict(row.extra_specs or {})
+        if key not in specs:
+            raise exception.FlavorExtraSpecsNotFound(flavor_id=flavorid, extra_specs_key=key)
+        del specs[key]
+        row.extra_specs = specs
 
 
 # -- instances --------------------------------------------------------------

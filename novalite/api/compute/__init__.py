@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from novalite.api import common
+from novalite.api.compute.flavor_extra_specs import FlavorExtraSpecsController
 from novalite.api.compute.flavors import FlavorsController
 from novalite.api.compute.images import ImagesController
 from novalite.api.compute.instance_actions import InstanceActionsController
@@ -41,6 +42,7 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
     server_metadata = ServerMetadataController(compute_api)
     instance_actions = InstanceActionsController(compute_api)
     flavors = FlavorsController()
+    extra_specs = FlavorExtraSpecsController()
     images = ImagesController(image_api)
     services = ServicesController()
     hypervisors = HypervisorsController()
@@ -68,6 +70,13 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
         ("/flavors", "GET", flavors, "index"),
         ("/flavors/detail", "GET", flavors, "detail"),
         ("/flavors/{id}", "GET", flavors, "show"),
+        ("/flavors", "POST", flavors, "create"),
+        ("/flavors/{id}", "DELETE", flavors, "delete"),
+        ("/flavors/{flavor_id}/os-extra_specs", "GET", extra_specs, "index"),
+        ("/flavors/{flavor_id}/os-extra_specs", "POST", extra_specs, "create"),
+        ("/flavors/{flavor_id}/os-extra_specs/{id}", "GET", extra_specs, "show"),
+        ("/flavors/{flavor_id}/os-extra_specs/{id}", "PUT", extra_specs, "update"),
+        ("/flavors/{flavor_id}/os-extra_specs/{id}", "DELETE", extra_specs, "delete"),
         ("/images", "GET", images, "index"),
         ("/images/detail", "GET", images, "detail"),
         ("/images/{id}", "GET", images, "show"),

@@ -1,48 +1,95 @@
-"""/flavors: list, detail, show."""
+"""/flavors: list, detail, show, and (admins) create and delete.
+
+NOTE: flavors are read and written in the API's own database, as Nova
+reads its API database, without a round trip through the conductor.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from oslo_utils import strutils
+from oslo_utils import strutils, uuidutils
 
-from novalite import exception
-from novalite.api import common, errors
+from novalite import exception, policy
+from novalite.api import common, errors, validation, wsgi
+from novalite.api.schemas import flavors as schemas
 from novalite.api.views import flavors as views
 from novalite.api.wsgi import Request
-from novalite.objects.flavor import Flavor, FlavorList
+from novalite.db import api as db
+from novalite.objects.flavor import Flavor
+from novalite.policies.flavors import MANAGE
+
+
+def get_flavor(ctx: Any, flavorid: str) -> Flavor:
+    """A flavor the caller may see: admins any, others the public ones
+    (novalite has no flavor access lists); FlavorNotFound (404) otherwise."""
+    row = db.flavor_get_by_flavor_id(flavorid)
+    if not row["is_public"] and not ctx.is_admin:
+        raise exception.FlavorNotFound(flavor_id=flavorid)
+    return Flavor._from_db_object(ctx, Flavor(), row)
 
 
 class FlavorsController:
+    @validation.query_schema(schemas.list_query)
+    @validation.response_schema(schemas.index_response)
     def index(self, req: Request) -> dict:
-        return self._list(req, views.basic)
+        """List flavors (id, name, links)."""
+        return self._list(req, views.basic, "flavors")
 
+    @validation.query_schema(schemas.list_query)
+    @validation.response_schema(schemas.detail_response)
     def detail(self, req: Request) -> dict:
-        return self._list(req, views.detail)
+        """List flavors with their details."""
+        return self._list(req, views.detail, "flavors/detail")
 
+    @validation.response_schema(schemas.show_response)
     def show(self, req: Request, id: str) -> dict:
-        return {"flavor": views.detail(Flavor.get_by_flavor_id(req.context, id), req.links)}
+        """Show a flavor."""
+        return {"flavor": views.detail(get_flavor(req.context, id), req.links)}
 
-    def _list(self, req: Request, view: Any) -> dict:
+    @validation.schema(schemas.create)
+    @validation.response_schema(schemas.show_response)
+    def create(self, req: Request, body: dict) -> dict:
+        """Create a flavor (Nova 2.1 answers 200)."""
         ctx = req.context
+        policy.authorize(ctx, MANAGE % "create", {})
+        values = _flavor_values(body["flavor"])
+        row = db.flavor_create(values)
+        return {"flavor": views.detail(Flavor._from_db_object(ctx, Flavor(), row), req.links)}
+
+    @wsgi.response(202)
+    def delete(self, req: Request, id: str) -> None:
+        """Delete a flavor (servers built with it keep their copy)."""
+        policy.authorize(req.context, MANAGE % "delete", {})
+        db.flavor_destroy(id)
+
+    def _list(self, req: Request, view: Any, path: str) -> dict:
+        ctx = req.context
+        params = req.query
         limit, marker = common.limit_and_marker(req.GET)
-        if marker is not None:
-            try:
-                Flavor.get_by_flavor_id(ctx, marker)
-            except exception.FlavorNotFound:
-                raise common.marker_not_found(marker) from None
-        flavors = list(FlavorList.get_all(ctx, filters=_filters(req.GET, ctx.is_admin),
-                                          limit=limit, marker=marker))
+        try:
+            rows = db.flavor_get_all(_filters(req.GET, ctx.is_admin), limit=limit, marker=marker,
+                                     sort_key=params.get("sort_key", "flavorid"),
+                                     sort_dir=params.get("sort_dir", "asc"))
+        except exception.MarkerNotFound:
+            raise common.marker_not_found(str(marker)) from None
+        flavors = [Flavor._from_db_object(ctx, Flavor(), r) for r in rows]
         body: dict = {"flavors": [view(f, req.links) for f in flavors]}
         if flavors and len(flavors) == limit:
-            path = "flavors/detail" if view is views.detail else "flavors"
             body["flavors_links"] = [req.links.next_link(path, req.GET.items(),
                                                          flavors[-1].flavorid)]
         return body
 
 
 def _filters(params: Any, is_admin: bool) -> dict:
-    filters: dict[str, Any] = {"is_public": _is_public(params.get("is_public"), is_admin)}
+    """Nova's flavor list filters: admins choose public/private/all (and
+    see disabled flavors); others see the enabled public ones."""
+    filters: dict[str, Any] = {}
+    if is_admin:
+        filters["is_public"] = _is_public(params.get("is_public"))
+    else:
+        filters["is_public"] = True
+        filters["disabled"] = False
     for param, key in (("minRam", "min_memory_mb"), ("minDisk", "min_root_gb")):
         if param in params:
             try:
@@ -52,13 +99,10 @@ def _filters(params: Any, is_admin: bool) -> dict:
     return filters
 
 
-def _is_public(value: str | None, is_admin: bool) -> bool | None:
-    """Nova's ``_parse_is_public``: absent → public only; ``None`` → all
-    (admins); otherwise a boolean."""
+def _is_public(value: str | None) -> bool | None:
+    """Nova's ``_parse_is_public``: absent → public only; ``none`` → all;
+    otherwise a boolean."""
     if value is None:
-        return True
-    if not is_admin:
-        # NOTE: others only see public flavors (novalite has no flavor access lists).
         return True
     if value.lower() == "none":
         return None
@@ -66,3 +110,37 @@ def _is_public(value: str | None, is_admin: bool) -> bool | None:
         return strutils.bool_from_string(value, strict=True)
     except ValueError:
         raise errors.bad_request(f"Invalid is_public filter [{value}]") from None
+
+
+def _bounded_int(name: str, value: Any, minimum: int) -> int:
+    # NOTE: the schema takes digit strings too; their range is checked here.
+    number = int(value)
+    if number < minimum:
+        raise errors.bad_request(f"Invalid input for field/attribute {name}. Value: {value}. "
+                                 f"{value} is less than the minimum of {minimum}")
+    if number > schemas.MAX_INT:
+        raise errors.bad_request(f"Invalid input for field/attribute {name}. Value: {value}. "
+                                 f"{value} is greater than the maximum of {schemas.MAX_INT}")
+    return number
+
+
+def _flavor_values(spec: dict) -> dict:
+    flavorid = spec.get("id")
+    rxtx = float(spec.get("rxtx_factor", 1.0))
+    if not 0 < rxtx <= schemas.SQL_SP_FLOAT_MAX:
+        raise errors.bad_request(f"Invalid input for field/attribute rxtx_factor. Value: "
+                                 f"{spec['rxtx_factor']}. rxtx_factor must be > 0")
+    return {
+        "flavorid": uuidutils.generate_uuid() if flavorid is None else str(flavorid),
+        "name": spec["name"],
+        "memory_mb": _bounded_int("ram", spec["ram"], 1),
+        "vcpus": _bounded_int("vcpus", spec["vcpus"], 1),
+        "root_gb": _bounded_int("disk", spec["disk"], 0),
+        "ephemeral_gb": _bounded_int("OS-FLV-EXT-DATA:ephemeral",
+                                     spec.get("OS-FLV-EXT-DATA:ephemeral", 0), 0),
+        "swap": _bounded_int("swap", spec.get("swap", 0), 0),
+        "rxtx_factor": rxtx,
+        "is_public": strutils.bool_from_string(spec.get("os-flavor-access:is_public", True),
+                                               strict=True),
+        "extra_specs": {},
+    }
