@@ -140,3 +140,36 @@ def test_policy_file_overrides_a_default(two_projects, tmp_path):
         CONF.clear_override("policy_file", group="oslo_policy")
         policy.reset()
     assert stack.compute("GET", "/servers", headers=READER_A).status_code == 200
+
+
+def test_isolation_with_real_tokens(make_stack):
+    """The same isolation with users who log in (auth_strategy=novalite)."""
+    stack = make_stack(auth="novalite")
+    users, sessions = {}, {}
+    for name, project, role in (("alice", "proj-a", "member"), ("bob", "proj-b", "member"),
+                                ("rita", "proj-a", "reader")):
+        users[name] = stack.make_user(name, project, role)
+        sessions[name] = stack.login(name, users[name]["password"], project)
+
+    def call(who, method, path, body=None):
+        return sessions[who].request(method, stack.base_url + "/compute/v2.1" + path,
+                                     json=body, timeout=30)
+
+    body = {"server": {"name": "a-server", "flavorRef": "1", "imageRef": stack.image_id}}
+    resp = call("alice", "POST", "/servers", body)
+    assert resp.status_code == 202, resp.text
+    a = resp.json()["server"]["id"]
+    stack.wait_status(a, "ACTIVE")
+    for method, path, req_body in _every_verb(a):
+        resp = call("bob", method, path, req_body)
+        assert resp.status_code == 404, (method, path, resp.text)
+        if method != "GET":
+            resp = call("rita", method, path, req_body)
+            assert resp.status_code == 403, (method, path, resp.text)
+    assert call("rita", "GET", f"/servers/{a}").status_code == 200
+    assert call("bob", "GET", "/servers").json()["servers"] == []
+    assert call("bob", "GET", "/servers?all_tenants=1").status_code == 403
+    every = stack.compute("GET", "/servers?all_tenants=1").json()["servers"]
+    assert [s["id"] for s in every] == [a]
+    assert call("alice", "GET", f"/servers/{a}").json()["server"]["tenant_id"] == \
+        users["alice"]["project_id"]
