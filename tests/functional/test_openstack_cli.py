@@ -253,6 +253,22 @@ def test_password_auth_files_users_and_projects(all_in_one):
     assert [s["ID"] for s in openstack(aio, "server", "list", "-f", "json")] == [
         admin_server["id"]]
 
+    # openstacksdk and novaclient on the same clouds.yaml (keystoneauth session)
+    from novaclient import client as nova_client
+    from openstack import config as os_config
+    from openstack import connection
+
+    region = os_config.OpenStackConfig(config_files=[carol]).get_one(cloud=CLOUD)
+    conn = connection.Connection(config=region)
+    try:
+        assert list(conn.compute.servers()) == []
+        assert "m1.tiny" in {f.name for f in conn.compute.flavors()}
+        nova = nova_client.Client("2.1", session=conn.session)
+        assert nova.servers.list() == []
+        assert "m1.tiny" in {f.name for f in nova.flavors.list()}
+    finally:
+        conn.close()
+
     wrong = clouds_yaml_for(aio, os.path.join(aio.state_dir, "wrong.yaml"),
                             "carol", "not carols", "team")
     proc = openstack_proc(aio, "server", "list", clouds_yaml=wrong)
