@@ -56,8 +56,20 @@ _KEYSTONE_ERROR = {
     }},
     "additionalProperties": False,
 }
+_NEUTRON_ERROR = {
+    "type": "object",
+    "required": ["NeutronError"],
+    "properties": {"NeutronError": {
+        "type": "object",
+        "required": ["type", "message", "detail"],
+        "properties": {"type": {"type": "string"}, "message": {"type": "string"},
+                       "detail": {"type": "string"}},
+        "additionalProperties": False,
+    }},
+    "additionalProperties": False,
+}
 _ERROR_SCHEMAS = {wsgi.COMPUTE: "NovaError", wsgi.IMAGE: "GlanceError",
-                  wsgi.IDENTITY: "KeystoneError"}
+                  wsgi.IDENTITY: "KeystoneError", wsgi.NETWORK: "NeutronError"}
 
 _ERROR_TEXT = {
     400: "Bad request: a body, query or path value does not fit",
@@ -190,7 +202,7 @@ def document(router: Router, server_url: str = "/") -> dict:
             "securitySchemes": {"token": {"type": "apiKey", "in": "header",
                                           "name": "X-Auth-Token"}},
             "schemas": {"NovaError": _NOVA_ERROR, "GlanceError": _GLANCE_ERROR,
-                        "KeystoneError": _KEYSTONE_ERROR},
+                        "KeystoneError": _KEYSTONE_ERROR, "NeutronError": _NEUTRON_ERROR},
         },
         "security": [{"token": []}],
     }
