@@ -189,8 +189,17 @@ def _operation(route: Route) -> dict:
 def document(router: Router, server_url: str = "/") -> dict:
     """The OpenAPI document of ``router``'s routes, served from ``server_url``."""
     paths: dict[str, dict] = {}
+    seen: set[str] = set()
     for route in router.routes:
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+        op = _operation(route)
+        # NOTE: paths that differ only in punctuation ("/network" and
+        # "/network/") would share an id; ids must be unique.
+        base, n = op["operationId"], 1
+        while op["operationId"] in seen:
+            n += 1
+            op["operationId"] = f"{base}_{n}"
+        seen.add(op["operationId"])
+        paths.setdefault(route.path, {})[route.method.lower()] = op
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": TITLE, "version": "1.0",
