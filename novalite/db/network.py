@@ -141,6 +141,14 @@ def fixed_ip_allocate(network_uuid: str, instance_uuid: str, host: str | None,
                 s.add(row)
                 s.flush()
                 result = row.as_dict()
+        except sa_exc.OperationalError as e:
+            # NOTE: InnoDB may resolve two racing inserts as a deadlock; the
+            # loser retries like any other lost race.
+            if "deadlock" not in str(e).lower() and "locked" not in str(e).lower():
+                raise
+            LOG.debug("Deadlock allocating on network %s (attempt %d); retrying",
+                      net["name"], attempt + 1)
+            continue
         except sa_exc.IntegrityError:
             if wanted and fixed_ip_get_by_address(net["id"], wanted) is not None:
                 raise exception.FixedIpAlreadyInUse(address=wanted, net=net["name"]) from None

@@ -76,7 +76,12 @@ def test_domain_shape(driver: LibvirtDriver) -> None:
     tb = dom.find("features/tcg/tb-cache")
     assert (tb.text, tb.get("unit")) == ("32", "MiB")
     disk = dom.find("devices/disk")
-    assert disk.find("driver").attrib == {"name": "qemu", "type": "qcow2", "cache": "none"}
+    assert disk.find("driver").attrib == {"name": "qemu", "type": "qcow2",
+                                          "cache": CONF.libvirt.disk_cachemode}
+    assert CONF.libvirt.disk_cachemode == "writeback"
+    # Nothing uses USB or a balloon; each costs boot time under TCG.
+    assert dom.find("devices/controller[@type='usb']").get("model") == "none"
+    assert dom.find("devices/memballoon").get("model") == "none"
     assert disk.find("target").attrib == {"dev": "vda", "bus": "virtio"}
     assert disk.find("source").get("file").endswith(f"{UUID}/disk")
 
