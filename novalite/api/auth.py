@@ -148,6 +148,11 @@ def _keystone_www_authenticate_uri() -> str | None:
         return None
 
 
+def _keystone_unavailable(reason: str) -> errors.HTTPError:
+    return errors.HTTPError(503, "The identity service (Keystone) could not validate the "
+                                 f"token ({reason}); check [keystone_authtoken].")
+
+
 def _keystone_context(headers: Mapping[str, str], identity_url: str | None,
                       ids: dict) -> nl_context.RequestContext:
     req = webob.Request.blank("/")
@@ -157,7 +162,13 @@ def _keystone_context(headers: Mapping[str, str], identity_url: str | None,
     service_token = headers.get("X-Service-Token")
     if service_token:
         req.headers["X-Service-Token"] = service_token
-    req.get_response(_keystone_middleware())
+    try:
+        resp = req.get_response(_keystone_middleware())
+    except Exception as e:  # noqa: BLE001 - keystoneauth's errors are many; all mean the same
+        LOG.exception("keystonemiddleware could not validate a token")
+        raise _keystone_unavailable(f"{type(e).__name__}: {e}") from e
+    if resp.status_int >= 500:
+        raise _keystone_unavailable(f"keystonemiddleware answered {resp.status}")
     h = req.headers
     if h.get("X-Identity-Status") != "Confirmed" or not h.get("X-Project-Id"):
         raise unauthorized(identity_url)

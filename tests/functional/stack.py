@@ -169,11 +169,15 @@ class Stack:
     # -- HTTP ------------------------------------------------------------------
 
     def request(self, method: str, path: str, body: Any = None, raw: bytes | None = None,
-                headers: dict | None = None) -> requests.Response:
+                headers: dict | None = None,
+                session: requests.Session | None = None) -> requests.Response:
+        """``method path`` on this stack's API, as ``session`` (e.g. from
+        ``login()``) or by default as the stack's own session (admin)."""
         url = self.base_url + path
+        session = session or self.session
         if raw is not None:
-            return self.session.request(method, url, data=raw, headers=headers, timeout=30)
-        return self.session.request(method, url, json=body, headers=headers, timeout=30)
+            return session.request(method, url, data=raw, headers=headers, timeout=30)
+        return session.request(method, url, json=body, headers=headers, timeout=30)
 
     def compute(self, method: str, path: str, body: Any = None, **kw: Any) -> requests.Response:
         return self.request(method, "/compute/v2.1" + path, body, **kw)

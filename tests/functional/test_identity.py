@@ -209,3 +209,17 @@ def test_lookups_admin_sees_all_others_see_themselves(stack):
     assert [r["name"] for r in roles] == ["admin", "member", "reader"]
     domain = _get(stack, s, "/identity/v3/domains/default").json()["domain"]
     assert (domain["id"], domain["name"]) == ("default", "Default")
+
+
+def test_a_token_makes_the_caller_of_the_compute_api(stack):
+    """Servers belong to the token's user and project, not to any header."""
+    frank = stack.make_user("frank", "franks", "member")
+    session = stack.login("frank", frank["password"], "franks")
+    body = {"server": {"name": "f1", "flavorRef": "1", "imageRef": stack.image_id}}
+    resp = stack.compute("POST", "/servers", body, session=session,
+                         headers={"X-Project-Id": "admin", "X-User-Id": "admin"})
+    assert resp.status_code == 202, resp.text
+    server = stack.server(resp.json()["server"]["id"])
+    assert (server["tenant_id"], server["user_id"]) == (frank["project_id"], frank["id"])
+    mine = stack.compute("GET", "/servers", session=session).json()["servers"]
+    assert [s["id"] for s in mine] == [server["id"]]
