@@ -223,3 +223,22 @@ def test_a_token_makes_the_caller_of_the_compute_api(stack):
     assert (server["tenant_id"], server["user_id"]) == (frank["project_id"], frank["id"])
     mine = stack.compute("GET", "/servers", session=session).json()["servers"]
     assert [s["id"] for s in mine] == [server["id"]]
+
+
+def test_compute_fetches_images_with_the_requesters_token(stack, tmp_path):
+    """The libvirt driver's image cache downloads through the Image API
+    with the token that crossed RPC in the request context."""
+    from novalite import context as nl_context
+    from novalite.virt.libvirt import imagecache
+
+    cache = imagecache.ImageCache(str(tmp_path / "cache"), stack.base_url + "/image", 30)
+    (tmp_path / "cache").mkdir()
+    anonymous = nl_context.RequestContext()
+    with pytest.raises(imagecache.ImageFetchError, match="401"):
+        cache.get_meta(anonymous, stack.image_id)
+    ctxt = nl_context.RequestContext.from_dict(nl_context.RequestContext(
+        auth_token=_token_of(stack.session)).to_dict())
+    meta = cache.get_meta(ctxt, stack.image_id)
+    assert meta["id"] == stack.image_id
+    path = cache.fetch(ctxt, meta, lambda: None)
+    assert open(path, "rb").read() == b"\0" * 65536
