@@ -25,6 +25,8 @@ rules: list[policy.RuleDefault] = [
           [("GET", "/images"), ("GET", "/images/detail")]),
     _rule(IMAGES % "show", "@", "Show an image (through the Compute API)",
           [("GET", "/images/{image_id}")]),
+    _rule(IMAGES % "delete", "@", "Delete an image (through the Compute API; the image "
+          "store allows its owner or an admin)", [("DELETE", "/images/{image_id}")]),
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from novalite.api import common
+from novalite.api.compute.availability_zones import AvailabilityZonesController
 from novalite.api.compute.flavor_extra_specs import FlavorExtraSpecsController
 from novalite.api.compute.flavors import FlavorsController
 from novalite.api.compute.images import ImagesController
@@ -43,6 +44,7 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
     instance_actions = InstanceActionsController(compute_api)
     flavors = FlavorsController()
     extra_specs = FlavorExtraSpecsController()
+    zones = AvailabilityZonesController()
     images = ImagesController(image_api)
     services = ServicesController()
     hypervisors = HypervisorsController()
@@ -80,10 +82,20 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
         ("/images", "GET", images, "index"),
         ("/images/detail", "GET", images, "detail"),
         ("/images/{id}", "GET", images, "show"),
+        ("/images/{id}", "DELETE", images, "delete"),
         ("/os-services", "GET", services, "index"),
+        ("/os-services/enable", "PUT", services, "enable"),
+        ("/os-services/disable", "PUT", services, "disable"),
+        ("/os-services/disable-log-reason", "PUT", services, "disable_log_reason"),
+        ("/os-services/{id}", "DELETE", services, "delete"),
         ("/os-hypervisors", "GET", hypervisors, "index"),
         ("/os-hypervisors/detail", "GET", hypervisors, "detail"),
+        ("/os-hypervisors/statistics", "GET", hypervisors, "statistics"),
         ("/os-hypervisors/{id}", "GET", hypervisors, "show"),
+        ("/os-hypervisors/{id}/search", "GET", hypervisors, "search"),
+        ("/os-hypervisors/{id}/servers", "GET", hypervisors, "servers"),
+        ("/os-availability-zone", "GET", zones, "index"),
+        ("/os-availability-zone/detail", "GET", zones, "detail"),
         ("/os-keypairs", "GET", keypairs, "index"),
         ("/os-keypairs", "POST", keypairs, "create"),
         ("/os-keypairs/{id}", "GET", keypairs, "show"),

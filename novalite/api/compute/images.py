@@ -1,28 +1,61 @@
-"""/images: the Compute API's read-only proxy to the image store."""
+"""/images: the Compute API's proxy to the image store (Nova 2.1: list,
+detail, show, delete)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from novalite.api import common
+from novalite import exception, policy
+from novalite.api import common, errors, validation, wsgi
 from novalite.api.views import images as views
 from novalite.api.wsgi import Request
+from novalite.policies.images import IMAGES
+
+_LIST_QUERY: dict[str, dict] = {
+    "name": {"type": "string"},
+    "status": {"type": "string"},
+    "minRam": {"type": "integer", "minimum": 0},
+    "minDisk": {"type": "integer", "minimum": 0},
+    "limit": {"type": "integer", "minimum": 0},
+    "marker": {"type": "string"},
+}
 
 
 class ImagesController:
     def __init__(self, image_api: Any) -> None:
         self.image_api = image_api
 
+    @validation.query_schema(_LIST_QUERY)
     def index(self, req: Request) -> dict:
-        return {"images": [views.basic(i, req.links) for i in self._list(req)]}
+        """List images (id, name, links)."""
+        return self._list(req, views.basic, "images")
 
+    @validation.query_schema(_LIST_QUERY)
     def detail(self, req: Request) -> dict:
-        return {"images": [views.detail(i, req.links) for i in self._list(req)]}
+        """List images with their details."""
+        return self._list(req, views.detail, "images/detail")
 
     def show(self, req: Request, id: str) -> dict:
-        return {"image": views.detail(self.image_api.get(req.context, id), req.links)}
+        """Show an image."""
+        policy.authorize(req.context, IMAGES % "show", {})
+        return {"image": views.detail(self._get(req, id), req.links)}
 
-    def _list(self, req: Request) -> list[dict]:
+    @wsgi.response(204)
+    def delete(self, req: Request, id: str) -> None:
+        """Delete an image (its owner or an admin)."""
+        policy.authorize(req.context, IMAGES % "delete", {})
+        self._get(req, id)
+        self.image_api.delete(req.context, id)
+
+    def _get(self, req: Request, image_id: str) -> dict:
+        try:
+            image: dict = self.image_api.get(req.context, image_id)
+        except exception.ImageNotFound:
+            raise errors.not_found("Image not found.") from None
+        return image
+
+    def _list(self, req: Request, view: Any, path: str) -> dict:
+        policy.authorize(req.context, IMAGES % "index", {})
         params = req.GET
         filters: dict[str, Any] = {}
         if params.get("name"):
@@ -36,7 +69,12 @@ class ImagesController:
             images = [i for i in images if (i.get("min_ram") or 0) >= min_ram]
         if min_disk is not None:
             images = [i for i in images if (i.get("min_disk") or 0) >= min_disk]
-        return paginate(images, params)
+        limit, _ = common.limit_and_marker(params)
+        page = paginate(images, params)
+        body: dict = {"images": [view(i, req.links) for i in page]}
+        if page and len(page) == limit:
+            body["images_links"] = [req.links.next_link(path, params.items(), page[-1]["id"])]
+        return body
 
 
 def paginate(items: list[dict], params: Any) -> list[dict]:

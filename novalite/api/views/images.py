@@ -24,7 +24,7 @@ def basic(image: dict, links: Links) -> dict:
 
 def detail(image: dict, links: Links) -> dict:
     status, progress = _STATUS.get(image.get("status") or "", ("UNKNOWN", 0))
-    return {
+    out = {
         "id": image["id"],
         "name": image.get("name"),
         "status": status,
@@ -37,3 +37,8 @@ def detail(image: dict, links: Links) -> dict:
         "OS-EXT-IMG-SIZE:size": image.get("size"),
         "links": _links(image, links),
     }
+    # NOTE: a snapshot names the server it was taken from, as Nova shows it.
+    server = (image.get("properties") or {}).get("instance_uuid")
+    if server:
+        out["server"] = {"id": server, "links": links.resource("servers", server)}
+    return out

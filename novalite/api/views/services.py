@@ -11,7 +11,7 @@ from novalite.conf import CONF
 COMPUTE_BINARY = "novalite-compute"
 
 
-def _zone(svc: Any) -> str:
+def zone(svc: Any) -> str:
     # NOTE: as in Nova, only compute services belong to an availability zone.
     if svc.binary != COMPUTE_BINARY:
         return "internal"
@@ -19,16 +19,16 @@ def _zone(svc: Any) -> str:
 
 
 def service(svc: Any, is_up: bool) -> dict:
+    # NOTE: forced_down appears at 2.11; 2.1 has these fields only.
     return {
         "id": svc.id,
         "binary": svc.binary,
         "host": svc.host,
-        "zone": _zone(svc),
+        "zone": zone(svc),
         "status": "disabled" if svc.disabled else "enabled",
         "state": "up" if is_up else "down",
         "updated_at": naive_isotime(svc.last_seen_up or svc.updated_at or svc.created_at),
         "disabled_reason": svc.disabled_reason,
-        "forced_down": svc.forced_down,
     }
 
 
