@@ -68,6 +68,10 @@ def test_token_issue_validate_and_revoke(stack):
     assert shown.status_code == 200, shown.text
     assert shown.json()["token"]["user"]["name"] == "alice"
     assert [r["name"] for r in shown.json()["token"]["roles"]] == ["member", "reader"]
+    bare = _get(stack, stack.session, TOKENS + "?nocatalog",
+                headers={"X-Subject-Token": _token_of(alice)})
+    assert "catalog" not in bare.json()["token"] and "roles" in bare.json()["token"]
+    assert _get(stack, alice, "/identity/v3/auth/catalog").json()["catalog"] == body["catalog"]
     head = stack.session.head(stack.base_url + TOKENS, timeout=30,
                               headers={"X-Subject-Token": _token_of(alice)})
     assert head.status_code == 200

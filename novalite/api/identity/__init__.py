@@ -33,6 +33,7 @@ def connect(router: Router) -> None:
         ("GET", "/auth/tokens", tokens, "show"),
         ("DELETE", "/auth/tokens", tokens, "delete"),
         ("GET", "/auth/projects", tokens, "projects"),
+        ("GET", "/auth/catalog", tokens, "catalog"),
     ]
     projects, users = ProjectsController(), UsersController()
     roles, domains = RolesController(), DomainsController()

@@ -14,7 +14,7 @@ from novalite import exception
 from novalite.api import auth, errors, validation, wsgi
 from novalite.api.identity import schemas, views
 from novalite.api.wsgi import Request
-from novalite.identity import manager, store
+from novalite.identity import catalog, manager, store
 
 SUBJECT_TOKEN_HEADER = "X-Subject-Token"
 
@@ -27,6 +27,11 @@ def caller(req: Request) -> manager.AuthInfo:
         raise auth.unauthorized(req.links.identity_root) from e
 
 
+def _with_catalog(req: Request) -> bool:
+    # NOTE: keystonemiddleware asks with ?nocatalog; Keystone then omits it.
+    return "nocatalog" not in req.GET
+
+
 class TokensController:
     @validation.schema(schemas.auth_tokens)
     def create(self, req: Request, body: dict) -> webob.Response:
@@ -34,7 +39,7 @@ class TokensController:
             info = manager.authenticate(body["auth"])
         except exception.Unauthorized as e:
             raise auth.unauthorized(req.links.identity_root, e.format_message()) from e
-        return wsgi.json_response(views.token(info, req.links), 201,
+        return wsgi.json_response(views.token(info, req.links, _with_catalog(req)), 201,
                                   {SUBJECT_TOKEN_HEADER: info.token_id})
 
     def _subject(self, req: Request) -> tuple[manager.AuthInfo, manager.AuthInfo]:
@@ -57,13 +62,22 @@ class TokensController:
 
     def show(self, req: Request) -> webob.Response:
         _, subject = self._subject(req)
-        return wsgi.json_response(views.token(subject, req.links), 200,
+        return wsgi.json_response(views.token(subject, req.links, _with_catalog(req)), 200,
                                   {SUBJECT_TOKEN_HEADER: subject.token_id})
 
     def delete(self, req: Request) -> webob.Response:
         _, subject = self._subject(req)
         manager.revoke(subject)
         return webob.Response(status=204)
+
+    def catalog(self, req: Request) -> dict:
+        """``GET /v3/auth/catalog``: the catalog of the caller's scoped token."""
+        me = caller(req)
+        if me.project is None:
+            raise errors.HTTPError(403, "You are not authorized to perform the requested "
+                                        "action: an unscoped token has no catalog.")
+        return {"catalog": catalog.build(req.links.root),
+                "links": views.collection_links(req.links, "auth/catalog")}
 
     def projects(self, req: Request) -> dict:
         """``GET /v3/auth/projects``: where the caller's token can be scoped."""

@@ -20,7 +20,7 @@ def isotime(when: datetime.datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def token(info: manager.AuthInfo, links: Links) -> dict:
+def token(info: manager.AuthInfo, links: Links, with_catalog: bool = True) -> dict:
     t, user = info.token, info.user
     body: dict = {
         "methods": list(t.methods),
@@ -36,7 +36,8 @@ def token(info: manager.AuthInfo, links: Links) -> dict:
                            "domain": domain_ref(project["domain_id"])}
         body["is_domain"] = False
         body["roles"] = [role_ref(r) for r in info.roles]
-        body["catalog"] = catalog.build(links.root)
+        if with_catalog:
+            body["catalog"] = catalog.build(links.root)
     return {"token": body}
 
 
