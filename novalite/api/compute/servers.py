@@ -19,6 +19,7 @@ from oslo_utils import timeutils
 
 from novalite import exception, policy, quota
 from novalite.api import common, errors, validation, wsgi
+from novalite.api.schemas import server_responses as responses
 from novalite.api.schemas import servers as schemas
 from novalite.api.views import servers as views
 from novalite.api.wsgi import Request
@@ -52,14 +53,17 @@ class ServersController:
 
     # -- read ------------------------------------------------------------------
 
+    @validation.response_schema(responses.index_response)
     def index(self, req: Request) -> dict:
         policy.authorize(req.context, sp.SERVERS % "index")
         return self._list(req, detailed=False)
 
+    @validation.response_schema(responses.detail_response)
     def detail(self, req: Request) -> dict:
         policy.authorize(req.context, sp.SERVERS % "detail")
         return self._list(req, detailed=True)
 
+    @validation.response_schema(responses.show_response)
     def show(self, req: Request, id: str) -> dict:
         ctx = req.context
         instance = self.compute_api.get(ctx, id)
@@ -95,7 +99,9 @@ class ServersController:
 
     # -- create ----------------------------------------------------------------
 
+    @wsgi.response(202)
     @validation.schema(schemas.create)
+    @validation.response_schema(responses.create_response)
     def create(self, req: Request, body: dict) -> Any:
         ctx = req.context
         server = body["server"]
@@ -134,6 +140,7 @@ class ServersController:
     # -- update, delete --------------------------------------------------------
 
     @validation.schema(schemas.update)
+    @validation.response_schema(responses.update_response)
     def update(self, req: Request, id: str, body: dict) -> dict:
         ctx = req.context
         instance = self.compute_api.get(ctx, id)
