@@ -124,7 +124,7 @@ def validate(token_id: str | None) -> AuthInfo:
     return AuthInfo(token_id, token, user, project, effective_roles(assigned))
 
 
-def _project_for_scope(user: dict, scope: Any, parent: AuthInfo | None) -> dict | None:
+def _project_for_scope(user: dict, scope: Any) -> dict | None:
     if scope == "unscoped":
         return None
     if scope is None:
@@ -137,10 +137,11 @@ def _project_for_scope(user: dict, scope: Any, parent: AuthInfo | None) -> dict 
         if "id" in ref:
             project = store.project_get(ref["id"])
         else:
-            domain = ref.get("domain") or {}
-            if domain.get("id", DEFAULT_DOMAIN_ID) != DEFAULT_DOMAIN_ID and \
+            domain = ref.get("domain") or {"id": DEFAULT_DOMAIN_ID}
+            if domain.get("id") != DEFAULT_DOMAIN_ID and \
                     domain.get("name") != DEFAULT_DOMAIN_NAME:
-                raise exception.ProjectNotFound(project=ref["name"])
+                raise exception.ProjectNotFound(
+                    project=f"{ref['name']} in domain {domain.get('id') or domain.get('name')}")
             project = store.project_get_by_name(ref["name"])
     except exception.ProjectNotFound as e:
         raise exception.Unauthorized(e.format_message()) from e
@@ -165,7 +166,7 @@ def issue(user: dict, scope: Any, methods: list[str],
     A token made from another token keeps its expiry and audit chain, as
     Keystone's do: re-scoping never extends a token's life.
     """
-    project = _project_for_scope(user, scope, parent)
+    project = _project_for_scope(user, scope)
     assigned = store.roles_on_project(user["id"], project["id"]) if project else []
     if project is not None and not assigned:
         raise exception.Unauthorized(

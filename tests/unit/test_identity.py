@@ -292,3 +292,16 @@ def test_novalite_strategy_context_from_a_token(db):
         assert e.value.headers == {"WWW-Authenticate": 'Keystone uri="http://x/identity"'}  # type: ignore[attr-defined]
     finally:
         CONF.clear_override("auth_strategy")
+
+
+def test_scope_by_project_name_is_in_the_default_domain_only(db):
+    manager.create_user("hal", "pw-hal", "proj", "member")
+    body = _auth("hal", "pw-hal")
+    body["scope"] = {"project": {"name": "proj", "domain": {"name": "Other"}}}
+    with pytest.raises(exception.Unauthorized, match="proj in domain Other"):
+        manager.authenticate(body)
+    body["scope"] = {"project": {"name": "proj", "domain": {"id": "default"}}}
+    assert manager.authenticate(body).project["name"] == "proj"
+    body["scope"] = {"domain": {"id": "default"}}
+    with pytest.raises(exception.Invalid, match="projects only"):
+        manager.authenticate(body)
