@@ -44,7 +44,7 @@ def vif_from_fixed_ip(fip: dict) -> dict:
 
 
 def fixed_ips(vif: dict) -> list[dict]:
-    return [ip for sub in vif["network"]["subnets"] for ip in sub["ips"]]
+    return [ip for sub in vif["network"].get("subnets") or [] for ip in sub.get("ips") or []]
 
 
 def dumps(network_info: list[dict]) -> str:
@@ -81,17 +81,18 @@ def network_data(network_info: list[dict]) -> dict:
     links: list[dict] = []
     networks: list[dict] = []
     for vif in network_info:
-        links.append({"id": vif["devname"], "vif_id": vif["id"], "type": "bridge",
+        link = vif.get("devname") or devname(vif["id"])
+        links.append({"id": link, "vif_id": vif["id"], "type": "bridge",
                       "ethernet_mac_address": vif["address"], "mtu": 1500})
-        for sub in vif["network"]["subnets"]:
+        for sub in vif["network"].get("subnets") or []:
             cidr = ipaddress.ip_network(sub["cidr"], strict=False)
-            for ip in sub["ips"]:
+            for ip in sub.get("ips") or []:
                 routes = []
                 if sub.get("gateway"):
                     routes.append({"network": "0.0.0.0", "netmask": "0.0.0.0",
                                    "gateway": sub["gateway"]})
                 networks.append({"id": f"network{len(networks)}", "type": "ipv4",
-                                 "link": vif["devname"], "ip_address": ip["address"],
+                                 "link": link, "ip_address": ip["address"],
                                  "netmask": str(cidr.netmask), "routes": routes,
-                                 "network_id": vif["network"]["id"]})
+                                 "network_id": vif["network"].get("id")})
     return {"links": links, "networks": networks, "services": []}

@@ -64,21 +64,27 @@ def decode_contents(f: dict, uuid: str) -> bytes:
     return _b64(str(f.get("contents", "")), f"contents of {f.get('path')}", uuid)
 
 
+def _get(instance: Any, name: str) -> Any:
+    return getattr(instance, name) if instance.obj_attr_is_set(name) else None
+
+
 def metadata(instance: Any, files: list[tuple[str, bytes]]) -> dict:
     sysmeta = _sysmeta(instance)
     keys = {}
-    if instance.key_name and sysmeta.get("key_data"):
-        keys[instance.key_name] = sysmeta["key_data"]
+    key_name = _get(instance, "key_name")
+    if key_name and sysmeta.get("key_data"):
+        keys[key_name] = sysmeta["key_data"]
     return {
         "uuid": instance.uuid,
-        "name": instance.display_name or "",
-        "hostname": instance.hostname or "",
-        "launch_index": instance.launch_index or 0,
-        "availability_zone": instance.availability_zone or CONF.default_availability_zone,
-        "project_id": instance.project_id or "",
+        "name": _get(instance, "display_name") or "",
+        "hostname": _get(instance, "hostname") or "",
+        "launch_index": _get(instance, "launch_index") or 0,
+        "availability_zone": (_get(instance, "availability_zone")
+                              or CONF.default_availability_zone),
+        "project_id": _get(instance, "project_id") or "",
         "public_keys": keys,
         "keys": [{"name": k, "type": "ssh", "data": v} for k, v in keys.items()],
-        "meta": dict(instance.metadata or {}),
+        "meta": dict(_get(instance, "metadata") or {}),
         "files": [{"path": path, "content_path": f"/content/{i:04d}"}
                   for i, (path, _data) in enumerate(files)],
         "devices": [],
@@ -126,4 +132,4 @@ def make_drive(path: str, instance: Any, network_info: list[dict]) -> str:
 
 
 def required(instance: Any) -> bool:
-    return bool(CONF.compute.force_config_drive or instance.config_drive)
+    return bool(CONF.compute.force_config_drive or _get(instance, "config_drive"))
