@@ -291,3 +291,8 @@ class ImageStatusTransition(Conflict):
 
 class MarkerNotFound(NotFound):
     msg_fmt = "Marker %(marker)s could not be found."
+
+
+class ImageSizeLimitExceeded(NovaliteException):
+    msg_fmt = "The provided image is too large: it has more than %(cap)s bytes."
+    code = 413

@@ -13,6 +13,7 @@ from novalite.conf import (
     default,
     fake_driver,
     identity,
+    image_api,
     libvirt,
     network,
     policy,
@@ -25,7 +26,7 @@ CONF = cfg.CONF
 
 _MODULES = (default, database, api, compute, scheduler, upgrade_levels, fake_driver, libvirt,
             policy, identity,
-            network, quota)
+            network, quota, image_api)
 
 for _mod in _MODULES:
     _mod.register_opts(CONF)

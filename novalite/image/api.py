@@ -179,11 +179,14 @@ class API:
         os.makedirs(images_dir(), exist_ok=True)
         path = os.path.join(images_dir(), image["id"])
         md5, sha512, size = hashlib.md5(usedforsecurity=False), hashlib.sha512(), 0
+        cap = CONF.image_api.image_size_cap
         try:
             with open(path + ".part", "wb") as f:
                 for chunk in chunks:
                     if not chunk:
                         continue
+                    if size + len(chunk) > cap:
+                        raise exception.ImageSizeLimitExceeded(cap=cap)
                     f.write(chunk)
                     md5.update(chunk)
                     sha512.update(chunk)

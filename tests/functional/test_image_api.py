@@ -324,3 +324,24 @@ def test_openstack_cli_creates_lists_shows_and_deletes_an_image(stack, tmp_path)
     assert [i["Name"] for i in openstack("image", "list", "-f", "json")] == ["test-image"]
     resp = image_req(stack, "GET", f"/images/{created['id']}")
     assert resp.status_code == 404
+
+
+def test_upload_over_the_size_cap_is_413_and_kills_the_image(make_stack):
+    # NOTE: the stack's own test image has 64 KiB.
+    stack = make_stack(overrides={("image_api", "image_size_cap"): 100_000})
+    image = create(stack)
+    resp = image_req(stack, "PUT", f"/images/{image['id']}/file", raw=b"x" * 100_001,
+                     headers=OCTET)
+    assert resp.status_code == 413 and "100000 bytes" in resp.json()["message"]
+    # NOTE: refused from its Content-Length: the image stays queued.
+    assert image_req(stack, "GET", f"/images/{image['id']}").json()["status"] == "queued"
+
+    def chunks() -> Iterator[bytes]:
+        yield b"x" * 60_000
+        yield b"x" * 60_000
+
+    ctxt = nl_context.get_admin_context()
+    with pytest.raises(exception.ImageSizeLimitExceeded):
+        image_api.API().upload(ctxt, image["id"], chunks())
+    assert image_req(stack, "GET", f"/images/{image['id']}").json()["status"] == "killed"
+    assert not [n for n in os.listdir(image_api.images_dir()) if n.startswith(image["id"])]

@@ -22,8 +22,6 @@ CHUNK = 1024 * 1024
 
 SORT_KEYS = ("name", "status", "container_format", "disk_format", "size", "id",
              "created_at", "updated_at", "visibility", "owner", "min_disk", "min_ram")
-# NOTE: Glance's limit_param_default.
-DEFAULT_LIMIT = 25
 
 _LIST_QUERY: dict[str, dict] = {
     "limit": {"type": "integer", "minimum": 0},
@@ -70,7 +68,8 @@ class ImagesController:
                                      "'sort_key' or 'sort_dir'.")
         images = self.image_api.get_all(req.context, _filters(query))
         images = _sorted(images, _sort_order(query))
-        limit = min(query.get("limit", DEFAULT_LIMIT), CONF.api.max_limit)
+        limit = min(query.get("limit", CONF.image_api.limit_param_default),
+                    CONF.image_api.api_limit_max)
         marker = query.get("marker")
         if marker is not None:
             ids = [i["id"] for i in images]
@@ -141,6 +140,9 @@ class ImagesController:
     @validation.openapi(requestBody=_RAW_BODY)
     def upload(self, req: Request, id: str) -> None:
         """Upload the image's data (queued → saving → active)."""
+        cap = CONF.image_api.image_size_cap
+        if req.content_length is not None and req.content_length > cap:
+            raise exception.ImageSizeLimitExceeded(cap=cap)
         try:
             self.image_api.upload(req.context, id, read_chunks(req.body_file))
         except exception.ImageNotFound:

@@ -1,0 +1,28 @@
+"""[image_api] options: the Image API novalite serves (Glance's names and
+defaults where Glance has the same option)."""
+
+from oslo_config import cfg
+
+image_api_group = cfg.OptGroup("image_api", title="Image API options",
+                               help="The Image API (Glance v2 subset) under /image.")
+
+image_api_opts = [
+    cfg.IntOpt("image_size_cap", default=1099511627776, min=1,
+               help="Largest image upload in bytes (Glance's image_size_cap, 1 TiB). A "
+                    "larger upload is refused with 413 and the image is killed."),
+    cfg.IntOpt("limit_param_default", default=25, min=1,
+               help="Images in one page of GET /v2/images without a limit (Glance's "
+                    "limit_param_default)."),
+    cfg.IntOpt("api_limit_max", default=1000, min=1,
+               help="Most images one page of GET /v2/images returns whatever the limit "
+                    "asked (Glance's api_limit_max)."),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_group(image_api_group)
+    conf.register_opts(image_api_opts, group=image_api_group)
+
+
+def list_opts() -> dict:
+    return {image_api_group: image_api_opts}
