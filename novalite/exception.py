@@ -296,3 +296,12 @@ class MarkerNotFound(NotFound):
 class ImageSizeLimitExceeded(NovaliteException):
     msg_fmt = "The provided image is too large: it has more than %(cap)s bytes."
     code = 413
+
+
+class FlavorAccessExists(Conflict):
+    msg_fmt = ("Flavor access already exists for flavor %(flavor_id)s and project "
+               "%(project_id)s combination.")
+
+
+class FlavorAccessNotFound(NotFound):
+    msg_fmt = "Flavor access not found for %(flavor_id)s / %(project_id)s combination."

@@ -212,8 +212,9 @@ def flavor_get_by_name(name: str) -> dict:
 def flavor_get_all(filters: dict | None = None, limit: int | None = None,
                    marker: str | None = None, sort_key: str = "flavorid",
                    sort_dir: str = "asc") -> list[dict]:
-    """Flavors by ``filters`` (``is_public``: True/False, None for all;
-    ``disabled``; ``min_memory_mb``; ``min_root_gb``), one page after the
+    """Flavors by ``filters`` (``is_public``: True/False, None for all, and
+    with ``project_id`` True also means the private flavors that project may
+    use; ``disabled``; ``min_memory_mb``; ``min_root_gb``), one page after the
     flavor ``marker`` (a flavorid) in ``sort_key`` order."""
     filters = filters or {}
     if sort_key not in FLAVOR_SORT_KEYS:
@@ -232,7 +233,7 @@ def flavor_get_all(filters: dict | None = None, limit: int | None = None,
         if filters.get("min_root_gb") is not None:
             q = q.where(models.Flavor.root_gb >= filters["min_root_gb"])
         if filters.get("is_public") is not None:
-            q = q.filter_by(is_public=filters["is_public"])
+            q = q.where(_public_filter(filters["is_public"], filters.get("project_id")))
         if sort_dir == "asc":
             q = q.order_by(col.asc(), ident.asc())
         else:
@@ -249,6 +250,22 @@ def flavor_get_all(filters: dict | None = None, limit: int | None = None,
         if limit is not None:
             q = q.limit(limit)
         return [r.as_dict() for r in s.scalars(q)]
+
+
+def _public_filter(is_public: bool, project_id: str | None) -> Any:
+    clause = models.Flavor.is_public == is_public
+    if is_public and project_id is not None:
+        clause = sa.or_(clause, models.Flavor.id.in_(
+            sa.select(models.FlavorProject.flavor_id).filter_by(project_id=project_id)))
+    return clause
+
+
+def flavor_accessible(flavorid: str, project_id: str | None) -> bool:
+    """Whether the flavor is public or on the project's access list."""
+    with _session() as s:
+        q = sa.select(models.Flavor.id).filter_by(flavorid=str(flavorid)).where(
+            _public_filter(True, project_id))
+        return s.scalar(q) is not None
 
 
 def flavor_create(values: dict) -> dict:
@@ -273,7 +290,43 @@ def flavor_destroy(flavorid: str) -> None:
         row = s.scalar(sa.select(models.Flavor).filter_by(flavorid=str(flavorid)))
         if row is None:
             raise exception.FlavorNotFound(flavor_id=flavorid)
+        s.execute(sa.delete(models.FlavorProject).filter_by(flavor_id=row.id))
         s.delete(row)
+
+
+def flavor_access_get_by_flavor_id(flavorid: str) -> list[str]:
+    """The projects on a flavor's access list."""
+    with _session() as s:
+        row = s.scalar(sa.select(models.Flavor).filter_by(flavorid=str(flavorid)))
+        if row is None:
+            raise exception.FlavorNotFound(flavor_id=flavorid)
+        q = (sa.select(models.FlavorProject.project_id).filter_by(flavor_id=row.id)
+             .order_by(models.FlavorProject.id))
+        return list(s.scalars(q))
+
+
+def flavor_access_add(flavorid: str, project_id: str) -> None:
+    try:
+        with _session() as s:
+            row = s.scalar(sa.select(models.Flavor).filter_by(flavorid=str(flavorid)))
+            if row is None:
+                raise exception.FlavorNotFound(flavor_id=flavorid)
+            s.add(models.FlavorProject(flavor_id=row.id, project_id=project_id))
+            s.flush()
+    except sa.exc.IntegrityError:
+        raise exception.FlavorAccessExists(flavor_id=flavorid, project_id=project_id) from None
+
+
+def flavor_access_remove(flavorid: str, project_id: str) -> None:
+    with _session() as s:
+        row = s.scalar(sa.select(models.Flavor).filter_by(flavorid=str(flavorid)))
+        if row is None:
+            raise exception.FlavorNotFound(flavor_id=flavorid)
+        access = s.scalar(sa.select(models.FlavorProject).filter_by(
+            flavor_id=row.id, project_id=project_id))
+        if access is None:
+            raise exception.FlavorAccessNotFound(flavor_id=flavorid, project_id=project_id)
+        s.delete(access)
 
 
 def _flavor_for_update(s: orm.Session, flavorid: str) -> models.Flavor:

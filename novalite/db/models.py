@@ -261,6 +261,17 @@ class Quota(Base):
     hard_limit: Mapped[int] = mapped_column(Integer)
 
 
+class FlavorProject(Base):
+    """A project that may use a private flavor (Nova's flavor access list)."""
+
+    __tablename__ = "flavor_projects"
+    __table_args__ = (UniqueConstraint("flavor_id", "project_id",
+                                       name="uniq_flavor_projects0flavor_id0project_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flavor_id: Mapped[int] = mapped_column(Integer)
+    project_id: Mapped[str] = mapped_column(String(255))
+
 
 # --- networks, fixed IPs, instance actions (migration 005) ------------------
 

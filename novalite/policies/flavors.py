@@ -11,6 +11,7 @@ from novalite.policies import base
 
 EXTRA_SPECS = "os_compute_api:os-flavor-extra-specs:%s"
 MANAGE = "os_compute_api:os-flavor-manage:%s"
+ACCESS = "os_compute_api:os-flavor-access"
 
 
 def _rule(name: str, check: str, description: str, operations: list[tuple[str, str]],
@@ -33,6 +34,13 @@ rules: list[policy.RuleDefault] = [
           [("PUT", "/flavors/{flavor_id}/os-extra_specs/{flavor_extra_spec_key}")]),
     _rule(EXTRA_SPECS % "delete", base.ADMIN, "Delete an extra spec of a flavor",
           [("DELETE", "/flavors/{flavor_id}/os-extra_specs/{flavor_extra_spec_key}")]),
+    _rule(ACCESS, base.ADMIN, "List the projects that may use a private flavor",
+          [("GET", "/flavors/{flavor_id}/os-flavor-access")]),
+    _rule(ACCESS + ":add_tenant_access", base.ADMIN, "Let a project use a private flavor",
+          [("POST", "/flavors/{flavor_id}/action (addTenantAccess)")]),
+    _rule(ACCESS + ":remove_tenant_access", base.ADMIN,
+          "Stop a project from using a private flavor",
+          [("POST", "/flavors/{flavor_id}/action (removeTenantAccess)")]),
     _rule(MANAGE % "create", base.ADMIN, "Create a flavor", [("POST", "/flavors")]),
     _rule(MANAGE % "delete", base.ADMIN, "Delete a flavor",
           [("DELETE", "/flavors/{flavor_id}")]),

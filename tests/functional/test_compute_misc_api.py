@@ -164,6 +164,17 @@ def test_hypervisors(stack):
     assert stack.compute("DELETE", f"/servers/{server['id']}").status_code == 204
     stack.wait_gone(server["id"])
 
+    resp = stack.compute("GET", f"/os-hypervisors/{first['id']}/uptime", headers=ADMIN)
+    assert resp.status_code == 501
+    assert resp.json()["notImplemented"]["message"] == (
+        "Virt driver does not implement uptime function.")
+    assert stack.compute("GET", "/os-hypervisors/99999/uptime",
+                         headers=ADMIN).status_code == 404
+    # novalite has no host aggregates; clients listing them get none
+    assert _ok(stack.compute("GET", "/os-aggregates", headers=ADMIN)) == {"aggregates": []}
+    assert stack.compute("GET", "/os-aggregates/1", headers=ADMIN).status_code == 404
+    assert stack.compute("GET", "/os-aggregates", headers=MEMBER).status_code == 403
+
     for path in ("/os-hypervisors", "/os-hypervisors/detail", "/os-hypervisors/statistics",
                  f"/os-hypervisors/{first['id']}", f"/os-hypervisors/{name}/search"):
         assert stack.compute("GET", path, headers=MEMBER).status_code == 403, path

@@ -234,3 +234,61 @@ def test_extra_specs(stack):
     assert stack.compute("GET", f"{base}/hw:cpu_policy", headers=ADMIN).status_code == 404
     assert stack.compute("DELETE", f"{base}/hw:cpu_policy", headers=ADMIN).status_code == 404
     assert "hw:cpu_policy" not in stack.compute("GET", base, headers=ADMIN).json()["extra_specs"]
+
+
+def test_flavor_access_lists(stack):
+    private = _create(stack, name="shared.private", ram=128, vcpus=1, disk=0, id="sp",
+                      **{"os-flavor-access:is_public": False})
+    assert private["os-flavor-access:is_public"] is False
+    base = "/flavors/sp/os-flavor-access"
+    assert stack.compute("GET", base, headers=ADMIN).json() == {"flavor_access": []}
+    assert "sp" not in _ids(stack.compute("GET", "/flavors", headers=MEMBER))
+
+    resp = stack.compute("POST", "/flavors/sp/action", {"addTenantAccess": {"tenant": "p1"}},
+                         headers=ADMIN)
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"flavor_access": [{"flavor_id": "sp", "tenant_id": "p1"}]}
+    # the project now sees and reads it; another project does not
+    assert "sp" in _ids(stack.compute("GET", "/flavors", headers=MEMBER))
+    assert stack.compute("GET", "/flavors/sp", headers=MEMBER).status_code == 200
+    assert stack.compute("GET", "/flavors/sp/os-extra_specs", headers=MEMBER).status_code == 200
+    other = {**MEMBER, "X-Project-Id": "p2"}
+    assert "sp" not in _ids(stack.compute("GET", "/flavors", headers=other))
+    assert stack.compute("GET", "/flavors/sp", headers=other).status_code == 404
+
+    resp = stack.compute("POST", "/flavors/sp/action", {"addTenantAccess": {"tenant": "p1"}},
+                         headers=ADMIN)
+    assert resp.status_code == 409
+    assert resp.json()["conflictingRequest"]["message"] == (
+        "Flavor access already exists for flavor sp and project p1 combination.")
+    resp = stack.compute("POST", "/flavors/1/action", {"addTenantAccess": {"tenant": "p1"}},
+                         headers=ADMIN)
+    assert resp.status_code == 409
+    assert resp.json()["conflictingRequest"]["message"] == (
+        "Can not add access to a public flavor.")
+    resp = stack.compute("GET", "/flavors/1/os-flavor-access", headers=ADMIN)
+    assert resp.status_code == 404
+    assert resp.json()["itemNotFound"]["message"] == (
+        "Access list not available for public flavors.")
+    for body in ({"addTenantAccess": {}}, {"addTenantAccess": {"tenant": ""}},
+                 {"dance": {"tenant": "p1"}}, {"addTenantAccess": {"tenant": "p1"},
+                                               "removeTenantAccess": {"tenant": "p1"}}):
+        assert stack.compute("POST", "/flavors/sp/action", body,
+                             headers=ADMIN).status_code == 400, body
+    assert stack.compute("POST", "/flavors/sp/action", {"addTenantAccess": {"tenant": "p3"}},
+                         headers=MEMBER).status_code == 403
+    assert stack.compute("GET", base, headers=MEMBER).status_code == 403
+    assert stack.compute("POST", "/flavors/nope/action",
+                         {"removeTenantAccess": {"tenant": "p1"}},
+                         headers=ADMIN).status_code == 404
+
+    resp = stack.compute("POST", "/flavors/sp/action",
+                         {"removeTenantAccess": {"tenant": "p1"}}, headers=ADMIN)
+    assert resp.status_code == 200 and resp.json() == {"flavor_access": []}
+    assert stack.compute("GET", "/flavors/sp", headers=MEMBER).status_code == 404
+    resp = stack.compute("POST", "/flavors/sp/action",
+                         {"removeTenantAccess": {"tenant": "p1"}}, headers=ADMIN)
+    assert resp.status_code == 404
+    assert resp.json()["itemNotFound"]["message"] == (
+        "Flavor access not found for sp / p1 combination.")
+    assert stack.compute("DELETE", "/flavors/sp", headers=ADMIN).status_code == 202

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from novalite.api import common
+from novalite.api.compute.aggregates import AggregatesController
 from novalite.api.compute.availability_zones import AvailabilityZonesController
+from novalite.api.compute.flavor_access import FlavorAccessController
 from novalite.api.compute.flavor_extra_specs import FlavorExtraSpecsController
 from novalite.api.compute.flavors import FlavorsController
 from novalite.api.compute.images import ImagesController
@@ -44,7 +46,9 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
     instance_actions = InstanceActionsController(compute_api)
     flavors = FlavorsController()
     extra_specs = FlavorExtraSpecsController()
+    flavor_access = FlavorAccessController()
     zones = AvailabilityZonesController()
+    aggregates = AggregatesController()
     images = ImagesController(image_api)
     services = ServicesController()
     hypervisors = HypervisorsController()
@@ -74,6 +78,8 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
         ("/flavors/{id}", "GET", flavors, "show"),
         ("/flavors", "POST", flavors, "create"),
         ("/flavors/{id}", "DELETE", flavors, "delete"),
+        ("/flavors/{flavor_id}/os-flavor-access", "GET", flavor_access, "index"),
+        ("/flavors/{flavor_id}/action", "POST", flavor_access, "action"),
         ("/flavors/{flavor_id}/os-extra_specs", "GET", extra_specs, "index"),
         ("/flavors/{flavor_id}/os-extra_specs", "POST", extra_specs, "create"),
         ("/flavors/{flavor_id}/os-extra_specs/{id}", "GET", extra_specs, "show"),
@@ -93,6 +99,9 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
         ("/os-hypervisors/statistics", "GET", hypervisors, "statistics"),
         ("/os-hypervisors/{id}", "GET", hypervisors, "show"),
         ("/os-hypervisors/{id}/search", "GET", hypervisors, "search"),
+        ("/os-hypervisors/{id}/uptime", "GET", hypervisors, "uptime"),
+        ("/os-aggregates", "GET", aggregates, "index"),
+        ("/os-aggregates/{id}", "GET", aggregates, "show"),
         ("/os-hypervisors/{id}/servers", "GET", hypervisors, "servers"),
         ("/os-availability-zone", "GET", zones, "index"),
         ("/os-availability-zone/detail", "GET", zones, "detail"),

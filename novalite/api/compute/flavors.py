@@ -21,10 +21,10 @@ from novalite.policies.flavors import MANAGE
 
 
 def get_flavor(ctx: Any, flavorid: str) -> Flavor:
-    """A flavor the caller may see: admins any, others the public ones
-    (novalite has no flavor access lists); FlavorNotFound (404) otherwise."""
+    """A flavor the caller may see: admins any, others the public ones and
+    those on their project's access list; FlavorNotFound (404) otherwise."""
     row = db.flavor_get_by_flavor_id(flavorid)
-    if not row["is_public"] and not ctx.is_admin:
+    if not (row["is_public"] or ctx.is_admin or db.flavor_accessible(flavorid, ctx.project_id)):
         raise exception.FlavorNotFound(flavor_id=flavorid)
     return Flavor._from_db_object(ctx, Flavor(), row)
 
@@ -68,7 +68,8 @@ class FlavorsController:
         params = req.query
         limit, marker = common.limit_and_marker(req.GET)
         try:
-            rows = db.flavor_get_all(_filters(req.GET, ctx.is_admin), limit=limit, marker=marker,
+            rows = db.flavor_get_all(_filters(req.GET, ctx.is_admin, ctx.project_id),
+                                     limit=limit, marker=marker,
                                      sort_key=params.get("sort_key", "flavorid"),
                                      sort_dir=params.get("sort_dir", "asc"))
         except exception.MarkerNotFound:
@@ -81,10 +82,11 @@ class FlavorsController:
         return body
 
 
-def _filters(params: Any, is_admin: bool) -> dict:
+def _filters(params: Any, is_admin: bool, project_id: str | None) -> dict:
     """Nova's flavor list filters: admins choose public/private/all (and
-    see disabled flavors); others see the enabled public ones."""
-    filters: dict[str, Any] = {}
+    see disabled flavors); others see the enabled public ones. "Public"
+    includes the private flavors the caller's project has access to."""
+    filters: dict[str, Any] = {"project_id": project_id}
     if is_admin:
         filters["is_public"] = _is_public(params.get("is_public"))
     else:

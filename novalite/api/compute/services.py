@@ -113,6 +113,13 @@ class HypervisorsController:
                 return {"hypervisor": views.hypervisor_detail(node, svc, up)}
         raise errors.not_found(f"Hypervisor with ID '{id}' could not be found.")
 
+    def uptime(self, req: Request, id: str) -> dict:
+        """A hypervisor's uptime: novalite's drivers do not report one (501, as Nova
+        answers for such drivers)."""
+        if not any(str(n.id) == id for n, _, _ in self._nodes(req, "uptime")):
+            raise errors.not_found(f"Hypervisor with ID '{id}' could not be found.")
+        raise errors.HTTPError(501, "Virt driver does not implement uptime function.")
+
     def statistics(self, req: Request) -> dict:
         """Totals over every hypervisor."""
         totals = dict.fromkeys(_STATS, 0)

@@ -1,4 +1,4 @@
-"""compute API: key pairs and quotas
+"""compute API: key pairs, quotas and flavor access
 
 Revision ID: 004
 Revises: 003
@@ -42,8 +42,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("project_id", "resource", name="uniq_quotas0project_id0resource"),
     )
+    op.create_table(
+        "flavor_projects",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("flavor_id", sa.Integer(), nullable=False),
+        sa.Column("project_id", sa.String(length=255), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("flavor_id", "project_id",
+                            name="uniq_flavor_projects0flavor_id0project_id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("flavor_projects")
     op.drop_table("quotas")
     op.drop_table("key_pairs")
