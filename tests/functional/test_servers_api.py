@@ -25,6 +25,10 @@ DETAIL_KEYS = {
     "updated", "user_id"}
 ADMIN_KEYS = {"OS-EXT-SRV-ATTR:host", "OS-EXT-SRV-ATTR:hypervisor_hostname",
               "OS-EXT-SRV-ATTR:instance_name"}
+# Nova's "Update Server" response: the server without the extensions' fields.
+UPDATE_KEYS = {"accessIPv4", "accessIPv6", "addresses", "created", "flavor", "hostId", "id",
+               "image", "links", "metadata", "name", "OS-DCF:diskConfig", "progress",
+               "status", "tenant_id", "updated", "user_id"}
 CREATED_KEYS = {"id", "links", "OS-DCF:diskConfig", "security_groups", "adminPass"}
 USER = {"X-User-Id": "alice", "X-Project-Id": "proj-a", "X-Roles": "member"}
 
@@ -59,6 +63,8 @@ def test_create_refuses_bad_input_naming_what_is_wrong(stack):
         ({"name": "x" * 256}, 400, "name"),
         ({"min_count": 3, "max_count": 2}, 400, "min_count"),
         ({"min_count": 0}, 400, "min_count"),
+        ({"min_count": "0"}, 400, "min_count"),
+        ({"max_count": "0"}, 400, "max_count"),
         ({"metadata": {f"k{i}": "v" for i in range(129)}}, 403, "metadata items exceeds 128"),
         ({"metadata": {"a/b": "v"}}, 400, "a/b"),
         ({"metadata": {"k": "v" * 256}}, 400, "is too long"),
@@ -242,6 +248,8 @@ def test_update_show_and_exact_views(stack):
     assert resp.status_code == 200, resp.text
     server = resp.json()["server"]
     assert server["name"] == "web-renamed" and server["accessIPv6"] == "2001:db8::1"
+    assert set(server) == UPDATE_KEYS
+    server = stack.server(sid)
     assert set(server) == DETAIL_KEYS | ADMIN_KEYS
     assert server["OS-EXT-SRV-ATTR:instance_name"] == "instance-%08x" % _stored(sid).id
     for body in ({"server": {"name": ""}}, {"server": {"flavorRef": "2"}},
@@ -314,6 +322,7 @@ def test_actions_answer_as_nova(stack):
             ({"forceDelete": None}, 409,
              f"Cannot 'forceDelete' instance {sid} while it is in vm_state active"),
             ({"os-getConsoleOutput": {"length": "x"}}, 400, "length"),
+            ({"os-getConsoleOutput": {"length": "-2"}}, 400, "length"),
             ({"fly": None}, 400, "There is no such action: fly"),
             ({"os-stop": None, "os-start": None}, 400, "")):
         resp = stack.compute("POST", action, body)

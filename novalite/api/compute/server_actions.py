@@ -68,6 +68,10 @@ class ServerActionsController:
         length = args.get("length")
         if length is not None:
             length = int(length)
+            if length < -1:
+                raise errors.bad_request(f"Invalid input for field/attribute length. "
+                                         f"Value: {length}. {length} is less than the "
+                                         "minimum of -1")
             # NOTE: Nova's -1 means the whole log.
             if length == -1:
                 length = None

@@ -156,8 +156,8 @@ class ServersController:
             instance.system_metadata = {**(instance.system_metadata or {}),
                                         "disk_config": changes["OS-DCF:diskConfig"]}
         instance.save()
-        return {"server": views.detail(instance, req.links, show_extended(ctx),
-                                       views.addresses_of([instance]))}
+        return {"server": views.updated(instance, req.links, show_extended(ctx),
+                                        views.addresses_of([instance]))}
 
     @wsgi.response(204)
     def delete(self, req: Request, id: str) -> None:
@@ -251,6 +251,11 @@ def _counts(server: dict) -> tuple[int, int]:
     """Nova's defaults: one count given means exactly that many."""
     min_count = int(server.get("min_count", 1))
     max_count = int(server.get("max_count", min_count))
+    # NOTE: the schema's minimum does not apply to digit strings ("0").
+    for name, value in (("min_count", min_count), ("max_count", max_count)):
+        if value < 1:
+            raise errors.bad_request(f"Invalid input for field/attribute {name}. "
+                                     f"Value: {value}. {value} is less than the minimum of 1")
     if min_count > max_count:
         raise errors.bad_request(f"min_count ({min_count}) must be <= max_count "
                                  f"({max_count})")

@@ -83,16 +83,17 @@ def addresses_of(instances: list[Any]) -> dict[str, list[dict]]:
     return db.instance_addresses_get(None, [i.uuid for i in instances])
 
 
-def _addresses(ports: list[dict]) -> dict:
+def _addresses(ports: list[dict], extended: bool = True) -> dict:
     """Nova's ``addresses``: per network name, each address with its version
-    and MAC."""
+    (and, ``extended``, its type and MAC)."""
     out: dict[str, list[dict]] = {}
     for port in ports:
         address = port["address"]
-        version = 6 if ":" in address else 4
-        out.setdefault(port["network_name"], []).append({
-            "version": version, "addr": address, "OS-EXT-IPS:type": "fixed",
-            "OS-EXT-IPS-MAC:mac_addr": port["mac"]})
+        entry: dict[str, Any] = {"version": 6 if ":" in address else 4, "addr": address}
+        if extended:
+            entry["OS-EXT-IPS:type"] = "fixed"
+            entry["OS-EXT-IPS-MAC:mac_addr"] = port["mac"]
+        out.setdefault(port["network_name"], []).append(entry)
     return out
 
 
@@ -178,6 +179,22 @@ def detail(instance: Any, links: Links, is_admin: bool,
         fault_view = fault(instance, is_admin)
         if fault_view:
             server["fault"] = fault_view
+    return server
+
+
+# NOTE: what Nova's update answers with: the server without the
+# extensions' fields (no OS-EXT-*, config_drive, key_name, security groups...).
+_UPDATE_KEYS = ("id", "name", "status", "tenant_id", "user_id", "metadata", "hostId",
+                "image", "flavor", "created", "updated", "addresses", "accessIPv4",
+                "accessIPv6", "links", "OS-DCF:diskConfig", "progress", "fault")
+
+
+def updated(instance: Any, links: Links, is_admin: bool,
+            addresses: dict[str, list[dict]] | None = None) -> dict:
+    """The 200 answer to ``PUT /servers/{id}``, as Nova's."""
+    full = detail(instance, links, is_admin)
+    server = {k: full[k] for k in _UPDATE_KEYS if k in full}
+    server["addresses"] = _addresses((addresses or {}).get(instance.uuid, []), extended=False)
     return server
 
 
