@@ -274,7 +274,9 @@ def main(argv: list[str] | None = None) -> int:
         lib.wait_quiet(max_wait=300)
     load_before = os.getloadavg()
     workdir = tempfile.mkdtemp(prefix="bench-real-boot-")
-    rs = RealStack(label="benchreal")
+    # NOTE: no config drive, as on the bare QEMU side (bench_net_boot.py
+    # measures the networked guest with its config drive).
+    rs = RealStack(label="benchreal", overrides={("compute", "force_config_drive"): False})
     try:
         rs.start()
         from novalite.db import api as db_api
