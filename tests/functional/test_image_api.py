@@ -19,6 +19,7 @@ from novalite import exception
 from novalite.api.schemas import images as schemas
 from novalite.db import api as db
 from novalite.image import api as image_api
+from tests.functional.stack import ADMIN_PASSWORD
 
 PATCH_TYPE = "application/openstack-images-v2.1-json-patch"
 OCTET = {"Content-Type": "application/octet-stream"}
@@ -286,42 +287,82 @@ def _openstack() -> str:
     return path
 
 
-def test_openstack_cli_creates_lists_shows_and_deletes_an_image(stack, tmp_path):
-    base = stack.base_url
+def _clouds_yaml(stack, path, users: dict[str, tuple[str, str, str]]) -> None:
+    """One cloud per user: password auth against the stack's Identity API,
+    the other endpoints from the token's catalog, as a real deployment."""
+    lines = ["clouds:"]
+    for cloud, (username, password, project) in users.items():
+        lines += [f"  {cloud}:", "    auth_type: password", "    auth:",
+                  f"      auth_url: {stack.base_url}/identity/v3",
+                  f"      username: {json.dumps(username)}",
+                  f"      password: {json.dumps(password)}",
+                  f"      project_name: {json.dumps(project)}",
+                  "      user_domain_name: Default", "      project_domain_name: Default",
+                  "    identity_api_version: 3", "    region_name: RegionOne",
+                  "    interface: public"]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_openstack_cli_creates_lists_shows_sets_saves_and_deletes_an_image(make_stack,
+                                                                          tmp_path):
+    stack = make_stack(auth="novalite")
+    alice = stack.make_user("alice", "project-a")
+    bob = stack.make_user("bob", "project-b")
     clouds = tmp_path / "clouds.yaml"
-    clouds.write_text("clouds:\n  novalite:\n    auth_type: none\n"
-                      f"    compute_endpoint_override: {base}/compute/v2.1\n"
-                      f"    image_endpoint_override: {base}/image\n"
-                      f"    identity_endpoint_override: {base}/identity\n")
+    _clouds_yaml(stack, clouds, {
+        "admin": ("admin", ADMIN_PASSWORD, "admin"),
+        "alice": ("alice", alice["password"], "project-a"),
+        "bob": ("bob", bob["password"], "project-b")})
     env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
     env["OS_CLIENT_CONFIG_FILE"] = str(clouds)
     data = b"QFI\xfb" + os.urandom(200_000)
     path = tmp_path / "disk.qcow2"
     path.write_bytes(data)
 
-    def openstack(*args: str):
-        proc = subprocess.run([_openstack(), "--os-cloud", "novalite", *args],
+    def openstack(cloud: str, *args: str, ok: bool = True):
+        proc = subprocess.run([_openstack(), "--os-cloud", cloud, *args],
                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               env=env, timeout=120, check=False)
+        if not ok:
+            assert proc.returncode != 0, proc.stdout
+            return proc.stderr
         assert proc.returncode == 0, f"{args} failed:\n{proc.stderr[-4000:]}"
         return json.loads(proc.stdout) if "json" in args else proc.stdout
 
-    created = openstack("image", "create", "--file", str(path), "--disk-format", "qcow2",
-                        "--container-format", "bare", "cli-image", "-f", "json")
+    created = openstack("alice", "image", "create", "--file", str(path), "--disk-format",
+                        "qcow2", "--container-format", "bare", "cli-image", "-f", "json")
     assert created["name"] == "cli-image" and created["status"] == "active"
-    assert created["size"] == len(data)
+    assert created["size"] == len(data) and created["visibility"] == "shared"
+    assert created["owner"] == alice["project_id"]
     assert created["checksum"] == hashlib.md5(data, usedforsecurity=False).hexdigest()
 
-    listed = openstack("image", "list", "-f", "json")
-    assert sorted((i["Name"], i["Status"]) for i in listed) == [
-        ("cli-image", "active"), ("test-image", "active")]
+    def names(cloud: str) -> list[tuple[str, str]]:
+        return sorted((i["Name"], i["Status"])
+                      for i in openstack(cloud, "image", "list", "-f", "json"))
 
-    shown = openstack("image", "show", "cli-image", "-f", "json")
+    assert names("alice") == [("cli-image", "active"), ("test-image", "active")]
+    assert names("admin") == [("cli-image", "active"), ("test-image", "active")]
+    assert names("bob") == [("test-image", "active")]
+    assert "No Image found" in openstack("bob", "image", "show", created["id"], ok=False)
+
+    shown = openstack("alice", "image", "show", "cli-image", "-f", "json")
     assert shown["id"] == created["id"] and shown["disk_format"] == "qcow2"
     assert shown["properties"]["os_hash_value"] == hashlib.sha512(data).hexdigest()
 
-    openstack("image", "delete", "cli-image")
-    assert [i["Name"] for i in openstack("image", "list", "-f", "json")] == ["test-image"]
+    openstack("alice", "image", "set", "--property", "flavor=mint", "--tag", "t1", "--name",
+              "cli-image-2", "--protected", "cli-image")
+    openstack("alice", "image", "unset", "--property", "flavor", "cli-image-2")
+    shown = openstack("alice", "image", "show", "cli-image-2", "-f", "json")
+    assert shown["tags"] == ["t1"] and shown["protected"] is True
+    assert "flavor" not in shown["properties"]
+    saved = tmp_path / "saved"
+    openstack("alice", "image", "save", "--file", str(saved), "cli-image-2")
+    assert saved.read_bytes() == data
+    openstack("alice", "image", "delete", "cli-image-2", ok=False)
+    openstack("alice", "image", "set", "--unprotected", "cli-image-2")
+
+    openstack("alice", "image", "delete", "cli-image-2")
+    assert names("alice") == [("test-image", "active")]
     resp = image_req(stack, "GET", f"/images/{created['id']}")
     assert resp.status_code == 404
 
