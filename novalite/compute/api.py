@@ -76,7 +76,7 @@ class API:
             system_metadata["user_data"] = user_data
         if injected_files:
             system_metadata["injected_files"] = json.dumps(injected_files)
-        _enforce_quota(context, max_count, flavor)
+        max_count = _allowed_count(context, min_count, max_count, flavor)
         reservation_id = "r-" + secrets.token_hex(4)
         instances = []
         for index in range(max_count):
@@ -274,11 +274,22 @@ def _key_data(context: Any, key_name: str) -> str:
     return str(keypair.public_key)
 
 
-def _enforce_quota(context: Any, count: int, flavor: Flavor) -> None:
-    """The project's instance/cores/RAM quota for ``count`` more servers
-    (403 "Quota exceeded for ..." as Nova)."""
+def _allowed_count(context: Any, min_count: int, max_count: int, flavor: Flavor) -> int:
+    """How many of ``min_count``..``max_count`` servers the project's quota
+    allows: as Nova, as many as fit; 403 "Quota exceeded for ..." when not
+    even ``min_count`` do."""
+    count = max_count
+    if min_count < max_count:
+        limits = quota.get_project_quotas(context.project_id)
+        used = quota.get_usages(context.project_id)
+        for resource, each in (("instances", 1), ("cores", flavor.vcpus),
+                               ("ram", flavor.memory_mb)):
+            if limits[resource] != quota.UNLIMITED and each > 0:
+                count = min(count, max((limits[resource] - used[resource]) // each, 0))
+        count = max(count, min_count)
     quota.enforce_server_create(context, context.project_id, count,
                                 count * flavor.vcpus, count * flavor.memory_mb)
+    return count
 
 
 def _hostname(name: str) -> str:

@@ -118,6 +118,15 @@ def test_admin_sees_all_projects_with_all_tenants(two_projects):
     assert resp.status_code == 403
     mine = stack.compute("GET", f"/servers/{a}", headers=MEMBER_A).json()["server"]
     assert not [k for k in mine if k.startswith("OS-EXT-SRV-ATTR:")]
+    # deleted servers are listed for admins only, as Nova
+    resp = stack.compute("GET", "/servers?status=DELETED", headers=MEMBER_A)
+    assert resp.status_code == 403
+    assert resp.json()["forbidden"]["message"] == "Only administrators may list deleted instances"
+    assert stack.compute("DELETE", f"/servers/{b}", headers=MEMBER_B).status_code == 204
+    stack.wait_gone(b)
+    deleted = stack.compute("GET", "/servers/detail?status=DELETED&all_tenants=1",
+                            headers=ADMIN).json()["servers"]
+    assert [(s["id"], s["status"]) for s in deleted] == [(b, "DELETED")]
 
 
 def test_policy_file_overrides_a_default(two_projects, tmp_path):

@@ -90,6 +90,7 @@ def test_create_refuses_bad_input_naming_what_is_wrong(stack):
             {"source_type": "volume", "destination_type": "volume", "boot_index": 0,
              "uuid": "6a7f0f46-0000-4000-8000-000000000000"}]}, 400, "volumes"),
         ({"description": "a 2.19 field"}, 400, "description"),
+        ({"security_groups": [{"name": "web"}]}, 400, "Security group web not found."),
     ]
     for server, code, text in cases:
         resp = _create(stack, **server)
@@ -177,11 +178,15 @@ def test_multiple_create_and_reservation_id(stack):
 def test_instance_quota_is_403_with_novas_message(stack):
     CONF.set_override("instances", 2, group="quota")
     try:
-        assert _create(stack, USER, max_count=2).status_code == 202
+        # as many as the quota allows between min_count and max_count
+        assert _create(stack, USER, name="some", min_count=1, max_count=5).status_code == 202
+        listed = stack.compute("GET", "/servers", headers=USER).json()["servers"]
+        assert sorted(s["name"] for s in listed) == ["some-1", "some-2"]
         resp = _create(stack, USER)
         assert resp.status_code == 403
         assert _message(resp) == ("Quota exceeded for instances: Requested 1, but already "
                                   "used 2 of 2 instances")
+        assert _create(stack, USER, min_count=2, max_count=4).status_code == 403
     finally:
         CONF.clear_override("instances", group="quota")
 

@@ -109,6 +109,7 @@ class ServersController:
                          {"project_id": ctx.project_id, "user_id": ctx.user_id,
                           "availability_zone": server.get("availability_zone")})
         min_count, max_count = _counts(server)
+        _check_security_groups(server.get("security_groups") or [])
         metadata = server.get("metadata") or {}
         check_metadata_quota(ctx.project_id, metadata)
         try:
@@ -245,6 +246,14 @@ def _changes_since(value: str) -> Any:
 def check_metadata_quota(project_id: str, metadata: dict) -> None:
     """The project's ``metadata_items`` quota (403 as Nova)."""
     quota.enforce_metadata_items(project_id, len(metadata))
+
+
+def _check_security_groups(groups: list[dict]) -> None:
+    """novalite's guests have one security group, ``default`` (no rules)."""
+    for group in groups:
+        name = group.get("name")
+        if name != "default":
+            raise errors.bad_request(f"Security group {name} not found.")
 
 
 def _counts(server: dict) -> tuple[int, int]:
