@@ -106,7 +106,7 @@ class API:
     def get_all(self, context: Any, filters: dict | None = None) -> list[dict]:
         """Images the caller may see, newest first.
 
-        ``filters``: ``name``, ``status``, ``ids`` (list), ``visibility``
+        ``filters``: ``name``, ``names`` (list), ``status``, ``ids`` (list), ``visibility``
         (one of VISIBILITIES, or ``all``), ``owner``, ``os_hidden`` (bool,
         default False as in Glance), ``tags`` (all must be present),
         ``protected`` (bool).
@@ -120,6 +120,8 @@ class API:
         else:
             images = [i for i in images if visible(context, i)
                       and (visibility == "all" or i["visibility"] == visibility)]
+        if filters.get("names") is not None:
+            images = [i for i in images if i["name"] in filters["names"]]
         if filters.get("owner") is not None:
             images = [i for i in images if i["owner"] == filters["owner"]]
         hidden = bool(filters.get("os_hidden", False))

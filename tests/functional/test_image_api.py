@@ -172,6 +172,7 @@ def test_list_filters_sorts_and_pages_as_glance(stack):
     assert names("sort_key=name&sort_dir=asc") == ["a", "b", "c", "test-image"]
     assert names("sort=min_ram:desc,name:asc")[:3] == ["c", "b", "a"]
     assert names("name=b") == ["b"]
+    assert names('name=in:a,"c"&sort_key=name&sort_dir=asc') == ["a", "c"]
     assert names(f"id=in:{ids['a']},{ids['c']}&sort_key=name&sort_dir=asc") == ["a", "c"]
     assert names("visibility=public") == ["test-image"]
     assert names("visibility=shared&owner=project-a&sort_key=name&sort_dir=asc") == [

@@ -3,10 +3,12 @@ download (streamed), delete; and the image schemas the clients read."""
 
 from __future__ import annotations
 
+import csv
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
+import jsonschema
 import webob
 
 from novalite import exception
@@ -211,10 +213,16 @@ def _filters(query: dict) -> dict:
         filters["tags"] = query["tag"]
     if "id" in query:
         value = query["id"]
-        filters["ids"] = value[3:].split(",") if value.startswith("in:") else [value]
-    if isinstance(filters.get("name"), str) and filters["name"].startswith("in:"):
-        raise errors.bad_request("The 'in:' operator is supported for 'id' only.")
+        filters["ids"] = _in_list(value[3:]) if value.startswith("in:") else [value]
+    if filters.get("name", "").startswith("in:"):
+        filters["names"] = _in_list(filters.pop("name")[3:])
     return filters
+
+
+def _in_list(value: str) -> list[str]:
+    """Glance's ``in:`` list: comma separated, a value may be double quoted
+    (and then hold commas)."""
+    return [v.strip() for v in next(csv.reader([value], skipinitialspace=True), [])]
 
 
 def _sort_order(query: dict) -> list[tuple[str, str]]:
@@ -290,8 +298,6 @@ def _attribute(path: str) -> str:
 
 
 def _check_value(attr: str, value: Any) -> None:
-    import jsonschema
-
     validator = jsonschema.Draft202012Validator(schemas.value_schema(attr))
     error = next(iter(validator.iter_errors(value)), None)
     if error is not None:
