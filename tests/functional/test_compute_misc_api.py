@@ -86,6 +86,10 @@ def test_services_list_and_enable_disable(stack):
     resp = stack.compute("DELETE", "/os-services/99999", headers=ADMIN)
     assert resp.status_code == 404
     assert resp.json()["itemNotFound"]["message"] == "Service 99999 not found."
+    # an id beyond the database's integers was a 500 (schemathesis)
+    assert stack.compute("DELETE", "/os-services/999999999999999999999999999999",
+                         headers=ADMIN).status_code == 404
+    assert stack.compute("DELETE", "/os-services/abc", headers=ADMIN).status_code == 404
 
 
 def test_availability_zones(stack):

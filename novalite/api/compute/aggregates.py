@@ -5,12 +5,14 @@ hypervisor show`` lists the aggregates of the host)."""
 from __future__ import annotations
 
 from novalite import policy
-from novalite.api import errors
+from novalite.api import errors, validation
+from novalite.api.schemas import services as schemas
 from novalite.api.wsgi import Request
 from novalite.policies.aggregates import AGGREGATES
 
 
 class AggregatesController:
+    @validation.response_schema(schemas.aggregates_response)
     def index(self, req: Request) -> dict:
         """List the host aggregates (none)."""
         policy.authorize(req.context, AGGREGATES % "index", {})

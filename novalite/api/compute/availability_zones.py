@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from novalite import policy
+from novalite.api import validation
+from novalite.api.schemas import services as schemas
 from novalite.api.views import services as service_views
 from novalite.api.views.common import naive_isotime
 from novalite.api.wsgi import Request
@@ -24,6 +26,7 @@ def _zones(services: list[Any]) -> tuple[list[str], list[str]]:
 
 
 class AvailabilityZonesController:
+    @validation.response_schema(schemas.availability_zones_response)
     def index(self, req: Request) -> dict:
         """List the availability zones."""
         ctx = req.context
@@ -36,6 +39,7 @@ class AvailabilityZonesController:
             for zones, state in ((available, True), (unavailable, False))
             for z in zones if z != INTERNAL_ZONE]}
 
+    @validation.response_schema(schemas.availability_zones_response)
     def detail(self, req: Request) -> dict:
         """List the availability zones with their hosts and services (admins)."""
         ctx = req.context

@@ -115,8 +115,12 @@ def _is_public(value: str | None) -> bool | None:
 
 
 def _bounded_int(name: str, value: Any, minimum: int) -> int:
-    # NOTE: the schema takes digit strings too; their range is checked here.
-    number = int(value)
+    # NOTE: the schema takes digit strings too (even ""); they are checked here.
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise errors.bad_request(f"Invalid input for field/attribute {name}. Value: {value}. "
+                                 f"{name} must be an integer") from None
     if number < minimum:
         raise errors.bad_request(f"Invalid input for field/attribute {name}. Value: {value}. "
                                  f"{value} is less than the minimum of {minimum}")
@@ -128,7 +132,10 @@ def _bounded_int(name: str, value: Any, minimum: int) -> int:
 
 def _flavor_values(spec: dict) -> dict:
     flavorid = spec.get("id")
-    rxtx = float(spec.get("rxtx_factor", 1.0))
+    try:
+        rxtx = float(spec.get("rxtx_factor", 1.0))
+    except ValueError:
+        rxtx = 0.0
     if not 0 < rxtx <= schemas.SQL_SP_FLOAT_MAX:
         raise errors.bad_request(f"Invalid input for field/attribute rxtx_factor. Value: "
                                  f"{spec['rxtx_factor']}. rxtx_factor must be > 0")

@@ -20,21 +20,52 @@ _LIST_QUERY: dict[str, dict] = {
     "marker": {"type": "string"},
 }
 
+_LINK = {"type": "object", "properties": {"rel": {"type": "string"}, "href": {"type": "string"},
+                                          "type": {"type": "string"}},
+         "required": ["rel", "href"], "additionalProperties": False}
+_LINKS = {"type": "array", "items": _LINK}
+_BASIC: dict[str, Any] = {"type": "object", "properties": {"id": {"type": "string"},
+                                           "name": {"type": ["string", "null"]},
+                                           "links": _LINKS},
+          "required": ["id", "name", "links"], "additionalProperties": False}
+_DETAIL_PROPS = {
+    **_BASIC["properties"], "status": {"type": "string"}, "progress": {"type": "integer"},
+    "minRam": {"type": "integer"}, "minDisk": {"type": "integer"},
+    "metadata": {"type": "object"}, "created": {"type": ["string", "null"]},
+    "updated": {"type": ["string", "null"]},
+    "OS-EXT-IMG-SIZE:size": {"type": ["integer", "null"]},
+    "server": {"type": "object", "properties": {"id": {"type": "string"}, "links": _LINKS},
+               "required": ["id", "links"], "additionalProperties": False},
+}
+_DETAIL = {"type": "object", "properties": _DETAIL_PROPS,
+           "required": [k for k in _DETAIL_PROPS if k != "server"],
+           "additionalProperties": False}
+
+
+def _list_of(item: dict) -> dict:
+    return {"type": "object",
+            "properties": {"images": {"type": "array", "items": item}, "images_links": _LINKS},
+            "required": ["images"], "additionalProperties": False}
+
 
 class ImagesController:
     def __init__(self, image_api: Any) -> None:
         self.image_api = image_api
 
+    @validation.response_schema(_list_of(_BASIC))
     @validation.query_schema(_LIST_QUERY)
     def index(self, req: Request) -> dict:
         """List images (id, name, links)."""
         return self._list(req, views.basic, "images")
 
+    @validation.response_schema(_list_of(_DETAIL))
     @validation.query_schema(_LIST_QUERY)
     def detail(self, req: Request) -> dict:
         """List images with their details."""
         return self._list(req, views.detail, "images/detail")
 
+    @validation.response_schema({"type": "object", "properties": {"image": _DETAIL},
+                                 "required": ["image"], "additionalProperties": False})
     def show(self, req: Request, id: str) -> dict:
         """Show an image."""
         policy.authorize(req.context, IMAGES % "show", {})

@@ -39,6 +39,8 @@ class QuotaSetsController:
     def update(self, req: Request, id: str, body: dict) -> dict:
         """Set some of a project's quotas (not below what it uses, unless ``force``)."""
         policy.authorize(req.context, QUOTA_SETS % "update", {"project_id": id})
+        if len(id) > 255:
+            raise errors.bad_request(f"Invalid project id {id[:64]}...: at most 255 characters")
         values = dict(body["quota_set"])
         force = strutils.bool_from_string(values.pop("force", False), strict=False)
         if "networks" in values:

@@ -7,6 +7,7 @@ from typing import Any
 
 from novalite import exception, policy
 from novalite.api import errors, validation, wsgi
+from novalite.api.schemas import services as schemas
 from novalite.api.views import services as views
 from novalite.api.wsgi import Request
 from novalite.db import api as db
@@ -14,6 +15,8 @@ from novalite.objects.compute_node import ComputeNodeList
 from novalite.objects.service import Service, ServiceList
 from novalite.policies.hypervisors import HYPERVISORS
 from novalite.policies.services import SERVICES
+
+MAX_INT = 0x7FFFFFFF
 
 _service_update = {
     "type": "object",
@@ -29,6 +32,7 @@ _disable_log_reason = {**_service_update, "required": ["host", "binary", "disabl
 
 
 class ServicesController:
+    @validation.response_schema(schemas.services_response)
     @validation.query_schema({"host": {"type": "string"}, "binary": {"type": "string"}})
     def index(self, req: Request) -> dict:
         """List the services (filters: host, binary)."""
@@ -38,16 +42,19 @@ class ServicesController:
                                        host=req.GET.get("host") or None)
         return {"services": [views.service(s, s.is_up()) for s in services]}
 
+    @validation.response_schema(schemas.service_update_response)
     @validation.schema(_service_update)
     def enable(self, req: Request, body: dict) -> dict:
         """Enable a compute service (the scheduler places servers on it again)."""
         return self._update(req, body, disabled=False)
 
+    @validation.response_schema(schemas.service_update_response)
     @validation.schema(_service_update)
     def disable(self, req: Request, body: dict) -> dict:
         """Disable a compute service (the scheduler stops placing servers on it)."""
         return self._update(req, body, disabled=True)
 
+    @validation.response_schema(schemas.service_update_response)
     @validation.schema(_disable_log_reason)
     def disable_log_reason(self, req: Request, body: dict) -> dict:
         """Disable a compute service and record why."""
@@ -79,7 +86,10 @@ class ServicesController:
         ctx = req.context
         policy.authorize(ctx, SERVICES % "delete", {})
         try:
-            svc = Service.get_by_id(ctx, int(id))
+            service_id = int(id)
+            if not 0 < service_id <= MAX_INT:
+                raise ValueError(id)
+            svc = Service.get_by_id(ctx, service_id)
         except (ValueError, exception.ServiceNotFound):
             raise errors.not_found(f"Service {id} not found.") from None
         if svc.binary == views.COMPUTE_BINARY and db.instance_get_all_by_filters(
@@ -96,16 +106,19 @@ _STATS = ("count", "vcpus", "memory_mb", "local_gb", "vcpus_used", "memory_mb_us
 
 
 class HypervisorsController:
+    @validation.response_schema(schemas.hypervisors_response)
     def index(self, req: Request) -> dict:
         """List the hypervisors."""
         nodes = self._nodes(req, "list")
         return {"hypervisors": [views.hypervisor(n, s, up) for n, s, up in nodes]}
 
+    @validation.response_schema(schemas.hypervisors_detail_response)
     def detail(self, req: Request) -> dict:
         """List the hypervisors with their details."""
         nodes = self._nodes(req, "list-detail")
         return {"hypervisors": [views.hypervisor_detail(n, s, up) for n, s, up in nodes]}
 
+    @validation.response_schema(schemas.hypervisor_response)
     def show(self, req: Request, id: str) -> dict:
         """Show a hypervisor (ids are integers at 2.1)."""
         for node, svc, up in self._nodes(req, "show"):
@@ -113,6 +126,10 @@ class HypervisorsController:
                 return {"hypervisor": views.hypervisor_detail(node, svc, up)}
         raise errors.not_found(f"Hypervisor with ID '{id}' could not be found.")
 
+    @validation.openapi(responses={"501": {
+        "description": "The hypervisor's driver does not report an uptime",
+        "content": {"application/json": {"schema": {
+            "$ref": "#/components/schemas/NovaError"}}}}})
     def uptime(self, req: Request, id: str) -> dict:
         """A hypervisor's uptime: novalite's drivers do not report one (501, as Nova
         answers for such drivers)."""
@@ -120,6 +137,7 @@ class HypervisorsController:
             raise errors.not_found(f"Hypervisor with ID '{id}' could not be found.")
         raise errors.HTTPError(501, "Virt driver does not implement uptime function.")
 
+    @validation.response_schema(schemas.statistics_response)
     def statistics(self, req: Request) -> dict:
         """Totals over every hypervisor."""
         totals = dict.fromkeys(_STATS, 0)
@@ -130,11 +148,13 @@ class HypervisorsController:
                 totals[key] += int(detail[key] or 0)
         return {"hypervisor_statistics": totals}
 
+    @validation.response_schema(schemas.hypervisors_response)
     def search(self, req: Request, id: str) -> dict:
         """Hypervisors whose host name contains ``id``."""
         found = self._matching(req, id, "search")
         return {"hypervisors": [views.hypervisor(n, s, up) for n, s, up in found]}
 
+    @validation.response_schema(schemas.hypervisor_servers_response)
     def servers(self, req: Request, id: str) -> dict:
         """Hypervisors whose host name contains ``id``, with their servers."""
         out = []
