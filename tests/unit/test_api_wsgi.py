@@ -17,6 +17,7 @@ import urllib.request
 import pytest
 import webob
 
+from novalite import context as nl_context
 from novalite import exception
 from novalite.api import links, microversions, wsgi
 from novalite.api.compute import servers as servers_controller
@@ -309,32 +310,43 @@ def _params(query: str) -> webob.multidict.MultiDict:
     return webob.Request.blank(f"/?{query}").GET
 
 
+def _ctx(admin: bool) -> nl_context.RequestContext:
+    roles = ["admin", "member", "reader"] if admin else ["member", "reader"]
+    return nl_context.RequestContext(user_id="u1", project_id="p1", roles=roles,
+                                     is_admin=admin)
+
+
 def test_unknown_query_parameters_are_ignored():
-    opts, tasks = servers_controller.search_options(
-        _params("deleted=False&is_public=None&name=web"), is_admin=True)
-    assert opts == {"display_name": "web"} and tasks is None
+    opts = servers_controller.search_options(
+        _params("deleted=False&is_public=None&name=web"), _ctx(admin=True), detailed=True)
+    assert opts == {"display_name": "web"}
 
 
 def test_search_options_map_status_and_admin_filters():
-    opts, tasks = servers_controller.search_options(
+    opts = servers_controller.search_options(
         _params("status=ACTIVE&status=shutoff&host=h1&all_tenants&image=http://x/images/i1"
-                "&flavor=2&changes-since=2026-01-02T03:04:05%2B01:00"), is_admin=True)
-    assert opts["vm_state"] == ["active", "stopped"]
-    assert tasks is None
+                "&flavor=2&changes-since=2026-01-02T03:04:05%2B01:00"), _ctx(admin=True),
+        detailed=True)
+    assert opts is not None
+    assert opts["vm_state"] == ["active", "stopped"] and "task_state" not in opts
     assert (opts["host"], opts["all_tenants"], opts["image_ref"], opts["flavor_id"]) == \
         ("h1", True, "i1", "2")
     assert opts["changes_since"] == datetime.datetime(2026, 1, 2, 2, 4, 5)
-    opts, _ = servers_controller.search_options(_params("host=h1"), is_admin=False)
-    assert "host" not in opts
+    opts = servers_controller.search_options(_params("host=h1"), _ctx(admin=False),
+                                             detailed=True)
+    assert opts is not None and "host" not in opts
 
 
 def test_status_reboot_filters_on_task_state():
-    opts, tasks = servers_controller.search_options(_params("status=REBOOT"), is_admin=True)
-    assert opts["vm_state"] == ["active"] and tasks == {task_states.REBOOTING}
+    opts = servers_controller.search_options(_params("status=REBOOT"), _ctx(admin=True),
+                                             detailed=True)
+    assert opts is not None
+    assert opts["vm_state"] == ["active"] and opts["task_state"] == [task_states.REBOOTING]
 
 
 def test_unknown_status_gives_an_empty_list():
-    assert servers_controller.search_options(_params("status=FLYING"), is_admin=True) is None
+    assert servers_controller.search_options(_params("status=FLYING"), _ctx(admin=True),
+                                             detailed=True) is None
 
 
 # -- pure views --------------------------------------------------------------
@@ -385,8 +397,8 @@ def _instance(**overrides) -> Instance:
         image_ref="11111111-2222-4333-8444-555555555555", flavor=flavor,
         vm_state=vm_states.ACTIVE, task_state=None, power_state=power_state.RUNNING,
         launched_at=now, terminated_at=None, access_ip_v4=None, access_ip_v6=None,
-        key_name=None, config_drive=False, metadata={"a": "b"}, fault=None,
-        created_at=now, updated_at=None)
+        key_name=None, config_drive=False, metadata={"a": "b"}, system_metadata={},
+        fault=None, created_at=now, updated_at=None)
     values.update(overrides)
     return Instance(**values)
 
