@@ -87,6 +87,12 @@ def test_only_admins_change_and_projects_read_their_own(stack):
     assert "os_compute_api:os-quota-sets:update" in resp.json()["forbidden"]["message"]
     assert stack.compute("DELETE", "/os-quota-sets/p1", headers=member).status_code == 403
     assert stack.compute("GET", "/os-quota-sets/p2", headers=ADMIN).status_code == 200
+    # per-user quotas do not exist: a change aimed at one user is refused
+    resp = stack.compute("PUT", "/os-quota-sets/p1?user_id=u1",
+                         {"quota_set": {"instances": 1}}, headers=ADMIN)
+    assert resp.status_code == 400 and "user_id" in resp.json()["badRequest"]["message"]
+    assert stack.compute("DELETE", "/os-quota-sets/p1?user_id=u1",
+                         headers=ADMIN).status_code == 400
 
 
 @pytest.mark.parametrize(("quota_set", "message"), [

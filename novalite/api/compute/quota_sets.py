@@ -13,14 +13,18 @@ from novalite.api.views import quotas as views
 from novalite.api.wsgi import Request
 from novalite.policies.quotas import QUOTA_SETS
 
+_USER_QUERY = {"user_id": {"type": "string"}}
+
 
 class QuotaSetsController:
+    @validation.query_schema(_USER_QUERY)
     @validation.response_schema(schemas.show_response)
     def show(self, req: Request, id: str) -> dict:
         """Show a project's quotas."""
         policy.authorize(req.context, QUOTA_SETS % "show", {"project_id": id})
         return views.quota_set(id, quota.get_project_quotas(id))
 
+    @validation.query_schema(_USER_QUERY)
     @validation.response_schema(schemas.detail_response)
     def detail(self, req: Request, id: str) -> dict:
         """Show a project's quotas with what it uses of each."""
@@ -34,11 +38,13 @@ class QuotaSetsController:
         policy.authorize(req.context, QUOTA_SETS % "defaults", {"project_id": id})
         return views.quota_set(id, quota.get_defaults())
 
+    @validation.query_schema(_USER_QUERY)
     @validation.schema(schemas.update)
     @validation.response_schema(schemas.update_response)
     def update(self, req: Request, id: str, body: dict) -> dict:
         """Set some of a project's quotas (not below what it uses, unless ``force``)."""
         policy.authorize(req.context, QUOTA_SETS % "update", {"project_id": id})
+        _refuse_user_quotas(req)
         if len(id) > 255:
             raise errors.bad_request(f"Invalid project id {id[:64]}...: at most 255 characters")
         values = dict(body["quota_set"])
@@ -56,11 +62,21 @@ class QuotaSetsController:
             quota.update_project_quotas(id, limits)
         return views.quota_set(None, quota.get_project_quotas(id))
 
+    @validation.query_schema(_USER_QUERY)
     @wsgi.response(202)
     def delete(self, req: Request, id: str) -> None:
         """Revert a project's quotas to the defaults."""
         policy.authorize(req.context, QUOTA_SETS % "delete", {"project_id": id})
+        _refuse_user_quotas(req)
         quota.delete_project_quotas(id)
+
+
+def _refuse_user_quotas(req: Request) -> None:
+    # NOTE: Nova also keeps per-user quotas; novalite's are per project only,
+    # so a change aimed at one user must not silently change the project's.
+    if "user_id" in req.GET:
+        raise errors.bad_request("Per-user quotas are not supported: novalite's quotas are "
+                                 "per project; drop user_id.")
 
 
 def _int(name: str, value: Any) -> int:
