@@ -61,6 +61,7 @@ def test_create_refuses_bad_input_naming_what_is_wrong(stack):
     cases = [
         ({"name": "   "}, 400, "name"),
         ({"name": "x" * 256}, 400, "name"),
+        ({"name": " padded "}, 400, "Can not start or end with whitespace"),
         ({"min_count": 3, "max_count": 2}, 400, "min_count"),
         ({"min_count": 0}, 400, "min_count"),
         ({"min_count": "0"}, 400, "min_count"),

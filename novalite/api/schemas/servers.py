@@ -61,7 +61,7 @@ create = {
         "server": {
             "type": "object",
             "properties": {
-                "name": types.name,
+                "name": types.server_name,
                 "imageRef": {"type": "string", "maxLength": 255},
                 "flavorRef": {"type": ["string", "integer"], "minLength": 1},
                 "adminPass": {"type": "string"},
@@ -100,7 +100,7 @@ update = {
         "server": {
             "type": "object",
             "properties": {
-                "name": types.name,
+                "name": types.server_name,
                 "accessIPv4": types.ipv4,
                 "accessIPv6": types.ipv6,
                 "OS-DCF:diskConfig": {"type": "string", "enum": ["AUTO", "MANUAL"]},
