@@ -9,6 +9,7 @@ name the field: ``Invalid input for field/attribute name. Value: ... .
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -48,13 +49,71 @@ def schema(body_schema: dict) -> Callable[[F], F]:
     return decorator
 
 
+# NOTE: no field of any API needs more; a larger number could only reach
+# the database and fail there (a 500) instead of here.
+_MAX_JSON_INT = 2 ** 63 - 1
+
+
+class _NotPlainJSON(ValueError):
+    pass
+
+
+def _json_int(text: str) -> int:
+    value = int(text)
+    if abs(value) > _MAX_JSON_INT:
+        raise _NotPlainJSON(f"the number {text[:40]} is out of range")
+    return value
+
+
+def _json_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotPlainJSON(f"the number {text[:40]} is out of range")
+    return value
+
+
+def _json_constant(name: str) -> Any:
+    raise _NotPlainJSON(f"{name} is not JSON")
+
+
+def _check_strings(value: Any) -> None:
+    """Lone UTF-16 surrogates (``"\\ud800"``) are valid JSON escapes but not
+    text: no database can store them."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            strings: Any = (item,)
+        elif isinstance(item, dict):
+            strings = item.keys()
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+            continue
+        else:
+            continue
+        for text in strings:
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _NotPlainJSON("a string is not valid Unicode") from None
+
+
 def parse_json(raw: bytes) -> Any:
-    """The body as JSON, or 400 "Malformed request body" as Nova answers."""
+    """The body as JSON, or 400 "Malformed request body" as Nova answers
+    (also for what JSON allows but nothing here can store: numbers beyond
+    64 bits, NaN/Infinity, lone surrogates, nesting deeper than Python's
+    recursion limit)."""
     if not raw:
         raise errors.bad_request("Malformed request body")
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
+        body = json.loads(raw, parse_int=_json_int, parse_float=_json_float,
+                          parse_constant=_json_constant)
+        _check_strings(body)
+        return body
+    except _NotPlainJSON as e:
+        raise errors.bad_request(f"Malformed request body: {e}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise errors.bad_request("Malformed request body") from e
 
 
@@ -131,10 +190,14 @@ def _typed(name: str, value: str, param_schema: dict) -> Any:
     kinds = kind if isinstance(kind, list) else [kind]
     if "integer" in kinds:
         try:
-            return int(value)
+            number = int(value)
         except ValueError:
             if "string" not in kinds:
                 raise query_error(name, value, f"{name} must be an integer") from None
+        else:
+            if abs(number) > _MAX_JSON_INT:
+                raise query_error(name, value, f"{name} is out of range")
+            return number
     if "number" in kinds:
         try:
             return float(value)

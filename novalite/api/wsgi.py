@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -93,9 +94,12 @@ class Application:
         req = Request(environ)
         started = time.monotonic()
         request_id = f"req-{uuid.uuid4()}"
-        api = api_of(req.path_info)
+        # NOTE: the raw WSGI path (latin-1 text): the API's prefix is ASCII,
+        # and a path that is not UTF-8 still gets its API's error format.
+        api = api_of(environ.get("PATH_INFO", ""))
         version = microversions.MIN_VERSION
         try:
+            _check_encoding(req)
             version_error: errors.HTTPError | None = None
             if api == COMPUTE:
                 try:
@@ -112,7 +116,7 @@ class Application:
         self._without_empty_type(resp)
         self._decorate(resp, api, version, request_id)
         LOG.info('%s "%s %s" status: %s len: %s time: %.4f', req.client_addr, req.method,
-                 req.path_qs, resp.status_code, resp.content_length or 0,
+                 _logged_path(environ), resp.status_code, resp.content_length or 0,
                  time.monotonic() - started)
         return resp(environ, start_response)
 
@@ -172,10 +176,11 @@ class Application:
                request_id: str) -> webob.Response:
         code, message, headers = _classify(exc, request_id)
         if code >= 500:
-            LOG.error("%s %s failed with %s: %s", req.method, req.path_qs, code, message,
-                      exc_info=not isinstance(exc, errors.HTTPError | exception.NovaliteException))
+            LOG.error("%s %s failed with %s: %s", req.method, _logged_path(req.environ), code,
+                      message, exc_info=not isinstance(exc, errors.HTTPError | exception.NovaliteException))
         else:
-            LOG.info("%s %s returned %s: %s", req.method, req.path_qs, code, message)
+            LOG.info("%s %s returned %s: %s", req.method, _logged_path(req.environ), code,
+                     message)
         if api == IMAGE:
             return json_response(errors.glance_body(code, message), code, headers)
         if api == IDENTITY:
@@ -193,6 +198,25 @@ class Application:
         if api == COMPUTE:
             resp.headers[COMPUTE_REQUEST_ID_HEADER] = request_id
             resp.headers.update(microversions.response_headers(version))
+
+
+def _check_encoding(req: Request) -> None:
+    """400 for a path or query string that is not UTF-8 (webob would raise
+    UnicodeDecodeError wherever it is first read)."""
+    try:
+        req.path_info  # noqa: B018 - decoding is the check
+        req.GET  # noqa: B018
+    except UnicodeDecodeError:
+        raise errors.bad_request("The request path or query string is not valid UTF-8.") \
+            from None
+
+
+def _logged_path(environ: dict) -> str:
+    """Path and query as received (percent-encoded), whatever their encoding."""
+    path = urllib.parse.quote(environ.get("PATH_INFO", "").encode("latin-1", "replace"),
+                              safe="/:@!$&'()*+,;=-._~")
+    query = environ.get("QUERY_STRING")
+    return f"{path}?{query}" if query else path
 
 
 def _classify(exc: Exception, request_id: str) -> tuple[int, str, dict[str, str]]:

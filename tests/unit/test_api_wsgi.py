@@ -103,11 +103,51 @@ def test_wrong_method_is_405_naming_the_allowed_ones(app):
     assert_compute_headers(resp)
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"", b"\xff\xfe"])
+@pytest.mark.parametrize("raw", [b"{not json", b"", b"\xff\xfe", b"[" * 100_000,
+                                 b'{"a": ' * 5_000])
 def test_malformed_json_is_400(app, raw):
     resp = call(app, "POST", f"{V}/servers", raw)
     assert fault(resp, "badRequest", 400) == "Malformed request body"
     assert_compute_headers(resp)
+
+
+@pytest.mark.parametrize("raw, reason", [
+    (b'{"server": {"name": "\\ud800"}}', "not valid Unicode"),
+    (b'{"server": {"\\udfff": 1}}', "not valid Unicode"),
+    (b'{"server": {"min_count": 99999999999999999999999}}', "out of range"),
+    (b'{"server": {"min_count": 1e400}}', "out of range"),
+    (b'{"server": {"min_count": NaN}}', "NaN is not JSON"),
+    (b'{"server": {"min_count": -Infinity}}', "-Infinity is not JSON"),
+])
+def test_json_that_nothing_could_store_is_400(app, raw, reason):
+    resp = call(app, "POST", f"{V}/servers", raw)
+    message = fault(resp, "badRequest", 400)
+    assert message.startswith("Malformed request body: ") and reason in message, message
+
+
+@pytest.mark.parametrize("path", [f"{V}/servers/%ff", f"{V}/servers?name=%ff%fe",
+                                  "/image/v2/images/%c3%28"])
+def test_a_path_or_query_that_is_not_utf8_is_400_in_its_api_format(app, path):
+    resp = call(app, "GET", path)
+    assert resp.status_int == 400
+    body = resp.json
+    message = body["message"] if path.startswith("/image") else body["badRequest"]["message"]
+    assert message == "The request path or query string is not valid UTF-8."
+
+
+def test_answers_without_a_body_have_no_content_type():
+    router = wsgi.Router()
+
+    class _Empty:
+        @wsgi.response(202)
+        def act(self, req: wsgi.Request) -> None:
+            return None
+
+    router.connect("/act", "POST", _Empty(), "act")
+    router.finalize()
+    resp = call(wsgi.Application(router), "POST", "/act")
+    assert resp.status_int == 202 and resp.body == b""
+    assert "Content-Type" not in resp.headers
 
 
 def test_unexpected_error_is_500_without_internals(app, caplog):

@@ -120,3 +120,9 @@ def test_a_route_connected_twice_is_refused():
     router.connect("/things", "GET", _Things(), "index")
     with pytest.raises(ValueError, match="GET /things"):
         router.connect("/things", "GET", _Things(), "index")
+
+
+def test_query_integers_beyond_64_bits_are_400(things_app):
+    resp = get(things_app, "/things?limit=99999999999999999999999")
+    assert resp.status_int == 400
+    assert "out of range" in resp.json["badRequest"]["message"]

@@ -11,6 +11,8 @@ from novalite.image.api import CONTAINER_FORMATS, DISK_FORMATS, STATUSES, VISIBI
 UUID_PATTERN = ("^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}"
                 "-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$")
 _uuid = {"type": "string", "pattern": UUID_PATTERN}
+# NOTE: the database column's range (a 32-bit signed integer).
+MAX_INT = 2 ** 31 - 1
 
 # NOTE: attributes a client may not set (Glance answers 403 "Attribute ...
 # is read-only"), and ones Glance reserves (403 "... is reserved").
@@ -58,9 +60,9 @@ _PROPERTIES: dict[str, dict] = {
                    "description": "Date and time of the last image modification"},
     "tags": {"type": "array", "items": {"type": "string", "maxLength": 255},
              "description": "List of strings related to the image"},
-    "min_ram": {"type": "integer", "minimum": 0,
+    "min_ram": {"type": "integer", "minimum": 0, "maximum": MAX_INT,
                 "description": "Amount of ram (in MB) required to boot image."},
-    "min_disk": {"type": "integer", "minimum": 0,
+    "min_disk": {"type": "integer", "minimum": 0, "maximum": MAX_INT,
                  "description": "Amount of disk space (in GB) required to boot image."},
     "self": {"type": "string", "readOnly": True,
              "description": "An image self url"},
