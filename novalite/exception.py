@@ -305,3 +305,15 @@ class FlavorAccessExists(Conflict):
 
 class FlavorAccessNotFound(NotFound):
     msg_fmt = "Flavor access not found for %(flavor_id)s / %(project_id)s combination."
+
+
+class ImagePropertyLimitExceeded(NovaliteException):
+    msg_fmt = ("The limit has been exceeded on the number of allowed image properties. "
+               "Attempted: %(attempted)s, Maximum: %(maximum)s")
+    code = 413
+
+
+class ImageTagLimitExceeded(NovaliteException):
+    msg_fmt = ("The limit has been exceeded on the number of allowed image tags. "
+               "Attempted: %(attempted)s, Maximum: %(maximum)s")
+    code = 413

@@ -10,6 +10,12 @@ image_api_opts = [
     cfg.IntOpt("image_size_cap", default=1099511627776, min=1,
                help="Largest image upload in bytes (Glance's image_size_cap, 1 TiB). A "
                     "larger upload is refused with 413 and the image is killed."),
+    cfg.IntOpt("image_property_quota", default=128, min=-1,
+               help="Custom properties an image may have (Glance's option; -1: no "
+                    "limit). More are refused with 413."),
+    cfg.IntOpt("image_tag_quota", default=128, min=-1,
+               help="Tags an image may have (Glance's option; -1: no limit). More are "
+                    "refused with 413."),
     cfg.IntOpt("limit_param_default", default=25, min=1,
                help="Images in one page of GET /v2/images without a limit (Glance's "
                     "limit_param_default)."),

@@ -142,6 +142,7 @@ class API:
             raise exception.Invalid(reason=f"visibility {visibility!r} is not one of "
                                            f"{', '.join(VISIBILITIES)}")
         image = {"tags": _unique(tags), "os_hidden": os_hidden, "properties": properties or {}}
+        _check_quotas(image)
         values = {"name": name, "disk_format": disk_format,
                   "container_format": container_format, "min_ram": min_ram,
                   "min_disk": min_disk, "visibility": visibility, "status": "queued",
@@ -167,6 +168,7 @@ class API:
                                             "min_ram", "min_disk", "visibility", "protected")
                   if k in changes}
         merged["tags"] = _unique(merged.get("tags") or ())
+        _check_quotas(merged)
         values["properties"] = _stored_properties(merged)
         return _view(db.image_update(image_id, values))
 
@@ -255,6 +257,16 @@ def _check_formats(disk_format: str | None, container_format: str | None) -> Non
     if container_format is not None and container_format not in CONTAINER_FORMATS:
         raise exception.Invalid(reason=f"container_format {container_format!r} is not one "
                                        f"of {', '.join(CONTAINER_FORMATS)}")
+
+
+def _check_quotas(image: dict) -> None:
+    for attempted, maximum, error in (
+            (len(image.get("properties") or {}), CONF.image_api.image_property_quota,
+             exception.ImagePropertyLimitExceeded),
+            (len(image.get("tags") or ()), CONF.image_api.image_tag_quota,
+             exception.ImageTagLimitExceeded)):
+        if 0 <= maximum < attempted:
+            raise error(attempted=attempted, maximum=maximum)
 
 
 def _unique(tags: Iterable[str]) -> list[str]:

@@ -387,3 +387,19 @@ def test_upload_over_the_size_cap_is_413_and_kills_the_image(make_stack):
         image_api.API().upload(ctxt, image["id"], chunks())
     assert image_req(stack, "GET", f"/images/{image['id']}").json()["status"] == "killed"
     assert not [n for n in os.listdir(image_api.images_dir()) if n.startswith(image["id"])]
+
+
+def test_property_and_tag_quotas_are_413(make_stack):
+    stack = make_stack(overrides={("image_api", "image_property_quota"): 2,
+                                  ("image_api", "image_tag_quota"): 1})
+    resp = image_req(stack, "POST", "/images", {"name": "x", "a": "1", "b": "2", "c": "3"})
+    assert resp.status_code == 413
+    assert resp.json()["message"].endswith("image properties. Attempted: 3, Maximum: 2")
+    image = create(stack, a="1", tags=["t"])
+    resp = patch(stack, image["id"], [{"op": "add", "path": "/tags", "value": ["t", "u"]}])
+    assert resp.status_code == 413 and "image tags" in resp.json()["message"]
+    resp = patch(stack, image["id"], [{"op": "add", "path": "/b", "value": "2"}])
+    assert resp.status_code == 200, resp.text
+    resp = patch(stack, image["id"], [{"op": "add", "path": "/c", "value": "3"}])
+    assert resp.status_code == 413
+    assert image_req(stack, "POST", "/images", {"name": "x", "k" * 256: "v"}).status_code == 400

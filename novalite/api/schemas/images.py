@@ -124,6 +124,7 @@ create = {
         **{k: {} for k in READ_ONLY + RESERVED},
     },
     "additionalProperties": _CUSTOM,
+    "propertyNames": {"maxLength": 255},
 }
 
 PATCH_MEDIA_TYPES = ("application/openstack-images-v2.1-json-patch",
