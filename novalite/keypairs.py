@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from novalite import exception, quota
 from novalite.db import keypairs as db
+from novalite.db import quotas as db_quotas
 
 KEYPAIR_TYPE_SSH = "ssh"
 # NOTE: Nova's allowed characters for key pair names before 2.92.
@@ -60,18 +61,14 @@ def _validate_name(name: str) -> None:
 def _create(context: Any, user_id: str, name: str, public_key: str) -> dict:
     _validate_name(name)
     project_id = getattr(context, "project_id", None)
-    quota.enforce_key_pairs(project_id, user_id)
-    row = db.key_pair_create({"name": name, "user_id": user_id, "type": KEYPAIR_TYPE_SSH,
-                              "public_key": public_key,
-                              "fingerprint": fingerprint(public_key)})
-    # NOTE: two creates may both pass the check for the last free key pair;
-    # counting again after recording ours keeps the user within the limit.
-    try:
-        quota.enforce_key_pairs(project_id, user_id, delta=0)
-    except exception.KeypairLimitExceeded:
-        db.key_pair_destroy_by_id(row["id"])
-        raise
-    return row
+    key_fingerprint = fingerprint(public_key)
+    # NOTE: count and record under the user's quota lock, so racing creates
+    # for the last free key pair are served in turn.
+    with db_quotas.project_lock(f"key_pairs/{user_id}"):
+        quota.enforce_key_pairs(project_id, user_id)
+        return db.key_pair_create({"name": name, "user_id": user_id,
+                                   "type": KEYPAIR_TYPE_SSH, "public_key": public_key,
+                                   "fingerprint": key_fingerprint})
 
 
 def import_key_pair(context: Any, user_id: str, name: str, public_key: str) -> dict:

@@ -13,11 +13,15 @@ caller records its servers it calls ``recheck_server_create`` (Nova's
 request's servers, and the caller deletes its servers and fails if the
 project is over. Whichever request rechecks last sees all of them, so the
 limit is never exceeded once the requests are done (at worst both racing
-requests are refused, as in Nova).
+requests are refused, as in Nova). ``server_create_lock`` does better:
+checking and recording under the project's lock, racing creates are
+served in turn and exactly as many as fit succeed.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from novalite import exception
@@ -106,6 +110,22 @@ def enforce_server_create(context: Any, project_id: str, count: int, vcpus: int,
     """
     _check(project_id, {"instances": count, "cores": vcpus, "ram": memory_mb},
            requested={"instances": count, "cores": vcpus, "ram": memory_mb})
+
+
+@contextlib.contextmanager
+def server_create_lock(context: Any, project_id: str, count: int, vcpus: int,
+                       memory_mb: int) -> Iterator[None]:
+    """Check the quota as ``enforce_server_create`` and hold the project's
+    quota lock while the caller records its servers inside the block, so
+    racing creates are checked one after another: each sees the servers of
+    those before it, and exactly as many as fit are let through.
+
+        with quota.server_create_lock(ctx, project_id, n, n * vcpus, n * ram):
+            ...create the instance records...
+    """
+    with db.project_lock(project_id):
+        enforce_server_create(context, project_id, count, vcpus, memory_mb)
+        yield
 
 
 def recheck_server_create(context: Any, project_id: str, count: int, vcpus: int,

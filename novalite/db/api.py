@@ -330,8 +330,12 @@ def flavor_access_remove(flavorid: str, project_id: str) -> None:
 
 
 def _flavor_for_update(s: orm.Session, flavorid: str) -> models.Flavor:
-    # NOTE: the row lock keeps two writers of different keys from losing
-    # one another's (extra specs live in one JSON column).
+    # NOTE: extra specs live in one JSON column, so two writers of different
+    # keys must not both read the old value. A no-op UPDATE first takes the
+    # row lock on PostgreSQL/MariaDB and the write lock on SQLite, whose
+    # driver would otherwise read outside the transaction.
+    s.execute(sa.update(models.Flavor).filter_by(flavorid=str(flavorid))
+              .values(flavorid=models.Flavor.flavorid))
     row = s.scalar(sa.select(models.Flavor).filter_by(flavorid=str(flavorid))
                    .with_for_update())
     if row is None:

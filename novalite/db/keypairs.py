@@ -53,10 +53,3 @@ def key_pair_destroy(user_id: str, name: str) -> None:
             raise exception.KeypairNotFound(user_id=user_id, name=name)
         _soft_delete(row)
 
-
-def key_pair_destroy_by_id(key_pair_id: int) -> None:
-    """Undo a create (the quota recheck found the user over the limit)."""
-    with _session() as s:
-        row = s.scalar(sa.select(models.KeyPair).filter_by(id=key_pair_id, deleted=0))
-        if row is not None:
-            _soft_delete(row)
