@@ -199,7 +199,8 @@ def test_concurrent_creates_never_exceed_the_quota(stack):
     for t in threads:
         t.join(60)
     assert sorted(set(codes)) <= [202, 403] and len(codes) == attempts
-    assert 1 <= codes.count(202) <= limit
+    # NOTE: Nova's check-record-recheck may refuse every racer; never more than fit
+    assert codes.count(202) <= limit
     assert quota.get_usages(project)["instances"] == codes.count(202)
 
 
@@ -232,5 +233,5 @@ def test_recheck_undoes_what_a_race_let_through(stack):
         t.start()
     for t in threads:
         t.join(60)
-    assert 1 <= len(created) <= limit
+    assert len(created) <= limit
     assert quota.get_usages(project)["instances"] == len(created)
