@@ -439,7 +439,14 @@ def instance_get_all_by_filters(filters: dict, sort_key: str = "created_at",
         q = _instance_filters(sa.select(M), filters)
         col = getattr(M, sort_key)
         desc = sort_dir == "desc"
-        q = q.order_by(col.desc() if desc else col.asc(), M.id.desc() if desc else M.id.asc())
+        # NOTE: NULLs first ascending and last descending on every backend
+        # (PostgreSQL's default is the opposite; MariaDB has no NULLS FIRST),
+        # so the marker's page boundary (``_after``) is the same everywhere.
+        nulls = sa.case((col.is_(None), 0), else_=1)
+        if desc:
+            q = q.order_by(nulls.desc(), col.desc(), M.id.desc())
+        else:
+            q = q.order_by(nulls.asc(), col.asc(), M.id.asc())
         if python_side:
             rows = _python_filters(s, [_instance_dict(r) for r in s.scalars(q)], filters)
             if marker is not None:
@@ -460,7 +467,7 @@ def instance_get_all_by_filters(filters: dict, sort_key: str = "created_at",
 
 def _after(col: Any, id_col: Any, value: Any, row_id: int, desc: bool) -> Any:
     """Rows after the marker in (sort key, id) order; NULLs sort first
-    ascending and last descending, as on SQLite and MariaDB."""
+    ascending and last descending (the ORDER BY makes it so)."""
     if desc:
         if value is None:
             return sa.and_(col.is_(None), id_col < row_id)
