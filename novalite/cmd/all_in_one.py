@@ -97,11 +97,20 @@ def admin_password(state_dir: str) -> str:
 def bootstrap_identity(state_dir: str) -> str:
     """Token keys and the admin user (kept as they are when they exist);
     the admin's password."""
-    from novalite.identity import fernet, manager
+    from novalite.identity import fernet, manager, passwords
 
     fernet.setup()
     password = admin_password(state_dir)
-    manager.bootstrap(password, ADMIN_USER, ADMIN_PROJECT)
+    admin = manager.bootstrap(password, ADMIN_USER, ADMIN_PROJECT)
+    if not passwords.verify(password, admin["password_hash"]):
+        # NOTE: the admin's password was changed (novalite-manage user
+        # set-password): it is the operator's, so it is not reset here.
+        LOG.warning("The password of user %s is not the one in %s, so the clouds.yaml "
+                    "written next to it will not authenticate; run novalite-manage "
+                    "--config-file %s user set-password %s --password-file %s to "
+                    "make them agree", ADMIN_USER, os.path.join(state_dir, "admin-password"),
+                    os.path.join(state_dir, "novalite.conf"), ADMIN_USER,
+                    os.path.join(state_dir, "admin-password"))
     return password
 
 

@@ -201,10 +201,18 @@ def test_restart_registers_the_image_once_and_manage_reads_the_written_conf(tmp_
         first.start()
     finally:
         first.stop()
+    # NOTE: an operator changes the admin's password while it is stopped:
+    # the restart keeps it and says clouds.yaml no longer matches.
+    manage(first, "user", "set-password", "admin", "--password", "operators-choice")
     # NOTE: a new port, so the CLI only works if clouds.yaml was rewritten.
     again = AllInOne(state_dir, free_port())
     try:
         again.start()
+        assert "will not authenticate" in again.tail()
+        proc = openstack_proc(again, "image", "list")
+        assert proc.returncode != 0 and "requires authentication" in proc.stderr
+        password_file = os.path.join(state_dir, "admin-password")
+        manage(again, "user", "set-password", "admin", "--password-file", password_file)
         images = openstack(again, "image", "list", "-f", "json")
         assert [i["Name"] for i in images] == ["novalite-tiny"]
 
