@@ -25,6 +25,11 @@ rules: list[policy.RuleDefault] = [
           [("GET", "/images"), ("GET", "/images/detail")]),
     _rule(IMAGES % "show", "@", "Show an image (through the Compute API)",
           [("GET", "/images/{image_id}")]),
+    _rule(IMAGES % "update", "@", "Change an image's metadata (through the Compute API; the "
+          "image store allows its owner or an admin)",
+          [("POST", "/images/{image_id}/metadata"), ("PUT", "/images/{image_id}/metadata"),
+           ("PUT", "/images/{image_id}/metadata/{key}"),
+           ("DELETE", "/images/{image_id}/metadata/{key}")]),
     _rule(IMAGES % "delete", "@", "Delete an image (through the Compute API; the image "
           "store allows its owner or an admin)", [("DELETE", "/images/{image_id}")]),
 ]

@@ -241,3 +241,45 @@ def test_images_proxy(stack):
     resp = stack.compute("DELETE", f"/images/{extra[0]}", headers=MEMBER)
     assert resp.status_code == 204
     assert stack.compute("GET", f"/images/{extra[0]}", headers=MEMBER).status_code == 404
+
+
+def test_image_metadata_proxy(stack):
+    image = _register(stack, "meta-img", properties={"os_distro": "debian"})
+    base = f"/images/{image}/metadata"
+    assert _ok(stack.compute("GET", base, headers=MEMBER)) == {
+        "metadata": {"os_distro": "debian"}}
+    resp = stack.compute("POST", base, {"metadata": {"hw_rng": "yes"}}, headers=MEMBER)
+    assert _ok(resp) == {"metadata": {"os_distro": "debian", "hw_rng": "yes"}}
+    assert _ok(stack.compute("GET", f"{base}/hw_rng", headers=MEMBER)) == {
+        "meta": {"hw_rng": "yes"}}
+    resp = stack.compute("PUT", f"{base}/hw_rng", {"meta": {"hw_rng": "no"}}, headers=MEMBER)
+    assert _ok(resp) == {"meta": {"hw_rng": "no"}}
+    resp = stack.compute("PUT", f"{base}/hw_rng", {"meta": {"other": "no"}}, headers=MEMBER)
+    assert resp.status_code == 400
+    assert resp.json()["badRequest"]["message"] == "Request body and URI mismatch"
+    # the Compute API's metadata is the image's own properties
+    shown = _ok(stack.compute("GET", f"/images/{image}", headers=MEMBER))["image"]
+    assert shown["metadata"] == {"os_distro": "debian", "hw_rng": "no"}
+
+    resp = stack.compute("PUT", base, {"metadata": {"only": "this"}}, headers=MEMBER)
+    assert _ok(resp) == {"metadata": {"only": "this"}}
+    assert stack.compute("DELETE", f"{base}/only", headers=MEMBER).status_code == 204
+    assert _ok(stack.compute("GET", base, headers=MEMBER)) == {"metadata": {}}
+    resp = stack.compute("DELETE", f"{base}/only", headers=MEMBER)
+    assert resp.status_code == 404
+    assert resp.json()["itemNotFound"]["message"] == "Invalid metadata key"
+    assert stack.compute("GET", f"{base}/only", headers=MEMBER).status_code == 404
+
+    for bad in ({"metadata": {"bad/key": "v"}}, {"metadata": {"k": 1}},
+                {"metadata": {"k": "v" * 256}}, {"meta": {"k": "v"}}):
+        assert stack.compute("POST", base, bad, headers=MEMBER).status_code == 400, bad
+    too_many = {"metadata": {f"k{i}": "v" for i in range(129)}}
+    resp = stack.compute("POST", base, too_many, headers=MEMBER)
+    assert resp.status_code == 403
+    assert resp.json()["forbidden"]["message"] == "Image metadata limit exceeded"
+    other = {"X-User-Id": "u2", "X-Project-Id": "p2", "X-Roles": "member,reader"}
+    assert stack.compute("POST", base, {"metadata": {"a": "b"}},
+                         headers=other).status_code == 403
+    resp = stack.compute("GET", "/images/nope/metadata", headers=MEMBER)
+    assert resp.status_code == 404
+    assert resp.json()["itemNotFound"]["message"] == "Image not found."

@@ -10,6 +10,7 @@ from novalite.api.compute.availability_zones import AvailabilityZonesController
 from novalite.api.compute.flavor_access import FlavorAccessController
 from novalite.api.compute.flavor_extra_specs import FlavorExtraSpecsController
 from novalite.api.compute.flavors import FlavorsController
+from novalite.api.compute.image_metadata import ImageMetadataController
 from novalite.api.compute.images import ImagesController
 from novalite.api.compute.instance_actions import InstanceActionsController
 from novalite.api.compute.keypairs import KeypairsController
@@ -50,6 +51,7 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
     zones = AvailabilityZonesController()
     aggregates = AggregatesController()
     images = ImagesController(image_api)
+    image_metadata = ImageMetadataController(image_api)
     services = ServicesController()
     hypervisors = HypervisorsController()
     keypairs = KeypairsController()
@@ -89,6 +91,12 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
         ("/images/detail", "GET", images, "detail"),
         ("/images/{id}", "GET", images, "show"),
         ("/images/{id}", "DELETE", images, "delete"),
+        ("/images/{image_id}/metadata", "GET", image_metadata, "index"),
+        ("/images/{image_id}/metadata", "POST", image_metadata, "create"),
+        ("/images/{image_id}/metadata", "PUT", image_metadata, "update_all"),
+        ("/images/{image_id}/metadata/{id}", "GET", image_metadata, "show"),
+        ("/images/{image_id}/metadata/{id}", "PUT", image_metadata, "update"),
+        ("/images/{image_id}/metadata/{id}", "DELETE", image_metadata, "delete"),
         ("/os-services", "GET", services, "index"),
         ("/os-services/enable", "PUT", services, "enable"),
         ("/os-services/disable", "PUT", services, "disable"),
