@@ -178,10 +178,8 @@ class API:
         self.compute_rpcapi.terminate_instance(context, instance)
 
     def force_delete(self, context: Any, instance: Instance) -> None:
-        """Nova's forceDelete only hurries a soft-deleted server (one that
-        ``reclaim_instance_interval`` keeps); novalite deletes at once, so
-        every server answers 409 as Nova's do without soft delete."""
-        _check_state(instance, "forceDelete", vm_state=("soft-delete",), task_state=None)
+        """Nova's forceDelete: delete at once in any vm_state and task_state
+        (it also skips a soft delete's grace period; novalite has none)."""
         self.delete(context, instance)
 
     def _host_is_up(self, context: Any, host: str) -> bool:

@@ -325,8 +325,6 @@ def test_actions_answer_as_nova(stack):
             ({"reboot": {"type": "GENTLE"}}, 400, "GENTLE"),
             ({"os-start": None}, 409,
              f"Cannot 'start' instance {sid} while it is in vm_state active"),
-            ({"forceDelete": None}, 409,
-             f"Cannot 'forceDelete' instance {sid} while it is in vm_state active"),
             ({"os-getConsoleOutput": {"length": "x"}}, 400, "length"),
             ({"os-getConsoleOutput": {"length": "-2"}}, 400, "length"),
             ({"fly": None}, 400, "There is no such action: fly"),
@@ -341,3 +339,6 @@ def test_actions_answer_as_nova(stack):
     resp = stack.compute("POST", action, {"os-stop": None})
     assert resp.status_code == 409
     assert _message(resp) == f"Cannot 'stop' instance {sid} while it is in vm_state stopped"
+    # forceDelete deletes in any state, as Nova's
+    assert stack.compute("POST", action, {"forceDelete": None}).status_code == 202
+    stack.wait_gone(sid)
