@@ -88,12 +88,18 @@ def _existing(stack: Stack) -> tuple[dict[str, list[str]], dict[str, list[str]]]
     actions = stack.compute("GET", f"/servers/{servers[0]}/os-instance-actions").json()
     hypervisors = stack.compute("GET", "/os-hypervisors").json()["hypervisors"]
     project = stack.compute("GET", f"/servers/{servers[0]}").json()["server"]["tenant_id"]
+    identity = {kind: [item["id"] for item in stack.request("GET", f"/identity/v3/{kind}s")
+                       .json()[f"{kind}s"]] for kind in ("user", "role", "domain")}
+    networks = stack.request("GET", "/network/v2.0/networks").json()["networks"]
     common = {
+        **identity,
+        "network": [n["id"] for n in networks],
         "server": servers[:2],
         "image": [stack.image_id, queued[0]],
         "flavor": ["1", "2"],
         "hypervisor": [str(h["id"]) for h in hypervisors],
         "keypair": ["st-key"],
+        # NOTE: the quota sets' and identity's projects are the same ids.
         "project": [project],
         "key": ["color"],
         "request": [a["request_id"] for a in actions.get("instanceActions", [])],
@@ -111,23 +117,29 @@ def _valid_bodies(stack: Stack) -> dict[tuple[str, str], list[Any]]:
         ("POST", f"{V}/servers/{{id}}/action"): [
             {"os-stop": None}, {"os-start": None}, {"reboot": {"type": "SOFT"}},
             {"os-getConsoleOutput": {"length": 5}}],
+        ("PUT", f"{V}/os-services/enable"): [
+            {"host": "host1", "binary": "novalite-compute"}],
         ("PATCH", "/image/v2/images/{id}"): [
             [{"op": "replace", "path": "/name", "value": "patched"}],
             [{"op": "add", "path": "/color", "value": "red"}]],
     }
 
 
+_NAMED = {"key": "key", "server_id": "server", "flavor_id": "flavor", "image_id": "image",
+          "user_id": "user", "project_id": "project", "role_id": "role",
+          "domain_id": "domain"}
+
+
 def _kind(path: str, name: str) -> str | None:
     """Which resource a path parameter names."""
-    if name == "key":
-        return "key"
-    if name == "server_id" or (name == "id" and path.startswith(f"{V}/servers/")):
-        return "server"
+    if name in _NAMED:
+        return _NAMED[name]
     if "/os-instance-actions/" in path:
         return "request"
-    for segment, kind in (("/flavors/", "flavor"), ("/images/", "image"),
-                          ("/os-hypervisors/", "hypervisor"), ("/os-keypairs/", "keypair"),
-                          ("/os-quota-sets/", "project")):
+    for segment, kind in ((f"{V}/servers/", "server"), ("/flavors/", "flavor"),
+                          ("/images/", "image"), ("/os-hypervisors/", "hypervisor"),
+                          ("/os-keypairs/", "keypair"), ("/os-quota-sets/", "project"),
+                          ("/networks/", "network")):
         if segment in path:
             return kind
     return None
@@ -187,4 +199,4 @@ def test_api_conforms_to_its_openapi_document(case, live_stack):
     response = case.call_and_validate(session=session, checks=CHECKS, timeout=30)
     if STATUS_LOG:
         with open(STATUS_LOG, "a") as f:
-            f.write(f"{case.operation.label} {response.status_code}\n")
+            f.write(f"{case.operation.label} {response.status_code} {case.formatted_path}\n")
