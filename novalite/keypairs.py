@@ -38,9 +38,17 @@ def delete_key_pair(context: Any, user_id: str, name: str) -> None:
     db.key_pair_destroy(user_id, name)
 
 
+# NOTE: the longest OpenSSH key line (RSA 16384 with a comment) is under
+# 4 KiB; the bound keeps a huge comment from reaching the database.
+MAX_PUBLIC_KEY_LENGTH = 16384
+
+
 def fingerprint(public_key: str) -> str:
     """Nova's fingerprint of an OpenSSH public key line; InvalidKeypair if
     the key does not parse."""
+    if len(public_key) > MAX_PUBLIC_KEY_LENGTH:
+        raise exception.InvalidKeypair(reason=f"public key is longer than "
+                                              f"{MAX_PUBLIC_KEY_LENGTH} characters")
     try:
         serialization.load_ssh_public_key(public_key.encode("utf-8"))
         blob = base64.b64decode(public_key.split()[1])

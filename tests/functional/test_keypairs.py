@@ -124,6 +124,9 @@ def test_duplicate_name_is_a_conflict_per_user(stack):
      "Keypair data is invalid: failed to generate fingerprint"),
     ({"keypair": {"name": "k", "public_key": "ssh-rsa $(reboot) x"}},
      "Keypair data is invalid: failed to generate fingerprint"),
+    ({"keypair": {"name": "k", "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKd+"
+                  "8Tw8U2NIHbE2yPjs8GQ9wzBk5Lp6i0nVZ3wHq6qN " + "c" * 20000}},
+     "Keypair data is invalid: public key is longer than 16384 characters"),
     ({"keypair": {"name": "k", "type": "x509"}}, "Additional properties are not allowed"),
     ({"keypair": {}}, "'name' is a required property"),
     ({"name": "k"}, "'keypair' is a required property"),
