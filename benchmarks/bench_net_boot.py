@@ -71,7 +71,7 @@ def http_boot(ns: NetStack, image_id: str, tag: str) -> tuple[float, float]:
                     addressed = time.monotonic() - start
             if address is not None:
                 try:
-                    page = http.get(f"http://{address}/", timeout=1)
+                    page = http.get(f"http://{address}/", timeout=0.3)
                     if page.status_code == 200 and f"uuid={sid}" in page.text:
                         return time.monotonic() - start, addressed
                 except requests.RequestException:

@@ -104,6 +104,9 @@ configure_network() {
             ifc=${dev##*/}
             ifconfig "$ifc" "$ip" netmask "$mask" up
             [ -n "$gw" ] && route add default gw "$gw" dev "$ifc"
+            # Unsolicited ARP: a neighbour (the host) that tried us before we
+            # were up holds a failed entry and would wait out its retry timer.
+            arping -q -U -c 2 -w 2 -I "$ifc" "$ip" </dev/null >/dev/null 2>&1 &
             echo "tiny: $ifc ($mac) $ip/$mask gateway ${gw:-none}"
         done
     done
