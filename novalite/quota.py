@@ -112,6 +112,34 @@ def enforce_server_create(context: Any, project_id: str, count: int, vcpus: int,
            requested={"instances": count, "cores": vcpus, "ram": memory_mb})
 
 
+def allowed_server_count(context: Any, project_id: str, min_count: int, max_count: int,
+                         vcpus: int, memory_mb: int) -> int:
+    """How many servers of ``vcpus`` vCPUs and ``memory_mb`` MB each (between
+    ``min_count`` and ``max_count``) fit the project's quota, as Nova's
+    multi-create: as many as fit, or TooManyInstances (403) naming the range
+    ("Requested 3-5") when not even ``min_count`` fit."""
+    limits = get_project_quotas(project_id)
+    usage = db.instance_usage_by_project(project_id)
+    allowed = float(max_count)
+    for resource, each in (("instances", 1), ("cores", vcpus), ("ram", memory_mb)):
+        if each > 0 and limits[resource] != UNLIMITED:
+            allowed = min(allowed, (limits[resource] - usage[resource]) // each)
+    if allowed >= min_count:
+        return int(allowed)
+    # NOTE: as Nova words it: the resources over for max_count, the instances
+    # requested as the range, cores and RAM for max_count.
+    per = {"instances": 1, "cores": vcpus, "ram": memory_mb}
+    overs = sorted(r for r in per if limits[r] != UNLIMITED
+                   and usage[r] + max_count * per[r] > limits[r])
+    reqs = {"instances": str(min_count) if min_count == max_count
+            else f"{min_count}-{max_count}",
+            "cores": str(max_count * vcpus), "ram": str(max_count * memory_mb)}
+    raise exception.TooManyInstances(
+        overs=", ".join(overs), req=", ".join(reqs[r] for r in overs),
+        used=", ".join(str(usage[r]) for r in overs),
+        allowed=", ".join(str(limits[r]) for r in overs))
+
+
 @contextlib.contextmanager
 def server_create_lock(context: Any, project_id: str, count: int, vcpus: int,
                        memory_mb: int) -> Iterator[None]:

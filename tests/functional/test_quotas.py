@@ -235,3 +235,25 @@ def test_recheck_undoes_what_a_race_let_through(stack):
         t.join(60)
     assert len(created) <= limit
     assert quota.get_usages(project)["instances"] == len(created)
+
+
+def test_multi_create_gets_as_many_as_fit(stack):
+    """``allowed_server_count``: Nova's min_count/max_count quota answer."""
+    ctx = nl_context.get_admin_context()
+    project = "p-multi"
+    quota.update_project_quotas(project, {"instances": 5, "cores": 6, "ram": -1})
+    for _ in range(2):
+        db_api.instance_create({"project_id": project, "flavor": {"vcpus": 1,
+                                                                  "memory_mb": 512}})
+    # 3 instances left, 4 cores left: 2-vCPU servers, 2 fit
+    assert quota.allowed_server_count(ctx, project, 1, 5, 2, 512) == 2
+    assert quota.allowed_server_count(ctx, project, 1, 1, 1, 512) == 1
+    assert quota.allowed_server_count(ctx, project, 3, 3, 1, 10**6) == 3
+    with pytest.raises(exception.TooManyInstances) as e:
+        quota.allowed_server_count(ctx, project, 3, 5, 2, 512)
+    assert str(e.value) == ("Quota exceeded for cores, instances: Requested 10, 3-5, but "
+                            "already used 2, 2 of 6, 5 cores, instances")
+    with pytest.raises(exception.TooManyInstances) as e:
+        quota.allowed_server_count(ctx, project, 4, 4, 1, 512)
+    assert str(e.value) == ("Quota exceeded for instances: Requested 4, but already used "
+                            "2 of 5 instances")
