@@ -152,9 +152,11 @@ class QuerySchema:
     accept (and ignore) them: clients send ``deleted=False`` and the like.
     """
 
-    def __init__(self, params: dict[str, dict], required: tuple[str, ...] = ()) -> None:
+    def __init__(self, params: dict[str, dict], required: tuple[str, ...] = (),
+                 validate: bool = True) -> None:
         self.params = params
         self.required = required
+        self.validates = validate
         self._validators = {
             name: jsonschema.Draft202012Validator(s, format_checker=FORMAT_CHECKER)
             for name, s in params.items()}
@@ -215,14 +217,17 @@ def _typed(name: str, value: str, param_schema: dict) -> Any:
     return value
 
 
-def query_schema(params: dict[str, dict], required: tuple[str, ...] = ()) -> Callable[[F], F]:
+def query_schema(params: dict[str, dict], required: tuple[str, ...] = (),
+                 validate: bool = True) -> Callable[[F], F]:
     """Declare (and validate at request time) a method's query parameters.
 
     ``params`` maps each parameter to the JSON schema of its typed value.
     The dispatcher answers 400 for a bad value before the method runs; the
     OpenAPI document lists the parameters with these schemas.
+    ``validate=False`` only documents them, for a method that parses its
+    query itself (with its own messages).
     """
-    query = QuerySchema(params, required)
+    query = QuerySchema(params, required, validate)
 
     def decorator(fn: F) -> F:
         fn.wsgi_query_schema = query  # type: ignore[attr-defined]

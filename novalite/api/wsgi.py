@@ -138,7 +138,7 @@ class Application:
         fn = getattr(match.controller, match.action)
         kwargs: dict[str, Any] = dict(match.args)
         query = getattr(fn, "wsgi_query_schema", None)
-        if query is not None:
+        if query is not None and query.validates:
             req.environ["novalite.query"] = query.validate(req.GET)
         media_types = getattr(fn, "wsgi_media_types", None)
         if media_types:

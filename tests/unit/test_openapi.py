@@ -126,3 +126,20 @@ def test_query_integers_beyond_64_bits_are_400(things_app):
     resp = get(things_app, "/things?limit=99999999999999999999999")
     assert resp.status_int == 400
     assert "out of range" in resp.json["badRequest"]["message"]
+
+
+def test_a_documented_only_query_schema_is_listed_but_not_enforced():
+    class _Loose:
+        @validation.query_schema({"limit": {"type": "integer"}}, validate=False)
+        def index(self, req: wsgi.Request) -> dict:
+            return {"limit": req.GET.get("limit"), "typed": req.query}
+
+    router = Router()
+    router.connect("/loose", "GET", _Loose(), "index")
+    router.finalize()
+    app = wsgi.Application(router)
+    resp = get(app, "/loose?limit=x")
+    assert resp.status_int == 200 and resp.json == {"limit": "x", "typed": {}}
+    params = openapi.document(router)["paths"]["/loose"]["get"]["parameters"]
+    assert params == [{"name": "limit", "in": "query", "required": False,
+                       "schema": {"type": "integer"}}]

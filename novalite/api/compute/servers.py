@@ -19,6 +19,7 @@ from oslo_utils import timeutils
 
 from novalite import exception, policy, quota
 from novalite.api import common, errors, validation, wsgi
+from novalite.api.schemas import server_queries as queries
 from novalite.api.schemas import server_responses as responses
 from novalite.api.schemas import servers as schemas
 from novalite.api.views import servers as views
@@ -53,11 +54,13 @@ class ServersController:
 
     # -- read ------------------------------------------------------------------
 
+    @validation.query_schema(queries.list_query, validate=False)
     @validation.response_schema(responses.index_response)
     def index(self, req: Request) -> dict:
         policy.authorize(req.context, sp.SERVERS % "index")
         return self._list(req, detailed=False)
 
+    @validation.query_schema(queries.list_query, validate=False)
     @validation.response_schema(responses.detail_response)
     def detail(self, req: Request) -> dict:
         policy.authorize(req.context, sp.SERVERS % "detail")
