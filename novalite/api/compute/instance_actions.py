@@ -7,7 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from novalite import exception, policy
+from novalite.api import validation
 from novalite.api.compute.servers import target_of
+from novalite.api.schemas import server_responses as responses
 from novalite.api.views.common import naive_isotime
 from novalite.api.wsgi import Request
 from novalite.db import network as db
@@ -37,10 +39,12 @@ class InstanceActionsController:
         policy.authorize(req.context, sp.SERVERS % "show", target_of(instance))
         return instance
 
+    @validation.response_schema(responses.instance_actions_response)
     def index(self, req: Request, server_id: str) -> dict:
         instance = self._instance(req, server_id)
         return {"instanceActions": [_action(a) for a in db.actions_get(instance.uuid)]}
 
+    @validation.response_schema(responses.instance_action_response)
     def show(self, req: Request, server_id: str, id: str) -> dict:
         instance = self._instance(req, server_id)
         row = db.action_get_by_request_id(instance.uuid, id)

@@ -8,6 +8,7 @@ from typing import Any
 from novalite import exception, policy
 from novalite.api import errors, validation, wsgi
 from novalite.api.compute.servers import check_metadata_quota, target_of
+from novalite.api.schemas import server_responses as responses
 from novalite.api.schemas import servers as schemas
 from novalite.api.wsgi import Request
 from novalite.compute import vm_states
@@ -40,11 +41,13 @@ class ServerMetadataController:
         instance.save()
         return dict(instance.metadata)
 
+    @validation.response_schema(responses.metadata_response)
     def index(self, req: Request, server_id: str) -> dict:
         instance = self._instance(req, server_id, "index")
         return {"metadata": dict(instance.metadata or {})}
 
     @validation.schema(schemas.metadata_create)
+    @validation.response_schema(responses.metadata_response)
     def create(self, req: Request, server_id: str, body: dict) -> dict:
         """POST: merge the given items into the server's."""
         instance = self._instance(req, server_id, "create", "update metadata")
@@ -52,11 +55,13 @@ class ServerMetadataController:
         return {"metadata": self._save(instance, merged)}
 
     @validation.schema(schemas.metadata_update_all)
+    @validation.response_schema(responses.metadata_response)
     def update_all(self, req: Request, server_id: str, body: dict) -> dict:
         """PUT: replace all the server's items with the given ones."""
         instance = self._instance(req, server_id, "update_all", "update metadata")
         return {"metadata": self._save(instance, dict(body["metadata"]))}
 
+    @validation.response_schema(responses.meta_response)
     def show(self, req: Request, server_id: str, key: str) -> dict:
         instance = self._instance(req, server_id, "show")
         metadata = instance.metadata or {}
@@ -65,6 +70,7 @@ class ServerMetadataController:
         return {"meta": {key: metadata[key]}}
 
     @validation.schema(schemas.metadata_update)
+    @validation.response_schema(responses.meta_response)
     def update(self, req: Request, server_id: str, key: str, body: dict) -> dict:
         """PUT one item: the body's one key must be the URL's."""
         meta = body["meta"]

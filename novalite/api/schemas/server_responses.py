@@ -167,3 +167,61 @@ create_response = {
         },
     ],
 }
+
+# -- /servers/{id}/metadata ----------------------------------------------------
+
+_metadata = {"type": "object", "additionalProperties": {"type": "string"}}
+metadata_response = {
+    "type": "object",
+    "properties": {"metadata": _metadata},
+    "required": ["metadata"],
+    "additionalProperties": False,
+}
+meta_response = {
+    "type": "object",
+    "properties": {"meta": {**_metadata, "minProperties": 1, "maxProperties": 1}},
+    "required": ["meta"],
+    "additionalProperties": False,
+}
+
+# -- /servers/{id}/os-instance-actions -----------------------------------------
+
+_ACTION_FIELDS: dict[str, dict] = {
+    "action": {"type": "string"},
+    "instance_uuid": {"type": "string"},
+    "message": _nullable_string,
+    "project_id": _nullable_string,
+    "request_id": {"type": "string"},
+    "start_time": {"type": "string"},
+    "user_id": _nullable_string,
+}
+_action = {
+    "type": "object",
+    "properties": _ACTION_FIELDS,
+    "required": sorted(_ACTION_FIELDS),
+    "additionalProperties": False,
+}
+_event = {
+    "type": "object",
+    "properties": {"event": {"type": "string"}, "start_time": _nullable_string,
+                   "finish_time": _nullable_string, "result": _nullable_string,
+                   "traceback": _nullable_string},
+    "required": ["event", "start_time", "finish_time", "result", "traceback"],
+    "additionalProperties": False,
+}
+instance_actions_response = {
+    "type": "object",
+    "properties": {"instanceActions": {"type": "array", "items": _action}},
+    "required": ["instanceActions"],
+    "additionalProperties": False,
+}
+instance_action_response = {
+    "type": "object",
+    "properties": {"instanceAction": {
+        **_action,
+        # NOTE: events are shown to admins only at 2.1.
+        "properties": {**_ACTION_FIELDS, "events": {"type": "array", "items": _event}},
+    }},
+    "required": ["instanceAction"],
+    "additionalProperties": False,
+}
