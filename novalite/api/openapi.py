@@ -16,7 +16,7 @@ import re
 import threading
 from typing import Any
 
-from novalite.api import wsgi
+from novalite.api import validation, wsgi
 from novalite.api.router import Route, Router
 
 OPENAPI_VERSION = "3.1.0"
@@ -225,6 +225,8 @@ class OpenAPIController:
         self._lock = threading.Lock()
         self._document: dict | None = None
 
+    @wsgi.response(200)
+    @validation.response_schema({"type": "object", "required": ["openapi", "info", "paths"]})
     def show(self, req: wsgi.Request) -> dict:
         """The OpenAPI document of this API."""
         with self._lock:
