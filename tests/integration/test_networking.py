@@ -186,9 +186,10 @@ def test_guest_answers_http_with_its_uuid_and_delete_leaves_only_the_bridge(
         assert iface.find("model").get("type") == "virtio"  # type: ignore[union-attr]
         tap = network_model.devname(ports[0]["uuid"])
         assert linux_net.device_exists(tap)
-        # The config drive: an IDE CD-ROM.
-        cdroms = [d for d in xml.findall("devices/disk") if d.get("device") == "cdrom"]
-        assert len(cdroms) == 1 and cdroms[0].find("target").get("bus") == "ide"  # type: ignore[union-attr]
+        # The config drive: a read-only disk in the instance directory.
+        drives = [d for d in xml.findall("devices/disk")
+                  if (d.find("source").get("file") or "").endswith("/disk.config")]  # type: ignore[union-attr]
+        assert len(drives) == 1 and drives[0].find("readonly") is not None
 
         ns.rs.delete(sid)
         ids.remove(sid)

@@ -75,13 +75,15 @@ def disk_guest_hostname(rs: RealStack, server_id: str, server_name: str) -> str:
     """The hostname a disk-booted tiny guest prints: the server's when it
     has a config drive to read it from, else the guest's default.
 
-    NOTE: the LibvirtDriver gives no config drive yet, and a disk boot has
-    no kernel command line of ours, so today this is ``tiny``.
+    NOTE: a disk boot has no kernel command line of ours; the config drive
+    (``[compute] force_config_drive``, on by default) is a read-only disk
+    named disk.config in the instance directory.
     """
     xml = rs.domain_xml(server_id)
     assert xml is not None, f"no domain for {server_id}"
-    has_cdrom = any(d.get("device") == "cdrom" for d in xml.findall("devices/disk"))
-    return hostname_of(server_name) if has_cdrom else tinyguest.DEFAULT_HOSTNAME
+    has_drive = any((d.find("source").get("file") or "").endswith("/disk.config")
+                    for d in xml.findall("devices/disk") if d.find("source") is not None)
+    return hostname_of(server_name) if has_drive else tinyguest.DEFAULT_HOSTNAME
 
 
 def assert_gone_from_host(rs: RealStack, server_id: str) -> None:

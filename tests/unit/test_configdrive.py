@@ -107,8 +107,8 @@ def test_guest_xml_has_the_nic_and_the_config_drive(tmp_path: Any) -> None:
     assert iface.find("source").get("bridge") == "nlbr0"  # type: ignore[union-attr]
     assert iface.find("target").get("dev") == "tap5d1c6a52-9a"  # type: ignore[union-attr]
     assert iface.find("model").get("type") == "virtio"  # type: ignore[union-attr]
-    cdrom = [d for d in dom.findall("devices/disk") if d.get("device") == "cdrom"][0]
-    assert cdrom.find("source").get("file") == cd  # type: ignore[union-attr]
-    assert cdrom.find("target").attrib == {"dev": "hdc", "bus": "ide"}  # type: ignore[union-attr]
-    assert cdrom.find("readonly") is not None
-    assert cdrom.find("driver").get("type") == "raw"  # type: ignore[union-attr]
+    drive = [d for d in dom.findall("devices/disk")
+             if d.find("source").get("file") == cd][0]  # type: ignore[union-attr]
+    assert drive.find("target").attrib == {"dev": "vdz", "bus": "virtio"}  # type: ignore[union-attr]
+    assert drive.find("readonly") is not None
+    assert drive.find("driver").get("type") == "raw"  # type: ignore[union-attr]

@@ -42,10 +42,14 @@ class LibvirtConfigGuestDisk:
 
 
 def config_drive_disk(path: str) -> LibvirtConfigGuestDisk:
-    """The config drive: a read-only IDE CD-ROM (machine ``pc``; the guest
-    kernel has no AHCI driver for SATA)."""
-    return LibvirtConfigGuestDisk(path, driver_format="raw", target_dev="hdc",
-                                  target_bus="ide", device="cdrom", readonly=True)
+    """The config drive (an ISO9660 image): a read-only virtio disk. Guests
+    find it by its label (config-2), whatever the device.
+
+    NOTE: not an IDE CD-ROM: under TCG, SeaBIOS and the guest probing the
+    ATAPI drive cost ~2 s of every boot (measured: POST → HTTP answer
+    ~6.3 s with an IDE CD-ROM, ~4.2 s with virtio-blk)."""
+    return LibvirtConfigGuestDisk(path, driver_format="raw", target_dev="vdz",
+                                  target_bus="virtio", device="disk", readonly=True)
 
 
 @dataclasses.dataclass
