@@ -34,6 +34,9 @@ class Cluster:
                         "auth_strategy": "noauth"},
             "oslo_messaging_rabbit": {"amqp_durable_queues": "true"},
             "compute": {"build_drain_timeout": 10, "deadline_check_interval": 2},
+            # NOTE: the cluster tests boot more servers in one project than
+            # the default quota (10 instances) allows; quotas have their own tests.
+            "quota": {"instances": -1, "cores": -1, "ram": -1},
         }
         # NOTE: compute hosts get no database section at all: they hold no
         # credentials and persist through the conductor.
