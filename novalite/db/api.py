@@ -423,7 +423,8 @@ def instance_get_all_by_filters(filters: dict, sort_key: str = "created_at",
                                 marker: str | None = None) -> list[dict]:
     """Filters: project_id, user_id, host, node, vm_state (str or list),
     task_state_not_null, display_name (regex, Python ``re.search``, applied
-    in Python so every backend agrees), ip (regex on fixed addresses),
+    in Python so every backend agrees), ip (regex matched at the start of
+    a fixed address, as Nova's ``re.match``),
     image_ref, flavor_id, changes_since, deleted (bool), uuids,
     reservation_id, updated_before, created_before.
 
@@ -548,7 +549,7 @@ def _python_filters(s: orm.Session, rows: list[dict], filters: dict) -> list[dic
         pat = pattern("ip", filters["ip"])
         addresses = instance_addresses_get(s, [r["uuid"] for r in rows])
         rows = [r for r in rows
-                if any(pat.search(a["address"]) for a in addresses.get(r["uuid"], []))]
+                if any(pat.match(a["address"]) for a in addresses.get(r["uuid"], []))]
     return rows
 
 

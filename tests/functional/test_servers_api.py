@@ -136,6 +136,10 @@ def test_create_stores_what_the_compute_host_needs(stack):
     found = stack.compute("GET", "/servers?ip=^10\\.0\\.0\\.9$", headers=USER).json()
     assert [s["id"] for s in found["servers"]] == [created["id"]]
     assert stack.compute("GET", "/servers?ip=10.9.9.9", headers=USER).json()["servers"] == []
+    # as Nova: the regex matches from the start of the address
+    assert stack.compute("GET", "/servers?ip=0.0.9", headers=USER).json()["servers"] == []
+    found = stack.compute("GET", "/servers?ip=10.0", headers=USER).json()["servers"]
+    assert [s["id"] for s in found] == [created["id"]]
     unknown = [{"uuid": "6a7f0f46-0000-4000-8000-00000000abcd"}]
     resp = _create(stack, USER, networks=unknown)
     assert resp.status_code == 400
