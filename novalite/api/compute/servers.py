@@ -33,10 +33,9 @@ _BAD_REFERENCE = (exception.FlavorNotFound, exception.ImageNotFound)
 
 MAX_USER_DATA_LENGTH = 65535
 
-# NOTE: the filters any user may give (Nova's list at 2.1); the others
-# (host, node, project_id, ...) need os_compute_api:servers:allow_all_filters.
-_USER_FILTERS = ("reservation_id", "name", "status", "image", "flavor", "ip",
-                 "changes-since", "all_tenants")
+# NOTE: any user may filter by Nova's 2.1 user filters (name, status, image,
+# flavor, ip, reservation_id, changes-since); these need the
+# os_compute_api:servers:allow_all_filters rule (admins), else are ignored.
 _ADMIN_FILTERS = {"host": "host", "node": "node", "user_id": "user_id", "uuid": "uuids"}
 
 
