@@ -118,6 +118,13 @@ def test_admin_sees_all_projects_with_all_tenants(two_projects):
     assert resp.status_code == 403
     mine = stack.compute("GET", f"/servers/{a}", headers=MEMBER_A).json()["server"]
     assert not [k for k in mine if k.startswith("OS-EXT-SRV-ATTR:")]
+    # admin-only filters count for admins and are ignored for others
+    assert stack.compute("GET", "/servers?all_tenants=1&host=elsewhere",
+                         headers=ADMIN).json()["servers"] == []
+    assert len(stack.compute("GET", "/servers?all_tenants=1&host=host1",
+                             headers=ADMIN).json()["servers"]) == 2
+    mine = stack.compute("GET", "/servers?host=elsewhere", headers=MEMBER_A).json()
+    assert [s["id"] for s in mine["servers"]] == [a]
     # deleted servers are listed for admins only, as Nova
     resp = stack.compute("GET", "/servers?status=DELETED", headers=MEMBER_A)
     assert resp.status_code == 403
