@@ -53,6 +53,11 @@ def test_server_create_with_network_by_name_shows_its_address(aio: AllInOne) -> 
                          "novalite-tiny", "--network", "no-such-net", "x")
     assert bad.returncode != 0 and "no-such-net" in bad.stderr
 
+    # With a network endpoint in the catalog, quota show asks it too.
+    quotas = openstack(aio, "quota", "show", "-f", "json")
+    assert isinstance(quotas, (list, dict)) and quotas
+    openstack(aio, "quota", "show", "--usage", "-f", "json")
+
     actions = openstack(aio, "server", "event", "list", "net-cli", "-f", "json")
     assert [a["Action"] for a in actions] == ["create"]
     assert openstack(aio, "network", "show", extra["ID"], "-f", "json")["name"] == "extra"

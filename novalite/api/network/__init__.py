@@ -25,3 +25,8 @@ def connect(router: Router) -> None:
                          ("/security-groups", "security_groups"),
                          ("/extensions", "extensions")):
         router.connect(v2 + path, "GET", networks, action)
+    for path, action in (("/quotas/{project_id}", "quota"),
+                         ("/quotas/{project_id}/default", "quota_default"),
+                         ("/quotas/{project_id}/details", "quota_details"),
+                         ("/quotas/{project_id}/details.json", "quota_details")):
+        router.connect(v2 + path, "GET", networks, action)

@@ -96,3 +96,20 @@ class NetworksController:
 
     def extensions(self, req: Request) -> dict:
         return {"extensions": []}
+
+    # NOTE: `openstack quota show` asks the network service too when the
+    # catalog has one. novalite limits no network resource: -1 (unlimited).
+    def quota(self, req: Request, project_id: str) -> dict:
+        return {"quota": dict.fromkeys(_QUOTA_RESOURCES, -1)}
+
+    def quota_default(self, req: Request, project_id: str) -> dict:
+        return self.quota(req, project_id)
+
+    def quota_details(self, req: Request, project_id: str) -> dict:
+        used = {"network": len(db.network_get_all()), "subnet": len(db.network_get_all())}
+        return {"quota": {k: {"limit": -1, "used": used.get(k, 0), "reserved": 0}
+                          for k in _QUOTA_RESOURCES}}
+
+
+_QUOTA_RESOURCES = ("network", "subnet", "port", "router", "floatingip", "security_group",
+                    "security_group_rule", "rbac_policy", "subnetpool")
