@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import jsonschema
+from oslo_utils import strutils
 
 from novalite.api import errors
 
@@ -207,13 +208,11 @@ def _typed(name: str, value: str, param_schema: dict) -> Any:
             if "string" not in kinds:
                 raise query_error(name, value, f"{name} must be a number") from None
     if "boolean" in kinds:
-        lowered = value.strip().lower()
-        if lowered in ("true", "1", "yes", "on", "t", "y"):
-            return True
-        if lowered in ("false", "0", "no", "off", "f", "n"):
-            return False
-        if "string" not in kinds:
-            raise query_error(name, value, f"{name} must be a boolean")
+        try:
+            return strutils.bool_from_string(value, strict=True)
+        except ValueError:
+            if "string" not in kinds:
+                raise query_error(name, value, f"{name} must be a boolean") from None
     return value
 
 

@@ -103,6 +103,14 @@ class API:
             raise exception.ImageNotFound(image_id=image_id)
         return image
 
+    def exists(self, image_id: str) -> bool:
+        """Whether any image (visible to anyone, not deleted) has this id."""
+        try:
+            db.image_get(image_id)
+        except exception.ImageNotFound:
+            return False
+        return True
+
     def get_all(self, context: Any, filters: dict | None = None) -> list[dict]:
         """Images the caller may see, newest first.
 
@@ -222,8 +230,9 @@ class API:
     def download(self, context: Any, image_id: str) -> Iterator[bytes]:
         """The image's data in chunks. The file is opened before this
         returns, so a missing one fails here rather than mid-response."""
-        self.get(context, image_id)
         row = db.image_get(image_id)
+        if not visible(context, _view(row)):
+            raise exception.ImageNotFound(image_id=image_id)
         if row["status"] != "active" or not row.get("location"):
             raise exception.Conflict(reason=f"image {image_id} is {row['status']} and has no "
                                             "data to download")

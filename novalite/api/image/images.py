@@ -114,13 +114,9 @@ class ImagesController:
             "Location": f"{req.links.image_root}/v2/images/{image['id']}"})
 
     def _check_free(self, image_id: str) -> None:
-        from novalite.db import api as db
-
-        try:
-            db.image_get(image_id)
-        except exception.ImageNotFound:
-            return
-        raise errors.HTTPError(409, f"Image with identifier {image_id} already exists!")
+        # NOTE: an id taken by an image the caller cannot see is taken too.
+        if self.image_api.exists(image_id):
+            raise errors.HTTPError(409, f"Image with identifier {image_id} already exists!")
 
     @validation.media_types(*schemas.PATCH_MEDIA_TYPES)
     @validation.schema(schemas.patch)
