@@ -425,7 +425,8 @@ def instance_get_all_by_filters(filters: dict, sort_key: str = "created_at",
     task_state_not_null, display_name (regex, Python ``re.search``, applied
     in Python so every backend agrees), ip (regex matched at the start of
     a fixed address, as Nova's ``re.match``),
-    image_ref, flavor_id, changes_since, deleted (bool), uuids,
+    image_ref, flavor_id, changes_since, deleted (bool: deleted ones too),
+    only_deleted, uuids,
     reservation_id, updated_before, created_before.
 
     The marker must be among the rows the filters select (else Invalid
@@ -482,6 +483,8 @@ def _instance_filters(q: sa.Select, filters: dict) -> sa.Select:
     M = models.Instance
     if not filters.get("deleted") and not filters.get("changes_since"):
         q = q.where(M.deleted == 0)
+    if filters.get("only_deleted"):
+        q = q.where(M.deleted != 0)
     for key in ("project_id", "user_id", "host", "node", "image_ref", "reservation_id"):
         if filters.get(key) is not None:
             q = q.where(getattr(M, key) == filters[key])

@@ -134,6 +134,12 @@ def test_admin_sees_all_projects_with_all_tenants(two_projects):
     deleted = stack.compute("GET", "/servers/detail?status=DELETED&all_tenants=1",
                             headers=ADMIN).json()["servers"]
     assert [(s["id"], s["status"]) for s in deleted] == [(b, "DELETED")]
+    deleted = stack.compute("GET", "/servers?deleted=true&all_tenants=1",
+                            headers=ADMIN).json()["servers"]
+    assert [s["id"] for s in deleted] == [b]
+    # for others "deleted" is not a filter they may use: ignored
+    mine = stack.compute("GET", "/servers?deleted=true", headers=MEMBER_A).json()["servers"]
+    assert [s["id"] for s in mine] == [a]
 
 
 def test_policy_file_overrides_a_default(two_projects, tmp_path):

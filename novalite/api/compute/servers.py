@@ -15,7 +15,7 @@ import posixpath
 import secrets
 from typing import Any
 
-from oslo_utils import timeutils
+from oslo_utils import strutils, timeutils
 
 from novalite import exception, policy, quota
 from novalite.api import common, errors, validation, wsgi
@@ -211,6 +211,10 @@ def search_options(params: Any, ctx: Any, detailed: bool) -> dict | None:
         for name, key in _ADMIN_FILTERS.items():
             if params.get(name):
                 opts[key] = [params[name]] if key == "uuids" else params[name]
+        # NOTE: as Nova: deleted=true lists only deleted servers (the CLI
+        # sends deleted=False, the default).
+        if strutils.bool_from_string(params.get("deleted"), default=False):
+            opts.update(deleted=True, only_deleted=True)
     all_tenants = common.bool_param(params, "all_tenants")
     tenant = params.get("tenant_id")
     if tenant and tenant != ctx.project_id and "all_tenants" not in params:
