@@ -14,6 +14,7 @@ import base64
 import contextlib
 import ipaddress
 import json
+import os
 import random
 import subprocess
 import threading
@@ -148,6 +149,10 @@ def servers(ns: NetStack) -> Iterator[list[str]]:
             ns.rs.stack.compute("DELETE", f"/servers/{sid}")
         for sid in ids:
             ns.rs.stack.wait_gone(sid, 90)
+
+
+def bridge_ports(bridge: str) -> list[str]:
+    return sorted(os.listdir(f"/sys/class/net/{bridge}/brif"))
 
 
 def assert_nothing_left(ns: NetStack, server_id: str, taps: list[str]) -> None:
@@ -333,6 +338,23 @@ def test_eight_concurrent_instances_get_distinct_addresses_and_all_answer(
         for sid in addresses:
             assert_nothing_left(ns, sid, taps)
         assert network_db.fixed_ip_get_all(ns.net["id"]) == []
+        assert bridge_ports(ns.bridge) == []
+
+
+def test_delete_during_the_build_leaves_nothing_but_the_bridge(ns: NetStack) -> None:
+    server = ns.boot("net-hasty")
+    sid = server["id"]
+    ns.rs.stack.wait_for(sid, lambda s: s.get("OS-EXT-STS:task_state") in (
+        "block_device_mapping", "spawning") or s.get("status") == "ACTIVE", 60, "the build")
+    ports = ns.ports(sid)
+    ns.rs.delete(sid, timeout=90)
+    assert ns.ports(sid) == []
+    for p in ports:
+        assert not linux_net.device_exists(network_model.devname(p["uuid"]))
+    # NOTE: the spawn may have been cancelled before it made the bridge.
+    if linux_net.device_exists(ns.bridge):
+        assert bridge_ports(ns.bridge) == []
+    assert ns.rs.instance_dirs() == []
 
 
 def test_failed_injection_leaves_the_instance_active_with_an_error_event(ns: NetStack) -> None:
