@@ -403,3 +403,21 @@ def test_property_and_tag_quotas_are_413(make_stack):
     resp = patch(stack, image["id"], [{"op": "add", "path": "/c", "value": "3"}])
     assert resp.status_code == 413
     assert image_req(stack, "POST", "/images", {"name": "x", "k" * 256: "v"}).status_code == 400
+
+
+def test_tags_are_added_and_removed_one_by_one(stack):
+    image = create(stack, headers=ALICE, tags=["a"])
+    tags = f"/images/{image['id']}/tags"
+    assert image_req(stack, "PUT", f"{tags}/b", headers=ALICE).status_code == 204
+    assert image_req(stack, "PUT", f"{tags}/b", headers=ALICE).status_code == 204
+    assert image_req(stack, "GET", f"/images/{image['id']}", headers=ALICE).json()["tags"] == [
+        "a", "b"]
+    assert image_req(stack, "DELETE", f"{tags}/a", headers=ALICE).status_code == 204
+    resp = image_req(stack, "DELETE", f"{tags}/a", headers=ALICE)
+    assert resp.status_code == 404 and resp.json()["message"] == "Tag a not found"
+    assert image_req(stack, "GET", f"/images/{image['id']}", headers=ALICE).json()["tags"] == [
+        "b"]
+    assert image_req(stack, "PUT", f"{tags}/{'x' * 256}", headers=ALICE).status_code == 400
+    assert image_req(stack, "PUT", f"{tags}/c", headers=BOB).status_code == 404
+    resp = image_req(stack, "PUT", f"/images/{stack.image_id}/tags/c", headers=BOB)
+    assert resp.status_code == 403

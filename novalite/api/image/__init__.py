@@ -32,6 +32,8 @@ def connect(router: Router, image_api: Any = None) -> None:
         ("/images/{id}", "GET", "show"),
         ("/images/{id}", "PATCH", "update"),
         ("/images/{id}", "DELETE", "delete"),
+        ("/images/{id}/tags/{tag}", "PUT", "add_tag"),
+        ("/images/{id}/tags/{tag}", "DELETE", "delete_tag"),
         ("/images/{id}/file", "PUT", "upload"),
         ("/images/{id}/file", "GET", "download"),
     ]

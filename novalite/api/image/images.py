@@ -134,6 +134,22 @@ class ImagesController:
         return views.image(updated)
 
     @wsgi.response(204)
+    def add_tag(self, req: Request, id: str, tag: str) -> None:
+        """Add a tag (Glance's ``PUT /v2/images/{id}/tags/{tag}``)."""
+        _check_value("tags", [tag])
+        image = self._get(req, id)
+        if tag not in image["tags"]:
+            self.image_api.update(req.context, id, {"tags": [*image["tags"], tag]})
+
+    @wsgi.response(204)
+    def delete_tag(self, req: Request, id: str, tag: str) -> None:
+        """Remove a tag (Glance's ``DELETE /v2/images/{id}/tags/{tag}``)."""
+        image = self._get(req, id)
+        if tag not in image["tags"]:
+            raise errors.not_found(f"Tag {tag} not found")
+        self.image_api.update(req.context, id, {"tags": [t for t in image["tags"] if t != tag]})
+
+    @wsgi.response(204)
     @validation.media_types("application/octet-stream")
     @validation.openapi(requestBody=_RAW_BODY)
     def upload(self, req: Request, id: str) -> None:
