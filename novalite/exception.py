@@ -172,7 +172,9 @@ class FixedIpAlreadyInUse(Conflict):
 
 
 class NetworkSetupError(NovaliteException):
-    msg_fmt = "Could not set up the network of instance %(instance_uuid)s: %(reason)s"
+    msg_fmt = "Could not set up the network on this host: %(reason)s"
+    # NOTE: a host that cannot make its bridge leaves the build to another.
+    retryable = True
 
 
 class InstanceActionNotFound(NotFound):

@@ -58,17 +58,21 @@ def ensure_bridge(bridge: str, cidr: str, gateway: str) -> None:
             except processutils.ProcessExecutionError as e:
                 if not device_exists(bridge):
                     raise exception.NetworkSetupError(
-                        instance_uuid="-", reason=f"cannot create bridge {bridge}: "
-                                                  f"{(e.stderr or '').strip()}") from e
+                        reason=f"cannot create bridge {bridge}: "
+                               f"{(e.stderr or '').strip()}") from e
         if gw not in bridge_addresses(bridge):
             try:
                 _ip("addr", "add", gw, "dev", bridge)
             except processutils.ProcessExecutionError as e:
                 if gw not in bridge_addresses(bridge):
                     raise exception.NetworkSetupError(
-                        instance_uuid="-", reason=f"cannot add {gw} to bridge {bridge}: "
-                                                  f"{(e.stderr or '').strip()}") from e
-        _ip("link", "set", "dev", bridge, "up")
+                        reason=f"cannot add {gw} to bridge {bridge}: "
+                               f"{(e.stderr or '').strip()}") from e
+        try:
+            _ip("link", "set", "dev", bridge, "up")
+        except processutils.ProcessExecutionError as e:
+            raise exception.NetworkSetupError(
+                reason=f"cannot set bridge {bridge} up: {(e.stderr or '').strip()}") from e
 
 
 def delete_device(name: str) -> None:
