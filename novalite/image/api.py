@@ -233,7 +233,10 @@ class API:
         row = db.image_get(image_id)
         if not visible(context, _view(row)):
             raise exception.ImageNotFound(image_id=image_id)
-        if row["status"] != "active" or not row.get("location"):
+        if row["status"] == "deactivated" and not _is_admin(context):
+            raise exception.ImageForbidden(reason="The requested image has been deactivated. "
+                                                  "Image data download is forbidden.")
+        if row["status"] not in ("active", "deactivated") or not row.get("location"):
             raise exception.Conflict(reason=f"image {image_id} is {row['status']} and has no "
                                             "data to download")
         try:
@@ -242,6 +245,32 @@ class API:
             LOG.error("Data of image %s is missing from %s", image_id, row["location"])
             raise exception.ImageNotFound(image_id=image_id) from e
         return _closing_chunks(f)
+
+    def deactivate(self, context: Any, image_id: str) -> None:
+        """Forbid downloads (admins only, as Glance): active → deactivated."""
+        self._set_active(context, image_id, "deactivate", "active", "deactivated")
+
+    def reactivate(self, context: Any, image_id: str) -> None:
+        """Allow downloads again: deactivated → active."""
+        self._set_active(context, image_id, "reactivate", "deactivated", "active")
+
+    def _set_active(self, context: Any, image_id: str, action: str, source: str,
+                    target: str) -> None:
+        image = self.get(context, image_id)
+        if not _is_admin(context):
+            raise exception.ImageForbidden(reason=f"You are not authorized to complete "
+                                                  f"{action} action.")
+        if image["status"] == target:
+            return
+        if image["status"] != source:
+            raise exception.ImageForbidden(reason=f"Not allowed to {action} image in status "
+                                                  f"'{image['status']}'")
+        try:
+            db.image_update(image_id, {"status": target}, expected_status=source)
+        except exception.ImageStatusTransition:
+            # NOTE: a concurrent request did it first; the outcome is the same.
+            if db.image_get(image_id)["status"] != target:
+                raise
 
     def delete(self, context: Any, image_id: str) -> None:
         image = self._owned(context, image_id, "delete")

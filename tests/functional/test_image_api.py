@@ -421,3 +421,26 @@ def test_tags_are_added_and_removed_one_by_one(stack):
     assert image_req(stack, "PUT", f"{tags}/c", headers=BOB).status_code == 404
     resp = image_req(stack, "PUT", f"/images/{stack.image_id}/tags/c", headers=BOB)
     assert resp.status_code == 403
+
+
+def test_deactivated_images_are_not_downloaded_nor_booted_by_users(stack):
+    image_id = stack.image_id
+    actions = f"/images/{image_id}/actions"
+    resp = image_req(stack, "POST", f"{actions}/deactivate", headers=ALICE)
+    assert resp.status_code == 403 and "deactivate" in resp.json()["message"]
+    assert image_req(stack, "POST", f"{actions}/deactivate").status_code == 204
+    assert image_req(stack, "POST", f"{actions}/deactivate").status_code == 204
+    assert image_req(stack, "GET", f"/images/{image_id}").json()["status"] == "deactivated"
+    resp = image_req(stack, "GET", f"/images/{image_id}/file", headers=ALICE)
+    assert resp.status_code == 403 and "deactivated" in resp.json()["message"]
+    assert image_req(stack, "GET", f"/images/{image_id}/file").status_code == 200
+    resp = stack.compute("POST", "/servers", {"server": {
+        "name": "vm", "flavorRef": "1", "imageRef": image_id}}, headers=ALICE)
+    assert resp.status_code == 400 and "not active" in resp.text
+
+    assert image_req(stack, "POST", f"{actions}/reactivate").status_code == 204
+    assert image_req(stack, "GET", f"/images/{image_id}/file", headers=ALICE).status_code == 200
+    queued = create(stack)
+    resp = image_req(stack, "POST", f"/images/{queued['id']}/actions/deactivate")
+    assert resp.status_code == 403
+    assert resp.json()["message"] == "Not allowed to deactivate image in status 'queued'"

@@ -34,6 +34,8 @@ def connect(router: Router, image_api: Any = None) -> None:
         ("/images/{id}", "DELETE", "delete"),
         ("/images/{id}/tags/{tag}", "PUT", "add_tag"),
         ("/images/{id}/tags/{tag}", "DELETE", "delete_tag"),
+        ("/images/{id}/actions/deactivate", "POST", "deactivate"),
+        ("/images/{id}/actions/reactivate", "POST", "reactivate"),
         ("/images/{id}/file", "PUT", "upload"),
         ("/images/{id}/file", "GET", "download"),
     ]

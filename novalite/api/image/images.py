@@ -168,7 +168,7 @@ class ImagesController:
         Content-MD5 carrying the md5 ``checksum`` (hex, as Glance sends it).
         An image without data answers 204, as in Glance."""
         image = self._get(req, id)
-        if image.get("status") != "active" or image.get("size") is None:
+        if image.get("status") not in ("active", "deactivated") or image.get("size") is None:
             return webob.Response(status=204)
         chunks = self.image_api.download(req.context, id)
         resp = webob.Response(status=200, content_type="application/octet-stream",
@@ -177,6 +177,23 @@ class ImagesController:
         if image.get("checksum"):
             resp.headers["Content-MD5"] = image["checksum"]
         return resp
+
+    @wsgi.response(204)
+    def deactivate(self, req: Request, id: str) -> None:
+        """Forbid downloads of an active image (admins only, as Glance)."""
+        self._action(req, id, self.image_api.deactivate)
+
+    @wsgi.response(204)
+    def reactivate(self, req: Request, id: str) -> None:
+        """Allow downloads of a deactivated image again (admins only)."""
+        self._action(req, id, self.image_api.reactivate)
+
+    @staticmethod
+    def _action(req: Request, image_id: str, act: Any) -> None:
+        try:
+            act(req.context, image_id)
+        except exception.ImageNotFound:
+            raise _not_found(image_id) from None
 
     @wsgi.response(204)
     def delete(self, req: Request, id: str) -> None:
