@@ -42,7 +42,8 @@ _PUBLIC = ("id", "name", "status", "disk_format", "container_format", "size", "c
 # NOTE: Glance core attributes without a column of their own live in the
 # properties JSON under their own names, which Glance never allows as
 # custom property names, so they cannot collide with one.
-_STORED_IN_PROPERTIES = ("tags", "os_hidden")
+_STORED_IN_PROPERTIES = ("tags", "os_hidden", "virtual_size")
+_QCOW2_MAGIC = b"QFI\xfb"
 
 
 def _view(row: dict) -> dict:
@@ -51,6 +52,7 @@ def _view(row: dict) -> dict:
     properties = dict(row.get("properties") or {})
     out["tags"] = list(properties.pop("tags", None) or [])
     out["os_hidden"] = bool(properties.pop("os_hidden", False))
+    out["virtual_size"] = properties.pop("virtual_size", None)
     out["protected"] = bool(row.get("protected"))
     out["properties"] = properties
     return out
@@ -62,7 +64,28 @@ def _stored_properties(image: dict) -> dict:
         stored["tags"] = list(image["tags"])
     if image.get("os_hidden"):
         stored["os_hidden"] = True
+    if image.get("virtual_size") is not None:
+        stored["virtual_size"] = image["virtual_size"]
     return stored
+
+
+def virtual_size(path: str, disk_format: str | None, size: int) -> int | None:
+    """The disk's size as a guest sees it, as Glance records it: a raw
+    image's own size, a qcow2 image's from its header; unknown otherwise.
+
+    NOTE: metadata only. Compute still inspects every image with an
+    explicit format before it uses one.
+    """
+    if disk_format == "raw":
+        return size
+    if disk_format != "qcow2":
+        return None
+    with open(path, "rb") as f:
+        header = f.read(32)
+    if len(header) < 32 or header[:4] != _QCOW2_MAGIC or \
+            int.from_bytes(header[4:8], "big") not in (2, 3):
+        return None
+    return int.from_bytes(header[24:32], "big")
 
 
 def images_dir() -> str:
@@ -211,10 +234,13 @@ class API:
             _set_status_if(image_id, "killed", expected="saving")
             raise
         try:
+            current = _view(db.image_get(image_id))
+            current["virtual_size"] = virtual_size(path, current["disk_format"], size)
             return _view(db.image_update(image_id, {
                 "status": "active", "size": size, "checksum": md5.hexdigest(),
                 "os_hash_algo": "sha512", "os_hash_value": sha512.hexdigest(),
-                "location": path}, expected_status="saving"))
+                "location": path, "properties": _stored_properties(current)},
+                expected_status="saving"))
         except (exception.ImageNotFound, exception.Conflict):
             # NOTE: deleted while its data streamed in; the data goes too.
             os.unlink(path)

@@ -103,6 +103,8 @@ def test_upload_makes_it_active_with_size_and_hashes_and_once_only(stack):
     assert shown["checksum"] == hashlib.md5(data, usedforsecurity=False).hexdigest()
     assert shown["os_hash_algo"] == "sha512"
     assert shown["os_hash_value"] == hashlib.sha512(data).hexdigest()
+    # NOTE: the data is no qcow2 image, so its virtual size is not known.
+    assert shown["virtual_size"] is None
     got = image_req(stack, "GET", f"/images/{image['id']}/file", headers=ALICE)
     assert got.status_code == 200 and got.content == data
     assert got.headers["Content-MD5"] == shown["checksum"]
@@ -444,3 +446,18 @@ def test_deactivated_images_are_not_downloaded_nor_booted_by_users(stack):
     resp = image_req(stack, "POST", f"/images/{queued['id']}/actions/deactivate")
     assert resp.status_code == 403
     assert resp.json()["message"] == "Not allowed to deactivate image in status 'queued'"
+
+
+def test_virtual_size_of_raw_and_qcow2_images(stack, tmp_path):
+    raw = create(stack, disk_format="raw")
+    image_req(stack, "PUT", f"/images/{raw['id']}/file", raw=b"\0" * 4096, headers=OCTET)
+    assert image_req(stack, "GET", f"/images/{raw['id']}").json()["virtual_size"] == 4096
+    disk = tmp_path / "disk.qcow2"
+    subprocess.run(["qemu-img", "create", "-f", "qcow2", str(disk), "3G"], check=True,
+                   capture_output=True)
+    qcow2 = create(stack, disk_format="qcow2")
+    image_req(stack, "PUT", f"/images/{qcow2['id']}/file", raw=disk.read_bytes(),
+              headers=OCTET)
+    shown = image_req(stack, "GET", f"/images/{qcow2['id']}").json()
+    assert shown["virtual_size"] == 3 * 1024 ** 3 and shown["size"] == disk.stat().st_size
+    assert "virtual_size" not in shown.get("properties", {})

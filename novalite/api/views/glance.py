@@ -22,7 +22,7 @@ def image(view: dict) -> dict:
     out["tags"] = list(view.get("tags") or [])
     out["min_ram"] = view.get("min_ram") or 0
     out["min_disk"] = view.get("min_disk") or 0
-    out["virtual_size"] = None
+    out["virtual_size"] = view.get("virtual_size")
     out["created_at"] = isotime(view.get("created_at"))
     out["updated_at"] = isotime(view.get("updated_at") or view.get("created_at"))
     out["self"] = f"/v2/images/{view['id']}"
