@@ -139,11 +139,15 @@ def _returns_json(fn: Any) -> bool | None:
 def _success(fn: Any, public: bool) -> dict[str, Any]:
     code = getattr(fn, "wsgi_code", None)
     schema = getattr(fn, "wsgi_response_schema", None)
+    json_body = _returns_json(fn)
+    if code is None and json_body is not None:
+        # NOTE: what a method returns as a dict (or None), the dispatcher
+        # answers with its default status.
+        code = 200
     # NOTE: a method that builds its own answer and does not say which
     # status it uses: any success is allowed rather than guessed.
     key = "2XX" if code is None else str(code)
     answer: dict[str, Any] = {"description": "Success"}
-    json_body = _returns_json(fn)
     if schema is not None or (json_body and code != 204):
         answer["content"] = {"application/json": {
             "schema": copy.deepcopy(schema) if schema is not None else {}}}
