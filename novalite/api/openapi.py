@@ -136,7 +136,7 @@ def _returns_json(fn: Any) -> bool | None:
     return None
 
 
-def _success(fn: Any, public: bool) -> dict[str, Any]:
+def _success(fn: Any, route: Route) -> dict[str, Any]:
     code = getattr(fn, "wsgi_code", None)
     schema = getattr(fn, "wsgi_response_schema", None)
     json_body = _returns_json(fn)
@@ -152,7 +152,7 @@ def _success(fn: Any, public: bool) -> dict[str, Any]:
         answer["content"] = {"application/json": {
             "schema": copy.deepcopy(schema) if schema is not None else {}}}
     out = {key: answer}
-    if code is None and public:
+    if code is None and route.public and route.method == "GET":
         # NOTE: OpenStack's version discovery answers 300 Multiple Choices.
         out["3XX"] = {"description": "Version choices",
                       "content": {"application/json": {"schema": {}}}}
@@ -174,7 +174,7 @@ def _operation(route: Route) -> dict:
         types = getattr(fn, "wsgi_media_types", None) or ("application/json",)
         op["requestBody"] = {"required": True, "content": {
             media_type: {"schema": copy.deepcopy(validator.schema)} for media_type in types}}
-    responses = _success(fn, route.public)
+    responses = _success(fn, route)
     error_ref = {"$ref": f"#/components/schemas/{_ERROR_SCHEMAS.get(api or '', 'NovaError')}"}
     for code in _error_codes(route, validator is not None):
         responses[str(code)] = {"description": _ERROR_TEXT[code],
@@ -185,7 +185,10 @@ def _operation(route: Route) -> dict:
     extra = getattr(fn, "wsgi_openapi", None)
     if extra:
         extra = copy.deepcopy(extra)
-        op["responses"].update(extra.pop("responses", {}))
+        declared = extra.pop("responses", {})
+        if any(key.startswith("2") for key in declared):
+            op["responses"].pop("2XX", None)
+        op["responses"].update(declared)
         op.update(extra)
     return op
 
