@@ -143,3 +143,36 @@ def test_a_documented_only_query_schema_is_listed_but_not_enforced():
     params = openapi.document(router)["paths"]["/loose"]["get"]["parameters"]
     assert params == [{"name": "limit", "in": "query", "required": False,
                        "schema": {"type": "integer"}}]
+
+
+def test_success_status_follows_the_declaration_or_the_return_annotation():
+    from typing import Any
+
+    class _Kinds:
+        def as_dict(self, req: wsgi.Request) -> dict:
+            return {}
+
+        def nothing(self, req: wsgi.Request) -> None:
+            return None
+
+        @wsgi.response(202)
+        def accepted(self, req: wsgi.Request) -> None:
+            return None
+
+        def own_answer(self, req: wsgi.Request) -> Any:
+            return wsgi.json_response({}, 201)
+
+    router = Router()
+    for action in ("as_dict", "nothing", "accepted", "own_answer"):
+        router.connect(f"/{action}", "POST", _Kinds(), action)
+    doc = openapi.document(router)
+    validate_spec(doc)
+
+    def success(action: str) -> dict:
+        responses = doc["paths"][f"/{action}"]["post"]["responses"]
+        return {k: v for k, v in responses.items() if k.startswith("2")}
+
+    assert list(success("as_dict")) == ["200"] and "content" in success("as_dict")["200"]
+    assert success("nothing") == {"200": {"description": "Success"}}
+    assert success("accepted") == {"202": {"description": "Success"}}
+    assert list(success("own_answer")) == ["2XX"]
