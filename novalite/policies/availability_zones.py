@@ -9,12 +9,7 @@ from novalite.policies import base
 AZ = "os_compute_api:os-availability-zone:%s"
 
 
-def _rule(name: str, check: str, description: str, operations: list[tuple[str, str]],
-          ) -> policy.DocumentedRuleDefault:
-    return policy.DocumentedRuleDefault(
-        name=name, check_str=check, description=description,
-        operations=[{"method": m, "path": p} for m, p in operations],
-        scope_types=base.PROJECT_SCOPE)
+_rule = base.rule
 
 
 rules: list[policy.RuleDefault] = [

@@ -36,3 +36,12 @@ rules = [
 
 def list_rules() -> list[policy.RuleDefault]:
     return rules
+
+
+def rule(name: str, check: str, description: str, operations: list[tuple[str, str]],
+         ) -> policy.DocumentedRuleDefault:
+    """A documented, project-scoped rule: ``operations`` are (method, path)."""
+    return policy.DocumentedRuleDefault(
+        name=name, check_str=check, description=description,
+        operations=[{"method": m, "path": p} for m, p in operations],
+        scope_types=PROJECT_SCOPE)

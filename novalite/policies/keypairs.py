@@ -11,12 +11,7 @@ KEYPAIRS = "os_compute_api:os-keypairs:%s"
 ADMIN_OR_OWNER = f"({base.ADMIN}) or user_id:%(user_id)s"
 
 
-def _rule(name: str, check: str, description: str, operations: list[tuple[str, str]],
-          ) -> policy.DocumentedRuleDefault:
-    return policy.DocumentedRuleDefault(
-        name=name, check_str=check, description=description,
-        operations=[{"method": m, "path": p} for m, p in operations],
-        scope_types=base.PROJECT_SCOPE)
+_rule = base.rule
 
 
 rules: list[policy.RuleDefault] = [

@@ -10,12 +10,7 @@ LIMITS = "os_compute_api:limits"
 OTHER_PROJECT = "os_compute_api:limits:other_project"
 
 
-def _rule(name: str, check: str, description: str, operations: list[tuple[str, str]],
-          ) -> policy.DocumentedRuleDefault:
-    return policy.DocumentedRuleDefault(
-        name=name, check_str=check, description=description,
-        operations=[{"method": m, "path": p} for m, p in operations],
-        scope_types=base.PROJECT_SCOPE)
+_rule = base.rule
 
 
 rules: list[policy.RuleDefault] = [

@@ -13,12 +13,7 @@ CONSOLE_OUTPUT = "os_compute_api:os-console-output"
 FORCE_DELETE = "os_compute_api:os-deferred-delete:force"
 
 
-def _rule(name: str, check: str, description: str, operations: list[tuple[str, str]],
-          ) -> policy.DocumentedRuleDefault:
-    return policy.DocumentedRuleDefault(
-        name=name, check_str=check, description=description,
-        operations=[{"method": m, "path": p} for m, p in operations],
-        scope_types=base.PROJECT_SCOPE)
+_rule = base.rule
 
 
 rules: list[policy.RuleDefault] = [

@@ -5,23 +5,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from novalite import exception
-from novalite.conf import CONF
 from novalite.db import api as db_api
 from novalite.db import migration, models
-
-
-@pytest.fixture
-def synced(database_url, tmp_path):
-    CONF.set_override("connection", database_url, group="database")
-    CONF.set_override("state_path", str(tmp_path))
-    db_api.dispose()
-    try:
-        migration.db_sync()
-        yield database_url
-    finally:
-        db_api.dispose()
-        CONF.clear_override("connection", group="database")
-        CONF.clear_override("state_path")
 
 
 def _head() -> str:

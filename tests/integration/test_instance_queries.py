@@ -6,7 +6,6 @@ import pytest
 
 from novalite import exception
 from novalite.db import api as db_api
-from tests.integration.test_db_backends import synced  # noqa: F401 - fixture
 
 
 def _pages(sort_key, sort_dir, limit, **filters):
@@ -23,7 +22,7 @@ def _pages(sort_key, sort_dir, limit, **filters):
 
 @pytest.mark.parametrize("sort_key", ["host", "display_name", "created_at", "task_state"])
 @pytest.mark.parametrize("sort_dir", ["asc", "desc"])
-def test_marker_pages_cover_every_row_once(synced, sort_key, sort_dir):  # noqa: F811
+def test_marker_pages_cover_every_row_once(synced, sort_key, sort_dir):
     for i in range(11):
         db_api.instance_create({
             "display_name": f"vm-{i % 4}", "project_id": "p",
@@ -44,7 +43,7 @@ def test_marker_pages_cover_every_row_once(synced, sort_key, sort_dir):  # noqa:
     assert values == expected
 
 
-def test_project_filter_and_unknown_marker(synced):  # noqa: F811
+def test_project_filter_and_unknown_marker(synced):
     mine = db_api.instance_create({"display_name": "mine", "project_id": "p"})
     theirs = db_api.instance_create({"display_name": "theirs", "project_id": "q"})
     assert db_api.instance_get_by_uuid(mine["uuid"], project_id="p")["display_name"] == "mine"

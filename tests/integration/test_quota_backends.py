@@ -11,24 +11,8 @@ import pytest
 
 from novalite import context as nl_context
 from novalite import exception, keypairs, quota
-from novalite.conf import CONF
 from novalite.db import api as db_api
-from novalite.db import migration
 from novalite.db import quotas as db_quotas
-
-
-@pytest.fixture
-def synced(database_url, tmp_path):
-    CONF.set_override("connection", database_url, group="database")
-    CONF.set_override("state_path", str(tmp_path))
-    db_api.dispose()
-    try:
-        migration.db_sync()
-        yield database_url
-    finally:
-        db_api.dispose()
-        CONF.clear_override("connection", group="database")
-        CONF.clear_override("state_path")
 
 
 def _race(n: int, fn) -> None:
