@@ -23,7 +23,7 @@ import tempfile
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import libvirt
@@ -240,6 +240,18 @@ class RealStack:
         assert resp.status_code in (204, 404), f"delete {server_id}: {resp.status_code} " \
                                                f"{resp.text}"
         self.stack.wait_gone(server_id, timeout)
+
+    @contextlib.contextmanager
+    def servers(self, timeout: float = 90) -> Iterator[list[str]]:
+        """Ids appended to the list are deleted at the end, even on failure."""
+        ids: list[str] = []
+        try:
+            yield ids
+        finally:
+            for sid in ids:
+                self.stack.compute("DELETE", f"/servers/{sid}")
+            for sid in ids:
+                self.stack.wait_gone(sid, timeout)
 
     def delete_all_servers(self, timeout: float = 90) -> list[str]:
         resp = self.stack.compute("GET", "/servers")

@@ -139,18 +139,6 @@ def ns() -> Iterator[NetStack]:
     assert not problems, "the stack was not left clean:\n" + "\n".join(problems)
 
 
-@contextlib.contextmanager
-def servers(ns: NetStack) -> Iterator[list[str]]:
-    ids: list[str] = []
-    try:
-        yield ids
-    finally:
-        for sid in ids:
-            ns.rs.stack.compute("DELETE", f"/servers/{sid}")
-        for sid in ids:
-            ns.rs.stack.wait_gone(sid, 90)
-
-
 def bridge_ports(bridge: str) -> list[str]:
     return sorted(os.listdir(f"/sys/class/net/{bridge}/brif"))
 
@@ -166,7 +154,7 @@ def assert_nothing_left(ns: NetStack, server_id: str, taps: list[str]) -> None:
 
 def test_guest_answers_http_with_its_uuid_and_delete_leaves_only_the_bridge(
         ns: NetStack) -> None:
-    with servers(ns) as ids:
+    with ns.rs.servers() as ids:
         posted = time.monotonic()
         server = ns.boot("net-one")
         sid = server["id"]
@@ -217,7 +205,7 @@ def _agent_read(ns: NetStack, server_id: str, path: str, timeout: float) -> byte
 def test_personality_file_injected_through_the_agent_reads_back_the_same(ns: NetStack) -> None:
     data = bytes(range(256)) + b"\nnovalite personality\n"
     user_data = b"#!/bin/sh\necho hello from user_data\n"
-    with servers(ns) as ids:
+    with ns.rs.servers() as ids:
         server = ns.boot("net-files", personality=[
             {"path": "/etc/novalite/injected.bin", "contents": base64.b64encode(data).decode()}],
             user_data=base64.b64encode(user_data).decode())
@@ -275,7 +263,7 @@ def test_bad_user_data_and_personality_are_refused_with_400(ns: NetStack) -> Non
 # -- two guests on one network --------------------------------------------------------
 
 def test_two_instances_on_the_network_reach_each_other(ns: NetStack) -> None:
-    with servers(ns) as ids:
+    with ns.rs.servers() as ids:
         a = ns.boot("net-a")
         b = ns.boot("net-b", networks=[{"uuid": ns.net["uuid"]}])
         ids += [a["id"], b["id"]]
@@ -298,7 +286,7 @@ def test_two_instances_on_the_network_reach_each_other(ns: NetStack) -> None:
 
 def test_eight_concurrent_instances_get_distinct_addresses_and_all_answer(
         ns: NetStack) -> None:
-    with servers(ns) as ids:
+    with ns.rs.servers() as ids:
         booted: list[dict] = []
         errors: list[BaseException] = []
         lock = threading.Lock()
@@ -360,7 +348,7 @@ def test_delete_during_the_build_leaves_nothing_but_the_bridge(ns: NetStack) -> 
 def test_failed_injection_leaves_the_instance_active_with_an_error_event(ns: NetStack) -> None:
     # The config drive is mounted read-only in the guest: writing there fails.
     path = "/mnt/config/cannot-write.txt"
-    with servers(ns) as ids:
+    with ns.rs.servers() as ids:
         server = ns.boot("net-badfile", personality=[
             {"path": path, "contents": base64.b64encode(b"x").decode()}])
         sid = server["id"]

@@ -12,7 +12,6 @@ libvirtd, or no QEMU, fails the tests: nothing here skips.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import threading
@@ -58,19 +57,6 @@ def rs() -> Iterator[RealStack]:
     assert not problems, "the stack was not left clean:\n" + "\n".join(problems)
 
 
-@contextlib.contextmanager
-def servers(rs: RealStack) -> Iterator[list[str]]:
-    """Ids appended to the list are deleted at the end, even on failure."""
-    ids: list[str] = []
-    try:
-        yield ids
-    finally:
-        for sid in ids:
-            rs.stack.compute("DELETE", f"/servers/{sid}")
-        for sid in ids:
-            rs.stack.wait_gone(sid, 60)
-
-
 def disk_guest_hostname(rs: RealStack, server_id: str, server_name: str) -> str:
     """The hostname a disk-booted tiny guest prints: the server's when it
     has a config drive to read it from, else the guest's default.
@@ -112,7 +98,7 @@ def domain_state(rs: RealStack, server_id: str) -> int:
 
 def test_disk_image_boots_to_the_marker(rs: RealStack) -> None:
     name = "rg-disk"
-    with servers(rs) as ids:
+    with rs.servers(60) as ids:
         posted = time.monotonic()
         server = rs.boot(name, rs.images["disk"]["id"], TINY)
         ids.append(server["id"])
@@ -139,7 +125,7 @@ def test_disk_image_boots_to_the_marker(rs: RealStack) -> None:
 
 def test_kernel_ramdisk_image_boots_to_the_marker_with_its_hostname(rs: RealStack) -> None:
     name = "rg-kernel"
-    with servers(rs) as ids:
+    with rs.servers(60) as ids:
         posted = time.monotonic()
         server = rs.boot(name, rs.images["ami"]["id"], TINY)
         ids.append(server["id"])
@@ -162,7 +148,7 @@ def test_kernel_ramdisk_image_boots_to_the_marker_with_its_hostname(rs: RealStac
 
 def test_stop_start_reboot_and_delete_leave_nothing_behind(rs: RealStack) -> None:
     name = "rg-life"
-    with servers(rs) as ids:
+    with rs.servers(60) as ids:
         server = rs.boot(name, rs.images["disk"]["id"], TINY)
         sid = server["id"]
         ids.append(sid)
@@ -224,7 +210,7 @@ def test_four_concurrent_boots_on_one_host(rs: RealStack) -> None:
     # Two of each image: both paths at once, and each kernel guest must
     # show its own hostname (no mix-up between the builds).
     specs = [(f"rg-four-{i}", "disk" if i % 2 else "ami") for i in range(4)]
-    with servers(rs) as ids:
+    with rs.servers(60) as ids:
         posted = time.monotonic()
         booted: list[tuple[str, str, str]] = []
         for name, image in specs:
@@ -300,7 +286,7 @@ def test_unacceptable_images_end_in_error_with_the_reason(
     path, disk_format = make_image(rs)
     assert os.path.getsize(path) < 1024 * 1024
     image_id = rs.upload_image(f"rg-bad-{os.path.basename(path)}", path, disk_format)
-    with servers(rs) as ids:
+    with rs.servers(60) as ids:
         server = rs.boot(f"rg-bad-{disk_format}", image_id, TINY)
         ids.append(server["id"])
         failed = rs.stack.wait_status(server["id"], "ERROR", ACTIVE_TIMEOUT)
@@ -318,7 +304,7 @@ def test_unacceptable_images_end_in_error_with_the_reason(
 # -- (f) compute restart with guests changed behind its back --------------------------
 
 def test_compute_restart_corrects_power_states_changed_behind_its_back(rs: RealStack) -> None:
-    with servers(rs) as ids:
+    with rs.servers(60) as ids:
         off = rs.boot("rg-restart-off", rs.images["ami"]["id"], TINY)
         gone = rs.boot("rg-restart-gone", rs.images["ami"]["id"], TINY)
         ids += [off["id"], gone["id"]]
