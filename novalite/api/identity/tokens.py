@@ -17,6 +17,11 @@ from novalite.api.wsgi import Request
 from novalite.identity import catalog, manager, store
 
 SUBJECT_TOKEN_HEADER = "X-Subject-Token"
+# NOTE: for the OpenAPI document: validate, check and revoke name their
+# subject in a header, and answer with a status of their own.
+_SUBJECT_PARAM = {"name": SUBJECT_TOKEN_HEADER, "in": "header", "required": True,
+                  "description": "The token to validate, check or revoke.",
+                  "schema": {"type": "string"}}
 
 
 def caller(req: Request) -> manager.AuthInfo:
@@ -34,6 +39,9 @@ def _with_catalog(req: Request) -> bool:
 
 class TokensController:
     @validation.schema(schemas.auth_tokens)
+    @validation.openapi(responses={"201": {
+        "description": "A token: its id in the header, its body as Keystone's.",
+        "headers": {SUBJECT_TOKEN_HEADER: {"schema": {"type": "string"}}}}})
     def create(self, req: Request, body: dict) -> webob.Response:
         try:
             info = manager.authenticate(body["auth"])
@@ -60,11 +68,16 @@ class TokensController:
                                         "may validate or revoke it.")
         return me, subject
 
+    @validation.openapi(parameters=[_SUBJECT_PARAM], responses={
+        "200": {"description": "The token is valid: its body, as at issue.",
+                "headers": {SUBJECT_TOKEN_HEADER: {"schema": {"type": "string"}}}}})
     def show(self, req: Request) -> webob.Response:
         _, subject = self._subject(req)
         return wsgi.json_response(views.token(subject, req.links, _with_catalog(req)), 200,
                                   {SUBJECT_TOKEN_HEADER: subject.token_id})
 
+    @validation.openapi(parameters=[_SUBJECT_PARAM],
+                        responses={"204": {"description": "The token is revoked."}})
     def delete(self, req: Request) -> webob.Response:
         _, subject = self._subject(req)
         manager.revoke(subject)
