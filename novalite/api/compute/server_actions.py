@@ -36,6 +36,14 @@ class ServerActionsController:
         }
 
     @validation.schema(schemas.action)
+    @validation.openapi(responses={
+        "200": {"description": "os-getConsoleOutput: the console log.",
+                "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["output"],
+                    "properties": {"output": {"type": "string"}},
+                    "additionalProperties": False}}}},
+        "202": {"description": "os-stop, os-start, reboot, forceDelete: accepted, "
+                               "no body."}})
     def action(self, req: Request, id: str, body: dict) -> Any:
         name = next(iter(body))
         if name not in self._actions:
