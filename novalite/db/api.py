@@ -193,11 +193,16 @@ FLAVOR_SORT_KEYS = ("created_at", "disabled", "ephemeral_gb", "flavorid", "id", 
                     "memory_mb", "name", "root_gb", "rxtx_factor", "swap", "vcpus")
 
 
+def _flavor_row(s: orm.Session, flavorid: str) -> models.Flavor:
+    row = s.scalar(sa.select(models.Flavor).filter_by(flavorid=str(flavorid)))
+    if row is None:
+        raise exception.FlavorNotFound(flavor_id=flavorid)
+    return row
+
+
 def flavor_get_by_flavor_id(flavorid: str) -> dict:
     with _session() as s:
-        row = s.scalar(sa.select(models.Flavor).filter_by(flavorid=str(flavorid)))
-        if row is None:
-            raise exception.FlavorNotFound(flavor_id=flavorid)
+        row = _flavor_row(s, flavorid)
         return row.as_dict()
 
 
@@ -287,9 +292,7 @@ def flavor_create(values: dict) -> dict:
 
 def flavor_destroy(flavorid: str) -> None:
     with _session() as s:
-        row = s.scalar(sa.select(models.Flavor).filter_by(flavorid=str(flavorid)))
-        if row is None:
-            raise exception.FlavorNotFound(flavor_id=flavorid)
+        row = _flavor_row(s, flavorid)
         s.execute(sa.delete(models.FlavorProject).filter_by(flavor_id=row.id))
         s.delete(row)
 
@@ -297,9 +300,7 @@ def flavor_destroy(flavorid: str) -> None:
 def flavor_access_get_by_flavor_id(flavorid: str) -> list[str]:
     """The projects on a flavor's access list."""
     with _session() as s:
-        row = s.scalar(sa.select(models.Flavor).filter_by(flavorid=str(flavorid)))
-        if row is None:
-            raise exception.FlavorNotFound(flavor_id=flavorid)
+        row = _flavor_row(s, flavorid)
         q = (sa.select(models.FlavorProject.project_id).filter_by(flavor_id=row.id)
              .order_by(models.FlavorProject.id))
         return list(s.scalars(q))
@@ -308,9 +309,7 @@ def flavor_access_get_by_flavor_id(flavorid: str) -> list[str]:
 def flavor_access_add(flavorid: str, project_id: str) -> None:
     try:
         with _session() as s:
-            row = s.scalar(sa.select(models.Flavor).filter_by(flavorid=str(flavorid)))
-            if row is None:
-                raise exception.FlavorNotFound(flavor_id=flavorid)
+            row = _flavor_row(s, flavorid)
             s.add(models.FlavorProject(flavor_id=row.id, project_id=project_id))
             s.flush()
     except sa.exc.IntegrityError:
@@ -319,9 +318,7 @@ def flavor_access_add(flavorid: str, project_id: str) -> None:
 
 def flavor_access_remove(flavorid: str, project_id: str) -> None:
     with _session() as s:
-        row = s.scalar(sa.select(models.Flavor).filter_by(flavorid=str(flavorid)))
-        if row is None:
-            raise exception.FlavorNotFound(flavor_id=flavorid)
+        row = _flavor_row(s, flavorid)
         access = s.scalar(sa.select(models.FlavorProject).filter_by(
             flavor_id=row.id, project_id=project_id))
         if access is None:
