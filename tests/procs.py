@@ -105,10 +105,12 @@ class Proc:
 
 def wait_until(pred: Callable[[], Any], timeout: float = 30.0, what: str = "condition",
                interval: float = 0.1) -> Any:
+    """``pred()``'s first true value; it is asked once more at the deadline."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         value = pred()
         if value:
             return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

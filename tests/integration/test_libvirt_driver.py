@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import libvirt
@@ -43,6 +43,7 @@ from novalite.virt.libvirt import host as lv_host
 from novalite.virt.libvirt import imagebackend, imagecache
 from novalite.virt.libvirt.driver import LibvirtDriver
 from tests.integration import services
+from tests.procs import wait_until
 
 objects.register_all()
 
@@ -82,15 +83,6 @@ def leftover_domains() -> list[str]:
         conn.close()
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
 
 
 class RecordingVirtAPI(virtapi.VirtAPI):
@@ -367,7 +359,7 @@ def test_guest_life_cycle(env: LibvirtEnv, drv: LibvirtDriver) -> None:
     # SeaBIOS writes to the serial console even with nothing to boot.
     # NOTE: wait for the banner itself: the log's first bytes (an escape
     # sequence) may come alone.
-    wait_for(lambda: b"SeaBIOS" in drv.get_console_output(ctxt, inst), 20,
+    wait_until(lambda: b"SeaBIOS" in drv.get_console_output(ctxt, inst), 20,
              "SeaBIOS on the console")
     assert os.stat(os.path.join(inst_dir, "console.log")).st_mode & 0o077 == 0
 
@@ -423,7 +415,7 @@ def test_kernel_and_ramdisk_boot_with_hostname_on_the_command_line(
             ["qemu-img", "info", "--output=json", "-U", "-f", "qcow2",
              os.path.join(inst_dir, "disk")], check=True, capture_output=True).stdout)
         assert "backing-filename" not in info and info["virtual-size"] == 1024 ** 3
-        console = wait_for(lambda: b"Kernel command line" in drv.get_console_output(ctxt, inst)
+        console = wait_until(lambda: b"Kernel command line" in drv.get_console_output(ctxt, inst)
                            and drv.get_console_output(ctxt, inst), 60, "the kernel's banner")
         print(f"kernel banner on the console after {time.monotonic() - started:.2f}s")
         assert b"novalite.hostname=kern-el-rm-rf" in console
@@ -593,7 +585,7 @@ def test_destroy_makes_a_spawn_in_flight_fail_promptly(env: LibvirtEnv,
 
     t = threading.Thread(target=build)
     t.start()
-    wait_for(lambda: os.path.isdir(env.instance_dir(inst)), 10, "the spawn to start")
+    wait_until(lambda: os.path.isdir(env.instance_dir(inst)), 10, "the spawn to start")
     time.sleep(0.5)
     destroyed = time.monotonic()
     drv.destroy(ctxt, inst)
@@ -670,10 +662,10 @@ def test_tiny_guest_boots_from_kernel_and_powers_off_cleanly(env: LibvirtEnv,
     drv.spawn(ctxt, inst, {"id": ami_id}, [])
     try:
         spawned = time.monotonic()
-        wait_for(lambda: _console_count(drv, inst, marker), 90, "the tiny guest's marker")
+        wait_until(lambda: _console_count(drv, inst, marker), 90, "the tiny guest's marker")
         print(f"\ntiny guest (kernel): spawn {spawned - started:.2f}s, "
               f"marker after {time.monotonic() - started:.2f}s")
-        wait_for(lambda: _agent_connected(inst), 30, "the guest agent to connect")
+        wait_until(lambda: _agent_connected(inst), 30, "the guest agent to connect")
 
         stopping = time.monotonic()
         drv.power_off(inst, timeout=30)
@@ -683,11 +675,11 @@ def test_tiny_guest_boots_from_kernel_and_powers_off_cleanly(env: LibvirtEnv,
         assert took < 25, "the guest did not shut down by itself; it was forced"
 
         drv.power_on(ctxt, inst)
-        wait_for(lambda: _console_count(drv, inst, marker) >= 2, 90, "the marker after start")
-        wait_for(lambda: _agent_connected(inst), 30, "the guest agent to reconnect")
+        wait_until(lambda: _console_count(drv, inst, marker) >= 2, 90, "the marker after start")
+        wait_until(lambda: _agent_connected(inst), 30, "the guest agent to reconnect")
         rebooting = time.monotonic()
         drv.reboot(ctxt, inst, "SOFT")
-        wait_for(lambda: _console_count(drv, inst, marker) >= 3, 90, "the marker after reboot")
+        wait_until(lambda: _console_count(drv, inst, marker) >= 3, 90, "the marker after reboot")
         print(f"soft reboot to marker in {time.monotonic() - rebooting:.2f}s")
         assert drv.get_info(inst).state == power_state.RUNNING
     finally:
@@ -705,7 +697,7 @@ def test_tiny_guest_boots_from_its_qcow2_disk(env: LibvirtEnv, drv: LibvirtDrive
     drv.spawn(ctxt, inst, {"id": image_id}, [])
     try:
         spawned = time.monotonic()
-        wait_for(lambda: _console_count(drv, inst, tinyguest.MARKER), 120,
+        wait_until(lambda: _console_count(drv, inst, tinyguest.MARKER), 120,
                  "the tiny guest's marker")
         print(f"\ntiny guest (disk): spawn {spawned - started:.2f}s, "
               f"marker after {time.monotonic() - started:.2f}s")

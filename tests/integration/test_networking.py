@@ -31,7 +31,8 @@ from novalite.network import linux_net
 from novalite.network import manage as network_manage
 from novalite.network import model as network_model
 from novalite.virt.libvirt import agent
-from tests.integration.realstack import RealStack, RealStackError, libvirt_connection, wait_until
+from tests.integration.realstack import RealStack, RealStackError, libvirt_connection
+from tests.procs import wait_until
 
 pytestmark = pytest.mark.integration
 

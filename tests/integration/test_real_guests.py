@@ -29,8 +29,8 @@ from tests.integration.realstack import (
     hostname_of,
     libvirt_connection,
     marker_count,
-    wait_until,
 )
+from tests.procs import wait_until
 
 pytestmark = pytest.mark.integration
 
