@@ -1,14 +1,24 @@
-"""FakeDriver: a real driver whose guests live in memory.
+"""FakeDriver: a real driver whose guests live in memory and in a file.
 
 It accounts vCPU, RAM and disk like a hypervisor would, takes
 ``[fake_driver] spawn_delay`` seconds to spawn, and its failure modes are
 small named subclasses (never patches), so tests and benchmarks exercise the
 same code paths a real driver does.
+
+Its guests outlive the compute process, as a hypervisor's do: every change is
+written to ``$state_path/fake-hypervisor/<host>.json`` (JSON, replaced
+atomically), and a compute that starts on that host finds them again. Without
+that a SIGKILLed compute would come back to an empty hypervisor, and fault
+tests could not tell a lost build from a lost guest.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import json
+import os
+import tempfile
 import threading
 from typing import Any
 
@@ -31,13 +41,63 @@ class _FakeGuest:
         self.vifs: list[dict] = []
         self.files: dict[str, bytes] = {}
 
+    def to_dict(self) -> dict:
+        return {"uuid": self.uuid, "vcpus": self.vcpus, "memory_mb": self.memory_mb,
+                "disk_gb": self.disk_gb, "state": self.state,
+                "console": base64.b64encode(self.console).decode(), "vifs": self.vifs,
+                "files": {p: base64.b64encode(d).decode() for p, d in self.files.items()}}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> _FakeGuest:
+        guest = cls(d["uuid"], int(d["vcpus"]), int(d["memory_mb"]), int(d["disk_gb"]))
+        guest.state = int(d.get("state", power_state.NOSTATE))
+        guest.console = base64.b64decode(d.get("console", ""))
+        guest.vifs = list(d.get("vifs") or [])
+        guest.files = {p: base64.b64decode(v) for p, v in (d.get("files") or {}).items()}
+        return guest
+
+
+def guests_file(host: str) -> str:
+    """Where the fake hypervisor ``host`` keeps its guests."""
+    return os.path.join(CONF.state_path, "fake-hypervisor", f"{host}.json")
+
+
+def _load_guests(path: str) -> dict[str, _FakeGuest]:
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        return {}
+    return {d["uuid"]: _FakeGuest.from_dict(d) for d in data.get("guests", [])}
+
+
+def _write_atomically(path: str, data: dict) -> None:
+    # NOTE: a temporary file in the same directory, then rename: a reader (or
+    # a compute started after a SIGKILL) sees the old file or the new one,
+    # never half of one. No fsync: it outlives the process, not the machine.
+    directory = os.path.dirname(path)
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".guests-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
 
 class FakeDriver(driver.ComputeDriver):
-    """Guests live in a per-host table that outlives the driver object, as
-    guests outlive a compute service restart on a real hypervisor."""
+    """Guests live in a per-host table that outlives the driver object and in
+    a file that outlives the process, as guests outlive a compute service
+    restart (or a SIGKILL) on a real hypervisor."""
 
     _hypervisors: dict[str, dict[str, _FakeGuest]] = {}
     _hypervisors_lock = threading.Lock()
+    # NOTE: one writer per guests file at a time, across the driver objects
+    # of one process (a test's compute restarted in the same process).
+    _file_locks: dict[str, threading.Lock] = {}
 
     capabilities = {
         "supports_reboot": True,
@@ -53,17 +113,39 @@ class FakeDriver(driver.ComputeDriver):
         self._guests: dict[str, _FakeGuest] = {}
         self._lock = threading.Lock()
         self._host = CONF.host
+        # NOTE: set by init_host: a driver nobody started persists nothing.
+        self._path: str | None = None
+        self._file_lock = threading.Lock()
 
     def init_host(self, host: str) -> None:
         self._host = host
+        path = guests_file(host)
         with self._hypervisors_lock:
-            self._guests = self._hypervisors.setdefault(host, {})
+            if host not in self._hypervisors:
+                self._hypervisors[host] = _load_guests(path)
+            self._guests = self._hypervisors[host]
+            self._file_lock = self._file_locks.setdefault(path, threading.Lock())
+        self._path = path
 
     @classmethod
     def forget_all_hosts(cls) -> None:
-        """Tests: start from empty hypervisors."""
+        """Tests: start from empty hypervisors (in memory and on disk)."""
         with cls._hypervisors_lock:
+            for host in cls._hypervisors:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(guests_file(host))
             cls._hypervisors.clear()
+
+    def _persist(self) -> None:
+        """Write this host's guests out; called after every change."""
+        path = self._path
+        if path is None:
+            return
+        with self._file_lock:
+            with self._lock:
+                data = {"host": self._host,
+                        "guests": [g.to_dict() for g in self._guests.values()]}
+            _write_atomically(path, data)
 
     def get_available_nodes(self) -> list[str]:
         return [self._host]
@@ -93,14 +175,20 @@ class FakeDriver(driver.ComputeDriver):
         for vif in network_info or []:
             self.plugged.append(("plug", vif["id"], vif["network"]["bridge"]))
             guest.vifs.append(vif)
+        # NOTE: defined (NOSTATE) before it boots, as a libvirt domain is: a
+        # compute killed mid-spawn finds it at restart and cleans it up.
+        self._persist()
         try:
             self._boot(instance, guest)
         except BaseException:
             with self._lock:
-                self._guests.pop(instance.uuid, None)
+                if self._guests.get(instance.uuid) is guest:
+                    del self._guests[instance.uuid]
+            self._persist()
             raise
         guest.state = power_state.RUNNING
         guest.console += f"fake guest {instance.uuid} booted\n".encode()
+        self._persist()
 
     def _boot(self, instance: Any, guest: _FakeGuest) -> None:
         delay = CONF.fake_driver.spawn_delay
@@ -117,12 +205,14 @@ class FakeDriver(driver.ComputeDriver):
             guest.state = power_state.SHUTDOWN
             for vif in guest.vifs:
                 self.plugged.append(("unplug", vif["id"], vif["network"]["bridge"]))
+            self._persist()
 
     def inject_files(self, context: Any, instance: Any, files: list[dict],
                      timeout: float) -> None:
         guest = self._guest(instance)
         for f in files:
             guest.files[f["path"]] = base64.b64decode(f.get("contents", ""))
+        self._persist()
 
     def _guest(self, instance: Any) -> _FakeGuest:
         with self._lock:
@@ -133,14 +223,17 @@ class FakeDriver(driver.ComputeDriver):
 
     def power_off(self, instance: Any, timeout: int = 0) -> None:
         self._guest(instance).state = power_state.SHUTDOWN
+        self._persist()
 
     def power_on(self, context: Any, instance: Any) -> None:
         self._guest(instance).state = power_state.RUNNING
+        self._persist()
 
     def reboot(self, context: Any, instance: Any, reboot_type: str) -> None:
         guest = self._guest(instance)
         guest.state = power_state.RUNNING
         guest.console += f"fake guest {instance.uuid} rebooted ({reboot_type})\n".encode()
+        self._persist()
 
     def get_info(self, instance: Any) -> InstanceInfo:
         return InstanceInfo(state=self._guest(instance).state, internal_id=instance.uuid)
@@ -160,10 +253,12 @@ class FakeDriver(driver.ComputeDriver):
             guest = self._guests.get(instance_uuid)
         if guest is not None:
             guest.state = power_state.SHUTDOWN
+        self._persist()
 
     def simulate_guest_vanished(self, instance_uuid: str) -> None:
         with self._lock:
             self._guests.pop(instance_uuid, None)
+        self._persist()
 
     def simulate_foreign_guest(self, instance_uuid: str) -> None:
         """A guest someone made behind the service's back."""
@@ -171,6 +266,7 @@ class FakeDriver(driver.ComputeDriver):
         guest.state = power_state.RUNNING
         with self._lock:
             self._guests[instance_uuid] = guest
+        self._persist()
 
 
 class FailingFirstSpawnDriver(FakeDriver):
