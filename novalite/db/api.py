@@ -16,7 +16,8 @@ from sqlalchemy.engine import URL, Engine, make_url
 
 from novalite import exception
 from novalite.conf import CONF
-from novalite.db import models
+from novalite.db import models, retry
+from novalite.db.retry import retry_on_db_error
 
 LOG = logging.getLogger(__name__)
 
@@ -90,10 +91,26 @@ def dispose() -> None:
 
 @contextlib.contextmanager
 def _session() -> Iterator[orm.Session]:
+    """One transaction, committed at the end of the block.
+
+    An error raised by COMMIT itself is marked (``retry.mark_at_commit``):
+    after it the transaction may or may not have been recorded, so only
+    idempotent calls may run again.
+    """
     get_engine()
     assert _SESSIONMAKER is not None
-    with _SESSIONMAKER.begin() as session:
-        yield session
+    with _SESSIONMAKER() as session:
+        session.begin()
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        try:
+            session.commit()
+        except sa.exc.DBAPIError as e:
+            retry.mark_at_commit(e)
+            raise
 
 
 def _soft_delete(row: Any) -> None:
@@ -103,6 +120,7 @@ def _soft_delete(row: Any) -> None:
 
 # -- services ---------------------------------------------------------------
 
+@retry_on_db_error(idempotent=False)
 def service_create(values: dict) -> dict:
     with _session() as s:
         row = models.Service(**values)
@@ -111,6 +129,7 @@ def service_create(values: dict) -> dict:
         return row.as_dict()
 
 
+@retry_on_db_error
 def service_get(service_id: int) -> dict:
     with _session() as s:
         row = s.scalar(sa.select(models.Service).filter_by(id=service_id, deleted=0))
@@ -119,6 +138,7 @@ def service_get(service_id: int) -> dict:
         return row.as_dict()
 
 
+@retry_on_db_error
 def service_get_by_host_and_binary(host: str, binary: str) -> dict:
     with _session() as s:
         row = s.scalar(sa.select(models.Service).filter_by(host=host, binary=binary, deleted=0))
@@ -127,6 +147,7 @@ def service_get_by_host_and_binary(host: str, binary: str) -> dict:
         return row.as_dict()
 
 
+@retry_on_db_error
 def service_get_all(binary: str | None = None, host: str | None = None) -> list[dict]:
     with _session() as s:
         q = sa.select(models.Service).filter_by(deleted=0).order_by(models.Service.id)
@@ -137,6 +158,7 @@ def service_get_all(binary: str | None = None, host: str | None = None) -> list[
         return [r.as_dict() for r in s.scalars(q)]
 
 
+@retry_on_db_error
 def service_update(service_id: int, values: dict) -> dict:
     with _session() as s:
         row = s.scalar(sa.select(models.Service).filter_by(id=service_id, deleted=0))
@@ -148,6 +170,7 @@ def service_update(service_id: int, values: dict) -> dict:
         return row.as_dict()
 
 
+@retry_on_db_error(idempotent=False)
 def service_destroy(service_id: int) -> None:
     with _session() as s:
         row = s.scalar(sa.select(models.Service).filter_by(id=service_id, deleted=0))
@@ -158,6 +181,7 @@ def service_destroy(service_id: int) -> None:
 
 # -- compute nodes ----------------------------------------------------------
 
+@retry_on_db_error
 def compute_node_get_all(host: str | None = None) -> list[dict]:
     with _session() as s:
         q = sa.select(models.ComputeNode).filter_by(deleted=0).order_by(models.ComputeNode.id)
@@ -166,6 +190,7 @@ def compute_node_get_all(host: str | None = None) -> list[dict]:
         return [r.as_dict() for r in s.scalars(q)]
 
 
+@retry_on_db_error(idempotent=False)
 def compute_node_create(values: dict) -> dict:
     with _session() as s:
         row = models.ComputeNode(**values)
@@ -174,6 +199,7 @@ def compute_node_create(values: dict) -> dict:
         return row.as_dict()
 
 
+@retry_on_db_error
 def compute_node_update(node_id: int, values: dict) -> dict:
     with _session() as s:
         row = s.scalar(sa.select(models.ComputeNode).filter_by(id=node_id, deleted=0))
@@ -200,12 +226,14 @@ def _flavor_row(s: orm.Session, flavorid: str) -> models.Flavor:
     return row
 
 
+@retry_on_db_error
 def flavor_get_by_flavor_id(flavorid: str) -> dict:
     with _session() as s:
         row = _flavor_row(s, flavorid)
         return row.as_dict()
 
 
+@retry_on_db_error
 def flavor_get_by_name(name: str) -> dict:
     with _session() as s:
         row = s.scalar(sa.select(models.Flavor).filter_by(name=name))
@@ -214,6 +242,7 @@ def flavor_get_by_name(name: str) -> dict:
         return row.as_dict()
 
 
+@retry_on_db_error
 def flavor_get_all(filters: dict | None = None, limit: int | None = None,
                    marker: str | None = None, sort_key: str = "flavorid",
                    sort_dir: str = "asc") -> list[dict]:
@@ -265,6 +294,7 @@ def _public_filter(is_public: bool, project_id: str | None) -> Any:
     return clause
 
 
+@retry_on_db_error
 def flavor_accessible(flavorid: str, project_id: str | None) -> bool:
     """Whether the flavor is public or on the project's access list."""
     with _session() as s:
@@ -273,6 +303,7 @@ def flavor_accessible(flavorid: str, project_id: str | None) -> bool:
         return s.scalar(q) is not None
 
 
+@retry_on_db_error(idempotent=False)
 def flavor_create(values: dict) -> dict:
     """Record a flavor; FlavorIdExists/FlavorExists when its id or name is taken."""
     try:
@@ -290,6 +321,7 @@ def flavor_create(values: dict) -> dict:
         raise exception.FlavorExists(name=values.get("name")) from None
 
 
+@retry_on_db_error(idempotent=False)
 def flavor_destroy(flavorid: str) -> None:
     with _session() as s:
         row = _flavor_row(s, flavorid)
@@ -297,6 +329,7 @@ def flavor_destroy(flavorid: str) -> None:
         s.delete(row)
 
 
+@retry_on_db_error
 def flavor_access_get_by_flavor_id(flavorid: str) -> list[str]:
     """The projects on a flavor's access list."""
     with _session() as s:
@@ -306,6 +339,7 @@ def flavor_access_get_by_flavor_id(flavorid: str) -> list[str]:
         return list(s.scalars(q))
 
 
+@retry_on_db_error(idempotent=False)
 def flavor_access_add(flavorid: str, project_id: str) -> None:
     try:
         with _session() as s:
@@ -316,6 +350,7 @@ def flavor_access_add(flavorid: str, project_id: str) -> None:
         raise exception.FlavorAccessExists(flavor_id=flavorid, project_id=project_id) from None
 
 
+@retry_on_db_error(idempotent=False)
 def flavor_access_remove(flavorid: str, project_id: str) -> None:
     with _session() as s:
         row = _flavor_row(s, flavorid)
@@ -340,6 +375,7 @@ def _flavor_for_update(s: orm.Session, flavorid: str) -> models.Flavor:
     return row
 
 
+@retry_on_db_error
 def flavor_extra_specs_update(flavorid: str, specs: dict[str, str]) -> dict[str, str]:
     """Add or change extra specs; returns all of the flavor's."""
     with _session() as s:
@@ -348,6 +384,7 @@ def flavor_extra_specs_update(flavorid: str, specs: dict[str, str]) -> dict[str,
         return dict(row.extra_specs)
 
 
+@retry_on_db_error(idempotent=False)
 def flavor_extra_specs_delete(flavorid: str, key: str) -> None:
     with _session() as s:
         row = _flavor_for_update(s, flavorid)
@@ -373,6 +410,7 @@ def _instance_values(values: dict) -> dict:
     return values
 
 
+@retry_on_db_error(idempotent=False)
 def instance_create(values: dict) -> dict:
     values = _instance_values(values)
     values.setdefault("uuid", uuidutils.generate_uuid())
@@ -393,6 +431,7 @@ def _instance_query(uuid: str, read_deleted: bool = False,
     return q
 
 
+@retry_on_db_error
 def instance_get_by_uuid(uuid: str, read_deleted: bool = False,
                          project_id: str | None = None) -> dict:
     """The instance; with ``project_id`` only if it belongs to that project
@@ -415,12 +454,14 @@ _SORTABLE = {"created_at", "display_name", "uuid", "id", "updated_at", "host", "
 _PYTHON_FILTERS = ("display_name", "flavor_id", "ip")
 
 
+@retry_on_db_error
 def instance_get_all_by_filters(filters: dict, sort_key: str = "created_at",
                                 sort_dir: str = "desc", limit: int | None = None,
                                 marker: str | None = None) -> list[dict]:
     """Filters: project_id, user_id, host, node, vm_state (str or list),
-    task_state_not_null, display_name (regex, Python ``re.search``, applied
-    in Python so every backend agrees), ip (regex matched at the start of
+    task_state_not_null, display_name (regex, searched as Nova's
+    ``re.search``, applied in Python with RE2 so every backend agrees and
+    no pattern can take exponential time), ip (regex matched at the start of
     a fixed address, as Nova's ``re.match``),
     image_ref, flavor_id, changes_since, deleted (bool: deleted ones too),
     only_deleted, uuids,
@@ -530,23 +571,41 @@ def _with_datetimes(filters: dict, keys: tuple[str, ...]) -> dict:
     return out
 
 
+def _filter_regex(name: str, value: str) -> Any:
+    """``value`` compiled by RE2, whose matching time is linear in the text.
+
+    NOTE: Python's ``re`` backtracks: ``(a+)+$`` against a few dozen
+    characters takes minutes while holding the GIL, which froze the whole
+    API process (and, in the all-in-one, every service's heartbeat). The
+    databases' own operators are no answer either (MariaDB's PCRE2
+    backtracks; PostgreSQL's engine can be exponential too), so every
+    backend filters here with RE2. RE2 has no backreferences or lookaround;
+    such a pattern is refused with a clear error rather than run slowly.
+    """
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        return re2.compile(value, options)
+    except re2.error as e:
+        reason = e.args[0].decode(errors="replace") if e.args and \
+            isinstance(e.args[0], bytes) else str(e)
+        raise exception.Invalid(reason=f"{name} filter {value!r} is not a valid regular "
+                                       f"expression (RE2 syntax: no backreferences or "
+                                       f"lookaround): {reason}") from None
+
+
 def _python_filters(s: orm.Session, rows: list[dict], filters: dict) -> list[dict]:
-    import re
-
-    def pattern(name: str, value: str) -> re.Pattern:
-        try:
-            return re.compile(value)
-        except re.error as e:
-            raise exception.Invalid(reason=f"{name} filter {value!r} is not a valid regular "
-                                           f"expression: {e}") from e
-
     if filters.get("display_name"):
-        pat = pattern("name", filters["display_name"])
+        # NOTE: Nova matches the name with re.search and the address with
+        # re.match (anchored at its start).
+        pat = _filter_regex("name", filters["display_name"])
         rows = [r for r in rows if pat.search(r["display_name"] or "")]
     if filters.get("flavor_id") is not None:
         rows = [r for r in rows if (r["flavor"] or {}).get("flavorid") == str(filters["flavor_id"])]
     if filters.get("ip") is not None:
-        pat = pattern("ip", filters["ip"])
+        pat = _filter_regex("ip", filters["ip"])
         addresses = instance_addresses_get(s, [r["uuid"] for r in rows])
         rows = [r for r in rows
                 if any(pat.match(a["address"]) for a in addresses.get(r["uuid"], []))]
@@ -574,6 +633,7 @@ def instance_addresses_get(s: orm.Session | None, uuids: list[str]) -> dict[str,
     return out
 
 
+@retry_on_db_error(idempotent=False)
 def instance_update(uuid: str, values: dict,
                     expected_task_state: Sequence[str | None] | None = None,
                     expected_vm_state: Sequence[str] | None = None) -> dict:
@@ -611,6 +671,7 @@ def instance_update(uuid: str, values: dict,
         return _instance_dict(row)
 
 
+@retry_on_db_error(idempotent=False)
 def instance_destroy(uuid: str) -> dict:
     with _session() as s:
         row = s.scalar(_instance_query(uuid))
@@ -624,6 +685,7 @@ def instance_destroy(uuid: str) -> dict:
         return _instance_dict(row)
 
 
+@retry_on_db_error
 def instance_count_by_project(project_id: str) -> int:
     with _session() as s:
         q = sa.select(sa.func.count()).select_from(models.Instance).filter_by(
@@ -633,6 +695,7 @@ def instance_count_by_project(project_id: str) -> int:
 
 # -- instance faults --------------------------------------------------------
 
+@retry_on_db_error(idempotent=False)
 def instance_fault_create(values: dict) -> dict:
     with _session() as s:
         row = models.InstanceFault(**values)
@@ -641,6 +704,7 @@ def instance_fault_create(values: dict) -> dict:
         return row.as_dict()
 
 
+@retry_on_db_error
 def instance_fault_get_by_instance_uuids(uuids: list[str], latest: bool = True) -> dict[str, list[dict]]:
     if not uuids:
         return {}
@@ -657,6 +721,7 @@ def instance_fault_get_by_instance_uuids(uuids: list[str], latest: bool = True) 
 
 # -- images -----------------------------------------------------------------
 
+@retry_on_db_error(idempotent=False)
 def image_create(values: dict) -> dict:
     values = dict(values)
     values.setdefault("uuid", uuidutils.generate_uuid())
@@ -667,6 +732,7 @@ def image_create(values: dict) -> dict:
         return row.as_dict()
 
 
+@retry_on_db_error
 def image_get(image_id: str) -> dict:
     with _session() as s:
         row = s.scalar(sa.select(models.Image).filter_by(uuid=image_id, deleted=0))
@@ -675,6 +741,7 @@ def image_get(image_id: str) -> dict:
         return row.as_dict()
 
 
+@retry_on_db_error
 def image_get_all(filters: dict | None = None) -> list[dict]:
     filters = filters or {}
     with _session() as s:
@@ -689,6 +756,7 @@ def image_get_all(filters: dict | None = None) -> list[dict]:
         return [r.as_dict() for r in s.scalars(q)]
 
 
+@retry_on_db_error(idempotent=False)
 def image_update(image_id: str, values: dict, expected_status: str | None = None) -> dict:
     """Update an image; with ``expected_status``, only if it still has that
     status (one conditional UPDATE, so two uploads cannot both start), else
@@ -715,6 +783,7 @@ def image_update(image_id: str, values: dict, expected_status: str | None = None
         return row.as_dict()
 
 
+@retry_on_db_error(idempotent=False)
 def image_destroy(image_id: str) -> dict:
     with _session() as s:
         row = s.scalar(sa.select(models.Image).filter_by(uuid=image_id, deleted=0))

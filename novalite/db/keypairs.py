@@ -8,8 +8,10 @@ from sqlalchemy import exc as sa_exc
 from novalite import exception
 from novalite.db import models
 from novalite.db.api import _session, _soft_delete
+from novalite.db.retry import retry_on_db_error
 
 
+@retry_on_db_error(idempotent=False)
 def key_pair_create(values: dict) -> dict:
     """Record a key pair; KeyPairExists when the user has one by that name."""
     try:
@@ -22,6 +24,7 @@ def key_pair_create(values: dict) -> dict:
         raise exception.KeyPairExists(key_name=values["name"]) from None
 
 
+@retry_on_db_error
 def key_pair_get(user_id: str, name: str) -> dict:
     with _session() as s:
         row = s.scalar(sa.select(models.KeyPair).filter_by(user_id=user_id, name=name,
@@ -31,6 +34,7 @@ def key_pair_get(user_id: str, name: str) -> dict:
         return row.as_dict()
 
 
+@retry_on_db_error
 def key_pair_get_all_by_user(user_id: str) -> list[dict]:
     with _session() as s:
         q = (sa.select(models.KeyPair).filter_by(user_id=user_id, deleted=0)
@@ -38,6 +42,7 @@ def key_pair_get_all_by_user(user_id: str) -> list[dict]:
         return [r.as_dict() for r in s.scalars(q)]
 
 
+@retry_on_db_error
 def key_pair_count_by_user(user_id: str) -> int:
     with _session() as s:
         q = sa.select(sa.func.count()).select_from(models.KeyPair).filter_by(
@@ -45,6 +50,7 @@ def key_pair_count_by_user(user_id: str) -> int:
         return int(s.scalar(q) or 0)
 
 
+@retry_on_db_error(idempotent=False)
 def key_pair_destroy(user_id: str, name: str) -> None:
     with _session() as s:
         row = s.scalar(sa.select(models.KeyPair).filter_by(user_id=user_id, name=name,

@@ -19,6 +19,7 @@ from sqlalchemy import exc as sa_exc
 from novalite import exception
 from novalite.db import models
 from novalite.db.api import _session, _soft_delete
+from novalite.db.retry import retry_on_db_error
 
 LOG = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ ALLOCATE_ATTEMPTS = 30
 
 # -- networks ------------------------------------------------------------------
 
+@retry_on_db_error(idempotent=False)
 def network_create(values: dict) -> dict:
     values = dict(values)
     values.setdefault("uuid", uuidutils.generate_uuid())
@@ -42,6 +44,7 @@ def network_create(values: dict) -> dict:
         raise exception.NetworkExists(name=values.get("name"), bridge=values.get("bridge")) from e
 
 
+@retry_on_db_error
 def network_get(network_uuid: str) -> dict:
     with _session() as s:
         row = s.scalar(sa.select(models.Network).filter_by(uuid=network_uuid, deleted=0))
@@ -50,6 +53,7 @@ def network_get(network_uuid: str) -> dict:
         return row.as_dict()
 
 
+@retry_on_db_error
 def network_get_by_id(network_id: int) -> dict:
     with _session() as s:
         row = s.scalar(sa.select(models.Network).filter_by(id=network_id, deleted=0))
@@ -58,6 +62,7 @@ def network_get_by_id(network_id: int) -> dict:
         return row.as_dict()
 
 
+@retry_on_db_error
 def network_get_all(name: str | None = None, uuid: str | None = None) -> list[dict]:
     with _session() as s:
         q = sa.select(models.Network).filter_by(deleted=0).order_by(models.Network.id)
@@ -68,6 +73,7 @@ def network_get_all(name: str | None = None, uuid: str | None = None) -> list[di
         return [r.as_dict() for r in s.scalars(q)]
 
 
+@retry_on_db_error(idempotent=False)
 def network_delete(network_uuid: str) -> None:
     with _session() as s:
         row = s.scalar(sa.select(models.Network).filter_by(uuid=network_uuid, deleted=0))
@@ -115,6 +121,7 @@ def _check_requested(net: dict, address: str) -> str:
     return str(addr)
 
 
+@retry_on_db_error(idempotent=False)
 def fixed_ip_allocate(network_uuid: str, instance_uuid: str, host: str | None,
                       address: str | None = None) -> dict:
     """Allocate one address (and a MAC) of the network to the instance."""
@@ -160,6 +167,7 @@ def fixed_ip_allocate(network_uuid: str, instance_uuid: str, host: str | None,
     raise exception.NoMoreFixedIps(net=net["name"])
 
 
+@retry_on_db_error
 def fixed_ip_get_by_address(network_id: int, address: str) -> dict | None:
     with _session() as s:
         row = s.scalar(sa.select(models.FixedIP).filter_by(network_id=network_id,
@@ -167,6 +175,7 @@ def fixed_ip_get_by_address(network_id: int, address: str) -> dict | None:
         return None if row is None else row.as_dict()
 
 
+@retry_on_db_error
 def fixed_ip_get_by_instance(instance_uuid: str) -> list[dict]:
     """The instance's ports, each with its network, in allocation order."""
     with _session() as s:
@@ -182,6 +191,7 @@ def fixed_ip_get_by_instance(instance_uuid: str) -> list[dict]:
         return out
 
 
+@retry_on_db_error
 def fixed_ip_get_all(network_id: int | None = None) -> list[dict]:
     with _session() as s:
         q = sa.select(models.FixedIP).order_by(models.FixedIP.id)
@@ -190,6 +200,7 @@ def fixed_ip_get_all(network_id: int | None = None) -> list[dict]:
         return [r.as_dict() for r in s.scalars(q)]
 
 
+@retry_on_db_error
 def fixed_ip_release_by_instance(instance_uuid: str) -> int:
     """Release every address of the instance; returns how many."""
     with _session() as s:
@@ -199,6 +210,7 @@ def fixed_ip_release_by_instance(instance_uuid: str) -> int:
 
 # -- instance actions --------------------------------------------------------------
 
+@retry_on_db_error(idempotent=False)
 def action_start(values: dict) -> dict:
     values = dict(values)
     values.setdefault("start_time", timeutils.utcnow())
@@ -209,6 +221,7 @@ def action_start(values: dict) -> dict:
         return row.as_dict()
 
 
+@retry_on_db_error
 def action_get_by_request_id(instance_uuid: str, request_id: str) -> dict | None:
     with _session() as s:
         row = s.scalar(sa.select(models.InstanceAction)
@@ -217,6 +230,7 @@ def action_get_by_request_id(instance_uuid: str, request_id: str) -> dict | None
         return None if row is None else row.as_dict()
 
 
+@retry_on_db_error
 def action_finish(action_id: int, message: str | None = None) -> None:
     with _session() as s:
         row = s.get(models.InstanceAction, action_id)
@@ -226,6 +240,7 @@ def action_finish(action_id: int, message: str | None = None) -> None:
                 row.message = message[:255]
 
 
+@retry_on_db_error
 def actions_get(instance_uuid: str) -> list[dict]:
     with _session() as s:
         q = (sa.select(models.InstanceAction).filter_by(instance_uuid=instance_uuid)
@@ -234,6 +249,7 @@ def actions_get(instance_uuid: str) -> list[dict]:
         return [r.as_dict() for r in s.scalars(q)]
 
 
+@retry_on_db_error(idempotent=False)
 def action_event_start(action_id: int, event: str, host: str | None) -> dict:
     with _session() as s:
         row = models.InstanceActionEvent(action_id=action_id, event=event, host=host,
@@ -243,6 +259,7 @@ def action_event_start(action_id: int, event: str, host: str | None) -> dict:
         return row.as_dict()
 
 
+@retry_on_db_error
 def action_event_finish(event_id: int, result: str, details: str | None = None,
                         traceback: str | None = None) -> None:
     with _session() as s:
@@ -258,6 +275,7 @@ def action_event_finish(event_id: int, result: str, details: str | None = None,
                     action.message = "Error"
 
 
+@retry_on_db_error
 def action_events_get(action_id: int) -> list[dict]:
     with _session() as s:
         q = (sa.select(models.InstanceActionEvent).filter_by(action_id=action_id)
@@ -265,6 +283,7 @@ def action_events_get(action_id: int) -> list[dict]:
         return [r.as_dict() for r in s.scalars(q)]
 
 
+@retry_on_db_error
 def actions_delete_for_instance(instance_uuid: str) -> None:
     """Tests and purges only: actions outlive the instance, as in Nova."""
     with _session() as s:

@@ -10,14 +10,19 @@ from collections.abc import Iterator
 
 import sqlalchemy as sa
 from oslo_concurrency import lockutils
+from oslo_log import log as logging
 from sqlalchemy import exc as sa_exc
 
 from novalite import exception
 from novalite.conf import CONF
-from novalite.db import models
+from novalite.db import models, retry
 from novalite.db.api import _session, get_engine
+from novalite.db.retry import retry_on_db_error
+
+LOG = logging.getLogger(__name__)
 
 
+@retry_on_db_error
 def quota_get_all_by_project(project_id: str) -> dict[str, int]:
     """The project's own limits, by resource (resources it has none for are absent)."""
     with _session() as s:
@@ -26,6 +31,7 @@ def quota_get_all_by_project(project_id: str) -> dict[str, int]:
         return {resource: limit for resource, limit in s.execute(q)}
 
 
+@retry_on_db_error
 def quota_set(project_id: str, limits: dict[str, int]) -> None:
     """Create or update the project's own limits for these resources, in one
     transaction."""
@@ -48,11 +54,13 @@ def quota_set(project_id: str, limits: dict[str, int]) -> None:
     raise RuntimeError(f"could not set quotas of project {project_id}: concurrent updates")
 
 
+@retry_on_db_error
 def quota_destroy_all_by_project(project_id: str) -> None:
     with _session() as s:
         s.execute(sa.delete(models.Quota).filter_by(project_id=project_id))
 
 
+@retry_on_db_error
 def instance_usage_by_project(project_id: str) -> dict[str, int]:
     """The project's servers (not deleted) and their vCPUs and RAM, from the
     flavor each server was built with."""
@@ -86,31 +94,64 @@ def project_lock(project_id: str, timeout: int = 60) -> Iterator[None]:
                             lock_path=os.path.join(CONF.state_path, "locks")):
             yield
         return
-    with engine.connect() as conn:
-        if backend == "postgresql":
-            key = int.from_bytes(digest[:8], "big", signed=True)
+    conn = _locked_connection(engine, project_id, digest, timeout)
+    try:
+        yield
+    finally:
+        _unlock(conn, digest)
+
+
+@retry_on_db_error
+def _locked_connection(engine: sa.Engine, project_id: str, digest: bytes,
+                       timeout: int) -> sa.Connection:
+    """A connection of its own holding the project's lock (a fresh one on
+    each retry: the lock dies with the connection that took it)."""
+    conn = engine.connect()
+    try:
+        if engine.url.get_backend_name() == "postgresql":
             conn.execute(sa.text(f"SET lock_timeout = '{int(timeout)}s'"))
             try:
-                conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+                conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _pg_key(digest)})
             except sa_exc.OperationalError as e:
+                if retry.classify(e) is not None:
+                    raise
                 raise exception.NovaliteException(
                     f"Timed out after {timeout}s waiting for the quota lock of project "
                     f"{project_id}") from e
-            try:
-                yield
-            finally:
-                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                conn.rollback()
         else:
-            name = f"novalite-quota-{digest.hex()[:40]}"
             got = conn.execute(sa.text("SELECT GET_LOCK(:n, :t)"),
-                               {"n": name, "t": timeout}).scalar()
+                               {"n": _mysql_name(digest), "t": timeout}).scalar()
             if got != 1:
                 raise exception.NovaliteException(
                     f"Timed out after {timeout}s waiting for the quota lock of project "
                     f"{project_id}")
-            try:
-                yield
-            finally:
-                conn.execute(sa.text("SELECT RELEASE_LOCK(:n)"), {"n": name})
-                conn.rollback()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _unlock(conn: sa.Connection, digest: bytes) -> None:
+    try:
+        if conn.engine.url.get_backend_name() == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _pg_key(digest)})
+        else:
+            conn.execute(sa.text("SELECT RELEASE_LOCK(:n)"), {"n": _mysql_name(digest)})
+        conn.rollback()
+    except sa_exc.DBAPIError as e:
+        # NOTE: a lock held by a connection the server dropped (a restart)
+        # is already released; the holder's work is done, so not an error.
+        if retry.classify(e) != "disconnect":
+            raise
+        LOG.warning("Quota lock's connection was lost before unlocking (the lock went "
+                    "with it): %s", str(e).splitlines()[0])
+    finally:
+        conn.close()
+
+
+def _pg_key(digest: bytes) -> int:
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _mysql_name(digest: bytes) -> str:
+    return f"novalite-quota-{digest.hex()[:40]}"
