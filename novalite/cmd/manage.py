@@ -155,7 +155,8 @@ class UserCommands:
         a = CONF.category
         password, generated = _password(a)
         user = manager.set_password(a.user_name, password)
-        print(f"Password of {user['name']} changed (lockout cleared)")
+        print(f"Password of {user['name']} changed (lockouts cleared, "
+              "tokens issued before revoked)")
         if generated:
             print(f"Password: {password}")
         return 0
@@ -245,7 +246,8 @@ def _add_identity_parsers(subparsers: Any) -> None:
     create.add_argument("--project", help="project (name) the user gets --role on; "
                         "also the user's default project")
     create.add_argument("--role", default="member", choices=ROLES)
-    setpw = usr_sub.add_parser("set-password", help="set a user's password (clears a lockout)")
+    setpw = usr_sub.add_parser("set-password", help="set a user's password (clears its "
+                                "lockouts and revokes its tokens)")
     setpw.add_argument("user_name", metavar="NAME")
     _add_password_args(setpw)
     usr_sub.add_parser("list", help="list users and their roles")

@@ -16,12 +16,29 @@ identity_opts = [
     cfg.IntOpt("max_active_keys", default=3, min=1,
                help="Keys kept by a rotation (novalite-manage token rotate-keys): "
                     "tokens made with an older key stop validating."),
-    cfg.IntOpt("lockout_failure_attempts", default=5, min=0,
-               help="Failed password authentications in a row after which a user "
-                    "is locked out for lockout_duration seconds; 0 disables lockout."),
-    cfg.IntOpt("lockout_duration", default=60, min=1,
-               help="Seconds a user stays locked out after too many failed "
-                    "password authentications."),
+    cfg.IntOpt("lockout_failure_attempts", default=0, min=0,
+               help="Failed password authentications in a row, for one user from one "
+                    "source address, after which that user is locked out from that "
+                    "address for lockout_duration seconds (even with the right "
+                    "password). 0 (the default, as Keystone's [security_compliance] "
+                    "option) disables lockout. NOTE: counted per user and source "
+                    "(an IPv4 address or an IPv6 /64), so a caller elsewhere cannot "
+                    "lock the real user out; a success or a new password clears the "
+                    "count."),
+    cfg.IntOpt("lockout_duration", default=1800, min=1,
+               help="Seconds a user stays locked out (from the source address the "
+                    "failures came from) after lockout_failure_attempts failed "
+                    "password authentications; failures older than this are forgotten."),
+    cfg.IntOpt("auth_throttle_burst", default=10, min=0,
+               help="Failed password authentications a source address (an IPv4 "
+                    "address or an IPv6 /64) may make in a row, whatever the user, "
+                    "before further password authentications from it are refused "
+                    "with 429 Too Many Requests and a Retry-After header, without "
+                    "checking the password. Counted in each API process. 0 disables "
+                    "the throttle."),
+    cfg.FloatOpt("auth_throttle_rate", default=6.0, min=0.001,
+                 help="Failed password authentications per minute a throttled source "
+                      "address regains (a token bucket of auth_throttle_burst)."),
     cfg.IntOpt("password_hash_rounds", default=12, min=4, max=31,
                help="bcrypt cost factor (log2 of the rounds) for new password hashes."),
     cfg.StrOpt("region_name", default="RegionOne",

@@ -20,7 +20,13 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# NOTE: a datetime with microseconds on every backend (MariaDB's DATETIME
+# keeps whole seconds unless asked), where the order of events within one
+# second matters (a token issued just before or just after a revocation).
+MicroDateTime = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 
 def _now() -> datetime.datetime:
@@ -188,8 +194,9 @@ class Project(Base):
 
 
 class User(Base):
-    """A user with a bcrypt password hash and its failed-authentication count
-    (brute-force lockout)."""
+    """A user with a bcrypt password hash. Tokens issued at or before
+    ``tokens_revoked_before`` are revoked (set when the password changes, as
+    Keystone's revocation event by user id and issued_before)."""
 
     __tablename__ = "users"
     __table_args__ = (UniqueConstraint("domain_id", "name", name="uniq_users0domain_id0name"),)
@@ -200,8 +207,20 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(128))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     default_project_id: Mapped[str | None] = mapped_column(String(64))
-    failed_auth_count: Mapped[int] = mapped_column(Integer, default=0)
-    failed_auth_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    tokens_revoked_before: Mapped[datetime.datetime | None] = mapped_column(MicroDateTime)
+
+
+class AuthFailure(Base):
+    """Failed password authentications of a user from one source (an IPv4
+    address or IPv6 /64): the lockout is per user and source (migration 006)."""
+
+    __tablename__ = "auth_failures"
+    __table_args__ = (Index("auth_failures_last_failure_at_idx", "last_failure_at"),)
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime.datetime] = mapped_column(DateTime)
 
 
 class RoleAssignment(Base):

@@ -3,7 +3,9 @@ token back to who is asking.
 
 Every credential failure raises the same ``Unauthorized`` (unknown user,
 wrong password, disabled or locked-out user, bad token), so an attacker
-learns nothing about which part was wrong. Once the credentials are good,
+learns nothing about which part was wrong. The API throttles password
+checks per source address first (``throttle``): a throttled caller gets
+``Throttled`` and costs no hash. Once the credentials are good,
 scope errors say what is wrong with the scope.
 """
 
@@ -25,6 +27,7 @@ from novalite.identity import (
     effective_roles,
     passwords,
     store,
+    throttle,
     tokens,
 )
 
@@ -66,41 +69,65 @@ def _find_user(ref: dict) -> dict | None:
         return None
 
 
-def _locked(user: dict, now: datetime.datetime) -> bool:
-    """Whether the user is locked out now. A lockout that has run out is
-    forgotten here, so the next failure counts from one again."""
-    limit = CONF.identity.lockout_failure_attempts
-    if not limit or user["failed_auth_count"] < limit:
+def _failures(user_id: str, source: str) -> tuple[int, datetime.datetime] | None:
+    """The user's recent failures from ``source``; None while lockout is off."""
+    if not CONF.identity.lockout_failure_attempts:
+        return None
+    return store.auth_failures_get(user_id, source)
+
+
+def _locked(failures: tuple[int, datetime.datetime] | None, now: datetime.datetime) -> bool:
+    """Whether those failures lock the user out (from their source) now."""
+    if failures is None:
         return False
-    since = user["failed_auth_at"]
-    if since is not None and now < since + datetime.timedelta(
-            seconds=CONF.identity.lockout_duration):
-        return True
-    store.user_reset_failures(user["id"])
-    user["failed_auth_count"] = 0
-    return False
+    count, last = failures
+    return count >= CONF.identity.lockout_failure_attempts and \
+        now < last + datetime.timedelta(seconds=CONF.identity.lockout_duration)
 
 
-def check_password(user_ref: dict, password: str) -> dict:
-    """The user these credentials prove, or Unauthorized."""
+def _record_failure(user: dict, source: str, now: datetime.datetime) -> None:
+    limit = CONF.identity.lockout_failure_attempts
+    if not limit:
+        return
+    duration = CONF.identity.lockout_duration
+    count = store.auth_failure_record(user["id"], source, now,
+                                      now - datetime.timedelta(seconds=duration))
+    if count == limit:
+        LOG.warning("User %s (%s) is locked out from %s for %ss after %s failed "
+                    "password authentications from there", user["name"], user["id"],
+                    source, duration, count)
+
+
+def check_password(user_ref: dict, password: str, source: str | None = None,
+                   limiter: throttle.SourceThrottle | None = None) -> dict:
+    """The user these credentials prove, or Unauthorized; Throttled (before
+    any lookup or hash) when ``limiter`` says ``source`` failed too often
+    lately.
+
+    ``source`` is the caller's address. The lockout is per user *and*
+    source, so failures from one place never lock the user out elsewhere.
+    """
+    where = throttle.source_key(source)
+    if limiter is not None:
+        limiter.reserve(where)
     now = timeutils.utcnow()
     user = _find_user(user_ref)
-    locked = user is not None and _locked(user, now)
+    failures = _failures(user["id"], where) if user is not None else None
+    locked = _locked(failures, now)
     # NOTE: the hash is checked in every case (a dummy one for an unknown
-    # user) so the time taken does not tell which case it was.
+    # user, and while locked out) so the time taken does not tell which
+    # case it was.
     ok = passwords.verify(password, user["password_hash"] if user else None)
     if user is None or locked or not ok or not user["enabled"]:
         if user is not None and not locked and not ok:
-            count = store.user_record_failure(user["id"], now)
-            if count == CONF.identity.lockout_failure_attempts:
-                LOG.warning("User %s (%s) is locked out for %ss after %s failed "
-                            "password authentications", user["name"], user["id"],
-                            CONF.identity.lockout_duration, count)
-        LOG.info("Password authentication failed for %s", user_ref.get("id")
-                 or user_ref.get("name"))
+            _record_failure(user, where, now)
+        LOG.info("Password authentication failed for %s from %s",
+                 user_ref.get("id") or user_ref.get("name"), where)
         raise exception.Unauthorized()
-    if user["failed_auth_count"]:
-        store.user_reset_failures(user["id"])
+    if limiter is not None:
+        limiter.refund(where)
+    if failures is not None:
+        store.auth_failures_clear(user["id"], where)
     return user
 
 
@@ -113,7 +140,8 @@ def validate(token_id: str | None) -> AuthInfo:
     token = tokens.decode(token_id) if token_id else None
     if token is None or token.expired:
         raise exception.Unauthorized()
-    found = store.token_subject(token.user_id, token.project_id, list(token.audit_ids))
+    found = store.token_subject(token.user_id, token.project_id, list(token.audit_ids),
+                                token.issued_at)
     if found is None:
         raise exception.Unauthorized()
     user, project, assigned = found
@@ -160,18 +188,21 @@ def _default_project(user: dict) -> dict | None:
 
 
 def issue(user: dict, scope: Any, methods: list[str],
-          parent: AuthInfo | None = None) -> AuthInfo:
+          parent: AuthInfo | None = None,
+          issued_at: datetime.datetime | None = None) -> AuthInfo:
     """A new token for an authenticated user, scoped as asked.
 
     A token made from another token keeps its expiry and audit chain, as
-    Keystone's do: re-scoping never extends a token's life.
+    Keystone's do: re-scoping never extends a token's life. ``issued_at``
+    is when checking the credentials began: a password change after that
+    moment revokes this token too, even if it was issued later.
     """
     project = _project_for_scope(user, scope)
     assigned = store.roles_on_project(user["id"], project["id"]) if project else []
     if project is not None and not assigned:
         raise exception.Unauthorized(
             f"User {user['id']} has no access to project {project['id']}.")
-    now = timeutils.utcnow()
+    now = issued_at or timeutils.utcnow()
     audit_ids: tuple[str, ...]
     if parent is not None:
         expires = parent.token.expires_at
@@ -185,18 +216,24 @@ def issue(user: dict, scope: Any, methods: list[str],
     return AuthInfo(tokens.encode(token), token, user, project, effective_roles(assigned))
 
 
-def authenticate(auth: dict) -> AuthInfo:
-    """``POST /v3/auth/tokens``: the body's ``auth`` (already schema-checked)."""
+def authenticate(auth: dict, source: str | None = None,
+                 limiter: throttle.SourceThrottle | None = None) -> AuthInfo:
+    """``POST /v3/auth/tokens``: the body's ``auth`` (already schema-checked),
+    from the caller's address ``source``, password checks throttled by
+    ``limiter``."""
     identity = auth["identity"]
     methods = list(identity["methods"])
+    started = timeutils.utcnow()
     if "password" in methods and "password" in identity:
         user = check_password(identity["password"]["user"],
-                              identity["password"]["user"].get("password", ""))
-        return issue(user, auth.get("scope"), ["password"])
+                              identity["password"]["user"].get("password", ""), source,
+                              limiter)
+        return issue(user, auth.get("scope"), ["password"], issued_at=started)
     if "token" in methods and "token" in identity:
         parent = validate(identity["token"]["id"])
         return issue(parent.user, auth.get("scope"),
-                     sorted(set(parent.token.methods) | {"token"}), parent)
+                     sorted(set(parent.token.methods) | {"token"}), parent,
+                     issued_at=started)
     raise exception.Invalid(reason="identity.methods must name 'password' or 'token' "
                                    "and include its credentials.")
 
@@ -249,9 +286,26 @@ def add_role(user: str, project: str, role: str) -> bool:
 
 
 def set_password(user: str, password: str) -> dict:
+    """A new password for ``user`` (name or id): every token issued until
+    now is revoked (as Keystone's revocation event by user) and every
+    lockout of the user is cleared."""
     u = _lookup(store.user_get_by_name, store.user_get, user)
-    return store.user_update(u["id"], {"password_hash": passwords.hash_password(password),
-                                       "failed_auth_count": 0, "failed_auth_at": None})
+    password_hash = passwords.hash_password(password)
+    updated = store.user_set_password_hash(u["id"], password_hash, timeutils.utcnow())
+    LOG.info("Password of user %s (%s) changed; its earlier tokens are revoked",
+             updated["name"], updated["id"])
+    return updated
+
+
+def change_password(user_id: str, original_password: str, password: str,
+                    source: str | None = None,
+                    limiter: throttle.SourceThrottle | None = None) -> dict:
+    """``POST /v3/users/{user_id}/password``: the user proves the original
+    password (throttled and locked out like any password authentication),
+    then gets the new one; InvalidPassword when the new one cannot be set."""
+    passwords.check_new(password)
+    user = check_password({"id": user_id}, original_password, source, limiter)
+    return set_password(user["id"], password)
 
 
 def _lookup(by_name: Any, by_id: Any, value: str) -> dict:

@@ -1,4 +1,5 @@
-"""Identity queries: projects, users, role assignments, revoked tokens.
+"""Identity queries: projects, users, role assignments, failed
+authentications, revoked tokens.
 
 Rows come back as plain dicts (as ``db.api`` returns them)."""
 
@@ -66,7 +67,7 @@ def user_create(name: str, password_hash: str | None, default_project_id: str | 
         with _session() as s:
             row = models.User(id=uuidutils.generate_uuid(dashed=False), name=name,
                               domain_id=domain_id, password_hash=password_hash, enabled=True,
-                              default_project_id=default_project_id, failed_auth_count=0)
+                              default_project_id=default_project_id)
             s.add(row)
             s.flush()
             return row.as_dict()
@@ -109,19 +110,62 @@ def user_update(user_id: str, values: dict) -> dict:
         return row.as_dict()
 
 
-def user_record_failure(user_id: str, now: datetime.datetime) -> int:
-    """Count one failed password; the new count (atomic in the database)."""
+def user_set_password_hash(user_id: str, password_hash: str,
+                           now: datetime.datetime) -> dict:
+    """A new password: tokens issued until ``now`` are revoked and every
+    lockout of the user is cleared, in one transaction."""
     with _session() as s:
-        s.execute(sa.update(models.User).where(models.User.id == user_id).values(
-            failed_auth_count=models.User.failed_auth_count + 1, failed_auth_at=now))
-        return s.scalar(sa.select(models.User.failed_auth_count).where(
-            models.User.id == user_id)) or 0
+        row = s.get(models.User, user_id)
+        if row is None:
+            raise exception.UserNotFound(user=user_id)
+        row.password_hash = password_hash
+        row.tokens_revoked_before = now
+        s.execute(sa.delete(models.AuthFailure).where(models.AuthFailure.user_id == user_id))
+        s.flush()
+        return row.as_dict()
 
 
-def user_reset_failures(user_id: str) -> None:
+# -- failed authentications (lockout per user and source) --------------------
+
+
+def auth_failures_get(user_id: str, source: str) -> tuple[int, datetime.datetime] | None:
+    """The failure count of ``user_id`` from ``source`` and when the last was."""
     with _session() as s:
-        s.execute(sa.update(models.User).where(models.User.id == user_id).values(
-            failed_auth_count=0, failed_auth_at=None))
+        row = s.get(models.AuthFailure, (user_id, source))
+        return (row.count, row.last_failure_at) if row is not None else None
+
+
+def auth_failure_record(user_id: str, source: str, now: datetime.datetime,
+                        forget_before: datetime.datetime) -> int:
+    """Count one failure of ``user_id`` from ``source``; the new count.
+
+    Failures whose last one is older than ``forget_before`` are forgotten
+    first (for every user: this is what keeps the table small), so a count
+    restarts at one after a quiet ``lockout_duration``."""
+    for _attempt in range(3):
+        try:
+            with _session() as s:
+                s.execute(sa.delete(models.AuthFailure)
+                          .where(models.AuthFailure.last_failure_at < forget_before))
+                key = (models.AuthFailure.user_id == user_id) & \
+                    (models.AuthFailure.source == source)
+                done = s.execute(sa.update(models.AuthFailure).where(key).values(
+                    count=models.AuthFailure.count + 1, last_failure_at=now))
+                if not done.rowcount:  # type: ignore[attr-defined]
+                    s.add(models.AuthFailure(user_id=user_id, source=source, count=1,
+                                             last_failure_at=now))
+                    s.flush()
+                return s.scalar(sa.select(models.AuthFailure.count).where(key)) or 0
+        except sa_exc.IntegrityError:
+            continue  # another request added the row first: count on it
+    raise exception.NovaliteException(
+        f"could not record a failed authentication of user {user_id} from {source}")
+
+
+def auth_failures_clear(user_id: str, source: str) -> None:
+    with _session() as s:
+        s.execute(sa.delete(models.AuthFailure).where(
+            (models.AuthFailure.user_id == user_id) & (models.AuthFailure.source == source)))
 
 
 # -- role assignments -------------------------------------------------------
@@ -165,10 +209,12 @@ def projects_of_user(user_id: str) -> list[dict]:
         return [r.as_dict() for r in s.scalars(q)]
 
 
-def token_subject(user_id: str, project_id: str | None,
-                  audit_ids: list[str]) -> tuple[dict, dict | None, list[str]] | None:
+def token_subject(user_id: str, project_id: str | None, audit_ids: list[str],
+                  issued_at: datetime.datetime,
+                  ) -> tuple[dict, dict | None, list[str]] | None:
     """What validating a token needs, in one transaction: the user, the
-    project and the user's roles there; None when any audit id is revoked
+    project and the user's roles there; None when any audit id is revoked,
+    the user's tokens issued at ``issued_at`` are revoked (a new password)
     or the user is gone."""
     with _session() as s:
         revoked = s.scalar(sa.select(sa.func.count()).select_from(models.RevokedToken)
@@ -177,6 +223,9 @@ def token_subject(user_id: str, project_id: str | None,
             return None
         user = s.get(models.User, user_id)
         if user is None:
+            return None
+        if user.tokens_revoked_before is not None and \
+                issued_at <= user.tokens_revoked_before:
             return None
         if project_id is None:
             return user.as_dict(), None, []

@@ -16,7 +16,7 @@ from novalite import exception
 from novalite.api import auth, wsgi
 from novalite.conf import CONF
 from novalite.db import api as db_api
-from novalite.db import migration
+from novalite.db import migration, models
 from novalite.identity import (
     catalog,
     effective_roles,
@@ -184,26 +184,39 @@ def test_losing_the_role_or_the_user_being_disabled_ends_the_token(db):
         manager.authenticate(_auth("ben", "pw-ben", "proj"))
 
 
-def test_lockout_counts_only_wrong_passwords_and_expires(db):
+def test_lockout_counts_only_wrong_passwords_per_source_and_expires(db):
     CONF.set_override("lockout_failure_attempts", 2, group="identity")
     try:
         user = manager.create_user("cat", "pw-cat", "proj", "member")
         for _ in range(2):
             with pytest.raises(exception.Unauthorized) as e:
-                manager.check_password({"name": "cat"}, "wrong")
+                manager.check_password({"name": "cat"}, "wrong", "192.0.2.7")
             assert e.value.format_message() == exception.Unauthorized.msg_fmt
         with pytest.raises(exception.Unauthorized) as e:
-            manager.check_password({"name": "cat"}, "pw-cat")
+            manager.check_password({"name": "cat"}, "pw-cat", "192.0.2.7")
         assert e.value.format_message() == exception.Unauthorized.msg_fmt
-        assert store.user_get(user["id"])["failed_auth_count"] == 2
+        assert store.auth_failures_get(user["id"], "192.0.2.7")[0] == 2
+        # from anywhere else the right password still works
+        assert manager.check_password({"name": "cat"}, "pw-cat", "198.51.100.1")["name"] == "cat"
         # NOTE: as if the lockout began longer ago than lockout_duration.
         long_ago = timeutils.utcnow() - datetime.timedelta(
             seconds=CONF.identity.lockout_duration + 1)
-        store.user_update(user["id"], {"failed_auth_at": long_ago})
-        assert manager.check_password({"id": user["id"]}, "pw-cat")["name"] == "cat"
-        assert store.user_get(user["id"])["failed_auth_count"] == 0
+        with db_api._session() as s:
+            row = s.get(models.AuthFailure, (user["id"], "192.0.2.7"))
+            row.last_failure_at = long_ago
+        assert manager.check_password({"id": user["id"]}, "pw-cat", "192.0.2.7")["name"] == "cat"
+        assert store.auth_failures_get(user["id"], "192.0.2.7") is None
     finally:
         CONF.clear_override("lockout_failure_attempts", group="identity")
+
+
+def test_lockout_is_off_by_default_as_keystone(db):
+    user = manager.create_user("cid", "pw-cid", "proj", "member")
+    for _ in range(12):
+        with pytest.raises(exception.Unauthorized):
+            manager.check_password({"name": "cid"}, "wrong", "192.0.2.8")
+    assert store.auth_failures_get(user["id"], "192.0.2.8") is None
+    assert manager.check_password({"name": "cid"}, "pw-cid", "192.0.2.8")["id"] == user["id"]
 
 
 def test_unknown_user_and_unknown_domain_fail_like_a_wrong_password(db):

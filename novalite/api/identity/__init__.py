@@ -1,6 +1,7 @@
 """The Identity API (``/identity``): a Keystone v3 subset served by the
 built-in identity service (``novalite.identity``): version documents,
-tokens, and read-only projects, users, roles and domains.
+tokens, read-only projects, users, roles and domains, and a user's own
+password change.
 
 Every route is public to the router; the token routes and resources
 authenticate the caller's ``X-Auth-Token`` themselves.
@@ -20,6 +21,7 @@ from novalite.api.identity.tokens import TokensController
 from novalite.api.identity.versions import VersionsController
 from novalite.api.links import IDENTITY_PREFIX
 from novalite.api.router import Router
+from novalite.identity import throttle
 
 
 def connect(router: Router) -> None:
@@ -27,7 +29,9 @@ def connect(router: Router) -> None:
     router.connect(IDENTITY_PREFIX, "GET", versions, "multiple_choices", public=True)
     router.connect(f"{IDENTITY_PREFIX}/v3", "GET", versions, "show", public=True)
     v3 = f"{IDENTITY_PREFIX}/v3"
-    tokens = TokensController()
+    # NOTE: one throttle for every route that checks a password.
+    limiter = throttle.SourceThrottle()
+    tokens = TokensController(limiter)
     routes: list[tuple[str, str, Any, str]] = [
         ("POST", "/auth/tokens", tokens, "create"),
         ("GET", "/auth/tokens", tokens, "show"),
@@ -35,7 +39,7 @@ def connect(router: Router) -> None:
         ("GET", "/auth/projects", tokens, "projects"),
         ("GET", "/auth/catalog", tokens, "catalog"),
     ]
-    projects, users = ProjectsController(), UsersController()
+    projects, users = ProjectsController(), UsersController(limiter)
     roles, domains = RolesController(), DomainsController()
     routes += [
         ("GET", "/projects", projects, "index"),
@@ -43,6 +47,7 @@ def connect(router: Router) -> None:
         ("GET", "/users", users, "index"),
         ("GET", "/users/{user_id}", users, "show"),
         ("GET", "/users/{user_id}/projects", users, "projects"),
+        ("POST", "/users/{user_id}/password", users, "change_password"),
         ("GET", "/roles", roles, "index"),
         ("GET", "/roles/{role_id}", roles, "show"),
         ("GET", "/domains", domains, "index"),

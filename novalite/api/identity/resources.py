@@ -1,15 +1,18 @@
 """Read-only projects, users, roles and domains, for the lookups the CLI
-and SDK make (``--project NAME`` ...). An admin sees everything; anyone
-else sees their own user and the projects they have a role on."""
+and SDK make (``--project NAME`` ...), and a user's own password change.
+An admin sees everything; anyone else sees their own user and the
+projects they have a role on."""
 
 from __future__ import annotations
 
+import webob
+
 from novalite import exception
-from novalite.api import errors
-from novalite.api.identity import views
-from novalite.api.identity.tokens import caller
+from novalite.api import auth, errors, validation
+from novalite.api.identity import schemas, views
+from novalite.api.identity.tokens import caller, throttled
 from novalite.api.wsgi import Request
-from novalite.identity import DEFAULT_DOMAIN_ID, ROLE_IDS, ROLES, manager, store
+from novalite.identity import DEFAULT_DOMAIN_ID, ROLE_IDS, ROLES, manager, store, throttle
 
 
 def _forbidden(what: str) -> errors.HTTPError:
@@ -44,6 +47,9 @@ class ProjectsController:
 
 
 class UsersController:
+    def __init__(self, limiter: throttle.SourceThrottle | None = None) -> None:
+        self.limiter = limiter or throttle.SourceThrottle()
+
     def index(self, req: Request) -> dict:
         me = caller(req)
         users = store.user_list(name=req.GET.get("name"))
@@ -69,6 +75,29 @@ class UsersController:
         projects = store.projects_of_user(user["id"])
         return {"projects": [views.project(p, req.links) for p in projects],
                 "links": views.collection_links(req.links, f"users/{user_id}/projects")}
+
+    @validation.schema(schemas.password_change)
+    @validation.openapi(responses={
+        "204": {"description": "The password is changed; the user's earlier tokens "
+                               "are revoked."},
+        "429": {"description": "Too many failed password authentications from the "
+                               "caller's address lately; nothing was checked.",
+                "headers": {"Retry-After": {"schema": {"type": "integer"}}}}})
+    def change_password(self, req: Request, user_id: str, body: dict) -> webob.Response:
+        """``POST /v3/users/{user_id}/password``, as Keystone: no token needed,
+        the original password proves the user (throttled and locked out as
+        any password authentication); every token issued before is revoked."""
+        user = body["user"]
+        try:
+            manager.change_password(user_id, user["original_password"], user["password"],
+                                    req.remote_addr, self.limiter)
+        except exception.Unauthorized as e:
+            raise auth.unauthorized(req.links.identity_root, e.format_message()) from e
+        except throttle.Throttled as e:
+            raise throttled(e) from e
+        except exception.InvalidPassword as e:
+            raise errors.bad_request(e.format_message()) from e
+        return webob.Response(status=204)
 
 
 class RolesController:

@@ -55,3 +55,18 @@ auth_tokens = {
         },
     },
 }
+
+# NOTE: Keystone's password_change: both passwords, nothing else.
+password_change = {
+    "type": "object",
+    "required": ["user"],
+    "properties": {
+        "user": {
+            "type": "object",
+            "required": ["original_password", "password"],
+            "properties": {"original_password": {"type": "string", "maxLength": 4096},
+                           "password": {"type": "string", "maxLength": 4096}},
+            "additionalProperties": False,
+        },
+    },
+}

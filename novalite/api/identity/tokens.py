@@ -14,7 +14,7 @@ from novalite import exception
 from novalite.api import auth, errors, validation, wsgi
 from novalite.api.identity import schemas, views
 from novalite.api.wsgi import Request
-from novalite.identity import catalog, manager, store
+from novalite.identity import catalog, manager, store, throttle
 
 SUBJECT_TOKEN_HEADER = "X-Subject-Token"
 # NOTE: for the OpenAPI document: validate, check and revoke name their
@@ -32,21 +32,36 @@ def caller(req: Request) -> manager.AuthInfo:
         raise auth.unauthorized(req.links.identity_root) from e
 
 
+def throttled(e: throttle.Throttled) -> errors.HTTPError:
+    """429 with Retry-After, Keystone's error body: keystoneauth raises
+    ``TooManyRequests`` with the message, so the CLI prints when to retry
+    instead of blaming the password."""
+    return errors.HTTPError(429, e.format_message(), headers={"Retry-After": str(e.retry_after)})
+
+
 def _with_catalog(req: Request) -> bool:
     # NOTE: keystonemiddleware asks with ?nocatalog; Keystone then omits it.
     return "nocatalog" not in req.GET
 
 
 class TokensController:
+    def __init__(self, limiter: throttle.SourceThrottle | None = None) -> None:
+        self.limiter = limiter or throttle.SourceThrottle()
+
     @validation.schema(schemas.auth_tokens)
-    @validation.openapi(responses={"201": {
-        "description": "A token: its id in the header, its body as Keystone's.",
-        "headers": {SUBJECT_TOKEN_HEADER: {"schema": {"type": "string"}}}}})
+    @validation.openapi(responses={
+        "201": {"description": "A token: its id in the header, its body as Keystone's.",
+                "headers": {SUBJECT_TOKEN_HEADER: {"schema": {"type": "string"}}}},
+        "429": {"description": "Too many failed password authentications from the "
+                               "caller's address lately; nothing was checked.",
+                "headers": {"Retry-After": {"schema": {"type": "integer"}}}}})
     def create(self, req: Request, body: dict) -> webob.Response:
         try:
-            info = manager.authenticate(body["auth"])
+            info = manager.authenticate(body["auth"], req.remote_addr, self.limiter)
         except exception.Unauthorized as e:
             raise auth.unauthorized(req.links.identity_root, e.format_message()) from e
+        except throttle.Throttled as e:
+            raise throttled(e) from e
         return wsgi.json_response(views.token(info, req.links, _with_catalog(req)), 201,
                                   {SUBJECT_TOKEN_HEADER: info.token_id})
 
