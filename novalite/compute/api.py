@@ -16,6 +16,7 @@ from novalite.conductor import rpcapi as conductor_rpcapi
 from novalite.conf import CONF
 from novalite.image import api as image_api
 from novalite.objects.flavor import Flavor
+from novalite.network import api as network_api
 from novalite.objects.instance import Instance, InstanceList
 from novalite.objects.service import Service, ServiceList
 
@@ -183,6 +184,10 @@ class API:
         self.delete(context, instance)
 
     def _host_is_up(self, context: Any, host: str) -> bool:
+            # NOTE: as Nova's local delete: the addresses (and, with the row,
+            # the quota) are free at once; the host, when it comes back,
+            # destroys the guest ([compute] running_deleted_instance_action).
+            network_api.deallocate_for_instance(instance.uuid)
         try:
             svc = Service.get_by_host_and_binary(context, host, "novalite-compute")
         except exception.ServiceNotFound:

@@ -26,6 +26,7 @@ from novalite import context as nl_context
 from novalite import exception, manager
 from novalite.compute import power_state, task_states, vm_states
 from novalite.compute.periodic import ComputePeriodicTasks
+from novalite.compute.recovery import ComputeRecovery
 from novalite.compute.resource_tracker import ResourceTracker
 from novalite.conductor import rpcapi as conductor_rpcapi
 from novalite.conf import CONF
@@ -39,8 +40,10 @@ LOG = logging.getLogger(__name__)
 _DELETED = (exception.InstanceNotFound, exception.UnexpectedDeletingTaskState)
 
 
-def _instance_lock(uuid: str) -> Any:
-    return lockutils.lock(f"instance-{uuid}")
+def _instance_lock(uuid: str, blocking: bool = True) -> Any:
+    """The instance's lock; with ``blocking=False`` entering it raises
+    ``lockutils.AcquireLockFailedException`` when someone holds it."""
+    return lockutils.lock(f"instance-{uuid}", blocking=blocking)
 
 
 class ComputeVirtAPI(virtapi.VirtAPI):
@@ -76,7 +79,7 @@ class ComputeV3Proxy:
         raise AttributeError(name)
 
 
-class ComputeManager(ComputePeriodicTasks, manager.Manager):
+class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
     """Manages the instances of one compute host."""
 
     target = messaging.Target(version="6.1")
@@ -93,6 +96,7 @@ class ComputeManager(ComputePeriodicTasks, manager.Manager):
         self._in_flight: dict[str, concurrent.futures.Future] = {}
         self._in_flight_lock = threading.Lock()
         self._stopping = threading.Event()
+        self._init_recovery()
 
     def create_rpc_dispatcher(self, backdoor_port: Any = None,
                               additional_apis: list | None = None) -> messaging.RPCDispatcher:
@@ -111,35 +115,18 @@ class ComputeManager(ComputePeriodicTasks, manager.Manager):
         instances = InstanceList.get_by_host(ctxt, self.host)
         self.rt.track_existing([i for i in instances if i.vm_state != vm_states.BUILDING])
         self.rt.update_available_resource(ctxt)
-        self._reconcile_after_restart(ctxt, instances)
+        # NOTE: nothing stays transitional across a restart (compute/recovery.py).
+        self._init_instances(ctxt, instances)
 
-    def _reconcile_after_restart(self, ctxt: Any, instances: Any) -> None:
-        """Nothing stays transitional across a compute restart."""
-        for inst in instances:
-            if inst.task_state == task_states.DELETING:
-                self._do_terminate(ctxt, inst)
-            elif inst.vm_state == vm_states.BUILDING or inst.task_state is not None:
-                self._fail(ctxt, inst, exception.NovaliteException(
-                    f"compute service on {self.host} restarted while the instance was "
-                    f"{inst.task_state or inst.vm_state}"), destroy=inst.vm_state == vm_states.BUILDING)
-        self._report_orphans(ctxt, {i.uuid for i in instances})
-        self.sync_power_states()
-
-    def _report_orphans(self, ctxt: Any, known: set[str]) -> None:
-        """Guests the hypervisor has but no instance here claims."""
-        for uuid in sorted(set(self.driver.list_instance_uuids()) - known):
-            if CONF.compute.reap_orphans:
-                LOG.warning("Destroying guest %s on %s: it belongs to no instance", uuid,
-                            self.host)
-                self.driver.destroy(ctxt, Instance(context=ctxt, uuid=uuid))
-            else:
-                LOG.warning("Guest %s on %s belongs to no instance; set [compute] "
-                            "reap_orphans = true to remove such guests", uuid, self.host)
+    def post_start_hook(self) -> None:
+        super().post_start_hook()
+        self._start_queued_build_grace()
 
     def cleanup_host(self) -> None:
         """SIGTERM: builds in flight get build_drain_timeout to finish; the rest
         are aborted and end in ERROR with a fault."""
         self._stopping.set()
+        self._stop_recovery()
         with self._in_flight_lock:
             pending = dict(self._in_flight)
         if pending:
@@ -172,12 +159,20 @@ class ComputeManager(ComputePeriodicTasks, manager.Manager):
     # -- build ---------------------------------------------------------------
 
     def run_instance(self, context: Any, instance: Any, request_spec: dict | None = None) -> None:
-        """Cast from the conductor: build ``instance`` on this host."""
+        """Cast from the conductor: build ``instance`` on this host.
+
+        Idempotent: the queue is durable, so a copy may come again (a
+        redelivery, or a message recovery already dealt with)."""
+        self._build_request_received(instance.uuid)
         if self._stopping.is_set():
             self._fail(context, instance, exception.NovaliteException(
                 f"compute service on {self.host} is stopping"))
             return
         with self._in_flight_lock:
+            if instance.uuid in self._in_flight:
+                LOG.info("Ignoring a repeated run_instance for %s: its build is running",
+                         instance.uuid)
+                return
             self._in_flight[instance.uuid] = self._builds.submit(
                 self._locked_run_instance, context, instance, request_spec or {})
 
@@ -185,7 +180,8 @@ class ComputeManager(ComputePeriodicTasks, manager.Manager):
         context.update_store()
         try:
             with _instance_lock(instance.uuid):
-                self._run_instance(context, instance, request_spec)
+                if self._build_is_current(context, instance):
+                    self._run_instance(context, instance, request_spec)
         except Exception:
             LOG.exception("Unexpected error building %s", instance.uuid)
         finally:
@@ -212,6 +208,23 @@ class ComputeManager(ComputePeriodicTasks, manager.Manager):
                 return
             LOG.warning("Build of %s failed: %s", instance.uuid, exc)
             self._fail(context, instance, exc, destroy=False)
+
+    def _build_is_current(self, context: Any, instance: Any) -> bool:
+        """True when ``instance`` still waits for its build on this host; a
+        late or repeated message is logged and dropped."""
+        try:
+            current = Instance.get_by_uuid(context, instance.uuid)
+        except exception.InstanceNotFound:
+            LOG.info("Instance %s was deleted before its build started", instance.uuid)
+            return False
+        if (current.vm_state != vm_states.BUILDING or current.host != self.host
+                or current.task_state != task_states.SCHEDULING):
+            LOG.info("Ignoring run_instance for %s: it is %s/%s on %s (a late or repeated "
+                     "message)", instance.uuid, current.vm_state, current.task_state,
+                     current.host)
+            return False
+        instance.refresh_from(current)
+        return True
 
     def _failed_elsewhere(self, context: Any, instance: Any) -> bool:
         """True when something else (the deadline check) already put the
@@ -341,8 +354,12 @@ class ComputeManager(ComputePeriodicTasks, manager.Manager):
                                                self.host, reason)
 
     def _fail(self, context: Any, instance: Any, exc: BaseException,
-              destroy: bool = False) -> None:
-        """ERROR with a fault; never leaves a transitional state behind."""
+              destroy: bool = False, expected_task_state: list | None = None) -> bool:
+        """ERROR with a fault; never leaves a transitional state behind.
+
+        With ``expected_task_state``, only if the stored task state is still
+        one of those (a compare-and-swap: a delete that started meanwhile
+        wins); returns whether the instance was put in ERROR."""
         if destroy:
             self._cleanup_build(context, instance)
         try:
@@ -350,9 +367,10 @@ class ComputeManager(ComputePeriodicTasks, manager.Manager):
             instance.add_fault(exc, host=self.host)
             instance.vm_state = vm_states.ERROR
             instance.task_state = None
-            instance.save()
-        except exception.InstanceNotFound:
-            pass
+            instance.save(expected_task_state=expected_task_state)
+        except (exception.InstanceNotFound, exception.Conflict):
+            return False
+        return True
 
     def _get_power_state(self, instance: Any) -> int:
         try:
@@ -393,6 +411,8 @@ class ComputeManager(ComputePeriodicTasks, manager.Manager):
     def _power_action(self, context: Any, instance: Any, expected: tuple[str, ...],
                       action: Any, final_vm_state: str, name: str = "") -> None:
         with _instance_lock(instance.uuid):
+            if not self._task_is_current(context, instance, expected, name):
+                return
             try:
                 with self._event(context, instance, name, f"compute_{name}_instance"):
                     action()
@@ -405,6 +425,22 @@ class ComputeManager(ComputePeriodicTasks, manager.Manager):
             except Exception as exc:
                 LOG.warning("Power action on %s failed: %s", instance.uuid, exc)
                 self._fail(context, instance, exc)
+
+    @staticmethod
+    def _task_is_current(context: Any, instance: Any, expected: tuple[str, ...],
+                         name: str) -> bool:
+        """Under the lock: is the action still asked for? A repeated message
+        (or one recovery already carried out) finds nothing to do."""
+        try:
+            current = Instance.get_by_uuid(context, instance.uuid)
+        except exception.InstanceNotFound:
+            return False
+        if current.task_state not in expected:
+            LOG.info("Ignoring %s of %s: its task state is %s (done already or superseded)",
+                     name, instance.uuid, current.task_state)
+            return False
+        instance.refresh_from(current)
+        return True
 
     def stop_instance(self, context: Any, instance: Any) -> None:
         self._power_action(context, instance, (task_states.POWERING_OFF,),

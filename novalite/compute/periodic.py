@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from oslo_concurrency import lockutils
 from oslo_log import log as logging
 from oslo_utils import timeutils
 
@@ -14,9 +15,11 @@ from novalite import exception
 from novalite.compute import power_state, task_states, vm_states
 from novalite.conf import CONF
 from novalite.manager import PeriodicTask
-from novalite.objects.instance import InstanceList
+from novalite.objects.instance import Instance, InstanceList
 
 LOG = logging.getLogger(__name__)
+
+_SYNCED = (vm_states.ACTIVE, vm_states.STOPPED)
 
 
 class ComputePeriodicTasks:
@@ -30,6 +33,7 @@ class ComputePeriodicTasks:
     _fail: Any
     _do_terminate: Any
     _cleanup_build: Any
+    cleanup_running_deleted_instances: Any
 
     def periodic_tasks(self) -> list[PeriodicTask]:
         return [
@@ -39,6 +43,9 @@ class ComputePeriodicTasks:
                          self.sync_power_states),
             PeriodicTask("check_deadlines", CONF.compute.deadline_check_interval,
                          self.check_deadlines),
+            PeriodicTask("cleanup_running_deleted_instances",
+                         CONF.compute.running_deleted_instance_poll_interval,
+                         self.cleanup_running_deleted_instances),
         ]
 
     def update_available_resource(self) -> None:
@@ -49,29 +56,59 @@ class ComputePeriodicTasks:
         STOPPED, one that vanished is ERROR with a fault."""
         ctxt = nl_context.get_admin_context()
         for inst in InstanceList.get_by_host(ctxt, self.host):
-            if inst.task_state is not None or inst.vm_state not in (vm_states.ACTIVE,
-                                                                     vm_states.STOPPED):
+            if inst.task_state is not None or inst.vm_state not in _SYNCED:
                 continue
-            try:
-                state = self.driver.get_info(inst).state
-            except exception.InstanceNotFound:
-                LOG.warning("Instance %s has no guest on %s", inst.uuid, self.host)
-                self._fail(ctxt, inst, exception.NovaliteException(
-                    f"the guest of instance {inst.uuid} disappeared from {self.host}"))
-                inst.power_state = power_state.NOSTATE
-                inst.save()
-                continue
-            changed = state != inst.power_state
-            inst.power_state = state
-            if inst.vm_state == vm_states.ACTIVE and state == power_state.SHUTDOWN:
-                LOG.info("Instance %s shut down by itself; now STOPPED", inst.uuid)
-                inst.vm_state = vm_states.STOPPED
-                changed = True
-            if changed:
+            self._sync_instance_power_state(ctxt, inst)
+
+    def _sync_instance_power_state(self, ctxt: Any, inst: Any) -> None:
+        """One instance, from a list that may be stale by now: an action in
+        progress holds the instance's lock and is left alone this round; the
+        instance is read again under the lock, and every write is a
+        compare-and-swap on "no task", so a delete that starts meanwhile wins."""
+        if self._power_state_unchanged(inst):
+            return
+        try:
+            with lockutils.lock(f"instance-{inst.uuid}", blocking=False):
                 try:
-                    inst.save(expected_task_state=[None])
-                except (exception.Conflict, exception.InstanceNotFound):
-                    pass
+                    inst.refresh_from(Instance.get_by_uuid(ctxt, inst.uuid))
+                except exception.InstanceNotFound:
+                    return
+                if inst.task_state is not None or inst.vm_state not in _SYNCED:
+                    return
+                self._record_power_state(ctxt, inst)
+        except lockutils.AcquireLockFailedException:
+            LOG.debug("Power-state sync skips %s: an action holds its lock", inst.uuid)
+
+    def _power_state_unchanged(self, inst: Any) -> bool:
+        """Most rounds find nothing to record: no lock, no second read."""
+        try:
+            state = self.driver.get_info(inst).state
+        except exception.InstanceNotFound:
+            return False
+        return bool(state == inst.power_state and not (
+            inst.vm_state == vm_states.ACTIVE and state == power_state.SHUTDOWN))
+
+    def _record_power_state(self, ctxt: Any, inst: Any) -> None:
+        try:
+            state = self.driver.get_info(inst).state
+        except exception.InstanceNotFound:
+            LOG.warning("Instance %s has no guest on %s", inst.uuid, self.host)
+            inst.power_state = power_state.NOSTATE
+            self._fail(ctxt, inst, exception.NovaliteException(
+                f"the guest of instance {inst.uuid} disappeared from {self.host}"),
+                expected_task_state=[None])
+            return
+        changed = state != inst.power_state
+        inst.power_state = state
+        if inst.vm_state == vm_states.ACTIVE and state == power_state.SHUTDOWN:
+            LOG.info("Instance %s shut down by itself; now STOPPED", inst.uuid)
+            inst.vm_state = vm_states.STOPPED
+            changed = True
+        if changed:
+            try:
+                inst.save(expected_task_state=[None])
+            except (exception.Conflict, exception.InstanceNotFound):
+                pass
 
     def check_deadlines(self) -> None:
         """Move instances whose task state outlived its deadline to ERROR."""
@@ -91,7 +128,7 @@ class ComputePeriodicTasks:
             if now - since < datetime.timedelta(seconds=limit):
                 continue
             if inst.task_state == task_states.DELETING:
-                self._do_terminate(ctxt, inst)
+                self._finish_overdue_delete(ctxt, inst)
                 continue
             LOG.warning("Instance %s exceeded its %ss deadline in %s", inst.uuid, limit,
                         inst.task_state or inst.vm_state)
@@ -102,3 +139,22 @@ class ComputePeriodicTasks:
                 f"on {self.host}"))
             if building:
                 self._cleanup_build(ctxt, inst)
+
+    def _finish_overdue_delete(self, ctxt: Any, inst: Any) -> None:
+        """A delete past its deadline, under the instance's lock: a delete
+        still running holds it (this round leaves it alone), one that ended
+        meanwhile left nothing to do."""
+        try:
+            with lockutils.lock(f"instance-{inst.uuid}", blocking=False):
+                try:
+                    current = Instance.get_by_uuid(ctxt, inst.uuid)
+                except exception.InstanceNotFound:
+                    return
+                if current.task_state != task_states.DELETING:
+                    return
+                LOG.warning("Delete of %s exceeded its deadline on %s; finishing it",
+                            inst.uuid, self.host)
+                self._do_terminate(ctxt, current)
+        except lockutils.AcquireLockFailedException:
+            LOG.info("Delete of %s is past its deadline but still running on %s",
+                     inst.uuid, self.host)

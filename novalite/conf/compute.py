@@ -20,6 +20,19 @@ compute_opts = [
     cfg.BoolOpt("reap_orphans", default=False,
                 help="At start, destroy guests on this host that belong to no "
                      "instance (otherwise they are only reported in the log)."),
+    cfg.StrOpt("running_deleted_instance_action", default="reap",
+               choices=[("reap", "destroy the guest and say so in the log"),
+                        ("log", "only log it"), ("noop", "do nothing")],
+               help="What this compute host does with a guest whose instance was "
+                    "deleted (e.g. while the host looked down and the API deleted "
+                    "it locally), at start and every "
+                    "running_deleted_instance_poll_interval seconds."),
+    cfg.IntOpt("running_deleted_instance_poll_interval", default=1800, min=1,
+               help="Seconds between checks for guests of deleted instances."),
+    cfg.IntOpt("queued_build_grace", default=30, min=0,
+               help="After a restart, seconds a build this host was chosen for "
+                    "(still scheduling) may wait for its request from the durable "
+                    "queue before it ends in ERROR with a fault."),
     cfg.IntOpt("build_drain_timeout", default=30, min=0,
                help="On SIGTERM, seconds to let builds in flight finish before "
                     "they are put in ERROR with a fault."),

@@ -1,0 +1,219 @@
+"""What a compute host does with the instances it finds when it starts
+(Nova's ``_init_instance``), and with guests whose instance was deleted while
+the host looked down (Nova's ``running_deleted_instance_action``).
+
+A compute may have died at any point (SIGTERM, SIGKILL, a power cut), and its
+queue is durable: messages sent to it meanwhile are delivered after the
+recovery. So recovery decides only what no queued message will, and every
+handler re-reads the instance under its lock and ignores a message whose work
+is already done (see ``ComputeManager.run_instance`` and ``_power_action``):
+
+- DELETING: the delete finishes (guest, addresses, claim, row).
+- BUILDING, build started here (networking, block_device_mapping, spawning):
+  the build thread died with the process. A guest that is running already
+  reached the hypervisor: the instance becomes ACTIVE. Anything else is
+  cleaned up and ends in ERROR with a fault saying why.
+- BUILDING, scheduling (the conductor chose this host; run_instance not seen):
+  its message may still be queued. After ``[compute] queued_build_grace``
+  seconds of consuming, an instance whose run_instance never came ends in
+  ERROR with a fault.
+- powering-off, powering-on, rebooting: the action runs again (idempotent on
+  the hypervisor); a queued copy of the message then finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from oslo_log import log as logging
+from oslo_utils import timeutils
+
+from novalite import context as nl_context
+from novalite import exception
+from novalite.compute import power_state, task_states, vm_states
+from novalite.conf import CONF
+from novalite.objects.instance import Instance, InstanceList
+
+LOG = logging.getLogger(__name__)
+
+_POWER_TASKS = (task_states.POWERING_OFF, task_states.POWERING_ON, task_states.REBOOTING,
+                task_states.REBOOTING_HARD)
+
+
+class ComputeRecovery:
+    """Mixed into ComputeManager; relies on its driver, host and steps."""
+
+    host: str
+    driver: Any
+    _fail: Any
+    _do_terminate: Any
+    _cleanup_build: Any
+    stop_instance: Any
+    start_instance: Any
+    reboot_instance: Any
+    sync_power_states: Any
+
+    def _init_recovery(self) -> None:
+        # NOTE: uuid -> monotonic time recovery found it waiting for its
+        # run_instance; run_instance removes it.
+        self._awaiting_build: dict[str, float] = {}
+        self._awaiting_lock = threading.Lock()
+        self._grace_timer: threading.Timer | None = None
+
+    # -- at start, before the RPC server consumes -----------------------------
+
+    def _init_instances(self, ctxt: Any, instances: Any) -> None:
+        for inst in instances:
+            try:
+                self._init_instance(ctxt, inst)
+            except Exception:
+                LOG.exception("Could not recover instance %s on %s", inst.uuid, self.host)
+        self._handle_unknown_guests(ctxt, {i.uuid for i in instances}, at_start=True)
+        self.sync_power_states()
+
+    def _init_instance(self, ctxt: Any, inst: Any) -> None:
+        if inst.task_state == task_states.DELETING:
+            LOG.info("Instance %s was being deleted when the compute service on %s stopped; "
+                     "finishing the delete", inst.uuid, self.host)
+            self._do_terminate(ctxt, inst)
+        elif inst.vm_state == vm_states.BUILDING and inst.task_state in (
+                None, task_states.SCHEDULING):
+            with self._awaiting_lock:
+                self._awaiting_build[inst.uuid] = time.monotonic()
+        elif inst.vm_state == vm_states.BUILDING:
+            self._recover_interrupted_build(ctxt, inst)
+        elif inst.task_state in _POWER_TASKS:
+            LOG.info("Instance %s was %s when the compute service on %s stopped; doing it "
+                     "again", inst.uuid, inst.task_state, self.host)
+            self._resume_power_action(ctxt, inst)
+        elif inst.task_state is not None:
+            self._fail(ctxt, inst, exception.NovaliteException(
+                f"compute service on {self.host} restarted while the instance was "
+                f"{inst.task_state}"), expected_task_state=[inst.task_state])
+
+    def _recover_interrupted_build(self, ctxt: Any, inst: Any) -> None:
+        """The build thread died with the process."""
+        if inst.task_state == task_states.SPAWNING and self._guest_state(inst) in (
+                power_state.RUNNING,):
+            LOG.info("Instance %s reached the hypervisor on %s before the compute service "
+                     "stopped; it is ACTIVE", inst.uuid, self.host)
+            inst.power_state = power_state.RUNNING
+            inst.vm_state = vm_states.ACTIVE
+            inst.task_state = None
+            inst.launched_at = timeutils.utcnow()
+            try:
+                inst.save(expected_task_state=[task_states.SPAWNING])
+            except (exception.Conflict, exception.InstanceNotFound):
+                pass
+            return
+        LOG.warning("Build of %s on %s was interrupted in %s; it never reached the "
+                    "hypervisor", inst.uuid, self.host, inst.task_state)
+        self._fail(ctxt, inst, exception.NovaliteException(
+            f"compute service on {self.host} stopped during the build "
+            f"({inst.task_state}); the instance never reached the hypervisor"),
+            destroy=True, expected_task_state=[inst.task_state])
+
+    def _guest_state(self, inst: Any) -> int:
+        try:
+            return int(self.driver.get_info(inst).state)
+        except exception.InstanceNotFound:
+            return power_state.NOSTATE
+
+    def _resume_power_action(self, ctxt: Any, inst: Any) -> None:
+        if inst.task_state == task_states.POWERING_OFF:
+            self.stop_instance(ctxt, inst)
+        elif inst.task_state == task_states.POWERING_ON:
+            self.start_instance(ctxt, inst)
+        else:
+            self.reboot_instance(ctxt, inst, "HARD" if inst.task_state ==
+                                 task_states.REBOOTING_HARD else "SOFT")
+
+    # -- after the RPC server consumes -------------------------------------------
+
+    def _start_queued_build_grace(self) -> None:
+        with self._awaiting_lock:
+            if not self._awaiting_build:
+                return
+            LOG.info("%d build(s) on %s were waiting for their request when the service "
+                     "started; giving them %ss to arrive", len(self._awaiting_build),
+                     self.host, CONF.compute.queued_build_grace)
+        self._grace_timer = threading.Timer(CONF.compute.queued_build_grace,
+                                            self._fail_builds_never_received)
+        self._grace_timer.daemon = True
+        self._grace_timer.start()
+
+    def _build_request_received(self, uuid: str) -> None:
+        with self._awaiting_lock:
+            self._awaiting_build.pop(uuid, None)
+
+    def _fail_builds_never_received(self) -> None:
+        with self._awaiting_lock:
+            lost, self._awaiting_build = list(self._awaiting_build), {}
+        ctxt = nl_context.get_admin_context()
+        for uuid in lost:
+            try:
+                inst = Instance.get_by_uuid(ctxt, uuid)
+            except exception.InstanceNotFound:
+                continue
+            if inst.host != self.host or inst.vm_state != vm_states.BUILDING:
+                continue
+            LOG.warning("The build request of %s never reached %s; putting it in ERROR",
+                        uuid, self.host)
+            self._fail(ctxt, inst, exception.NovaliteException(
+                f"the build request was lost when the compute service on {self.host} "
+                "restarted; the instance never reached the hypervisor"),
+                expected_task_state=[None, task_states.SCHEDULING])
+
+    def _stop_recovery(self) -> None:
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
+
+    # -- guests whose instance was deleted -----------------------------------
+
+    def cleanup_running_deleted_instances(self) -> None:
+        """Periodic: guests of instances deleted while this host looked down."""
+        ctxt = nl_context.get_admin_context()
+        # NOTE: guests first, then instances: an instance made in between is
+        # in the second list, so its new guest never looks unknown.
+        guests = set(self.driver.list_instance_uuids())
+        known = {i.uuid for i in InstanceList.get_by_host(ctxt, self.host)}
+        self._handle_unknown_guests(ctxt, known, guests=guests)
+
+    def _handle_unknown_guests(self, ctxt: Any, known: set[str], at_start: bool = False,
+                               guests: set[str] | None = None) -> None:
+        if guests is None:
+            guests = set(self.driver.list_instance_uuids())
+        for uuid in sorted(guests - known):
+            try:
+                inst = Instance.get_by_uuid(ctxt, uuid, read_deleted=True)
+            except exception.InstanceNotFound:
+                if at_start:
+                    self._report_orphan(ctxt, uuid)
+                continue
+            if inst.deleted:
+                self._running_deleted(ctxt, inst)
+
+    def _running_deleted(self, ctxt: Any, inst: Any) -> None:
+        action = CONF.compute.running_deleted_instance_action
+        if action == "noop":
+            return
+        if action == "log":
+            LOG.warning("Guest of deleted instance %s is still on %s "
+                        "(running_deleted_instance_action = log)", inst.uuid, self.host)
+            return
+        LOG.warning("Destroying the guest of deleted instance %s on %s (it was deleted "
+                    "while this host looked down; running_deleted_instance_action = reap)",
+                    inst.uuid, self.host)
+        self.driver.destroy(ctxt, inst)
+
+    def _report_orphan(self, ctxt: Any, uuid: str) -> None:
+        """A guest the hypervisor has that no instance ever claimed."""
+        if CONF.compute.reap_orphans:
+            LOG.warning("Destroying guest %s on %s: it belongs to no instance", uuid,
+                        self.host)
+            self.driver.destroy(ctxt, Instance(context=ctxt, uuid=uuid))
+        else:
+            LOG.warning("Guest %s on %s belongs to no instance; set [compute] "
+                        "reap_orphans = true to remove such guests", uuid, self.host)
