@@ -9,10 +9,13 @@ that admin) and ``novalite.conf`` (what it runs with, for novalite-manage).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import signal
 import sys
+import time
 from typing import Any
 
 from oslo_config import cfg
@@ -38,31 +41,102 @@ cli_opts = [
     cfg.StrOpt("driver", default="auto", choices=["auto", "libvirt", "fake"],
                help="Compute driver: real QEMU guests through libvirt, the "
                     "in-memory FakeDriver, or auto (libvirt when libvirtd answers)."),
+    cfg.BoolOpt("stop", default=False,
+                help="Stop the all-in-one running with this state directory (SIGTERM: "
+                     "builds in flight finish or end in ERROR) and wait until it exited."),
 ]
 
 DEFAULT_IMAGE_NAME = "novalite-tiny"
 DRIVERS = {"libvirt": "libvirt.LibvirtDriver", "fake": "fake.FakeDriver"}
 
 
-def libvirtd_answers(uri: str = "qemu:///system") -> bool:
+def _why_not_libvirt(uri: str = "qemu:///system") -> str | None:
+    """Why real guests cannot run here, or None when they can."""
     try:
         import libvirt
-
+    except ImportError:
+        return ("libvirt-python is not installed (no libvirt on this host when novalite "
+                "was installed)")
+    if os.geteuid() != 0:
+        return "it does not run as root (guests' bridges and libvirt's system daemon need root)"
+    try:
         conn = libvirt.open(uri)
-    except Exception:
-        return False
+    except libvirt.libvirtError:
+        return f"libvirtd does not answer at {uri}"
     conn.close()
-    return True
+    return None
+
+
+def libvirtd_answers(uri: str = "qemu:///system") -> bool:
+    return _why_not_libvirt(uri) is None
 
 
 def _pick_driver(choice: str) -> str:
     if choice != "auto":
         return DRIVERS[choice]
-    if libvirtd_answers():
+    why = _why_not_libvirt()
+    if why is None:
         return DRIVERS["libvirt"]
-    LOG.warning("libvirtd does not answer at qemu:///system: using the FakeDriver "
-                "(run 'novalite-manage host prepare' for real guests)")
+    # NOTE: one line, read by ./tools/quickstart: "FakeDriver because <why>;".
+    LOG.warning("Servers are not real guests: using the FakeDriver because %s; run "
+                "./tools/quickstart as root (or novalite-manage host prepare) for real "
+                "QEMU guests", why)
     return DRIVERS["fake"]
+
+
+PID_FILE = "all-in-one.pid"
+
+
+def stop(state_dir: str, timeout: float = 120) -> int:
+    """``--stop``: SIGTERM the all-in-one of ``state_dir``, wait for it."""
+    path = os.path.join(state_dir, PID_FILE)
+    try:
+        with open(path) as f:
+            pid = int(f.read().strip())
+    except (FileNotFoundError, ValueError):
+        print(f"no all-in-one runs with state directory {state_dir} (no {path})")
+        return 0
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        print(f"the all-in-one of {state_dir} (pid {pid}) is not running")
+        os.unlink(path)
+        return 0
+    print(f"stopping the all-in-one of {state_dir} (pid {pid})...", flush=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            print("stopped; its guests keep running: delete them first "
+                  "(openstack server delete), or remove them with novalite-manage "
+                  "host cleanup")
+            if os.path.exists(path):
+                os.unlink(path)
+            return 0
+        time.sleep(0.2)
+    print(f"pid {pid} did not exit within {timeout:.0f} s", file=sys.stderr)
+    return 1
+
+
+def _write_pid(state_dir: str) -> None:
+    _write(os.path.join(state_dir, PID_FILE), f"{os.getpid()}\n")
+
+
+def _host_checks(driver: str) -> None:
+    """Refuse to start where every boot would fail, saying how to fix it."""
+    from novalite import doctor
+
+    failed: list[doctor.Check] = []
+    try:
+        doctor.enforce(doctor.startup_checks(driver), LOG)
+    except doctor.HostCheckFailed as e:
+        failed = e.failed
+    if failed:
+        print("novalite-all-in-one cannot start:", file=sys.stderr)
+        for c in failed:
+            print(f"  {c.name}: {c.message}\n  fix: {c.fix}", file=sys.stderr)
+        sys.exit(1)
 
 
 def _embedded_defaults(state_dir: str) -> None:
@@ -229,6 +303,8 @@ def prepare(argv: list[str]) -> tuple[str, int]:
     CONF.reset()
     _embedded_defaults(state_dir)
     config.parse_args(argv, default_config_files=[])
+    if CONF.stop:
+        sys.exit(stop(state_dir))
     config.setup_logging()
     objects.register_all()
     from novalite.db import migration
@@ -238,11 +314,13 @@ def prepare(argv: list[str]) -> tuple[str, int]:
     CONF.set_default("compute_driver", driver)
     CONF.set_default("api_url", f"http://127.0.0.1:{port}/image", group="image")
     LOG.info("Compute driver: %s", CONF.compute_driver)
+    _host_checks(CONF.compute_driver)
     migration.db_sync()
     ensure_default_image(state_dir, CONF.compute_driver)
     from novalite.network import manage as network_manage
 
-    network_manage.ensure_default_network()
+    network_manage.ensure_default_network(
+        claim_on_host=CONF.compute_driver == DRIVERS["libvirt"])
     password = bootstrap_identity(state_dir)
     from novalite.db import api as db_api
 
@@ -254,10 +332,15 @@ def prepare(argv: list[str]) -> tuple[str, int]:
 
 def main(argv: list[str] | None = None) -> None:
     state_dir, port = prepare(argv if argv is not None else sys.argv)
+    _write_pid(state_dir)
     LOG.info("novalite all-in-one: state in %s, API on http://%s:%s, clouds.yaml at %s",
              state_dir, CONF.api.listen, port, os.path.join(state_dir, "clouds.yaml"))
     service.serve(build_services(port))
-    service.wait()
+    try:
+        service.wait()
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(state_dir, PID_FILE))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from oslo_log import log as logging
 
 from novalite import service
@@ -16,6 +18,14 @@ def main() -> None:
     if CONF.database.connection:
         LOG.warning("[database] connection is set but novalite-compute never uses it: "
                     "remove the credentials from compute hosts")
+    from novalite import doctor
+
+    try:
+        # NOTE: before the service consumes anything: a host where every
+        # boot would fail refuses to start, saying how to fix it.
+        doctor.enforce(doctor.startup_checks(CONF.compute_driver), LOG)
+    except doctor.HostCheckFailed:
+        sys.exit(1)
     server = service.Service.create(binary="novalite-compute", topic=CONF.compute_topic,
                                     db_allowed=False)
     service.serve(server)

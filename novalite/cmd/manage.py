@@ -110,6 +110,11 @@ class HostCommands:
             return 1
         return 0
 
+    def cleanup(self) -> int:
+        from novalite import hostcleanup
+
+        return hostcleanup.cleanup(CONF.category.yes)
+
 
 def _password(a: Any) -> tuple[str, bool]:
     """The password from --password-file or --password; a generated one
@@ -313,12 +318,18 @@ def _add_parsers(subparsers: Any) -> None:
                               "(Debian packages, virtlogd, libvirtd); report KVM or TCG")
     prep.add_argument("--timeout", type=float, default=30.0,
                       help="seconds to wait for libvirtd to answer")
+    from novalite import hostcleanup
+
+    hostcleanup.add_parser(hst_sub)
     hst.set_defaults(command=HostCommands)
 
     _add_identity_parsers(subparsers)
     from novalite.network import manage as network_manage
 
     network_manage.add_parser(subparsers)
+    from novalite import doctor
+
+    doctor.add_parser(subparsers)
 
 
 category_opt = cfg.SubCommandOpt("category", title="Command categories",

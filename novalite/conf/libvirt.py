@@ -18,11 +18,13 @@ libvirt_opts = [
     cfg.StrOpt("image_cache_path", default="$state_path/_base",
                help="Where downloaded images are cached; instance disks are "
                     "copy-on-write overlays on these files."),
-    cfg.StrOpt("instance_name_template", default="instance-%08x",
-               help="Name of an instance's domain, formatted with its integer id. "
-                    "The part before '%' also marks the domains this host lists as "
-                    "its own: give each compute service sharing one libvirtd its "
-                    "own prefix."),
+    cfg.StrOpt("instance_name_template", default="instance-%(uuid)s",
+               help="Name of an instance's domain: formatted with its integer id "
+                    "when the template takes one (Nova's 'instance-%08x'), else with "
+                    "%(id)s, %(uuid)s and %(hostname)s. The default is unique across "
+                    "deployments; an id-based name is unique only within one "
+                    "database, so it collides with a guest another deployment (or a "
+                    "removed state directory) left on the same libvirtd."),
     cfg.IntOpt("tb_cache_mb", default=32, min=0,
                help="TCG translation block cache (MiB) per guest when virt_type is "
                     "qemu; smaller cuts QEMU's memory use. 0 keeps QEMU's default."),

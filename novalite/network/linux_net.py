@@ -41,11 +41,71 @@ def bridge_addresses(bridge: str) -> list[str]:
     return [f.split()[3] for f in out.splitlines() if len(f.split()) > 3]
 
 
+OWNER_PREFIX = "novalite "
+
+
+def owner_mark() -> str:
+    """What this deployment writes as the alias of the bridges it makes, so
+    another deployment on the host (and ``doctor``/``host cleanup``) can tell
+    whose a bridge is: ``novalite <state_path>``."""
+    from novalite.conf import CONF
+
+    return (OWNER_PREFIX + os.path.realpath(CONF.state_path))[:250]
+
+
+def bridge_owner(bridge: str) -> str | None:
+    """The state path of the deployment that made ``bridge`` ('' when it
+    carries no novalite mark), or None when there is no such device."""
+    try:
+        with open(f"/sys/class/net/{check_ifname(bridge)}/ifalias") as f:
+            alias = f.read().strip()
+    except FileNotFoundError:
+        return None
+    return alias[len(OWNER_PREFIX):] if alias.startswith(OWNER_PREFIX) else ""
+
+
+def host_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """IPv4 networks this host already has an address or a route in."""
+    nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    for line in _ip("-o", "-4", "addr", "show").splitlines():
+        fields = line.split()
+        if len(fields) > 3:
+            nets.append(ipaddress.ip_network(fields[3], strict=False))
+    for line in _ip("-4", "route", "show").splitlines():
+        dest = line.split()[0] if line.split() else ""
+        if dest and dest != "default":
+            try:
+                nets.append(ipaddress.ip_network(dest, strict=False))
+            except ValueError:
+                continue
+    return nets
+
+
+def free_bridge_and_cidr(bridge: str, cidr: str, tries: int = 64) -> tuple[str, str]:
+    """``bridge``/``cidr`` when this host has neither, else the first
+    ``<bridge stem>N`` / next subnet of the same size that are both free:
+    two deployments on one host never share a bridge or addresses."""
+    net = ipaddress.ip_network(cidr, strict=False)
+    stem = bridge.rstrip("0123456789") or bridge
+    first = int(bridge[len(stem):] or 0)
+    taken = host_networks()
+    for n in range(tries):
+        name = check_ifname(bridge if n == 0 else f"{stem}{first + n}")
+        candidate = ipaddress.ip_network(
+            (int(net.network_address) + n * net.num_addresses, net.prefixlen))
+        if device_exists(name) or any(candidate.overlaps(t) for t in taken):
+            continue
+        return name, str(candidate)
+    raise exception.NetworkSetupError(
+        reason=f"no free bridge name and subnet after {bridge} {cidr} ({tries} tried)")
+
+
 def ensure_bridge(bridge: str, cidr: str, gateway: str) -> None:
     """The network's bridge exists, is up and holds the gateway address
     (so the host reaches its guests). Idempotent, safe to race: the lock
     orders threads of this process; another process losing the race to
-    create it finds it made."""
+    create it finds it made. A bridge it makes carries this deployment's
+    mark (``owner_mark``) as its alias."""
     check_ifname(bridge)
     prefix = ipaddress.ip_network(cidr, strict=False).prefixlen
     gw = f"{ipaddress.ip_address(gateway)}/{prefix}"
@@ -55,6 +115,7 @@ def ensure_bridge(bridge: str, cidr: str, gateway: str) -> None:
             try:
                 _ip("link", "add", "name", bridge, "type", "bridge", "stp_state", "0",
                     "forward_delay", "0")
+                _ip("link", "set", "dev", bridge, "alias", owner_mark())
             except processutils.ProcessExecutionError as e:
                 if not device_exists(bridge):
                     raise exception.NetworkSetupError(

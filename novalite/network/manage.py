@@ -36,15 +36,25 @@ def create_network(name: str, cidr: str, gateway: str | None = None,
                               "bridge": bridge, "project_id": project_id})
 
 
-def ensure_default_network() -> dict | None:
+def ensure_default_network(claim_on_host: bool = False) -> dict | None:
     """The all-in-one's private network ([network] default_network_name,
-    default_cidr, default_bridge), made when no network exists yet."""
+    default_cidr, default_bridge), made when no network exists yet.
+
+    ``claim_on_host`` (the all-in-one with real guests): when this host
+    already has the default bridge or subnet (another deployment's), take
+    the next free ones, and make the bridge at once so that a deployment
+    started next finds it taken."""
     from novalite.conf import CONF
 
     if not CONF.network.create_default_network or db.network_get_all():
         return None
-    return create_network(CONF.network.default_network_name, CONF.network.default_cidr,
-                          bridge=CONF.network.default_bridge)
+    bridge, cidr = CONF.network.default_bridge, CONF.network.default_cidr
+    if claim_on_host:
+        bridge, cidr = linux_net.free_bridge_and_cidr(bridge, cidr)
+    net = create_network(CONF.network.default_network_name, cidr, bridge=bridge)
+    if claim_on_host:
+        linux_net.ensure_bridge(net["bridge"], net["cidr"], net["gateway"])
+    return net
 
 
 class NetworkCommands:

@@ -261,7 +261,7 @@ def test_update_show_and_exact_views(stack):
     assert set(server) == UPDATE_KEYS
     server = stack.server(sid)
     assert set(server) == DETAIL_KEYS | ADMIN_KEYS
-    assert server["OS-EXT-SRV-ATTR:instance_name"] == "instance-%08x" % _stored(sid).id
+    assert server["OS-EXT-SRV-ATTR:instance_name"] == f"instance-{sid}"
     for body in ({"server": {"name": ""}}, {"server": {"flavorRef": "2"}},
                  {"server": {"accessIPv4": "::1"}}, {"nothing": 1}):
         assert stack.compute("PUT", f"/servers/{sid}", body).status_code == 400, body

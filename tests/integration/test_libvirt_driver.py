@@ -345,7 +345,7 @@ def test_guest_life_cycle(env: LibvirtEnv, drv: LibvirtDriver) -> None:
 
     conn = libvirt_connection()
     dom = conn.lookupByUUIDString(inst.uuid)
-    assert dom.name() == "instance-%08x" % inst.id
+    assert dom.name() == f"instance-{inst.uuid}"
     live = ET.fromstring(dom.XMLDesc(0))
     assert live.get("type") == drv.virt_type
     if drv.virt_type == "qemu":
@@ -379,7 +379,7 @@ def test_guest_life_cycle(env: LibvirtEnv, drv: LibvirtDriver) -> None:
 
     drv.destroy(ctxt, inst)
     assert inst.uuid not in drv.list_instance_uuids()
-    assert "instance-%08x" % inst.id not in leftover_domains()
+    assert f"instance-{inst.uuid}" not in leftover_domains()
     assert not os.path.exists(inst_dir)
     drv.destroy(ctxt, inst)
     with pytest.raises(exception.InstanceNotFound):
@@ -432,7 +432,7 @@ def test_spawn_that_fails_after_its_disk_is_made_removes_it(env: LibvirtEnv,
     with pytest.raises(exception.NovaliteException, match="bridge lvtest-nobr of VIF port-1"):
         drv.spawn(nl_context.get_admin_context(), inst, {"id": image_id}, vifs)
     assert not os.path.exists(env.instance_dir(inst))
-    assert "instance-%08x" % inst.id not in leftover_domains()
+    assert f"instance-{inst.uuid}" not in leftover_domains()
 
 
 def test_spawn_that_libvirt_cannot_start_is_undefined(env: LibvirtEnv,
@@ -445,7 +445,7 @@ def test_spawn_that_libvirt_cannot_start_is_undefined(env: LibvirtEnv,
     with pytest.raises(exception.InstanceSpawnError, match="libvirt could not start it"):
         drv.spawn(nl_context.get_admin_context(), inst, {"id": image_id}, vifs)
     assert not os.path.exists(env.instance_dir(inst))
-    assert "instance-%08x" % inst.id not in leftover_domains()
+    assert f"instance-{inst.uuid}" not in leftover_domains()
 
 
 # -- refused images ---------------------------------------------------------------
@@ -510,7 +510,7 @@ def test_unacceptable_images_are_refused(env: LibvirtEnv, drv: LibvirtDriver,
     assert message in caught.value.format_message()
     assert image_id in caught.value.format_message()
     assert len(caught.value.format_message()) <= 255
-    assert "instance-%08x" % inst.id not in leftover_domains()
+    assert f"instance-{inst.uuid}" not in leftover_domains()
     assert not os.path.exists(env.instance_dir(inst))
 
 
@@ -595,7 +595,7 @@ def test_destroy_makes_a_spawn_in_flight_fail_promptly(env: LibvirtEnv,
     assert isinstance(outcome[0], exception.InstanceSpawnError)
     assert "destroyed while it was spawning" in str(outcome[0])
     assert not os.path.exists(env.instance_dir(inst))
-    assert "instance-%08x" % inst.id not in leftover_domains()
+    assert f"instance-{inst.uuid}" not in leftover_domains()
 
 
 def test_second_spawn_of_a_running_instance_is_refused(env: LibvirtEnv,

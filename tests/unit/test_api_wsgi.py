@@ -448,7 +448,7 @@ def test_server_detail_view_for_admin_and_user():
     inst = _instance()
     admin = server_views.detail(inst, lk, is_admin=True)
     assert admin["status"] == "ACTIVE" and admin["progress"] == 0
-    assert admin["OS-EXT-SRV-ATTR:instance_name"] == "instance-0000002a"
+    assert admin["OS-EXT-SRV-ATTR:instance_name"] == f"instance-{inst.uuid}"
     assert admin["OS-EXT-SRV-ATTR:host"] == "host1"
     assert admin["OS-EXT-SRV-ATTR:hypervisor_hostname"] == "node1"
     assert admin["hostId"] == server_views.host_id("p1", "host1")

@@ -64,7 +64,7 @@ def _xml(driver: LibvirtDriver, instance: Instance, disk_info: DiskInfo | None =
 def test_domain_shape(driver: LibvirtDriver) -> None:
     dom = ET.fromstring(_xml(driver, _instance()))
     assert dom.tag == "domain" and dom.get("type") == "qemu"
-    assert dom.findtext("name") == "instance-0000002a"
+    assert dom.findtext("name") == f"instance-{UUID}"
     assert dom.findtext("uuid") == UUID
     assert dom.find("memory").get("unit") == "MiB" and dom.findtext("memory") == "128"
     assert dom.findtext("vcpu") == "2"
@@ -111,7 +111,7 @@ def test_user_text_is_escaped_in_metadata(driver: LibvirtDriver) -> None:
     assert meta.find("n:flavor", NS).get("name") == "f<&>\"'"
     assert meta.find("n:owner/n:project", NS).get("uuid") == "proj"
     assert meta.find("n:root", NS).get("uuid") == "img-1"
-    assert dom.findtext("name") == "instance-0000002a"
+    assert dom.findtext("name") == f"instance-{UUID}"
 
 
 def test_metadata_element_declares_its_own_namespace(driver: LibvirtDriver) -> None:
@@ -132,14 +132,26 @@ def test_kernel_initrd_and_cmdline(driver: LibvirtDriver) -> None:
 
 
 def test_hostname_fallback_and_length() -> None:
-    assert guest_hostname(_instance(hostname=None)) == "instance-0000002a"
-    assert guest_hostname(_instance(hostname="---")) == "instance-0000002a"
+    assert guest_hostname(_instance(hostname=None)) == f"instance-{UUID}"
+    assert guest_hostname(_instance(hostname="---")) == f"instance-{UUID}"
     assert len(guest_hostname(_instance(hostname="x" * 100))) == 63
 
 
-def test_domain_name_template() -> None:
-    assert instance_name(_instance(id=1)) == "instance-00000001"
-    assert instance_name(_instance(id=0x7E571234)) == "instance-7e571234"
+def test_domain_name_is_unique_across_deployments() -> None:
+    # NOTE: two databases both have an instance with id 1; their guests on
+    # one libvirtd must not share a name (the default names by uuid).
+    assert instance_name(_instance(id=1)) == f"instance-{UUID}"
+    other = "7e571234-0000-4000-8000-000000000001"
+    assert instance_name(_instance(id=1, uuid=other)) == f"instance-{other}"
+
+
+def test_novas_id_template_still_works() -> None:
+    CONF.set_override("instance_name_template", "instance-%08x", group="libvirt")
+    try:
+        assert instance_name(_instance(id=1)) == "instance-00000001"
+        assert instance_name(_instance(id=0x7E571234)) == "instance-7e571234"
+    finally:
+        CONF.clear_override("instance_name_template", group="libvirt")
 
 
 def test_domain_name_template_is_configurable() -> None:

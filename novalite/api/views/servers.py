@@ -13,7 +13,7 @@ from typing import Any
 
 from novalite.api.links import Links
 from novalite.api.views.common import isotime, naive_isotime
-from novalite.compute import task_states, vm_states
+from novalite.compute import naming, task_states, vm_states
 from novalite.conf import CONF
 
 DEFAULT = "default"
@@ -67,13 +67,7 @@ def host_id(project_id: str | None, host: str | None) -> str:
 
 def instance_name(instance: Any) -> str:
     """The hypervisor's name for the guest, from ``[libvirt] instance_name_template``."""
-    template = CONF.libvirt.instance_name_template
-    try:
-        return str(template % instance.id)
-    except (TypeError, ValueError, KeyError):
-        # NOTE: a template with named fields (Nova allows ``%(uuid)s``).
-        return str(template % {"id": instance.id, "uuid": instance.uuid,
-                               "hostname": instance.hostname or ""})
+    return naming.instance_name(instance)
 
 
 def addresses_of(instances: list[Any]) -> dict[str, list[dict]]:

@@ -107,6 +107,8 @@ class LibvirtConfigGuestMetadata:
     user_id: str
     image_id: str
     created: str
+    # NOTE: the deployment the guest belongs to (see driver.deployment_path).
+    instances_path: str = ""
 
     def format_dom(self, metadata: ET.Element) -> None:
         # NOTE: the namespace is declared on this element itself (libvirt
@@ -121,6 +123,8 @@ class LibvirtConfigGuestMetadata:
         _sub(owner, f"{NS_PREFIX}:user", uuid=self.user_id)
         _sub(owner, f"{NS_PREFIX}:project", uuid=self.project_id)
         _sub(root, f"{NS_PREFIX}:root", type="image", uuid=self.image_id)
+        if self.instances_path:
+            _sub(root, f"{NS_PREFIX}:deployment", instancesPath=self.instances_path)
 
 
 Device = (LibvirtConfigGuestDisk | LibvirtConfigGuestInterface | LibvirtConfigGuestSerial

@@ -8,8 +8,12 @@ domain).
 
 Each instance owns ``[libvirt] instances_path/<uuid>/`` (disk, kernel,
 ramdisk, console.log) and one persistent domain named after its integer
-id (``[libvirt] instance_name_template``, ``instance-%08x``), whose libvirt
-UUID is the instance's. A per-instance lock orders spawn's steps against ``destroy``;
+id or uuid (``[libvirt] instance_name_template``, ``instance-%(uuid)s``), whose
+libvirt UUID is the instance's. Its novalite metadata names the instances path
+it belongs to: a libvirtd shared by several deployments (two all-in-ones, or
+one whose state directory was removed) lists only this one's guests as its
+own, and the others' as foreign (never reaped, never a reason to fail).
+A per-instance lock orders spawn's steps against ``destroy``;
 ``destroy`` also sets the spawn's cancel flag, which the download and every
 later step check, so a spawn in flight fails promptly and cleans up.
 """
@@ -32,7 +36,7 @@ from oslo_log import log as logging
 from oslo_utils import timeutils
 
 from novalite import exception
-from novalite.compute import power_state
+from novalite.compute import naming, power_state
 from novalite.conf import CONF
 from novalite.network import model as network_model
 from novalite.virt import configdrive, driver
@@ -52,7 +56,12 @@ GiB = 1024 ** 3
 
 
 def instance_name(instance: Any) -> str:
-    return str(CONF.libvirt.instance_name_template % instance.id)
+    return naming.instance_name(instance)
+
+
+def deployment_path() -> str:
+    """What marks this deployment's guests: its instances path, resolved."""
+    return os.path.realpath(CONF.libvirt.instances_path)
 
 
 def guest_hostname(instance: Any) -> str:
@@ -288,7 +297,8 @@ class LibvirtDriver(driver.ComputeDriver):
             flavor_name=instance.flavor.name, project_id=instance.project_id or "",
             user_id=instance.user_id or "",
             image_id=image_meta.get("id") or instance.image_ref or "",
-            created=(created or timeutils.utcnow()).isoformat())
+            created=(created or timeutils.utcnow()).isoformat(),
+            instances_path=deployment_path())
 
     def _create_domain_and_network(self, context: Any, instance: Any, xml: str,
                                    network_info: list, cancel: threading.Event) -> None:
@@ -395,9 +405,31 @@ class LibvirtDriver(driver.ComputeDriver):
         return InstanceInfo(state=guest.get_power_state(), internal_id=guest.name)
 
     def list_instance_uuids(self) -> list[str]:
-        guests = [Guest(d) for d in self._host.list_domains()]
-        prefix = CONF.libvirt.instance_name_template.split("%", 1)[0]
-        return [g.uuid for g in guests if g.name.startswith(prefix) and g.is_novalite()]
+        """This deployment's guests only: another deployment's guest on the
+        same libvirtd is not an orphan of ours."""
+        mine = deployment_path()
+        return [g.uuid for g in self._novalite_guests() if g.deployment() in (mine, None)]
+
+    def list_foreign_guests(self) -> list[dict]:
+        """Guests novalite made for another deployment on this libvirtd:
+        name, uuid, the instances path they belong to, and whether that path
+        still exists (if not, the deployment is gone and so is its state)."""
+        mine = deployment_path()
+        return [{"name": g.name, "uuid": g.uuid, "instances_path": path,
+                 "deployment_exists": os.path.isdir(path), "running": g.is_active()}
+                for g in self._novalite_guests()
+                if (path := g.deployment()) is not None and path != mine]
+
+    def _novalite_guests(self) -> list[Guest]:
+        guests = []
+        for domain in self._host.list_domains():
+            guest = Guest(domain)
+            try:
+                if guest.is_novalite():
+                    guests.append(guest)
+            except libvirt.libvirtError:
+                continue  # NOTE: destroyed since it was listed.
+        return guests
 
     def inject_files(self, context: Any, instance: Any, files: list[dict],
                      timeout: float) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
 import libvirt
@@ -59,6 +61,22 @@ class Guest:
         except libvirt.libvirtError:
             return False
         return True
+
+    def deployment(self) -> str | None:
+        """The instances path of the deployment this guest belongs to, from
+        its novalite metadata; for a guest made before that was recorded,
+        from where its first disk lives (``<instances_path>/<uuid>/disk``)."""
+        try:
+            meta = ET.fromstring(self._domain.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT,
+                                                       config.NOVALITE_NS))
+            found = meta.find(f"{{{config.NOVALITE_NS}}}deployment")
+            if found is not None and found.get("instancesPath"):
+                return found.get("instancesPath")
+            source = ET.fromstring(self._domain.XMLDesc(0)).find("./devices/disk/source")
+        except (libvirt.libvirtError, ET.ParseError):
+            return None
+        path = source.get("file") if source is not None else None
+        return os.path.dirname(os.path.dirname(path)) if path else None
 
     def usage(self) -> tuple[int, int, bool] | None:
         """(vCPUs, memory MiB, running), or None when the domain vanished

@@ -1,0 +1,227 @@
+"""``novalite-manage host cleanup``: remove what novalite made on this host
+and nothing else uses any more, after asking.
+
+What it finds:
+- guests (libvirt domains with novalite's metadata) that belong to no
+  instance of this deployment, or to a deployment whose state directory is
+  gone; guests of another deployment that still has its state are left alone;
+- taps on novalite's bridges that no running guest uses;
+- this deployment's bridges (and bridges of gone deployments) with no port;
+- cached base images that no instance disk of this deployment is built on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from typing import Any
+
+from novalite.conf import CONF
+
+
+@dataclasses.dataclass
+class Item:
+    kind: str           # guest, tap, bridge, cached image
+    name: str
+    why: str
+    remove: Callable[[], None]
+
+    def line(self) -> str:
+        return f"  {self.kind:12} {self.name}: {self.why}"
+
+
+def _sysfs(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def _guests(conn: Any) -> list[Item]:
+    from novalite import doctor
+    from novalite.virt.libvirt.guest import Guest
+
+    items = []
+    for g in doctor.leftover_guests():
+        if g["kind"] == "other":
+            continue
+        why = ("belongs to no instance of this deployment" if g["kind"] == "orphan" else
+               f"its deployment's state is gone ({g['instances_path']})")
+
+        def remove(uuid: str = g["uuid"], path: str | None = g["instances_path"]) -> None:
+            guest = Guest(conn.lookupByUUIDString(uuid))
+            if guest.is_active():
+                guest.poweroff()
+            guest.delete_configuration()
+            if path:
+                shutil.rmtree(os.path.join(path, uuid), ignore_errors=True)
+
+        items.append(Item("guest", f"{g['name']} ({g['uuid']})",
+                          f"{why}, {'running' if g['running'] else 'shut off'}", remove))
+    return items
+
+
+def _novalite_bridges() -> dict[str, str]:
+    """Bridges novalite made here: name -> the state path in its mark ('' when
+    it is one of this deployment's networks' bridges without a mark)."""
+    from novalite.network import linux_net
+
+    bridges: dict[str, str] = {}
+    for name in sorted(os.listdir("/sys/class/net")):
+        owner = linux_net.bridge_owner(name)
+        if owner:
+            bridges[name] = owner
+    if CONF.database.connection:
+        from novalite.db import network as db_network
+
+        for net in db_network.network_get_all():
+            owner = linux_net.bridge_owner(net["bridge"])
+            if owner is not None:
+                bridges.setdefault(net["bridge"], owner)
+    return bridges
+
+
+def _active_taps(conn: Any) -> set[str]:
+    taps = set()
+    for domain in conn.listAllDomains():
+        try:
+            if not domain.isActive():
+                continue
+            tree = ET.fromstring(domain.XMLDesc(0))
+        except Exception:  # noqa: BLE001 - gone since listed
+            continue
+        taps |= {t.get("dev", "") for t in tree.findall("./devices/interface/target")}
+    return taps
+
+
+def _network_items(conn: Any) -> list[Item]:
+
+    mine = os.path.realpath(CONF.state_path)
+    bridges = _novalite_bridges()
+    active = _active_taps(conn)
+    items = []
+    for bridge, owner in bridges.items():
+        ports = os.listdir(f"/sys/class/net/{bridge}/brif") if os.path.isdir(
+            f"/sys/class/net/{bridge}/brif") else []
+        stale = [p for p in ports if p.startswith("tap") and p not in active]
+        for tap in stale:
+            items.append(Item("tap", tap, f"on {bridge}, used by no running guest",
+                              _deleter(tap)))
+        ours = owner in ("", mine)
+        gone = bool(owner) and not os.path.isdir(owner)
+        if (ours or gone) and len(ports) == len(stale):
+            why = "this deployment's bridge, no guest on it" if ours else \
+                f"made by a deployment whose state is gone ({owner})"
+            items.append(Item("bridge", bridge, why, _deleter(bridge)))
+    return items
+
+
+def _deleter(device: str) -> Callable[[], None]:
+    from novalite.network import linux_net
+
+    return lambda: linux_net.delete_device(device)
+
+
+def _unlinker(path: str) -> Callable[[], None]:
+    return lambda: os.unlink(path)
+
+
+def _backing_files(instances_path: str) -> set[str]:
+    used: set[str] = set()
+    if not os.path.isdir(instances_path):
+        return used
+    for entry in os.listdir(instances_path):
+        disk = os.path.join(instances_path, entry, "disk")
+        if not os.path.isfile(disk):
+            continue
+        res = subprocess.run(["qemu-img", "info", "-f", "qcow2", "--output=json",
+                              "--force-share", disk], capture_output=True, text=True,
+                             check=False, timeout=30)
+        if res.returncode == 0:
+            backing = json.loads(res.stdout).get("full-backing-filename")
+            if backing:
+                used.add(os.path.realpath(backing))
+    return used
+
+
+def _cache_items() -> list[Item]:
+    cache = CONF.libvirt.image_cache_path
+    if not os.path.isdir(cache):
+        return []
+    used = _backing_files(CONF.libvirt.instances_path)
+    items = []
+    for entry in sorted(os.listdir(cache)):
+        path = os.path.join(cache, entry)
+        if os.path.isfile(path) and os.path.realpath(path) not in used:
+            size = os.path.getsize(path) // (1024 * 1024)
+            items.append(Item("cached image", path, f"{size} MiB, no instance disk uses it",
+                              _unlinker(path)))
+    return items
+
+
+def find() -> list[Item]:
+    import libvirt
+
+    conn = libvirt.open(CONF.libvirt.connection_uri)
+    items = _guests(conn)
+    # NOTE: taps and bridges after the guests: removing a guest frees its tap.
+    items += _network_items(conn)
+    items += _cache_items()
+    return items
+
+
+def cleanup(assume_yes: bool, ask: Callable[[str], str] = input) -> int:
+    items = find()
+    if not items:
+        print("Nothing to clean up: novalite left nothing unused on this host.")
+        return 0
+    print(f"novalite made these on this host and nothing uses them ({len(items)}):")
+    for item in items:
+        print(item.line())
+    if not assume_yes:
+        if not sys.stdin.isatty():
+            print("Nothing removed: no terminal to ask on; run again with --yes to remove them.")
+            return 1
+        if ask("Remove them? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("Nothing removed.")
+            return 0
+    failed = 0
+    for item in items:
+        try:
+            item.remove()
+            print(f"removed {item.kind} {item.name}")
+        except Exception as e:  # noqa: BLE001 - report and go on with the rest
+            failed += 1
+            print(f"could not remove {item.kind} {item.name}: {e}", file=sys.stderr)
+    if items and any(i.kind == "guest" for i in items):
+        # NOTE: a removed guest frees its tap, which may free a bridge.
+        rest = [i for i in _network_items(libvirt_conn()) if i.kind in ("tap", "bridge")]
+        for item in rest:
+            try:
+                item.remove()
+                print(f"removed {item.kind} {item.name}")
+            except Exception as e:  # noqa: BLE001
+                failed += 1
+                print(f"could not remove {item.kind} {item.name}: {e}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def libvirt_conn() -> Any:
+    import libvirt
+
+    return libvirt.open(CONF.libvirt.connection_uri)
+
+
+def add_parser(host_subparsers: Any) -> None:
+    clean = host_subparsers.add_parser(
+        "cleanup", help="remove guests of no instance (or of a deployment whose state is "
+                        "gone), unused taps, this deployment's unused bridges and unused "
+                        "cached images, after asking")
+    clean.add_argument("--yes", action="store_true", help="do not ask")
