@@ -279,6 +279,22 @@ class FlavorIdExists(Conflict):
     msg_fmt = "Flavor with ID %(flavor_id)s already exists."
 
 
+class BootFromVolumeRequiredForZeroDiskFlavor(Forbidden):
+    """Nova's answer (403) when the ``create:zero_disk_flavor`` rule refuses
+    an image-backed server on a flavor whose root disk is 0 GB."""
+
+    msg_fmt = "Only volume-backed servers are allowed for flavors with zero disk."
+
+
+class ZeroDiskImageSizeUnknown(Invalid):
+    """A 0 GB root disk takes the image's virtual size; without one the
+    host's disk cannot be claimed."""
+
+    msg_fmt = ("Flavor %(flavor)s has a zero disk, so the root disk takes the virtual size "
+               "of image %(image_id)s, which is not known (disk_format %(disk_format)s). "
+               "Use a flavor with a root disk size.")
+
+
 class ImageForbidden(Forbidden):
     msg_fmt = "%(reason)s"
 

@@ -12,13 +12,15 @@ from oslo_utils import uuidutils
 
 from novalite import exception, keypairs, policy, quota
 from novalite.compute import power_state, rpcapi, task_states, vm_states
+from novalite.compute.resource_tracker import IMAGE_VIRTUAL_SIZE_KEY, root_disk_gb
 from novalite.conductor import rpcapi as conductor_rpcapi
 from novalite.conf import CONF
 from novalite.image import api as image_api
-from novalite.objects.flavor import Flavor
 from novalite.network import api as network_api
+from novalite.objects.flavor import Flavor
 from novalite.objects.instance import Instance, InstanceList
 from novalite.objects.service import Service, ServiceList
+from novalite.policies import servers as server_policies
 
 LOG = logging.getLogger(__name__)
 
@@ -57,12 +59,14 @@ class API:
         ``user_data`` (base64 text), ``injected_files`` (JSON list of
         ``{path, contents}`` with base64 contents), ``requested_networks``
         (JSON: ``"auto"``, ``"none"`` or a list of ``{uuid, fixed_ip}``) and
-        ``disk_config`` (``AUTO``/``MANUAL``).
+        ``disk_config`` (``AUTO``/``MANUAL``); for a flavor whose root disk
+        is 0 GB, ``image_virtual_size`` (bytes), the size that root disk
+        takes and the host claims.
         """
         if min_count > max_count:
             raise exception.Invalid(reason="min_count must be <= max_count")
         image = self.image_api.get(context, image_id)
-        self._check_image(image, flavor)
+        self._check_image(context, image, flavor)
         if availability_zone:
             self._check_availability_zone(context, availability_zone)
         networks = "auto" if not requested_networks else requested_networks
@@ -77,6 +81,8 @@ class API:
             system_metadata["user_data"] = user_data
         if injected_files:
             system_metadata["injected_files"] = json.dumps(injected_files)
+        if not flavor.root_gb:
+            system_metadata[IMAGE_VIRTUAL_SIZE_KEY] = str(image["virtual_size"])
         max_count = _allowed_count(context, min_count, max_count, flavor)
         reservation_id = "r-" + secrets.token_hex(4)
         instances = []
@@ -102,27 +108,34 @@ class API:
             for inst in instances:
                 inst.destroy()
             raise
+        # NOTE: the root disk the scheduler places: a 0 GB flavor's takes the
+        # image's virtual size, so hosts without that much free disk are
+        # filtered out (Nova places 0 there, and the host fills up).
         request_spec = {
             "instance_uuid": None, "flavor_memory_mb": flavor.memory_mb, "flavor_vcpus": flavor.vcpus,
-            "flavor_root_gb": flavor.root_gb, "flavor_ephemeral_gb": flavor.ephemeral_gb,
+            "flavor_root_gb": root_disk_gb(flavor.root_gb, image.get("virtual_size")),
+            "flavor_ephemeral_gb": flavor.ephemeral_gb,
             "flavor_swap_mb": flavor.swap, "flavor_name": flavor.name,
             "availability_zone": availability_zone, "num_instances": len(instances),
             "image": {k: image.get(k) for k in ("id", "name", "disk_format", "container_format",
                                                 "size", "min_ram", "min_disk", "properties",
-                                                "checksum", "os_hash_algo", "os_hash_value")},
+                                                "checksum", "os_hash_algo", "os_hash_value",
+                                                "virtual_size")},
         }
         self.conductor.build_instances(context, [i.uuid for i in instances], request_spec)
         return instances, reservation_id
 
     @staticmethod
-    def _check_image(image: dict, flavor: Flavor) -> None:
+    def _check_image(context: Any, image: dict, flavor: Flavor) -> None:
         if image.get("status") != "active":
             raise exception.Invalid(reason=f"image {image['id']} is not active "
                                            f"(status {image.get('status')})")
         if (image.get("min_ram") or 0) > flavor.memory_mb:
             raise exception.Invalid(reason=f"flavor {flavor.name}'s memory is too small for "
                                            f"image {image['id']} (needs {image['min_ram']} MiB)")
-        if (image.get("min_disk") or 0) > flavor.root_gb:
+        if not flavor.root_gb:
+            _check_zero_disk(context, image, flavor)
+        elif (image.get("min_disk") or 0) > flavor.root_gb:
             raise exception.Invalid(reason=f"flavor {flavor.name}'s disk is too small for "
                                            f"image {image['id']} (needs {image['min_disk']} GiB)")
 
@@ -171,6 +184,10 @@ class API:
             return
         if not instance.host or not self._host_is_up(context, instance.host):
             LOG.info("Deleting %s locally (host %s)", instance.uuid, instance.host or "none")
+            # NOTE: as Nova's local delete: the addresses (and, with the row,
+            # the quota) are free at once; the host, when it comes back,
+            # destroys the guest ([compute] running_deleted_instance_action).
+            network_api.deallocate_for_instance(instance.uuid)
             try:
                 instance.destroy()
             except exception.InstanceNotFound:
@@ -183,11 +200,16 @@ class API:
         (it also skips a soft delete's grace period; novalite has none)."""
         self.delete(context, instance)
 
+    def reset_state(self, context: Any, instance: Instance, state: str) -> None:
+        """Admin ``os-resetState``: vm_state ``state``, no task state, as
+        Nova's (in any state; the caller checked the policy)."""
+        LOG.warning("Resetting the state of %s from %s/%s to %s", instance.uuid,
+                    instance.vm_state, instance.task_state, state)
+        instance.vm_state = vm_states.ACTIVE if state == "active" else vm_states.ERROR
+        instance.task_state = None
+        instance.save()
+
     def _host_is_up(self, context: Any, host: str) -> bool:
-            # NOTE: as Nova's local delete: the addresses (and, with the row,
-            # the quota) are free at once; the host, when it comes back,
-            # destroys the guest ([compute] running_deleted_instance_action).
-            network_api.deallocate_for_instance(instance.uuid)
         try:
             svc = Service.get_by_host_and_binary(context, host, "novalite-compute")
         except exception.ServiceNotFound:
@@ -233,6 +255,23 @@ class API:
                                                                 vm_states.STOPPED),
                      task_state=None)
         return self.compute_rpcapi.get_console_output(context, instance, length)
+
+
+def _check_zero_disk(context: Any, image: dict, flavor: Flavor) -> None:
+    """As Nova: an image-backed server on a 0 GB flavor needs the
+    ``create:zero_disk_flavor`` rule (admins by default), else 403. Its root
+    disk takes the image's virtual size, which must be known to be claimed.
+
+    NOTE: novalite has no volumes, so every server is image-backed; as in
+    Nova the image's min_disk is not compared with a 0 GB flavor.
+    """
+    target = {"project_id": context.project_id, "user_id": context.user_id}
+    if not policy.authorize(context, server_policies.ZERO_DISK_FLAVOR, target,
+                            do_raise=False):
+        raise exception.BootFromVolumeRequiredForZeroDiskFlavor()
+    if image.get("virtual_size") is None:
+        raise exception.ZeroDiskImageSizeUnknown(flavor=flavor.name, image_id=image["id"],
+                                                 disk_format=image.get("disk_format"))
 
 
 def _validate_requested_networks(context: Any, requested: str | list[dict]) -> None:

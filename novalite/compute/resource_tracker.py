@@ -20,9 +20,43 @@ from novalite.objects.compute_node import ComputeNode, ComputeNodeList
 LOG = logging.getLogger(__name__)
 
 
-def _usage(flavor: Any) -> tuple[int, int, int]:
+GiB = 1024 ** 3
+# NOTE: recorded in system_metadata by the compute API when the flavor's root
+# disk is 0 GB: such a root disk takes the image's virtual size (bytes), and
+# the host must claim that, not 0, or one small qcow2 with a huge virtual
+# size could fill the host's disk.
+IMAGE_VIRTUAL_SIZE_KEY = "image_virtual_size"
+
+
+def root_disk_gb(flavor_root_gb: int, image_virtual_size: int | None) -> int:
+    """GiB the root disk takes: the flavor's, or for a 0 GB flavor the
+    image's virtual size rounded up to whole GiB."""
+    if flavor_root_gb or not image_virtual_size:
+        return flavor_root_gb
+    return -(-image_virtual_size // GiB)
+
+
+def _image_virtual_size(instance: Any) -> int | None:
+    sysmeta = instance.system_metadata if instance.obj_attr_is_set("system_metadata") else {}
+    try:
+        return int((sysmeta or {}).get(IMAGE_VIRTUAL_SIZE_KEY) or 0) or None
+    except ValueError:
+        return None
+
+
+def _usage(instance: Any) -> tuple[int, int, int]:
+    flavor = instance.flavor
+    root = root_disk_gb(flavor.root_gb, _image_virtual_size(instance))
     return (flavor.vcpus, flavor.memory_mb,
-            flavor.root_gb + flavor.ephemeral_gb + (flavor.swap + 1023) // 1024)
+            root + flavor.ephemeral_gb + (flavor.swap + 1023) // 1024)
+
+
+def _disk_need(instance: Any, disk: int) -> str:
+    flavor = instance.flavor
+    if flavor.root_gb or not _image_virtual_size(instance):
+        return f"{flavor.name} needs {disk}"
+    return (f"{flavor.name} needs {disk} (its root disk of 0 GB takes the image's virtual "
+            f"size, {root_disk_gb(0, _image_virtual_size(instance))} GiB)")
 
 
 class ResourceTracker:
@@ -38,11 +72,11 @@ class ResourceTracker:
         with self._lock:
             for inst in instances:
                 if inst.flavor is not None:
-                    self._claims[inst.uuid] = _usage(inst.flavor)
+                    self._claims[inst.uuid] = _usage(inst)
 
     def instance_claim(self, context: Any, instance: Any) -> None:
         flavor = instance.flavor
-        vcpus, ram, disk = _usage(flavor)
+        vcpus, ram, disk = _usage(instance)
         with self._lock:
             if instance.uuid in self._claims:
                 return
@@ -57,7 +91,7 @@ class ResourceTracker:
             if vcpus > free_v:
                 short.append(f"{int(free_v)} free vCPUs, {flavor.name} needs {vcpus}")
             if disk > free_d:
-                short.append(f"{int(free_d)} GiB free disk, {flavor.name} needs {disk}")
+                short.append(f"{int(free_d)} GiB free disk, {_disk_need(instance, disk)}")
             if short:
                 raise exception.ComputeResourcesUnavailable(
                     reason=f"host {self.host} has " + "; ".join(short))

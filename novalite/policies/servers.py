@@ -11,6 +11,7 @@ METADATA = "os_compute_api:os-server-metadata:%s"
 EXTENDED_ATTRS = "os_compute_api:os-extended-server-attributes"
 CONSOLE_OUTPUT = "os_compute_api:os-console-output"
 FORCE_DELETE = "os_compute_api:os-deferred-delete:force"
+ZERO_DISK_FLAVOR = SERVERS % "create:zero_disk_flavor"
 
 
 _rule = base.rule
@@ -33,6 +34,12 @@ rules: list[policy.RuleDefault] = [
           [("GET", "/servers/{server_id}")]),
     _rule(SERVERS % "create", base.PROJECT_MEMBER_OR_ADMIN, "Create a server",
           [("POST", "/servers")]),
+    _rule(ZERO_DISK_FLAVOR, base.ADMIN,
+          "Create an image-backed server with a flavor that has 0 disk. Its root disk then "
+          "takes the image's virtual size (claimed on the host, so the scheduler and the "
+          "compute host refuse one larger than the free disk). WARNING: if users may upload "
+          "their own images, opening this rule lets them take as much host disk as an image "
+          "claims (Nova bug 1739646).", [("POST", "/servers")]),
     _rule(SERVERS % "update", base.PROJECT_MEMBER_OR_ADMIN, "Update a server",
           [("PUT", "/servers/{server_id}")]),
     _rule(SERVERS % "delete", base.PROJECT_MEMBER_OR_ADMIN, "Delete a server",

@@ -19,12 +19,12 @@ from oslo_utils import strutils, timeutils
 
 from novalite import exception, policy, quota
 from novalite.api import common, errors, validation, wsgi
+from novalite.api.compute.flavors import get_flavor
 from novalite.api.schemas import server_queries as queries
 from novalite.api.schemas import server_responses as responses
 from novalite.api.schemas import servers as schemas
 from novalite.api.views import servers as views
 from novalite.api.wsgi import Request
-from novalite.objects.flavor import Flavor
 from novalite.policies import servers as sp
 
 # NOTE: Nova tells a client about a bad flavorRef/imageRef on create with 400
@@ -45,6 +45,12 @@ def target_of(instance: Any) -> dict:
 
 def show_extended(ctx: Any) -> bool:
     return policy.authorize(ctx, sp.EXTENDED_ATTRS, do_raise=False)
+
+
+def show_fault_details(ctx: Any) -> bool:
+    """A fault's ``details`` (tracebacks, host paths, commands) are for
+    admins only, whatever the fault's code."""
+    return policy.check_is_admin(ctx)
 
 
 class ServersController:
@@ -71,7 +77,8 @@ class ServersController:
         instance = self.compute_api.get(ctx, id)
         policy.authorize(ctx, sp.SERVERS % "show", target_of(instance))
         return {"server": views.detail(instance, req.links, show_extended(ctx),
-                                       views.addresses_of([instance]))}
+                                       views.addresses_of([instance]),
+                                       fault_details=show_fault_details(ctx))}
 
     def _list(self, req: Request, detailed: bool) -> dict:
         ctx = req.context
@@ -89,7 +96,8 @@ class ServersController:
             raise errors.bad_request(e.format_message()) from None
         if detailed:
             servers = views.collection(instances, req.links, show_extended(ctx), True,
-                                       views.addresses_of(instances))
+                                       views.addresses_of(instances),
+                                       fault_details=show_fault_details(ctx))
         else:
             servers = views.collection(instances, req.links, False, False)
         body: dict = {"servers": servers}
@@ -160,7 +168,8 @@ class ServersController:
                                         "disk_config": changes["OS-DCF:diskConfig"]}
         instance.save()
         return {"server": views.updated(instance, req.links, show_extended(ctx),
-                                        views.addresses_of([instance]))}
+                                        views.addresses_of([instance]),
+                                        fault_details=show_fault_details(ctx))}
 
     @wsgi.response(204)
     def delete(self, req: Request, id: str) -> None:
@@ -278,7 +287,9 @@ def _counts(server: dict) -> tuple[int, int]:
 
 
 def _flavor(ctx: Any, flavor_ref: str | int) -> Any:
-    flavor: Any = Flavor.get_by_flavor_id(ctx, common.last_segment(flavor_ref))
+    """The flavor, if the caller may see it (as ``GET /flavors/{id}``): a
+    private flavor of another project is "not found" (400 on create)."""
+    flavor: Any = get_flavor(ctx, common.last_segment(flavor_ref))
     if flavor.disabled:
         raise errors.bad_request(f"Flavor {flavor.flavorid} is disabled and cannot be used "
                                  "to create a server.")

@@ -8,6 +8,7 @@ exactly as Nova derives it, so scripts that poll for ``ACTIVE`` or
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -117,23 +118,40 @@ def _availability_zone(instance: Any) -> str:
     return CONF.default_availability_zone if instance.host else ""
 
 
+# NOTE: an absolute path of two or more parts that is not part of a URL
+# ("http://h/v2/images" is left alone) or of a longer word.
+_HOST_PATH = re.compile(r"(?<![\w:/.~-])/(?:[\w.@+%=,~-]+/)+[\w.@+%=,~-]*")
+
+
+def without_host_paths(message: str) -> str:
+    """``message`` with every absolute path replaced by ``<path>``: the
+    messages of faults made anywhere (libvirt, genisoimage, qemu-img) may
+    name the host's files, which users must not see."""
+    return _HOST_PATH.sub("<path>", message)
+
+
 def fault(instance: Any, is_admin: bool) -> dict | None:
-    """The user sees code and message; the traceback in ``details`` of an
-    internal error (500) is for admins, as in Nova."""
+    """Users see code, created and a message that names no host path; the
+    ``details`` (traceback, commands, host paths) are for admins only,
+    whatever the code. NOTE: Nova also shows the details of a fault that is
+    not a 500 to users; those name host paths and commands."""
     # NOTE: objects that crossed RPC carry only the fields that were set.
     f = instance.fault if instance.obj_attr_is_set("fault") else None
     if not f:
         return None
-    out = {"code": f.code, "created": isotime(f.created_at), "message": f.message}
-    if f.details and (is_admin or f.code != 500):
+    message = f.message if is_admin else without_host_paths(f.message or "")
+    out = {"code": f.code, "created": isotime(f.created_at), "message": message}
+    if f.details and is_admin:
         out["details"] = f.details
     return out
 
 
 def detail(instance: Any, links: Links, is_admin: bool,
-           addresses: dict[str, list[dict]] | None = None) -> dict:
+           addresses: dict[str, list[dict]] | None = None,
+           fault_details: bool | None = None) -> dict:
     """Nova's server at 2.1; ``is_admin``: the caller may see the
-    ``OS-EXT-SRV-ATTR:*`` fields (and fault details)."""
+    ``OS-EXT-SRV-ATTR:*`` fields; ``fault_details`` (default: ``is_admin``):
+    the caller is an admin, who sees a fault's details and host paths."""
     status = status_from_state(instance.vm_state, instance.task_state)
     server = {
         "id": instance.uuid,
@@ -170,7 +188,7 @@ def detail(instance: Any, links: Links, is_admin: bool,
         server["OS-EXT-SRV-ATTR:hypervisor_hostname"] = instance.node
         server["OS-EXT-SRV-ATTR:instance_name"] = instance_name(instance)
     if status in _FAULT_STATUSES:
-        fault_view = fault(instance, is_admin)
+        fault_view = fault(instance, is_admin if fault_details is None else fault_details)
         if fault_view:
             server["fault"] = fault_view
     return server
@@ -184,9 +202,10 @@ _UPDATE_KEYS = ("id", "name", "status", "tenant_id", "user_id", "metadata", "hos
 
 
 def updated(instance: Any, links: Links, is_admin: bool,
-            addresses: dict[str, list[dict]] | None = None) -> dict:
+            addresses: dict[str, list[dict]] | None = None,
+            fault_details: bool | None = None) -> dict:
     """The 200 answer to ``PUT /servers/{id}``, as Nova's."""
-    full = detail(instance, links, is_admin)
+    full = detail(instance, links, is_admin, fault_details=fault_details)
     server = {k: full[k] for k in _UPDATE_KEYS if k in full}
     server["addresses"] = _addresses((addresses or {}).get(instance.uuid, []), extended=False)
     return server
@@ -200,7 +219,8 @@ def created(instance: Any, links: Links, admin_pass: str) -> dict:
 
 
 def collection(instances: Iterable[Any], links: Links, is_admin: bool, detailed: bool,
-               addresses: dict[str, list[dict]] | None = None) -> list[dict]:
+               addresses: dict[str, list[dict]] | None = None,
+               fault_details: bool | None = None) -> list[dict]:
     if detailed:
-        return [detail(i, links, is_admin, addresses) for i in instances]
+        return [detail(i, links, is_admin, addresses, fault_details) for i in instances]
     return [basic(i, links) for i in instances]

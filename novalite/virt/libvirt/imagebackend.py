@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any
 
 from oslo_concurrency import processutils
@@ -132,11 +133,16 @@ def qemu_img_info(image_id: str, path: str, fmt: str) -> dict:
         out, _err = _qemu_img("info", "--output=json", "--force-share", "-f", fmt, path)
     except processutils.ProcessExecutionError as e:
         # NOTE: the last part of qemu-img's message is the reason; the part
-        # before it names host paths, which users must not see.
+        # before it names host paths, which users must not see (admins find
+        # the command and its output in the fault's details).
         reason = (e.stderr or "").strip().rsplit(": ", 1)[-1] or f"exit code {e.exit_code}"
         raise ImageUnacceptable(image_id=image_id, reason=(
-            f"qemu-img cannot read it as {fmt} ({reason[:80]})")) from e
+            f"qemu-img cannot read it as {fmt} ({_without_paths(reason)[:80]})")) from e
     return json.loads(out)
+
+
+def _without_paths(text: str) -> str:
+    return re.sub(r"(?<![\w:/.~-])/\S+", "<path>", text)
 
 
 def create_overlay(backing: str, backing_fmt: str, path: str, size_gb: int) -> None:
