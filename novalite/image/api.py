@@ -15,16 +15,20 @@ when an upload fails, deleted when deleted.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
 from oslo_log import log as logging
+from sqlalchemy import exc as sa_exc
 
-from novalite import exception
+from novalite import exception, filemodes
 from novalite.conf import CONF
 from novalite.db import api as db
+from novalite.db import images as db_images
+from novalite.image import quota
 
 LOG = logging.getLogger(__name__)
 
@@ -119,6 +123,10 @@ def owns(context: Any, image: dict) -> bool:
                                   and image.get("owner") == _project(context))
 
 
+class ImageExists(exception.Conflict):
+    msg_fmt = "Image with identifier %(image_id)s already exists!"
+
+
 class API:
     def get(self, context: Any, image_id: str) -> dict:
         image = _view(db.image_get(image_id))
@@ -126,13 +134,10 @@ class API:
             raise exception.ImageNotFound(image_id=image_id)
         return image
 
-    def exists(self, image_id: str) -> bool:
-        """Whether any image (visible to anyone, not deleted) has this id."""
-        try:
-            db.image_get(image_id)
-        except exception.ImageNotFound:
-            return False
-        return True
+    def id_taken(self, image_id: str) -> bool:
+        """Whether any image ever had this id: as in Glance, a deleted
+        image's id is never given to another."""
+        return db_images.id_taken(image_id)
 
     def get_all(self, context: Any, filters: dict | None = None) -> list[dict]:
         """Images the caller may see, newest first.
@@ -181,7 +186,15 @@ class API:
                   "properties": _stored_properties(image)}
         if image_id:
             values["uuid"] = image_id
-        return _view(db.image_create(values))
+        owner = _project(context)
+        with quota.lock(owner):
+            quota.enforce_create(owner)
+            try:
+                return _view(db.image_create(values))
+            except sa_exc.IntegrityError:
+                # NOTE: the unique uuid, taken by a racing create or a
+                # deleted image.
+                raise ImageExists(image_id=image_id) from None
 
     def update(self, context: Any, image_id: str, changes: dict) -> dict:
         """Set core attributes (name, min_ram, min_disk, visibility,
@@ -203,47 +216,67 @@ class API:
         values["properties"] = _stored_properties(merged)
         return _view(db.image_update(image_id, values))
 
-    def upload(self, context: Any, image_id: str, chunks: Iterable[bytes]) -> dict:
+    def upload(self, context: Any, image_id: str, chunks: Iterable[bytes],
+               size_hint: int | None = None) -> dict:
         """Store the data of a queued image: saving while it streams,
-        active with size and hashes after, killed if it fails."""
+        active with size and hashes after, killed if it fails; back to
+        queued (as Glance) when it would take the owner over its quota.
+        ``size_hint``: the length the client announced, checked first."""
         image = self._owned(context, image_id, "upload data to")
         if not image.get("disk_format") or not image.get("container_format"):
             raise exception.Invalid(reason="Properties disk_format, container_format must be "
                                            "set prior to saving data.")
-        db.image_update(image_id, {"status": "saving"}, expected_status="queued")
-        os.makedirs(images_dir(), exist_ok=True)
+        owner = image["owner"]
+        with quota.lock(owner):
+            headroom = quota.enforce_upload_start(owner, size_hint)
+            db.image_update(image_id, {"status": "saving"}, expected_status="queued")
+        filemodes.private_dir(images_dir())
         path = os.path.join(images_dir(), image["id"])
         md5, sha512, size = hashlib.md5(usedforsecurity=False), hashlib.sha512(), 0
         cap = CONF.image_api.image_size_cap
         try:
-            with open(path + ".part", "wb") as f:
+            with filemodes.private_file(path + ".part") as f:
                 for chunk in chunks:
                     if not chunk:
                         continue
                     if size + len(chunk) > cap:
                         raise exception.ImageSizeLimitExceeded(cap=cap)
+                    if headroom is not None and size + len(chunk) > headroom:
+                        raise quota.stream_exceeded(owner, headroom, size + len(chunk))
                     f.write(chunk)
                     md5.update(chunk)
                     sha512.update(chunk)
                     size += len(chunk)
             os.replace(path + ".part", path)
+        except quota.ImageQuotaExceeded:
+            _discard(path + ".part")
+            LOG.warning("Upload of image %s would pass its owner's quota; queued again",
+                        image_id)
+            _set_status_if(image_id, "queued", expected="saving")
+            raise
         except BaseException:
-            if os.path.exists(path + ".part"):
-                os.unlink(path + ".part")
+            _discard(path + ".part")
             LOG.warning("Upload of image %s failed; the image is killed", image_id)
             _set_status_if(image_id, "killed", expected="saving")
             raise
         try:
-            current = _view(db.image_get(image_id))
-            current["virtual_size"] = virtual_size(path, current["disk_format"], size)
-            return _view(db.image_update(image_id, {
-                "status": "active", "size": size, "checksum": md5.hexdigest(),
-                "os_hash_algo": "sha512", "os_hash_value": sha512.hexdigest(),
-                "location": path, "properties": _stored_properties(current)},
-                expected_status="saving"))
+            with quota.lock(owner):
+                quota.enforce_upload_end(owner, size)
+                current = _view(db.image_get(image_id))
+                current["virtual_size"] = virtual_size(path, current["disk_format"], size)
+                return _view(db.image_update(image_id, {
+                    "status": "active", "size": size, "checksum": md5.hexdigest(),
+                    "os_hash_algo": "sha512", "os_hash_value": sha512.hexdigest(),
+                    "location": path, "properties": _stored_properties(current)},
+                    expected_status="saving"))
+        except quota.ImageQuotaExceeded:
+            # NOTE: racing uploads of the same project took the room first.
+            _discard(path)
+            _set_status_if(image_id, "queued", expected="saving")
+            raise
         except (exception.ImageNotFound, exception.Conflict):
             # NOTE: deleted while its data streamed in; the data goes too.
-            os.unlink(path)
+            _discard(path)
             raise
 
     def register(self, context: Any, name: str, path: str, disk_format: str = "raw",
@@ -342,6 +375,11 @@ def _set_status_if(image_id: str, status: str, expected: str) -> None:
         db.image_update(image_id, {"status": status}, expected_status=expected)
     except (exception.ImageNotFound, exception.Conflict):
         pass
+
+
+def _discard(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def _closing_chunks(f: BinaryIO) -> Iterator[bytes]:

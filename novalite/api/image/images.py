@@ -114,8 +114,9 @@ class ImagesController:
             "Location": f"{req.links.image_root}/v2/images/{image['id']}"})
 
     def _check_free(self, image_id: str) -> None:
-        # NOTE: an id taken by an image the caller cannot see is taken too.
-        if self.image_api.exists(image_id):
+        # NOTE: an id taken by an image the caller cannot see is taken too,
+        # and so is a deleted image's (Glance never reuses one).
+        if self.image_api.id_taken(image_id):
             raise errors.HTTPError(409, f"Image with identifier {image_id} already exists!")
 
     @validation.media_types(*schemas.PATCH_MEDIA_TYPES)
@@ -150,6 +151,7 @@ class ImagesController:
         self.image_api.update(req.context, id, {"tags": [t for t in image["tags"] if t != tag]})
 
     @wsgi.response(204)
+    @wsgi.large_body(lambda: CONF.image_api.image_size_cap)
     @validation.media_types("application/octet-stream")
     @validation.openapi(requestBody=_RAW_BODY)
     def upload(self, req: Request, id: str) -> None:
@@ -158,7 +160,8 @@ class ImagesController:
         if req.content_length is not None and req.content_length > cap:
             raise exception.ImageSizeLimitExceeded(cap=cap)
         try:
-            self.image_api.upload(req.context, id, read_chunks(req.body_file))
+            self.image_api.upload(req.context, id, read_chunks(req.body_file),
+                                  size_hint=req.content_length)
         except exception.ImageNotFound:
             raise _not_found(id) from None
 
