@@ -17,7 +17,7 @@ from waitress import trigger, wasyncore
 from waitress.server import BaseWSGIServer, create_server
 
 from novalite import rpc
-from novalite.api import wsgi
+from novalite.api import edge, wsgi
 from novalite.conf import CONF
 
 LOG = logging.getLogger(__name__)
@@ -25,9 +25,9 @@ LOG = logging.getLogger(__name__)
 # NOTE: how long stop() lets requests in flight finish before closing their
 # connections; oslo.service's graceful_shutdown_timeout bounds the whole stop.
 DRAIN_TIMEOUT = 30.0
-# NOTE: waitress refuses bodies over 1 GiB by default, too small for cloud
-# images; it spools large bodies to a temporary file, never to memory.
-MAX_REQUEST_BODY = 64 * 1024 ** 3
+# NOTE: how often (seconds) idle and slow connections are looked for;
+# waitress' 30 s would let them live up to 30 s past their timeouts.
+CLEANUP_INTERVAL = 1
 
 
 class APIService(os_service.ServiceBase):
@@ -43,6 +43,7 @@ class APIService(os_service.ServiceBase):
         self.port = port if port is not None else CONF.api.port
         self._app = app
         self._server: Any = None
+        self._edge: edge.Edge | None = None
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
 
@@ -52,9 +53,20 @@ class APIService(os_service.ServiceBase):
             # NOTE: the transport is made here, after the launcher forked.
             rpc.init()
             app = wsgi.make_app()
+        # NOTE: waitress' own cap is the largest body any route takes; the
+        # edge applies each route's (smaller) limit before reading a body.
+        largest = app.largest_body() if hasattr(app, "largest_body") else \
+            CONF.api.max_request_body_size
         self._server = create_server(app, host=self.listen, port=self.port,
                                      threads=CONF.api.threads, ident="novalite",
-                                     max_request_body_size=MAX_REQUEST_BODY)
+                                     max_request_body_size=largest + 1,
+                                     connection_limit=CONF.api.connection_limit,
+                                     channel_timeout=CONF.api.client_socket_timeout,
+                                     cleanup_interval=CLEANUP_INTERVAL,
+                                     # NOTE: select() fails past fd 1023.
+                                     asyncore_use_poll=True)
+        self._edge = edge.Edge(app, CONF.api.max_request_body_size, CONF.api.header_timeout)
+        edge.install(self._server, _socket_map(self._server), self._edge)
         self.port = _bound_port(self._server)
         self._stopped.clear()
         self._thread = threading.Thread(target=self._server.run, name="novalite-api",
@@ -77,6 +89,8 @@ class APIService(os_service.ServiceBase):
             _drain(server, DRAIN_TIMEOUT)
         self._in_loop(server, lambda: wasyncore.close_all(_socket_map(server)))
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+        if self._edge is not None:
+            self._edge.shutdown()
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._stopped.set()
