@@ -14,6 +14,7 @@ from novalite.conf import (
     fake_driver,
     identity,
     image_api,
+    image_cache,
     libvirt,
     network,
     policy,
@@ -26,7 +27,7 @@ CONF = cfg.CONF
 
 _MODULES = (default, database, api, compute, scheduler, upgrade_levels, fake_driver, libvirt,
             policy, identity,
-            network, quota, image_api)
+            network, quota, image_api, image_cache)
 
 for _mod in _MODULES:
     _mod.register_opts(CONF)

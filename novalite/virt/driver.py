@@ -102,6 +102,12 @@ class ComputeDriver(abc.ABC):
     def list_instance_uuids(self) -> list[str]:
         """UUIDs of the guests that exist on this host."""
 
+    def manage_image_cache(self, context: Any, all_instances: list[Any]) -> None:
+        """Remove cached images that none of ``all_instances`` (this host's)
+        uses, as ``[image_cache]`` says (Nova's). Never removes one in use;
+        a driver without a cache does nothing."""
+        return None
+
     def get_console_output(self, context: Any, instance: Any) -> bytes:
         """What the guest wrote to its console so far."""
         raise NotImplementedError()

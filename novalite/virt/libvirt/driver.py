@@ -35,13 +35,13 @@ from oslo_concurrency import lockutils
 from oslo_log import log as logging
 from oslo_utils import timeutils
 
-from novalite import exception
+from novalite import exception, filemodes
 from novalite.compute import naming, power_state
 from novalite.conf import CONF
 from novalite.network import model as network_model
 from novalite.virt import configdrive, driver
 from novalite.virt.hardware import HostResources, InstanceInfo
-from novalite.virt.libvirt import agent, config, host, imagebackend, imagecache, vif
+from novalite.virt.libvirt import agent, config, host, image_ageing, imagebackend, imagecache, vif
 from novalite.virt.libvirt.guest import Guest
 
 LOG = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ class LibvirtDriver(driver.ComputeDriver):
         self._host.hostname = host_name
         self._host.get_connection()
         for path in (CONF.libvirt.instances_path, CONF.libvirt.image_cache_path):
-            os.makedirs(path, mode=0o755, exist_ok=True)
+            filemodes.qemu_dir(path)
         LOG.info("libvirt driver on %s: %s at %s (virt_type %s configured)", host_name,
                  self.hypervisor_description, CONF.libvirt.connection_uri,
                  CONF.libvirt.virt_type)
@@ -211,7 +211,7 @@ class LibvirtDriver(driver.ComputeDriver):
             # NOTE: no domain exists (spawn checked) and no spawn is in
             # flight, so a directory here is a leftover of a crashed build.
             shutil.rmtree(inst_dir, ignore_errors=True)
-            os.makedirs(inst_dir, mode=0o755)
+            filemodes.qemu_dir(inst_dir)
         info = DiskInfo()
         if meta.get("kernel_id"):
             info.kernel = self._fetch_boot_file(context, instance, meta["kernel_id"], "kernel",
@@ -232,7 +232,7 @@ class LibvirtDriver(driver.ComputeDriver):
         dest = os.path.join(self._instance_dir(instance.uuid), name)
         with self._step(instance, cancel):
             shutil.copyfile(cached, dest)
-            os.chmod(dest, 0o644)
+            filemodes.make_private(dest)
         return dest
 
     def _create_root_disk(self, context: Any, instance: Any, meta: dict, inst_dir: str,
@@ -409,6 +409,12 @@ class LibvirtDriver(driver.ComputeDriver):
         same libvirtd is not an orphan of ours."""
         mine = deployment_path()
         return [g.uuid for g in self._novalite_guests() if g.deployment() in (mine, None)]
+
+    def manage_image_cache(self, context: Any, all_instances: list[Any]) -> None:
+        image_ageing.ImageCacheManager(
+            CONF.libvirt.image_cache_path, CONF.libvirt.instances_path,
+            CONF.image_cache.remove_unused_base_images,
+            CONF.image_cache.remove_unused_original_minimum_age_seconds).update(all_instances)
 
     def list_foreign_guests(self) -> list[dict]:
         """Guests novalite made for another deployment on this libvirtd:

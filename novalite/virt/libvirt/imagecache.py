@@ -23,7 +23,7 @@ from oslo_concurrency import lockutils
 from oslo_log import log as logging
 from oslo_utils import uuidutils
 
-from novalite import exception
+from novalite import exception, filemodes
 
 LOG = logging.getLogger(__name__)
 
@@ -71,6 +71,9 @@ class ImageCache:
         try:
             if not os.path.exists(path):
                 self._download(context, meta, path, check)
+            else:
+                # NOTE: a base file ages from its last use (image_ageing).
+                os.utime(path)
         finally:
             sem.release()
         return path
@@ -80,11 +83,11 @@ class ImageCache:
         if expected_size is None:
             raise ImageFetchError(image_id=image_id, reason="it has no data")
         digest = _hasher(meta)
-        os.makedirs(self.base_dir, mode=0o755, exist_ok=True)
+        filemodes.qemu_dir(self.base_dir)
         part = f"{path}.part-{uuid.uuid4().hex[:8]}"
         size = 0
         try:
-            with self._open(context, image_id, "/file") as resp, open(part, "wb") as f:
+            with self._open(context, image_id, "/file") as resp, filemodes.private_file(part) as f:
                 # NOTE: read1 returns what has arrived, so a slow server
                 # never delays the cancellation check by a whole chunk.
                 while chunk := resp.read1(CHUNK):
@@ -96,9 +99,7 @@ class ImageCache:
                     digest.update(chunk)
                     f.write(chunk)
             _verify(meta, size, digest.hexdigest())
-            # NOTE: QEMU runs as another user and reads cached images as
-            # backing files.
-            os.chmod(part, 0o644)
+            # NOTE: 0600: libvirt chowns backing files to QEMU's user too.
             os.replace(part, path)
         finally:
             if os.path.exists(part):
