@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -686,6 +686,26 @@ def instance_destroy(uuid: str) -> dict:
 
 
 @retry_on_db_error
+def instance_metadata_update(uuid: str, change: Callable[[dict, str], dict]) -> dict:
+    """Replace an instance's metadata with ``change(current metadata,
+    vm_state)``, read and written in one transaction with the row locked, so
+    two writers of different keys both land (no read-then-write race).
+    ``change`` may raise to refuse (quota, state); nothing is written then."""
+    with _session() as s:
+        M = models.Instance
+        # NOTE: as _flavor_for_update: the no-op UPDATE takes the row lock on
+        # PostgreSQL/MariaDB and the write lock on SQLite before the read.
+        s.execute(sa.update(M).where(M.uuid == uuid, M.deleted == 0)
+                  .values(uuid=M.uuid).execution_options(synchronize_session=False))
+        row = s.scalar(_instance_query(uuid).with_for_update())
+        if row is None:
+            raise exception.InstanceNotFound(instance_id=uuid)
+        row.metadata_ = dict(change(dict(row.metadata_ or {}), row.vm_state))
+        row.updated_at = timeutils.utcnow()
+        s.flush()
+        return _instance_dict(row)
+
+
 def instance_count_by_project(project_id: str) -> int:
     with _session() as s:
         q = sa.select(sa.func.count()).select_from(models.Instance).filter_by(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import Any
 
 from oslo_versionedobjects import fields
@@ -185,6 +186,20 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
         faults = db.instance_fault_get_by_instance_uuids([uuid])
         fault = faults[uuid][0] if faults.get(uuid) else None
         return cls._from_trusted_row(context, row, fault)
+
+    def update_metadata(self, change: Callable[[dict, str], dict]) -> dict:
+        """The API's metadata writes: ``change(current, vm_state)`` gives the
+        new metadata, applied under the row lock (see
+        ``db.instance_metadata_update``); returns it.
+
+        NOTE: not remotable: ``change`` is code, and only the API (which has
+        the database) changes user metadata.
+        """
+        row = db.instance_metadata_update(self.uuid, change)
+        self.metadata = row["metadata"]
+        self.vm_state = row["vm_state"]
+        self.obj_reset_changes(["metadata", "vm_state"])
+        return dict(self.metadata)
 
     def refresh_from(self, other: Instance) -> None:
         for name in self.fields:

@@ -10,9 +10,11 @@ import webob
 
 from novalite import policy
 from novalite.api import errors, validation
+from novalite.api.compute import admin_actions
 from novalite.api.compute.servers import target_of
 from novalite.api.schemas import servers as schemas
 from novalite.api.wsgi import Request
+from novalite.policies import admin_actions as admin_policies
 from novalite.policies import servers as sp
 
 
@@ -33,6 +35,8 @@ class ServerActionsController:
                                     sp.CONSOLE_OUTPUT),
             "forceDelete": (self._force_delete, _validator(schemas.force_delete),
                             sp.FORCE_DELETE),
+            "os-resetState": (self._reset_state, _validator(admin_actions.reset_state),
+                              admin_policies.RESET_STATE),
         }
 
     @validation.schema(schemas.action)
@@ -42,8 +46,8 @@ class ServerActionsController:
                     "type": "object", "required": ["output"],
                     "properties": {"output": {"type": "string"}},
                     "additionalProperties": False}}}},
-        "202": {"description": "os-stop, os-start, reboot, forceDelete: accepted, "
-                               "no body."}})
+        "202": {"description": "os-stop, os-start, reboot, forceDelete, "
+                               "os-resetState: accepted, no body."}})
     def action(self, req: Request, id: str, body: dict) -> Any:
         name = next(iter(body))
         if name not in self._actions:
@@ -67,6 +71,9 @@ class ServerActionsController:
     def _reboot(self, req: Request, instance: Any, args: dict) -> webob.Response:
         self.compute_api.reboot(req.context, instance, args["type"].upper())
         return webob.Response(status=202)
+
+    def _reset_state(self, req: Request, instance: Any, args: dict) -> webob.Response:
+        return admin_actions.reset_state_action(self.compute_api, req, instance, args)
 
     def _force_delete(self, req: Request, instance: Any, _args: Any) -> webob.Response:
         self.compute_api.force_delete(req.context, instance)

@@ -3,6 +3,7 @@ Nova's server metadata API (merge, replace, one key, delete)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from novalite import exception, policy
@@ -35,11 +36,20 @@ class ServerMetadataController:
         return instance
 
     @staticmethod
-    def _save(instance: Any, metadata: dict) -> dict:
-        check_metadata_quota(instance.project_id, metadata)
-        instance.metadata = metadata
-        instance.save()
-        return dict(instance.metadata)
+    def _save(instance: Any, action: str, change: Callable[[dict], dict]) -> dict:
+        """``change(current metadata)`` → new metadata, read and written under
+        the row's lock: concurrent writers of different keys all land. The
+        state and quota are checked against what is stored at that moment."""
+        def apply(current: dict, vm_state: str) -> dict:
+            if vm_state not in _MUTABLE_STATES:
+                raise exception.InstanceInvalidState(action=action,
+                                                     instance_uuid=instance.uuid,
+                                                     attr="vm_state", state=vm_state)
+            metadata = change(current)
+            check_metadata_quota(instance.project_id, metadata)
+            return metadata
+
+        return instance.update_metadata(apply)
 
     @validation.response_schema(responses.metadata_response)
     def index(self, req: Request, server_id: str) -> dict:
@@ -51,15 +61,16 @@ class ServerMetadataController:
     def create(self, req: Request, server_id: str, body: dict) -> dict:
         """POST: merge the given items into the server's."""
         instance = self._instance(req, server_id, "create", "update metadata")
-        merged = {**(instance.metadata or {}), **body["metadata"]}
-        return {"metadata": self._save(instance, merged)}
+        return {"metadata": self._save(instance, "update metadata",
+                                       lambda current: {**current, **body["metadata"]})}
 
     @validation.schema(schemas.metadata_update_all)
     @validation.response_schema(responses.metadata_response)
     def update_all(self, req: Request, server_id: str, body: dict) -> dict:
         """PUT: replace all the server's items with the given ones."""
         instance = self._instance(req, server_id, "update_all", "update metadata")
-        return {"metadata": self._save(instance, dict(body["metadata"]))}
+        return {"metadata": self._save(instance, "update metadata",
+                                       lambda _current: dict(body["metadata"]))}
 
     @validation.response_schema(responses.meta_response)
     def show(self, req: Request, server_id: str, key: str) -> dict:
@@ -79,19 +90,18 @@ class ServerMetadataController:
         if len(meta) > 1:
             raise errors.bad_request("Request body contains too many items")
         instance = self._instance(req, server_id, "update", "update metadata")
-        self._save(instance, {**(instance.metadata or {}), key: meta[key]})
+        self._save(instance, "update metadata", lambda current: {**current, key: meta[key]})
         return {"meta": {key: meta[key]}}
 
     @wsgi.response(204)
     def delete(self, req: Request, server_id: str, key: str) -> None:
         instance = self._instance(req, server_id, "delete")
-        metadata = dict(instance.metadata or {})
-        if key not in metadata:
+        if key not in (instance.metadata or {}):
             raise errors.not_found(_NOT_FOUND)
-        if instance.vm_state not in _MUTABLE_STATES:
-            raise exception.InstanceInvalidState(action="delete metadata",
-                                                 instance_uuid=instance.uuid,
-                                                 attr="vm_state", state=instance.vm_state)
-        del metadata[key]
-        instance.metadata = metadata
-        instance.save()
+
+        def without(current: dict) -> dict:
+            if key not in current:
+                raise errors.not_found(_NOT_FOUND)
+            return {k: v for k, v in current.items() if k != key}
+
+        self._save(instance, "delete metadata", without)
