@@ -6,7 +6,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_messaging import opts as messaging_opts
 
-from novalite import __version__
+from novalite import __version__, filemodes
 from novalite.conf import CONF
 
 _DEFAULT_LOG_LEVELS = [
@@ -42,4 +42,8 @@ def parse_args(argv: list[str], default_config_files: list[str] | None = None,
 
 
 def setup_logging() -> None:
+    """Logging, and the process's umask: every binary comes here first,
+    before it makes any file (its log is the first), and from here on what
+    it makes is for itself alone (novalite.filemodes)."""
+    filemodes.set_service_umask()
     logging.setup(CONF, "novalite")

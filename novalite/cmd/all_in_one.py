@@ -21,7 +21,7 @@ from typing import Any
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from novalite import config, objects, service
+from novalite import config, filemodes, objects, service
 from novalite.conf import CONF
 
 LOG = logging.getLogger(__name__)
@@ -299,7 +299,7 @@ def prepare(argv: list[str]) -> tuple[str, int]:
     CONF(argv[1:], project="novalite", default_config_files=[])
     state_dir = os.path.abspath(CONF.state_dir)
     # NOTE: 0711: QEMU (another user) must traverse to the instance disks.
-    os.makedirs(state_dir, mode=0o711, exist_ok=True)
+    filemodes.qemu_dir(state_dir)
     CONF.reset()
     _embedded_defaults(state_dir)
     config.parse_args(argv, default_config_files=[])

@@ -14,7 +14,7 @@ from oslo_utils import timeutils, uuidutils
 from sqlalchemy import orm
 from sqlalchemy.engine import URL, Engine, make_url
 
-from novalite import exception
+from novalite import exception, filemodes
 from novalite.conf import CONF
 from novalite.db import models, retry
 from novalite.db.retry import retry_on_db_error
@@ -67,6 +67,7 @@ def get_engine() -> Engine:
             kw: dict[str, Any] = {"echo": CONF.database.connection_debug, "future": True}
             if url.get_backend_name() == "sqlite":
                 kw["connect_args"] = {"check_same_thread": False, "timeout": 30}
+                filemodes.private_sqlite(url.database)
             else:
                 kw.update(pool_size=CONF.database.max_pool_size,
                           max_overflow=CONF.database.max_overflow,

@@ -25,7 +25,7 @@ from typing import Any
 
 from oslo_concurrency import processutils
 
-from novalite import exception
+from novalite import exception, filemodes
 from novalite.conf import CONF
 from novalite.network import model as network_model
 
@@ -125,7 +125,9 @@ def make_drive(path: str, instance: Any, network_info: list[dict]) -> str:
             raise exception.InstanceSpawnError(
                 instance_uuid=instance.uuid,
                 reason=f"genisoimage could not build the config drive: {e}") from e
-        os.chmod(path, 0o644)
+        # NOTE: it holds user_data and injected files; libvirt chowns it to
+        # QEMU's user when the domain starts.
+        filemodes.make_private(path)
         return path
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

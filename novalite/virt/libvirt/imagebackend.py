@@ -18,7 +18,7 @@ from typing import Any
 from oslo_concurrency import processutils
 from oslo_log import log as logging
 
-from novalite import exception
+from novalite import exception, filemodes
 
 LOG = logging.getLogger(__name__)
 
@@ -150,10 +150,12 @@ def create_overlay(backing: str, backing_fmt: str, path: str, size_gb: int) -> N
     image's own size)."""
     size = [f"{size_gb}G"] if size_gb else []
     _qemu_img("create", "-f", "qcow2", "-F", backing_fmt, "-b", backing, path, *size)
+    filemodes.make_private(path)
 
 
 def create_blank(path: str, size_gb: int) -> None:
     _qemu_img("create", "-f", "qcow2", path, f"{size_gb}G")
+    filemodes.make_private(path)
 
 
 def _qemu_img(*args: str) -> Any:
