@@ -53,6 +53,9 @@ LOG = logging.getLogger(__name__)
 # needs, so that a burst of new clients does not pay a scan each (nginx's
 # ngx_drain_connections closes up to 32).
 DRAIN_BATCH = 16
+# NOTE: a connection only just accepted has its first request on the way:
+# it is not idle yet.
+DRAIN_MIN_IDLE = 0.5
 # NOTE: after refusing a body the connection is half-closed and what the
 # client still sends is read and dropped for a while (nginx's lingering
 # close), so that a client busy sending can still read the 413 instead of
@@ -310,18 +313,21 @@ class _Server:
 
     def _drain(self, needed: int) -> None:
         server: Any = self
-        idle = sorted((c for c in server.active_channels.values() if c.idle()),
+        limit = server.adj.connection_limit
+        settled = time.time() - DRAIN_MIN_IDLE
+        idle = sorted((c for c in server.active_channels.values()
+                       if c.idle() and c.last_activity < settled),
                       key=lambda c: c.last_activity)
-        closing = idle[:needed + DRAIN_BATCH] if len(idle) >= needed else []
+        batch = min(DRAIN_BATCH, limit // 8)
+        closing = idle[:needed + batch] if len(idle) >= needed else []
         for channel in closing:
             # NOTE: closed by the loop in this pass (it writes what will
             # close), not here, in the middle of its walk over the sockets.
             channel.will_close = True
         if closing:
             server.trigger.pull_trigger()
-            LOG.info("novalite-api: %d connections open (limit %d): closed the %d longest "
-                     "idle keep-alive connections", len(server._map) + len(closing),
-                     server.adj.connection_limit, len(closing))
+            LOG.info("novalite-api: %d connections open (limit %d): closing the %d longest "
+                     "idle keep-alive connections", len(server._map), limit, len(closing))
 
     def maintenance(self, now: float) -> None:
         server: Any = self
