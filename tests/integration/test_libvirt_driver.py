@@ -19,6 +19,7 @@ import json
 import os
 import random
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
@@ -342,6 +343,11 @@ def test_guest_life_cycle(env: LibvirtEnv, drv: LibvirtDriver) -> None:
     assert inst.uuid in drv.list_instance_uuids()
     inst_dir = env.instance_dir(inst)
     assert os.path.exists(os.path.join(inst_dir, "disk"))
+    # NOTE: QEMU only traverses; libvirt chowned the disk and its base to it.
+    cached = os.path.join(CONF.libvirt.image_cache_path, image_id)
+    assert [stat.S_IMODE(os.stat(p).st_mode) for p in (
+        CONF.libvirt.instances_path, inst_dir, os.path.join(inst_dir, "disk"), cached)] == [
+        0o711, 0o711, 0o600, 0o600]
 
     conn = libvirt_connection()
     dom = conn.lookupByUUIDString(inst.uuid)
