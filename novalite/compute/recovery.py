@@ -47,6 +47,7 @@ class ComputeRecovery:
 
     host: str
     driver: Any
+    rt: Any
     _fail: Any
     _do_terminate: Any
     _cleanup_build: Any
@@ -106,7 +107,9 @@ class ComputeRecovery:
             try:
                 inst.save(expected_task_state=[task_states.SPAWNING])
             except (exception.Conflict, exception.InstanceNotFound):
-                pass
+                return
+            # NOTE: start-up tracked only settled instances; this one is now.
+            self.rt.track_existing([inst])
             return
         LOG.warning("Build of %s on %s was interrupted in %s; it never reached the "
                     "hypervisor", inst.uuid, self.host, inst.task_state)
