@@ -15,6 +15,17 @@ network_opts = [
                help="CIDR of the network the all-in-one creates."),
     cfg.StrOpt("default_bridge", default="nlbr0",
                help="Linux bridge of the network the all-in-one creates."),
+    cfg.BoolOpt("port_security", default=True,
+                help="Filter each guest port on the host: libvirt's clean-traffic "
+                     "nwfilter with the port's MAC and IP (a guest cannot send "
+                     "with another's MAC or address, or answer ARP for it), and an "
+                     "nftables rule (table 'inet novalite') that drops the guest's "
+                     "new connections to the host's own addresses except "
+                     "guest_host_allowed_ports."),
+    cfg.ListOpt("guest_host_allowed_ports", default=[],
+                help="Host services guests may reach over their bridge, as "
+                     "tcp/PORT or udp/PORT (e.g. udp/67 for a DHCP server, "
+                     "tcp/80 for a metadata proxy). Empty: none."),
 ]
 
 

@@ -54,11 +54,16 @@ def config_drive_disk(path: str) -> LibvirtConfigGuestDisk:
 
 @dataclasses.dataclass
 class LibvirtConfigGuestInterface:
-    """A virtio NIC on an existing Linux bridge (the network layer plugs it)."""
+    """A virtio NIC on an existing Linux bridge (the network layer plugs it),
+    optionally behind a libvirt network filter (``filter_name``, e.g.
+    clean-traffic) with its parameters (``filter_params``: name, value pairs;
+    a name given more than once is a list, as libvirt's IP)."""
 
     mac_address: str
     bridge: str
     target_dev: str | None = None
+    filter_name: str | None = None
+    filter_params: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
     def format_dom(self, devices: ET.Element) -> None:
         iface = _sub(devices, "interface", type="bridge")
@@ -67,6 +72,10 @@ class LibvirtConfigGuestInterface:
         if self.target_dev:
             _sub(iface, "target", dev=self.target_dev)
         _sub(iface, "model", type="virtio")
+        if self.filter_name:
+            ref = _sub(iface, "filterref", filter=self.filter_name)
+            for name, value in self.filter_params:
+                _sub(ref, "parameter", name=name, value=value)
 
 
 @dataclasses.dataclass

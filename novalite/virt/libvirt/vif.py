@@ -1,10 +1,13 @@
 """Guest network interfaces from ``network_info`` (see
 ``novalite.network.model``): a virtio NIC on the network's Linux bridge, with
-the port's MAC and a tap named after the port.
+the port's MAC and a tap named after the port, behind the port's
+anti-spoofing filter (``nwfilter``).
 
 Plugging makes sure the bridge exists on this host with the gateway address;
 libvirt creates the tap when the domain starts and removes it when the
 domain stops; unplugging removes a tap that outlived its domain.
+Plugging also keeps the host's own services off the port
+(``network.filtering``); unplugging removes that rule.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from __future__ import annotations
 import re
 
 from novalite import exception
-from novalite.network import linux_net
-from novalite.virt.libvirt import config
+from novalite.conf import CONF
+from novalite.network import filtering, linux_net
+from novalite.virt.libvirt import config, nwfilter
 
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 _IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
@@ -29,7 +33,9 @@ def get_config(vif: dict) -> config.LibvirtConfigGuestInterface:
         raise exception.Invalid(reason=f"VIF {vif.get('id')} has no valid bridge ({bridge!r})")
     if devname is not None and not _IFNAME.match(str(devname)):
         raise exception.Invalid(reason=f"VIF {vif.get('id')} has an invalid devname")
-    return config.LibvirtConfigGuestInterface(mac, bridge, devname)
+    name, params = nwfilter.filter_for(vif)
+    return config.LibvirtConfigGuestInterface(mac, bridge, devname, filter_name=name,
+                                              filter_params=params)
 
 
 def plug(vif: dict) -> None:
@@ -40,9 +46,14 @@ def plug(vif: dict) -> None:
     elif not linux_net.device_exists(bridge):
         raise exception.NovaliteException(
             f"bridge {bridge} of VIF {vif.get('id')} does not exist on this host")
+    cfg = get_config(vif)
+    if CONF.network.port_security and cfg.target_dev:
+        filtering.protect_host(bridge, cfg.target_dev, cfg.mac_address)
 
 
 def unplug(vif: dict) -> None:
     devname = get_config(vif).target_dev
     if devname:
         linux_net.delete_device(devname)
+        # NOTE: also with port_security now off: a rule made while it was on goes.
+        filtering.unprotect_host(devname)
