@@ -155,7 +155,7 @@ class LibvirtDriver(driver.ComputeDriver):
                 raise exception.InstanceSpawnError(instance_uuid=instance.uuid,
                                                    reason="a domain with its uuid already exists")
             with contextlib.ExitStack() as undo:
-                undo.callback(self._cleanup_failed_spawn, instance)
+                undo.callback(self._cleanup_failed_spawn, instance, network_info)
                 disk_info = self._create_image(context, instance, image_meta, cancel)
                 disk_info.config_drive = self._create_config_drive(instance, network_info,
                                                                    cancel)
@@ -192,11 +192,13 @@ class LibvirtDriver(driver.ComputeDriver):
             self._checker(instance, cancel)()
             yield
 
-    def _cleanup_failed_spawn(self, instance: Any) -> None:
-        LOG.info("Spawn of %s failed; removing its domain and files", instance.uuid)
+    def _cleanup_failed_spawn(self, instance: Any, network_info: list | None = None) -> None:
+        LOG.info("Spawn of %s failed; removing its domain, port filters and files",
+                 instance.uuid)
         try:
             with _instance_lock(instance.uuid):
                 self._destroy_guest(instance.uuid)
+                self._unplug_vifs(instance, network_info)
                 self._remove_files(instance.uuid)
         except Exception:
             LOG.exception("Could not clean up after the failed spawn of %s", instance.uuid)
