@@ -411,15 +411,31 @@ def _instance_values(values: dict) -> dict:
     return values
 
 
-@retry_on_db_error(idempotent=False)
 def instance_create(values: dict) -> dict:
     values = _instance_values(values)
     values.setdefault("uuid", uuidutils.generate_uuid())
-    with _session() as s:
-        row = models.Instance(**values)
-        s.add(row)
-        s.flush()
-        return _instance_dict(row)
+    return _instance_insert(values, [])
+
+
+@retry_on_db_error
+def _instance_insert(values: dict, attempts: list[int]) -> dict:
+    """Insert the instance row; safe to run again after a lost COMMIT: a
+    replay that finds the uuid taken returns the row its first attempt
+    recorded (the uuid is this call's own), so a build is recorded once."""
+    attempts.append(1)
+    try:
+        with _session() as s:
+            row = models.Instance(**values)
+            s.add(row)
+            s.flush()
+            return _instance_dict(row)
+    except sa.exc.IntegrityError:
+        if len(attempts) > 1:
+            with _session() as s:
+                row = s.scalar(_instance_query(values["uuid"]))
+                if row is not None:
+                    return _instance_dict(row)
+        raise
 
 
 def _instance_query(uuid: str, read_deleted: bool = False,

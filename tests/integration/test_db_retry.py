@@ -107,13 +107,65 @@ def test_create_dropped_before_commit_is_recorded_once(synced):
 
 
 @BACKENDS
+def test_server_record_whose_commit_was_lost_is_recorded_once(synced):
+    """A lost COMMIT may or may not have been recorded; the retry finds out
+    by the instance's own uuid instead of recording a second server."""
+    with killing("commit") as killed:
+        inst = _instance(display_name="ambiguous")
+    assert killed == ["COMMIT"]
+    rows = db.instance_get_all_by_filters({"display_name": "^ambiguous$"})
+    assert [r["uuid"] for r in rows] == [inst["uuid"]]
+
+
+@BACKENDS
+def test_server_record_committed_but_its_answer_lost_is_not_recorded_twice(synced):
+    """The other side of a lost COMMIT: the server recorded it, the answer
+    never came. The only fabricated part is that answer: after the real
+    commit the connection is really dropped and the error it would have
+    given is raised from the commit."""
+    from sqlalchemy import orm
+
+    lost: list[str] = []
+    conns: list[Any] = []
+
+    def before(session: Any) -> None:
+        conns.append(session.connection().connection.dbapi_connection)
+
+    def answer_lost(session: Any) -> None:
+        if not lost:
+            lost.append("after COMMIT")
+            _kill(conns[-1])
+            raise sa_exc.OperationalError("COMMIT", {}, _DroppedAnswer(
+                "server closed the connection unexpectedly"), connection_invalidated=True)
+
+    sa.event.listen(orm.Session, "before_commit", before)
+    sa.event.listen(orm.Session, "after_commit", answer_lost)
+    try:
+        inst = _instance(display_name="committed")
+    finally:
+        sa.event.remove(orm.Session, "after_commit", answer_lost)
+        sa.event.remove(orm.Session, "before_commit", before)
+    assert lost
+    rows = db.instance_get_all_by_filters({"display_name": "^committed$"})
+    assert [r["uuid"] for r in rows] == [inst["uuid"]]
+
+
+class _DroppedAnswer(Exception):
+    sqlstate = None
+
+
+@BACKENDS
 def test_create_whose_commit_was_lost_is_not_replayed(synced):
-    """A lost COMMIT may have been recorded: a create must not run twice."""
+    """Rows without a key of their own (here a fault) are not created twice:
+    the lost COMMIT's error is returned instead."""
+    inst = _instance()
     with killing("commit") as killed, pytest.raises(sa_exc.DBAPIError) as info:
-        _instance(display_name="ambiguous")
+        db.instance_fault_create({"instance_uuid": inst["uuid"], "code": 500,
+                                  "message": "boom"})
     assert killed == ["COMMIT"]
     assert classify(info.value) == "disconnect"
-    assert len(db.instance_get_all_by_filters({"display_name": "^ambiguous$"})) <= 1
+    assert len(db.instance_fault_get_by_instance_uuids([inst["uuid"]], latest=False)
+               [inst["uuid"]]) <= 1
 
 
 @BACKENDS
