@@ -107,6 +107,12 @@ def hostile(stack: Any, length: int) -> tuple[float, float, int]:
     return took, max(waits), len(waits)
 
 
+def quiet(args: argparse.Namespace) -> float:
+    """How busy the machine was before a rate measurement (after waiting a
+    while for other work on these few cores to calm down)."""
+    return 0.0 if args.smoke else lib.wait_quiet(max_wait=args.quiet_wait, window=2)
+
+
 def measure(args: argparse.Namespace) -> dict:
     from tests.functional.stack import Stack
 
@@ -115,16 +121,19 @@ def measure(args: argparse.Namespace) -> dict:
     out: dict = {"rate": {}, "hostile": {}}
     try:
         port = stack.api_service.port
+        busy = quiet(args)
         rate, note = request_rate(stack.base_url, args.seconds)
-        out["rate"]["0"] = [rate, note]
+        out["rate"]["0"] = [rate, note, busy]
         print(f"{rate:8.1f} requests/s with no idle connection {note}", flush=True)
+        # NOTE: quiet first: idle connections time out while it waits.
+        busy = quiet(args)
         socks = open_idle(port, args.idle)
         try:
             rate, note = request_rate(stack.base_url, args.seconds)
         finally:
             for sock in socks:
                 sock.close()
-        out["rate"][str(args.idle)] = [rate, note]
+        out["rate"][str(args.idle)] = [rate, note, busy]
         print(f"{rate:8.1f} requests/s with {args.idle} idle keep-alive connections {note}",
               flush=True)
         for length in args.lengths:
@@ -144,8 +153,8 @@ def table(after: dict, before: dict | None, idle: int) -> str:
     def rate_cell(figures: dict | None, key: str) -> str:
         if figures is None or key not in figures["rate"]:
             return ""
-        rate, note = figures["rate"][key]
-        return f"{rate:.1f}" + (f" ({note})" if note else "")
+        rate, note, busy = figures["rate"][key]
+        return f"{rate:.1f}" + (f" ({note})" if note else "") + f", machine {busy:.0%} busy"
 
     def hostile_cell(figures: dict | None, key: str) -> str:
         if figures is None or key not in figures["hostile"]:
@@ -170,6 +179,8 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--lengths", default="18,20,22,24,40,200")
+    parser.add_argument("--quiet-wait", type=float, default=120,
+                        help="most seconds to wait for a quiet machine before a rate")
     parser.add_argument("--repo", default=lib.REPO, help="the checkout to measure")
     parser.add_argument("--json", help="save the figures here")
     parser.add_argument("--before", help="figures of the code before (from --json)")

@@ -88,6 +88,7 @@ class Edge:
 
     def __init__(self, app: Any, default_limit: int, header_timeout: float,
                  auth_threads: int = 2) -> None:
+        self.default = wsgi.BodyLimit(default_limit, default_limit)
         self.app: EdgeApp = app if hasattr(app, "body_limit") else _Defaults(default_limit)
         self.header_timeout = header_timeout
         self._pool = concurrent.futures.ThreadPoolExecutor(
@@ -163,14 +164,23 @@ class _Parser(HTTPRequestParser):
                 if self.awaiting_caller:
                     self.held.append(data[consumed:])
                 return len(data)
-        elif self.chunked and self.limit is not None and self.body_rcv is not None \
-                and len(self.body_rcv) > self.limit:
+        elif self.chunked and self.limit is not None and self.body_rcv is not None and (
+                len(self.body_rcv) > self.limit or isinstance(self.error, RequestEntityTooLarge)):
+            # NOTE: a chunked body has no length up front: cut where it passes
+            # the limit (or waitress' cap, which counts the chunk framing too).
+            self.error = None
             self.refuse(self.limit)
             return len(data)
         return consumed
 
     def _decide(self) -> None:
-        rule = self.rule = self.edge.app.body_limit(self.command, self.path)
+        try:
+            rule = self.edge.app.body_limit(self.command, self.path)
+        except Exception:  # noqa: BLE001 - the app answers the request; the limit stays
+            LOG.exception("no body limit for %s %s; using the default", self.command,
+                          self.path)
+            rule = self.edge.default
+        self.rule = rule
         declared = None if self.chunked else self.content_length
         if declared is not None and declared <= rule.limit:
             self.limit = rule.limit

@@ -62,6 +62,15 @@ def test_oversized_json_body_is_refused_with_413_before_it_is_read(stack):
     assert stack.compute("GET", "/flavors").status_code == 200
 
 
+def test_what_follows_a_refused_body_is_not_served_as_a_request(stack):
+    """The unread body may hold anything, a request too: it is never parsed."""
+    smuggled = b"GET /compute/v2.1/flavors HTTP/1.1\r\nHost: x\r\n\r\n"
+    raw, _ = _raw(stack.api_service.port,
+                  "POST /compute/v2.1/servers HTTP/1.1\r\nHost: x\r\n"
+                  "Content-Type: application/json\r\nContent-Length: 2000000", smuggled * 3)
+    assert raw.count(b"HTTP/1.1 ") == 1 and raw.startswith(b"HTTP/1.1 413 ")
+
+
 def test_oversized_chunked_body_gets_413_the_client_can_read(stack):
     """A chunked 3 MiB JSON body (no length up front) is cut at the limit;
     the client, still sending, reads the 413 rather than a connection reset."""
