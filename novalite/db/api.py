@@ -629,6 +629,7 @@ def _python_filters(s: orm.Session, rows: list[dict], filters: dict) -> list[dic
     return rows
 
 
+@retry_on_db_error
 def instance_addresses_get(s: orm.Session | None, uuids: list[str]) -> dict[str, list[dict]]:
     """The fixed addresses of many instances in one query:
     ``{uuid: [{address, mac, network_name}, ...]}`` in allocation order
@@ -702,7 +703,7 @@ def instance_destroy(uuid: str) -> dict:
         return _instance_dict(row)
 
 
-@retry_on_db_error
+@retry_on_db_error(idempotent=False)
 def instance_metadata_update(uuid: str, change: Callable[[dict, str], dict]) -> dict:
     """Replace an instance's metadata with ``change(current metadata,
     vm_state)``, read and written in one transaction with the row locked, so
@@ -723,6 +724,7 @@ def instance_metadata_update(uuid: str, change: Callable[[dict, str], dict]) -> 
         return _instance_dict(row)
 
 
+@retry_on_db_error
 def instance_count_by_project(project_id: str) -> int:
     with _session() as s:
         q = sa.select(sa.func.count()).select_from(models.Instance).filter_by(

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from novalite.db import models
 from novalite.db.api import _session
+from novalite.db.retry import retry_on_db_error
 
 # NOTE: Glance's statuses for each usage (glance/db/sqlalchemy/api.py):
 # images that no longer hold data count for nothing, uploads in progress
@@ -16,6 +17,7 @@ _GONE = ("killed", "deleted", "pending_delete")
 UPLOADING = ("saving", "uploading", "importing")
 
 
+@retry_on_db_error
 def id_taken(image_id: str) -> bool:
     """Whether an image, deleted or not, ever had this id."""
     with _session() as s:
@@ -23,6 +25,7 @@ def id_taken(image_id: str) -> bool:
             is not None
 
 
+@retry_on_db_error
 def usage_by_owner(owner: str | None) -> dict[str, int]:
     """The owner's images (``image_count_total``), the bytes its images
     with data hold (``image_size_bytes``) and its uploads in progress
