@@ -22,9 +22,10 @@ Progress = Callable[[str], None]
 # builder itself only downloads and unpacks packages (kernel, busybox,
 # syslinux, mtools, dosfstools, guest agent): it needs apt-get and dpkg-deb,
 # which Debian always has, and qemu-img (qemu-utils) for the qcow2 disk.
-# genisoimage makes config drives.
+# genisoimage makes config drives; nftables keeps guests off the host's
+# services ([network] port_security).
 PACKAGES = ("libvirt-daemon-system", "qemu-system-x86", "qemu-utils", "libvirt-dev",
-            "pkg-config", "genisoimage")
+            "pkg-config", "genisoimage", "nftables")
 APT_INSTALL = ("apt-get", "install", "-y",
                # NOTE: an /etc/libvirt/qemu.conf that predates the package
                # otherwise stops dpkg at a conffile prompt.
