@@ -100,3 +100,18 @@ def _exceeded(owner: str | None, resource: str, limit: int, usage: int,
               delta: int) -> ImageQuotaExceeded:
     return ImageQuotaExceeded(project_id=owner or "(none)", resource=resource, limit=limit,
                               usage=usage, delta=delta)
+
+
+def usage(owner: str | None) -> dict[str, dict[str, int]]:
+    """The owner's limit and usage of each quota, as Glance's
+    ``GET /v2/info/usage`` shows them (image data in MiB, rounded down as
+    Glance does)."""
+    used = db_images.usage_by_owner(owner)
+    return {
+        "image_size_total": {"limit": CONF.image_api.image_size_total,
+                             "usage": used["image_size_bytes"] // MiB},
+        "image_count_total": {"limit": CONF.image_api.image_count_total,
+                              "usage": used["image_count_total"]},
+        "image_count_uploading": {"limit": CONF.image_api.image_count_uploading,
+                                  "usage": used["image_count_uploading"]},
+    }

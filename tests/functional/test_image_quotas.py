@@ -9,6 +9,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 
+import jsonschema
 import pytest
 
 from novalite import context as nl_context
@@ -140,3 +141,20 @@ def test_image_count_uploading_refuses_a_second_upload_while_one_streams(make_st
     resp = image_req(stack, "PUT", f"/images/{waiting['id']}/file", raw=b"b" * KiB,
                      headers={**OCTET, **ALICE})
     assert resp.status_code == 204, resp.text
+
+
+def test_info_usage_shows_each_quotas_limit_and_the_projects_usage(stack):
+    from novalite.api.image.info import USAGE_RESPONSE
+
+    first = create(stack, headers=ALICE)
+    create(stack, headers=ALICE)
+    resp = image_req(stack, "PUT", f"/images/{first['id']}/file",
+                     raw=b"u" * (1536 * KiB), headers={**OCTET, **ALICE})
+    assert resp.status_code == 204, resp.text
+    usage = image_req(stack, "GET", "/info/usage", headers=ALICE).json()
+    jsonschema.validate(usage, USAGE_RESPONSE)
+    assert usage == {"usage": {"image_size_total": {"limit": 10240, "usage": 1},
+                               "image_count_total": {"limit": 100, "usage": 2},
+                               "image_count_uploading": {"limit": 10, "usage": 0}}}
+    assert image_req(stack, "GET", "/info/usage", headers=BOB).json()["usage"][
+        "image_count_total"] == {"limit": 100, "usage": 0}

@@ -6,6 +6,7 @@ from typing import Any
 
 from novalite.api import common
 from novalite.api.image.images import ImagesController, SchemasController
+from novalite.api.image.info import InfoController
 from novalite.api.image.versions import VersionsController
 from novalite.api.links import IMAGE_PREFIX
 from novalite.api.router import Router
@@ -43,3 +44,4 @@ def connect(router: Router, image_api: Any = None) -> None:
         router.connect(v2 + path, method, images, action)
     router.connect(f"{v2}/schemas/image", "GET", image_schemas, "image")
     router.connect(f"{v2}/schemas/images", "GET", image_schemas, "images")
+    router.connect(f"{v2}/info/usage", "GET", InfoController(), "usage")
