@@ -5,6 +5,7 @@ the periodic task that runs the pass."""
 from __future__ import annotations
 
 import os
+import stat
 import time
 import types
 import uuid
@@ -65,6 +66,7 @@ def test_unused_base_images_past_the_minimum_age_are_removed_used_ones_stay(dirs
     stale_part = base_image(base_dir, 2 * DAY, f"{uuid.uuid4()}.part-0a1b2c3d")
     fresh_part = base_image(base_dir, 10, f"{uuid.uuid4()}.part-4e5f6a7b")
     foreign = base_image(base_dir, 9 * DAY, "README")
+    os.chmod(os.path.join(base_dir, booted), 0o644)
 
     result = image_ageing.ImageCacheManager(base_dir, instances, True, DAY).update(
         [instance(booted)])
@@ -76,6 +78,9 @@ def test_unused_base_images_past_the_minimum_age_are_removed_used_ones_stay(dirs
         [booted, backing, unused_young, fresh_part, foreign])
     # NOTE: in use now, so once unused they age from this pass.
     assert age_of(base_dir, booted) < 60 and age_of(base_dir, backing) < 60
+    # NOTE: and private, even the one an older release left world-readable.
+    assert {stat.S_IMODE(os.stat(os.path.join(base_dir, n)).st_mode)
+            for n in (booted, backing, unused_young)} == {0o600}
 
 
 def test_a_base_an_image_was_deleted_from_still_backs_disks_until_they_go(dirs):

@@ -33,6 +33,7 @@ from oslo_concurrency import lockutils
 from oslo_log import log as logging
 from oslo_utils import uuidutils
 
+from novalite import filemodes
 from novalite.virt.libvirt import imagebackend
 
 LOG = logging.getLogger(__name__)
@@ -80,6 +81,8 @@ class ImageCacheManager:
                 continue
             if not uuidutils.is_uuid_like(name) or not os.path.isfile(path):
                 continue
+            # NOTE: a base file of an older release may be world-readable.
+            filemodes.make_private(path)
             if name in in_use:
                 # NOTE: its age counts from this pass once no one uses it.
                 os.utime(path)
