@@ -27,6 +27,9 @@ import stat
 from typing import IO
 
 SERVICE_UMASK = 0o077
+# NOTE: what systemd gives a service: for package scripts and the system
+# daemons (virtlogd, libvirtd) that novalite-manage host prepare starts.
+SYSTEM_UMASK = 0o022
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
 # NOTE: search (x) for others, no read: QEMU reaches the disks below.

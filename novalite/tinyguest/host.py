@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from novalite import tinyguest
+from novalite import filemodes, tinyguest
 
 Progress = Callable[[str], None]
 
@@ -53,8 +53,10 @@ def _env() -> dict[str, str]:
 
 
 def _run(argv: Sequence[str], timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    # NOTE: the system's umask, not the service one: package scripts and the
+    # daemons started here make files that others (QEMU) must reach.
     return subprocess.run(list(argv), env=_env(), capture_output=True, text=True,
-                          check=False, timeout=timeout)
+                          check=False, timeout=timeout, umask=filemodes.SYSTEM_UMASK)
 
 
 def kvm_usable(dev_kvm: str = "/dev/kvm", pvm_module: str = "/sys/module/kvm_pvm",
@@ -127,7 +129,8 @@ def _start_daemon(name: str, progress: Progress) -> None:
         # NOTE: a file, not a pipe, for stderr: the daemon keeps what it
         # inherits, and a pipe would never reach EOF.
         res = subprocess.run([name, "-d"], stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                             start_new_session=True, check=False, timeout=60)
+                             start_new_session=True, check=False, timeout=60,
+                             umask=filemodes.SYSTEM_UMASK)
         err.seek(0)
         message = err.read().decode(errors="replace").strip()
     if res.returncode != 0:

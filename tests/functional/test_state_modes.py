@@ -108,3 +108,16 @@ def test_services_run_with_umask_077_so_their_logs_and_files_are_private(tmp_pat
     assert out.split() == ["0077"]
     assert "started" in log.read_text()
     assert (mode(str(log)), mode(str(made))) == (0o600, 0o600)
+
+
+def test_host_prepare_runs_apt_and_starts_daemons_with_the_systems_umask():
+    """libvirtd and package scripts must not inherit the service umask: the
+    directories they make are QEMU's to reach."""
+    from novalite.tinyguest import host
+
+    previous = filemodes.set_service_umask()
+    try:
+        out = host._run(["sh", "-c", "umask"]).stdout
+    finally:
+        os.umask(previous)
+    assert out.strip() == "0022"
