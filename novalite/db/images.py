@@ -26,6 +26,14 @@ def id_taken(image_id: str) -> bool:
 
 
 @retry_on_db_error
+def count_by_owner(owner: str | None) -> int:
+    """The owner's images, as ``image_count_total`` counts them."""
+    M = models.Image
+    with _session() as s:
+        return int(s.scalar(sa.select(sa.func.count()).select_from(M).where(
+            M.owner == owner, M.deleted == 0, M.status.not_in(_GONE))) or 0)
+
+
 def usage_by_owner(owner: str | None) -> dict[str, int]:
     """The owner's images (``image_count_total``), the bytes its images
     with data hold (``image_size_bytes``) and its uploads in progress

@@ -47,7 +47,7 @@ def enforce_create(owner: str | None) -> None:
     limit = CONF.image_api.image_count_total
     if limit == UNLIMITED:
         return
-    used = db_images.usage_by_owner(owner)["image_count_total"]
+    used = db_images.count_by_owner(owner)
     if used + 1 > limit:
         raise _exceeded(owner, "image_count_total", limit, used, 1)
 
