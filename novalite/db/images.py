@@ -34,6 +34,7 @@ def count_by_owner(owner: str | None) -> int:
             M.owner == owner, M.deleted == 0, M.status.not_in(_GONE))) or 0)
 
 
+@retry_on_db_error
 def usage_by_owner(owner: str | None) -> dict[str, int]:
     """The owner's images (``image_count_total``), the bytes its images
     with data hold (``image_size_bytes``) and its uploads in progress
