@@ -6,12 +6,15 @@ dispatcher turns either into the body its API uses: Nova's
 ``{"itemNotFound": {"code": 404, "message": ...}}`` for the Compute API,
 webob's ``{"code": "404 Not Found", "title": ..., "message": ...}`` as
 Glance answers for the Image API, Keystone's
-``{"error": {"code": 404, "title": ..., "message": ...}}`` for the Identity API.
+``{"error": {"code": 404, "title": ..., "message": ...}}`` for the Identity API,
+Neutron's ``{"NeutronError": {"type": ..., "message": ...}}`` for the Network API.
 """
 
 from __future__ import annotations
 
 from http import HTTPStatus
+
+from novalite import exception
 
 # NOTE: Nova's wsgi.Fault names; anything else is a computeFault.
 _NOVA_NAMES = {
@@ -69,3 +72,12 @@ def glance_body(code: int, message: str) -> dict:
 
 def keystone_body(code: int, message: str) -> dict:
     return {"error": {"code": code, "title": _title(code), "message": message}}
+
+
+def neutron_body(code: int, message: str, exc: Exception | None = None) -> dict:
+    """Neutron's error body: ``{"NeutronError": {type, message, detail}}``."""
+    kind = type(exc).__name__ if isinstance(exc, exception.NovaliteException) else \
+        {400: "HTTPBadRequest", 401: "HTTPUnauthorized", 403: "HTTPForbidden",
+         404: "HTTPNotFound", 405: "HTTPMethodNotAllowed", 409: "HTTPConflict"}.get(
+            code, "HTTPInternalServerError")
+    return {"NeutronError": {"type": kind, "message": message, "detail": ""}}

@@ -17,7 +17,8 @@ from waitress import trigger, wasyncore
 from waitress.server import BaseWSGIServer, create_server
 
 from novalite import rpc
-from novalite.api import edge, wsgi
+from novalite.api import app as api_app
+from novalite.api import edge
 from novalite.conf import CONF
 
 LOG = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ CLEANUP_INTERVAL = 1
 
 
 class APIService(os_service.ServiceBase):
-    """Serves ``make_app()`` on ``[api] listen``:``[api] port``.
+    """Serves ``novalite.api.app.make_app()`` on ``[api] listen``:``[api] port``.
 
     ``port=0`` binds a free port; ``.port`` holds the real one after
     ``start()`` (tests use that).
@@ -52,7 +53,7 @@ class APIService(os_service.ServiceBase):
         if app is None:
             # NOTE: the transport is made here, after the launcher forked.
             rpc.init()
-            app = wsgi.make_app()
+            app = api_app.make_app()
         # NOTE: waitress' own cap is the largest body any route takes; the
         # edge applies each route's (smaller) limit before reading a body.
         largest = app.largest_body() if hasattr(app, "largest_body") else \

@@ -1,7 +1,7 @@
 """The WSGI application: request ids, routing, microversions, contexts,
 JSON bodies and error formats in one request life cycle.
 
-``make_app()`` builds it; ``novalite.api.service.APIService`` serves it with
+``novalite.api.app.make_app()`` builds it; ``novalite.api.service.APIService`` serves it with
 waitress. Controllers stay plain: they take a ``Request`` and keyword
 arguments from the route, and return a dict (JSON), ``None`` (no body) or
 a ``webob.Response``.
@@ -238,9 +238,7 @@ class Application:
         if api == IDENTITY:
             return json_response(errors.keystone_body(code, message), code, headers)
         if api == NETWORK:
-            from novalite.api.network import neutron_body
-
-            return json_response(neutron_body(code, message, exc), code, headers)
+            return json_response(errors.neutron_body(code, message, exc), code, headers)
         return json_response(errors.nova_body(code, message), code, headers)
 
     @staticmethod
@@ -293,24 +291,3 @@ def _classify(exc: Exception, request_id: str) -> tuple[int, str, dict[str, str]
                      f"{request_id} in the logs has the details."), {}
     return 500, (f"Unexpected API Error. The API log has the details under request id "
                  f"{request_id}."), {}
-
-
-def make_app(compute_api: Any = None, image_api: Any = None) -> Application:
-    """The Compute (``/compute``) and Image (``/image``) APIs in one WSGI app,
-    with the Identity API's version documents (``/identity``).
-
-    ``compute_api``/``image_api`` default to the real ``novalite.compute.api.API``
-    and ``novalite.image.api.API``, built on first use so the app can be made
-    (and its framework tested) without a message bus or database.
-    """
-    from novalite.api import compute, identity, image, network, openapi
-
-    router = Router()
-    compute.connect(router, compute_api, image_api)
-    image.connect(router, image_api)
-    identity.connect(router)
-    network.connect(router)
-    router.connect(openapi.DOCUMENT_PATH, "GET", openapi.OpenAPIController(router), "show",
-                   public=True)
-    router.finalize()
-    return Application(router)

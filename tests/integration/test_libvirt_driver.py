@@ -198,7 +198,7 @@ class LibvirtEnv:
         self._overrides.append((name, group))
 
     def start(self) -> LibvirtEnv:
-        from novalite.api import wsgi
+        from novalite.api import app as api_app
         from novalite.api.service import APIService
         from novalite.db import migration
 
@@ -209,7 +209,7 @@ class LibvirtEnv:
         self.override("image_cache_path", os.path.join(self.base, "_base"), group="libvirt")
         self.override("shutdown_timeout", 2, group="libvirt")
         migration.db_sync()
-        self.api = APIService(listen="127.0.0.1", port=0, app=wsgi.make_app())
+        self.api = APIService(listen="127.0.0.1", port=0, app=api_app.make_app())
         self.api.start()
         self.api_url = f"http://127.0.0.1:{self.api.port}/image"
         self.override("api_url", self.api_url, group="image")

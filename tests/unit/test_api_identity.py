@@ -6,6 +6,7 @@ from __future__ import annotations
 import webob
 from keystoneauth1 import discover
 
+from novalite.api import app as api_app
 from novalite.api import wsgi
 from novalite.conf import CONF
 
@@ -16,7 +17,7 @@ class _Unreachable:
 
 
 def _app() -> wsgi.Application:
-    return wsgi.make_app(compute_api=_Unreachable(), image_api=_Unreachable())
+    return api_app.make_app(compute_api=_Unreachable(), image_api=_Unreachable())
 
 
 def call(path: str, method: str = "GET") -> webob.Response:

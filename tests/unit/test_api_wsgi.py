@@ -19,6 +19,7 @@ import webob
 
 from novalite import context as nl_context
 from novalite import exception
+from novalite.api import app as api_app
 from novalite.api import links, microversions, wsgi
 from novalite.api.compute import servers as servers_controller
 from novalite.api.service import APIService
@@ -49,7 +50,7 @@ class _Failing:
 
 @pytest.fixture
 def app():
-    return wsgi.make_app(compute_api=_Unreachable(), image_api=_Unreachable())
+    return api_app.make_app(compute_api=_Unreachable(), image_api=_Unreachable())
 
 
 def call(app, method: str, path: str, body=None, headers=None) -> webob.Response:
@@ -151,7 +152,7 @@ def test_answers_without_a_body_have_no_content_type():
 
 
 def test_unexpected_error_is_500_without_internals(app, caplog):
-    app = wsgi.make_app(compute_api=_Failing(), image_api=_Unreachable())
+    app = api_app.make_app(compute_api=_Failing(), image_api=_Unreachable())
     resp = call(app, "GET", f"{V}/servers")
     message = fault(resp, "computeFault", 500)
     assert "hunter2" not in message

@@ -13,7 +13,8 @@ import webob
 from oslo_utils import timeutils
 
 from novalite import exception
-from novalite.api import auth, wsgi
+from novalite.api import app as api_app
+from novalite.api import auth
 from novalite.conf import CONF
 from novalite.db import api as db_api
 from novalite.db import migration, models
@@ -259,7 +260,7 @@ class _Unreachable:
 
 
 def _call(path: str, headers: dict | None = None) -> webob.Response:
-    app = wsgi.make_app(compute_api=_Unreachable(), image_api=_Unreachable())
+    app = api_app.make_app(compute_api=_Unreachable(), image_api=_Unreachable())
     return webob.Request.blank(path, headers=headers or {}).get_response(app)
 
 

@@ -9,6 +9,7 @@ import pytest
 import webob
 from openapi_spec_validator import validate as validate_spec
 
+from novalite.api import app as api_app
 from novalite.api import openapi, validation, wsgi
 from novalite.api.router import Router
 
@@ -20,7 +21,7 @@ class _Unreachable:
 
 @pytest.fixture
 def app():
-    return wsgi.make_app(compute_api=_Unreachable(), image_api=_Unreachable())
+    return api_app.make_app(compute_api=_Unreachable(), image_api=_Unreachable())
 
 
 def get(app, path: str, headers: dict | None = None) -> webob.Response:

@@ -11,20 +11,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from novalite import exception
 from novalite.api.wsgi import Request
 from novalite.db import network as db
 
 _SUBNET_NS = uuid.UUID("6f1f4e1e-5b0a-4c43-9f4e-0c5b7b1f2a10")
-
-
-def neutron_body(code: int, message: str, exc: Exception | None = None) -> dict:
-    """Neutron's error body: ``{"NeutronError": {type, message, detail}}``."""
-    kind = type(exc).__name__ if isinstance(exc, exception.NovaliteException) else \
-        {400: "HTTPBadRequest", 401: "HTTPUnauthorized", 403: "HTTPForbidden",
-         404: "HTTPNotFound", 405: "HTTPMethodNotAllowed", 409: "HTTPConflict"}.get(
-            code, "HTTPInternalServerError")
-    return {"NeutronError": {"type": kind, "message": message, "detail": ""}}
 
 
 def subnet_id(net: dict) -> str:

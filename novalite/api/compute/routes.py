@@ -1,0 +1,136 @@
+"""The Compute API's route table: every ``/compute`` path, its method, controller
+and action.
+
+NOTE: kept out of the package's ``__init__`` so a controller module imports
+only leaf modules; ``novalite.api.app`` assembles the app from the route
+modules of each API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from novalite.api import common
+from novalite.api.compute.aggregates import AggregatesController
+from novalite.api.compute.availability_zones import AvailabilityZonesController
+from novalite.api.compute.flavor_access import FlavorAccessController
+from novalite.api.compute.flavor_extra_specs import FlavorExtraSpecsController
+from novalite.api.compute.flavors import FlavorsController
+from novalite.api.compute.image_metadata import ImageMetadataController
+from novalite.api.compute.images import ImagesController
+from novalite.api.compute.instance_actions import InstanceActionsController
+from novalite.api.compute.keypairs import KeypairsController
+from novalite.api.compute.limits import LimitsController
+from novalite.api.compute.quota_sets import QuotaSetsController
+from novalite.api.compute.server_actions import ServerActionsController
+from novalite.api.compute.server_metadata import ServerMetadataController
+from novalite.api.compute.servers import ServersController
+from novalite.api.compute.services import HypervisorsController, ServicesController
+from novalite.api.compute.versions import VersionsController
+from novalite.api.links import COMPUTE_PREFIX, COMPUTE_VERSION
+from novalite.api.router import Router
+
+
+def _compute_api() -> Any:
+    from novalite.compute import api
+
+    return api.API()
+
+
+def _image_api() -> Any:
+    from novalite.image import api
+
+    return api.API()
+
+
+def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> None:
+    compute_api = compute_api if compute_api is not None else common.Lazy(_compute_api)
+    image_api = image_api if image_api is not None else common.Lazy(_image_api)
+    versions = VersionsController()
+    servers = ServersController(compute_api)
+    actions = ServerActionsController(compute_api)
+    server_metadata = ServerMetadataController(compute_api)
+    instance_actions = InstanceActionsController(compute_api)
+    flavors = FlavorsController()
+    extra_specs = FlavorExtraSpecsController()
+    flavor_access = FlavorAccessController()
+    zones = AvailabilityZonesController()
+    aggregates = AggregatesController()
+    images = ImagesController(image_api)
+    image_metadata = ImageMetadataController(image_api)
+    services = ServicesController()
+    hypervisors = HypervisorsController()
+    keypairs = KeypairsController()
+    quota_sets = QuotaSetsController()
+    limits = LimitsController()
+
+    v = f"{COMPUTE_PREFIX}/{COMPUTE_VERSION}"
+    table: list[tuple[str, str, Any, str]] = [
+        ("/servers", "GET", servers, "index"),
+        ("/servers", "POST", servers, "create"),
+        ("/servers/detail", "GET", servers, "detail"),
+        ("/servers/{id}", "GET", servers, "show"),
+        ("/servers/{id}", "PUT", servers, "update"),
+        ("/servers/{id}", "DELETE", servers, "delete"),
+        ("/servers/{id}/action", "POST", actions, "action"),
+        ("/servers/{server_id}/os-instance-actions", "GET", instance_actions, "index"),
+        ("/servers/{server_id}/os-instance-actions/{id}", "GET", instance_actions, "show"),
+        ("/servers/{server_id}/metadata", "GET", server_metadata, "index"),
+        ("/servers/{server_id}/metadata", "POST", server_metadata, "create"),
+        ("/servers/{server_id}/metadata", "PUT", server_metadata, "update_all"),
+        ("/servers/{server_id}/metadata/{key}", "GET", server_metadata, "show"),
+        ("/servers/{server_id}/metadata/{key}", "PUT", server_metadata, "update"),
+        ("/servers/{server_id}/metadata/{key}", "DELETE", server_metadata, "delete"),
+        ("/flavors", "GET", flavors, "index"),
+        ("/flavors/detail", "GET", flavors, "detail"),
+        ("/flavors/{id}", "GET", flavors, "show"),
+        ("/flavors", "POST", flavors, "create"),
+        ("/flavors/{id}", "DELETE", flavors, "delete"),
+        ("/flavors/{flavor_id}/os-flavor-access", "GET", flavor_access, "index"),
+        ("/flavors/{flavor_id}/action", "POST", flavor_access, "action"),
+        ("/flavors/{flavor_id}/os-extra_specs", "GET", extra_specs, "index"),
+        ("/flavors/{flavor_id}/os-extra_specs", "POST", extra_specs, "create"),
+        ("/flavors/{flavor_id}/os-extra_specs/{id}", "GET", extra_specs, "show"),
+        ("/flavors/{flavor_id}/os-extra_specs/{id}", "PUT", extra_specs, "update"),
+        ("/flavors/{flavor_id}/os-extra_specs/{id}", "DELETE", extra_specs, "delete"),
+        ("/images", "GET", images, "index"),
+        ("/images/detail", "GET", images, "detail"),
+        ("/images/{id}", "GET", images, "show"),
+        ("/images/{id}", "DELETE", images, "delete"),
+        ("/images/{image_id}/metadata", "GET", image_metadata, "index"),
+        ("/images/{image_id}/metadata", "POST", image_metadata, "create"),
+        ("/images/{image_id}/metadata", "PUT", image_metadata, "update_all"),
+        ("/images/{image_id}/metadata/{id}", "GET", image_metadata, "show"),
+        ("/images/{image_id}/metadata/{id}", "PUT", image_metadata, "update"),
+        ("/images/{image_id}/metadata/{id}", "DELETE", image_metadata, "delete"),
+        ("/os-services", "GET", services, "index"),
+        ("/os-services/enable", "PUT", services, "enable"),
+        ("/os-services/disable", "PUT", services, "disable"),
+        ("/os-services/disable-log-reason", "PUT", services, "disable_log_reason"),
+        ("/os-services/{id}", "DELETE", services, "delete"),
+        ("/os-hypervisors", "GET", hypervisors, "index"),
+        ("/os-hypervisors/detail", "GET", hypervisors, "detail"),
+        ("/os-hypervisors/statistics", "GET", hypervisors, "statistics"),
+        ("/os-hypervisors/{id}", "GET", hypervisors, "show"),
+        ("/os-hypervisors/{id}/search", "GET", hypervisors, "search"),
+        ("/os-hypervisors/{id}/uptime", "GET", hypervisors, "uptime"),
+        ("/os-aggregates", "GET", aggregates, "index"),
+        ("/os-aggregates/{id}", "GET", aggregates, "show"),
+        ("/os-hypervisors/{id}/servers", "GET", hypervisors, "servers"),
+        ("/os-availability-zone", "GET", zones, "index"),
+        ("/os-availability-zone/detail", "GET", zones, "detail"),
+        ("/os-keypairs", "GET", keypairs, "index"),
+        ("/os-keypairs", "POST", keypairs, "create"),
+        ("/os-keypairs/{id}", "GET", keypairs, "show"),
+        ("/os-keypairs/{id}", "DELETE", keypairs, "delete"),
+        ("/os-quota-sets/{id}", "GET", quota_sets, "show"),
+        ("/os-quota-sets/{id}", "PUT", quota_sets, "update"),
+        ("/os-quota-sets/{id}", "DELETE", quota_sets, "delete"),
+        ("/os-quota-sets/{id}/detail", "GET", quota_sets, "detail"),
+        ("/os-quota-sets/{id}/defaults", "GET", quota_sets, "defaults"),
+        ("/limits", "GET", limits, "index"),
+    ]
+    router.connect(COMPUTE_PREFIX, "GET", versions, "index", public=True)
+    router.connect(v, "GET", versions, "show", public=True)
+    for path, method, controller, action in table:
+        router.connect(v + path, method, controller, action)
