@@ -1,17 +1,14 @@
-"""Power states as the hypervisor reports them (Nova's numeric values)."""
+"""Power states: re-exported from the driver contract
+(``novalite.virt.power_state``), where they are defined."""
 
-NOSTATE = 0
-RUNNING = 1
-PAUSED = 3
-SHUTDOWN = 4
-CRASHED = 6
-SUSPENDED = 7
+from novalite.virt.power_state import (
+    CRASHED,
+    NOSTATE,
+    PAUSED,
+    RUNNING,
+    SHUTDOWN,
+    STATE_MAP,
+    SUSPENDED,
+)
 
-STATE_MAP = {
-    NOSTATE: "pending",
-    RUNNING: "running",
-    PAUSED: "paused",
-    SHUTDOWN: "shutdown",
-    CRASHED: "crashed",
-    SUSPENDED: "suspended",
-}
+__all__ = ["CRASHED", "NOSTATE", "PAUSED", "RUNNING", "SHUTDOWN", "STATE_MAP", "SUSPENDED"]

@@ -23,9 +23,8 @@ import threading
 from typing import Any
 
 from novalite import exception
-from novalite.compute import power_state
 from novalite.conf import CONF
-from novalite.virt import driver
+from novalite.virt import driver, power_state
 from novalite.virt.hardware import HostResources, InstanceInfo
 
 

@@ -36,10 +36,9 @@ from oslo_log import log as logging
 from oslo_utils import timeutils
 
 from novalite import exception, filemodes
-from novalite.compute import naming, power_state
 from novalite.conf import CONF
 from novalite.network import model as network_model
-from novalite.virt import configdrive, driver
+from novalite.virt import configdrive, driver, naming, power_state
 from novalite.virt.hardware import HostResources, InstanceInfo
 from novalite.virt.libvirt import agent, config, host, image_ageing, imagebackend, imagecache, vif
 from novalite.virt.libvirt.guest import Guest

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import libvirt
 
-from novalite.compute import power_state
+from novalite.virt import power_state
 from novalite.virt.libvirt import config
 
 LIBVIRT_POWER_STATE = {
