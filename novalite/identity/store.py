@@ -13,7 +13,7 @@ from sqlalchemy import exc as sa_exc
 
 from novalite import exception
 from novalite.db import models
-from novalite.db.api import _session
+from novalite.db.session import transaction
 from novalite.identity import DEFAULT_DOMAIN_ID
 
 # -- projects ---------------------------------------------------------------
@@ -22,7 +22,7 @@ from novalite.identity import DEFAULT_DOMAIN_ID
 def project_create(name: str, description: str = "",
                    domain_id: str = DEFAULT_DOMAIN_ID) -> dict:
     try:
-        with _session() as s:
+        with transaction() as s:
             row = models.Project(id=uuidutils.generate_uuid(dashed=False), name=name,
                                  domain_id=domain_id, description=description, enabled=True)
             s.add(row)
@@ -33,7 +33,7 @@ def project_create(name: str, description: str = "",
 
 
 def project_get(project_id: str) -> dict:
-    with _session() as s:
+    with transaction() as s:
         row = s.get(models.Project, project_id)
         if row is None:
             raise exception.ProjectNotFound(project=project_id)
@@ -41,7 +41,7 @@ def project_get(project_id: str) -> dict:
 
 
 def project_get_by_name(name: str, domain_id: str = DEFAULT_DOMAIN_ID) -> dict:
-    with _session() as s:
+    with transaction() as s:
         row = s.scalar(sa.select(models.Project).filter_by(name=name, domain_id=domain_id))
         if row is None:
             raise exception.ProjectNotFound(project=name)
@@ -49,7 +49,7 @@ def project_get_by_name(name: str, domain_id: str = DEFAULT_DOMAIN_ID) -> dict:
 
 
 def project_list(name: str | None = None, ids: list[str] | None = None) -> list[dict]:
-    with _session() as s:
+    with transaction() as s:
         q = sa.select(models.Project).order_by(models.Project.name)
         if name is not None:
             q = q.filter_by(name=name)
@@ -64,7 +64,7 @@ def project_list(name: str | None = None, ids: list[str] | None = None) -> list[
 def user_create(name: str, password_hash: str | None, default_project_id: str | None = None,
                 domain_id: str = DEFAULT_DOMAIN_ID) -> dict:
     try:
-        with _session() as s:
+        with transaction() as s:
             row = models.User(id=uuidutils.generate_uuid(dashed=False), name=name,
                               domain_id=domain_id, password_hash=password_hash, enabled=True,
                               default_project_id=default_project_id)
@@ -76,7 +76,7 @@ def user_create(name: str, password_hash: str | None, default_project_id: str | 
 
 
 def user_get(user_id: str) -> dict:
-    with _session() as s:
+    with transaction() as s:
         row = s.get(models.User, user_id)
         if row is None:
             raise exception.UserNotFound(user=user_id)
@@ -84,7 +84,7 @@ def user_get(user_id: str) -> dict:
 
 
 def user_get_by_name(name: str, domain_id: str = DEFAULT_DOMAIN_ID) -> dict:
-    with _session() as s:
+    with transaction() as s:
         row = s.scalar(sa.select(models.User).filter_by(name=name, domain_id=domain_id))
         if row is None:
             raise exception.UserNotFound(user=name)
@@ -92,7 +92,7 @@ def user_get_by_name(name: str, domain_id: str = DEFAULT_DOMAIN_ID) -> dict:
 
 
 def user_list(name: str | None = None) -> list[dict]:
-    with _session() as s:
+    with transaction() as s:
         q = sa.select(models.User).order_by(models.User.name)
         if name is not None:
             q = q.filter_by(name=name)
@@ -100,7 +100,7 @@ def user_list(name: str | None = None) -> list[dict]:
 
 
 def user_update(user_id: str, values: dict) -> dict:
-    with _session() as s:
+    with transaction() as s:
         row = s.get(models.User, user_id)
         if row is None:
             raise exception.UserNotFound(user=user_id)
@@ -114,7 +114,7 @@ def user_set_password_hash(user_id: str, password_hash: str,
                            now: datetime.datetime) -> dict:
     """A new password: tokens issued until ``now`` are revoked and every
     lockout of the user is cleared, in one transaction."""
-    with _session() as s:
+    with transaction() as s:
         row = s.get(models.User, user_id)
         if row is None:
             raise exception.UserNotFound(user=user_id)
@@ -130,7 +130,7 @@ def user_set_password_hash(user_id: str, password_hash: str,
 
 def auth_failures_get(user_id: str, source: str) -> tuple[int, datetime.datetime] | None:
     """The failure count of ``user_id`` from ``source`` and when the last was."""
-    with _session() as s:
+    with transaction() as s:
         row = s.get(models.AuthFailure, (user_id, source))
         return (row.count, row.last_failure_at) if row is not None else None
 
@@ -144,7 +144,7 @@ def auth_failure_record(user_id: str, source: str, now: datetime.datetime,
     restarts at one after a quiet ``lockout_duration``."""
     for _attempt in range(3):
         try:
-            with _session() as s:
+            with transaction() as s:
                 s.execute(sa.delete(models.AuthFailure)
                           .where(models.AuthFailure.last_failure_at < forget_before))
                 key = (models.AuthFailure.user_id == user_id) & \
@@ -163,7 +163,7 @@ def auth_failure_record(user_id: str, source: str, now: datetime.datetime,
 
 
 def auth_failures_clear(user_id: str, source: str) -> None:
-    with _session() as s:
+    with transaction() as s:
         s.execute(sa.delete(models.AuthFailure).where(
             (models.AuthFailure.user_id == user_id) & (models.AuthFailure.source == source)))
 
@@ -174,7 +174,7 @@ def auth_failures_clear(user_id: str, source: str) -> None:
 def role_assignment_add(user_id: str, project_id: str, role: str) -> bool:
     """Assign ``role``; False when the user already had it there."""
     try:
-        with _session() as s:
+        with transaction() as s:
             s.add(models.RoleAssignment(user_id=user_id, project_id=project_id, role=role))
             s.flush()
         return True
@@ -183,7 +183,7 @@ def role_assignment_add(user_id: str, project_id: str, role: str) -> bool:
 
 
 def roles_on_project(user_id: str, project_id: str) -> list[str]:
-    with _session() as s:
+    with transaction() as s:
         q = sa.select(models.RoleAssignment.role).filter_by(user_id=user_id,
                                                             project_id=project_id)
         return sorted(s.scalars(q))
@@ -191,7 +191,7 @@ def roles_on_project(user_id: str, project_id: str) -> list[str]:
 
 def role_assignment_list(user_id: str | None = None,
                          project_id: str | None = None) -> list[dict]:
-    with _session() as s:
+    with transaction() as s:
         q = sa.select(models.RoleAssignment).order_by(models.RoleAssignment.id)
         if user_id is not None:
             q = q.filter_by(user_id=user_id)
@@ -202,7 +202,7 @@ def role_assignment_list(user_id: str | None = None,
 
 def projects_of_user(user_id: str) -> list[dict]:
     """Enabled projects where the user has at least one role."""
-    with _session() as s:
+    with transaction() as s:
         ids = sa.select(models.RoleAssignment.project_id).filter_by(user_id=user_id)
         q = (sa.select(models.Project).where(models.Project.id.in_(ids))
              .filter_by(enabled=True).order_by(models.Project.name))
@@ -216,7 +216,7 @@ def token_subject(user_id: str, project_id: str | None, audit_ids: list[str],
     project and the user's roles there; None when any audit id is revoked,
     the user's tokens issued at ``issued_at`` are revoked (a new password)
     or the user is gone."""
-    with _session() as s:
+    with transaction() as s:
         revoked = s.scalar(sa.select(sa.func.count()).select_from(models.RevokedToken)
                            .where(models.RevokedToken.audit_id.in_(audit_ids)))
         if revoked:
@@ -244,7 +244,7 @@ def token_revoke(audit_id: str, expires_at: datetime.datetime) -> None:
     """Record a revoked audit id and forget the ones whose tokens expired."""
     now = timeutils.utcnow()
     try:
-        with _session() as s:
+        with transaction() as s:
             s.execute(sa.delete(models.RevokedToken)
                       .where(models.RevokedToken.expires_at < now))
             if s.get(models.RevokedToken, audit_id) is None:
@@ -254,6 +254,6 @@ def token_revoke(audit_id: str, expires_at: datetime.datetime) -> None:
 
 
 def token_is_revoked(audit_ids: list[str]) -> bool:
-    with _session() as s:
+    with transaction() as s:
         return bool(s.scalar(sa.select(sa.func.count()).select_from(models.RevokedToken)
                              .where(models.RevokedToken.audit_id.in_(audit_ids))))
