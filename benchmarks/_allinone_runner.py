@@ -12,7 +12,8 @@ driver is always the FakeDriver (``--driver fake``).
 
 Stop it with SIGTERM (graceful, like the real binary). With the environment
 variable ``NOVALITE_BENCH_RPCSTATS`` set, ``_rpcstats`` accounts CPU time by
-operation into that file (diagnostics only).
+operation into that file (diagnostics only); with ``NOVALITE_BENCH_SELECTSTATS``
+set, ``_selectstats`` records each ``select_destinations``'s wall time.
 """
 
 from __future__ import annotations
@@ -50,12 +51,7 @@ def build_services(port: int, hosts: int) -> service.ServiceGroup:
                                        manager_kwargs={"compute_driver": FAKE})
                 for i in range(hosts)]
     api = APIService(port=port)
-
-    def _after(started: object) -> None:
-        if started is conductor:
-            service.setup_indirection()
-
-    return service.ServiceGroup([conductor, scheduler, *computes, api], after_each_start=_after)
+    return service.ServiceGroup([conductor, scheduler, *computes, api])
 
 
 def main() -> None:
@@ -68,6 +64,10 @@ def main() -> None:
         import _rpcstats
 
         _rpcstats.install()
+    if os.environ.get("NOVALITE_BENCH_SELECTSTATS"):
+        import _selectstats
+
+        _selectstats.install()
     _state_dir, port = all_in_one.prepare(argv)
     service.serve(build_services(port, hosts))
     service.wait()

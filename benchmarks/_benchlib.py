@@ -249,3 +249,53 @@ def wait_for(pred, timeout: float, what: str, interval: float = 0.2):  # type: i
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}"
                        + (f" (last error: {last_exc!r})" if last_exc else ""))
+
+
+# -- a client's identity ----------------------------------------------------------
+
+
+class Client:
+    """What a client holds after ``POST /identity/v3/auth/tokens`` with a
+    password (as openstacksdk does): a project-scoped token and the project's
+    id; ``headers()`` for each request."""
+
+    def __init__(self, base_url: str, user: str, password: str, project: str) -> None:
+        import requests
+
+        self.base = base_url.rstrip("/")
+        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": user, "domain": {"id": "default"}, "password": password}}},
+            "scope": {"project": {"name": project, "domain": {"id": "default"}}}}}
+        resp = requests.post(self.base + "/identity/v3/auth/tokens", json=body, timeout=60)
+        if resp.status_code != 201:
+            raise RuntimeError(f"password auth of user {user!r} in project {project!r} "
+                               f"refused: HTTP {resp.status_code} {resp.text[:300]}")
+        self.token = resp.headers["X-Subject-Token"]
+        self.project_id = resp.json()["token"]["project"]["id"]
+
+    def headers(self) -> dict[str, str]:
+        return {"X-Auth-Token": self.token}
+
+    def lift_quotas(self, servers: int, flavor: str = "1") -> dict[str, int]:
+        """Raise the project's instances/cores/ram quotas through the API
+        (``PUT /os-quota-sets/{project}``, needs the admin role) to what
+        ``servers`` servers of ``flavor`` need, never below the current
+        limits; the limits set."""
+        import requests
+
+        compute = self.base + "/compute/v2.1"
+        resp = requests.get(f"{compute}/flavors/{flavor}", headers=self.headers(), timeout=60)
+        resp.raise_for_status()
+        f = resp.json()["flavor"]
+        resp = requests.get(f"{compute}/os-quota-sets/{self.project_id}",
+                            headers=self.headers(), timeout=60)
+        resp.raise_for_status()
+        now = resp.json()["quota_set"]
+        need = {"instances": servers, "cores": servers * f["vcpus"], "ram": servers * f["ram"]}
+        limits = {k: -1 if now[k] == -1 else max(now[k], v) for k, v in need.items()}
+        resp = requests.put(f"{compute}/os-quota-sets/{self.project_id}",
+                            json={"quota_set": limits}, headers=self.headers(), timeout=60)
+        if resp.status_code != 200:
+            raise RuntimeError(f"quota update refused: HTTP {resp.status_code} "
+                               f"{resp.text[:300]}")
+        return limits

@@ -54,6 +54,7 @@ import concurrent.futures
 import json
 import os
 import resource
+import secrets
 import shutil
 import signal
 import subprocess
@@ -65,6 +66,7 @@ from collections import Counter
 from typing import Any
 
 import _benchlib as lib
+import _selectstats
 import requests
 
 POLL_INTERVAL = 0.5
@@ -80,8 +82,10 @@ STALL_TIMEOUT = 90.0
 class Load:
     def __init__(self, base_url: str, servers: int, concurrency: int,
                  on_stall: Any = None, cpu: Any = None,
-                 poll_interval: float = POLL_INTERVAL) -> None:
+                 poll_interval: float = POLL_INTERVAL,
+                 headers: dict[str, str] | None = None) -> None:
         self.base = base_url.rstrip("/")
+        self.headers = dict(headers or {})
         self.poll_interval = poll_interval
         self.cpu = cpu or (lambda: {})
         self.cpu_marks: list[dict[str, float]] = []
@@ -95,7 +99,13 @@ class Load:
     def session(self) -> requests.Session:
         s = getattr(self._local, "session", None)
         if s is None:
-            s = self._local.session = requests.Session()
+            s = self._local.session = self.new_session()
+        return s
+
+    def new_session(self) -> requests.Session:
+        s = requests.Session()
+        s.trust_env = False
+        s.headers.update(self.headers)
         return s
 
     def image_id(self) -> str:
@@ -149,7 +159,7 @@ class Load:
                 post_latency.append(t1 - t0)
 
         def poll() -> None:
-            session = requests.Session()
+            session = self.new_session()
             deadline = time.monotonic() + PHASE_TIMEOUT
             progress, last_done = time.monotonic(), -1
             while time.monotonic() < deadline:
@@ -249,7 +259,7 @@ class Load:
         with concurrent.futures.ThreadPoolExecutor(self.concurrency) as pool:
             list(pool.map(delete, ids))
         t_sent = time.monotonic()
-        session = requests.Session()
+        session = self.new_session()
         remaining = -1
         deadline = time.monotonic() + PHASE_TIMEOUT
         progress, last = time.monotonic(), -1
@@ -283,9 +293,12 @@ class Load:
         }
 
 
-def wait_ready(base_url: str, hosts: int, timeout: float = 180.0) -> None:
-    """All H hypervisors listed and up, and the image API answers."""
+def wait_ready(base_url: str, hosts: int, headers: dict[str, str],
+               timeout: float = 180.0) -> None:
+    """All H hypervisors listed and up (as the admin sees them)."""
     session = requests.Session()
+    session.trust_env = False
+    session.headers.update(headers)
 
     def ready() -> bool:
         resp = session.get(base_url + "/compute/v2.1/os-hypervisors", timeout=10)
@@ -454,6 +467,8 @@ def run_allinone(args: argparse.Namespace) -> dict[str, Any]:
     stats_path = os.path.join(tmp, "rpcstats.json")
     if args.rpc_stats:
         env["NOVALITE_BENCH_RPCSTATS"] = stats_path
+    select_path = os.path.join(tmp, "selectstats.json")
+    env["NOVALITE_BENCH_SELECTSTATS"] = select_path
     out = open(os.path.join(tmp, "allinone.out"), "ab")
     popen = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
                              stderr=subprocess.STDOUT, start_new_session=True, env=env)
@@ -462,10 +477,31 @@ def run_allinone(args: argparse.Namespace) -> dict[str, Any]:
     sampler.watch("all-in-one", popen.pid)
     base = f"http://127.0.0.1:{port}"
     profiler = Profiler(args.profile, args.profile_gil)
+    fake_hosts = None
     try:
         t0 = time.monotonic()
-        wait_ready(base, args.hosts)
+
+        def api_up() -> bool:
+            if popen.poll() is not None:
+                raise SystemExit(f"the all-in-one exited ({popen.returncode}); log: {log}")
+            try:
+                return requests.get(base + "/identity/v3", timeout=5).status_code == 200
+            except requests.RequestException:
+                return False
+
+        lib.wait_for(api_up, 180, "the all-in-one's API")
+        # NOTE: as a user of the all-in-one: its admin, with the password it
+        # generated on first start (what clouds.yaml holds).
+        with open(os.path.join(tmp, "admin-password")) as f:
+            client = lib.Client(base, "admin", f.read().strip(), "admin")
+        wait_ready(base, args.hosts, client.headers())
         startup = time.monotonic() - t0
+        client.lift_quotas(args.servers)
+        if args.registered_hosts:
+            from _fakehosts import FakeHosts
+
+            fake_hosts = FakeHosts(f"sqlite:///{tmp}/novalite.sqlite",
+                                   args.registered_hosts).register()
         profiler.start({"allinone": _worker_pid(popen.pid)})
 
         def on_stall(phase: str) -> None:
@@ -477,15 +513,19 @@ def run_allinone(args: argparse.Namespace) -> dict[str, Any]:
                           lambda: {"all-in-one": lib.tree_cpu(popen.pid),
                                    "machine": lib.machine_busy(),
                                    "self:load generator": lib.self_cpu()},
-                          args.poll_interval).run()
+                          args.poll_interval, client.headers()).run()
         finally:
             profiler.stop()
         result["startup_s"] = startup
+        time.sleep(2.5)  # the next write of the select_destinations times
+        result["select_s"] = _selectstats.read(select_path)
         if args.rpc_stats:
             time.sleep(2.5)  # the next write of the stats file
             print_rpc_stats(stats_path, result["cpu_boot_s"]["all-in-one"]
                             + result["cpu_delete_s"]["all-in-one"])
     finally:
+        if fake_hosts is not None:
+            fake_hosts.remove()
         popen.send_signal(signal.SIGTERM)
         try:
             popen.wait(90)
@@ -514,32 +554,47 @@ def run_multiprocess(args: argparse.Namespace) -> dict[str, Any]:
     sampler = lib.RSSSampler()
     profiler = Profiler(args.profile, args.profile_gil)
     computes = [f"bench-{i}" for i in range(args.hosts)]
+    select_path = os.path.join(tmp, "selectstats.json")
+    os.environ[_selectstats.ENV] = select_path
+    fake_hosts = None
     try:
         with services.rabbitmq_vhost() as url, services.postgres_database() as db:
             cluster = Cluster(tmp, url, db).prepare()
+            password = secrets.token_urlsafe(16)
+            cluster.manage("user", "create", "bench", "--project", "bench", "--role", "admin",
+                           "--password", password)
             try:
                 t0 = time.monotonic()
                 # NOTE: tests/cluster.py tunes timers for tests (1 s heartbeats,
-                # a 2 s deadline check); measure with the product's defaults.
+                # a 2 s deadline check), turns identity off and lifts quotas;
+                # measure with the product's defaults.
                 extra: dict[str, dict[str, Any]] = {
                     "DEFAULT": {"report_interval": 10, "service_down_time": 60,
-                                "rpc_call_timeout": 60, "compute_driver": "fake.FakeDriver"},
-                    "compute": {"deadline_check_interval": 30}}
+                                "rpc_call_timeout": 60, "compute_driver": "fake.FakeDriver",
+                                "auth_strategy": "novalite"},
+                    "compute": {"deadline_check_interval": 30},
+                    "quota": _quota_defaults()}
                 for section, opts in args.set.items():
                     extra.setdefault(section, {}).update(opts)
                 sampler.watch("conductor", cluster.start("novalite-conductor", "conductor",
                                                          extra).pid)
-                sampler.watch("scheduler", cluster.start("novalite-scheduler", "scheduler",
-                                                         extra).pid)
+                sampler.watch("scheduler", cluster.start(
+                    _timed_scheduler(tmp), "scheduler", extra).pid)
                 for name in computes:
                     sampler.watch(name, cluster.start("novalite-compute", name, extra).pid)
                 sampler.watch("api", start_api(cluster, extra).pid)
                 sampler.start()
                 base = f"http://127.0.0.1:{cluster.api_port}"
-                wait_ready(base, args.hosts)
+                client = lib.Client(base, "bench", password, "bench")
+                wait_ready(base, args.hosts, client.headers())
                 for name in computes:
                     cluster.procs[name].wait_log("is consuming", timeout=60)
                 startup = time.monotonic() - t0
+                client.lift_quotas(args.servers)
+                if args.registered_hosts:
+                    from _fakehosts import FakeHosts
+
+                    fake_hosts = FakeHosts(db, args.registered_hosts).register()
                 targets = {name: _worker_pid(cluster.procs[name].pid)
                            for name in ("api", "conductor", "scheduler", computes[0])}
                 profiler.start(targets)
@@ -554,11 +609,15 @@ def run_multiprocess(args: argparse.Namespace) -> dict[str, Any]:
                                   lambda: {**{n: lib.tree_cpu(p) for n, p in pids.items()},
                                            **lib.infra_cpu(),
                                            "self:load generator": lib.self_cpu()},
-                                  args.poll_interval).run()
+                                  args.poll_interval, client.headers()).run()
                 finally:
                     profiler.stop()
                 result["startup_s"] = startup
+                time.sleep(2.5)  # the next write of the select_destinations times
+                result["select_s"] = _selectstats.read(select_path)
             finally:
+                if fake_hosts is not None:
+                    fake_hosts.remove()
                 sampler.stop()
                 codes = {}
                 for name, proc in reversed(list(cluster.procs.items())):
@@ -573,6 +632,25 @@ def run_multiprocess(args: argparse.Namespace) -> dict[str, Any]:
                      for name in sampler.roots}
     result["exit_codes"] = result_codes
     return result
+
+
+def _quota_defaults() -> dict[str, int]:
+    """[quota] instances/cores/ram at the product's defaults (tests/cluster.py
+    lifts them for its tests)."""
+    from novalite.conf import quota
+
+    return {opt.name: opt.default for opt in quota.quota_opts
+            if opt.name in ("instances", "cores", "ram")}
+
+
+def _timed_scheduler(tmp: str) -> str:
+    """An executable that runs novalite-scheduler with ``_selectstats``."""
+    path = os.path.join(tmp, "novalite-scheduler-timed")
+    with open(path, "w") as f:
+        f.write(f"#!/bin/sh\nexec {sys.executable} "
+                f"{os.path.join(lib.HERE, '_scheduler_runner.py')} \"$@\"\n")
+    os.chmod(path, 0o755)
+    return path
 
 
 def start_api(cluster: Any, extra: dict | None) -> Any:
@@ -662,6 +740,11 @@ def report(mode: str, args: argparse.Namespace, r: dict[str, Any]) -> str:
          f"{r['boot_polls']} ({_ms(r['boot_poll_avg_s'])})"],
         ["start-up until all hypervisors up", f"{r['startup_s']:.1f} s"],
     ]
+    select = r.get("select_s") or []
+    rows.append(["scheduler `select_destinations` calls; p50 / p99 / max (wall, in the "
+                 "scheduler)",
+                 f"{len(select)}; {_ms(lib.percentile(select, 50))} / "
+                 f"{_ms(lib.percentile(select, 99))} / {_ms(max(select, default=float('nan')))}"])
     def services_only(d: dict) -> float:
         return sum(v for k, v in (d or {}).items() if k != "machine" and ":" not in k)
 
@@ -689,8 +772,15 @@ def report(mode: str, args: argparse.Namespace, r: dict[str, Any]) -> str:
         rows.append(["**stalled**", stall])
     sets = "".join(f" --set {sec}.{k}={v}" for sec, opts in args.set.items()
                    for k, v in opts.items())
+    registered = (f" --registered-hosts {args.registered_hosts}" if args.registered_hosts
+                  else "")
+    also = (f"; {args.registered_hosts} more compute hosts registered that run no service "
+            "(half a FakeDriver host each: every filter passes, they always weigh less)"
+            if args.registered_hosts else "")
     head = (f"`bench_boot.py --mode {mode} --servers {args.servers} --hosts {args.hosts} "
-            f"--concurrency {args.concurrency} --poll-interval {args.poll_interval:g}{sets}` ({what}; FakeDriver, spawn_delay 0)\n\n")
+            f"--concurrency {args.concurrency} --poll-interval {args.poll_interval:g}"
+            f"{registered}{sets}` ({what}; FakeDriver, spawn_delay 0; password auth as a "
+            f"client, quotas lifted through the API{also})\n\n")
     text = head + lib.md_table(["metric", "value"], rows)
     cb, cd = r.get("cpu_boot_s") or {}, r.get("cpu_delete_s") or {}
 
@@ -747,18 +837,32 @@ def main() -> None:
                              "serializer and DB function (_rpcstats.py) and print it")
     parser.add_argument("--no-wait-quiet", dest="wait_quiet", action="store_false",
                         help="start at once even if other processes keep the machine busy")
+    parser.add_argument("--registered-hosts", type=int, default=0, metavar="N",
+                        help="also register N compute hosts that run no service (the "
+                             "scheduler's cost as the cloud grows; _fakehosts.py)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="the test suite's size: 4 servers on 2 hosts, 2 client "
+                             "threads, no waiting for a quiet machine, never appended")
     parser.add_argument("--keep", action="store_true", help="keep state dir and logs")
     parser.add_argument("--json", action="store_true", help="also print the raw result")
     args = parser.parse_args()
     args.set = parse_set(args.set)
+    if args.smoke:
+        args.servers, args.hosts, args.concurrency = 4, 2, 2
+        args.poll_interval, args.wait_quiet, args.append_results = 0.2, False, False
     run = run_allinone if args.mode == "allinone" else run_multiprocess
     busy_before = lib.wait_quiet() if args.wait_quiet else float("nan")
+    uptime = _uptime()
     result = run(args)
     result["busy_before"] = busy_before
     text = report(args.mode, args, result)
+    text += f"\n\nLoad before the run (uptime): `{uptime}`; after: `{_uptime()}`."
     print(text)
     if args.json:
         print(json.dumps(result, indent=2, default=str))
+    failed = failures(args, result)
+    if failed:
+        print("FAILED: " + "; ".join(failed), file=sys.stderr)
     if args.append_results:
         if args.profile or args.rpc_stats:
             print("not appending: a diagnostic run is not a result")
@@ -766,6 +870,29 @@ def main() -> None:
             title = ("Boot: all-in-one" if args.mode == "allinone"
                      else "Boot: separate processes")
             lib.append_results(title, text)
+    sys.exit(1 if failed else 0)
+
+
+def _uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def failures(args: argparse.Namespace, r: dict[str, Any]) -> list[str]:
+    """Why the run did not finish as asked: every server POSTed, ACTIVE,
+    deleted, nothing stalled (a benchmark that cannot finish fails)."""
+    out = []
+    if r["posted"] != args.servers:
+        out.append(f"{args.servers - r['posted']} of {args.servers} POSTs failed "
+                   f"({r['post_errors']})")
+    if r["active"] != r["posted"]:
+        out.append(f"{r['posted'] - r['active']} of {r['posted']} servers never ACTIVE "
+                   f"({r['error']} ERROR, {r['timed_out']} timed out)")
+    if r["left_after_delete"] != 0 or r["delete_errors"]:
+        out.append(f"delete: {r['left_after_delete']} left, errors {r['delete_errors']}")
+    out.extend(f"stalled in {s}" for s in r.get("stalls") or [])
+    if len(r.get("select_s") or []) == 0:
+        out.append("no select_destinations time recorded")
+    return out
 
 
 if __name__ == "__main__":
