@@ -8,7 +8,7 @@ from typing import Any
 from novalite import policy
 from novalite.api import errors, validation
 from novalite.api.wsgi import Request
-from novalite.db import api as db
+from novalite.objects.flavor import Flavor
 from novalite.policies.flavors import ACCESS
 
 _tenant = {"type": "object",
@@ -29,9 +29,9 @@ _access_list = {"type": "object", "properties": {"flavor_access": {"type": "arra
     "required": ["flavor_access"], "additionalProperties": False}
 
 
-def _view(flavor_id: str) -> dict:
-    return {"flavor_access": [{"flavor_id": flavor_id, "tenant_id": p}
-                              for p in db.flavor_access_get_by_flavor_id(flavor_id)]}
+def _view(flavor: Flavor) -> dict:
+    return {"flavor_access": [{"flavor_id": flavor.flavorid, "tenant_id": p}
+                              for p in flavor.get_access_list()]}
 
 
 class FlavorAccessController:
@@ -39,9 +39,10 @@ class FlavorAccessController:
     def index(self, req: Request, flavor_id: str) -> dict:
         """List the projects that may use a private flavor."""
         policy.authorize(req.context, ACCESS, {})
-        if db.flavor_get_by_flavor_id(flavor_id)["is_public"]:
+        flavor = Flavor.get_by_flavor_id(req.context, flavor_id)
+        if flavor.is_public:
             raise errors.not_found("Access list not available for public flavors.")
-        return _view(flavor_id)
+        return _view(flavor)
 
     @validation.schema(action)
     @validation.response_schema(_access_list)
@@ -51,11 +52,12 @@ class FlavorAccessController:
         if "addTenantAccess" in body:
             policy.authorize(ctx, ACCESS + ":add_tenant_access", {})
             project = body["addTenantAccess"]["tenant"]
-            if db.flavor_get_by_flavor_id(flavor_id)["is_public"]:
+            flavor = Flavor.get_by_flavor_id(ctx, flavor_id)
+            if flavor.is_public:
                 raise errors.HTTPError(409, "Can not add access to a public flavor.")
-            db.flavor_access_add(flavor_id, project)
+            flavor.add_access(project)
         else:
             policy.authorize(ctx, ACCESS + ":remove_tenant_access", {})
-            db.flavor_get_by_flavor_id(flavor_id)
-            db.flavor_access_remove(flavor_id, body["removeTenantAccess"]["tenant"])
-        return _view(flavor_id)
+            flavor = Flavor.get_by_flavor_id(ctx, flavor_id)
+            flavor.remove_access(body["removeTenantAccess"]["tenant"])
+        return _view(flavor)

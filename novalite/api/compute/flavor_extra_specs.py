@@ -7,7 +7,6 @@ from novalite.api import errors, validation, wsgi
 from novalite.api.compute.flavors import get_flavor
 from novalite.api.schemas import flavors as schemas
 from novalite.api.wsgi import Request
-from novalite.db import api as db
 from novalite.policies.flavors import EXTRA_SPECS
 
 
@@ -38,8 +37,7 @@ class FlavorExtraSpecsController:
         ctx = req.context
         policy.authorize(ctx, EXTRA_SPECS % "create", {})
         specs = _as_strings(body["extra_specs"])
-        get_flavor(ctx, flavor_id)
-        db.flavor_extra_specs_update(flavor_id, specs)
+        get_flavor(ctx, flavor_id).save_extra_specs(to_add=specs)
         return body
 
     @validation.response_schema(schemas.extra_spec_response)
@@ -61,8 +59,7 @@ class FlavorExtraSpecsController:
         if id not in body:
             raise errors.bad_request("Request body and URI mismatch")
         specs = _as_strings(body)
-        get_flavor(ctx, flavor_id)
-        db.flavor_extra_specs_update(flavor_id, specs)
+        get_flavor(ctx, flavor_id).save_extra_specs(to_add=specs)
         return body
 
     @wsgi.response(202)
@@ -70,5 +67,4 @@ class FlavorExtraSpecsController:
         """Delete one extra spec of a flavor."""
         ctx = req.context
         policy.authorize(ctx, EXTRA_SPECS % "delete", {})
-        get_flavor(ctx, flavor_id)
-        db.flavor_extra_specs_delete(flavor_id, id)
+        get_flavor(ctx, flavor_id).save_extra_specs(to_delete=[id])

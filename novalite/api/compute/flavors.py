@@ -1,7 +1,7 @@
 """/flavors: list, detail, show, and (admins) create and delete.
 
-NOTE: flavors are read and written in the API's own database, as Nova
-reads its API database, without a round trip through the conductor.
+NOTE: flavors are read and written through the Flavor objects, which run
+their queries in the API's own database (as Nova reads its API database).
 """
 
 from __future__ import annotations
@@ -15,18 +15,17 @@ from novalite.api import common, errors, validation, wsgi
 from novalite.api.schemas import flavors as schemas
 from novalite.api.views import flavors as views
 from novalite.api.wsgi import Request
-from novalite.db import api as db
-from novalite.objects.flavor import Flavor
+from novalite.objects.flavor import Flavor, FlavorList
 from novalite.policies.flavors import MANAGE
 
 
 def get_flavor(ctx: Any, flavorid: str) -> Flavor:
     """A flavor the caller may see: admins any, others the public ones and
     those on their project's access list; FlavorNotFound (404) otherwise."""
-    row = db.flavor_get_by_flavor_id(flavorid)
-    if not (row["is_public"] or ctx.is_admin or db.flavor_accessible(flavorid, ctx.project_id)):
+    flavor = Flavor.get_by_flavor_id(ctx, flavorid)
+    if not (flavor.is_public or ctx.is_admin or flavor.has_access(ctx.project_id)):
         raise exception.FlavorNotFound(flavor_id=flavorid)
-    return Flavor._from_db_object(ctx, Flavor(), row)
+    return flavor
 
 
 class FlavorsController:
@@ -53,28 +52,27 @@ class FlavorsController:
         """Create a flavor (Nova 2.1 answers 200)."""
         ctx = req.context
         policy.authorize(ctx, MANAGE % "create", {})
-        values = _flavor_values(body["flavor"])
-        row = db.flavor_create(values)
-        return {"flavor": views.detail(Flavor._from_db_object(ctx, Flavor(), row), req.links)}
+        flavor = Flavor(context=ctx, **_flavor_values(body["flavor"]))
+        flavor.create()
+        return {"flavor": views.detail(flavor, req.links)}
 
     @wsgi.response(202)
     def delete(self, req: Request, id: str) -> None:
         """Delete a flavor (servers built with it keep their copy)."""
         policy.authorize(req.context, MANAGE % "delete", {})
-        db.flavor_destroy(id)
+        Flavor(context=req.context, flavorid=id).destroy()
 
     def _list(self, req: Request, view: Any, path: str) -> dict:
         ctx = req.context
         params = req.query
         limit, marker = common.limit_and_marker(req.GET)
         try:
-            rows = db.flavor_get_all(_filters(req.GET, ctx.is_admin, ctx.project_id),
-                                     limit=limit, marker=marker,
-                                     sort_key=params.get("sort_key", "flavorid"),
-                                     sort_dir=params.get("sort_dir", "asc"))
+            flavors = list(FlavorList.get_all(
+                ctx, _filters(req.GET, ctx.is_admin, ctx.project_id), limit=limit,
+                marker=marker, sort_key=params.get("sort_key", "flavorid"),
+                sort_dir=params.get("sort_dir", "asc")))
         except exception.MarkerNotFound:
             raise common.marker_not_found(str(marker)) from None
-        flavors = [Flavor._from_db_object(ctx, Flavor(), r) for r in rows]
         body: dict = {"flavors": [view(f, req.links) for f in flavors]}
         if flavors and len(flavors) == limit:
             body["flavors_links"] = [req.links.next_link(path, req.GET.items(),

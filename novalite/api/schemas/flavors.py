@@ -4,7 +4,7 @@ parameters, and the answers' shapes."""
 from __future__ import annotations
 
 from novalite.api.schemas import types
-from novalite.db.api import FLAVOR_SORT_KEYS
+from novalite.objects.flavor import SORT_KEYS as FLAVOR_SORT_KEYS
 
 MAX_INT = 0x7FFFFFFF
 SQL_SP_FLOAT_MAX = 3.40282e38
