@@ -741,8 +741,8 @@ def report(mode: str, args: argparse.Namespace, r: dict[str, Any]) -> str:
         ["start-up until all hypervisors up", f"{r['startup_s']:.1f} s"],
     ]
     select = r.get("select_s") or []
-    rows.append(["scheduler `select_destinations` calls; p50 / p99 / max (wall, in the "
-                 "scheduler)",
+    rows.append(["scheduler `select_destinations` calls; p50 / p99 / max (wall in the scheduler, "
+                 "its selection lock's wait included)",
                  f"{len(select)}; {_ms(lib.percentile(select, 50))} / "
                  f"{_ms(lib.percentile(select, 99))} / {_ms(max(select, default=float('nan')))}"])
     def services_only(d: dict) -> float:

@@ -254,6 +254,15 @@ def report(args: argparse.Namespace, build: builder.BuildResult, load_before: tu
             f"{' '.join(f'{x:.2f}' for x in load_before)})\n\n{table}\n")
 
 
+def _clean(problems: list[str], workdir: str) -> int:
+    """1 (and what was left) when the stack did not clean up after itself."""
+    shutil.rmtree(workdir, ignore_errors=True)
+    if problems:
+        print("NOT CLEAN:\n" + "\n".join(problems), file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--boots", type=int, default=5, help="single boots of each (median)")
@@ -266,8 +275,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="seconds between console-output calls per server")
     p.add_argument("--no-wait-quiet", action="store_true",
                    help="do not wait for the machine to be idle first")
+    p.add_argument("--smoke", action="store_true",
+                   help="the test suite's size: one novalite boot, no bare QEMU side "
+                        "(bench_bare_qemu.py's smoke run boots that), never appended")
     args = p.parse_args(argv)
     lib.install_sigterm()
+    if args.smoke:
+        args.no_wait_quiet, args.append_results = True, False
 
     build = builder.build(progress=lambda line: print(f"[build] {line}"))
     if not args.no_wait_quiet:
@@ -289,29 +303,34 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stack up: {rs.stack.base_url}, domains {rs.prefix}*, files {rs.base}")
 
         first = stack_boots(rs, image_id, 1, "first")
-        warm = bare_boots(build, workdir, args.memory, 1, "warm")
-        print(f"warm-up: novalite (image not cached) {first.span:.2f} s, bare {warm.span:.2f} s")
-        nl: list[Batch] = []
-        bare: list[Batch] = []
-        for i in range(args.boots):
-            bare.append(bare_boots(build, workdir, args.memory, 1, f"bare{i}"))
-            nl.append(stack_boots(rs, image_id, 1, f"one{i}", args.poll_interval))
-            print(f"  boot {i + 1}/{args.boots}: bare {bare[-1].span:.2f} s, "
-                  f"novalite {nl[-1].span:.2f} s (build done after "
-                  f"{nl[-1].boots[0].active or 0:.2f} s)")
-        n = args.concurrent
-        nl_many = stack_boots(rs, image_id, n, "many", args.poll_interval)
-        print(f"  {n} at once, novalite: all in {nl_many.span:.2f} s, per guest "
-              f"{fmt(sorted(nl_many.markers))}")
-        bare_many = bare_boots(build, workdir, args.memory, n, "many")
-        print(f"  {n} at once, bare: all in {bare_many.span:.2f} s, per guest "
-              f"{fmt(sorted(bare_many.markers))}")
+        if args.smoke:
+            print(f"smoke: novalite POST → marker {first.span:.2f} s (build done after "
+                  f"{first.boots[0].active or 0:.2f} s)")
+        else:
+            warm = bare_boots(build, workdir, args.memory, 1, "warm")
+            print(f"warm-up: novalite (image not cached) {first.span:.2f} s, bare {warm.span:.2f} s")
+            nl: list[Batch] = []
+            bare: list[Batch] = []
+            for i in range(args.boots):
+                bare.append(bare_boots(build, workdir, args.memory, 1, f"bare{i}"))
+                nl.append(stack_boots(rs, image_id, 1, f"one{i}", args.poll_interval))
+                print(f"  boot {i + 1}/{args.boots}: bare {bare[-1].span:.2f} s, "
+                      f"novalite {nl[-1].span:.2f} s (build done after "
+                      f"{nl[-1].boots[0].active or 0:.2f} s)")
+            n = args.concurrent
+            nl_many = stack_boots(rs, image_id, n, "many", args.poll_interval)
+            print(f"  {n} at once, novalite: all in {nl_many.span:.2f} s, per guest "
+                  f"{fmt(sorted(nl_many.markers))}")
+            bare_many = bare_boots(build, workdir, args.memory, n, "many")
+            print(f"  {n} at once, bare: all in {bare_many.span:.2f} s, per guest "
+                  f"{fmt(sorted(bare_many.markers))}")
     finally:
         problems = rs.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    if problems:
-        print("NOT CLEAN:\n" + "\n".join(problems), file=sys.stderr)
+    if _clean(problems, workdir):
         return 1
+    if args.smoke:
+        return 0
 
     body = report(args, build, load_before, first, nl, bare, nl_many, bare_many)
     print()
