@@ -209,6 +209,22 @@ def test_guest_cannot_reach_a_service_on_the_hosts_bridge_address(
     assert [p for p in accepted if p[0] != gateway] == [], accepted
 
 
+def test_a_restarted_server_gets_its_port_rule_back(ns: NetStack,
+                                                  pair: tuple[Guest, Guest]) -> None:
+    """A host reboot takes the nftables rules with it; starting the server
+    plugs its port again (as Nova's hard reboot)."""
+    a, _b = pair
+    ns.rs.action(a.id, {"os-stop": None})
+    ns.rs.stack.wait_status(a.id, "SHUTOFF", ACTIVE_TIMEOUT)
+    filtering.unprotect_host(a.tap)         # what a host reboot does to it
+    assert filtering.port_rules(a.tap) == 0
+    ns.rs.action(a.id, {"os-start": None})
+    ns.rs.stack.wait_status(a.id, "ACTIVE", ACTIVE_TIMEOUT)
+    assert filtering.port_rules(a.tap) == 1
+    bindings = [b.portDev() for b in libvirt_connection().listAllNWFilterBindings(0)]
+    assert a.tap in bindings
+
+
 def test_deleting_the_guests_removes_their_port_rules(
         ns: NetStack, pair: tuple[Guest, Guest]) -> None:
     for guest in pair:

@@ -333,6 +333,14 @@ class LibvirtDriver(driver.ComputeDriver):
             self._remove_files(instance.uuid)
 
     @staticmethod
+    def _plug_vifs(instance: Any) -> None:
+        """Plug again before a (re)start, as Nova's hard reboot: after the
+        host rebooted neither the bridge nor the port's host-protection rule
+        exists. Idempotent."""
+        for v in network_model.from_instance(instance):
+            vif.plug(v)
+
+    @staticmethod
     def _unplug_vifs(instance: Any, network_info: list | None) -> None:
         """libvirt removed the taps with the domain; one that outlived it
         (a crash between the two) goes now. The bridge stays."""
@@ -386,6 +394,7 @@ class LibvirtDriver(driver.ComputeDriver):
     def power_on(self, context: Any, instance: Any) -> None:
         guest = self._guest(instance)
         if not guest.is_active():
+            self._plug_vifs(instance)
             guest.launch()
 
     def reboot(self, context: Any, instance: Any, reboot_type: str) -> None:
@@ -399,6 +408,7 @@ class LibvirtDriver(driver.ComputeDriver):
             LOG.info("Instance %s did not shut down within %ss; rebooting it hard",
                      instance.uuid, CONF.libvirt.shutdown_timeout)
         guest.poweroff()
+        self._plug_vifs(instance)
         guest.launch()
 
     def get_info(self, instance: Any) -> InstanceInfo:
