@@ -17,25 +17,25 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from novalite import exception, quota
-from novalite.db import keypairs as db
 from novalite.db import quotas as db_quotas
+from novalite.objects.keypair import KeyPair, KeyPairList
 
 KEYPAIR_TYPE_SSH = "ssh"
 # NOTE: Nova's allowed characters for key pair names before 2.92.
 _SAFE_CHARS = frozenset("_- " + string.digits + string.ascii_letters)
 
 
-def get_key_pair(context: Any, user_id: str, name: str) -> dict:
-    """The user's key pair ``name`` (a dict of its fields); KeypairNotFound (404)."""
-    return db.key_pair_get(user_id, name)
+def get_key_pair(context: Any, user_id: str, name: str) -> KeyPair:
+    """The user's key pair ``name``; KeypairNotFound (404)."""
+    return KeyPair.get_by_name(context, user_id, name)
 
 
-def get_key_pairs(context: Any, user_id: str) -> list[dict]:
-    return db.key_pair_get_all_by_user(user_id)
+def get_key_pairs(context: Any, user_id: str) -> list[KeyPair]:
+    return list(KeyPairList.get_by_user(context, user_id))
 
 
 def delete_key_pair(context: Any, user_id: str, name: str) -> None:
-    db.key_pair_destroy(user_id, name)
+    KeyPair.destroy_by_name(context, user_id, name)
 
 
 # NOTE: the longest OpenSSH key line (RSA 16384 with a comment) is under
@@ -66,7 +66,7 @@ def _validate_name(name: str) -> None:
             reason="Keypair name must be string and between 1 and 255 characters long")
 
 
-def _create(context: Any, user_id: str, name: str, public_key: str) -> dict:
+def _create(context: Any, user_id: str, name: str, public_key: str) -> KeyPair:
     _validate_name(name)
     project_id = getattr(context, "project_id", None)
     key_fingerprint = fingerprint(public_key)
@@ -74,18 +74,20 @@ def _create(context: Any, user_id: str, name: str, public_key: str) -> dict:
     # for the last free key pair are served in turn.
     with db_quotas.project_lock(f"key_pairs/{user_id}"):
         quota.enforce_key_pairs(project_id, user_id)
-        return db.key_pair_create({"name": name, "user_id": user_id,
-                                   "type": KEYPAIR_TYPE_SSH, "public_key": public_key,
-                                   "fingerprint": key_fingerprint})
+        keypair = KeyPair(context=context, name=name, user_id=user_id,
+                          type=KEYPAIR_TYPE_SSH, public_key=public_key,
+                          fingerprint=key_fingerprint)
+        keypair.create()
+        return keypair
 
 
-def import_key_pair(context: Any, user_id: str, name: str, public_key: str) -> dict:
+def import_key_pair(context: Any, user_id: str, name: str, public_key: str) -> KeyPair:
     """Record the user's public key under ``name``: InvalidKeypair (400),
     KeyPairExists (409), KeypairLimitExceeded (403)."""
     return _create(context, user_id, name, public_key.strip())
 
 
-def create_key_pair(context: Any, user_id: str, name: str) -> tuple[dict, str]:
+def create_key_pair(context: Any, user_id: str, name: str) -> tuple[KeyPair, str]:
     """Generate a key pair; returns the record and the private key (PEM)."""
     _validate_name(name)
     quota.enforce_key_pairs(getattr(context, "project_id", None), user_id)

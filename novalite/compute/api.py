@@ -10,7 +10,7 @@ from typing import Any
 from oslo_log import log as logging
 from oslo_utils import uuidutils
 
-from novalite import exception, keypairs, policy, quota
+from novalite import exception, policy, quota
 from novalite.compute import power_state, rpcapi, task_states, vm_states
 from novalite.compute.resource_tracker import IMAGE_VIRTUAL_SIZE_KEY, root_disk_gb
 from novalite.conductor import rpcapi as conductor_rpcapi
@@ -19,6 +19,7 @@ from novalite.image import api as image_api
 from novalite.network import api as network_api
 from novalite.objects.flavor import Flavor
 from novalite.objects.instance import Instance, InstanceList
+from novalite.objects.keypair import KeyPair
 from novalite.objects.service import Service, ServiceList
 from novalite.policies import servers as server_policies
 
@@ -154,7 +155,7 @@ class API:
         caller is an admin: another project's server is "not found", so its
         existence is not revealed."""
         project_id = None if policy.check_is_admin(context) else context.project_id
-        return Instance.get_for_api(context, instance_id, project_id=project_id)
+        return Instance.get_by_uuid(context, instance_id, project_id=project_id)
 
     def get_all(self, context: Any, search_opts: dict | None = None, limit: int | None = None,
                 marker: str | None = None, sort_key: str = "created_at",
@@ -164,8 +165,9 @@ class API:
         filters = dict(search_opts or {})
         if not filters.pop("all_tenants", False):
             filters["project_id"] = context.project_id
-        return InstanceList.get_for_api(context, filters, sort_key=sort_key,
-                                        sort_dir=sort_dir, limit=limit, marker=marker)
+        return InstanceList.get_by_filters(context, filters, sort_key=sort_key,
+                                           sort_dir=sort_dir, limit=limit, marker=marker,
+                                           with_faults=True)
 
     # -- delete ----------------------------------------------------------------
 
@@ -308,11 +310,9 @@ def _key_data(context: Any, key_name: str) -> str:
     """The public key of the caller's key pair ``key_name`` (400 as Nova when
     the caller has none by that name)."""
     try:
-        keypair = keypairs.get_key_pair(context, context.user_id, key_name)
+        keypair = KeyPair.get_by_name(context, context.user_id, key_name)
     except exception.NotFound:
         raise exception.Invalid("Invalid key_name provided.") from None
-    if isinstance(keypair, dict):
-        return str(keypair["public_key"])
     return str(keypair.public_key)
 
 

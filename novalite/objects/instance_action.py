@@ -1,0 +1,122 @@
+"""InstanceAction and InstanceActionEvent: what was done to a server and how
+each step of it went (Nova's instance actions).
+
+Compute records events through these objects' remotable methods: without a
+database it reaches them through the conductor (the indirection API), as
+Nova's compute does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oslo_versionedobjects import fields
+
+from novalite.db import network as db
+from novalite.objects import base
+
+
+def _action_values(context: Any, instance_uuid: str, action: str) -> dict:
+    return {"action": action, "instance_uuid": instance_uuid,
+            "request_id": getattr(context, "request_id", None),
+            "user_id": getattr(context, "user_id", None),
+            "project_id": getattr(context, "project_id", None)}
+
+
+@base.register
+class InstanceAction(base.NovaliteObject, base.NovaliteObjectDictCompat):
+    # Version 1.0: Initial version
+    VERSION = "1.0"
+
+    fields = {
+        "id": fields.IntegerField(),
+        "action": fields.StringField(),
+        "instance_uuid": fields.UUIDField(),
+        "request_id": fields.StringField(nullable=True),
+        "user_id": fields.StringField(nullable=True),
+        "project_id": fields.StringField(nullable=True),
+        "start_time": fields.DateTimeField(nullable=True),
+        "finish_time": fields.DateTimeField(nullable=True),
+        "message": fields.StringField(nullable=True),
+    }
+
+    @classmethod
+    @base.remotable
+    def get_by_request_id(cls, context: Any, instance_uuid: str,
+                          request_id: str) -> InstanceAction | None:
+        """The instance's latest action of the request, or None."""
+        row = db.action_get_by_request_id(instance_uuid, request_id)
+        return None if row is None else cls._from_db_object(context, cls(), row)
+
+    @classmethod
+    @base.remotable
+    def action_start(cls, context: Any, instance_uuid: str, action: str) -> InstanceAction:
+        """Record the start of ``action`` on the instance for the context's request."""
+        row = db.action_start(_action_values(context, instance_uuid, action))
+        return cls._from_db_object(context, cls(), row)
+
+
+@base.register
+class InstanceActionList(base.ObjectListBase, base.NovaliteObject):
+    # Version 1.0: Initial version
+    VERSION = "1.0"
+    fields = {"objects": fields.ListOfObjectsField("InstanceAction")}
+
+    @classmethod
+    @base.remotable
+    def get_by_instance_uuid(cls, context: Any, instance_uuid: str) -> InstanceActionList:
+        """The instance's actions, newest first."""
+        return base.obj_make_list(context, cls(), InstanceAction, db.actions_get(instance_uuid))
+
+
+@base.register
+class InstanceActionEvent(base.NovaliteObject, base.NovaliteObjectDictCompat):
+    # Version 1.0: Initial version
+    VERSION = "1.0"
+
+    fields = {
+        "id": fields.IntegerField(),
+        "action_id": fields.IntegerField(),
+        "event": fields.StringField(),
+        "start_time": fields.DateTimeField(nullable=True),
+        "finish_time": fields.DateTimeField(nullable=True),
+        "result": fields.StringField(nullable=True),
+        "traceback": fields.StringField(nullable=True),
+        "details": fields.StringField(nullable=True),
+        "host": fields.StringField(nullable=True),
+    }
+
+    @classmethod
+    @base.remotable
+    def event_start(cls, context: Any, instance_uuid: str, action: str, event: str,
+                    host: str | None) -> InstanceActionEvent:
+        """Start ``event`` of the instance's action of this request (made,
+        named ``action``, when the request has none yet)."""
+        # NOTE: straight to the queries, not the remotable methods: this body
+        # already runs where the database is.
+        request_id = getattr(context, "request_id", None)
+        act = db.action_get_by_request_id(instance_uuid, request_id) if request_id else None
+        if act is None:
+            act = db.action_start(_action_values(context, instance_uuid, action))
+        return cls._from_db_object(context, cls(), db.action_event_start(act["id"], event, host))
+
+    @base.remotable
+    def finish(self, result: str, details: str | None = None,
+               traceback: str | None = None) -> None:
+        """Record the event's result (``Success``/``Error``); an error marks
+        its action's message ``Error``, as Nova's does."""
+        db.action_event_finish(self.id, result, details, traceback)
+        self.result, self.details, self.traceback = result, details, traceback
+        self.obj_reset_changes(["result", "details", "traceback"])
+
+
+@base.register
+class InstanceActionEventList(base.ObjectListBase, base.NovaliteObject):
+    # Version 1.0: Initial version
+    VERSION = "1.0"
+    fields = {"objects": fields.ListOfObjectsField("InstanceActionEvent")}
+
+    @classmethod
+    @base.remotable
+    def get_by_action(cls, context: Any, action_id: int) -> InstanceActionEventList:
+        return base.obj_make_list(context, cls(), InstanceActionEvent,
+                                  db.action_events_get(action_id))

@@ -1,0 +1,105 @@
+"""Network and FixedIP: novalite's flat networks and the addresses (ports)
+allocated on them.
+
+Network allocation is a remotable class method: compute (no database)
+reaches it through the conductor, the API runs it where the database is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oslo_versionedobjects import fields
+
+from novalite.db import api as db_api
+from novalite.db import network as db
+from novalite.network import api as network_api
+from novalite.objects import base
+from novalite.objects.instance import Instance
+
+
+@base.register
+class Network(base.NovaliteObject, base.NovaliteObjectDictCompat):
+    # Version 1.0: Initial version
+    VERSION = "1.0"
+
+    fields = {
+        "id": fields.IntegerField(),
+        "uuid": fields.UUIDField(),
+        "name": fields.StringField(),
+        "cidr": fields.StringField(),
+        "gateway": fields.StringField(),
+        "bridge": fields.StringField(),
+        "project_id": fields.StringField(nullable=True),
+    }
+
+    @classmethod
+    @base.remotable
+    def get_by_uuid(cls, context: Any, network_uuid: str) -> Network:
+        """The network; NetworkNotFound when there is none."""
+        return cls._from_db_object(context, cls(), db.network_get(network_uuid))
+
+
+@base.register
+class NetworkList(base.ObjectListBase, base.NovaliteObject):
+    # Version 1.0: Initial version
+    VERSION = "1.0"
+    fields = {"objects": fields.ListOfObjectsField("Network")}
+
+    @classmethod
+    @base.remotable
+    def get_all(cls, context: Any, name: str | None = None,
+                uuid: str | None = None) -> NetworkList:
+        return base.obj_make_list(context, cls(), Network, db.network_get_all(name, uuid))
+
+
+@base.register
+class FixedIP(base.NovaliteObject, base.NovaliteObjectDictCompat):
+    # Version 1.0: Initial version
+    VERSION = "1.0"
+
+    fields = {
+        "id": fields.IntegerField(),
+        "uuid": fields.UUIDField(),
+        "network_id": fields.IntegerField(),
+        "network_name": fields.StringField(nullable=True),
+        "address": fields.StringField(),
+        "mac": fields.StringField(),
+        "instance_uuid": fields.UUIDField(),
+        "host": fields.StringField(nullable=True),
+    }
+
+
+@base.register
+class FixedIPList(base.ObjectListBase, base.NovaliteObject):
+    # Version 1.0: Initial version
+    VERSION = "1.0"
+    fields = {"objects": fields.ListOfObjectsField("FixedIP")}
+
+    @classmethod
+    @base.remotable
+    def get_by_instance_uuids(cls, context: Any, instance_uuids: list[str]) -> FixedIPList:
+        """The addresses of many instances (with their network's name), in
+        one query, in allocation order."""
+        rows = [dict(port, instance_uuid=uuid) for uuid, ports in
+                db_api.instance_addresses_get(None, list(instance_uuids)).items()
+                for port in ports]
+        return base.obj_make_list(context, cls(), FixedIP, rows)
+
+    @classmethod
+    @base.remotable
+    def allocate_for_instance(cls, context: Any, instance_uuid: str,
+                              host: str | None) -> list[dict]:
+        """Allocate the instance's ports on ``host`` from the networks it
+        asked for; returns its network_info. Idempotent: a retried call (or a
+        compute restart) releases the ports made before and makes them again."""
+        instance = Instance.get_by_uuid(context, instance_uuid)
+        requested = network_api.parse_requested(
+            (instance.system_metadata or {}).get(network_api.REQUESTED_KEY))
+        network_api.deallocate_for_instance(instance_uuid)
+        return network_api.allocate_for_instance(instance_uuid, requested, host)
+
+    @classmethod
+    @base.remotable
+    def deallocate_for_instance(cls, context: Any, instance_uuid: str) -> int:
+        """Release every address of the instance; returns how many."""
+        return network_api.deallocate_for_instance(instance_uuid)
