@@ -651,7 +651,6 @@ def instance_addresses_get(s: orm.Session | None, uuids: list[str]) -> dict[str,
     return out
 
 
-@retry_on_db_error(idempotent=False)
 def instance_update(uuid: str, values: dict,
                     expected_task_state: Sequence[str | None] | None = None,
                     expected_vm_state: Sequence[str] | None = None) -> dict:
@@ -662,6 +661,17 @@ def instance_update(uuid: str, values: dict,
     """
     values = _instance_values(values)
     values["updated_at"] = timeutils.utcnow()
+    return _instance_cas(uuid, values, expected_task_state, expected_vm_state, [])
+
+
+@retry_on_db_error
+def _instance_cas(uuid: str, values: dict, expected_task_state: Sequence[str | None] | None,
+                  expected_vm_state: Sequence[str] | None, attempts: list[int]) -> dict:
+    """``instance_update``'s transaction; safe to run again after a lost
+    COMMIT: a replay whose states no longer match finds the row already
+    holding every value it sets (its first attempt was recorded) and
+    succeeds instead of reporting a conflict with itself."""
+    attempts.append(1)
     with _session() as s:
         M = models.Instance
         stmt = sa.update(M).where(M.uuid == uuid, M.deleted == 0)
@@ -677,6 +687,9 @@ def instance_update(uuid: str, values: dict,
         row = s.scalar(_instance_query(uuid))
         if row is None:
             raise exception.InstanceNotFound(instance_id=uuid)
+        if result.rowcount == 0 and len(attempts) > 1 and all(
+                getattr(row, k) == v for k, v in values.items() if k != "updated_at"):
+            return _instance_dict(row)
         if result.rowcount == 0:
             from novalite.compute import task_states  # local: avoid an import cycle
 

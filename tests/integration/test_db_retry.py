@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
+from novalite import exception
 from novalite.conf import CONF
 from novalite.db import api as db
 from novalite.db import quotas as db_quotas
@@ -117,8 +118,8 @@ def test_server_record_whose_commit_was_lost_is_recorded_once(synced):
     assert [r["uuid"] for r in rows] == [inst["uuid"]]
 
 
-@BACKENDS
-def test_server_record_committed_but_its_answer_lost_is_not_recorded_twice(synced):
+@contextlib.contextmanager
+def answer_lost_after_commit() -> Iterator[list[str]]:
     """The other side of a lost COMMIT: the server recorded it, the answer
     never came. The only fabricated part is that answer: after the real
     commit the connection is really dropped and the error it would have
@@ -141,13 +142,35 @@ def test_server_record_committed_but_its_answer_lost_is_not_recorded_twice(synce
     sa.event.listen(orm.Session, "before_commit", before)
     sa.event.listen(orm.Session, "after_commit", answer_lost)
     try:
-        inst = _instance(display_name="committed")
+        yield lost
     finally:
         sa.event.remove(orm.Session, "after_commit", answer_lost)
         sa.event.remove(orm.Session, "before_commit", before)
+
+
+@BACKENDS
+def test_server_record_committed_but_its_answer_lost_is_not_recorded_twice(synced):
+    with answer_lost_after_commit() as lost:
+        inst = _instance(display_name="committed")
     assert lost
     rows = db.instance_get_all_by_filters({"display_name": "^committed$"})
     assert [r["uuid"] for r in rows] == [inst["uuid"]]
+
+
+@BACKENDS
+def test_state_change_committed_but_its_answer_lost_is_no_conflict(synced):
+    """A build step's compare-and-swap whose first attempt was recorded: the
+    replay finds the state already moved (by itself) and succeeds."""
+    inst = _instance()
+    with answer_lost_after_commit() as lost:
+        out = db.instance_update(inst["uuid"], {"task_state": "spawning"},
+                                 expected_task_state=["scheduling"])
+    assert lost
+    assert out["task_state"] == "spawning"
+    # while a real conflict is still one
+    with pytest.raises(exception.Conflict):
+        db.instance_update(inst["uuid"], {"task_state": "networking"},
+                           expected_task_state=["scheduling"])
 
 
 class _DroppedAnswer(Exception):

@@ -14,8 +14,8 @@ from novalite.db import api, images, keypairs, network, quotas
 from novalite.db import retry as db_retry
 
 # NOTE: not queries (engine set-up), or calls that delegate to a retried one.
-NOT_QUERIES = {"disable", "enable", "get_url", "get_engine", "dispose",
-               "instance_create", "project_lock"}
+NOT_QUERIES = {"disable", "disabled", "enable", "get_url", "get_engine", "dispose",
+               "instance_create", "instance_update", "project_lock"}
 
 
 def _queries(module: ModuleType) -> list[str]:
