@@ -342,6 +342,10 @@ def main() -> None:
     print(text)
     if args.append_results:
         lib.append_results("RPC ping", text)
+    errors = [row for row in rows if row[-1] not in ("0", "")]
+    if errors:
+        print(f"FAILED: calls failed in {[row[0] for row in errors]}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -202,6 +202,10 @@ def main() -> None:
             "Tokens: issue and validation over HTTP (bench_tokens.py)",
             f"Against {where}; bcrypt cost {rounds}; {args.seconds:.0f} s per "
             f"measurement; one keep-alive HTTP session per client thread.\n\n{table}\n")
+    errors = sum(int(row[5]) for row in rows)
+    if errors:
+        print(f"FAILED: {errors} requests failed", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
