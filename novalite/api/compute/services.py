@@ -10,8 +10,8 @@ from novalite.api import errors, validation, wsgi
 from novalite.api.schemas import services as schemas
 from novalite.api.views import services as views
 from novalite.api.wsgi import Request
-from novalite.db import api as db
 from novalite.objects.compute_node import ComputeNodeList
+from novalite.objects.instance import InstanceList
 from novalite.objects.service import Service, ServiceList
 from novalite.policies.hypervisors import HYPERVISORS
 from novalite.policies.services import SERVICES
@@ -92,8 +92,8 @@ class ServicesController:
             svc = Service.get_by_id(ctx, service_id)
         except (ValueError, exception.ServiceNotFound):
             raise errors.not_found(f"Service {id} not found.") from None
-        if svc.binary == views.COMPUTE_BINARY and db.instance_get_all_by_filters(
-                {"host": svc.host}, limit=1):
+        if svc.binary == views.COMPUTE_BINARY and InstanceList.get_by_filters(
+                ctx, {"host": svc.host}, limit=1):
             raise errors.HTTPError(409, f"Unable to delete compute service that is hosting "
                                         f"instances. Migrate or delete the instances first "
                                         f"(host {svc.host}).")
@@ -160,11 +160,11 @@ class HypervisorsController:
         out = []
         for node, svc, up in self._matching(req, id, "servers"):
             entry = views.hypervisor(node, svc, up)
-            instances = db.instance_get_all_by_filters(
-                {"host": node.host, "node": node.hypervisor_hostname}, sort_key="id",
-                sort_dir="asc")
+            instances = InstanceList.get_by_filters(
+                req.context, {"host": node.host, "node": node.hypervisor_hostname},
+                sort_key="id", sort_dir="asc")
             if instances:
-                entry["servers"] = [{"name": i["display_name"] or "", "uuid": i["uuid"]}
+                entry["servers"] = [{"name": i.display_name or "", "uuid": i.uuid}
                                     for i in instances]
             out.append(entry)
         return {"hypervisors": out}

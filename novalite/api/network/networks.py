@@ -12,16 +12,16 @@ import uuid
 from typing import Any
 
 from novalite.api.wsgi import Request
-from novalite.db import network as db
+from novalite.objects.network import Network, NetworkList
 
 _SUBNET_NS = uuid.UUID("6f1f4e1e-5b0a-4c43-9f4e-0c5b7b1f2a10")
 
 
-def subnet_id(net: dict) -> str:
+def subnet_id(net: Network) -> str:
     return str(uuid.uuid5(_SUBNET_NS, net["uuid"]))
 
 
-def network_view(net: dict) -> dict:
+def network_view(net: Network) -> dict:
     project = net.get("project_id") or ""
     return {"id": net["uuid"], "name": net["name"], "status": "ACTIVE",
             "admin_state_up": True, "shared": True, "router:external": False,
@@ -30,7 +30,7 @@ def network_view(net: dict) -> dict:
             "availability_zones": [], "tags": []}
 
 
-def subnet_view(net: dict) -> dict:
+def subnet_view(net: Network) -> dict:
     project = net.get("project_id") or ""
     return {"id": subnet_id(net), "name": net["name"], "network_id": net["uuid"],
             "ip_version": 4, "cidr": net["cidr"], "gateway_ip": net["gateway"],
@@ -39,7 +39,7 @@ def subnet_view(net: dict) -> dict:
             "description": "", "tags": []}
 
 
-def _filtered(req: Request, rows: list[dict], view: Any) -> list[dict]:
+def _filtered(req: Request, rows: Any, view: Any) -> list[dict]:
     """Neutron's filters: any field given in the query (repeatable) must match."""
     items = [view(r) for r in rows]
     for key in set(req.GET.keys()):
@@ -70,13 +70,13 @@ class VersionsController:
 
 class NetworksController:
     def index(self, req: Request) -> dict:
-        return {"networks": _filtered(req, db.network_get_all(), network_view)}
+        return {"networks": _filtered(req, NetworkList.get_all(req.context), network_view)}
 
     def show(self, req: Request, id: str) -> dict:
-        return {"network": network_view(db.network_get(id))}
+        return {"network": network_view(Network.get_by_uuid(req.context, id))}
 
     def subnets(self, req: Request) -> dict:
-        return {"subnets": _filtered(req, db.network_get_all(), subnet_view)}
+        return {"subnets": _filtered(req, NetworkList.get_all(req.context), subnet_view)}
 
     def ports(self, req: Request) -> dict:
         return {"ports": []}
@@ -96,7 +96,8 @@ class NetworksController:
         return self.quota(req, project_id)
 
     def quota_details(self, req: Request, project_id: str) -> dict:
-        used = {"network": len(db.network_get_all()), "subnet": len(db.network_get_all())}
+        count = len(NetworkList.get_all(req.context))
+        used = {"network": count, "subnet": count}
         return {"quota": {k: {"limit": -1, "used": used.get(k, 0), "reserved": 0}
                           for k in _QUOTA_RESOURCES}}
 

@@ -16,6 +16,7 @@ from novalite.api.links import Links
 from novalite.api.views.common import isotime, naive_isotime
 from novalite.compute import naming, task_states, vm_states
 from novalite.conf import CONF
+from novalite.objects.network import FixedIPList
 
 DEFAULT = "default"
 
@@ -72,10 +73,16 @@ def instance_name(instance: Any) -> str:
 
 
 def addresses_of(instances: list[Any]) -> dict[str, list[dict]]:
-    """The fixed addresses of the instances, in one query."""
-    from novalite.db import api as db
-
-    return db.instance_addresses_get(None, [i.uuid for i in instances])
+    """The fixed addresses of the instances, in one query:
+    ``{uuid: [{address, mac, network_name}, ...]}`` in allocation order."""
+    if not instances:
+        return {}
+    out: dict[str, list[dict]] = {}
+    for fip in FixedIPList.get_by_instance_uuids(getattr(instances[0], "_context", None),
+                                                 [i.uuid for i in instances]):
+        out.setdefault(fip.instance_uuid, []).append(
+            {"address": fip.address, "mac": fip.mac, "network_name": fip.network_name})
+    return out
 
 
 def _addresses(ports: list[dict], extended: bool = True) -> dict:
