@@ -13,12 +13,14 @@ from sqlalchemy import exc as sa_exc
 
 from novalite import exception
 from novalite.db import models
+from novalite.db.retry import retry_on_db_error
 from novalite.db.session import transaction
 from novalite.identity import DEFAULT_DOMAIN_ID
 
 # -- projects ---------------------------------------------------------------
 
 
+@retry_on_db_error(idempotent=False)
 def project_create(name: str, description: str = "",
                    domain_id: str = DEFAULT_DOMAIN_ID) -> dict:
     try:
@@ -32,6 +34,7 @@ def project_create(name: str, description: str = "",
         raise exception.ProjectExists(name=name, domain_id=domain_id) from e
 
 
+@retry_on_db_error
 def project_get(project_id: str) -> dict:
     with transaction() as s:
         row = s.get(models.Project, project_id)
@@ -40,6 +43,7 @@ def project_get(project_id: str) -> dict:
         return row.as_dict()
 
 
+@retry_on_db_error
 def project_get_by_name(name: str, domain_id: str = DEFAULT_DOMAIN_ID) -> dict:
     with transaction() as s:
         row = s.scalar(sa.select(models.Project).filter_by(name=name, domain_id=domain_id))
@@ -48,6 +52,7 @@ def project_get_by_name(name: str, domain_id: str = DEFAULT_DOMAIN_ID) -> dict:
         return row.as_dict()
 
 
+@retry_on_db_error
 def project_list(name: str | None = None, ids: list[str] | None = None) -> list[dict]:
     with transaction() as s:
         q = sa.select(models.Project).order_by(models.Project.name)
@@ -61,6 +66,7 @@ def project_list(name: str | None = None, ids: list[str] | None = None) -> list[
 # -- users ------------------------------------------------------------------
 
 
+@retry_on_db_error(idempotent=False)
 def user_create(name: str, password_hash: str | None, default_project_id: str | None = None,
                 domain_id: str = DEFAULT_DOMAIN_ID) -> dict:
     try:
@@ -75,6 +81,7 @@ def user_create(name: str, password_hash: str | None, default_project_id: str | 
         raise exception.UserExists(name=name, domain_id=domain_id) from e
 
 
+@retry_on_db_error
 def user_get(user_id: str) -> dict:
     with transaction() as s:
         row = s.get(models.User, user_id)
@@ -83,6 +90,7 @@ def user_get(user_id: str) -> dict:
         return row.as_dict()
 
 
+@retry_on_db_error
 def user_get_by_name(name: str, domain_id: str = DEFAULT_DOMAIN_ID) -> dict:
     with transaction() as s:
         row = s.scalar(sa.select(models.User).filter_by(name=name, domain_id=domain_id))
@@ -91,6 +99,7 @@ def user_get_by_name(name: str, domain_id: str = DEFAULT_DOMAIN_ID) -> dict:
         return row.as_dict()
 
 
+@retry_on_db_error
 def user_list(name: str | None = None) -> list[dict]:
     with transaction() as s:
         q = sa.select(models.User).order_by(models.User.name)
@@ -99,6 +108,7 @@ def user_list(name: str | None = None) -> list[dict]:
         return [r.as_dict() for r in s.scalars(q)]
 
 
+@retry_on_db_error
 def user_update(user_id: str, values: dict) -> dict:
     with transaction() as s:
         row = s.get(models.User, user_id)
@@ -110,6 +120,7 @@ def user_update(user_id: str, values: dict) -> dict:
         return row.as_dict()
 
 
+@retry_on_db_error
 def user_set_password_hash(user_id: str, password_hash: str,
                            now: datetime.datetime) -> dict:
     """A new password: tokens issued until ``now`` are revoked and every
@@ -128,6 +139,7 @@ def user_set_password_hash(user_id: str, password_hash: str,
 # -- failed authentications (lockout per user and source) --------------------
 
 
+@retry_on_db_error
 def auth_failures_get(user_id: str, source: str) -> tuple[int, datetime.datetime] | None:
     """The failure count of ``user_id`` from ``source`` and when the last was."""
     with transaction() as s:
@@ -135,6 +147,7 @@ def auth_failures_get(user_id: str, source: str) -> tuple[int, datetime.datetime
         return (row.count, row.last_failure_at) if row is not None else None
 
 
+@retry_on_db_error(idempotent=False)
 def auth_failure_record(user_id: str, source: str, now: datetime.datetime,
                         forget_before: datetime.datetime) -> int:
     """Count one failure of ``user_id`` from ``source``; the new count.
@@ -162,6 +175,7 @@ def auth_failure_record(user_id: str, source: str, now: datetime.datetime,
         f"could not record a failed authentication of user {user_id} from {source}")
 
 
+@retry_on_db_error
 def auth_failures_clear(user_id: str, source: str) -> None:
     with transaction() as s:
         s.execute(sa.delete(models.AuthFailure).where(
@@ -171,6 +185,7 @@ def auth_failures_clear(user_id: str, source: str) -> None:
 # -- role assignments -------------------------------------------------------
 
 
+@retry_on_db_error(idempotent=False)
 def role_assignment_add(user_id: str, project_id: str, role: str) -> bool:
     """Assign ``role``; False when the user already had it there."""
     try:
@@ -182,6 +197,7 @@ def role_assignment_add(user_id: str, project_id: str, role: str) -> bool:
         return False
 
 
+@retry_on_db_error
 def roles_on_project(user_id: str, project_id: str) -> list[str]:
     with transaction() as s:
         q = sa.select(models.RoleAssignment.role).filter_by(user_id=user_id,
@@ -189,6 +205,7 @@ def roles_on_project(user_id: str, project_id: str) -> list[str]:
         return sorted(s.scalars(q))
 
 
+@retry_on_db_error
 def role_assignment_list(user_id: str | None = None,
                          project_id: str | None = None) -> list[dict]:
     with transaction() as s:
@@ -200,6 +217,7 @@ def role_assignment_list(user_id: str | None = None,
         return [r.as_dict() for r in s.scalars(q)]
 
 
+@retry_on_db_error
 def projects_of_user(user_id: str) -> list[dict]:
     """Enabled projects where the user has at least one role."""
     with transaction() as s:
@@ -209,6 +227,7 @@ def projects_of_user(user_id: str) -> list[dict]:
         return [r.as_dict() for r in s.scalars(q)]
 
 
+@retry_on_db_error
 def token_subject(user_id: str, project_id: str | None, audit_ids: list[str],
                   issued_at: datetime.datetime,
                   ) -> tuple[dict, dict | None, list[str]] | None:
@@ -240,6 +259,7 @@ def token_subject(user_id: str, project_id: str | None, audit_ids: list[str],
 # -- revoked tokens ---------------------------------------------------------
 
 
+@retry_on_db_error(idempotent=False)
 def token_revoke(audit_id: str, expires_at: datetime.datetime) -> None:
     """Record a revoked audit id and forget the ones whose tokens expired."""
     now = timeutils.utcnow()
@@ -253,6 +273,7 @@ def token_revoke(audit_id: str, expires_at: datetime.datetime) -> None:
         pass  # revoked at the same moment by another request: revoked either way
 
 
+@retry_on_db_error
 def token_is_revoked(audit_ids: list[str]) -> bool:
     with transaction() as s:
         return bool(s.scalar(sa.select(sa.func.count()).select_from(models.RevokedToken)

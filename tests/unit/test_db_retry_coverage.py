@@ -12,6 +12,7 @@ import pytest
 
 from novalite.db import api, images, keypairs, network, quotas
 from novalite.db import retry as db_retry
+from novalite.identity import store as identity_store
 
 # NOTE: not queries (engine set-up), or calls that delegate to a retried one.
 NOT_QUERIES = {"disable", "disabled", "enable", "get_url", "get_engine", "dispose",
@@ -25,7 +26,7 @@ def _queries(module: ModuleType) -> list[str]:
             and name not in NOT_QUERIES]
 
 
-@pytest.mark.parametrize("module", [api, network, quotas, keypairs, images],
+@pytest.mark.parametrize("module", [api, network, quotas, keypairs, images, identity_store],
                          ids=lambda m: m.__name__)
 def test_every_query_retries(module: ModuleType) -> None:
     bare = [name for name in _queries(module)
