@@ -32,6 +32,8 @@ from novalite.conductor import rpcapi as conductor_rpcapi
 from novalite.conf import CONF
 from novalite.network import model as network_model
 from novalite.objects.instance import Instance, InstanceList
+from novalite.objects.instance_action import InstanceActionEvent
+from novalite.objects.network import FixedIPList
 from novalite.virt import driver as virt_driver
 from novalite.virt import virtapi
 
@@ -250,11 +252,11 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
         instance.save(expected_task_state=[expected])
 
     def _allocate_network(self, context: Any, instance: Any) -> list:
-        """Ports from the database, through the conductor (compute has no
-        database); recorded with the instance so the API shows its addresses
-        and delete knows what to unplug. Saved with the next task state."""
-        network_info = self.conductor_api.allocate_for_instance(context, instance.uuid,
-                                                                self.host)
+        """Ports from the database, through FixedIPList (remotable: compute
+        has no database, the conductor runs it); recorded with the instance so
+        the API shows its addresses and delete knows what to unplug. Saved
+        with the next task state."""
+        network_info = FixedIPList.allocate_for_instance(context, instance.uuid, self.host)
         instance.system_metadata = dict(instance.system_metadata,
                                         **{network_model.SYSMETA_KEY:
                                            network_model.dumps(network_info)})
@@ -262,7 +264,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
 
     def _deallocate_network(self, context: Any, instance: Any) -> None:
         try:
-            self.conductor_api.deallocate_for_instance(context, instance.uuid)
+            FixedIPList.deallocate_for_instance(context, instance.uuid)
         except Exception:
             LOG.exception("Could not release the addresses of %s", instance.uuid)
 
@@ -307,28 +309,28 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
     def _event(self, context: Any, instance: Any, action: str, event: str) -> Iterator[None]:
         """An instance action event around a step: Success, or Error with
         what failed. Recording is best effort: it never fails the step."""
-        event_id = None
+        started = None
         try:
-            event_id = self.conductor_api.action_event_start(context, instance.uuid, action,
-                                                             event, self.host)
+            started = InstanceActionEvent.event_start(context, instance.uuid, action, event,
+                                                      self.host)
         except Exception:
             LOG.exception("Could not record the start of %s on %s", event, instance.uuid)
         try:
             yield
         except BaseException as exc:
-            self._finish_event(context, event_id, "Error", _describe(exc),
-                               traceback.format_exc())
+            self._finish_event(started, "Error", _describe(exc), traceback.format_exc())
             raise
-        self._finish_event(context, event_id, "Success")
+        self._finish_event(started, "Success")
 
-    def _finish_event(self, context: Any, event_id: int | None, result: str,
+    @staticmethod
+    def _finish_event(started: InstanceActionEvent | None, result: str,
                       details: str | None = None, tb: str | None = None) -> None:
-        if event_id is None:
+        if started is None:
             return
         try:
-            self.conductor_api.action_event_finish(context, event_id, result, details, tb)
+            started.finish(result, details, tb)
         except Exception:
-            LOG.exception("Could not record the end of event %s", event_id)
+            LOG.exception("Could not record the end of event %s", started.id)
 
     def _cleanup_build(self, context: Any, instance: Any) -> None:
         try:
