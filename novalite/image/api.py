@@ -230,54 +230,9 @@ class API:
         with quota.lock(owner):
             headroom = quota.enforce_upload_start(owner, size_hint)
             db.image_update(image_id, {"status": "saving"}, expected_status="queued")
-        filemodes.private_dir(images_dir())
-        path = os.path.join(images_dir(), image["id"])
-        md5, sha512, size = hashlib.md5(usedforsecurity=False), hashlib.sha512(), 0
-        cap = CONF.image_api.image_size_cap
-        try:
-            with filemodes.private_file(path + ".part") as f:
-                for chunk in chunks:
-                    if not chunk:
-                        continue
-                    if size + len(chunk) > cap:
-                        raise exception.ImageSizeLimitExceeded(cap=cap)
-                    if headroom is not None and size + len(chunk) > headroom:
-                        raise quota.stream_exceeded(owner, headroom, size + len(chunk))
-                    f.write(chunk)
-                    md5.update(chunk)
-                    sha512.update(chunk)
-                    size += len(chunk)
-            os.replace(path + ".part", path)
-        except quota.ImageQuotaExceeded:
-            _discard(path + ".part")
-            LOG.warning("Upload of image %s would pass its owner's quota; queued again",
-                        image_id)
-            _set_status_if(image_id, "queued", expected="saving")
-            raise
-        except BaseException:
-            _discard(path + ".part")
-            LOG.warning("Upload of image %s failed; the image is killed", image_id)
-            _set_status_if(image_id, "killed", expected="saving")
-            raise
-        try:
-            with quota.lock(owner):
-                quota.enforce_upload_end(owner, size)
-                current = _view(db.image_get(image_id))
-                current["virtual_size"] = virtual_size(path, current["disk_format"], size)
-                return _view(db.image_update(image_id, {
-                    "status": "active", "size": size, "checksum": md5.hexdigest(),
-                    "os_hash_algo": "sha512", "os_hash_value": sha512.hexdigest(),
-                    "location": path, "properties": _stored_properties(current)},
-                    expected_status="saving"))
-        except quota.ImageQuotaExceeded:
-            # NOTE: racing uploads of the same project took the room first.
-            _discard(path)
-            _set_status_if(image_id, "queued", expected="saving")
-            raise
-        except (exception.ImageNotFound, exception.Conflict):
-            # NOTE: deleted while its data streamed in; the data goes too.
-            _discard(path)
-            raise
+        path = os.path.join(filemodes.private_dir(images_dir()), image["id"])
+        size, checksum, hash_value = _receive(image_id, path, chunks, owner, headroom)
+        return _activate(image_id, path, owner, size, checksum, hash_value)
 
     def register(self, context: Any, name: str, path: str, disk_format: str = "raw",
                  container_format: str = "bare", **kwargs: Any) -> dict:
@@ -375,6 +330,65 @@ def _set_status_if(image_id: str, status: str, expected: str) -> None:
         db.image_update(image_id, {"status": status}, expected_status=expected)
     except (exception.ImageNotFound, exception.Conflict):
         pass
+
+
+def _receive(image_id: str, path: str, chunks: Iterable[bytes], owner: str | None,
+             headroom: int | None) -> tuple[int, str, str]:
+    """Stream the data into ``path`` (0600), hashing it; its size, md5 and
+    sha512. Over the size cap or what is left of the owner's quota
+    (``headroom`` bytes), or if the stream fails, nothing stays on disk."""
+    md5, sha512, size = hashlib.md5(usedforsecurity=False), hashlib.sha512(), 0
+    cap = CONF.image_api.image_size_cap
+    try:
+        with filemodes.private_file(path + ".part") as f:
+            for chunk in chunks:
+                if not chunk:
+                    continue
+                if size + len(chunk) > cap:
+                    raise exception.ImageSizeLimitExceeded(cap=cap)
+                if headroom is not None and size + len(chunk) > headroom:
+                    raise quota.stream_exceeded(owner, headroom, size + len(chunk))
+                f.write(chunk)
+                md5.update(chunk)
+                sha512.update(chunk)
+                size += len(chunk)
+        os.replace(path + ".part", path)
+    except quota.ImageQuotaExceeded:
+        _discard(path + ".part")
+        LOG.warning("Upload of image %s would pass its owner's quota; queued again", image_id)
+        _set_status_if(image_id, "queued", expected="saving")
+        raise
+    except BaseException:
+        _discard(path + ".part")
+        LOG.warning("Upload of image %s failed; the image is killed", image_id)
+        _set_status_if(image_id, "killed", expected="saving")
+        raise
+    return size, md5.hexdigest(), sha512.hexdigest()
+
+
+def _activate(image_id: str, path: str, owner: str | None, size: int, checksum: str,
+              hash_value: str) -> dict:
+    """saving → active with the data's size and hashes, if the owner's
+    quota still has room for it (checked again under its lock)."""
+    try:
+        with quota.lock(owner):
+            quota.enforce_upload_end(owner, size)
+            current = _view(db.image_get(image_id))
+            current["virtual_size"] = virtual_size(path, current["disk_format"], size)
+            return _view(db.image_update(image_id, {
+                "status": "active", "size": size, "checksum": checksum,
+                "os_hash_algo": "sha512", "os_hash_value": hash_value,
+                "location": path, "properties": _stored_properties(current)},
+                expected_status="saving"))
+    except quota.ImageQuotaExceeded:
+        # NOTE: racing uploads of the same project took the room first.
+        _discard(path)
+        _set_status_if(image_id, "queued", expected="saving")
+        raise
+    except (exception.ImageNotFound, exception.Conflict):
+        # NOTE: deleted while its data streamed in; the data goes too.
+        _discard(path)
+        raise
 
 
 def _discard(path: str) -> None:
