@@ -269,7 +269,7 @@ def run(args: argparse.Namespace) -> list[list[str]]:
                 ]
                 broker = broker_pid()
                 for label, kind, topic, durable, pid in cases:
-                    for threads in (1, args.threads):
+                    for threads in ((1,) if args.smoke else (1, args.threads)):
                         runs = []
                         for _ in range(args.repeat):
                             if args.wait_quiet:
@@ -310,6 +310,9 @@ def main() -> None:
     parser.add_argument("--append-results", action="store_true")
     parser.add_argument("--no-wait-quiet", dest="wait_quiet", action="store_false",
                         help="start at once even if other processes keep the machine busy")
+    parser.add_argument("--smoke", action="store_true",
+                        help="the test suite's size: 30 sequential calls per case, once, "
+                             "no waiting for a quiet machine, never appended")
     # internal: the child roles
     parser.add_argument("--role", choices=["main", "server", "client"], default="main",
                         help=argparse.SUPPRESS)
@@ -327,6 +330,9 @@ def main() -> None:
         role_client(args)
         return
     lib.install_sigterm()
+    if args.smoke:
+        args.calls, args.budget, args.repeat = 30, 5.0, 1
+        args.wait_quiet, args.append_results = False, False
     if args.wait_quiet:
         lib.wait_quiet()
     rows = run(args)
