@@ -16,11 +16,11 @@ from novalite import exception, manager
 from novalite.compute import rpcapi as compute_rpcapi
 from novalite.compute import task_states, vm_states
 from novalite.conf import CONF
-from novalite.db import network as network_db
 from novalite.manager import PeriodicTask
-from novalite.network import api as network_api
 from novalite.objects import base as objects_base
 from novalite.objects.instance import Instance, InstanceList
+from novalite.objects.instance_action import InstanceActionEvent
+from novalite.objects.network import FixedIPList
 from novalite.objects.service import ServiceList
 from novalite.scheduler import rpcapi as scheduler_rpcapi
 
@@ -74,36 +74,25 @@ class ConductorManager(manager.Manager):
         return objinst.obj_to_primitive(target_version=target, version_manifest=object_versions)
 
     # -- network and instance actions for compute (1.1) --------------------
+    # NOTE: computes now reach these through remotable objects (FixedIPList,
+    # InstanceActionEvent); the 1.1 methods stay served for older computes.
 
     @messaging.expected_exceptions(exception.NovaliteException)
     def allocate_for_instance(self, context: Any, instance_uuid: str, host: str) -> list:
-        instance = Instance.get_by_uuid(context, instance_uuid)
-        requested = network_api.parse_requested(
-            (instance.system_metadata or {}).get(network_api.REQUESTED_KEY))
-        # NOTE: idempotent: a retried call (or a compute restart) finds the
-        # ports already made for this instance instead of making more.
-        network_api.deallocate_for_instance(instance_uuid)
-        return network_api.allocate_for_instance(instance_uuid, requested, host)
+        return FixedIPList.allocate_for_instance(context, instance_uuid, host)
 
     @messaging.expected_exceptions(exception.NovaliteException)
     def deallocate_for_instance(self, context: Any, instance_uuid: str) -> int:
-        return network_api.deallocate_for_instance(instance_uuid)
+        return FixedIPList.deallocate_for_instance(context, instance_uuid)
 
     def action_event_start(self, context: Any, instance_uuid: str, action: str, event: str,
                            host: str) -> int:
-        request_id = getattr(context, "request_id", None)
-        act = network_db.action_get_by_request_id(instance_uuid, request_id) \
-            if request_id else None
-        if act is None:
-            act = network_db.action_start({
-                "action": action, "instance_uuid": instance_uuid, "request_id": request_id,
-                "user_id": getattr(context, "user_id", None),
-                "project_id": getattr(context, "project_id", None)})
-        return int(network_db.action_event_start(act["id"], event, host)["id"])
+        return int(InstanceActionEvent.event_start(context, instance_uuid, action, event,
+                                                   host).id)
 
     def action_event_finish(self, context: Any, event_id: int, result: str,
                             details: str | None = None, traceback: str | None = None) -> None:
-        network_db.action_event_finish(event_id, result, details, traceback)
+        InstanceActionEvent(context=context, id=event_id).finish(result, details, traceback)
 
     def periodic_tasks(self) -> list[PeriodicTask]:
         return [PeriodicTask("check_unscheduled", CONF.compute.deadline_check_interval,

@@ -6,6 +6,8 @@ API version history:
             object_action, object_backport_versions, reschedule_instance (cast).
     * 1.1 - allocate_for_instance, deallocate_for_instance (network, for compute),
             action_event_start, action_event_finish (instance action events).
+            Still served; current computes use the remotable methods of
+            FixedIPList and InstanceActionEvent instead.
 """
 
 from __future__ import annotations
