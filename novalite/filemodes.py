@@ -69,6 +69,23 @@ def qemu_dir(path: str) -> str:
     return path
 
 
+def qemu_tree(path: str) -> str:
+    """``path`` and every directory below it 0711, every file 0600: what an
+    older release left readable (0755, 0644) under the instances or the
+    image cache is tightened. Symbolic links are not followed."""
+    qemu_dir(path)
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            entry = os.path.join(root, name)
+            try:
+                kind = stat.S_IFMT(os.lstat(entry).st_mode)
+                if kind in (stat.S_IFDIR, stat.S_IFREG):
+                    os.chmod(entry, QEMU_DIR if kind == stat.S_IFDIR else PRIVATE_FILE)
+            except FileNotFoundError:
+                continue
+    return path
+
+
 def private_file(path: str, mode: str = "wb") -> IO:
     """``open(path, mode)`` for writing a 0600 file, whatever the umask and
     whatever mode an existing file had."""

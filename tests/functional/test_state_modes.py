@@ -121,3 +121,36 @@ def test_host_prepare_runs_apt_and_starts_daemons_with_the_systems_umask():
     finally:
         os.umask(previous)
     assert out.strip() == "0022"
+
+
+def test_libvirt_init_host_tightens_what_an_older_release_left_readable(tmp_path):
+    from novalite import config
+    from novalite.conf import CONF
+    from novalite.virt.libvirt import driver
+
+    config.register_base_opts()
+    instances, cache = tmp_path / "instances", tmp_path / "_base"
+    inst_dir = instances / str(uuid.uuid4())
+    inst_dir.mkdir(parents=True)
+    cache.mkdir()
+    outside = tmp_path / "not-ours"
+    files = [inst_dir / "disk", inst_dir / "disk.config", cache / str(uuid.uuid4()), outside]
+    for path in files:
+        path.write_bytes(b"old")
+        path.chmod(0o644)
+    for path in (instances, inst_dir, cache):
+        path.chmod(0o755)
+    (inst_dir / "link").symlink_to(outside)
+    overrides = [("instances_path", str(instances)), ("image_cache_path", str(cache)),
+                 ("connection_uri", "test:///default"), ("virt_type", "qemu")]
+    for name, value in overrides:
+        CONF.set_override(name, value, group="libvirt")
+    try:
+        drv = driver.LibvirtDriver(None)
+        drv.init_host("modes-host")
+        drv.cleanup_host("modes-host")
+    finally:
+        for name, _value in overrides:
+            CONF.clear_override(name, group="libvirt")
+    assert [mode(str(p)) for p in (instances, inst_dir, cache)] == [0o711] * 3
+    assert [mode(str(p)) for p in files] == [0o600] * 3 + [0o644]

@@ -119,7 +119,7 @@ class LibvirtDriver(driver.ComputeDriver):
         self._host.hostname = host_name
         self._host.get_connection()
         for path in (CONF.libvirt.instances_path, CONF.libvirt.image_cache_path):
-            filemodes.qemu_dir(path)
+            filemodes.qemu_tree(path)
         LOG.info("libvirt driver on %s: %s at %s (virt_type %s configured)", host_name,
                  self.hypervisor_description, CONF.libvirt.connection_uri,
                  CONF.libvirt.virt_type)
