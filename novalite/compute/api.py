@@ -11,7 +11,7 @@ from oslo_log import log as logging
 from oslo_utils import uuidutils
 
 from novalite import exception, policy, quota
-from novalite.compute import power_state, rpcapi, task_states, vm_states
+from novalite.compute import rpcapi, task_states, vm_states
 from novalite.compute.resource_tracker import IMAGE_VIRTUAL_SIZE_KEY, root_disk_gb
 from novalite.conductor import rpcapi as conductor_rpcapi
 from novalite.conf import CONF
@@ -22,6 +22,7 @@ from novalite.objects.instance import Instance, InstanceList
 from novalite.objects.keypair import KeyPair
 from novalite.objects.service import Service, ServiceList
 from novalite.policies import servers as server_policies
+from novalite.virt import power_state
 
 LOG = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from oslo_utils import timeutils
 
 from novalite import context as nl_context
 from novalite import exception, manager
-from novalite.compute import power_state, task_states, vm_states
+from novalite.compute import task_states, vm_states
 from novalite.compute.periodic import ComputePeriodicTasks
 from novalite.compute.recovery import ComputeRecovery
 from novalite.compute.resource_tracker import ResourceTracker
@@ -35,7 +35,7 @@ from novalite.objects.instance import Instance, InstanceList
 from novalite.objects.instance_action import InstanceActionEvent
 from novalite.objects.network import FixedIPList
 from novalite.virt import driver as virt_driver
-from novalite.virt import virtapi
+from novalite.virt import power_state, virtapi
 
 LOG = logging.getLogger(__name__)
 

@@ -12,10 +12,11 @@ from oslo_utils import timeutils
 
 from novalite import context as nl_context
 from novalite import exception
-from novalite.compute import power_state, task_states, vm_states
+from novalite.compute import task_states, vm_states
 from novalite.conf import CONF
 from novalite.manager import PeriodicTask
 from novalite.objects.instance import Instance, InstanceList
+from novalite.virt import power_state
 
 LOG = logging.getLogger(__name__)
 
