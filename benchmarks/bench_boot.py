@@ -843,6 +843,8 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true",
                         help="the test suite's size: 4 servers on 2 hosts, 2 client "
                              "threads, no waiting for a quiet machine, never appended")
+    parser.add_argument("--max-quiet-wait", type=float, default=900.0, metavar="SECONDS",
+                        help="wait at most this long for a quiet machine (default %(default)s)")
     parser.add_argument("--keep", action="store_true", help="keep state dir and logs")
     parser.add_argument("--json", action="store_true", help="also print the raw result")
     args = parser.parse_args()
@@ -851,7 +853,8 @@ def main() -> None:
         args.servers, args.hosts, args.concurrency = 4, 2, 2
         args.poll_interval, args.wait_quiet, args.append_results = 0.2, False, False
     run = run_allinone if args.mode == "allinone" else run_multiprocess
-    busy_before = lib.wait_quiet() if args.wait_quiet else float("nan")
+    busy_before = (lib.wait_quiet(args.max_quiet_wait) if args.wait_quiet
+                   else float("nan"))
     uptime = _uptime()
     result = run(args)
     result["busy_before"] = busy_before
