@@ -10,6 +10,22 @@ Modes (each starts and stops everything it needs):
   and a fresh PostgreSQL database, both dropped afterwards; timers at the
   product's defaults (not tests/cluster.py's fast test timers).
 
+The load generator is a client like any other: it logs in with a password
+(``POST /identity/v3/auth/tokens``; in the all-in-one as its admin, with the
+password the all-in-one generated into its state directory; across
+processes as a user made with ``novalite-manage user create --role admin``),
+then raises its project's instances/cores/ram quotas through
+``PUT /compute/v2.1/os-quota-sets/{project}`` to what N servers need. Every
+service option stays at its default unless ``--set`` says otherwise.
+
+``--registered-hosts N`` also registers N compute hosts that run no service
+(``_fakehosts.py``: rows written into the database, heartbeats kept fresh),
+half a FakeDriver host each, so every filter passes them and the weighers
+rank them, but they never win: the scheduler's cost as the cloud grows,
+without builds sent to nobody. Each ``select_destinations``'s wall time in
+the scheduler (its lock's wait included) is recorded (``_selectstats.py``)
+and reported as p50/p99 in every run.
+
 Load (this process, so it never shares the services' GIL): a pool of
 ``--concurrency`` threads POSTs ``/compute/v2.1/servers`` (flavor 1, the
 image from ``GET /image/v2/images``) while one poller lists
@@ -31,14 +47,16 @@ distort everything: by default the script first waits, up to 15 min, until
 the machine is under 15% busy, and reports the CPU others used meanwhile).
 
     python benchmarks/bench_boot.py --mode allinone [--servers 200] [--hosts 10] \
-        [--concurrency 16] [--poll-interval 0.5] [--set SECTION.OPTION=VALUE ...] \
-        [--append-results] [--keep] [--rpc-stats | --profile DIR [--profile-gil]]
+        [--concurrency 16] [--poll-interval 0.5] [--registered-hosts 1000] \
+        [--set SECTION.OPTION=VALUE ...] [--append-results] [--keep] [--max-quiet-wait S] \
+        [--rpc-stats | --profile DIR [--profile-gil]]
+    python benchmarks/bench_boot.py --mode allinone --smoke   # the test suite's run
     python benchmarks/bench_boot.py --mode multiprocess ...
     python benchmarks/bench_boot.py summarize DIR/*.txt   # py-spy raw files
 
-``--set`` passes an option to every service (a config file), e.g. the
-workaround for the all-in-one's conductor deadlock:
-``--set DEFAULT.executor_thread_pool_size=512``.
+It exits 1 when the run did not finish: a POST refused, a server not ACTIVE,
+one left after the deletes, a stall. ``--set`` passes an option to every
+service (a config file), e.g. ``--set DEFAULT.executor_thread_pool_size=512``.
 ``--rpc-stats`` (allinone) accounts the service's CPU by HTTP route, RPC
 method, serializer and DB function (``_rpcstats.py``) and prints it.
 ``--profile DIR`` runs py-spy (``pip install py-spy``; needs ptrace, i.e. root
