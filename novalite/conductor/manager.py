@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime
+import time
 from typing import Any
 
 import oslo_messaging as messaging
@@ -40,6 +41,7 @@ class ConductorManager(manager.Manager):
         # reads come back here: sharing the pool would deadlock under load).
         self._builds = concurrent.futures.ThreadPoolExecutor(
             max_workers=CONF.conductor.build_threads, thread_name_prefix="conductor-build")
+        self._started = time.monotonic()
 
     def cleanup_host(self) -> None:
         self._builds.shutdown(wait=True)
@@ -51,13 +53,13 @@ class ConductorManager(manager.Manager):
                                      object_versions: dict, args: Any, kwargs: Any) -> Any:
         objclass = objects_base.NovaliteObject.obj_class_from_name(
             objname, object_versions[objname])
-        return objects_base.call_original(objclass, objmethod, context, *args, **kwargs)
+        return getattr(objclass, objmethod)(context, *args, **kwargs)
 
     @messaging.expected_exceptions(exception.NovaliteException)
     def object_action(self, context: Any, objinst: Any, objmethod: str, args: Any,
                       kwargs: Any) -> tuple[dict, Any]:
         oldobj = objinst.obj_clone()
-        result = objects_base.call_original(objinst, objmethod, *args, **kwargs)
+        result = getattr(objinst, objmethod)(*args, **kwargs)
         updates: dict[str, Any] = {}
         for name, field in objinst.fields.items():
             if not objinst.obj_attr_is_set(name):
@@ -118,7 +120,13 @@ class ConductorManager(manager.Manager):
         cutoff = timeutils.utcnow() - datetime.timedelta(seconds=CONF.compute.build_timeout)
         building = InstanceList.get_by_filters(ctxt, {"vm_state": vm_states.BUILDING,
                                                       "created_before": cutoff})
-        up = {s.host for s in ServiceList.get_all(ctxt, binary="novalite-compute") if s.is_up()}
+        services = ServiceList.get_all(ctxt, binary="novalite-compute")
+        up = {s.host for s in services if s.is_up()}
+        if time.monotonic() - self._started < CONF.service_down_time:
+            # NOTE: computes report their heartbeats through a conductor: one
+            # that looks down may only have had no conductor to report to.
+            # Until it had service_down_time to report again, it is not dead.
+            up |= {s.host for s in services}
         for inst in building:
             if inst.host and inst.host not in up:
                 LOG.warning("Instance %s is building on %s, which is down", inst.uuid, inst.host)
@@ -143,6 +151,7 @@ class ConductorManager(manager.Manager):
     def _build_instances(self, context: Any, instance_uuids: list[str],
                          request_spec: dict) -> None:
         """Ask the scheduler for a host per instance, then cast to each host."""
+        self._await_compute_heartbeats(context)
         try:
             hosts = self.scheduler_rpcapi.select_destinations(context, request_spec,
                                                               instance_uuids)
@@ -180,6 +189,7 @@ class ConductorManager(manager.Manager):
             return
         spec = dict(request_spec, ignore_hosts=tried, instance_uuid=instance_uuid)
         LOG.info("Rescheduling %s away from %s: %s", instance_uuid, failed_host, reason)
+        self._await_compute_heartbeats(context)
         try:
             dest = self.scheduler_rpcapi.select_destinations(context, spec, [instance_uuid])[0]
         except exception.NoValidHost as exc:
@@ -188,6 +198,31 @@ class ConductorManager(manager.Manager):
                        f"{exc.kwargs.get('reason', exc.format_message())}"))
             return
         self._cast_to_host(context, instance_uuid, dest, spec)
+
+    def _await_compute_heartbeats(self, context: Any) -> None:
+        """Just after this conductor started, let computes that look down
+        report first: their heartbeats pass through a conductor, so after a
+        conductor outage every compute looks down until its queued heartbeat
+        is recorded, and builds queued meanwhile would all find no valid host.
+
+        Waits at most min(service_down_time, 3 * report_interval + 2) seconds
+        after the start, and only for computes that were running (a stopped
+        compute marked itself down; a disabled or forced-down one is down on
+        purpose)."""
+        deadline = self._started + min(CONF.service_down_time, 3 * CONF.report_interval + 2)
+        logged = False
+        while time.monotonic() < deadline:
+            waiting = [s.host for s in ServiceList.get_all(context, binary="novalite-compute")
+                       if not (s.is_up() or s.disabled or s.forced_down
+                               or s.last_seen_up is None)]
+            if not waiting:
+                return
+            if not logged:
+                LOG.info("Conductor just started; waiting up to %.0fs for the heartbeats "
+                         "of %s before scheduling", deadline - time.monotonic(),
+                         ", ".join(sorted(waiting)))
+                logged = True
+            time.sleep(0.5)
 
     def _cast_to_host(self, context: Any, uuid: str, dest: dict, request_spec: dict) -> None:
         try:

@@ -32,7 +32,8 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
 
     def __init__(self) -> None:
         target = messaging.Target(topic=CONF.conductor_topic, version="1.0")
-        self.client = rpc.get_client(target, version_cap=CONF.upgrade_levels.conductor)
+        self.client = rpc.get_client(target, version_cap=CONF.upgrade_levels.conductor,
+                                     timeout=CONF.conductor.call_timeout)
 
     def wait_until_ready(self, context: Any, stopped: Any, timeout: int = 2) -> None:
         """Block until a conductor answers a ping (short timeouts: a message
@@ -68,12 +69,13 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
         """Allocate the instance's ports (from its requested networks);
         returns its network_info."""
         cctxt = self.client.prepare(version="1.1")
-        return cctxt.call(context, "allocate_for_instance", instance_uuid=instance_uuid,
-                          host=host)
+        return self._call(cctxt, context, "allocate_for_instance",
+                          instance_uuid=instance_uuid, host=host)
 
     def deallocate_for_instance(self, context: Any, instance_uuid: str) -> int:
         cctxt = self.client.prepare(version="1.1")
-        return cctxt.call(context, "deallocate_for_instance", instance_uuid=instance_uuid)
+        return self._call(cctxt, context, "deallocate_for_instance",
+                          instance_uuid=instance_uuid)
 
     # -- instance action events (1.1) -------------------------------------------
 
@@ -82,32 +84,59 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
         """Start ``event`` of the instance's action of this request (made,
         named ``action``, when the request has none yet); returns its id."""
         cctxt = self.client.prepare(version="1.1")
-        return cctxt.call(context, "action_event_start", instance_uuid=instance_uuid,
-                          action=action, event=event, host=host)
+        return self._call(cctxt, context, "action_event_start",
+                          instance_uuid=instance_uuid, action=action, event=event, host=host)
 
     def action_event_finish(self, context: Any, event_id: int, result: str,
                             details: str | None = None, traceback: str | None = None) -> None:
         cctxt = self.client.prepare(version="1.1")
-        cctxt.call(context, "action_event_finish", event_id=event_id, result=result,
+        self._call(cctxt, context, "action_event_finish", event_id=event_id, result=result,
                    details=details, traceback=traceback)
 
     # -- objects --------------------------------------------------------------
 
+    def _call(self, cctxt: Any, context: Any, method: str, **kwargs: Any) -> Any:
+        """``cctxt.call``, sent again when no answer comes within
+        [conductor] call_timeout, up to call_attempts times.
+
+        A call made while no conductor runs waits in the durable queue and is
+        answered once one starts; but a conductor that stops just as it
+        receives a call can drop it, and then only a second copy is answered.
+        NOTE: a copy is sent only after call_timeout, so while the conductor
+        is away for less than that, each call runs exactly once."""
+        attempts = CONF.conductor.call_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                return cctxt.call(context, method, **kwargs)
+            except messaging.MessagingTimeout:
+                if attempt == attempts:
+                    raise
+                LOG.warning("No conductor answered %s within %ss (attempt %d of %d); "
+                            "sending it again", method, CONF.conductor.call_timeout,
+                            attempt, attempts)
+        raise AssertionError("unreachable")
+
     def object_class_action_versions(self, context: Any, objname: str, objmethod: str,
                                      object_versions: dict, args: Any, kwargs: Any) -> Any:
-        return self.client.call(context, "object_class_action_versions", objname=objname,
-                                objmethod=objmethod, object_versions=object_versions,
-                                args=args, kwargs=kwargs)
+        return self._call(self.client, context, "object_class_action_versions",
+                          objname=objname, objmethod=objmethod,
+                          object_versions=object_versions, args=args, kwargs=kwargs)
 
     def object_action(self, context: Any, objinst: Any, objmethod: str, args: Any,
                       kwargs: Any) -> Any:
-        return self.client.call(context, "object_action", objinst=objinst,
-                                objmethod=objmethod, args=args, kwargs=kwargs)
+        if objmethod == "heartbeat":
+            # NOTE: a heartbeat that waited in the queue would be stale when
+            # answered; the next one follows in report_interval seconds.
+            cctxt = self.client.prepare(timeout=max(1, CONF.report_interval))
+            return cctxt.call(context, "object_action", objinst=objinst,
+                              objmethod=objmethod, args=args, kwargs=kwargs)
+        return self._call(self.client, context, "object_action", objinst=objinst,
+                          objmethod=objmethod, args=args, kwargs=kwargs)
 
     def object_backport_versions(self, context: Any, objinst: Any,
                                  object_versions: dict) -> Any:
-        return self.client.call(context, "object_backport_versions", objinst=objinst,
-                                object_versions=object_versions)
+        return self._call(self.client, context, "object_backport_versions",
+                          objinst=objinst, object_versions=object_versions)
 
     def object_class_action(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError()

@@ -70,6 +70,19 @@ conductor_opts = [
     cfg.IntOpt("scheduling_timeout", default=600, min=1,
                help="Seconds an instance may wait unscheduled before the "
                     "conductor's deadline check puts it in ERROR."),
+    cfg.IntOpt("call_timeout", default=120, min=1,
+               help="Seconds one attempt of a call to the conductor (object "
+                    "persistence, addresses) waits for its answer. Longer than "
+                    "rpc_call_timeout on purpose: a call made while no conductor "
+                    "runs waits in the conductor's durable queue, so builds in "
+                    "flight wait out a conductor restart shorter than this instead "
+                    "of failing."),
+    cfg.IntOpt("call_attempts", default=3, min=1,
+               help="Attempts of a call to the conductor before it fails: a "
+                    "conductor stopping at that moment can drop a call it had "
+                    "received, and only sending it again gets an answer. Heartbeats "
+                    "are not repeated (the next one follows) and wait "
+                    "report_interval seconds at most."),
 ]
 
 
