@@ -20,10 +20,9 @@ from oslo_service import service as os_service
 from oslo_utils import importutils
 
 from novalite import context as nl_context
-from novalite import exception, rpc
+from novalite import exception, persistence, rpc
 from novalite.conf import CONF
 from novalite.db import api as db_api
-from novalite.objects import base as objects_base
 
 LOG = logging.getLogger(__name__)
 
@@ -39,13 +38,6 @@ def _manager_class(binary: str) -> str:
     if binary == "novalite-compute":
         return CONF.compute_manager
     return _SERVICES[binary][1] or ""
-
-
-def setup_indirection() -> None:
-    """Send remotable object methods to the conductor instead of the DB."""
-    from novalite.conductor import rpcapi as conductor_rpcapi
-
-    objects_base.NovaliteObject.indirection_api = conductor_rpcapi.ConductorAPI()
 
 
 class Service(os_service.Service):
@@ -76,9 +68,11 @@ class Service(os_service.Service):
     @classmethod
     def create(cls, host: str | None = None, binary: str | None = None,
                topic: str | None = None, manager: str | None = None,
-               report_interval: int | None = None, db_allowed: bool = True,
+               report_interval: int | None = None, db_allowed: bool | None = None,
                manager_kwargs: dict | None = None) -> Service:
-        """Fill defaults (host, topic, manager from config) and build a Service."""
+        """Fill defaults (host, topic, manager from config) and build a
+        Service. Compute has no database access unless told otherwise: its
+        objects persist through the conductor, in every deployment."""
         if binary is None:
             raise ValueError("binary is required")
         host = host or CONF.host
@@ -88,16 +82,29 @@ class Service(os_service.Service):
             manager = _manager_class(binary)
         if report_interval is None:
             report_interval = CONF.report_interval
+        if db_allowed is None:
+            db_allowed = binary != "novalite-compute"
         return cls(host, binary, topic, manager, report_interval=report_interval,
                    db_allowed=db_allowed, manager_kwargs=manager_kwargs)
 
     # -- start ---------------------------------------------------------------
 
     def start(self) -> None:
-        if not self.db_allowed:
-            db_api.disable(self.binary)
-            setup_indirection()
         rpc.init()
+        # NOTE: the route of this service's objects: through the conductor
+        # without database access, local otherwise; every thread this
+        # service runs code on carries it (see novalite.persistence).
+        self.route = None
+        if not self.db_allowed:
+            from novalite.conductor import rpcapi as conductor_rpcapi
+
+            self.route = conductor_rpcapi.ConductorAPI()
+            if db_api.disabled():
+                persistence.set_process_route(self.route)
+        with persistence.through(self.route):
+            self._start()
+
+    def _start(self) -> None:
         # NOTE: each worker process starts from the launcher's copy of this
         # object; building the manager again here is what makes a SIGHUP
         # (config reloaded, worker restarted) take effect.
@@ -105,22 +112,23 @@ class Service(os_service.Service):
         self._start_backdoor()
         LOG.info("Starting %s on host %s (topic %s)", self.binary, self.host, self.topic)
         self.manager.init_host()
-        indirection: Any = objects_base.NovaliteObject.indirection_api
-        if indirection is not None:
-            indirection.wait_until_ready(
-                nl_context.get_admin_context(), self._stopped)
+        if self.route is not None:
+            self.route.wait_until_ready(nl_context.get_admin_context(), self._stopped)
         self._register_service()
         self.manager.pre_start_hook(self)
         dispatcher = self.manager.create_rpc_dispatcher(self.backdoor_port)
+        dispatcher.dispatch = persistence.bound(dispatcher.dispatch)  # type: ignore[method-assign]
         target = messaging.Target(topic=self.topic, server=self.host)
         self.rpcserver = rpc.get_server(target, dispatcher)
         self.rpcserver.start()
         self.manager.post_start_hook()
         if self.report_interval:
-            self._timers.append(self.tg.add_timer(self.report_interval, self.report_state,
+            self._timers.append(self.tg.add_timer(self.report_interval,
+                                                  persistence.bound(self.report_state),
                                                   initial_delay=self.report_interval))
         for task in self.manager.periodic_tasks():
-            self._timers.append(self.tg.add_timer_args(task.interval, self._run_periodic,
+            self._timers.append(self.tg.add_timer_args(task.interval,
+                                                       persistence.bound(self._run_periodic),
                                                        args=[task]))
         LOG.info("%s on %s is consuming %s, %s.%s and the %s fanout", self.binary,
                  self.host, self.topic, self.topic, self.host, self.topic)
@@ -202,11 +210,12 @@ class Service(os_service.Service):
                 self.rpcserver.wait()
             except Exception:
                 LOG.exception("Error stopping the RPC server of %s", self.binary)
-        try:
-            self.manager.cleanup_host()
-        except Exception:
-            LOG.exception("Error in %s cleanup_host", self.binary)
-        self._mark_down()
+        with persistence.through(getattr(self, "route", None)):
+            try:
+                self.manager.cleanup_host()
+            except Exception:
+                LOG.exception("Error in %s cleanup_host", self.binary)
+            self._mark_down()
         super().stop(graceful=False)
 
     def _mark_down(self) -> None:
@@ -219,16 +228,11 @@ class Service(os_service.Service):
         def _save() -> None:
             try:
                 ref.last_seen_up = None
-                if self.db_allowed:
-                    # NOTE: straight to the database: in one process the
-                    # conductor may already have stopped consuming.
-                    objects_base.call_original(ref, "save")
-                else:
-                    ref.save()
+                ref.save()
             except Exception:
                 LOG.debug("Could not mark %s on %s down", self.binary, self.host)
 
-        t = threading.Thread(target=_save, daemon=True)
+        t = threading.Thread(target=persistence.bound(_save), daemon=True)
         t.start()
         t.join(3)
 

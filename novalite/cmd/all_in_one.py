@@ -16,7 +16,6 @@ import secrets
 import signal
 import sys
 import time
-from typing import Any
 
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -276,19 +275,12 @@ def build_services(port: int | None = None) -> service.ServiceGroup:
 
     conductor = service.Service.create(binary="novalite-conductor")
     scheduler = service.Service.create(binary="novalite-scheduler")
-    # NOTE: compute's objects persist through the conductor, as on a real
-    # compute host; the process as a whole keeps the database for the API
-    # and conductor, so compute is not db-disabled here.
+    # NOTE: each service runs the code it runs on its own host: compute's
+    # objects persist through the conductor (its threads carry that route),
+    # the API's, conductor's and scheduler's go to the database.
     compute = service.Service.create(binary="novalite-compute")
     api = APIService(port=port)
-
-    def _after(started: Any) -> None:
-        # NOTE: objects go through the conductor once it consumes; before
-        # that, the conductor registers itself directly in the database.
-        if started is conductor:
-            service.setup_indirection()
-
-    return service.ServiceGroup([conductor, scheduler, compute, api], after_each_start=_after)
+    return service.ServiceGroup([conductor, scheduler, compute, api])
 
 
 def prepare(argv: list[str]) -> tuple[str, int]:

@@ -9,6 +9,7 @@ from oslo_log import log as logging
 from novalite import service
 from novalite.cmd import _common
 from novalite.conf import CONF
+from novalite.db import api as db_api
 
 LOG = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ def main() -> None:
         doctor.enforce(doctor.startup_checks(CONF.compute_driver), LOG)
     except doctor.HostCheckFailed:
         sys.exit(1)
+    # NOTE: the whole process: no thread of a compute host reaches a database.
+    db_api.disable("novalite-compute")
     server = service.Service.create(binary="novalite-compute", topic=CONF.compute_topic,
                                     db_allowed=False)
     service.serve(server)

@@ -23,7 +23,7 @@ from oslo_log import log as logging
 from oslo_utils import timeutils
 
 from novalite import context as nl_context
-from novalite import exception, manager
+from novalite import exception, manager, persistence
 from novalite.compute import task_states, vm_states
 from novalite.compute.periodic import ComputePeriodicTasks
 from novalite.compute.recovery import ComputeRecovery
@@ -93,7 +93,9 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
                                                       compute_driver or CONF.compute_driver)
         self.conductor_api = conductor_rpcapi.ConductorAPI()
         self.rt = ResourceTracker(self.host, self.driver)
-        self._builds = concurrent.futures.ThreadPoolExecutor(
+        # NOTE: build threads keep compute's persistence route (its objects
+        # go through the conductor, also inside the all-in-one).
+        self._builds = persistence.ContextThreadPoolExecutor(
             max_workers=CONF.compute.max_concurrent_builds, thread_name_prefix="build")
         self._in_flight: dict[str, concurrent.futures.Future] = {}
         self._in_flight_lock = threading.Lock()

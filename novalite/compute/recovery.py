@@ -31,7 +31,7 @@ from oslo_log import log as logging
 from oslo_utils import timeutils
 
 from novalite import context as nl_context
-from novalite import exception
+from novalite import exception, persistence
 from novalite.compute import task_states, vm_states
 from novalite.conf import CONF
 from novalite.objects.instance import Instance, InstanceList
@@ -143,8 +143,8 @@ class ComputeRecovery:
             LOG.info("%d build(s) on %s were waiting for their request when the service "
                      "started; giving them %ss to arrive", len(self._awaiting_build),
                      self.host, CONF.compute.queued_build_grace)
-        self._grace_timer = threading.Timer(CONF.compute.queued_build_grace,
-                                            self._fail_builds_never_received)
+        self._grace_timer = persistence.timer(CONF.compute.queued_build_grace,
+                                              self._fail_builds_never_received)
         self._grace_timer.daemon = True
         self._grace_timer.start()
 

@@ -14,7 +14,7 @@ from oslo_utils import timeutils, uuidutils
 from sqlalchemy import orm
 from sqlalchemy.engine import URL, Engine, make_url
 
-from novalite import exception, filemodes
+from novalite import exception, filemodes, persistence
 from novalite.conf import CONF
 from novalite.db import models, retry
 from novalite.db.retry import retry_on_db_error
@@ -38,6 +38,20 @@ def enable() -> None:
     _DISABLED_FOR = None
 
 
+def disabled() -> bool:
+    return _DISABLED_FOR is not None
+
+
+def _check_allowed() -> None:
+    if _DISABLED_FOR:
+        raise exception.DBNotAllowed(binary=_DISABLED_FOR)
+    if persistence.current() is not None:
+        # NOTE: code running as compute inside a process that has a database
+        # (the all-in-one): it must go through the conductor as it would on
+        # its own host.
+        raise exception.DBNotAllowed(binary="novalite-compute")
+
+
 def get_url() -> URL:
     if _DISABLED_FOR:
         raise exception.DBNotAllowed(binary=_DISABLED_FOR)
@@ -59,8 +73,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def get_engine() -> Engine:
     global _ENGINE, _SESSIONMAKER
-    if _DISABLED_FOR:
-        raise exception.DBNotAllowed(binary=_DISABLED_FOR)
+    _check_allowed()
     with _LOCK:
         if _ENGINE is None:
             url = get_url()

@@ -1,7 +1,9 @@
 """Base class, registry and serializer for novalite's versioned objects.
 
 Remotable methods run locally where the database is allowed and go to the
-conductor (the ``indirection_api``) where it is not, i.e. in compute.
+conductor (the ``indirection_api``) where it is not, i.e. in compute. The
+``indirection_api`` is read per call from the running service's route
+(``novalite.persistence``), never set on the class for a whole process.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from oslo_versionedobjects import base as ovo_base
 from oslo_versionedobjects import fields
+
+from novalite import persistence
 
 remotable = ovo_base.remotable
 
@@ -21,9 +25,19 @@ class NovaliteObjectRegistry(ovo_base.VersionedObjectRegistry):
 register = NovaliteObjectRegistry.register
 
 
+class _ServiceRoute:
+    """``indirection_api`` as oslo.versionedobjects reads it (``self.`` or
+    ``cls.indirection_api`` in each remotable call): the route of the
+    service running the call."""
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        return persistence.current()
+
+
 class NovaliteObject(ovo_base.VersionedObject):
     OBJ_SERIAL_NAMESPACE = "novalite_object"
     OBJ_PROJECT_NAMESPACE = "novalite"
+    indirection_api = _ServiceRoute()  # type: ignore[assignment]
 
     if TYPE_CHECKING:
         # NOTE: fields are attributes made at class creation; tell mypy so.
@@ -68,18 +82,3 @@ def obj_make_list(context: Any, list_obj: Any, item_cls: Any, rows: list[dict]) 
     list_obj._context = context
     list_obj.obj_reset_changes()
     return list_obj
-
-
-def call_original(target: Any, method: str, *args: Any, **kwargs: Any) -> Any:
-    """Run a remotable method's body, bypassing the indirection API.
-
-    NOTE: the conductor uses this; in the all-in-one the indirection API is
-    set process-wide, and calling the decorated method would recurse.
-    """
-    attr = getattr(target, method)
-    fn = getattr(attr, "__func__", attr)
-    original = getattr(fn, "original_fn", None)
-    if original is None:
-        raise AttributeError(f"{method} is not a remotable method")
-    owner = target if isinstance(target, type) else target
-    return original(owner, *args, **kwargs)

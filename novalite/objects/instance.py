@@ -48,7 +48,8 @@ def _db_value(value: Any) -> Any:
 @base.register
 class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
     # Version 1.0: Initial version
-    VERSION = "1.0"
+    # Version 1.1: get_by_uuid() takes project_id (the API's scoped read)
+    VERSION = "1.1"
 
     fields = {
         "id": fields.IntegerField(),
@@ -106,8 +107,8 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
         stored without the per-field coercion of ``setattr``, which was most
         of the time of listing 1,000 servers (benchmarks/bench_servers_detail.py).
 
-        NOTE: only the API's reads use it; the columns' types are the fields'
-        (naive UTC datetimes are made aware as the DateTimeField would).
+        NOTE: reads use it; the columns' types are the fields' (naive UTC
+        datetimes are made aware as the DateTimeField would).
         """
         obj = cls()
         obj._context = context
@@ -167,21 +168,10 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
 
     @classmethod
     @base.remotable
-    def get_by_uuid(cls, context: Any, uuid: str, read_deleted: bool = False) -> Instance:
-        row = db.instance_get_by_uuid(uuid, read_deleted=read_deleted)
-        faults = db.instance_fault_get_by_instance_uuids([uuid])
-        fault = faults[uuid][0] if faults.get(uuid) else None
-        return cls._from_db_object(context, cls(), row, fault)
-
-    @classmethod
-    def get_for_api(cls, context: Any, uuid: str, project_id: str | None = None,
-                    read_deleted: bool = False) -> Instance:
-        """Read straight from the database (the API service may), within
-        ``project_id`` when given: another project's instance is not found.
-
-        NOTE: not remotable on purpose: in the all-in-one the indirection API
-        is process-wide, and an API read needs no round trip to the conductor.
-        """
+    def get_by_uuid(cls, context: Any, uuid: str, read_deleted: bool = False,
+                    project_id: str | None = None) -> Instance:
+        """Within ``project_id`` when given: another project's instance is
+        not found."""
         row = db.instance_get_by_uuid(uuid, read_deleted=read_deleted, project_id=project_id)
         faults = db.instance_fault_get_by_instance_uuids([uuid])
         fault = faults[uuid][0] if faults.get(uuid) else None
@@ -218,8 +208,10 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
 @base.register
 class InstanceList(base.ObjectListBase, base.NovaliteObject):
     # Version 1.0: Initial version
-    VERSION = "1.0"
+    # Version 1.1: Instance 1.1
+    VERSION = "1.1"
     fields = {"objects": fields.ListOfObjectsField("Instance")}
+    child_versions = {"1.0": "1.0", "1.1": "1.1"}
 
     @classmethod
     @base.remotable
@@ -240,26 +232,7 @@ class InstanceList(base.ObjectListBase, base.NovaliteObject):
             uuids = [r["uuid"] for r in rows if r["vm_state"] in ("error", "deleted")]
             faults = db.instance_fault_get_by_instance_uuids(uuids)
         lst = cls()
-        lst.objects = [Instance._from_db_object(context, Instance(), r,
-                                                (faults.get(r["uuid"]) or [None])[0])
-                       for r in rows]
-        lst._context = context
-        lst.obj_reset_changes()
-        return lst
-
-    @classmethod
-    def get_for_api(cls, context: Any, filters: dict, sort_key: str = "created_at",
-                    sort_dir: str = "desc", limit: int | None = None,
-                    marker: str | None = None) -> InstanceList:
-        """A page for the API, read straight from the database with the
-        faults of the errored ones in one more query (see ``Instance.get_for_api``)."""
-        rows = db.instance_get_all_by_filters(filters, sort_key=sort_key, sort_dir=sort_dir,
-                                              limit=limit, marker=marker)
-        uuids = [r["uuid"] for r in rows if r["vm_state"] in ("error", "deleted")]
-        faults = db.instance_fault_get_by_instance_uuids(uuids)
-        lst = cls()
-        lst.objects = [Instance._from_trusted_row(context, r,
-                                                  _first(faults.get(r["uuid"])))
+        lst.objects = [Instance._from_trusted_row(context, r, _first(faults.get(r["uuid"])))
                        for r in rows]
         lst._context = context
         lst.obj_reset_changes()

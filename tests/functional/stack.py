@@ -17,7 +17,6 @@ from novalite import context as nl_context
 from novalite.conf import CONF
 from novalite.db import api as db_api
 from novalite.db import migration
-from novalite.objects import base as objects_base
 
 TRANSPORT = os.environ.get("NOVALITE_TEST_TRANSPORT", "inproc://")
 ADMIN_PASSWORD = "admin-test-password"
@@ -74,7 +73,6 @@ class Stack:
         scheduler = service.Service.create(binary="novalite-scheduler")
         conductor.start()
         self.services.append(conductor)
-        service.setup_indirection()
         scheduler.start()
         self.services.append(scheduler)
         for host, driver in self.computes_spec:
@@ -119,7 +117,6 @@ class Stack:
             for t in threads:
                 t.join(60)
         self.services.clear()
-        objects_base.NovaliteObject.indirection_api = None
         rpc.cleanup()
         db_api.dispose()
         for name, group in self._set:

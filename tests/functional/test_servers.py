@@ -219,6 +219,11 @@ def test_request_id_reaches_every_service_log(stack):
         req_id = resp.headers["x-openstack-request-id"]
         assert req_id.startswith("req-")
         stack.wait_status(resp.json()["server"]["id"], "ACTIVE")
+        # NOTE: compute logs "is active" just after it saved the state the
+        # API already shows.
+        deadline = time.monotonic() + 10
+        while "is active on host1" not in buf.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.05)
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)

@@ -43,7 +43,7 @@ def _b64(data: bytes) -> str:
 
 
 def _stored(uuid):
-    return Instance.get_for_api(nl_context.get_admin_context(), uuid)
+    return Instance.get_by_uuid(nl_context.get_admin_context(), uuid)
 
 
 def _public_key() -> str:
