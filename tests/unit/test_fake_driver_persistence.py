@@ -144,3 +144,12 @@ def test_the_file_is_always_whole_while_guests_change(state_path: str) -> None:
     leftovers = [n for n in os.listdir(os.path.dirname(fake.guests_file("busy-host")))
                  if n.endswith(".tmp")]
     assert leftovers == []
+
+
+def test_a_hypervisor_without_guests_leaves_no_file(state_path: str) -> None:
+    drv = FakeDriver(NullVirtAPI())
+    drv.init_host("empty-host")
+    drv.spawn(None, _instance(RUNNING), {}, [])
+    assert os.path.exists(fake.guests_file("empty-host"))
+    drv.destroy(None, _instance(RUNNING))
+    assert not os.path.exists(os.path.dirname(fake.guests_file("empty-host")))
