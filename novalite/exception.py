@@ -61,6 +61,10 @@ class InstanceNotFound(NotFound):
     msg_fmt = "Instance %(instance_id)s could not be found."
 
 
+class RequestSpecNotFound(NotFound):
+    msg_fmt = "RequestSpec not found for instance %(instance_uuid)s."
+
+
 class FlavorNotFound(NotFound):
     msg_fmt = "Flavor %(flavor_id)s could not be found."
 

@@ -12,7 +12,7 @@ from oslo_utils import uuidutils
 
 from novalite import exception, policy, quota
 from novalite.compute import rpcapi, task_states, vm_states
-from novalite.compute.resource_tracker import IMAGE_VIRTUAL_SIZE_KEY, root_disk_gb
+from novalite.compute.resource_tracker import IMAGE_VIRTUAL_SIZE_KEY
 from novalite.conductor import rpcapi as conductor_rpcapi
 from novalite.conf import CONF
 from novalite.image import api as image_api
@@ -20,6 +20,7 @@ from novalite.network import api as network_api
 from novalite.objects.flavor import Flavor
 from novalite.objects.instance import Instance, InstanceList
 from novalite.objects.keypair import KeyPair
+from novalite.objects.request_spec import NetworkRequestList, RequestSpec
 from novalite.objects.service import Service, ServiceList
 from novalite.policies import servers as server_policies
 from novalite.virt import power_state
@@ -56,14 +57,15 @@ class API:
         """Validate, check quota, record ``max_count`` instances and ask the
         conductor to build them.
 
+        What the build needs (flavor, image, requested networks, zone) is
+        a RequestSpec, recorded per instance and sent to the conductor.
         What the compute host needs beyond the columns goes in
         ``system_metadata``: ``key_data`` (the key pair's public key),
         ``user_data`` (base64 text), ``injected_files`` (JSON list of
-        ``{path, contents}`` with base64 contents), ``requested_networks``
-        (JSON: ``"auto"``, ``"none"`` or a list of ``{uuid, fixed_ip}``) and
-        ``disk_config`` (``AUTO``/``MANUAL``); for a flavor whose root disk
-        is 0 GB, ``image_virtual_size`` (bytes), the size that root disk
-        takes and the host claims.
+        ``{path, contents}`` with base64 contents) and ``disk_config``
+        (``AUTO``/``MANUAL``); for a flavor whose root disk is 0 GB,
+        ``image_virtual_size`` (bytes), the size that root disk takes and
+        the host claims.
         """
         if min_count > max_count:
             raise exception.Invalid(reason="min_count must be <= max_count")
@@ -73,10 +75,7 @@ class API:
             self._check_availability_zone(context, availability_zone)
         networks = "auto" if not requested_networks else requested_networks
         _validate_requested_networks(context, networks)
-        system_metadata = {
-            "requested_networks": json.dumps(networks),
-            "disk_config": disk_config,
-        }
+        system_metadata = {"disk_config": disk_config}
         if key_name is not None:
             system_metadata["key_data"] = _key_data(context, key_name)
         if user_data is not None:
@@ -110,20 +109,12 @@ class API:
             for inst in instances:
                 inst.destroy()
             raise
-        # NOTE: the root disk the scheduler places: a 0 GB flavor's takes the
-        # image's virtual size, so hosts without that much free disk are
-        # filtered out (Nova places 0 there, and the host fills up).
-        request_spec = {
-            "instance_uuid": None, "flavor_memory_mb": flavor.memory_mb, "flavor_vcpus": flavor.vcpus,
-            "flavor_root_gb": root_disk_gb(flavor.root_gb, image.get("virtual_size")),
-            "flavor_ephemeral_gb": flavor.ephemeral_gb,
-            "flavor_swap_mb": flavor.swap, "flavor_name": flavor.name,
-            "availability_zone": availability_zone, "num_instances": len(instances),
-            "image": {k: image.get(k) for k in ("id", "name", "disk_format", "container_format",
-                                                "size", "min_ram", "min_disk", "properties",
-                                                "checksum", "os_hash_algo", "os_hash_value",
-                                                "virtual_size")},
-        }
+        request_spec = RequestSpec.from_components(
+            context, flavor=flavor, image=image,
+            requested_networks=NetworkRequestList.from_api(networks),
+            availability_zone=availability_zone, num_instances=len(instances))
+        for inst in instances:
+            request_spec.for_instance(inst.uuid).create()
         self.conductor.build_instances(context, [i.uuid for i in instances], request_spec)
         return instances, reservation_id
 

@@ -34,6 +34,7 @@ from novalite.network import model as network_model
 from novalite.objects.instance import Instance, InstanceList
 from novalite.objects.instance_action import InstanceActionEvent
 from novalite.objects.network import FixedIPList
+from novalite.objects.request_spec import RequestSpec
 from novalite.virt import driver as virt_driver
 from novalite.virt import power_state, virtapi
 
@@ -84,7 +85,7 @@ class ComputeV3Proxy:
 class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
     """Manages the instances of one compute host."""
 
-    target = messaging.Target(version="6.1")
+    target = messaging.Target(version="6.2")
 
     def __init__(self, compute_driver: str | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -162,11 +163,14 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
 
     # -- build ---------------------------------------------------------------
 
-    def run_instance(self, context: Any, instance: Any, request_spec: dict | None = None) -> None:
+    def run_instance(self, context: Any, instance: Any,
+                     request_spec: RequestSpec | dict[str, Any] | None = None) -> None:
         """Cast from the conductor: build ``instance`` on this host.
+        ``request_spec``: a RequestSpec (6.2) or a 6.0/6.1 sender's dict.
 
         Idempotent: the queue is durable, so a copy may come again (a
         redelivery, or a message recovery already dealt with)."""
+        spec = RequestSpec.coerce(context, request_spec)
         self._build_request_received(instance.uuid)
         if self._stopping.is_set():
             self._fail(context, instance, exception.NovaliteException(
@@ -178,9 +182,10 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
                          instance.uuid)
                 return
             self._in_flight[instance.uuid] = self._builds.submit(
-                self._locked_run_instance, context, instance, request_spec or {})
+                self._locked_run_instance, context, instance, spec)
 
-    def _locked_run_instance(self, context: Any, instance: Any, request_spec: dict) -> None:
+    def _locked_run_instance(self, context: Any, instance: Any,
+                             request_spec: RequestSpec | None) -> None:
         context.update_store()
         try:
             with _instance_lock(instance.uuid):
@@ -192,7 +197,8 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
             with self._in_flight_lock:
                 self._in_flight.pop(instance.uuid, None)
 
-    def _run_instance(self, context: Any, instance: Any, request_spec: dict) -> None:
+    def _run_instance(self, context: Any, instance: Any,
+                      request_spec: RequestSpec | None) -> None:
         try:
             with self._event(context, instance, "create", "compute__build_instance"):
                 self._build_instance(context, instance, request_spec)
@@ -205,7 +211,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
             if self._stopping.is_set():
                 exc = exception.NovaliteException(
                     f"compute service on {self.host} stopped during the build ({exc})")
-            elif getattr(exc, "retryable", False):
+            elif getattr(exc, "retryable", False) and request_spec is not None:
                 self._reschedule(context, instance, request_spec, exc)
                 return
             if self._failed_elsewhere(context, instance):
@@ -239,14 +245,15 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
             return True
         return current.vm_state == vm_states.ERROR
 
-    def _build_instance(self, context: Any, instance: Any, request_spec: dict) -> None:
+    def _build_instance(self, context: Any, instance: Any,
+                        request_spec: RequestSpec | None) -> None:
         self.rt.instance_claim(context, instance)
         self._set_task(instance, task_states.NETWORKING, task_states.SCHEDULING)
         network_info = self._allocate_network(context, instance)
         self._set_task(instance, task_states.BLOCK_DEVICE_MAPPING, task_states.NETWORKING)
         block_device_info = self._prep_block_device(context, instance)
-        self._spawn(context, instance, request_spec.get("image") or {}, network_info,
-                    block_device_info)
+        image_meta = request_spec.image.to_dict() if request_spec is not None else {}
+        self._spawn(context, instance, image_meta, network_info, block_device_info)
         self._inject_files(context, instance, request_spec)
 
     def _set_task(self, instance: Any, new: str, expected: str) -> None:
@@ -286,12 +293,13 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
         instance.launched_at = timeutils.utcnow()
         instance.save(expected_task_state=[task_states.SPAWNING])
 
-    def _inject_files(self, context: Any, instance: Any, request_spec: dict) -> None:
+    def _inject_files(self, context: Any, instance: Any,
+                      request_spec: RequestSpec | None) -> None:
         """Seed step 9: after spawn, the personality files go into the running
         guest through the QEMU guest agent, when the image declares one. A
         failure leaves the instance ACTIVE and is recorded as a failed
         instance action event saying what failed."""
-        props = (request_spec.get("image") or {}).get("properties") or {}
+        props = dict(request_spec.image.properties) if request_spec is not None else {}
         if not (instance.system_metadata or {}).get("injected_files") or str(
                 props.get("hw_qemu_guest_agent", "no")).lower() not in ("yes", "true", "1"):
             return
@@ -342,7 +350,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
         self._deallocate_network(context, instance)
         self.rt.release(context, instance.uuid)
 
-    def _reschedule(self, context: Any, instance: Any, request_spec: dict,
+    def _reschedule(self, context: Any, instance: Any, request_spec: RequestSpec,
                     exc: BaseException) -> None:
         reason = exc.format_message() if isinstance(exc, exception.NovaliteException) else str(exc)
         try:

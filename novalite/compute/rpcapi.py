@@ -8,6 +8,8 @@ API version history (minor bumps only add; the client downgrades with
     * 6.0 - ComputeManager's first version: the 3.0 methods with versioned
             Instance objects and a request_spec dict on run_instance.
     * 6.1 - Add get_console_output.
+    * 6.2 - run_instance takes a RequestSpec object (a 6.0/6.1 host gets
+            RequestSpec.to_legacy_dict()).
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from oslo_log import log as logging
 
 from novalite import exception, rpc
 from novalite.conf import CONF
+from novalite.objects.request_spec import RequestSpec
 
 LOG = logging.getLogger(__name__)
 
-CURRENT_VERSION = "6.1"
+CURRENT_VERSION = "6.2"
 V3_PROXY_VERSION = "3.0"
 
 
@@ -58,9 +61,14 @@ class ComputeAPI:
             raise exception.NovaliteException("compute RPC needs a host; the instance has none")
         return self.client.prepare(server=host, version=version, **kw)
 
-    def run_instance(self, ctxt: Any, instance: Any, host: str, request_spec: dict) -> None:
+    def run_instance(self, ctxt: Any, instance: Any, host: str,
+                     request_spec: RequestSpec | None) -> None:
+        if request_spec is None or self.client.can_send_version("6.2"):
+            self._prepare(host, version="6.2").cast(ctxt, "run_instance", instance=instance,
+                                                    request_spec=request_spec)
+            return
         self._prepare(host).cast(ctxt, "run_instance", instance=instance,
-                                 request_spec=request_spec)
+                                 request_spec=request_spec.to_legacy_dict())
 
     def terminate_instance(self, ctxt: Any, instance: Any) -> None:
         self._prepare(instance.host).cast(ctxt, "terminate_instance", instance=instance)

@@ -22,6 +22,7 @@ from novalite.objects import base as objects_base
 from novalite.objects.instance import Instance, InstanceList
 from novalite.objects.instance_action import InstanceActionEvent
 from novalite.objects.network import FixedIPList
+from novalite.objects.request_spec import RequestSpec, SchedulerRetries
 from novalite.objects.service import ServiceList
 from novalite.scheduler import rpcapi as scheduler_rpcapi
 
@@ -29,7 +30,7 @@ LOG = logging.getLogger(__name__)
 
 
 class ConductorManager(manager.Manager):
-    target = messaging.Target(version="1.1")
+    target = messaging.Target(version="1.2")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -135,10 +136,13 @@ class ConductorManager(manager.Manager):
 
     # -- builds --------------------------------------------------------------
 
-    def build_instances(self, context: Any, instance_uuids: list[str], request_spec: dict) -> None:
-        """Cast from the API: schedule and start the builds (asynchronously)."""
+    def build_instances(self, context: Any, instance_uuids: list[str],
+                        request_spec: RequestSpec | dict[str, Any]) -> None:
+        """Cast from the API: schedule and start the builds (asynchronously).
+        ``request_spec``: a RequestSpec (1.2) or a 1.1 sender's dict."""
+        spec = RequestSpec.coerce(context, request_spec)
         self._builds.submit(self._in_context, context, self._build_instances, context,
-                            instance_uuids, request_spec)
+                            instance_uuids, spec)
 
     @staticmethod
     def _in_context(context: Any, fn: Any, *args: Any) -> None:
@@ -149,7 +153,7 @@ class ConductorManager(manager.Manager):
             LOG.exception("Build orchestration failed")
 
     def _build_instances(self, context: Any, instance_uuids: list[str],
-                         request_spec: dict) -> None:
+                         request_spec: RequestSpec) -> None:
         """Ask the scheduler for a host per instance, then cast to each host."""
         self._await_compute_heartbeats(context)
         try:
@@ -166,15 +170,27 @@ class ConductorManager(manager.Manager):
                 self._set_error(context, uuid, exc)
             return
         for uuid, dest in zip(instance_uuids, hosts, strict=True):
-            self._cast_to_host(context, uuid, dest, request_spec)
+            self._cast_to_host(context, uuid, dest, request_spec.for_instance(uuid))
 
-    def reschedule_instance(self, context: Any, instance_uuid: str, request_spec: dict,
+    def reschedule_instance(self, context: Any, instance_uuid: str,
+                            request_spec: RequestSpec | dict[str, Any],
                             failed_host: str, reason: str) -> None:
-        """Cast from compute: a retryable build failure; try another host."""
+        """Cast from compute: a retryable build failure; try another host.
+        ``request_spec``: a RequestSpec (1.2) or a 1.1 sender's dict."""
+        spec = RequestSpec.coerce(context, request_spec)
         self._builds.submit(self._in_context, context, self._reschedule_instance, context,
-                            instance_uuid, request_spec, failed_host, reason)
+                            instance_uuid, spec, failed_host, reason)
 
-    def _reschedule_instance(self, context: Any, instance_uuid: str, request_spec: dict,
+    @staticmethod
+    def _recorded_spec(context: Any, instance_uuid: str, sent: RequestSpec) -> RequestSpec:
+        """The spec recorded at create time (the sender's copy for an
+        instance recorded before specs were)."""
+        try:
+            return RequestSpec.get_by_instance_uuid(context, instance_uuid)
+        except exception.RequestSpecNotFound:
+            return sent.for_instance(instance_uuid)
+
+    def _reschedule_instance(self, context: Any, instance_uuid: str, request_spec: RequestSpec,
                              failed_host: str, reason: str) -> None:
         try:
             instance = Instance.get_by_uuid(context, instance_uuid)
@@ -187,7 +203,10 @@ class ConductorManager(manager.Manager):
                        f"last failure on {failed_host}: {reason}")
             self._set_error(context, instance_uuid, exc)
             return
-        spec = dict(request_spec, ignore_hosts=tried, instance_uuid=instance_uuid)
+        spec = self._recorded_spec(context, instance_uuid, request_spec)
+        spec.retry = SchedulerRetries(num_attempts=len(tried), hosts=tried)
+        if spec.obj_attr_is_set("id"):
+            spec.save()
         LOG.info("Rescheduling %s away from %s: %s", instance_uuid, failed_host, reason)
         self._await_compute_heartbeats(context)
         try:
@@ -224,7 +243,8 @@ class ConductorManager(manager.Manager):
                 logged = True
             time.sleep(0.5)
 
-    def _cast_to_host(self, context: Any, uuid: str, dest: dict, request_spec: dict) -> None:
+    def _cast_to_host(self, context: Any, uuid: str, dest: dict[str, str],
+                      request_spec: RequestSpec) -> None:
         try:
             instance = Instance.get_by_uuid(context, uuid)
             instance.host = dest["host"]

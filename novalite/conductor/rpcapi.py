@@ -8,6 +8,8 @@ API version history:
             action_event_start, action_event_finish (instance action events).
             Still served; current computes use the remotable methods of
             FixedIPList and InstanceActionEvent instead.
+    * 1.2 - build_instances and reschedule_instance take a RequestSpec
+            object (a 1.1 conductor gets RequestSpec.to_legacy_dict()).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from oslo_versionedobjects import base as ovo_base
 
 from novalite import rpc
 from novalite.conf import CONF
+from novalite.objects.request_spec import RequestSpec
 
 LOG = logging.getLogger(__name__)
 
@@ -28,7 +31,7 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
     """Also the objects' indirection API: compute's remotable object methods
     arrive at the conductor's object_* methods."""
 
-    RPC_API_VERSION = "1.1"
+    RPC_API_VERSION = "1.2"
 
     def __init__(self) -> None:
         target = messaging.Target(topic=CONF.conductor_topic, version="1.0")
@@ -54,14 +57,23 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
 
     # -- builds ---------------------------------------------------------------
 
-    def build_instances(self, context: Any, instance_uuids: list[str], request_spec: dict) -> None:
-        self.client.cast(context, "build_instances", instance_uuids=instance_uuids,
-                         request_spec=request_spec)
+    def _spec_arg(self, spec: RequestSpec) -> tuple[Any, RequestSpec | dict[str, Any]]:
+        """The client and the request spec as this conductor takes it."""
+        if self.client.can_send_version("1.2"):
+            return self.client.prepare(version="1.2"), spec
+        return self.client, spec.to_legacy_dict()
 
-    def reschedule_instance(self, context: Any, instance_uuid: str, request_spec: dict,
+    def build_instances(self, context: Any, instance_uuids: list[str],
+                        request_spec: RequestSpec) -> None:
+        cctxt, spec = self._spec_arg(request_spec)
+        cctxt.cast(context, "build_instances", instance_uuids=instance_uuids,
+                   request_spec=spec)
+
+    def reschedule_instance(self, context: Any, instance_uuid: str, request_spec: RequestSpec,
                             failed_host: str, reason: str) -> None:
-        self.client.cast(context, "reschedule_instance", instance_uuid=instance_uuid,
-                         request_spec=request_spec, failed_host=failed_host, reason=reason)
+        cctxt, spec = self._spec_arg(request_spec)
+        cctxt.cast(context, "reschedule_instance", instance_uuid=instance_uuid,
+                   request_spec=spec, failed_host=failed_host, reason=reason)
 
     # -- network (1.1) ----------------------------------------------------------
 

@@ -367,3 +367,16 @@ class InstanceActionEvent(Base):
     traceback: Mapped[str | None] = mapped_column(Text)
     host: Mapped[str | None] = mapped_column(String(255))
     details: Mapped[str | None] = mapped_column(Text)
+
+
+class RequestSpec(Base):
+    """One instance's RequestSpec object (its primitive, JSON), as Nova's
+    API database's ``request_specs``."""
+
+    __tablename__ = "request_specs"
+    __table_args__ = (UniqueConstraint("instance_uuid", name="uniq_request_specs0instance_uuid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36))
+    spec: Mapped[str] = mapped_column(
+        Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb"))

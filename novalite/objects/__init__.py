@@ -12,5 +12,6 @@ def register_all() -> None:
     __import__("novalite.objects.instance_fault")
     __import__("novalite.objects.keypair")
     __import__("novalite.objects.network")
+    __import__("novalite.objects.request_spec")
     __import__("novalite.objects.service")
     __import__("novalite.objects.compute_node")

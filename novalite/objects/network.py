@@ -10,11 +10,13 @@ from typing import Any
 
 from oslo_versionedobjects import fields
 
+from novalite import exception
 from novalite.db import api as db_api
 from novalite.db import network as db
 from novalite.network import api as network_api
 from novalite.objects import base
 from novalite.objects.instance import Instance
+from novalite.objects.request_spec import RequestSpec
 
 
 @base.register
@@ -92,9 +94,7 @@ class FixedIPList(base.ObjectListBase, base.NovaliteObject):
         """Allocate the instance's ports on ``host`` from the networks it
         asked for; returns its network_info. Idempotent: a retried call (or a
         compute restart) releases the ports made before and makes them again."""
-        instance = Instance.get_by_uuid(context, instance_uuid)
-        requested = network_api.parse_requested(
-            (instance.system_metadata or {}).get(network_api.REQUESTED_KEY))
+        requested = _requested_networks(context, instance_uuid)
         network_api.deallocate_for_instance(instance_uuid)
         return network_api.allocate_for_instance(instance_uuid, requested, host)
 
@@ -103,3 +103,15 @@ class FixedIPList(base.ObjectListBase, base.NovaliteObject):
     def deallocate_for_instance(cls, context: Any, instance_uuid: str) -> int:
         """Release every address of the instance; returns how many."""
         return network_api.deallocate_for_instance(instance_uuid)
+
+
+def _requested_networks(context: Any, instance_uuid: str) -> Any:
+    """What the create request asked for, from the instance's RequestSpec;
+    an instance recorded before specs were keeps it in system_metadata."""
+    try:
+        spec = RequestSpec.get_by_instance_uuid(context, instance_uuid)
+    except exception.RequestSpecNotFound:
+        instance = Instance.get_by_uuid(context, instance_uuid)
+        return network_api.parse_requested(
+            (instance.system_metadata or {}).get(network_api.REQUESTED_KEY))
+    return spec.requested_networks.to_legacy()

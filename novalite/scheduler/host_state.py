@@ -1,4 +1,5 @@
-"""What the scheduler knows about a host, and what it is asked to place.
+"""What the scheduler knows about a host (what it is asked to place is a
+``RequestSpec`` object, novalite.objects.request_spec).
 
 HostState is a snapshot built from the DB (service + compute node rows).
 The scheduler updates it in memory with ``consume()`` after each choice,
@@ -9,60 +10,11 @@ onto one host.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-
-@dataclass
-class RequestSpec:
-    """One build request's needs; crosses RPC as a plain dict (to_dict/from_dict)."""
-
-    instance_uuid: str | None
-    flavor_memory_mb: int
-    flavor_vcpus: int
-    flavor_root_gb: int
-    flavor_ephemeral_gb: int = 0
-    flavor_swap_mb: int = 0
-    flavor_name: str = ""
-    availability_zone: str | None = None
-    # NOTE: hosts a previous attempt of this build already failed on; the
-    # reschedule path fills it so the retry goes somewhere else.
-    ignore_hosts: list[str] = field(default_factory=list)
-    num_instances: int = 1
-
-    @property
-    def disk_gb(self) -> int:
-        """Local disk the instance takes: swap is on local disk too, rounded up to GiB."""
-        return self.flavor_root_gb + self.flavor_ephemeral_gb + math.ceil(self.flavor_swap_mb / 1024)
-
-    @property
-    def flavor_label(self) -> str:
-        """How messages name the flavor; the name may be empty in tests and internal calls."""
-        return f"flavor '{self.flavor_name}'" if self.flavor_name else "the flavor"
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict for RPC (oslo.messaging serialises primitives only)."""
-        data = dataclasses.asdict(self)
-        data["ignore_hosts"] = list(self.ignore_hosts)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RequestSpec:
-        """Rebuild from ``to_dict()`` output.
-
-        Unknown keys are ignored so that a newer sender does not break an older
-        scheduler during a rolling upgrade; missing optional keys take defaults.
-        """
-        names = {f.name for f in dataclasses.fields(cls)}
-        kwargs = {k: v for k, v in data.items() if k in names}
-        if kwargs.get("ignore_hosts") is None:
-            kwargs.pop("ignore_hosts", None)
-        else:
-            kwargs["ignore_hosts"] = list(kwargs["ignore_hosts"])
-        return cls(**kwargs)
+from novalite.objects.request_spec import RequestSpec
 
 
 @dataclass
@@ -111,7 +63,10 @@ class HostState:
         The next request then sees the reduced capacity before the compute
         host's next resource report overwrites these numbers from the DB.
         """
-        self.memory_mb_used += spec.flavor_memory_mb
-        self.vcpus_used += spec.flavor_vcpus
+        self.memory_mb_used += spec.memory_mb
+        self.vcpus_used += spec.vcpus
         self.local_gb_used += spec.disk_gb
         self.num_instances += 1
+
+
+__all__ = ["HostState", "RequestSpec"]

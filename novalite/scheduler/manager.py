@@ -11,6 +11,7 @@ from oslo_log import log as logging
 
 from novalite import exception, manager
 from novalite.conf import CONF
+from novalite.context import RequestContext
 from novalite.objects.compute_node import ComputeNodeList
 from novalite.objects.service import ServiceList
 from novalite.scheduler.filters import FilterHandler
@@ -62,7 +63,7 @@ class HostManager:
 
 
 class SchedulerManager(manager.Manager):
-    target = messaging.Target(version="1.0")
+    target = messaging.Target(version="1.1")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -74,12 +75,16 @@ class SchedulerManager(manager.Manager):
         self._lock = threading.Lock()
 
     @messaging.expected_exceptions(exception.NoValidHost)
-    def select_destinations(self, context: Any, request_spec: dict,
-                            instance_uuids: list[str]) -> list[dict]:
-        spec = RequestSpec.from_dict(request_spec)
+    def select_destinations(self, context: RequestContext,
+                            request_spec: RequestSpec | dict[str, Any],
+                            instance_uuids: list[str]) -> list[dict[str, str]]:
+        """``request_spec``: a RequestSpec (1.1) or an older sender's dict (1.0)."""
+        spec = RequestSpec.coerce(context, request_spec)
+        assert spec is not None
+        spec = spec.obj_clone()
         with self._lock:
             hosts = self.host_manager.get_all_host_states(context)
-            chosen: list[dict] = []
+            chosen: list[dict[str, str]] = []
             for uuid in instance_uuids:
                 spec.instance_uuid = uuid
                 result = self.filter_handler.filter_all(hosts, spec)

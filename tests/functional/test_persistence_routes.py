@@ -19,8 +19,8 @@ from novalite import exception, persistence
 from novalite.conductor.manager import ConductorManager
 from novalite.db import api as db_api
 from novalite.objects.instance import Instance
+from novalite.objects.request_spec import RequestSpec
 from novalite.scheduler import rpcapi as scheduler_rpcapi
-from novalite.scheduler.host_state import RequestSpec
 
 
 class ObjectCalls:
@@ -78,8 +78,8 @@ def test_api_and_scheduler_objects_never_go_through_the_conductor(
         resp = stack.compute("GET", path)
         assert resp.status_code == 200, (path, resp.text)
     # the scheduler reads every host's state and service through objects
-    spec = RequestSpec(instance_uuid=None, flavor_memory_mb=64, flavor_vcpus=1,
-                       flavor_root_gb=1).to_dict()
+    spec = RequestSpec.from_legacy_dict(None, {"instance_uuid": None, "flavor_memory_mb": 64,
+                                               "flavor_vcpus": 1, "flavor_root_gb": 1})
     dests = scheduler_rpcapi.SchedulerAPI().select_destinations(
         nl_context.get_admin_context(), spec, [str(uuid.uuid4())])
     assert [d["host"] for d in dests] == list(stack.computes)

@@ -13,6 +13,7 @@ from novalite import keypairs
 from novalite.conf import CONF
 from novalite.network import manage as network_manage
 from novalite.objects.instance import Instance
+from novalite.objects.request_spec import RequestSpec
 
 # Nova's "Show Server Details" response at 2.1 (api-ref), for an admin and for
 # a user (no OS-EXT-SRV-ATTR:*); "progress" only while ACTIVE/BUILD.
@@ -123,7 +124,8 @@ def test_create_stores_what_the_compute_host_needs(stack):
     assert sysmeta["key_data"] == public_key
     assert base64.b64decode(sysmeta["user_data"]) == b"#!/bin/sh\necho hi\n"
     assert json.loads(sysmeta["injected_files"]) == files
-    assert json.loads(sysmeta["requested_networks"]) == [{"uuid": net, "fixed_ip": "10.0.0.9"}]
+    spec = RequestSpec.get_by_instance_uuid(nl_context.get_admin_context(), created["id"])
+    assert spec.requested_networks.to_legacy() == [{"uuid": net, "fixed_ip": "10.0.0.9"}]
     assert inst.config_drive is True and inst.key_name == "alice-key"
     shown = stack.compute("GET", f"/servers/{created['id']}", headers=USER).json()["server"]
     assert shown["accessIPv6"] == "::1" and shown["accessIPv4"] == "192.0.2.1"
@@ -157,8 +159,9 @@ def test_networks_forms_and_image_from_block_device_mapping(stack):
                                                             "fixed_ip": "10.0.0.5"}])):
         resp = _create(stack, networks=networks)
         assert resp.status_code == 202, resp.text
-        sysmeta = _stored(resp.json()["server"]["id"]).system_metadata
-        assert json.loads(sysmeta["requested_networks"]) == stored
+        spec = RequestSpec.get_by_instance_uuid(nl_context.get_admin_context(),
+                                                resp.json()["server"]["id"])
+        assert spec.requested_networks.to_legacy() == stored
     # what the openstack CLI sends: an empty imageRef and an image boot entry
     resp = _create(stack, imageRef="", block_device_mapping_v2=[
         {"uuid": stack.image_id, "source_type": "image", "destination_type": "local",

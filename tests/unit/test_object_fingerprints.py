@@ -24,6 +24,7 @@ EXPECTED = {
     "FixedIPList": "1.0-ed20de5271f690c5d84c337f1b12bf9a",
     "Flavor": "1.1-df7b085511dc87a7605a2d64ff2d8a46",
     "FlavorList": "1.1-5a981814c07b1c694de6eb6577199e30",
+    "ImageMeta": "1.0-1532eada64fac3cb653ce4100876a037",
     "Instance": "1.1-3162e7ac950ef1bdfd800de1d01da257",
     "InstanceAction": "1.0-b85e16ba3ac1b936b3ec8513f40e1f41",
     "InstanceActionEvent": "1.0-e4c966bc25cc0f41f9e54ba9eec96af1",
@@ -36,6 +37,10 @@ EXPECTED = {
     "KeyPairList": "1.0-b75a4dd72ebad09811b396d7d8bb4c00",
     "Network": "1.0-140452e0543fcf7620e4fad902e2edab",
     "NetworkList": "1.0-58dafc058c434fae0a8c89e22e148583",
+    "NetworkRequest": "1.0-9880e279a0a7abc1d15d6a53e13a5c96",
+    "NetworkRequestList": "1.0-15ecf022a68ddbb8c2a6739cfc9f8f5e",
+    "RequestSpec": "1.0-2ea2aa3f14ef639e67f42a978826f9bf",
+    "SchedulerRetries": "1.0-842099775ad19981c5dd0b1b006f2e3e",
     "Service": "1.0-240b440527675aa7c1cdd88ad6977550",
     "ServiceList": "1.0-debe5a1b3889e41f8ac391a30be1c1b3",
 }

@@ -128,8 +128,8 @@ class FilterResult:
         """
         if self.total == 0:
             return "there are no compute hosts"
-        needs = (f"{spec.flavor_label} needs {spec.flavor_memory_mb} MiB RAM, "
-                 f"{plural(spec.flavor_vcpus, 'vCPU')}, {spec.disk_gb} GiB disk")
+        needs = (f"{spec.flavor_label} needs {spec.memory_mb} MiB RAM, "
+                 f"{plural(spec.vcpus, 'vCPU')}, {spec.disk_gb} GiB disk")
         if spec.availability_zone is not None:
             needs += f" in availability zone '{spec.availability_zone}'"
         parts = [needs]
@@ -169,8 +169,9 @@ class FilterHandler:
         remaining = list(hosts)
         total = len(remaining)
         steps: list[FilterStep] = []
-        if spec.ignore_hosts:
-            ignore = set(spec.ignore_hosts)
+        avoid = spec.hosts_to_avoid()
+        if avoid:
+            ignore = set(avoid)
             step = FilterStep(IGNORE_HOSTS_STEP, len(remaining))
             step.removed = [RemovedHost(h.host, "already tried")
                             for h in remaining if h.host in ignore]

@@ -38,9 +38,8 @@ class _ResourceFilter(BaseHostFilter):
         return f"{self.free(host_state)} {self.unit}"
 
     def explain(self, host_state: HostState, spec: RequestSpec) -> str:
-        flavor = spec.flavor_name or "the flavor"
         return (f"{host_state.host} has {self.reason(host_state, spec)} "
-                f"({self.capacity(host_state)}), {flavor} needs {self.need(spec)}")
+                f"({self.capacity(host_state)}), {spec.flavor_name or 'the flavor'} needs {self.need(spec)}")
 
 
 class RamFilter(_ResourceFilter):
@@ -50,7 +49,7 @@ class RamFilter(_ResourceFilter):
         return host_state.free_ram_mb
 
     def need(self, spec: RequestSpec) -> int:
-        return spec.flavor_memory_mb
+        return spec.memory_mb
 
     def capacity(self, host_state: HostState) -> str:
         return (f"{host_state.memory_mb} MiB x {host_state.ram_allocation_ratio:g} "
@@ -80,7 +79,7 @@ class CoreFilter(_ResourceFilter):
         return host_state.free_vcpus
 
     def need(self, spec: RequestSpec) -> int:
-        return spec.flavor_vcpus
+        return spec.vcpus
 
     def reason(self, host_state: HostState, spec: RequestSpec) -> str:
         return plural(self.free(host_state), "free vCPU")

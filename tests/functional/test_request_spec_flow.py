@@ -1,0 +1,37 @@
+"""The build's request crosses the services as a RequestSpec object and is
+recorded per instance: what the API was asked (flavor, image, networks,
+zone) is what the conductor, the scheduler and compute act on, and a
+reschedule records the hosts it tried."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from novalite import context as nl_context
+from novalite.objects.instance import Instance
+from novalite.objects.request_spec import RequestSpec
+
+
+def test_a_created_server_has_its_request_spec_recorded(stack: Any) -> None:
+    server = stack.boot("spec", networks="none", availability_zone="nova")
+    stack.wait_status(server["id"], "ACTIVE")
+    ctxt = nl_context.get_admin_context()
+    spec = RequestSpec.get_by_instance_uuid(ctxt, server["id"])
+    assert spec.instance_uuid == server["id"]
+    assert (spec.flavor.flavorid, spec.image.id) == ("1", stack.image_id)
+    assert spec.requested_networks.no_allocate
+    assert spec.availability_zone == "nova"
+    # NOTE: system_metadata no longer carries what the spec holds.
+    inst = Instance.get_by_uuid(ctxt, server["id"])
+    assert "requested_networks" not in inst.system_metadata
+
+
+def test_a_reschedule_records_the_hosts_it_tried_in_the_spec(make_stack: Any) -> None:
+    stack = make_stack(computes=[("host1", "fake.FailingFirstSpawnDriver"),
+                                 ("host2", "fake.FakeDriver")])
+    server = stack.boot("retry")
+    s = stack.wait_status(server["id"], "ACTIVE")
+    assert s["OS-EXT-SRV-ATTR:host"] == "host2"
+    spec = RequestSpec.get_by_instance_uuid(nl_context.get_admin_context(), server["id"])
+    assert spec.retry is not None and spec.retry.hosts == ["host1"]
+    assert spec.retry.num_attempts == 1
