@@ -1,8 +1,11 @@
 """Wall time of each ``SchedulerManager.select_destinations`` in this
-process, written every 2 s (and at exit) as a JSON list of seconds to the
-file named by the environment variable ``NOVALITE_BENCH_SELECTSTATS`` plus
-``.<pid>``. Installed by the benchmark's runners (``_allinone_runner.py``,
-``_scheduler_runner.py``); costs one clock read per call."""
+process (``select``: as its caller waits, the selection lock's wait
+included) and of each ``HostManager.get_all_host_states`` (``host_states``:
+reading every host's service and node, the part that grows with the cloud),
+written every 2 s (and at exit) as JSON lists of seconds to the file named
+by the environment variable ``NOVALITE_BENCH_SELECTSTATS`` plus ``.<pid>``.
+Installed by the benchmark's runners (``_allinone_runner.py``,
+``_scheduler_runner.py``); costs two clock reads per call."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import threading
 import time
 from typing import Any
 
-_times: list[float] = []
+_times: dict[str, list[float]] = {"select": [], "host_states": []}
 _lock = threading.Lock()
 ENV = "NOVALITE_BENCH_SELECTSTATS"
 
@@ -34,10 +37,8 @@ def _write_loop() -> None:
         _write()
 
 
-def install() -> None:
-    from novalite.scheduler import manager
-
-    original = manager.SchedulerManager.select_destinations
+def _timed(cls: Any, name: str, key: str) -> None:
+    original = getattr(cls, name)
 
     @functools.wraps(original)
     def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -46,9 +47,18 @@ def install() -> None:
             return original(self, *args, **kwargs)
         finally:
             with _lock:
-                _times.append(time.perf_counter() - t0)
+                _times[key].append(time.perf_counter() - t0)
 
-    manager.SchedulerManager.select_destinations = timed  # type: ignore[method-assign]
+    setattr(cls, name, timed)
+
+
+def install() -> None:
+    from novalite.scheduler import manager
+
+    _timed(manager.SchedulerManager, "select_destinations", "select")
+    host_manager = getattr(manager, "HostManager", None)
+    if host_manager is not None and hasattr(host_manager, "get_all_host_states"):
+        _timed(host_manager, "get_all_host_states", "host_states")
     started = {"pid": 0}
 
     def start_writer() -> None:
@@ -69,14 +79,15 @@ def install() -> None:
     manager.SchedulerManager.__init__ = init  # type: ignore[method-assign]
 
 
-def read(path: str) -> list[float]:
+def read(path: str) -> dict[str, list[float]]:
     """Every process's times (files ``path.<pid>``), merged."""
     import glob
 
-    out: list[float] = []
+    out: dict[str, list[float]] = {"select": [], "host_states": []}
     for name in glob.glob(glob.escape(path) + ".*"):
         if name.endswith(".tmp"):
             continue
         with open(name) as f:
-            out.extend(json.load(f))
+            for key, values in json.load(f).items():
+                out.setdefault(key, []).extend(values)
     return out

@@ -758,11 +758,17 @@ def report(mode: str, args: argparse.Namespace, r: dict[str, Any]) -> str:
          f"{r['boot_polls']} ({_ms(r['boot_poll_avg_s'])})"],
         ["start-up until all hypervisors up", f"{r['startup_s']:.1f} s"],
     ]
-    select = r.get("select_s") or []
-    rows.append(["scheduler `select_destinations` calls; p50 / p99 / max (wall in the scheduler, "
-                 "its selection lock's wait included)",
-                 f"{len(select)}; {_ms(lib.percentile(select, 50))} / "
-                 f"{_ms(lib.percentile(select, 99))} / {_ms(max(select, default=float('nan')))}"])
+    times = r.get("select_s") or {}
+    for key, label in (("select", "scheduler `select_destinations` calls; p50 / p99 / max "
+                                  "(wall in the scheduler, its selection lock's wait "
+                                  "included)"),
+                       ("host_states", "of which host-state reads (`get_all_host_states`, "
+                                       "under the lock); p50 / p99 / max")):
+        values = times.get(key) or []
+        if values or key == "select":
+            rows.append([label, f"{len(values)}; {_ms(lib.percentile(values, 50))} / "
+                                f"{_ms(lib.percentile(values, 99))} / "
+                                f"{_ms(max(values, default=float('nan')))}"])
     def services_only(d: dict) -> float:
         return sum(v for k, v in (d or {}).items() if k != "machine" and ":" not in k)
 
@@ -911,7 +917,7 @@ def failures(args: argparse.Namespace, r: dict[str, Any]) -> list[str]:
     if r["left_after_delete"] != 0 or r["delete_errors"]:
         out.append(f"delete: {r['left_after_delete']} left, errors {r['delete_errors']}")
     out.extend(f"stalled in {s}" for s in r.get("stalls") or [])
-    if len(r.get("select_s") or []) == 0:
+    if not (r.get("select_s") or {}).get("select"):
         out.append("no select_destinations time recorded")
     return out
 
