@@ -183,6 +183,11 @@ class Service(os_service.Service):
         """Heartbeat: a service is up while this keeps succeeding."""
         try:
             self.service_ref.heartbeat()
+        except messaging.MessagingTimeout:
+            # NOTE: the conductor is away (restart, outage): one line per
+            # beat, not a traceback; the service shows down until it is back.
+            LOG.warning("%s on %s could not report its state: the conductor did not "
+                        "answer", self.binary, self.host)
         except Exception:
             LOG.exception("%s on %s could not report its state", self.binary, self.host)
 
