@@ -3,7 +3,6 @@ records instances, and hands work to the conductor or the compute host."""
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Any
 
@@ -20,7 +19,7 @@ from novalite.network import api as network_api
 from novalite.objects.flavor import Flavor
 from novalite.objects.instance import Instance, InstanceList
 from novalite.objects.keypair import KeyPair
-from novalite.objects.request_spec import NetworkRequestList, RequestSpec
+from novalite.objects.request_spec import InjectedFileList, NetworkRequestList, RequestSpec
 from novalite.objects.service import Service, ServiceList
 from novalite.policies import servers as server_policies
 from novalite.virt import power_state
@@ -58,14 +57,13 @@ class API:
         conductor to build them.
 
         What the build needs (flavor, image, requested networks, zone) is
-        a RequestSpec, recorded per instance and sent to the conductor.
-        What the compute host needs beyond the columns goes in
-        ``system_metadata``: ``key_data`` (the key pair's public key),
-        ``user_data`` (base64 text), ``injected_files`` (JSON list of
-        ``{path, contents}`` with base64 contents) and ``disk_config``
-        (``AUTO``/``MANUAL``); for a flavor whose root disk is 0 GB,
+        a RequestSpec, recorded per instance and sent to the conductor;
+        the personality files go with the build request only (as Nova's).
+        The instance keeps ``key_data`` (the key pair's public key),
+        ``user_data`` (base64 text) and ``auto_disk_config``; and in
+        ``system_metadata``, for a flavor whose root disk is 0 GB,
         ``image_virtual_size`` (bytes), the size that root disk takes and
-        the host claims.
+        the host claims (Nova keeps image properties there too).
         """
         if min_count > max_count:
             raise exception.Invalid(reason="min_count must be <= max_count")
@@ -75,13 +73,8 @@ class API:
             self._check_availability_zone(context, availability_zone)
         networks = "auto" if not requested_networks else requested_networks
         _validate_requested_networks(context, networks)
-        system_metadata = {"disk_config": disk_config}
-        if key_name is not None:
-            system_metadata["key_data"] = _key_data(context, key_name)
-        if user_data is not None:
-            system_metadata["user_data"] = user_data
-        if injected_files:
-            system_metadata["injected_files"] = json.dumps(injected_files)
+        system_metadata: dict[str, str] = {}
+        key_data = _key_data(context, key_name) if key_name is not None else None
         if not flavor.root_gb:
             system_metadata[IMAGE_VIRTUAL_SIZE_KEY] = str(image["virtual_size"])
         max_count = _allowed_count(context, min_count, max_count, flavor)
@@ -96,7 +89,9 @@ class API:
                 vm_state=vm_states.BUILDING, task_state=task_states.SCHEDULING,
                 power_state=power_state.NOSTATE, launch_index=index,
                 reservation_id=reservation_id, access_ip_v4=access_ip_v4,
-                access_ip_v6=access_ip_v6, key_name=key_name, metadata=metadata or {},
+                access_ip_v6=access_ip_v6, key_name=key_name, key_data=key_data,
+                user_data=user_data, auto_disk_config=disk_config == "AUTO",
+                metadata=metadata or {},
                 config_drive=bool(config_drive),
                 system_metadata=dict(system_metadata), build_attempts=[])
             inst.create()
@@ -115,7 +110,8 @@ class API:
             availability_zone=availability_zone, num_instances=len(instances))
         for inst in instances:
             request_spec.for_instance(inst.uuid).create()
-        self.conductor.build_instances(context, [i.uuid for i in instances], request_spec)
+        self.conductor.build_instances(context, [i.uuid for i in instances], request_spec,
+                                       InjectedFileList.from_api(injected_files))
         return instances, reservation_id
 
     @staticmethod

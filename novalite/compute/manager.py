@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import json
 import threading
 import traceback
 from collections.abc import Iterator
@@ -34,7 +33,7 @@ from novalite.network import model as network_model
 from novalite.objects.instance import Instance, InstanceList
 from novalite.objects.instance_action import InstanceActionEvent
 from novalite.objects.network import FixedIPList
-from novalite.objects.request_spec import RequestSpec
+from novalite.objects.request_spec import InjectedFileList, RequestSpec
 from novalite.virt import driver as virt_driver
 from novalite.virt import power_state, virtapi
 
@@ -164,7 +163,8 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
     # -- build ---------------------------------------------------------------
 
     def run_instance(self, context: Any, instance: Any,
-                     request_spec: RequestSpec | dict[str, Any] | None = None) -> None:
+                     request_spec: RequestSpec | dict[str, Any] | None = None,
+                     injected_files: InjectedFileList | None = None) -> None:
         """Cast from the conductor: build ``instance`` on this host.
         ``request_spec``: a RequestSpec (6.2) or a 6.0/6.1 sender's dict.
 
@@ -182,26 +182,28 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
                          instance.uuid)
                 return
             self._in_flight[instance.uuid] = self._builds.submit(
-                self._locked_run_instance, context, instance, spec)
+                self._locked_run_instance, context, instance, spec,
+                _injected_files(injected_files))
 
     def _locked_run_instance(self, context: Any, instance: Any,
-                             request_spec: RequestSpec | None) -> None:
+                             request_spec: RequestSpec | None,
+                             injected_files: list[dict[str, str]]) -> None:
         context.update_store()
         try:
             with _instance_lock(instance.uuid):
                 if self._build_is_current(context, instance):
-                    self._run_instance(context, instance, request_spec)
+                    self._run_instance(context, instance, request_spec, injected_files)
         except Exception:
             LOG.exception("Unexpected error building %s", instance.uuid)
         finally:
             with self._in_flight_lock:
                 self._in_flight.pop(instance.uuid, None)
 
-    def _run_instance(self, context: Any, instance: Any,
-                      request_spec: RequestSpec | None) -> None:
+    def _run_instance(self, context: Any, instance: Any, request_spec: RequestSpec | None,
+                      injected_files: list[dict[str, str]]) -> None:
         try:
             with self._event(context, instance, "create", "compute__build_instance"):
-                self._build_instance(context, instance, request_spec)
+                self._build_instance(context, instance, request_spec, injected_files)
             LOG.info("Instance %s is active on %s", instance.uuid, self.host)
         except _DELETED:
             LOG.info("Instance %s was deleted during its build", instance.uuid)
@@ -212,7 +214,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
                 exc = exception.NovaliteException(
                     f"compute service on {self.host} stopped during the build ({exc})")
             elif getattr(exc, "retryable", False) and request_spec is not None:
-                self._reschedule(context, instance, request_spec, exc)
+                self._reschedule(context, instance, request_spec, injected_files, exc)
                 return
             if self._failed_elsewhere(context, instance):
                 return
@@ -245,16 +247,17 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
             return True
         return current.vm_state == vm_states.ERROR
 
-    def _build_instance(self, context: Any, instance: Any,
-                        request_spec: RequestSpec | None) -> None:
+    def _build_instance(self, context: Any, instance: Any, request_spec: RequestSpec | None,
+                        injected_files: list[dict[str, str]]) -> None:
         self.rt.instance_claim(context, instance)
         self._set_task(instance, task_states.NETWORKING, task_states.SCHEDULING)
         network_info = self._allocate_network(context, instance)
         self._set_task(instance, task_states.BLOCK_DEVICE_MAPPING, task_states.NETWORKING)
         block_device_info = self._prep_block_device(context, instance)
         image_meta = request_spec.image.to_dict() if request_spec is not None else {}
-        self._spawn(context, instance, image_meta, network_info, block_device_info)
-        self._inject_files(context, instance, request_spec)
+        self._spawn(context, instance, image_meta, network_info, block_device_info,
+                    injected_files)
+        self._inject_files(context, instance, request_spec, injected_files)
 
     def _set_task(self, instance: Any, new: str, expected: str) -> None:
         instance.task_state = new
@@ -277,30 +280,30 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
         except Exception:
             LOG.exception("Could not release the addresses of %s", instance.uuid)
 
-    def _prep_block_device(self, context: Any, instance: Any) -> dict:
-        """Image-backed root disk only, for now: record it."""
-        instance.system_metadata = dict(instance.system_metadata,
-                                        block_devices=f"root:image:{instance.image_ref}")
+    def _prep_block_device(self, context: Any, instance: Any) -> dict[str, Any]:
+        """Image-backed root disk only, for now (``image_ref`` names it)."""
         return {"root_device_name": "/dev/vda", "block_device_mapping": []}
 
-    def _spawn(self, context: Any, instance: Any, image_meta: dict, network_info: list,
-               block_device_info: dict) -> None:
+    def _spawn(self, context: Any, instance: Any, image_meta: dict[str, Any],
+               network_info: list[dict[str, Any]], block_device_info: dict[str, Any],
+               injected_files: list[dict[str, str]]) -> None:
         self._set_task(instance, task_states.SPAWNING, task_states.BLOCK_DEVICE_MAPPING)
-        self.driver.spawn(context, instance, image_meta, network_info, block_device_info)
+        self.driver.spawn(context, instance, image_meta, network_info, block_device_info,
+                          injected_files=injected_files)
         instance.power_state = self._get_power_state(instance)
         instance.vm_state = vm_states.ACTIVE
         instance.task_state = None
         instance.launched_at = timeutils.utcnow()
         instance.save(expected_task_state=[task_states.SPAWNING])
 
-    def _inject_files(self, context: Any, instance: Any,
-                      request_spec: RequestSpec | None) -> None:
+    def _inject_files(self, context: Any, instance: Any, request_spec: RequestSpec | None,
+                      files: list[dict[str, str]]) -> None:
         """Seed step 9: after spawn, the personality files go into the running
         guest through the QEMU guest agent, when the image declares one. A
         failure leaves the instance ACTIVE and is recorded as a failed
         instance action event saying what failed."""
         props = dict(request_spec.image.properties) if request_spec is not None else {}
-        if not (instance.system_metadata or {}).get("injected_files") or str(
+        if not files or str(
                 props.get("hw_qemu_guest_agent", "no")).lower() not in ("yes", "true", "1"):
             return
         if not self.driver.capabilities.get("supports_file_injection"):
@@ -309,7 +312,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
             return
         try:
             with self._event(context, instance, "create", "compute_inject_files"):
-                self.driver.inject_files(context, instance, _injected_files(instance),
+                self.driver.inject_files(context, instance, _checked(files),
                                          CONF.compute.agent_timeout)
         except Exception as exc:
             LOG.warning("File injection into %s failed (it stays ACTIVE): %s",
@@ -351,7 +354,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
         self.rt.release(context, instance.uuid)
 
     def _reschedule(self, context: Any, instance: Any, request_spec: RequestSpec,
-                    exc: BaseException) -> None:
+                    injected_files: list[dict[str, str]], exc: BaseException) -> None:
         reason = exc.format_message() if isinstance(exc, exception.NovaliteException) else str(exc)
         try:
             instance.host = None
@@ -363,7 +366,8 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
         LOG.info("Build of %s on %s failed (%s); asking for another host", instance.uuid,
                  self.host, reason)
         self.conductor_api.reschedule_instance(context, instance.uuid, request_spec,
-                                               self.host, reason)
+                                               self.host, reason,
+                                               InjectedFileList.from_api(injected_files))
 
     def _fail(self, context: Any, instance: Any, exc: BaseException,
               destroy: bool = False, expected_task_state: list | None = None) -> bool:
@@ -484,16 +488,17 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _injected_files(instance: Any) -> list[dict]:
-    """The personality files of the create request, re-checked here (the API
-    checked them too): absolute paths without '..', contents base64."""
-    raw = (instance.system_metadata or {}).get("injected_files")
-    if not raw:
-        return []
-    files = json.loads(raw)
+def _injected_files(files: InjectedFileList | None) -> list[dict[str, str]]:
+    """The personality files of the build request, as the driver takes them."""
+    return files.to_dicts() if files is not None else []
+
+
+def _checked(files: list[dict[str, str]]) -> list[dict[str, str]]:
+    """``files``, re-checked here (the API checked them too): absolute
+    paths without '..'."""
     for f in files:
         path = str(f.get("path", ""))
         if not path.startswith("/") or ".." in path.split("/") or "\0" in path:
             raise exception.Invalid(reason=f"personality path {path!r} is not absolute "
                                            "or contains '..'")
-    return list(files)
+    return files

@@ -8,8 +8,9 @@ API version history (minor bumps only add; the client downgrades with
     * 6.0 - ComputeManager's first version: the 3.0 methods with versioned
             Instance objects and a request_spec dict on run_instance.
     * 6.1 - Add get_console_output.
-    * 6.2 - run_instance takes a RequestSpec object (a 6.0/6.1 host gets
-            RequestSpec.to_legacy_dict()).
+    * 6.2 - run_instance takes a RequestSpec object and the build's
+            InjectedFileList (a 6.0/6.1 host gets RequestSpec.to_legacy_dict()
+            and no files).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from oslo_log import log as logging
 
 from novalite import exception, rpc
 from novalite.conf import CONF
-from novalite.objects.request_spec import RequestSpec
+from novalite.objects.request_spec import InjectedFileList, RequestSpec
 
 LOG = logging.getLogger(__name__)
 
@@ -62,10 +63,12 @@ class ComputeAPI:
         return self.client.prepare(server=host, version=version, **kw)
 
     def run_instance(self, ctxt: Any, instance: Any, host: str,
-                     request_spec: RequestSpec | None) -> None:
+                     request_spec: RequestSpec | None,
+                     injected_files: InjectedFileList | None = None) -> None:
         if request_spec is None or self.client.can_send_version("6.2"):
             self._prepare(host, version="6.2").cast(ctxt, "run_instance", instance=instance,
-                                                    request_spec=request_spec)
+                                                    request_spec=request_spec,
+                                                    injected_files=injected_files)
             return
         self._prepare(host).cast(ctxt, "run_instance", instance=instance,
                                  request_spec=request_spec.to_legacy_dict())

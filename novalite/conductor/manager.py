@@ -22,7 +22,7 @@ from novalite.objects import base as objects_base
 from novalite.objects.instance import Instance, InstanceList
 from novalite.objects.instance_action import InstanceActionEvent
 from novalite.objects.network import FixedIPList
-from novalite.objects.request_spec import RequestSpec, SchedulerRetries
+from novalite.objects.request_spec import InjectedFileList, RequestSpec, SchedulerRetries
 from novalite.objects.service import ServiceList
 from novalite.scheduler import rpcapi as scheduler_rpcapi
 
@@ -137,12 +137,13 @@ class ConductorManager(manager.Manager):
     # -- builds --------------------------------------------------------------
 
     def build_instances(self, context: Any, instance_uuids: list[str],
-                        request_spec: RequestSpec | dict[str, Any]) -> None:
+                        request_spec: RequestSpec | dict[str, Any],
+                        injected_files: InjectedFileList | None = None) -> None:
         """Cast from the API: schedule and start the builds (asynchronously).
         ``request_spec``: a RequestSpec (1.2) or a 1.1 sender's dict."""
         spec = RequestSpec.coerce(context, request_spec)
         self._builds.submit(self._in_context, context, self._build_instances, context,
-                            instance_uuids, spec)
+                            instance_uuids, spec, injected_files)
 
     @staticmethod
     def _in_context(context: Any, fn: Any, *args: Any) -> None:
@@ -153,7 +154,8 @@ class ConductorManager(manager.Manager):
             LOG.exception("Build orchestration failed")
 
     def _build_instances(self, context: Any, instance_uuids: list[str],
-                         request_spec: RequestSpec) -> None:
+                         request_spec: RequestSpec,
+                         injected_files: InjectedFileList | None = None) -> None:
         """Ask the scheduler for a host per instance, then cast to each host."""
         self._await_compute_heartbeats(context)
         try:
@@ -170,16 +172,18 @@ class ConductorManager(manager.Manager):
                 self._set_error(context, uuid, exc)
             return
         for uuid, dest in zip(instance_uuids, hosts, strict=True):
-            self._cast_to_host(context, uuid, dest, request_spec.for_instance(uuid))
+            self._cast_to_host(context, uuid, dest, request_spec.for_instance(uuid),
+                               injected_files)
 
     def reschedule_instance(self, context: Any, instance_uuid: str,
                             request_spec: RequestSpec | dict[str, Any],
-                            failed_host: str, reason: str) -> None:
+                            failed_host: str, reason: str,
+                            injected_files: InjectedFileList | None = None) -> None:
         """Cast from compute: a retryable build failure; try another host.
         ``request_spec``: a RequestSpec (1.2) or a 1.1 sender's dict."""
         spec = RequestSpec.coerce(context, request_spec)
         self._builds.submit(self._in_context, context, self._reschedule_instance, context,
-                            instance_uuid, spec, failed_host, reason)
+                            instance_uuid, spec, failed_host, reason, injected_files)
 
     @staticmethod
     def _recorded_spec(context: Any, instance_uuid: str, sent: RequestSpec) -> RequestSpec:
@@ -191,7 +195,8 @@ class ConductorManager(manager.Manager):
             return sent.for_instance(instance_uuid)
 
     def _reschedule_instance(self, context: Any, instance_uuid: str, request_spec: RequestSpec,
-                             failed_host: str, reason: str) -> None:
+                             failed_host: str, reason: str,
+                             injected_files: InjectedFileList | None = None) -> None:
         try:
             instance = Instance.get_by_uuid(context, instance_uuid)
         except exception.InstanceNotFound:
@@ -216,7 +221,7 @@ class ConductorManager(manager.Manager):
                 reason=f"build failed on {failed_host} ({reason}) and no other host fits: "
                        f"{exc.kwargs.get('reason', exc.format_message())}"))
             return
-        self._cast_to_host(context, instance_uuid, dest, spec)
+        self._cast_to_host(context, instance_uuid, dest, spec, injected_files)
 
     def _await_compute_heartbeats(self, context: Any) -> None:
         """Just after this conductor started, let computes that look down
@@ -244,7 +249,8 @@ class ConductorManager(manager.Manager):
             time.sleep(0.5)
 
     def _cast_to_host(self, context: Any, uuid: str, dest: dict[str, str],
-                      request_spec: RequestSpec) -> None:
+                      request_spec: RequestSpec,
+                      injected_files: InjectedFileList | None = None) -> None:
         try:
             instance = Instance.get_by_uuid(context, uuid)
             instance.host = dest["host"]
@@ -254,7 +260,8 @@ class ConductorManager(manager.Manager):
         except (exception.InstanceNotFound, exception.UnexpectedDeletingTaskState):
             LOG.info("Instance %s was deleted while it was scheduled", uuid)
             return
-        self.compute_rpcapi.run_instance(context, instance, dest["host"], request_spec)
+        self.compute_rpcapi.run_instance(context, instance, dest["host"], request_spec,
+                                         injected_files)
 
     def _set_error(self, context: Any, uuid: str, exc: BaseException) -> None:
         try:

@@ -9,7 +9,9 @@ API version history:
             Still served; current computes use the remotable methods of
             FixedIPList and InstanceActionEvent instead.
     * 1.2 - build_instances and reschedule_instance take a RequestSpec
-            object (a 1.1 conductor gets RequestSpec.to_legacy_dict()).
+            object and the build's InjectedFileList (a 1.1 conductor gets
+            RequestSpec.to_legacy_dict() and no files: it read them from
+            system_metadata, which holds them no more).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from oslo_versionedobjects import base as ovo_base
 
 from novalite import rpc
 from novalite.conf import CONF
-from novalite.objects.request_spec import RequestSpec
+from novalite.objects.request_spec import InjectedFileList, RequestSpec
 
 LOG = logging.getLogger(__name__)
 
@@ -57,23 +59,26 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
 
     # -- builds ---------------------------------------------------------------
 
-    def _spec_arg(self, spec: RequestSpec) -> tuple[Any, RequestSpec | dict[str, Any]]:
-        """The client and the request spec as this conductor takes it."""
+    def _build_args(self, spec: RequestSpec, files: InjectedFileList | None
+                    ) -> tuple[Any, dict[str, Any]]:
+        """The client, and the request spec and files as this conductor takes them."""
         if self.client.can_send_version("1.2"):
-            return self.client.prepare(version="1.2"), spec
-        return self.client, spec.to_legacy_dict()
+            return self.client.prepare(version="1.2"), {"request_spec": spec,
+                                                        "injected_files": files}
+        return self.client, {"request_spec": spec.to_legacy_dict()}
 
     def build_instances(self, context: Any, instance_uuids: list[str],
-                        request_spec: RequestSpec) -> None:
-        cctxt, spec = self._spec_arg(request_spec)
-        cctxt.cast(context, "build_instances", instance_uuids=instance_uuids,
-                   request_spec=spec)
+                        request_spec: RequestSpec,
+                        injected_files: InjectedFileList | None = None) -> None:
+        cctxt, args = self._build_args(request_spec, injected_files)
+        cctxt.cast(context, "build_instances", instance_uuids=instance_uuids, **args)
 
     def reschedule_instance(self, context: Any, instance_uuid: str, request_spec: RequestSpec,
-                            failed_host: str, reason: str) -> None:
-        cctxt, spec = self._spec_arg(request_spec)
+                            failed_host: str, reason: str,
+                            injected_files: InjectedFileList | None = None) -> None:
+        cctxt, args = self._build_args(request_spec, injected_files)
         cctxt.cast(context, "reschedule_instance", instance_uuid=instance_uuid,
-                   request_spec=spec, failed_host=failed_host, reason=reason)
+                   failed_host=failed_host, reason=reason, **args)
 
     # -- network (1.1) ----------------------------------------------------------
 

@@ -136,6 +136,10 @@ class Instance(SoftDeleteMixin, Base):
     access_ip_v4: Mapped[str | None] = mapped_column(String(64))
     access_ip_v6: Mapped[str | None] = mapped_column(String(64))
     key_name: Mapped[str | None] = mapped_column(String(255))
+    key_data: Mapped[str | None] = mapped_column(Text)
+    user_data: Mapped[str | None] = mapped_column(
+        Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb"))
+    auto_disk_config: Mapped[bool] = mapped_column(Boolean, default=False)
     config_drive: Mapped[bool] = mapped_column(Boolean, default=False)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     metadata_: Mapped[dict | None] = mapped_column("metadata", JSON)

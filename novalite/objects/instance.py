@@ -6,6 +6,7 @@ import datetime
 from collections.abc import Callable
 from typing import Any
 
+from oslo_utils import versionutils
 from oslo_versionedobjects import fields
 
 from novalite.db import api as db
@@ -49,7 +50,9 @@ def _db_value(value: Any) -> Any:
 class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
     # Version 1.0: Initial version
     # Version 1.1: get_by_uuid() takes project_id (the API's scoped read)
-    VERSION = "1.1"
+    # Version 1.2: key_data, user_data, auto_disk_config (were system_metadata
+    #              keys), as Nova's Instance fields
+    VERSION = "1.2"
 
     fields = {
         "id": fields.IntegerField(),
@@ -73,6 +76,9 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
         "access_ip_v4": fields.StringField(nullable=True),
         "access_ip_v6": fields.StringField(nullable=True),
         "key_name": fields.StringField(nullable=True),
+        "key_data": fields.StringField(nullable=True),
+        "user_data": fields.StringField(nullable=True),
+        "auto_disk_config": fields.BooleanField(default=False),
         "config_drive": fields.BooleanField(default=False),
         "locked": fields.BooleanField(default=False),
         "metadata": fields.DictOfStringsField(default={}),
@@ -85,10 +91,17 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
         "deleted": fields.BooleanField(default=False),
     }
 
+    def obj_make_compatible(self, primitive: dict[str, Any], target_version: str) -> None:
+        super().obj_make_compatible(primitive, target_version)
+        if versionutils.convert_version_to_tuple(target_version) < (1, 2):
+            for name in ("key_data", "user_data", "auto_disk_config"):
+                primitive.pop(name, None)
+
     @classmethod
     def _from_db_object(cls, context: Any, obj: Any, db_row: dict,
                         fault: dict | None = None) -> Instance:
         row = dict(db_row)
+        row["auto_disk_config"] = bool(row.get("auto_disk_config"))
         flavor = row.pop("flavor", None)
         row["deleted"] = bool(row.get("deleted"))
         row["metadata"] = row.get("metadata") or {}
@@ -118,7 +131,7 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
             value = db_row[name]
             if isinstance(value, datetime.datetime) and value.tzinfo is None:
                 value = value.replace(tzinfo=datetime.UTC)
-            elif name == "deleted":
+            elif name in ("deleted", "auto_disk_config"):
                 value = bool(value)
             elif value is None and name in _EMPTY:
                 value = _EMPTY[name]()
@@ -209,9 +222,10 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
 class InstanceList(base.ObjectListBase, base.NovaliteObject):
     # Version 1.0: Initial version
     # Version 1.1: Instance 1.1
-    VERSION = "1.1"
+    # Version 1.2: Instance 1.2
+    VERSION = "1.2"
     fields = {"objects": fields.ListOfObjectsField("Instance")}
-    child_versions = {"1.0": "1.0", "1.1": "1.1"}
+    child_versions = {"1.0": "1.0", "1.1": "1.1", "1.2": "1.2"}
 
     @classmethod
     @base.remotable

@@ -170,6 +170,41 @@ class SchedulerRetries(base.NovaliteObject):
 
 
 @base.register
+class InjectedFile(base.NovaliteObject):
+    """A personality file of a create request: absolute path, base64 contents."""
+
+    # Version 1.0: Initial version
+    VERSION = "1.0"
+
+    fields = {
+        "path": fields.StringField(),
+        "contents": fields.StringField(default=""),
+    }
+
+
+@base.register
+class InjectedFileList(base.ObjectListBase, base.NovaliteObject):
+    """The files a build puts on the config drive (and through the guest
+    agent): they travel with the build request only, as in Nova, and are
+    not recorded."""
+
+    # Version 1.0: Initial version
+    VERSION = "1.0"
+    fields = {"objects": fields.ListOfObjectsField("InjectedFile")}
+
+    @classmethod
+    def from_api(cls, files: list[dict[str, Any]] | None) -> InjectedFileList:
+        lst = cls()
+        lst.objects = [InjectedFile(path=str(f["path"]), contents=str(f.get("contents") or ""))
+                       for f in files or []]
+        return lst
+
+    def to_dicts(self) -> list[dict[str, str]]:
+        """``[{path, contents}]``, what the driver contract takes."""
+        return [{"path": f.path, "contents": f.contents} for f in self.objects]
+
+
+@base.register
 class RequestSpec(base.NovaliteObject):
     """One build request (for ``num_instances`` instances of one flavor)."""
 
@@ -364,5 +399,5 @@ class RequestSpec(base.NovaliteObject):
         db.request_spec_destroy_by_instance_uuid(instance_uuid)
 
 
-__all__ = ["ImageMeta", "NetworkRequest", "NetworkRequestList", "RequestSpec",
+__all__ = ["ImageMeta", "InjectedFile", "InjectedFileList", "NetworkRequest", "NetworkRequestList", "RequestSpec",
            "SchedulerRetries"]

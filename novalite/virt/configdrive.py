@@ -41,14 +41,8 @@ def _b64(value: str, what: str, uuid: str) -> bytes:
                                            reason=f"{what} is not valid base64") from e
 
 
-def _sysmeta(instance: Any) -> dict:
-    return dict(instance.system_metadata or {}) \
-        if instance.obj_attr_is_set("system_metadata") else {}
-
-
-def injected_files(instance: Any) -> list[tuple[str, bytes]]:
-    raw = _sysmeta(instance).get("injected_files")
-    files = json.loads(raw) if raw else []
+def injected_files(instance: Any, files: list[dict[str, str]]) -> list[tuple[str, bytes]]:
+    """The build request's personality files, checked and decoded."""
     out = []
     for f in files:
         path = str(f["path"])
@@ -69,11 +63,11 @@ def _get(instance: Any, name: str) -> Any:
 
 
 def metadata(instance: Any, files: list[tuple[str, bytes]]) -> dict:
-    sysmeta = _sysmeta(instance)
     keys = {}
     key_name = _get(instance, "key_name")
-    if key_name and sysmeta.get("key_data"):
-        keys[key_name] = sysmeta["key_data"]
+    key_data = _get(instance, "key_data")
+    if key_name and key_data:
+        keys[key_name] = key_data
     return {
         "uuid": instance.uuid,
         "name": _get(instance, "display_name") or "",
@@ -98,25 +92,28 @@ def _write(root: str, rel: str, data: bytes) -> None:
         f.write(data)
 
 
-def populate(root: str, instance: Any, network_info: list[dict]) -> None:
-    files = injected_files(instance)
+def populate(root: str, instance: Any, network_info: list[dict],
+             files_requested: list[dict[str, str]] | None = None) -> None:
+    files = injected_files(instance, files_requested or [])
     latest = "openstack/latest"
     _write(root, f"{latest}/meta_data.json",
            json.dumps(metadata(instance, files), sort_keys=True).encode())
     _write(root, f"{latest}/network_data.json",
            json.dumps(network_model.network_data(network_info)).encode())
-    user_data = _sysmeta(instance).get("user_data")
+    user_data = _get(instance, "user_data")
     if user_data:
         _write(root, f"{latest}/user_data", _b64(user_data, "user_data", instance.uuid))
     for i, (_path, data) in enumerate(files):
         _write(root, f"openstack/content/{i:04d}", data)
 
 
-def make_drive(path: str, instance: Any, network_info: list[dict]) -> str:
-    """Build the ISO at ``path``; returns it."""
+def make_drive(path: str, instance: Any, network_info: list[dict],
+               files: list[dict[str, str]] | None = None) -> str:
+    """Build the ISO at ``path`` (with the build request's personality
+    ``files``); returns it."""
     tmp = tempfile.mkdtemp(prefix="configdrive-")
     try:
-        populate(tmp, instance, network_info)
+        populate(tmp, instance, network_info, files)
         try:
             processutils.execute("genisoimage", "-o", path, "-ldots", "-allow-lowercase",
                                  "-allow-multidot", "-l", "-publisher", "novalite",

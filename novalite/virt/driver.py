@@ -58,8 +58,12 @@ class ComputeDriver(abc.ABC):
 
     @abc.abstractmethod
     def spawn(self, context: Any, instance: Any, image_meta: dict,
-              network_info: list, block_device_info: dict | None = None) -> None:
+              network_info: list, block_device_info: dict | None = None, *,
+              injected_files: list[dict[str, str]] | None = None) -> None:
         """Create and start a guest; return when it is running.
+
+        ``injected_files``: the build request's personality files
+        (``{path, contents}``, contents base64), for the config drive.
 
         On failure, remove everything this call made (disks, domains) before
         raising. Raise an exception whose ``retryable`` is True when another

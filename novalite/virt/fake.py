@@ -39,12 +39,17 @@ class _FakeGuest:
         self.console = b""
         self.vifs: list[dict] = []
         self.files: dict[str, bytes] = {}
+        # NOTE: what a config drive would hold: the personality files of the
+        # build request (path -> contents), when the instance asked for one.
+        self.config_drive: dict[str, bytes] = {}
 
     def to_dict(self) -> dict:
         return {"uuid": self.uuid, "vcpus": self.vcpus, "memory_mb": self.memory_mb,
                 "disk_gb": self.disk_gb, "state": self.state,
                 "console": base64.b64encode(self.console).decode(), "vifs": self.vifs,
-                "files": {p: base64.b64encode(d).decode() for p, d in self.files.items()}}
+                "files": {p: base64.b64encode(d).decode() for p, d in self.files.items()},
+                "config_drive": {p: base64.b64encode(d).decode()
+                                 for p, d in self.config_drive.items()}}
 
     @classmethod
     def from_dict(cls, d: dict) -> _FakeGuest:
@@ -53,6 +58,8 @@ class _FakeGuest:
         guest.console = base64.b64decode(d.get("console", ""))
         guest.vifs = list(d.get("vifs") or [])
         guest.files = {p: base64.b64decode(v) for p, v in (d.get("files") or {}).items()}
+        guest.config_drive = {p: base64.b64decode(v)
+                              for p, v in (d.get("config_drive") or {}).items()}
         return guest
 
 
@@ -169,7 +176,8 @@ class FakeDriver(driver.ComputeDriver):
             running_vms=len(guests), hypervisor_description="fake (in memory)")
 
     def spawn(self, context: Any, instance: Any, image_meta: dict, network_info: list,
-              block_device_info: dict | None = None) -> None:
+              block_device_info: dict | None = None, *,
+              injected_files: list[dict[str, str]] | None = None) -> None:
         flavor = instance.flavor
         guest = _FakeGuest(instance.uuid, flavor.vcpus, flavor.memory_mb,
                            flavor.root_gb + flavor.ephemeral_gb)
@@ -181,6 +189,9 @@ class FakeDriver(driver.ComputeDriver):
         for vif in network_info or []:
             self.plugged.append(("plug", vif["id"], vif["network"]["bridge"]))
             guest.vifs.append(vif)
+        if instance.obj_attr_is_set("config_drive") and instance.config_drive:
+            guest.config_drive = {str(f["path"]): base64.b64decode(f.get("contents") or "")
+                                  for f in injected_files or []}
         # NOTE: defined (NOSTATE) before it boots, as a libvirt domain is: a
         # compute killed mid-spawn finds it at restart and cleans it up.
         self._persist()

@@ -5,11 +5,14 @@ reschedule records the hosts it tried."""
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 from novalite import context as nl_context
 from novalite.objects.instance import Instance
 from novalite.objects.request_spec import RequestSpec
+from novalite.virt import fake
 
 
 def test_a_created_server_has_its_request_spec_recorded(stack: Any) -> None:
@@ -35,3 +38,25 @@ def test_a_reschedule_records_the_hosts_it_tried_in_the_spec(make_stack: Any) ->
     spec = RequestSpec.get_by_instance_uuid(nl_context.get_admin_context(), server["id"])
     assert spec.retry is not None and spec.retry.hosts == ["host1"]
     assert spec.retry.num_attempts == 1
+
+
+def _config_drive(host: str, server_id: str) -> dict[str, bytes]:
+    with open(fake.guests_file(host)) as f:
+        guests = {g["uuid"]: g for g in json.load(f)["guests"]}
+    return {p: base64.b64decode(v) for p, v in guests[server_id]["config_drive"].items()}
+
+
+def test_personality_files_reach_the_host_that_builds_after_a_reschedule(
+        make_stack: Any) -> None:
+    """The files travel with the build request (not system_metadata): the
+    second host, after the first failed, still gets them."""
+    stack = make_stack(computes=[("host1", "fake.FailingFirstSpawnDriver"),
+                                 ("host2", "fake.FakeDriver")])
+    motd = base64.b64encode(b"hello\n").decode()
+    server = stack.boot("files", config_drive=True,
+                        personality=[{"path": "/etc/motd", "contents": motd}])
+    s = stack.wait_status(server["id"], "ACTIVE")
+    assert s["OS-EXT-SRV-ATTR:host"] == "host2"
+    assert _config_drive("host2", server["id"]) == {"/etc/motd": b"hello\n"}
+    inst = Instance.get_by_uuid(nl_context.get_admin_context(), server["id"])
+    assert "injected_files" not in inst.system_metadata

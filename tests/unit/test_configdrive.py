@@ -29,14 +29,15 @@ FIP = {"uuid": PORT, "mac": "fa:16:3e:0a:0b:0c", "address": "10.77.0.7",
                    "cidr": "10.77.0.0/24", "gateway": "10.77.0.1"}}
 
 
-def _instance(**sysmeta: str) -> Instance:
+def _instance(**fields: str) -> Instance:
     flavor = Flavor(id=1, flavorid="1", name="m1.tiny", memory_mb=128, vcpus=1, root_gb=1,
                     ephemeral_gb=0, swap=0, extra_specs={})
     return Instance(id=3, uuid=UUID, display_name="web <1>", hostname="web-1",
                     project_id="proj", user_id="user", image_ref="img", flavor=flavor,
                     launch_index=2, availability_zone="az1", key_name="mykey",
-                    metadata={"role": "db"}, system_metadata=dict(sysmeta),
-                    config_drive=True)
+                    metadata={"role": "db"}, config_drive=True,
+                    system_metadata={k: v for k, v in fields.items() if k not in Instance.fields},
+                    **{k: v for k, v in fields.items() if k in Instance.fields})
 
 
 def _iso_read(iso: str, path: str) -> bytes:
@@ -47,9 +48,9 @@ def _iso_read(iso: str, path: str) -> bytes:
 def test_config_drive_holds_openstack_layout(tmp_path: Any) -> None:
     files = [{"path": "/etc/motd", "contents": base64.b64encode(b"hello\n").decode()}]
     inst = _instance(user_data=base64.b64encode(b"#!/bin/sh\necho hi\n").decode(),
-                     injected_files=json.dumps(files), key_data="ssh-ed25519 AAAA k@h")
+                     key_data="ssh-ed25519 AAAA k@h")
     iso = configdrive.make_drive(str(tmp_path / "disk.config"), inst,
-                                 [model.vif_from_fixed_ip(FIP)])
+                                 [model.vif_from_fixed_ip(FIP)], files)
     info = subprocess.run(["isoinfo", "-d", "-i", iso], capture_output=True, text=True,
                           check=True).stdout
     assert "Volume id: config-2" in info
@@ -75,9 +76,9 @@ def test_config_drive_holds_openstack_layout(tmp_path: Any) -> None:
 
 @pytest.mark.parametrize("path", ["relative", "/etc/../shadow", "/../x"])
 def test_bad_personality_paths_are_refused_on_compute_too(tmp_path: Any, path: str) -> None:
-    inst = _instance(injected_files=json.dumps([{"path": path, "contents": ""}]))
+    inst = _instance()
     with pytest.raises(exception.InstanceSpawnError, match="personality path"):
-        configdrive.make_drive(str(tmp_path / "d"), inst, [])
+        configdrive.make_drive(str(tmp_path / "d"), inst, [], [{"path": path, "contents": ""}])
 
 
 def test_addresses_in_the_compute_api_shape() -> None:

@@ -164,8 +164,7 @@ class ServersController:
         if "accessIPv6" in changes:
             instance.access_ip_v6 = _canonical_ipv6(changes["accessIPv6"])
         if "OS-DCF:diskConfig" in changes:
-            instance.system_metadata = {**(instance.system_metadata or {}),
-                                        "disk_config": changes["OS-DCF:diskConfig"]}
+            instance.auto_disk_config = changes["OS-DCF:diskConfig"] == "AUTO"
         instance.save()
         return {"server": views.updated(instance, req.links, show_extended(ctx),
                                         views.addresses_of([instance]),

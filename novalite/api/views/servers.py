@@ -100,7 +100,8 @@ def _addresses(ports: list[dict], extended: bool = True) -> dict:
 
 
 def disk_config(instance: Any) -> str:
-    return (instance.system_metadata or {}).get("disk_config") or "MANUAL"
+    auto = instance.obj_attr_is_set("auto_disk_config") and instance.auto_disk_config
+    return "AUTO" if auto else "MANUAL"
 
 
 def basic(instance: Any, links: Links) -> dict:

@@ -146,7 +146,8 @@ class LibvirtDriver(driver.ComputeDriver):
     # -- spawn -------------------------------------------------------------
 
     def spawn(self, context: Any, instance: Any, image_meta: dict, network_info: list,
-              block_device_info: dict | None = None) -> None:
+              block_device_info: dict | None = None, *,
+              injected_files: list[dict[str, str]] | None = None) -> None:
         started = time.monotonic()
         cancel = self._begin_spawn(instance)
         try:
@@ -156,8 +157,8 @@ class LibvirtDriver(driver.ComputeDriver):
             with contextlib.ExitStack() as undo:
                 undo.callback(self._cleanup_failed_spawn, instance, network_info)
                 disk_info = self._create_image(context, instance, image_meta, cancel)
-                disk_info.config_drive = self._create_config_drive(instance, network_info,
-                                                                   cancel)
+                disk_info.config_drive = self._create_config_drive(
+                    instance, network_info, injected_files or [], cancel)
                 xml = self.to_xml(context, instance, image_meta, disk_info, network_info)
                 self._create_domain_and_network(context, instance, xml, network_info, cancel)
                 undo.pop_all()
@@ -254,12 +255,13 @@ class LibvirtDriver(driver.ComputeDriver):
         return disk
 
     def _create_config_drive(self, instance: Any, network_info: list,
+                             injected_files: list[dict[str, str]],
                              cancel: threading.Event) -> str | None:
         if not configdrive.required(instance):
             return None
         path = os.path.join(self._instance_dir(instance.uuid), configdrive.FILE_NAME)
         with self._step(instance, cancel):
-            return configdrive.make_drive(path, instance, network_info or [])
+            return configdrive.make_drive(path, instance, network_info or [], injected_files)
 
     def to_xml(self, context: Any, instance: Any, image_meta: dict, disk_info: DiskInfo,
                network_info: list) -> str:
