@@ -4,7 +4,7 @@ records instances, and hands work to the conductor or the compute host."""
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from oslo_log import log as logging
 from oslo_utils import uuidutils
@@ -24,10 +24,13 @@ from novalite.objects.service import Service, ServiceList
 from novalite.policies import servers as server_policies
 from novalite.virt import power_state
 
+if TYPE_CHECKING:
+    from novalite.context import RequestContext
+
 LOG = logging.getLogger(__name__)
 
 
-def _check_state(instance: Any, action: str, vm_state: tuple | None = None,
+def _check_state(instance: Instance, action: str, vm_state: tuple | None = None,
                  task_state: tuple | None = (None,)) -> None:
     if vm_state is not None and instance.vm_state not in vm_state:
         raise exception.InstanceInvalidState(action=action, instance_uuid=instance.uuid,
@@ -45,7 +48,7 @@ class API:
 
     # -- create ----------------------------------------------------------------
 
-    def create(self, context: Any, *, flavor: Flavor, image_id: str, display_name: str,
+    def create(self, context: RequestContext, *, flavor: Flavor, image_id: str, display_name: str,
                min_count: int = 1, max_count: int = 1, availability_zone: str | None = None,
                metadata: dict | None = None, access_ip_v4: str | None = None,
                access_ip_v6: str | None = None, key_name: str | None = None,
@@ -97,7 +100,7 @@ class API:
             inst.create()
             instances.append(inst)
         try:
-            quota.recheck_server_create(context, context.project_id, max_count,
+            quota.recheck_server_create(context, _project_id(context), max_count,
                                         max_count * flavor.vcpus, max_count * flavor.memory_mb)
         except exception.NovaliteException:
             # NOTE: racing creates took the project over quota: undo ours.
@@ -115,7 +118,7 @@ class API:
         return instances, reservation_id
 
     @staticmethod
-    def _check_image(context: Any, image: dict, flavor: Flavor) -> None:
+    def _check_image(context: RequestContext, image: dict, flavor: Flavor) -> None:
         if image.get("status") != "active":
             raise exception.Invalid(reason=f"image {image['id']} is not active "
                                            f"(status {image.get('status')})")
@@ -129,7 +132,7 @@ class API:
                                            f"image {image['id']} (needs {image['min_disk']} GiB)")
 
     @staticmethod
-    def _check_availability_zone(context: Any, zone: str) -> None:
+    def _check_availability_zone(context: RequestContext, zone: str) -> None:
         zones = {s.availability_zone or CONF.default_availability_zone
                  for s in ServiceList.get_all(context, binary="novalite-compute")}
         if zone not in zones:
@@ -138,14 +141,14 @@ class API:
 
     # -- read ------------------------------------------------------------------
 
-    def get(self, context: Any, instance_id: str) -> Instance:
+    def get(self, context: RequestContext, instance_id: str) -> Instance:
         """The instance, looked up within the caller's project unless the
         caller is an admin: another project's server is "not found", so its
         existence is not revealed."""
         project_id = None if policy.check_is_admin(context) else context.project_id
         return Instance.get_by_uuid(context, instance_id, project_id=project_id)
 
-    def get_all(self, context: Any, search_opts: dict | None = None, limit: int | None = None,
+    def get_all(self, context: RequestContext, search_opts: dict | None = None, limit: int | None = None,
                 marker: str | None = None, sort_key: str = "created_at",
                 sort_dir: str = "desc") -> InstanceList:
         """Servers matching ``search_opts``; the caller's project's only,
@@ -159,7 +162,7 @@ class API:
 
     # -- delete ----------------------------------------------------------------
 
-    def delete(self, context: Any, instance: Instance) -> None:
+    def delete(self, context: RequestContext, instance: Instance) -> None:
         """Delete in any state: unscheduled or on a down host → locally,
         otherwise the host destroys the guest (a build in flight aborts)."""
         if instance.task_state == task_states.DELETING and instance.host:
@@ -185,12 +188,12 @@ class API:
             return
         self.compute_rpcapi.terminate_instance(context, instance)
 
-    def force_delete(self, context: Any, instance: Instance) -> None:
+    def force_delete(self, context: RequestContext, instance: Instance) -> None:
         """Nova's forceDelete: delete at once in any vm_state and task_state
         (it also skips a soft delete's grace period; novalite has none)."""
         self.delete(context, instance)
 
-    def reset_state(self, context: Any, instance: Instance, state: str) -> None:
+    def reset_state(self, context: RequestContext, instance: Instance, state: str) -> None:
         """Admin ``os-resetState``: vm_state ``state``, no task state, as
         Nova's (in any state; the caller checked the policy)."""
         LOG.warning("Resetting the state of %s from %s/%s to %s", instance.uuid,
@@ -199,7 +202,7 @@ class API:
         instance.task_state = None
         instance.save()
 
-    def _host_is_up(self, context: Any, host: str) -> bool:
+    def _host_is_up(self, context: RequestContext, host: str) -> bool:
         try:
             svc = Service.get_by_host_and_binary(context, host, "novalite-compute")
         except exception.ServiceNotFound:
@@ -208,7 +211,7 @@ class API:
 
     # -- power -----------------------------------------------------------------
 
-    def _power(self, context: Any, instance: Instance, action: str, allowed: tuple,
+    def _power(self, context: RequestContext, instance: Instance, action: str, allowed: tuple,
                new_task: str, expected: tuple = (None,)) -> None:
         _check_state(instance, action, vm_state=allowed, task_state=expected)
         if not instance.host:
@@ -221,16 +224,16 @@ class API:
             raise exception.InstanceInvalidState(action=action, instance_uuid=instance.uuid,
                                                  attr="task_state", state="changing") from e
 
-    def stop(self, context: Any, instance: Instance) -> None:
+    def stop(self, context: RequestContext, instance: Instance) -> None:
         self._power(context, instance, "stop", (vm_states.ACTIVE, vm_states.ERROR),
                     task_states.POWERING_OFF)
         self.compute_rpcapi.stop_instance(context, instance)
 
-    def start(self, context: Any, instance: Instance) -> None:
+    def start(self, context: RequestContext, instance: Instance) -> None:
         self._power(context, instance, "start", (vm_states.STOPPED,), task_states.POWERING_ON)
         self.compute_rpcapi.start_instance(context, instance)
 
-    def reboot(self, context: Any, instance: Instance, reboot_type: str) -> None:
+    def reboot(self, context: RequestContext, instance: Instance, reboot_type: str) -> None:
         if reboot_type == "SOFT":
             self._power(context, instance, "reboot", vm_states.ALLOW_SOFT_REBOOT,
                         task_states.REBOOTING)
@@ -240,14 +243,14 @@ class API:
                         expected=(None, task_states.REBOOTING))
         self.compute_rpcapi.reboot_instance(context, instance, reboot_type)
 
-    def get_console_output(self, context: Any, instance: Instance, length: int | None) -> str:
+    def get_console_output(self, context: RequestContext, instance: Instance, length: int | None) -> str:
         _check_state(instance, "get console output", vm_state=(vm_states.ACTIVE,
                                                                 vm_states.STOPPED),
                      task_state=None)
         return self.compute_rpcapi.get_console_output(context, instance, length)
 
 
-def _check_zero_disk(context: Any, image: dict, flavor: Flavor) -> None:
+def _check_zero_disk(context: RequestContext, image: dict, flavor: Flavor) -> None:
     """As Nova: an image-backed server on a 0 GB flavor needs the
     ``create:zero_disk_flavor`` rule (admins by default), else 403. Its root
     disk takes the image's virtual size, which must be known to be claimed.
@@ -264,7 +267,7 @@ def _check_zero_disk(context: Any, image: dict, flavor: Flavor) -> None:
                                                  disk_format=image.get("disk_format"))
 
 
-def _validate_requested_networks(context: Any, requested: str | list[dict]) -> None:
+def _validate_requested_networks(context: RequestContext, requested: str | list[dict]) -> None:
     """Check the shape of ``networks`` (``"auto"``, ``"none"`` or a list of
     ``{uuid, fixed_ip}``); raise ``Invalid`` (400) naming the bad entry.
 
@@ -294,32 +297,42 @@ def _validate_requested_networks(context: Any, requested: str | list[dict]) -> N
         raise exception.Invalid(e.format_message()) from e
 
 
-def _key_data(context: Any, key_name: str) -> str:
+def _key_data(context: RequestContext, key_name: str) -> str:
     """The public key of the caller's key pair ``key_name`` (400 as Nova when
     the caller has none by that name)."""
     try:
-        keypair = KeyPair.get_by_name(context, context.user_id, key_name)
+        keypair = KeyPair.get_by_name(context, _user_id(context), key_name)
     except exception.NotFound:
         raise exception.Invalid("Invalid key_name provided.") from None
     return str(keypair.public_key)
 
 
-def _allowed_count(context: Any, min_count: int, max_count: int, flavor: Flavor) -> int:
+def _allowed_count(context: RequestContext, min_count: int, max_count: int, flavor: Flavor) -> int:
     """How many of ``min_count``..``max_count`` servers the project's quota
     allows: as Nova, as many as fit; 403 "Quota exceeded for ..." when not
     even ``min_count`` do."""
     count = max_count
     if min_count < max_count:
-        limits = quota.get_project_quotas(context.project_id)
-        used = quota.get_usages(context.project_id)
+        limits = quota.get_project_quotas(_project_id(context))
+        used = quota.get_usages(_project_id(context))
         for resource, each in (("instances", 1), ("cores", flavor.vcpus),
                                ("ram", flavor.memory_mb)):
             if limits[resource] != quota.UNLIMITED and each > 0:
                 count = min(count, max((limits[resource] - used[resource]) // each, 0))
         count = max(count, min_count)
-    quota.enforce_server_create(context, context.project_id, count,
+    quota.enforce_server_create(context, _project_id(context), count,
                                 count * flavor.vcpus, count * flavor.memory_mb)
     return count
+
+
+def _project_id(context: RequestContext) -> str:
+    """The caller's project: every request the API passes here has one
+    (its authentication set it)."""
+    return cast(str, context.project_id)
+
+
+def _user_id(context: RequestContext) -> str:
+    return cast(str, context.user_id)
 
 
 def _hostname(name: str) -> str:

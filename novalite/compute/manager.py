@@ -14,7 +14,7 @@ import contextlib
 import threading
 import traceback
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import oslo_messaging as messaging
 from oslo_concurrency import lockutils
@@ -37,6 +37,9 @@ from novalite.objects.request_spec import InjectedFileList, RequestSpec
 from novalite.virt import driver as virt_driver
 from novalite.virt import power_state, virtapi
 
+if TYPE_CHECKING:
+    from novalite.context import RequestContext
+
 LOG = logging.getLogger(__name__)
 
 _DELETED = (exception.InstanceNotFound, exception.UnexpectedDeletingTaskState)
@@ -52,7 +55,7 @@ class ComputeVirtAPI(virtapi.VirtAPI):
     def __init__(self, compute: ComputeManager) -> None:
         self._compute = compute
 
-    def power_state_changed(self, context: Any, instance_uuid: str, power_state: int) -> None:
+    def power_state_changed(self, context: RequestContext, instance_uuid: str, power_state: int) -> None:
         try:
             inst = Instance.get_by_uuid(context, instance_uuid)
         except exception.InstanceNotFound:
@@ -61,7 +64,7 @@ class ComputeVirtAPI(virtapi.VirtAPI):
             inst.power_state = power_state
             inst.save()
 
-    def instance_event(self, context: Any, instance_uuid: str, event: str, message: str) -> None:
+    def instance_event(self, context: RequestContext, instance_uuid: str, event: str, message: str) -> None:
         LOG.warning("Instance %s: %s: %s", instance_uuid, event, message)
 
 
@@ -162,7 +165,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
 
     # -- build ---------------------------------------------------------------
 
-    def run_instance(self, context: Any, instance: Any,
+    def run_instance(self, context: RequestContext, instance: Instance,
                      request_spec: RequestSpec | dict[str, Any] | None = None,
                      injected_files: InjectedFileList | None = None) -> None:
         """Cast from the conductor: build ``instance`` on this host.
@@ -185,7 +188,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
                 self._locked_run_instance, context, instance, spec,
                 _injected_files(injected_files))
 
-    def _locked_run_instance(self, context: Any, instance: Any,
+    def _locked_run_instance(self, context: RequestContext, instance: Instance,
                              request_spec: RequestSpec | None,
                              injected_files: list[dict[str, str]]) -> None:
         context.update_store()
@@ -199,7 +202,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
             with self._in_flight_lock:
                 self._in_flight.pop(instance.uuid, None)
 
-    def _run_instance(self, context: Any, instance: Any, request_spec: RequestSpec | None,
+    def _run_instance(self, context: RequestContext, instance: Instance, request_spec: RequestSpec | None,
                       injected_files: list[dict[str, str]]) -> None:
         try:
             with self._event(context, instance, "create", "compute__build_instance"):
@@ -221,7 +224,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
             LOG.warning("Build of %s failed: %s", instance.uuid, exc)
             self._fail(context, instance, exc, destroy=False)
 
-    def _build_is_current(self, context: Any, instance: Any) -> bool:
+    def _build_is_current(self, context: RequestContext, instance: Instance) -> bool:
         """True when ``instance`` still waits for its build on this host; a
         late or repeated message is logged and dropped."""
         try:
@@ -238,7 +241,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
         instance.refresh_from(current)
         return True
 
-    def _failed_elsewhere(self, context: Any, instance: Any) -> bool:
+    def _failed_elsewhere(self, context: RequestContext, instance: Instance) -> bool:
         """True when something else (the deadline check) already put the
         instance in ERROR with its fault."""
         try:
@@ -247,7 +250,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
             return True
         return current.vm_state == vm_states.ERROR
 
-    def _build_instance(self, context: Any, instance: Any, request_spec: RequestSpec | None,
+    def _build_instance(self, context: RequestContext, instance: Instance, request_spec: RequestSpec | None,
                         injected_files: list[dict[str, str]]) -> None:
         self.rt.instance_claim(context, instance)
         self._set_task(instance, task_states.NETWORKING, task_states.SCHEDULING)
@@ -259,11 +262,11 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
                     injected_files)
         self._inject_files(context, instance, request_spec, injected_files)
 
-    def _set_task(self, instance: Any, new: str, expected: str) -> None:
+    def _set_task(self, instance: Instance, new: str, expected: str) -> None:
         instance.task_state = new
         instance.save(expected_task_state=[expected])
 
-    def _allocate_network(self, context: Any, instance: Any) -> list:
+    def _allocate_network(self, context: RequestContext, instance: Instance) -> list:
         """Ports from the database, through FixedIPList (remotable: compute
         has no database, the conductor runs it); recorded with the instance so
         the API shows its addresses and delete knows what to unplug. Saved
@@ -274,17 +277,17 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
                                            network_model.dumps(network_info)})
         return list(network_info)
 
-    def _deallocate_network(self, context: Any, instance: Any) -> None:
+    def _deallocate_network(self, context: RequestContext, instance: Instance) -> None:
         try:
             FixedIPList.deallocate_for_instance(context, instance.uuid)
         except Exception:
             LOG.exception("Could not release the addresses of %s", instance.uuid)
 
-    def _prep_block_device(self, context: Any, instance: Any) -> dict[str, Any]:
+    def _prep_block_device(self, context: RequestContext, instance: Instance) -> dict[str, Any]:
         """Image-backed root disk only, for now (``image_ref`` names it)."""
         return {"root_device_name": "/dev/vda", "block_device_mapping": []}
 
-    def _spawn(self, context: Any, instance: Any, image_meta: dict[str, Any],
+    def _spawn(self, context: RequestContext, instance: Instance, image_meta: dict[str, Any],
                network_info: list[dict[str, Any]], block_device_info: dict[str, Any],
                injected_files: list[dict[str, str]]) -> None:
         self._set_task(instance, task_states.SPAWNING, task_states.BLOCK_DEVICE_MAPPING)
@@ -296,7 +299,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
         instance.launched_at = timeutils.utcnow()
         instance.save(expected_task_state=[task_states.SPAWNING])
 
-    def _inject_files(self, context: Any, instance: Any, request_spec: RequestSpec | None,
+    def _inject_files(self, context: RequestContext, instance: Instance, request_spec: RequestSpec | None,
                       files: list[dict[str, str]]) -> None:
         """Seed step 9: after spawn, the personality files go into the running
         guest through the QEMU guest agent, when the image declares one. A
@@ -319,7 +322,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
                         instance.uuid, exc)
 
     @contextlib.contextmanager
-    def _event(self, context: Any, instance: Any, action: str, event: str) -> Iterator[None]:
+    def _event(self, context: RequestContext, instance: Instance, action: str, event: str) -> Iterator[None]:
         """An instance action event around a step: Success, or Error with
         what failed. Recording is best effort: it never fails the step."""
         started = None
@@ -345,7 +348,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
         except Exception:
             LOG.exception("Could not record the end of event %s", started.id)
 
-    def _cleanup_build(self, context: Any, instance: Any) -> None:
+    def _cleanup_build(self, context: RequestContext, instance: Instance) -> None:
         try:
             self.driver.destroy(context, instance)
         except Exception:
@@ -353,7 +356,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
         self._deallocate_network(context, instance)
         self.rt.release(context, instance.uuid)
 
-    def _reschedule(self, context: Any, instance: Any, request_spec: RequestSpec,
+    def _reschedule(self, context: RequestContext, instance: Instance, request_spec: RequestSpec,
                     injected_files: list[dict[str, str]], exc: BaseException) -> None:
         reason = exc.format_message() if isinstance(exc, exception.NovaliteException) else str(exc)
         try:
@@ -369,7 +372,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
                                                self.host, reason,
                                                InjectedFileList.from_api(injected_files))
 
-    def _fail(self, context: Any, instance: Any, exc: BaseException,
+    def _fail(self, context: RequestContext, instance: Instance, exc: BaseException,
               destroy: bool = False, expected_task_state: list | None = None) -> bool:
         """ERROR with a fault; never leaves a transitional state behind.
 
@@ -388,7 +391,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
             return False
         return True
 
-    def _get_power_state(self, instance: Any) -> int:
+    def _get_power_state(self, instance: Instance) -> int:
         try:
             return self.driver.get_info(instance).state
         except exception.InstanceNotFound:
@@ -396,7 +399,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
 
     # -- delete --------------------------------------------------------------
 
-    def terminate_instance(self, context: Any, instance: Any) -> None:
+    def terminate_instance(self, context: RequestContext, instance: Instance) -> None:
         # NOTE: destroy first, without the lock: it makes a spawn in progress
         # fail promptly, so the build releases the lock instead of finishing.
         with self._in_flight_lock:
@@ -407,7 +410,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
                 self._event(context, instance, "delete", "compute_terminate_instance"):
             self._do_terminate(context, instance)
 
-    def _do_terminate(self, context: Any, instance: Any) -> None:
+    def _do_terminate(self, context: RequestContext, instance: Instance) -> None:
         try:
             self.driver.destroy(context, instance)
         except Exception as exc:
@@ -424,7 +427,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
 
     # -- power ---------------------------------------------------------------
 
-    def _power_action(self, context: Any, instance: Any, expected: tuple[str, ...],
+    def _power_action(self, context: RequestContext, instance: Instance, expected: tuple[str, ...],
                       action: Any, final_vm_state: str, name: str = "") -> None:
         with _instance_lock(instance.uuid):
             if not self._task_is_current(context, instance, expected, name):
@@ -443,7 +446,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
                 self._fail(context, instance, exc)
 
     @staticmethod
-    def _task_is_current(context: Any, instance: Any, expected: tuple[str, ...],
+    def _task_is_current(context: RequestContext, instance: Instance, expected: tuple[str, ...],
                          name: str) -> bool:
         """Under the lock: is the action still asked for? A repeated message
         (or one recovery already carried out) finds nothing to do."""
@@ -458,24 +461,24 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
         instance.refresh_from(current)
         return True
 
-    def stop_instance(self, context: Any, instance: Any) -> None:
+    def stop_instance(self, context: RequestContext, instance: Instance) -> None:
         self._power_action(context, instance, (task_states.POWERING_OFF,),
                            lambda: self.driver.power_off(instance,
                                                          CONF.compute.guest_shutdown_timeout),
                            vm_states.STOPPED, "stop")
 
-    def start_instance(self, context: Any, instance: Any) -> None:
+    def start_instance(self, context: RequestContext, instance: Instance) -> None:
         self._power_action(context, instance, (task_states.POWERING_ON,),
                            lambda: self.driver.power_on(context, instance), vm_states.ACTIVE,
                            "start")
 
-    def reboot_instance(self, context: Any, instance: Any, reboot_type: str = "SOFT") -> None:
+    def reboot_instance(self, context: RequestContext, instance: Instance, reboot_type: str = "SOFT") -> None:
         self._power_action(context, instance,
                            (task_states.REBOOTING, task_states.REBOOTING_HARD),
                            lambda: self.driver.reboot(context, instance, reboot_type),
                            vm_states.ACTIVE, "reboot")
 
-    def get_console_output(self, context: Any, instance: Any, length: int | None = None) -> str:
+    def get_console_output(self, context: RequestContext, instance: Instance, length: int | None = None) -> str:
         data = self.driver.get_console_output(context, instance).decode("utf-8", "replace")
         if length is not None:
             data = "\n".join(data.splitlines()[-length:]) if length > 0 else ""

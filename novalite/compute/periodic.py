@@ -4,7 +4,7 @@ and the deadlines of transitional states."""
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oslo_concurrency import lockutils
 from oslo_log import log as logging
@@ -17,6 +17,9 @@ from novalite.conf import CONF
 from novalite.manager import PeriodicTask
 from novalite.objects.instance import Instance, InstanceList
 from novalite.virt import power_state
+
+if TYPE_CHECKING:
+    from novalite.context import RequestContext
 
 LOG = logging.getLogger(__name__)
 
@@ -73,7 +76,7 @@ class ComputePeriodicTasks:
                 continue
             self._sync_instance_power_state(ctxt, inst)
 
-    def _sync_instance_power_state(self, ctxt: Any, inst: Any) -> None:
+    def _sync_instance_power_state(self, ctxt: RequestContext, inst: Any) -> None:
         """One instance, from a list that may be stale by now: an action in
         progress holds the instance's lock and is left alone this round; the
         instance is read again under the lock, and every write is a
@@ -101,7 +104,7 @@ class ComputePeriodicTasks:
         return bool(state == inst.power_state and not (
             inst.vm_state == vm_states.ACTIVE and state == power_state.SHUTDOWN))
 
-    def _record_power_state(self, ctxt: Any, inst: Any) -> None:
+    def _record_power_state(self, ctxt: RequestContext, inst: Any) -> None:
         try:
             state = self.driver.get_info(inst).state
         except exception.InstanceNotFound:
@@ -153,7 +156,7 @@ class ComputePeriodicTasks:
             if building:
                 self._cleanup_build(ctxt, inst)
 
-    def _finish_overdue_delete(self, ctxt: Any, inst: Any) -> None:
+    def _finish_overdue_delete(self, ctxt: RequestContext, inst: Any) -> None:
         """A delete past its deadline, under the instance's lock: a delete
         still running holds it (this round leaves it alone), one that ended
         meanwhile left nothing to do."""

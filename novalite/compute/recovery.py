@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oslo_log import log as logging
 from oslo_utils import timeutils
@@ -36,6 +36,9 @@ from novalite.compute import task_states, vm_states
 from novalite.conf import CONF
 from novalite.objects.instance import Instance, InstanceList
 from novalite.virt import power_state
+
+if TYPE_CHECKING:
+    from novalite.context import RequestContext
 
 LOG = logging.getLogger(__name__)
 
@@ -66,7 +69,7 @@ class ComputeRecovery:
 
     # -- at start, before the RPC server consumes -----------------------------
 
-    def _init_instances(self, ctxt: Any, instances: Any) -> None:
+    def _init_instances(self, ctxt: RequestContext, instances: Any) -> None:
         for inst in instances:
             try:
                 self._init_instance(ctxt, inst)
@@ -75,7 +78,7 @@ class ComputeRecovery:
         self._handle_unknown_guests(ctxt, {i.uuid for i in instances}, at_start=True)
         self.sync_power_states()
 
-    def _init_instance(self, ctxt: Any, inst: Any) -> None:
+    def _init_instance(self, ctxt: RequestContext, inst: Any) -> None:
         if inst.task_state == task_states.DELETING:
             LOG.info("Instance %s was being deleted when the compute service on %s stopped; "
                      "finishing the delete", inst.uuid, self.host)
@@ -95,7 +98,7 @@ class ComputeRecovery:
                 f"compute service on {self.host} restarted while the instance was "
                 f"{inst.task_state}"), expected_task_state=[inst.task_state])
 
-    def _recover_interrupted_build(self, ctxt: Any, inst: Any) -> None:
+    def _recover_interrupted_build(self, ctxt: RequestContext, inst: Any) -> None:
         """The build thread died with the process."""
         if inst.task_state == task_states.SPAWNING and self._guest_state(inst) in (
                 power_state.RUNNING,):
@@ -125,7 +128,7 @@ class ComputeRecovery:
         except exception.InstanceNotFound:
             return power_state.NOSTATE
 
-    def _resume_power_action(self, ctxt: Any, inst: Any) -> None:
+    def _resume_power_action(self, ctxt: RequestContext, inst: Any) -> None:
         if inst.task_state == task_states.POWERING_OFF:
             self.stop_instance(ctxt, inst)
         elif inst.task_state == task_states.POWERING_ON:
@@ -185,7 +188,7 @@ class ComputeRecovery:
         known = {i.uuid for i in InstanceList.get_by_host(ctxt, self.host)}
         self._handle_unknown_guests(ctxt, known, guests=guests)
 
-    def _handle_unknown_guests(self, ctxt: Any, known: set[str], at_start: bool = False,
+    def _handle_unknown_guests(self, ctxt: RequestContext, known: set[str], at_start: bool = False,
                                guests: set[str] | None = None) -> None:
         if guests is None:
             guests = set(self.driver.list_instance_uuids())
@@ -199,7 +202,7 @@ class ComputeRecovery:
             if inst.deleted:
                 self._running_deleted(ctxt, inst)
 
-    def _running_deleted(self, ctxt: Any, inst: Any) -> None:
+    def _running_deleted(self, ctxt: RequestContext, inst: Any) -> None:
         action = CONF.compute.running_deleted_instance_action
         if action == "noop":
             return
@@ -212,7 +215,7 @@ class ComputeRecovery:
                     inst.uuid, self.host)
         self.driver.destroy(ctxt, inst)
 
-    def _report_orphan(self, ctxt: Any, uuid: str) -> None:
+    def _report_orphan(self, ctxt: RequestContext, uuid: str) -> None:
         """A guest the hypervisor has that no instance ever claimed."""
         if CONF.compute.reap_orphans:
             LOG.warning("Destroying guest %s on %s: it belongs to no instance", uuid,

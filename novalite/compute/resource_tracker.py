@@ -9,13 +9,17 @@ reschedules.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oslo_log import log as logging
 
 from novalite import exception
 from novalite.conf import CONF
 from novalite.objects.compute_node import ComputeNode, ComputeNodeList
+
+if TYPE_CHECKING:
+    from novalite.context import RequestContext
+    from novalite.objects.instance import Instance
 
 LOG = logging.getLogger(__name__)
 
@@ -36,7 +40,7 @@ def root_disk_gb(flavor_root_gb: int, image_virtual_size: int | None) -> int:
     return -(-image_virtual_size // GiB)
 
 
-def _image_virtual_size(instance: Any) -> int | None:
+def _image_virtual_size(instance: Instance) -> int | None:
     sysmeta = instance.system_metadata if instance.obj_attr_is_set("system_metadata") else {}
     try:
         return int((sysmeta or {}).get(IMAGE_VIRTUAL_SIZE_KEY) or 0) or None
@@ -44,14 +48,14 @@ def _image_virtual_size(instance: Any) -> int | None:
         return None
 
 
-def _usage(instance: Any) -> tuple[int, int, int]:
+def _usage(instance: Instance) -> tuple[int, int, int]:
     flavor = instance.flavor
     root = root_disk_gb(flavor.root_gb, _image_virtual_size(instance))
     return (flavor.vcpus, flavor.memory_mb,
             root + flavor.ephemeral_gb + (flavor.swap + 1023) // 1024)
 
 
-def _disk_need(instance: Any, disk: int) -> str:
+def _disk_need(instance: Instance, disk: int) -> str:
     flavor = instance.flavor
     if flavor.root_gb or not _image_virtual_size(instance):
         return f"{flavor.name} needs {disk}"
@@ -74,7 +78,7 @@ class ResourceTracker:
                 if inst.flavor is not None:
                     self._claims[inst.uuid] = _usage(inst)
 
-    def instance_claim(self, context: Any, instance: Any) -> None:
+    def instance_claim(self, context: RequestContext, instance: Instance) -> None:
         flavor = instance.flavor
         vcpus, ram, disk = _usage(instance)
         with self._lock:
@@ -98,7 +102,7 @@ class ResourceTracker:
             self._claims[instance.uuid] = (vcpus, ram, disk)
             self._save_usage(node)
 
-    def release(self, context: Any, instance_uuid: str) -> None:
+    def release(self, context: RequestContext, instance_uuid: str) -> None:
         with self._lock:
             if self._claims.pop(instance_uuid, None) is None:
                 return
@@ -117,18 +121,18 @@ class ResourceTracker:
         except Exception:
             LOG.exception("Could not record resource usage of %s", self.host)
 
-    def _ensure_node(self, context: Any) -> ComputeNode:
+    def _ensure_node(self, context: RequestContext) -> ComputeNode:
         if self.compute_node is None:
             self._update(context)
         assert self.compute_node is not None
         return self.compute_node
 
-    def update_available_resource(self, context: Any) -> None:
+    def update_available_resource(self, context: RequestContext) -> None:
         """Periodic: capacity from the driver, usage from our claims."""
         with self._lock:
             self._update(context)
 
-    def _update(self, context: Any) -> None:
+    def _update(self, context: RequestContext) -> None:
         nodename = self.driver.get_available_nodes()[0]
         res = self.driver.get_available_resource(nodename)
         node = self.compute_node

@@ -15,7 +15,7 @@ API version history (minor bumps only add; the client downgrades with
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import oslo_messaging as messaging
 from oslo_log import log as logging
@@ -24,13 +24,17 @@ from novalite import exception, rpc
 from novalite.conf import CONF
 from novalite.objects.request_spec import InjectedFileList, RequestSpec
 
+if TYPE_CHECKING:
+    from novalite.context import RequestContext
+    from novalite.objects.instance import Instance
+
 LOG = logging.getLogger(__name__)
 
 CURRENT_VERSION = "6.2"
 V3_PROXY_VERSION = "3.0"
 
 
-def _resolve_version_cap(context: Any) -> str | None:
+def _resolve_version_cap(context: RequestContext) -> str | None:
     """``auto``: the lowest version among running compute services."""
     pin = CONF.upgrade_levels.compute
     if pin != "auto":
@@ -43,7 +47,7 @@ def _resolve_version_cap(context: Any) -> str | None:
 
 
 class ComputeAPI:
-    def __init__(self, context: Any = None) -> None:
+    def __init__(self, context: RequestContext | None = None) -> None:
         self._client: messaging.RPCClient | None = None
         self._context = context
 
@@ -62,7 +66,7 @@ class ComputeAPI:
             raise exception.NovaliteException("compute RPC needs a host; the instance has none")
         return self.client.prepare(server=host, version=version, **kw)
 
-    def run_instance(self, ctxt: Any, instance: Any, host: str,
+    def run_instance(self, ctxt: RequestContext, instance: Instance, host: str,
                      request_spec: RequestSpec | None,
                      injected_files: InjectedFileList | None = None) -> None:
         if request_spec is None or self.client.can_send_version("6.2"):
@@ -73,27 +77,27 @@ class ComputeAPI:
         self._prepare(host).cast(ctxt, "run_instance", instance=instance,
                                  request_spec=request_spec.to_legacy_dict())
 
-    def terminate_instance(self, ctxt: Any, instance: Any) -> None:
+    def terminate_instance(self, ctxt: RequestContext, instance: Instance) -> None:
         self._prepare(instance.host).cast(ctxt, "terminate_instance", instance=instance)
 
-    def stop_instance(self, ctxt: Any, instance: Any) -> None:
+    def stop_instance(self, ctxt: RequestContext, instance: Instance) -> None:
         self._prepare(instance.host).cast(ctxt, "stop_instance", instance=instance)
 
-    def start_instance(self, ctxt: Any, instance: Any) -> None:
+    def start_instance(self, ctxt: RequestContext, instance: Instance) -> None:
         self._prepare(instance.host).cast(ctxt, "start_instance", instance=instance)
 
-    def reboot_instance(self, ctxt: Any, instance: Any, reboot_type: str) -> None:
+    def reboot_instance(self, ctxt: RequestContext, instance: Instance, reboot_type: str) -> None:
         self._prepare(instance.host).cast(ctxt, "reboot_instance", instance=instance,
                                           reboot_type=reboot_type)
 
-    def get_console_output(self, ctxt: Any, instance: Any, length: int | None) -> str:
+    def get_console_output(self, ctxt: RequestContext, instance: Instance, length: int | None) -> str:
         if not self.client.can_send_version("6.1"):
             raise exception.Conflict(reason="console output needs compute RPC 6.1; "
                                             "the compute services are pinned lower")
         return self._prepare(instance.host, version="6.1").call(
             ctxt, "get_console_output", instance=instance, length=length)
 
-    def fanout_ping(self, ctxt: Any, arg: Any) -> None:
+    def fanout_ping(self, ctxt: RequestContext, arg: Any) -> None:
         """Cast ``ping`` to every compute host (namespace baseapi)."""
         client = rpc.get_client(messaging.Target(topic=CONF.compute_topic,
                                                  namespace="baseapi", version="1.0"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import oslo_messaging as messaging
 from oslo_log import log as logging
@@ -25,6 +25,9 @@ from novalite.objects.network import FixedIPList
 from novalite.objects.request_spec import InjectedFileList, RequestSpec, SchedulerRetries
 from novalite.objects.service import ServiceList
 from novalite.scheduler import rpcapi as scheduler_rpcapi
+
+if TYPE_CHECKING:
+    from novalite.context import RequestContext
 
 LOG = logging.getLogger(__name__)
 
@@ -50,14 +53,14 @@ class ConductorManager(manager.Manager):
     # -- object persistence for compute ------------------------------------
 
     @messaging.expected_exceptions(exception.NovaliteException)
-    def object_class_action_versions(self, context: Any, objname: str, objmethod: str,
+    def object_class_action_versions(self, context: RequestContext, objname: str, objmethod: str,
                                      object_versions: dict, args: Any, kwargs: Any) -> Any:
         objclass = objects_base.NovaliteObject.obj_class_from_name(
             objname, object_versions[objname])
         return getattr(objclass, objmethod)(context, *args, **kwargs)
 
     @messaging.expected_exceptions(exception.NovaliteException)
-    def object_action(self, context: Any, objinst: Any, objmethod: str, args: Any,
+    def object_action(self, context: RequestContext, objinst: Any, objmethod: str, args: Any,
                       kwargs: Any) -> tuple[dict, Any]:
         oldobj = objinst.obj_clone()
         result = getattr(objinst, objmethod)(*args, **kwargs)
@@ -71,7 +74,7 @@ class ConductorManager(manager.Manager):
         updates["obj_what_changed"] = list(objinst.obj_what_changed())
         return updates, result
 
-    def object_backport_versions(self, context: Any, objinst: Any,
+    def object_backport_versions(self, context: RequestContext, objinst: Any,
                                  object_versions: dict) -> Any:
         target = object_versions[objinst.obj_name()]
         return objinst.obj_to_primitive(target_version=target, version_manifest=object_versions)
@@ -81,19 +84,19 @@ class ConductorManager(manager.Manager):
     # InstanceActionEvent); the 1.1 methods stay served for older computes.
 
     @messaging.expected_exceptions(exception.NovaliteException)
-    def allocate_for_instance(self, context: Any, instance_uuid: str, host: str) -> list:
+    def allocate_for_instance(self, context: RequestContext, instance_uuid: str, host: str) -> list:
         return FixedIPList.allocate_for_instance(context, instance_uuid, host)
 
     @messaging.expected_exceptions(exception.NovaliteException)
-    def deallocate_for_instance(self, context: Any, instance_uuid: str) -> int:
+    def deallocate_for_instance(self, context: RequestContext, instance_uuid: str) -> int:
         return FixedIPList.deallocate_for_instance(context, instance_uuid)
 
-    def action_event_start(self, context: Any, instance_uuid: str, action: str, event: str,
+    def action_event_start(self, context: RequestContext, instance_uuid: str, action: str, event: str,
                            host: str) -> int:
         return int(InstanceActionEvent.event_start(context, instance_uuid, action, event,
                                                    host).id)
 
-    def action_event_finish(self, context: Any, event_id: int, result: str,
+    def action_event_finish(self, context: RequestContext, event_id: int, result: str,
                             details: str | None = None, traceback: str | None = None) -> None:
         InstanceActionEvent(context=context, id=event_id).finish(result, details, traceback)
 
@@ -115,7 +118,7 @@ class ConductorManager(manager.Manager):
                 f"the build was not scheduled within {CONF.conductor.scheduling_timeout} seconds"))
         self._check_builds_on_down_hosts(ctxt)
 
-    def _check_builds_on_down_hosts(self, ctxt: Any) -> None:
+    def _check_builds_on_down_hosts(self, ctxt: RequestContext) -> None:
         """A build whose host went away never reaches its host's own deadline
         check: past build_timeout, with the host down, it ends in ERROR here."""
         cutoff = timeutils.utcnow() - datetime.timedelta(seconds=CONF.compute.build_timeout)
@@ -136,7 +139,7 @@ class ConductorManager(manager.Manager):
 
     # -- builds --------------------------------------------------------------
 
-    def build_instances(self, context: Any, instance_uuids: list[str],
+    def build_instances(self, context: RequestContext, instance_uuids: list[str],
                         request_spec: RequestSpec | dict[str, Any],
                         injected_files: InjectedFileList | None = None) -> None:
         """Cast from the API: schedule and start the builds (asynchronously).
@@ -146,14 +149,14 @@ class ConductorManager(manager.Manager):
                             instance_uuids, spec, injected_files)
 
     @staticmethod
-    def _in_context(context: Any, fn: Any, *args: Any) -> None:
+    def _in_context(context: RequestContext, fn: Any, *args: Any) -> None:
         context.update_store()
         try:
             fn(*args)
         except Exception:
             LOG.exception("Build orchestration failed")
 
-    def _build_instances(self, context: Any, instance_uuids: list[str],
+    def _build_instances(self, context: RequestContext, instance_uuids: list[str],
                          request_spec: RequestSpec,
                          injected_files: InjectedFileList | None = None) -> None:
         """Ask the scheduler for a host per instance, then cast to each host."""
@@ -175,7 +178,7 @@ class ConductorManager(manager.Manager):
             self._cast_to_host(context, uuid, dest, request_spec.for_instance(uuid),
                                injected_files)
 
-    def reschedule_instance(self, context: Any, instance_uuid: str,
+    def reschedule_instance(self, context: RequestContext, instance_uuid: str,
                             request_spec: RequestSpec | dict[str, Any],
                             failed_host: str, reason: str,
                             injected_files: InjectedFileList | None = None) -> None:
@@ -186,7 +189,7 @@ class ConductorManager(manager.Manager):
                             instance_uuid, spec, failed_host, reason, injected_files)
 
     @staticmethod
-    def _recorded_spec(context: Any, instance_uuid: str, sent: RequestSpec) -> RequestSpec:
+    def _recorded_spec(context: RequestContext, instance_uuid: str, sent: RequestSpec) -> RequestSpec:
         """The spec recorded at create time (the sender's copy for an
         instance recorded before specs were)."""
         try:
@@ -194,7 +197,7 @@ class ConductorManager(manager.Manager):
         except exception.RequestSpecNotFound:
             return sent.for_instance(instance_uuid)
 
-    def _reschedule_instance(self, context: Any, instance_uuid: str, request_spec: RequestSpec,
+    def _reschedule_instance(self, context: RequestContext, instance_uuid: str, request_spec: RequestSpec,
                              failed_host: str, reason: str,
                              injected_files: InjectedFileList | None = None) -> None:
         try:
@@ -223,7 +226,7 @@ class ConductorManager(manager.Manager):
             return
         self._cast_to_host(context, instance_uuid, dest, spec, injected_files)
 
-    def _await_compute_heartbeats(self, context: Any) -> None:
+    def _await_compute_heartbeats(self, context: RequestContext) -> None:
         """Just after this conductor started, let computes that look down
         report first: their heartbeats pass through a conductor, so after a
         conductor outage every compute looks down until its queued heartbeat
@@ -248,7 +251,7 @@ class ConductorManager(manager.Manager):
                 logged = True
             time.sleep(0.5)
 
-    def _cast_to_host(self, context: Any, uuid: str, dest: dict[str, str],
+    def _cast_to_host(self, context: RequestContext, uuid: str, dest: dict[str, str],
                       request_spec: RequestSpec,
                       injected_files: InjectedFileList | None = None) -> None:
         try:
@@ -263,7 +266,7 @@ class ConductorManager(manager.Manager):
         self.compute_rpcapi.run_instance(context, instance, dest["host"], request_spec,
                                          injected_files)
 
-    def _set_error(self, context: Any, uuid: str, exc: BaseException) -> None:
+    def _set_error(self, context: RequestContext, uuid: str, exc: BaseException) -> None:
         try:
             instance = Instance.get_by_uuid(context, uuid)
             # NOTE: fault first, so an instance seen in ERROR always has one.

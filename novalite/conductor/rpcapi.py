@@ -16,7 +16,7 @@ API version history:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import oslo_messaging as messaging
 from oslo_log import log as logging
@@ -25,6 +25,9 @@ from oslo_versionedobjects import base as ovo_base
 from novalite import rpc
 from novalite.conf import CONF
 from novalite.objects.request_spec import InjectedFileList, RequestSpec
+
+if TYPE_CHECKING:
+    from novalite.context import RequestContext
 
 LOG = logging.getLogger(__name__)
 
@@ -40,7 +43,7 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
         self.client = rpc.get_client(target, version_cap=CONF.upgrade_levels.conductor,
                                      timeout=CONF.conductor.call_timeout)
 
-    def wait_until_ready(self, context: Any, stopped: Any, timeout: int = 2) -> None:
+    def wait_until_ready(self, context: RequestContext, stopped: Any, timeout: int = 2) -> None:
         """Block until a conductor answers a ping (short timeouts: a message
         sent before any conductor declared its queue is simply dropped)."""
         from novalite import baserpc
@@ -67,13 +70,13 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
                                                         "injected_files": files}
         return self.client, {"request_spec": spec.to_legacy_dict()}
 
-    def build_instances(self, context: Any, instance_uuids: list[str],
+    def build_instances(self, context: RequestContext, instance_uuids: list[str],
                         request_spec: RequestSpec,
                         injected_files: InjectedFileList | None = None) -> None:
         cctxt, args = self._build_args(request_spec, injected_files)
         cctxt.cast(context, "build_instances", instance_uuids=instance_uuids, **args)
 
-    def reschedule_instance(self, context: Any, instance_uuid: str, request_spec: RequestSpec,
+    def reschedule_instance(self, context: RequestContext, instance_uuid: str, request_spec: RequestSpec,
                             failed_host: str, reason: str,
                             injected_files: InjectedFileList | None = None) -> None:
         cctxt, args = self._build_args(request_spec, injected_files)
@@ -82,21 +85,21 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
 
     # -- network (1.1) ----------------------------------------------------------
 
-    def allocate_for_instance(self, context: Any, instance_uuid: str, host: str) -> list:
+    def allocate_for_instance(self, context: RequestContext, instance_uuid: str, host: str) -> list:
         """Allocate the instance's ports (from its requested networks);
         returns its network_info."""
         cctxt = self.client.prepare(version="1.1")
         return self._call(cctxt, context, "allocate_for_instance",
                           instance_uuid=instance_uuid, host=host)
 
-    def deallocate_for_instance(self, context: Any, instance_uuid: str) -> int:
+    def deallocate_for_instance(self, context: RequestContext, instance_uuid: str) -> int:
         cctxt = self.client.prepare(version="1.1")
         return self._call(cctxt, context, "deallocate_for_instance",
                           instance_uuid=instance_uuid)
 
     # -- instance action events (1.1) -------------------------------------------
 
-    def action_event_start(self, context: Any, instance_uuid: str, action: str, event: str,
+    def action_event_start(self, context: RequestContext, instance_uuid: str, action: str, event: str,
                            host: str) -> int:
         """Start ``event`` of the instance's action of this request (made,
         named ``action``, when the request has none yet); returns its id."""
@@ -104,7 +107,7 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
         return self._call(cctxt, context, "action_event_start",
                           instance_uuid=instance_uuid, action=action, event=event, host=host)
 
-    def action_event_finish(self, context: Any, event_id: int, result: str,
+    def action_event_finish(self, context: RequestContext, event_id: int, result: str,
                             details: str | None = None, traceback: str | None = None) -> None:
         cctxt = self.client.prepare(version="1.1")
         self._call(cctxt, context, "action_event_finish", event_id=event_id, result=result,
@@ -112,7 +115,7 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
 
     # -- objects --------------------------------------------------------------
 
-    def _call(self, cctxt: Any, context: Any, method: str, **kwargs: Any) -> Any:
+    def _call(self, cctxt: Any, context: RequestContext, method: str, **kwargs: Any) -> Any:
         """``cctxt.call``, sent again when no answer comes within
         [conductor] call_timeout, up to call_attempts times.
 
@@ -133,13 +136,13 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
                             attempt, attempts)
         raise AssertionError("unreachable")
 
-    def object_class_action_versions(self, context: Any, objname: str, objmethod: str,
+    def object_class_action_versions(self, context: RequestContext, objname: str, objmethod: str,
                                      object_versions: dict, args: Any, kwargs: Any) -> Any:
         return self._call(self.client, context, "object_class_action_versions",
                           objname=objname, objmethod=objmethod,
                           object_versions=object_versions, args=args, kwargs=kwargs)
 
-    def object_action(self, context: Any, objinst: Any, objmethod: str, args: Any,
+    def object_action(self, context: RequestContext, objinst: Any, objmethod: str, args: Any,
                       kwargs: Any) -> Any:
         if objmethod == "heartbeat":
             # NOTE: a heartbeat that waited in the queue would be stale when
@@ -150,7 +153,7 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
         return self._call(self.client, context, "object_action", objinst=objinst,
                           objmethod=objmethod, args=args, kwargs=kwargs)
 
-    def object_backport_versions(self, context: Any, objinst: Any,
+    def object_backport_versions(self, context: RequestContext, objinst: Any,
                                  object_versions: dict) -> Any:
         return self._call(self.client, context, "object_backport_versions",
                           objinst=objinst, object_versions=object_versions)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from oslo_versionedobjects import fields
 
 from novalite.db import api as db
 from novalite.objects import base
+
+if TYPE_CHECKING:
+    from novalite.context import RequestContext
 
 _SKIP = ("id", "created_at", "updated_at")
 
@@ -61,5 +64,5 @@ class ComputeNodeList(base.ObjectListBase, base.NovaliteObject):
 
     @classmethod
     @base.remotable
-    def get_all(cls, context: Any, host: str | None = None) -> ComputeNodeList:
+    def get_all(cls, context: RequestContext, host: str | None = None) -> ComputeNodeList:
         return base.obj_make_list(context, cls(), ComputeNode, db.compute_node_get_all(host))

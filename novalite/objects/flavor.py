@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oslo_versionedobjects import fields
 
 from novalite.db import api as db
 from novalite.objects import base
+
+if TYPE_CHECKING:
+    from novalite.context import RequestContext
 
 # NOTE: the columns a flavor list may be sorted by (the API's schema offers them).
 SORT_KEYS = db.FLAVOR_SORT_KEYS
@@ -37,19 +40,19 @@ class Flavor(base.NovaliteObject, base.NovaliteObjectDictCompat):
     }
 
     @classmethod
-    def _from_db_object(cls, context: Any, obj: Any, db_row: dict) -> Any:
+    def _from_db_object(cls, context: RequestContext, obj: Any, db_row: dict) -> Any:
         row = dict(db_row)
         row["extra_specs"] = row.get("extra_specs") or {}
         return super()._from_db_object(context, obj, row)
 
     @classmethod
     @base.remotable
-    def get_by_flavor_id(cls, context: Any, flavorid: str) -> Flavor:
+    def get_by_flavor_id(cls, context: RequestContext, flavorid: str) -> Flavor:
         return cls._from_db_object(context, cls(), db.flavor_get_by_flavor_id(flavorid))
 
     @classmethod
     @base.remotable
-    def get_by_name(cls, context: Any, name: str) -> Flavor:
+    def get_by_name(cls, context: RequestContext, name: str) -> Flavor:
         return cls._from_db_object(context, cls(), db.flavor_get_by_name(name))
 
     @base.remotable
@@ -112,7 +115,7 @@ class FlavorList(base.ObjectListBase, base.NovaliteObject):
 
     @classmethod
     @base.remotable
-    def get_all(cls, context: Any, filters: dict | None = None, limit: int | None = None,
+    def get_all(cls, context: RequestContext, filters: dict | None = None, limit: int | None = None,
                 marker: str | None = None, sort_key: str = "flavorid",
                 sort_dir: str = "asc") -> FlavorList:
         """Flavors by ``filters`` (see ``db.api.flavor_get_all``), one page

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oslo_utils import versionutils
 from oslo_versionedobjects import fields
@@ -13,6 +13,9 @@ from novalite.db import api as db
 from novalite.objects import base
 from novalite.objects.flavor import Flavor
 from novalite.objects.instance_fault import InstanceFault, InstanceFaultList
+
+if TYPE_CHECKING:
+    from novalite.context import RequestContext
 
 _EMPTY: dict[str, Any] = {"metadata": dict, "system_metadata": dict, "build_attempts": list}
 _NOT_DB = ("flavor", "fault", "id", "created_at", "updated_at", "deleted_at", "deleted")
@@ -98,7 +101,7 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
                 primitive.pop(name, None)
 
     @classmethod
-    def _from_db_object(cls, context: Any, obj: Any, db_row: dict,
+    def _from_db_object(cls, context: RequestContext, obj: Any, db_row: dict,
                         fault: dict | None = None) -> Instance:
         row = dict(db_row)
         row["auto_disk_config"] = bool(row.get("auto_disk_config"))
@@ -115,7 +118,7 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
         return obj
 
     @classmethod
-    def _from_trusted_row(cls, context: Any, db_row: dict, fault: dict | None) -> Instance:
+    def _from_trusted_row(cls, context: RequestContext, db_row: dict, fault: dict | None) -> Instance:
         """``_from_db_object`` for rows the database typed already: values are
         stored without the per-field coercion of ``setattr``, which was most
         of the time of listing 1,000 servers (benchmarks/bench_servers_detail.py).
@@ -181,7 +184,7 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
 
     @classmethod
     @base.remotable
-    def get_by_uuid(cls, context: Any, uuid: str, read_deleted: bool = False,
+    def get_by_uuid(cls, context: RequestContext, uuid: str, read_deleted: bool = False,
                     project_id: str | None = None) -> Instance:
         """Within ``project_id`` when given: another project's instance is
         not found."""
@@ -229,14 +232,14 @@ class InstanceList(base.ObjectListBase, base.NovaliteObject):
 
     @classmethod
     @base.remotable
-    def get_by_filters(cls, context: Any, filters: dict, sort_key: str = "created_at",
+    def get_by_filters(cls, context: RequestContext, filters: dict, sort_key: str = "created_at",
                        sort_dir: str = "desc", limit: int | None = None,
                        marker: str | None = None, with_faults: bool = False) -> InstanceList:
         return cls._get_by_filters(context, filters, sort_key, sort_dir, limit, marker,
                                    with_faults)
 
     @classmethod
-    def _get_by_filters(cls, context: Any, filters: dict, sort_key: str, sort_dir: str,
+    def _get_by_filters(cls, context: RequestContext, filters: dict, sort_key: str, sort_dir: str,
                         limit: int | None, marker: str | None,
                         with_faults: bool) -> InstanceList:
         rows = db.instance_get_all_by_filters(filters, sort_key=sort_key, sort_dir=sort_dir,
@@ -254,7 +257,7 @@ class InstanceList(base.ObjectListBase, base.NovaliteObject):
 
     @classmethod
     @base.remotable
-    def get_by_host(cls, context: Any, host: str) -> InstanceList:
+    def get_by_host(cls, context: RequestContext, host: str) -> InstanceList:
         return cls._get_by_filters(context, {"host": host}, "id", "asc", None, None, False)
 
 

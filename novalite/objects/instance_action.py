@@ -7,15 +7,18 @@ Nova's compute does."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from oslo_versionedobjects import fields
 
 from novalite.db import network as db
 from novalite.objects import base
 
+if TYPE_CHECKING:
+    from novalite.context import RequestContext
 
-def _action_values(context: Any, instance_uuid: str, action: str) -> dict:
+
+def _action_values(context: RequestContext, instance_uuid: str, action: str) -> dict:
     return {"action": action, "instance_uuid": instance_uuid,
             "request_id": getattr(context, "request_id", None),
             "user_id": getattr(context, "user_id", None),
@@ -41,7 +44,7 @@ class InstanceAction(base.NovaliteObject, base.NovaliteObjectDictCompat):
 
     @classmethod
     @base.remotable
-    def get_by_request_id(cls, context: Any, instance_uuid: str,
+    def get_by_request_id(cls, context: RequestContext, instance_uuid: str,
                           request_id: str) -> InstanceAction | None:
         """The instance's latest action of the request, or None."""
         row = db.action_get_by_request_id(instance_uuid, request_id)
@@ -49,7 +52,7 @@ class InstanceAction(base.NovaliteObject, base.NovaliteObjectDictCompat):
 
     @classmethod
     @base.remotable
-    def action_start(cls, context: Any, instance_uuid: str, action: str) -> InstanceAction:
+    def action_start(cls, context: RequestContext, instance_uuid: str, action: str) -> InstanceAction:
         """Record the start of ``action`` on the instance for the context's request."""
         row = db.action_start(_action_values(context, instance_uuid, action))
         return cls._from_db_object(context, cls(), row)
@@ -63,7 +66,7 @@ class InstanceActionList(base.ObjectListBase, base.NovaliteObject):
 
     @classmethod
     @base.remotable
-    def get_by_instance_uuid(cls, context: Any, instance_uuid: str) -> InstanceActionList:
+    def get_by_instance_uuid(cls, context: RequestContext, instance_uuid: str) -> InstanceActionList:
         """The instance's actions, newest first."""
         return base.obj_make_list(context, cls(), InstanceAction, db.actions_get(instance_uuid))
 
@@ -87,7 +90,7 @@ class InstanceActionEvent(base.NovaliteObject, base.NovaliteObjectDictCompat):
 
     @classmethod
     @base.remotable
-    def event_start(cls, context: Any, instance_uuid: str, action: str, event: str,
+    def event_start(cls, context: RequestContext, instance_uuid: str, action: str, event: str,
                     host: str | None) -> InstanceActionEvent:
         """Start ``event`` of the instance's action of this request (made,
         named ``action``, when the request has none yet)."""
@@ -117,6 +120,6 @@ class InstanceActionEventList(base.ObjectListBase, base.NovaliteObject):
 
     @classmethod
     @base.remotable
-    def get_by_action(cls, context: Any, action_id: int) -> InstanceActionEventList:
+    def get_by_action(cls, context: RequestContext, action_id: int) -> InstanceActionEventList:
         return base.obj_make_list(context, cls(), InstanceActionEvent,
                                   db.action_events_get(action_id))

@@ -4,13 +4,16 @@ details for admins)."""
 from __future__ import annotations
 
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING
 
 from oslo_versionedobjects import fields
 
 from novalite import exception
 from novalite.db import api as db
 from novalite.objects import base
+
+if TYPE_CHECKING:
+    from novalite.context import RequestContext
 
 
 @base.register
@@ -36,12 +39,12 @@ class InstanceFault(base.NovaliteObject, base.NovaliteObjectDictCompat):
 
     @classmethod
     @base.remotable
-    def get_latest_for_instance(cls, context: Any, instance_uuid: str) -> InstanceFault | None:
+    def get_latest_for_instance(cls, context: RequestContext, instance_uuid: str) -> InstanceFault | None:
         rows = db.instance_fault_get_by_instance_uuids([instance_uuid])[instance_uuid]
         return cls._from_db_object(context, cls(), rows[0]) if rows else None
 
     @classmethod
-    def from_exception(cls, context: Any, instance_uuid: str, exc: BaseException,
+    def from_exception(cls, context: RequestContext, instance_uuid: str, exc: BaseException,
                        host: str | None) -> InstanceFault:
         """Build a fault: the user sees the message of a NovaliteException, or
         just the exception's class name for anything unexpected; admins get the
@@ -64,6 +67,6 @@ class InstanceFaultList(base.ObjectListBase, base.NovaliteObject):
 
     @classmethod
     @base.remotable
-    def get_latest_by_instance_uuids(cls, context: Any, uuids: list[str]) -> InstanceFaultList:
+    def get_latest_by_instance_uuids(cls, context: RequestContext, uuids: list[str]) -> InstanceFaultList:
         rows = [r[0] for r in db.instance_fault_get_by_instance_uuids(list(uuids)).values() if r]
         return base.obj_make_list(context, cls(), InstanceFault, rows)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from oslo_versionedobjects import fields
 
 from novalite.db import keypairs as db
 from novalite.objects import base
+
+if TYPE_CHECKING:
+    from novalite.context import RequestContext
 
 
 @base.register
@@ -30,13 +33,13 @@ class KeyPair(base.NovaliteObject, base.NovaliteObjectDictCompat):
 
     @classmethod
     @base.remotable
-    def get_by_name(cls, context: Any, user_id: str, name: str) -> KeyPair:
+    def get_by_name(cls, context: RequestContext, user_id: str, name: str) -> KeyPair:
         """The user's key pair ``name``; KeypairNotFound (404) when there is none."""
         return cls._from_db_object(context, cls(), db.key_pair_get(user_id, name))
 
     @classmethod
     @base.remotable
-    def destroy_by_name(cls, context: Any, user_id: str, name: str) -> None:
+    def destroy_by_name(cls, context: RequestContext, user_id: str, name: str) -> None:
         db.key_pair_destroy(user_id, name)
 
     @base.remotable
@@ -60,11 +63,11 @@ class KeyPairList(base.ObjectListBase, base.NovaliteObject):
 
     @classmethod
     @base.remotable
-    def get_by_user(cls, context: Any, user_id: str) -> KeyPairList:
+    def get_by_user(cls, context: RequestContext, user_id: str) -> KeyPairList:
         """The user's key pairs by name."""
         return base.obj_make_list(context, cls(), KeyPair, db.key_pair_get_all_by_user(user_id))
 
     @classmethod
     @base.remotable
-    def get_count_by_user(cls, context: Any, user_id: str) -> int:
+    def get_count_by_user(cls, context: RequestContext, user_id: str) -> int:
         return int(db.key_pair_count_by_user(user_id))

@@ -6,7 +6,7 @@ reaches it through the conductor, the API runs it where the database is."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oslo_versionedobjects import fields
 
@@ -17,6 +17,9 @@ from novalite.network import api as network_api
 from novalite.objects import base
 from novalite.objects.instance import Instance
 from novalite.objects.request_spec import RequestSpec
+
+if TYPE_CHECKING:
+    from novalite.context import RequestContext
 
 
 @base.register
@@ -36,7 +39,7 @@ class Network(base.NovaliteObject, base.NovaliteObjectDictCompat):
 
     @classmethod
     @base.remotable
-    def get_by_uuid(cls, context: Any, network_uuid: str) -> Network:
+    def get_by_uuid(cls, context: RequestContext, network_uuid: str) -> Network:
         """The network; NetworkNotFound when there is none."""
         return cls._from_db_object(context, cls(), db.network_get(network_uuid))
 
@@ -49,7 +52,7 @@ class NetworkList(base.ObjectListBase, base.NovaliteObject):
 
     @classmethod
     @base.remotable
-    def get_all(cls, context: Any, name: str | None = None,
+    def get_all(cls, context: RequestContext, name: str | None = None,
                 uuid: str | None = None) -> NetworkList:
         return base.obj_make_list(context, cls(), Network, db.network_get_all(name, uuid))
 
@@ -79,7 +82,8 @@ class FixedIPList(base.ObjectListBase, base.NovaliteObject):
 
     @classmethod
     @base.remotable
-    def get_by_instance_uuids(cls, context: Any, instance_uuids: list[str]) -> FixedIPList:
+    def get_by_instance_uuids(cls, context: RequestContext | None,
+                              instance_uuids: list[str]) -> FixedIPList:
         """The addresses of many instances (with their network's name), in
         one query, in allocation order."""
         rows = [dict(port, instance_uuid=uuid) for uuid, ports in
@@ -89,7 +93,7 @@ class FixedIPList(base.ObjectListBase, base.NovaliteObject):
 
     @classmethod
     @base.remotable
-    def allocate_for_instance(cls, context: Any, instance_uuid: str,
+    def allocate_for_instance(cls, context: RequestContext, instance_uuid: str,
                               host: str | None) -> list[dict]:
         """Allocate the instance's ports on ``host`` from the networks it
         asked for; returns its network_info. Idempotent: a retried call (or a
@@ -100,12 +104,12 @@ class FixedIPList(base.ObjectListBase, base.NovaliteObject):
 
     @classmethod
     @base.remotable
-    def deallocate_for_instance(cls, context: Any, instance_uuid: str) -> int:
+    def deallocate_for_instance(cls, context: RequestContext, instance_uuid: str) -> int:
         """Release every address of the instance; returns how many."""
         return network_api.deallocate_for_instance(instance_uuid)
 
 
-def _requested_networks(context: Any, instance_uuid: str) -> Any:
+def _requested_networks(context: RequestContext, instance_uuid: str) -> Any:
     """What the create request asked for, from the instance's RequestSpec;
     an instance recorded before specs were keeps it in system_metadata."""
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oslo_utils import timeutils
 from oslo_versionedobjects import fields
@@ -11,6 +11,9 @@ from novalite.conf import CONF
 from novalite.db import api as db
 from novalite.objects import base
 from novalite.objects.instance import _db_value
+
+if TYPE_CHECKING:
+    from novalite.context import RequestContext
 
 
 @base.register
@@ -62,12 +65,12 @@ class Service(base.NovaliteObject, base.NovaliteObjectDictCompat):
 
     @classmethod
     @base.remotable
-    def get_by_host_and_binary(cls, context: Any, host: str, binary: str) -> Service:
+    def get_by_host_and_binary(cls, context: RequestContext, host: str, binary: str) -> Service:
         return cls._from_db_object(context, cls(), db.service_get_by_host_and_binary(host, binary))
 
     @classmethod
     @base.remotable
-    def get_by_id(cls, context: Any, service_id: int) -> Service:
+    def get_by_id(cls, context: RequestContext, service_id: int) -> Service:
         return cls._from_db_object(context, cls(), db.service_get(service_id))
 
     def is_up(self) -> bool:
@@ -86,12 +89,12 @@ class ServiceList(base.ObjectListBase, base.NovaliteObject):
 
     @classmethod
     @base.remotable
-    def get_all(cls, context: Any, binary: str | None = None,
+    def get_all(cls, context: RequestContext, binary: str | None = None,
                 host: str | None = None) -> ServiceList:
         return base.obj_make_list(context, cls(), Service, db.service_get_all(binary, host))
 
     @classmethod
-    def min_rpc_version(cls, context: Any, binary: str) -> str | None:
+    def min_rpc_version(cls, context: RequestContext, binary: str) -> str | None:
         """Lowest RPC version among the running services of ``binary``."""
         versions = [s.rpc_version for s in cls.get_all(context, binary=binary)
                     if s.rpc_version and s.is_up()]

@@ -29,7 +29,7 @@ class HostManager:
         self._states: dict[str, HostState] = {}
         self._seen: dict[str, Any] = {}
 
-    def get_all_host_states(self, context: Any) -> list[HostState]:
+    def get_all_host_states(self, context: RequestContext) -> list[HostState]:
         services = {s.host: s for s in ServiceList.get_all(context, binary="novalite-compute")}
         states: dict[str, HostState] = {}
         for node in ComputeNodeList.get_all(context):

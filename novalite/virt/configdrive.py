@@ -21,13 +21,16 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oslo_concurrency import processutils
 
 from novalite import exception, filemodes
 from novalite.conf import CONF
 from novalite.network import model as network_model
+
+if TYPE_CHECKING:
+    from novalite.objects.instance import Instance
 
 VOLUME_LABEL = "config-2"
 FILE_NAME = "disk.config"
@@ -41,7 +44,7 @@ def _b64(value: str, what: str, uuid: str) -> bytes:
                                            reason=f"{what} is not valid base64") from e
 
 
-def injected_files(instance: Any, files: list[dict[str, str]]) -> list[tuple[str, bytes]]:
+def injected_files(instance: Instance, files: list[dict[str, str]]) -> list[tuple[str, bytes]]:
     """The build request's personality files, checked and decoded."""
     out = []
     for f in files:
@@ -58,11 +61,11 @@ def decode_contents(f: dict, uuid: str) -> bytes:
     return _b64(str(f.get("contents", "")), f"contents of {f.get('path')}", uuid)
 
 
-def _get(instance: Any, name: str) -> Any:
+def _get(instance: Instance, name: str) -> Any:
     return getattr(instance, name) if instance.obj_attr_is_set(name) else None
 
 
-def metadata(instance: Any, files: list[tuple[str, bytes]]) -> dict:
+def metadata(instance: Instance, files: list[tuple[str, bytes]]) -> dict:
     keys = {}
     key_name = _get(instance, "key_name")
     key_data = _get(instance, "key_data")
@@ -92,7 +95,7 @@ def _write(root: str, rel: str, data: bytes) -> None:
         f.write(data)
 
 
-def populate(root: str, instance: Any, network_info: list[dict],
+def populate(root: str, instance: Instance, network_info: list[dict],
              files_requested: list[dict[str, str]] | None = None) -> None:
     files = injected_files(instance, files_requested or [])
     latest = "openstack/latest"
@@ -107,7 +110,7 @@ def populate(root: str, instance: Any, network_info: list[dict],
         _write(root, f"openstack/content/{i:04d}", data)
 
 
-def make_drive(path: str, instance: Any, network_info: list[dict],
+def make_drive(path: str, instance: Instance, network_info: list[dict],
                files: list[dict[str, str]] | None = None) -> str:
     """Build the ISO at ``path`` (with the build request's personality
     ``files``); returns it."""
@@ -130,5 +133,5 @@ def make_drive(path: str, instance: Any, network_info: list[dict],
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def required(instance: Any) -> bool:
+def required(instance: Instance) -> bool:
     return bool(CONF.compute.force_config_drive or _get(instance, "config_drive"))

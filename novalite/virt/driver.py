@@ -9,7 +9,7 @@ they need from the service they get through the ``VirtAPI``.
 from __future__ import annotations
 
 import abc
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oslo_log import log as logging
 from stevedore import driver as stevedore_driver
@@ -17,6 +17,10 @@ from stevedore import driver as stevedore_driver
 from novalite import exception
 from novalite.virt.hardware import HostResources, InstanceInfo
 from novalite.virt.virtapi import VirtAPI
+
+if TYPE_CHECKING:
+    from novalite.context import RequestContext
+    from novalite.objects.instance import Instance
 
 LOG = logging.getLogger(__name__)
 
@@ -57,7 +61,7 @@ class ComputeDriver(abc.ABC):
         """Capacity and current usage of ``nodename``, as measured."""
 
     @abc.abstractmethod
-    def spawn(self, context: Any, instance: Any, image_meta: dict,
+    def spawn(self, context: RequestContext, instance: Instance, image_meta: dict,
               network_info: list, block_device_info: dict | None = None, *,
               injected_files: list[dict[str, str]] | None = None) -> None:
         """Create and start a guest; return when it is running.
@@ -73,7 +77,7 @@ class ComputeDriver(abc.ABC):
         """
 
     @abc.abstractmethod
-    def destroy(self, context: Any, instance: Any, network_info: list | None = None,
+    def destroy(self, context: RequestContext, instance: Instance, network_info: list | None = None,
                 block_device_info: dict | None = None) -> None:
         """Stop and remove the guest and everything made for it.
 
@@ -82,41 +86,41 @@ class ComputeDriver(abc.ABC):
         """
 
     @abc.abstractmethod
-    def power_off(self, instance: Any, timeout: int = 0) -> None:
+    def power_off(self, instance: Instance, timeout: int = 0) -> None:
         """Shut the guest down: gracefully within ``timeout`` seconds, then
         forcibly. Succeeds when it is already off. Raises InstanceNotFound
         when there is no guest."""
 
     @abc.abstractmethod
-    def power_on(self, context: Any, instance: Any) -> None:
+    def power_on(self, context: RequestContext, instance: Instance) -> None:
         """Start a stopped guest. Succeeds when it is already running. Raises
         InstanceNotFound when there is no guest."""
 
     @abc.abstractmethod
-    def reboot(self, context: Any, instance: Any, reboot_type: str) -> None:
+    def reboot(self, context: RequestContext, instance: Instance, reboot_type: str) -> None:
         """SOFT: ask the guest to restart, falling back to HARD; HARD: reset.
         The guest is running when this returns. Raises InstanceNotFound when
         there is no guest."""
 
     @abc.abstractmethod
-    def get_info(self, instance: Any) -> InstanceInfo:
+    def get_info(self, instance: Instance) -> InstanceInfo:
         """The guest's power state. Raises InstanceNotFound when there is none."""
 
     @abc.abstractmethod
     def list_instance_uuids(self) -> list[str]:
         """UUIDs of the guests that exist on this host."""
 
-    def manage_image_cache(self, context: Any, all_instances: list[Any]) -> None:
+    def manage_image_cache(self, context: RequestContext, all_instances: list[Any]) -> None:
         """Remove cached images that none of ``all_instances`` (this host's)
         uses, as ``[image_cache]`` says (Nova's). Never removes one in use;
         a driver without a cache does nothing."""
         return None
 
-    def get_console_output(self, context: Any, instance: Any) -> bytes:
+    def get_console_output(self, context: RequestContext, instance: Instance) -> bytes:
         """What the guest wrote to its console so far."""
         raise NotImplementedError()
 
-    def inject_files(self, context: Any, instance: Any, files: list[dict],
+    def inject_files(self, context: RequestContext, instance: Instance, files: list[dict],
                      timeout: float) -> None:
         """Write files ({"path": absolute path, "contents": base64}) into the
         running guest (``supports_file_injection``), within ``timeout``

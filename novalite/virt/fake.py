@@ -20,12 +20,16 @@ import json
 import os
 import tempfile
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from novalite import exception
 from novalite.conf import CONF
 from novalite.virt import driver, power_state
 from novalite.virt.hardware import HostResources, InstanceInfo
+
+if TYPE_CHECKING:
+    from novalite.context import RequestContext
+    from novalite.objects.instance import Instance
 
 
 class _FakeGuest:
@@ -175,7 +179,7 @@ class FakeDriver(driver.ComputeDriver):
             local_gb_used=sum(g.disk_gb for g in guests),
             running_vms=len(guests), hypervisor_description="fake (in memory)")
 
-    def spawn(self, context: Any, instance: Any, image_meta: dict, network_info: list,
+    def spawn(self, context: RequestContext, instance: Instance, image_meta: dict, network_info: list,
               block_device_info: dict | None = None, *,
               injected_files: list[dict[str, str]] | None = None) -> None:
         flavor = instance.flavor
@@ -207,13 +211,13 @@ class FakeDriver(driver.ComputeDriver):
         guest.console += f"fake guest {instance.uuid} booted\n".encode()
         self._persist()
 
-    def _boot(self, instance: Any, guest: _FakeGuest) -> None:
+    def _boot(self, instance: Instance, guest: _FakeGuest) -> None:
         delay = CONF.fake_driver.spawn_delay
         if delay and guest.cancelled.wait(delay) or guest.cancelled.is_set():
             raise exception.InstanceSpawnError(instance_uuid=instance.uuid,
                                                reason="guest destroyed while spawning")
 
-    def destroy(self, context: Any, instance: Any, network_info: list | None = None,
+    def destroy(self, context: RequestContext, instance: Instance, network_info: list | None = None,
                 block_device_info: dict | None = None) -> None:
         with self._lock:
             guest = self._guests.pop(instance.uuid, None)
@@ -224,42 +228,42 @@ class FakeDriver(driver.ComputeDriver):
                 self.plugged.append(("unplug", vif["id"], vif["network"]["bridge"]))
             self._persist()
 
-    def inject_files(self, context: Any, instance: Any, files: list[dict],
+    def inject_files(self, context: RequestContext, instance: Instance, files: list[dict],
                      timeout: float) -> None:
         guest = self._guest(instance)
         for f in files:
             guest.files[f["path"]] = base64.b64decode(f.get("contents", ""))
         self._persist()
 
-    def _guest(self, instance: Any) -> _FakeGuest:
+    def _guest(self, instance: Instance) -> _FakeGuest:
         with self._lock:
             guest = self._guests.get(instance.uuid)
         if guest is None:
             raise exception.InstanceNotFound(instance_id=instance.uuid)
         return guest
 
-    def power_off(self, instance: Any, timeout: int = 0) -> None:
+    def power_off(self, instance: Instance, timeout: int = 0) -> None:
         self._guest(instance).state = power_state.SHUTDOWN
         self._persist()
 
-    def power_on(self, context: Any, instance: Any) -> None:
+    def power_on(self, context: RequestContext, instance: Instance) -> None:
         self._guest(instance).state = power_state.RUNNING
         self._persist()
 
-    def reboot(self, context: Any, instance: Any, reboot_type: str) -> None:
+    def reboot(self, context: RequestContext, instance: Instance, reboot_type: str) -> None:
         guest = self._guest(instance)
         guest.state = power_state.RUNNING
         guest.console += f"fake guest {instance.uuid} rebooted ({reboot_type})\n".encode()
         self._persist()
 
-    def get_info(self, instance: Any) -> InstanceInfo:
+    def get_info(self, instance: Instance) -> InstanceInfo:
         return InstanceInfo(state=self._guest(instance).state, internal_id=instance.uuid)
 
     def list_instance_uuids(self) -> list[str]:
         with self._lock:
             return list(self._guests)
 
-    def get_console_output(self, context: Any, instance: Any) -> bytes:
+    def get_console_output(self, context: RequestContext, instance: Instance) -> bytes:
         return self._guest(instance).console
 
     # -- for tests: things a hypervisor does behind the service's back -----
@@ -294,7 +298,7 @@ class FailingFirstSpawnDriver(FakeDriver):
         super().__init__(virtapi)
         self._failed_once = False
 
-    def _boot(self, instance: Any, guest: _FakeGuest) -> None:
+    def _boot(self, instance: Instance, guest: _FakeGuest) -> None:
         with self._lock:
             first, self._failed_once = not self._failed_once, True
         if first:
@@ -306,7 +310,7 @@ class FailingFirstSpawnDriver(FakeDriver):
 class AlwaysFailingSpawnDriver(FakeDriver):
     """Every spawn fails with a non-retryable error."""
 
-    def _boot(self, instance: Any, guest: _FakeGuest) -> None:
+    def _boot(self, instance: Instance, guest: _FakeGuest) -> None:
         raise exception.InstanceSpawnError(instance_uuid=instance.uuid,
                                            reason="injected failure: this host cannot spawn")
 
@@ -314,7 +318,7 @@ class AlwaysFailingSpawnDriver(FakeDriver):
 class HangingSpawnDriver(FakeDriver):
     """spawn() hangs for ``[fake_driver] hang_seconds`` unless destroyed."""
 
-    def _boot(self, instance: Any, guest: _FakeGuest) -> None:
+    def _boot(self, instance: Instance, guest: _FakeGuest) -> None:
         if guest.cancelled.wait(CONF.fake_driver.hang_seconds):
             raise exception.InstanceSpawnError(instance_uuid=instance.uuid,
                                                reason="guest destroyed while spawning")

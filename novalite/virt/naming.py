@@ -13,12 +13,15 @@ NOTE: the driver names its guests, so this lives in virt (below compute);
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from novalite.conf import CONF
 
+if TYPE_CHECKING:
+    from novalite.objects.instance import Instance
 
-def instance_name(instance: Any) -> str:
+
+def instance_name(instance: Instance) -> str:
     template = CONF.libvirt.instance_name_template
     try:
         return str(template % instance.id)
@@ -27,7 +30,7 @@ def instance_name(instance: Any) -> str:
                                "hostname": _field(instance, "hostname")})
 
 
-def _field(instance: Any, name: str) -> str:
+def _field(instance: Instance, name: str) -> str:
     is_set = getattr(instance, "obj_attr_is_set", None)
     if is_set is not None and not is_set(name):
         return ""

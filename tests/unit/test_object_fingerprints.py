@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import re
+from typing import Any
 
 from oslo_versionedobjects import fixture
 
@@ -18,33 +19,33 @@ from novalite import objects
 from novalite.objects import base
 
 EXPECTED = {
-    "ComputeNode": "1.1-ec6d4e6a815a167d53ba8f1c8dd1ec62",
-    "ComputeNodeList": "1.0-70528059d15a67053532b3a4d8d1e179",
+    "ComputeNode": "1.1-7f1e9fb25fe9382a44c4a5e29ba28fe0",
+    "ComputeNodeList": "1.0-4d7772da63342b5bd3aacb0ddced9bcd",
     "FixedIP": "1.0-3449ebffb754a8ae11c9274e491eb0a7",
-    "FixedIPList": "1.0-ed20de5271f690c5d84c337f1b12bf9a",
-    "Flavor": "1.1-df7b085511dc87a7605a2d64ff2d8a46",
-    "FlavorList": "1.1-5a981814c07b1c694de6eb6577199e30",
+    "FixedIPList": "1.0-bef00917662ac9758f7bac26b9798283",
+    "Flavor": "1.1-b68661e881f0e41926c442810512884c",
+    "FlavorList": "1.1-fd37e8708824fcc656c293dbde653fc9",
     "ImageMeta": "1.0-1532eada64fac3cb653ce4100876a037",
     "InjectedFile": "1.0-c6b00ed71002c2a09b992a2244347780",
     "InjectedFileList": "1.0-15ecf022a68ddbb8c2a6739cfc9f8f5e",
-    "Instance": "1.2-4ac78fada6e3391422c2e3e3ed682cbd",
-    "InstanceAction": "1.0-b85e16ba3ac1b936b3ec8513f40e1f41",
-    "InstanceActionEvent": "1.0-e4c966bc25cc0f41f9e54ba9eec96af1",
-    "InstanceActionEventList": "1.0-240ed7ea9da7713437db606d08995a4d",
-    "InstanceActionList": "1.0-eb147ccef7f3bba10349aee2f374a07b",
-    "InstanceFault": "1.0-f42bfb57c7a8bd3897e574e019c3c481",
-    "InstanceFaultList": "1.0-4d29b12aa641f1b481f2759fe81e0bd7",
-    "InstanceList": "1.2-a4058e00a01865ee84461963a2d3b28f",
-    "KeyPair": "1.0-2d5cdd87fee37f6cee03869fb3d77eeb",
-    "KeyPairList": "1.0-b75a4dd72ebad09811b396d7d8bb4c00",
-    "Network": "1.0-140452e0543fcf7620e4fad902e2edab",
-    "NetworkList": "1.0-58dafc058c434fae0a8c89e22e148583",
+    "Instance": "1.2-44911615805be741ec69fb32e05a2605",
+    "InstanceAction": "1.0-4a59466f25d71f7e2bfd7d8ee37a989e",
+    "InstanceActionEvent": "1.0-499f65657582ee6677e3eac7ed243cc1",
+    "InstanceActionEventList": "1.0-13d92fb953030cdbfee56481756e02be",
+    "InstanceActionList": "1.0-4a53826625cc280e15fae64a575e0879",
+    "InstanceFault": "1.0-3d0c037502bf766ca4a6003856de2397",
+    "InstanceFaultList": "1.0-7dde86a4199879fe706e228e1a64feac",
+    "InstanceList": "1.2-ac8ef449a3742144ce34d315f83c2a6b",
+    "KeyPair": "1.0-27918cec1b4d5ad579b88790cd7480f1",
+    "KeyPairList": "1.0-58b94f96e776bedaf1e192ddb2a24c4e",
+    "Network": "1.0-1bddf11d6a43b0b90a151aa36ad36ebb",
+    "NetworkList": "1.0-bd543d2568147416af936c6a302416f3",
     "NetworkRequest": "1.0-9880e279a0a7abc1d15d6a53e13a5c96",
     "NetworkRequestList": "1.0-15ecf022a68ddbb8c2a6739cfc9f8f5e",
-    "RequestSpec": "1.0-2ea2aa3f14ef639e67f42a978826f9bf",
+    "RequestSpec": "1.0-b12075cd1d9a0906b91d357815fed56a",
     "SchedulerRetries": "1.0-842099775ad19981c5dd0b1b006f2e3e",
-    "Service": "1.0-240b440527675aa7c1cdd88ad6977550",
-    "ServiceList": "1.0-debe5a1b3889e41f8ac391a30be1c1b3",
+    "Service": "1.0-ca866dc4b27f40200ed4d69d638c7596",
+    "ServiceList": "1.0-f6621975c20e5805eb2b67dec3679efc",
 }
 
 
@@ -53,8 +54,30 @@ def _classes() -> dict:
     return base.NovaliteObjectRegistry.obj_classes()
 
 
+def _unannotated(method: Any) -> Any:
+    """A remotable method's signature as it matters on the wire: names,
+    defaults, keyword-only arguments; not its type annotations (a typing
+    change is not a new version)."""
+    def stub() -> None: ...
+    stub.__signature__ = inspect.signature(method).replace(  # type: ignore[attr-defined]
+        parameters=[p.replace(annotation=inspect.Parameter.empty)
+                    for p in inspect.signature(method).parameters.values()],
+        return_annotation=inspect.Signature.empty)
+    return stub
+
+
+class _WireChecker(fixture.ObjectVersionChecker):
+    def _get_fingerprint(self, obj_name: str, extra_data_func: Any = None) -> str:
+        original = fixture.get_method_spec
+        fixture.get_method_spec = lambda m: original(_unannotated(m))  # type: ignore[assignment]
+        try:
+            return str(super()._get_fingerprint(obj_name, extra_data_func))
+        finally:
+            fixture.get_method_spec = original  # type: ignore[assignment]
+
+
 def test_every_object_has_the_fingerprint_of_its_version() -> None:
-    checker = fixture.ObjectVersionChecker(_classes())
+    checker = _WireChecker(_classes())
     expected, actual = checker.test_hashes(EXPECTED)
     assert expected == actual, (
         "Fields or remotable methods changed without a version bump (or a new object "
@@ -83,3 +106,26 @@ def test_a_field_added_without_a_bump_changes_the_fingerprint() -> None:
     after = fixture.ObjectVersionChecker({"KeyPair": [Grown]}).get_hashes()["KeyPair"]
     assert before.split("-")[0] == after.split("-")[0] == KeyPair.VERSION
     assert before != after
+
+
+def test_a_remotable_signature_change_changes_the_fingerprint_but_typing_does_not() -> None:
+    from novalite.objects.keypair import KeyPair
+
+    class Typed(KeyPair):
+        @classmethod
+        @base.remotable
+        def get_by_name(cls, context: object, user_id: object, name: object) -> KeyPair:
+            raise NotImplementedError
+
+    class Widened(KeyPair):
+        @classmethod
+        @base.remotable
+        def get_by_name(cls, context: Any, user_id: str, name: str,
+                        deleted: bool = False) -> KeyPair:
+            raise NotImplementedError
+
+    def fingerprint(cls: type) -> str:
+        return str(_WireChecker({"KeyPair": [cls]}).get_hashes()["KeyPair"])
+
+    assert fingerprint(Typed) == fingerprint(KeyPair)
+    assert fingerprint(Widened) != fingerprint(KeyPair)

@@ -28,7 +28,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import libvirt
 from oslo_concurrency import lockutils
@@ -43,6 +43,10 @@ from novalite.virt.hardware import HostResources, InstanceInfo
 from novalite.virt.libvirt import agent, config, host, image_ageing, imagebackend, imagecache, vif
 from novalite.virt.libvirt.guest import Guest
 
+if TYPE_CHECKING:
+    from novalite.context import RequestContext
+    from novalite.objects.instance import Instance
+
 LOG = logging.getLogger(__name__)
 
 CONSOLE_LOG = "console.log"
@@ -54,7 +58,7 @@ MIN_ROOT_IMAGE_BYTES = 512
 GiB = 1024 ** 3
 
 
-def instance_name(instance: Any) -> str:
+def instance_name(instance: Instance) -> str:
     return naming.instance_name(instance)
 
 
@@ -63,7 +67,7 @@ def deployment_path() -> str:
     return os.path.realpath(CONF.libvirt.instances_path)
 
 
-def guest_hostname(instance: Any) -> str:
+def guest_hostname(instance: Instance) -> str:
     """The hostname the API derived, reduced to RFC 952 characters again:
     it ends up on the kernel command line."""
     name = re.sub(r"[^a-z0-9]+", "-", (instance.hostname or "").lower()).strip("-")[:63]
@@ -145,7 +149,7 @@ class LibvirtDriver(driver.ComputeDriver):
 
     # -- spawn -------------------------------------------------------------
 
-    def spawn(self, context: Any, instance: Any, image_meta: dict, network_info: list,
+    def spawn(self, context: RequestContext, instance: Instance, image_meta: dict, network_info: list,
               block_device_info: dict | None = None, *,
               injected_files: list[dict[str, str]] | None = None) -> None:
         started = time.monotonic()
@@ -169,7 +173,7 @@ class LibvirtDriver(driver.ComputeDriver):
                  instance_name(instance), time.monotonic() - started,
                  host.describe_virt_type(self.virt_type))
 
-    def _begin_spawn(self, instance: Any) -> threading.Event:
+    def _begin_spawn(self, instance: Instance) -> threading.Event:
         with self._spawning_lock:
             if instance.uuid in self._spawning:
                 raise exception.InstanceSpawnError(instance_uuid=instance.uuid,
@@ -177,7 +181,7 @@ class LibvirtDriver(driver.ComputeDriver):
             cancel = self._spawning[instance.uuid] = threading.Event()
         return cancel
 
-    def _checker(self, instance: Any, cancel: threading.Event) -> Any:
+    def _checker(self, instance: Instance, cancel: threading.Event) -> Any:
         def check() -> None:
             if cancel.is_set():
                 raise exception.InstanceSpawnError(
@@ -186,13 +190,13 @@ class LibvirtDriver(driver.ComputeDriver):
         return check
 
     @contextlib.contextmanager
-    def _step(self, instance: Any, cancel: threading.Event) -> Iterator[None]:
+    def _step(self, instance: Instance, cancel: threading.Event) -> Iterator[None]:
         """One step of spawn, ordered against destroy."""
         with _instance_lock(instance.uuid):
             self._checker(instance, cancel)()
             yield
 
-    def _cleanup_failed_spawn(self, instance: Any, network_info: list | None = None) -> None:
+    def _cleanup_failed_spawn(self, instance: Instance, network_info: list | None = None) -> None:
         LOG.info("Spawn of %s failed; removing its domain, port filters and files",
                  instance.uuid)
         try:
@@ -203,7 +207,7 @@ class LibvirtDriver(driver.ComputeDriver):
         except Exception:
             LOG.exception("Could not clean up after the failed spawn of %s", instance.uuid)
 
-    def _create_image(self, context: Any, instance: Any, image_meta: dict,
+    def _create_image(self, context: RequestContext, instance: Instance, image_meta: dict,
                       cancel: threading.Event) -> DiskInfo:
         meta = self._cache.get_meta(context, image_meta.get("id") or instance.image_ref)
         imagebackend.check_declared_size(meta["id"], meta.get("disk_format"), meta.get("size"),
@@ -225,7 +229,7 @@ class LibvirtDriver(driver.ComputeDriver):
                                            boots_kernel=info.kernel is not None)
         return info
 
-    def _fetch_boot_file(self, context: Any, instance: Any, image_id: str, name: str,
+    def _fetch_boot_file(self, context: RequestContext, instance: Instance, image_id: str, name: str,
                          cancel: threading.Event) -> str:
         """A copy of the kernel or ramdisk image in the instance directory
         (libvirt relabels it for QEMU; the cached file stays untouched)."""
@@ -237,7 +241,7 @@ class LibvirtDriver(driver.ComputeDriver):
             filemodes.make_private(dest)
         return dest
 
-    def _create_root_disk(self, context: Any, instance: Any, meta: dict, inst_dir: str,
+    def _create_root_disk(self, context: RequestContext, instance: Instance, meta: dict, inst_dir: str,
                           cancel: threading.Event, boots_kernel: bool) -> str | None:
         root_gb = instance.flavor.root_gb
         disk = os.path.join(inst_dir, "disk")
@@ -254,7 +258,7 @@ class LibvirtDriver(driver.ComputeDriver):
             imagebackend.create_overlay(base, fmt, disk, root_gb)
         return disk
 
-    def _create_config_drive(self, instance: Any, network_info: list,
+    def _create_config_drive(self, instance: Instance, network_info: list,
                              injected_files: list[dict[str, str]],
                              cancel: threading.Event) -> str | None:
         if not configdrive.required(instance):
@@ -263,13 +267,13 @@ class LibvirtDriver(driver.ComputeDriver):
         with self._step(instance, cancel):
             return configdrive.make_drive(path, instance, network_info or [], injected_files)
 
-    def to_xml(self, context: Any, instance: Any, image_meta: dict, disk_info: DiskInfo,
+    def to_xml(self, context: RequestContext, instance: Instance, image_meta: dict, disk_info: DiskInfo,
                network_info: list) -> str:
         xml = self.get_guest_config(instance, image_meta, disk_info, network_info).to_xml()
         LOG.debug("Domain XML of %s:\n%s", instance.uuid, xml)
         return xml
 
-    def get_guest_config(self, instance: Any, image_meta: dict, disk_info: DiskInfo,
+    def get_guest_config(self, instance: Instance, image_meta: dict, disk_info: DiskInfo,
                          network_info: list) -> config.LibvirtConfigGuest:
         flavor = instance.flavor
         inst_dir = self._instance_dir(instance.uuid)
@@ -293,7 +297,7 @@ class LibvirtDriver(driver.ComputeDriver):
         return guest
 
     @staticmethod
-    def _guest_metadata(instance: Any, image_meta: dict) -> config.LibvirtConfigGuestMetadata:
+    def _guest_metadata(instance: Instance, image_meta: dict) -> config.LibvirtConfigGuestMetadata:
         created = instance.created_at if instance.obj_attr_is_set("created_at") else None
         return config.LibvirtConfigGuestMetadata(
             display_name=instance.display_name or "", hostname=instance.hostname or "",
@@ -303,7 +307,7 @@ class LibvirtDriver(driver.ComputeDriver):
             created=(created or timeutils.utcnow()).isoformat(),
             instances_path=deployment_path())
 
-    def _create_domain_and_network(self, context: Any, instance: Any, xml: str,
+    def _create_domain_and_network(self, context: RequestContext, instance: Instance, xml: str,
                                    network_info: list, cancel: threading.Event) -> None:
         for v in network_info or []:
             vif.plug(v)
@@ -323,7 +327,7 @@ class LibvirtDriver(driver.ComputeDriver):
 
     # -- destroy -----------------------------------------------------------
 
-    def destroy(self, context: Any, instance: Any, network_info: list | None = None,
+    def destroy(self, context: RequestContext, instance: Instance, network_info: list | None = None,
                 block_device_info: dict | None = None) -> None:
         with self._spawning_lock:
             cancel = self._spawning.get(instance.uuid)
@@ -335,7 +339,7 @@ class LibvirtDriver(driver.ComputeDriver):
             self._remove_files(instance.uuid)
 
     @staticmethod
-    def _plug_vifs(instance: Any) -> None:
+    def _plug_vifs(instance: Instance) -> None:
         """Plug again before a (re)start, as Nova's hard reboot: after the
         host rebooted neither the bridge nor the port's host-protection rule
         exists. Idempotent."""
@@ -343,7 +347,7 @@ class LibvirtDriver(driver.ComputeDriver):
             vif.plug(v)
 
     @staticmethod
-    def _unplug_vifs(instance: Any, network_info: list | None) -> None:
+    def _unplug_vifs(instance: Instance, network_info: list | None) -> None:
         """libvirt removed the taps with the domain; one that outlived it
         (a crash between the two) goes now. The bridge stays."""
         for v in network_info or network_model.from_instance(instance):
@@ -374,13 +378,13 @@ class LibvirtDriver(driver.ComputeDriver):
 
     # -- power -------------------------------------------------------------
 
-    def _guest(self, instance: Any) -> Guest:
+    def _guest(self, instance: Instance) -> Guest:
         domain = self._host.lookup(instance.uuid)
         if domain is None:
             raise exception.InstanceNotFound(instance_id=instance.uuid)
         return Guest(domain)
 
-    def power_off(self, instance: Any, timeout: int = 0) -> None:
+    def power_off(self, instance: Instance, timeout: int = 0) -> None:
         guest = self._guest(instance)
         if not guest.is_active():
             return
@@ -393,13 +397,13 @@ class LibvirtDriver(driver.ComputeDriver):
                      instance.uuid, timeout)
         guest.poweroff()
 
-    def power_on(self, context: Any, instance: Any) -> None:
+    def power_on(self, context: RequestContext, instance: Instance) -> None:
         guest = self._guest(instance)
         if not guest.is_active():
             self._plug_vifs(instance)
             guest.launch()
 
-    def reboot(self, context: Any, instance: Any, reboot_type: str) -> None:
+    def reboot(self, context: RequestContext, instance: Instance, reboot_type: str) -> None:
         guest = self._guest(instance)
         if reboot_type == "SOFT" and guest.is_active():
             guest.shutdown()
@@ -413,7 +417,7 @@ class LibvirtDriver(driver.ComputeDriver):
         self._plug_vifs(instance)
         guest.launch()
 
-    def get_info(self, instance: Any) -> InstanceInfo:
+    def get_info(self, instance: Instance) -> InstanceInfo:
         guest = self._guest(instance)
         return InstanceInfo(state=guest.get_power_state(), internal_id=guest.name)
 
@@ -423,7 +427,7 @@ class LibvirtDriver(driver.ComputeDriver):
         mine = deployment_path()
         return [g.uuid for g in self._novalite_guests() if g.deployment() in (mine, None)]
 
-    def manage_image_cache(self, context: Any, all_instances: list[Any]) -> None:
+    def manage_image_cache(self, context: RequestContext, all_instances: list[Any]) -> None:
         image_ageing.ImageCacheManager(
             CONF.libvirt.image_cache_path, CONF.libvirt.instances_path,
             CONF.image_cache.remove_unused_base_images,
@@ -450,7 +454,7 @@ class LibvirtDriver(driver.ComputeDriver):
                 continue  # NOTE: destroyed since it was listed.
         return guests
 
-    def inject_files(self, context: Any, instance: Any, files: list[dict],
+    def inject_files(self, context: RequestContext, instance: Instance, files: list[dict],
                      timeout: float) -> None:
         decoded = [(str(f["path"]), configdrive.decode_contents(f, instance.uuid))
                    for f in files]
@@ -465,7 +469,7 @@ class LibvirtDriver(driver.ComputeDriver):
         LOG.info("Injected %d file(s) into %s through the guest agent", len(decoded),
                  instance.uuid)
 
-    def get_console_output(self, context: Any, instance: Any) -> bytes:
+    def get_console_output(self, context: RequestContext, instance: Instance) -> bytes:
         self._guest(instance)
         path = os.path.join(self._instance_dir(instance.uuid), CONSOLE_LOG)
         try:

@@ -17,13 +17,16 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oslo_concurrency import lockutils
 from oslo_log import log as logging
 from oslo_utils import uuidutils
 
 from novalite import exception, filemodes
+
+if TYPE_CHECKING:
+    from novalite.context import RequestContext
 
 LOG = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ class ImageCache:
         self.api_url = api_url.rstrip("/")
         self.timeout = timeout
 
-    def get_meta(self, context: Any, image_id: str) -> dict:
+    def get_meta(self, context: RequestContext, image_id: str) -> dict:
         """The image's record, as the Image API shows it (properties flat)."""
         with self._open(context, image_id, "") as resp:
             meta = json.loads(resp.read(CHUNK))
@@ -57,7 +60,7 @@ class ImageCache:
     def path_of(self, image_id: str) -> str:
         return os.path.join(self.base_dir, image_id)
 
-    def fetch(self, context: Any, meta: dict, check: Check) -> str:
+    def fetch(self, context: RequestContext, meta: dict, check: Check) -> str:
         """The cached file of ``meta``'s image, downloaded if missing.
 
         ``check`` raises when the build was cancelled; it is called while
@@ -78,7 +81,7 @@ class ImageCache:
             sem.release()
         return path
 
-    def _download(self, context: Any, meta: dict, path: str, check: Check) -> None:
+    def _download(self, context: RequestContext, meta: dict, path: str, check: Check) -> None:
         image_id, expected_size = meta["id"], meta.get("size")
         if expected_size is None:
             raise ImageFetchError(image_id=image_id, reason="it has no data")
@@ -106,7 +109,7 @@ class ImageCache:
                 os.unlink(part)
         LOG.info("Image %s (%d bytes) downloaded into the cache", image_id, size)
 
-    def _open(self, context: Any, image_id: str, suffix: str) -> Any:
+    def _open(self, context: RequestContext, image_id: str, suffix: str) -> Any:
         if not uuidutils.is_uuid_like(image_id):
             # NOTE: ids also come from image properties (kernel_id), which
             # users set: never let one shape a URL or a path.
