@@ -4,7 +4,7 @@ records instances, and hands work to the conductor or the compute host."""
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from oslo_log import log as logging
 from oslo_utils import uuidutils
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 
 
-def _check_state(instance: Instance, action: str, vm_state: tuple | None = None,
-                 task_state: tuple | None = (None,)) -> None:
+def _check_state(instance: Instance, action: str, vm_state: tuple[Any, ...] | None = None,
+                 task_state: tuple[Any, ...] | None = (None,)) -> None:
     if vm_state is not None and instance.vm_state not in vm_state:
         raise exception.InstanceInvalidState(action=action, instance_uuid=instance.uuid,
                                              attr="vm_state", state=instance.vm_state)
@@ -50,11 +50,11 @@ class API:
 
     def create(self, context: RequestContext, *, flavor: Flavor, image_id: str, display_name: str,
                min_count: int = 1, max_count: int = 1, availability_zone: str | None = None,
-               metadata: dict | None = None, access_ip_v4: str | None = None,
+               metadata: dict[str, Any] | None = None, access_ip_v4: str | None = None,
                access_ip_v6: str | None = None, key_name: str | None = None,
                config_drive: bool = False, user_data: str | None = None,
-               injected_files: list[dict] | None = None,
-               requested_networks: str | list[dict] | None = None,
+               injected_files: list[dict[str, Any]] | None = None,
+               requested_networks: str | list[dict[str, Any]] | None = None,
                disk_config: str = "MANUAL") -> tuple[list[Instance], str]:
         """Validate, check quota, record ``max_count`` instances and ask the
         conductor to build them.
@@ -118,7 +118,7 @@ class API:
         return instances, reservation_id
 
     @staticmethod
-    def _check_image(context: RequestContext, image: dict, flavor: Flavor) -> None:
+    def _check_image(context: RequestContext, image: dict[str, Any], flavor: Flavor) -> None:
         if image.get("status") != "active":
             raise exception.Invalid(reason=f"image {image['id']} is not active "
                                            f"(status {image.get('status')})")
@@ -148,7 +148,7 @@ class API:
         project_id = None if policy.check_is_admin(context) else context.project_id
         return Instance.get_by_uuid(context, instance_id, project_id=project_id)
 
-    def get_all(self, context: RequestContext, search_opts: dict | None = None, limit: int | None = None,
+    def get_all(self, context: RequestContext, search_opts: dict[str, Any] | None = None, limit: int | None = None,
                 marker: str | None = None, sort_key: str = "created_at",
                 sort_dir: str = "desc") -> InstanceList:
         """Servers matching ``search_opts``; the caller's project's only,
@@ -211,8 +211,8 @@ class API:
 
     # -- power -----------------------------------------------------------------
 
-    def _power(self, context: RequestContext, instance: Instance, action: str, allowed: tuple,
-               new_task: str, expected: tuple = (None,)) -> None:
+    def _power(self, context: RequestContext, instance: Instance, action: str, allowed: tuple[Any, ...],
+               new_task: str, expected: tuple[Any, ...] = (None,)) -> None:
         _check_state(instance, action, vm_state=allowed, task_state=expected)
         if not instance.host:
             raise exception.InstanceInvalidState(action=action, instance_uuid=instance.uuid,
@@ -250,7 +250,7 @@ class API:
         return self.compute_rpcapi.get_console_output(context, instance, length)
 
 
-def _check_zero_disk(context: RequestContext, image: dict, flavor: Flavor) -> None:
+def _check_zero_disk(context: RequestContext, image: dict[str, Any], flavor: Flavor) -> None:
     """As Nova: an image-backed server on a 0 GB flavor needs the
     ``create:zero_disk_flavor`` rule (admins by default), else 403. Its root
     disk takes the image's virtual size, which must be known to be claimed.
@@ -267,7 +267,7 @@ def _check_zero_disk(context: RequestContext, image: dict, flavor: Flavor) -> No
                                                  disk_format=image.get("disk_format"))
 
 
-def _validate_requested_networks(context: RequestContext, requested: str | list[dict]) -> None:
+def _validate_requested_networks(context: RequestContext, requested: str | list[dict[str, Any]]) -> None:
     """Check the shape of ``networks`` (``"auto"``, ``"none"`` or a list of
     ``{uuid, fixed_ip}``); raise ``Invalid`` (400) naming the bad entry.
 

@@ -100,13 +100,13 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
         # go through the conductor, also inside the all-in-one).
         self._builds = persistence.ContextThreadPoolExecutor(
             max_workers=CONF.compute.max_concurrent_builds, thread_name_prefix="build")
-        self._in_flight: dict[str, concurrent.futures.Future] = {}
+        self._in_flight: dict[str, concurrent.futures.Future[None]] = {}
         self._in_flight_lock = threading.Lock()
         self._stopping = threading.Event()
         self._init_recovery()
 
     def create_rpc_dispatcher(self, backdoor_port: Any = None,
-                              additional_apis: list | None = None) -> messaging.RPCDispatcher:
+                              additional_apis: list[Any] | None = None) -> messaging.RPCDispatcher:
         additional_apis = list(additional_apis or [])
         additional_apis.append(ComputeV3Proxy(self))
         return super().create_rpc_dispatcher(backdoor_port, additional_apis)
@@ -248,7 +248,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
             current = Instance.get_by_uuid(context, instance.uuid)
         except exception.InstanceNotFound:
             return True
-        return current.vm_state == vm_states.ERROR
+        return bool(current.vm_state == vm_states.ERROR)
 
     def _build_instance(self, context: RequestContext, instance: Instance, request_spec: RequestSpec | None,
                         injected_files: list[dict[str, str]]) -> None:
@@ -266,7 +266,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
         instance.task_state = new
         instance.save(expected_task_state=[expected])
 
-    def _allocate_network(self, context: RequestContext, instance: Instance) -> list:
+    def _allocate_network(self, context: RequestContext, instance: Instance) -> list[Any]:
         """Ports from the database, through FixedIPList (remotable: compute
         has no database, the conductor runs it); recorded with the instance so
         the API shows its addresses and delete knows what to unplug. Saved
@@ -373,7 +373,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
                                                InjectedFileList.from_api(injected_files))
 
     def _fail(self, context: RequestContext, instance: Instance, exc: BaseException,
-              destroy: bool = False, expected_task_state: list | None = None) -> bool:
+              destroy: bool = False, expected_task_state: list[Any] | None = None) -> bool:
         """ERROR with a fault; never leaves a transitional state behind.
 
         With ``expected_task_state``, only if the stored task state is still
@@ -393,7 +393,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
 
     def _get_power_state(self, instance: Instance) -> int:
         try:
-            return self.driver.get_info(instance).state
+            return int(self.driver.get_info(instance).state)
         except exception.InstanceNotFound:
             return power_state.NOSTATE
 
@@ -482,7 +482,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
         data = self.driver.get_console_output(context, instance).decode("utf-8", "replace")
         if length is not None:
             data = "\n".join(data.splitlines()[-length:]) if length > 0 else ""
-        return data
+        return str(data)
 
 
 def _describe(exc: BaseException) -> str:

@@ -32,7 +32,7 @@ class ComputePeriodicTasks:
     host: str
     driver: Any
     rt: Any
-    _in_flight: dict
+    _in_flight: dict[str, Any]
     _in_flight_lock: Any
     _fail: Any
     _do_terminate: Any

@@ -71,7 +71,7 @@ class ResourceTracker:
         self._claims: dict[str, tuple[int, int, int]] = {}
         self._lock = threading.Lock()
 
-    def track_existing(self, instances: list) -> None:
+    def track_existing(self, instances: list[Any]) -> None:
         """Claims for instances already on this host (at start-up)."""
         with self._lock:
             for inst in instances:

@@ -15,7 +15,7 @@ API version history (minor bumps only add; the client downgrades with
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import oslo_messaging as messaging
 from oslo_log import log as logging
@@ -38,7 +38,7 @@ def _resolve_version_cap(context: RequestContext) -> str | None:
     """``auto``: the lowest version among running compute services."""
     pin = CONF.upgrade_levels.compute
     if pin != "auto":
-        return pin
+        return cast("str | None", pin)
     from novalite.objects.service import ServiceList
 
     lowest = ServiceList.min_rpc_version(context, "novalite-compute")
@@ -94,8 +94,8 @@ class ComputeAPI:
         if not self.client.can_send_version("6.1"):
             raise exception.Conflict(reason="console output needs compute RPC 6.1; "
                                             "the compute services are pinned lower")
-        return self._prepare(instance.host, version="6.1").call(
-            ctxt, "get_console_output", instance=instance, length=length)
+        return str(self._prepare(instance.host, version="6.1").call(
+            ctxt, "get_console_output", instance=instance, length=length))
 
     def fanout_ping(self, ctxt: RequestContext, arg: Any) -> None:
         """Cast ``ping`` to every compute host (namespace baseapi)."""

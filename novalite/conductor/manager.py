@@ -13,7 +13,7 @@ from oslo_log import log as logging
 from oslo_utils import timeutils
 
 from novalite import context as nl_context
-from novalite import exception, manager
+from novalite import exception, manager, typed_rpc
 from novalite.compute import rpcapi as compute_rpcapi
 from novalite.compute import task_states, vm_states
 from novalite.conf import CONF
@@ -52,16 +52,16 @@ class ConductorManager(manager.Manager):
 
     # -- object persistence for compute ------------------------------------
 
-    @messaging.expected_exceptions(exception.NovaliteException)
+    @typed_rpc.expected_exceptions(exception.NovaliteException)
     def object_class_action_versions(self, context: RequestContext, objname: str, objmethod: str,
-                                     object_versions: dict, args: Any, kwargs: Any) -> Any:
+                                     object_versions: dict[str, Any], args: Any, kwargs: Any) -> Any:
         objclass = objects_base.NovaliteObject.obj_class_from_name(
             objname, object_versions[objname])
         return getattr(objclass, objmethod)(context, *args, **kwargs)
 
-    @messaging.expected_exceptions(exception.NovaliteException)
+    @typed_rpc.expected_exceptions(exception.NovaliteException)
     def object_action(self, context: RequestContext, objinst: Any, objmethod: str, args: Any,
-                      kwargs: Any) -> tuple[dict, Any]:
+                      kwargs: Any) -> tuple[dict[str, Any], Any]:
         oldobj = objinst.obj_clone()
         result = getattr(objinst, objmethod)(*args, **kwargs)
         updates: dict[str, Any] = {}
@@ -75,7 +75,7 @@ class ConductorManager(manager.Manager):
         return updates, result
 
     def object_backport_versions(self, context: RequestContext, objinst: Any,
-                                 object_versions: dict) -> Any:
+                                 object_versions: dict[str, Any]) -> Any:
         target = object_versions[objinst.obj_name()]
         return objinst.obj_to_primitive(target_version=target, version_manifest=object_versions)
 
@@ -83,11 +83,11 @@ class ConductorManager(manager.Manager):
     # NOTE: computes now reach these through remotable objects (FixedIPList,
     # InstanceActionEvent); the 1.1 methods stay served for older computes.
 
-    @messaging.expected_exceptions(exception.NovaliteException)
-    def allocate_for_instance(self, context: RequestContext, instance_uuid: str, host: str) -> list:
+    @typed_rpc.expected_exceptions(exception.NovaliteException)
+    def allocate_for_instance(self, context: RequestContext, instance_uuid: str, host: str) -> list[Any]:
         return FixedIPList.allocate_for_instance(context, instance_uuid, host)
 
-    @messaging.expected_exceptions(exception.NovaliteException)
+    @typed_rpc.expected_exceptions(exception.NovaliteException)
     def deallocate_for_instance(self, context: RequestContext, instance_uuid: str) -> int:
         return FixedIPList.deallocate_for_instance(context, instance_uuid)
 

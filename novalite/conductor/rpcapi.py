@@ -85,17 +85,17 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
 
     # -- network (1.1) ----------------------------------------------------------
 
-    def allocate_for_instance(self, context: RequestContext, instance_uuid: str, host: str) -> list:
+    def allocate_for_instance(self, context: RequestContext, instance_uuid: str, host: str) -> list[Any]:
         """Allocate the instance's ports (from its requested networks);
         returns its network_info."""
         cctxt = self.client.prepare(version="1.1")
-        return self._call(cctxt, context, "allocate_for_instance",
-                          instance_uuid=instance_uuid, host=host)
+        return list(self._call(cctxt, context, "allocate_for_instance",
+                               instance_uuid=instance_uuid, host=host))
 
     def deallocate_for_instance(self, context: RequestContext, instance_uuid: str) -> int:
         cctxt = self.client.prepare(version="1.1")
-        return self._call(cctxt, context, "deallocate_for_instance",
-                          instance_uuid=instance_uuid)
+        return int(self._call(cctxt, context, "deallocate_for_instance",
+                              instance_uuid=instance_uuid))
 
     # -- instance action events (1.1) -------------------------------------------
 
@@ -104,8 +104,8 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
         """Start ``event`` of the instance's action of this request (made,
         named ``action``, when the request has none yet); returns its id."""
         cctxt = self.client.prepare(version="1.1")
-        return self._call(cctxt, context, "action_event_start",
-                          instance_uuid=instance_uuid, action=action, event=event, host=host)
+        return int(self._call(cctxt, context, "action_event_start", instance_uuid=instance_uuid,
+                              action=action, event=event, host=host))
 
     def action_event_finish(self, context: RequestContext, event_id: int, result: str,
                             details: str | None = None, traceback: str | None = None) -> None:
@@ -137,7 +137,7 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
         raise AssertionError("unreachable")
 
     def object_class_action_versions(self, context: RequestContext, objname: str, objmethod: str,
-                                     object_versions: dict, args: Any, kwargs: Any) -> Any:
+                                     object_versions: dict[str, Any], args: Any, kwargs: Any) -> Any:
         return self._call(self.client, context, "object_class_action_versions",
                           objname=objname, objmethod=objmethod,
                           object_versions=object_versions, args=args, kwargs=kwargs)
@@ -154,7 +154,7 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
                           objmethod=objmethod, args=args, kwargs=kwargs)
 
     def object_backport_versions(self, context: RequestContext, objinst: Any,
-                                 object_versions: dict) -> Any:
+                                 object_versions: dict[str, Any]) -> Any:
         return self._call(self.client, context, "object_backport_versions",
                           objinst=objinst, object_versions=object_versions)
 

@@ -15,6 +15,9 @@ from oslo_versionedobjects import fields
 
 from novalite import persistence
 
+if TYPE_CHECKING:
+    from novalite.context import RequestContext
+
 remotable = ovo_base.remotable
 
 
@@ -37,7 +40,7 @@ class _ServiceRoute:
 class NovaliteObject(ovo_base.VersionedObject):
     OBJ_SERIAL_NAMESPACE = "novalite_object"
     OBJ_PROJECT_NAMESPACE = "novalite"
-    indirection_api = _ServiceRoute()  # type: ignore[assignment]
+    indirection_api = _ServiceRoute()
 
     if TYPE_CHECKING:
         # NOTE: fields are attributes made at class creation; tell mypy so.
@@ -49,7 +52,8 @@ class NovaliteObject(ovo_base.VersionedObject):
         super().obj_reset_changes(fields, recursive=recursive)
 
     @classmethod
-    def _from_db_object(cls, context: Any, obj: Any, db_row: dict) -> Any:
+    def _from_db_object(cls, context: RequestContext | None, obj: Any,
+                        db_row: dict[str, Any]) -> Any:
         for name in obj.fields:
             if name in db_row:
                 setattr(obj, name, db_row[name])
@@ -62,7 +66,13 @@ class NovaliteObjectDictCompat(ovo_base.VersionedObjectDictCompat):
     pass
 
 
-class ObjectListBase(ovo_base.ObjectListBase):
+if TYPE_CHECKING:
+    _ListBase = ovo_base.ObjectListBase[Any]
+else:
+    _ListBase = ovo_base.ObjectListBase
+
+
+class ObjectListBase(_ListBase):
     pass
 
 
@@ -77,7 +87,8 @@ class NovaliteObjectSerializer(ovo_base.VersionedObjectSerializer):
     OBJ_BASE_CLASS = NovaliteObject
 
 
-def obj_make_list(context: Any, list_obj: Any, item_cls: Any, rows: list[dict]) -> Any:
+def obj_make_list(context: RequestContext | None, list_obj: Any, item_cls: Any,
+                  rows: list[dict[str, Any]]) -> Any:
     list_obj.objects = [item_cls._from_db_object(context, item_cls(), r) for r in rows]
     list_obj._context = context
     list_obj.obj_reset_changes()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from oslo_versionedobjects import fields
 
@@ -65,4 +65,4 @@ class ComputeNodeList(base.ObjectListBase, base.NovaliteObject):
     @classmethod
     @base.remotable
     def get_all(cls, context: RequestContext, host: str | None = None) -> ComputeNodeList:
-        return base.obj_make_list(context, cls(), ComputeNode, db.compute_node_get_all(host))
+        return cast("ComputeNodeList", base.obj_make_list(context, cls(), ComputeNode, db.compute_node_get_all(host)))

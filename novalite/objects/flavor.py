@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from oslo_versionedobjects import fields
 
@@ -40,7 +40,7 @@ class Flavor(base.NovaliteObject, base.NovaliteObjectDictCompat):
     }
 
     @classmethod
-    def _from_db_object(cls, context: RequestContext, obj: Any, db_row: dict) -> Any:
+    def _from_db_object(cls, context: RequestContext | None, obj: Any, db_row: dict[str, Any]) -> Any:
         row = dict(db_row)
         row["extra_specs"] = row.get("extra_specs") or {}
         return super()._from_db_object(context, obj, row)
@@ -48,12 +48,12 @@ class Flavor(base.NovaliteObject, base.NovaliteObjectDictCompat):
     @classmethod
     @base.remotable
     def get_by_flavor_id(cls, context: RequestContext, flavorid: str) -> Flavor:
-        return cls._from_db_object(context, cls(), db.flavor_get_by_flavor_id(flavorid))
+        return cast("Flavor", cls._from_db_object(context, cls(), db.flavor_get_by_flavor_id(flavorid)))
 
     @classmethod
     @base.remotable
     def get_by_name(cls, context: RequestContext, name: str) -> Flavor:
-        return cls._from_db_object(context, cls(), db.flavor_get_by_name(name))
+        return cast("Flavor", cls._from_db_object(context, cls(), db.flavor_get_by_name(name)))
 
     @base.remotable
     def create(self) -> None:
@@ -101,7 +101,7 @@ class Flavor(base.NovaliteObject, base.NovaliteObjectDictCompat):
         self.extra_specs = specs
         self.obj_reset_changes(["extra_specs"])
 
-    def to_snapshot(self) -> dict:
+    def to_snapshot(self) -> dict[str, Any]:
         """The copy of the flavor stored with an instance (JSON)."""
         return {k: getattr(self, k) for k in self.fields if self.obj_attr_is_set(k)}
 
@@ -115,11 +115,11 @@ class FlavorList(base.ObjectListBase, base.NovaliteObject):
 
     @classmethod
     @base.remotable
-    def get_all(cls, context: RequestContext, filters: dict | None = None, limit: int | None = None,
+    def get_all(cls, context: RequestContext, filters: dict[str, Any] | None = None, limit: int | None = None,
                 marker: str | None = None, sort_key: str = "flavorid",
                 sort_dir: str = "asc") -> FlavorList:
         """Flavors by ``filters`` (see ``db.api.flavor_get_all``), one page
         after the flavor ``marker`` (MarkerNotFound when there is none)."""
         rows = db.flavor_get_all(filters, limit=limit, marker=marker, sort_key=sort_key,
                                  sort_dir=sort_dir)
-        return base.obj_make_list(context, cls(), Flavor, rows)
+        return cast("FlavorList", base.obj_make_list(context, cls(), Flavor, rows))

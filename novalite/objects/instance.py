@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from oslo_utils import versionutils
 from oslo_versionedobjects import fields
@@ -27,7 +27,7 @@ def _storage(name: str) -> str:
     return "_obj_" + name
 
 
-def _trusted_flavor(snapshot: dict) -> Flavor:
+def _trusted_flavor(snapshot: dict[str, Any]) -> Flavor:
     """The instance's flavor snapshot (written from a Flavor's fields) as a
     Flavor, without per-field coercion."""
     flavor = Flavor()
@@ -38,7 +38,7 @@ def _trusted_flavor(snapshot: dict) -> Flavor:
     return flavor
 
 
-def _first(items: list[dict] | None) -> dict | None:
+def _first(items: list[dict[str, Any]] | None) -> dict[str, Any] | None:
     return items[0] if items else None
 
 
@@ -101,8 +101,8 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
                 primitive.pop(name, None)
 
     @classmethod
-    def _from_db_object(cls, context: RequestContext, obj: Any, db_row: dict,
-                        fault: dict | None = None) -> Instance:
+    def _from_db_object(cls, context: RequestContext | None, obj: Any, db_row: dict[str, Any],
+                        fault: dict[str, Any] | None = None) -> Instance:
         row = dict(db_row)
         row["auto_disk_config"] = bool(row.get("auto_disk_config"))
         flavor = row.pop("flavor", None)
@@ -115,10 +115,10 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
         obj.fault = (InstanceFault._from_db_object(context, InstanceFault(), fault)
                      if fault else None)
         obj.obj_reset_changes()
-        return obj
+        return cast("Instance", obj)
 
     @classmethod
-    def _from_trusted_row(cls, context: RequestContext, db_row: dict, fault: dict | None) -> Instance:
+    def _from_trusted_row(cls, context: RequestContext, db_row: dict[str, Any], fault: dict[str, Any] | None) -> Instance:
         """``_from_db_object`` for rows the database typed already: values are
         stored without the per-field coercion of ``setattr``, which was most
         of the time of listing 1,000 servers (benchmarks/bench_servers_detail.py).
@@ -146,7 +146,7 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
         obj.obj_reset_changes()
         return obj
 
-    def _db_values(self, names: Any) -> dict:
+    def _db_values(self, names: Any) -> dict[str, Any]:
         values = {n: _db_value(getattr(self, n)) for n in names if n not in _NOT_DB}
         if "flavor" in names:
             values["flavor"] = self.flavor.to_snapshot() if self.flavor else None
@@ -193,7 +193,7 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
         fault = faults[uuid][0] if faults.get(uuid) else None
         return cls._from_trusted_row(context, row, fault)
 
-    def update_metadata(self, change: Callable[[dict, str], dict]) -> dict:
+    def update_metadata(self, change: Callable[[dict[str, Any], str], dict[str, Any]]) -> dict[str, Any]:
         """The API's metadata writes: ``change(current, vm_state)`` gives the
         new metadata, applied under the row lock (see
         ``db.instance_metadata_update``); returns it.
@@ -232,19 +232,19 @@ class InstanceList(base.ObjectListBase, base.NovaliteObject):
 
     @classmethod
     @base.remotable
-    def get_by_filters(cls, context: RequestContext, filters: dict, sort_key: str = "created_at",
+    def get_by_filters(cls, context: RequestContext, filters: dict[str, Any], sort_key: str = "created_at",
                        sort_dir: str = "desc", limit: int | None = None,
                        marker: str | None = None, with_faults: bool = False) -> InstanceList:
         return cls._get_by_filters(context, filters, sort_key, sort_dir, limit, marker,
                                    with_faults)
 
     @classmethod
-    def _get_by_filters(cls, context: RequestContext, filters: dict, sort_key: str, sort_dir: str,
+    def _get_by_filters(cls, context: RequestContext, filters: dict[str, Any], sort_key: str, sort_dir: str,
                         limit: int | None, marker: str | None,
                         with_faults: bool) -> InstanceList:
         rows = db.instance_get_all_by_filters(filters, sort_key=sort_key, sort_dir=sort_dir,
                                               limit=limit, marker=marker)
-        faults: dict = {}
+        faults: dict[str, Any] = {}
         if with_faults:
             uuids = [r["uuid"] for r in rows if r["vm_state"] in ("error", "deleted")]
             faults = db.instance_fault_get_by_instance_uuids(uuids)

@@ -7,7 +7,7 @@ Nova's compute does."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from oslo_versionedobjects import fields
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from novalite.context import RequestContext
 
 
-def _action_values(context: RequestContext, instance_uuid: str, action: str) -> dict:
+def _action_values(context: RequestContext, instance_uuid: str, action: str) -> dict[str, Any]:
     return {"action": action, "instance_uuid": instance_uuid,
             "request_id": getattr(context, "request_id", None),
             "user_id": getattr(context, "user_id", None),
@@ -55,7 +55,7 @@ class InstanceAction(base.NovaliteObject, base.NovaliteObjectDictCompat):
     def action_start(cls, context: RequestContext, instance_uuid: str, action: str) -> InstanceAction:
         """Record the start of ``action`` on the instance for the context's request."""
         row = db.action_start(_action_values(context, instance_uuid, action))
-        return cls._from_db_object(context, cls(), row)
+        return cast("InstanceAction", cls._from_db_object(context, cls(), row))
 
 
 @base.register
@@ -68,7 +68,7 @@ class InstanceActionList(base.ObjectListBase, base.NovaliteObject):
     @base.remotable
     def get_by_instance_uuid(cls, context: RequestContext, instance_uuid: str) -> InstanceActionList:
         """The instance's actions, newest first."""
-        return base.obj_make_list(context, cls(), InstanceAction, db.actions_get(instance_uuid))
+        return cast("InstanceActionList", base.obj_make_list(context, cls(), InstanceAction, db.actions_get(instance_uuid)))
 
 
 @base.register
@@ -100,7 +100,7 @@ class InstanceActionEvent(base.NovaliteObject, base.NovaliteObjectDictCompat):
         act = db.action_get_by_request_id(instance_uuid, request_id) if request_id else None
         if act is None:
             act = db.action_start(_action_values(context, instance_uuid, action))
-        return cls._from_db_object(context, cls(), db.action_event_start(act["id"], event, host))
+        return cast("InstanceActionEvent", cls._from_db_object(context, cls(), db.action_event_start(act["id"], event, host)))
 
     @base.remotable
     def finish(self, result: str, details: str | None = None,
@@ -121,5 +121,6 @@ class InstanceActionEventList(base.ObjectListBase, base.NovaliteObject):
     @classmethod
     @base.remotable
     def get_by_action(cls, context: RequestContext, action_id: int) -> InstanceActionEventList:
-        return base.obj_make_list(context, cls(), InstanceActionEvent,
-                                  db.action_events_get(action_id))
+        events: InstanceActionEventList = base.obj_make_list(
+            context, cls(), InstanceActionEvent, db.action_events_get(action_id))
+        return events

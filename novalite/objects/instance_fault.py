@@ -4,7 +4,7 @@ details for admins)."""
 from __future__ import annotations
 
 import traceback
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from oslo_versionedobjects import fields
 
@@ -69,4 +69,4 @@ class InstanceFaultList(base.ObjectListBase, base.NovaliteObject):
     @base.remotable
     def get_latest_by_instance_uuids(cls, context: RequestContext, uuids: list[str]) -> InstanceFaultList:
         rows = [r[0] for r in db.instance_fault_get_by_instance_uuids(list(uuids)).values() if r]
-        return base.obj_make_list(context, cls(), InstanceFault, rows)
+        return cast("InstanceFaultList", base.obj_make_list(context, cls(), InstanceFault, rows))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from oslo_versionedobjects import fields
 
@@ -35,7 +35,7 @@ class KeyPair(base.NovaliteObject, base.NovaliteObjectDictCompat):
     @base.remotable
     def get_by_name(cls, context: RequestContext, user_id: str, name: str) -> KeyPair:
         """The user's key pair ``name``; KeypairNotFound (404) when there is none."""
-        return cls._from_db_object(context, cls(), db.key_pair_get(user_id, name))
+        return cast("KeyPair", cls._from_db_object(context, cls(), db.key_pair_get(user_id, name)))
 
     @classmethod
     @base.remotable
@@ -65,7 +65,7 @@ class KeyPairList(base.ObjectListBase, base.NovaliteObject):
     @base.remotable
     def get_by_user(cls, context: RequestContext, user_id: str) -> KeyPairList:
         """The user's key pairs by name."""
-        return base.obj_make_list(context, cls(), KeyPair, db.key_pair_get_all_by_user(user_id))
+        return cast("KeyPairList", base.obj_make_list(context, cls(), KeyPair, db.key_pair_get_all_by_user(user_id)))
 
     @classmethod
     @base.remotable

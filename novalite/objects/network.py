@@ -6,7 +6,7 @@ reaches it through the conductor, the API runs it where the database is."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from oslo_versionedobjects import fields
 
@@ -41,7 +41,7 @@ class Network(base.NovaliteObject, base.NovaliteObjectDictCompat):
     @base.remotable
     def get_by_uuid(cls, context: RequestContext, network_uuid: str) -> Network:
         """The network; NetworkNotFound when there is none."""
-        return cls._from_db_object(context, cls(), db.network_get(network_uuid))
+        return cast("Network", cls._from_db_object(context, cls(), db.network_get(network_uuid)))
 
 
 @base.register
@@ -54,7 +54,7 @@ class NetworkList(base.ObjectListBase, base.NovaliteObject):
     @base.remotable
     def get_all(cls, context: RequestContext, name: str | None = None,
                 uuid: str | None = None) -> NetworkList:
-        return base.obj_make_list(context, cls(), Network, db.network_get_all(name, uuid))
+        return cast("NetworkList", base.obj_make_list(context, cls(), Network, db.network_get_all(name, uuid)))
 
 
 @base.register
@@ -89,12 +89,12 @@ class FixedIPList(base.ObjectListBase, base.NovaliteObject):
         rows = [dict(port, instance_uuid=uuid) for uuid, ports in
                 db_api.instance_addresses_get(None, list(instance_uuids)).items()
                 for port in ports]
-        return base.obj_make_list(context, cls(), FixedIP, rows)
+        return cast("FixedIPList", base.obj_make_list(context, cls(), FixedIP, rows))
 
     @classmethod
     @base.remotable
     def allocate_for_instance(cls, context: RequestContext, instance_uuid: str,
-                              host: str | None) -> list[dict]:
+                              host: str | None) -> list[dict[str, Any]]:
         """Allocate the instance's ports on ``host`` from the networks it
         asked for; returns its network_info. Idempotent: a retried call (or a
         compute restart) releases the ports made before and makes them again."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from oslo_utils import timeutils
 from oslo_versionedobjects import fields
@@ -37,7 +37,7 @@ class Service(base.NovaliteObject, base.NovaliteObjectDictCompat):
         "updated_at": fields.DateTimeField(nullable=True),
     }
 
-    def _values(self, names: Any) -> dict:
+    def _values(self, names: Any) -> dict[str, Any]:
         skip = ("id", "created_at", "updated_at")
         return {n: _db_value(getattr(self, n)) for n in names if n not in skip}
 
@@ -66,19 +66,19 @@ class Service(base.NovaliteObject, base.NovaliteObjectDictCompat):
     @classmethod
     @base.remotable
     def get_by_host_and_binary(cls, context: RequestContext, host: str, binary: str) -> Service:
-        return cls._from_db_object(context, cls(), db.service_get_by_host_and_binary(host, binary))
+        return cast("Service", cls._from_db_object(context, cls(), db.service_get_by_host_and_binary(host, binary)))
 
     @classmethod
     @base.remotable
     def get_by_id(cls, context: RequestContext, service_id: int) -> Service:
-        return cls._from_db_object(context, cls(), db.service_get(service_id))
+        return cast("Service", cls._from_db_object(context, cls(), db.service_get(service_id)))
 
     def is_up(self) -> bool:
         """Up when its last heartbeat is recent and it is not forced down."""
         if self.forced_down or self.last_seen_up is None:
             return False
         age = timeutils.delta_seconds(self.last_seen_up, timeutils.utcnow(with_timezone=True))
-        return age <= CONF.service_down_time
+        return bool(age <= CONF.service_down_time)
 
 
 @base.register
@@ -91,7 +91,7 @@ class ServiceList(base.ObjectListBase, base.NovaliteObject):
     @base.remotable
     def get_all(cls, context: RequestContext, binary: str | None = None,
                 host: str | None = None) -> ServiceList:
-        return base.obj_make_list(context, cls(), Service, db.service_get_all(binary, host))
+        return cast("ServiceList", base.obj_make_list(context, cls(), Service, db.service_get_all(binary, host)))
 
     @classmethod
     def min_rpc_version(cls, context: RequestContext, binary: str) -> str | None:
@@ -100,4 +100,4 @@ class ServiceList(base.ObjectListBase, base.NovaliteObject):
                     if s.rpc_version and s.is_up()]
         if not versions:
             return None
-        return min(versions, key=lambda v: tuple(int(p) for p in v.split(".")))
+        return cast("str | None", min(versions, key=lambda v: tuple(int(p) for p in v.split("."))))

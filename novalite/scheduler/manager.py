@@ -9,7 +9,7 @@ from typing import Any
 import oslo_messaging as messaging
 from oslo_log import log as logging
 
-from novalite import exception, manager
+from novalite import exception, manager, typed_rpc
 from novalite.conf import CONF
 from novalite.context import RequestContext
 from novalite.objects.compute_node import ComputeNodeList
@@ -74,7 +74,7 @@ class SchedulerManager(manager.Manager):
         # same free capacity twice.
         self._lock = threading.Lock()
 
-    @messaging.expected_exceptions(exception.NoValidHost)
+    @typed_rpc.expected_exceptions(exception.NoValidHost)
     def select_destinations(self, context: RequestContext,
                             request_spec: RequestSpec | dict[str, Any],
                             instance_uuids: list[str]) -> list[dict[str, str]]:

@@ -57,7 +57,7 @@ def injected_files(instance: Instance, files: list[dict[str, str]]) -> list[tupl
     return out
 
 
-def decode_contents(f: dict, uuid: str) -> bytes:
+def decode_contents(f: dict[str, Any], uuid: str) -> bytes:
     return _b64(str(f.get("contents", "")), f"contents of {f.get('path')}", uuid)
 
 
@@ -65,7 +65,7 @@ def _get(instance: Instance, name: str) -> Any:
     return getattr(instance, name) if instance.obj_attr_is_set(name) else None
 
 
-def metadata(instance: Instance, files: list[tuple[str, bytes]]) -> dict:
+def metadata(instance: Instance, files: list[tuple[str, bytes]]) -> dict[str, Any]:
     keys = {}
     key_name = _get(instance, "key_name")
     key_data = _get(instance, "key_data")
@@ -95,7 +95,7 @@ def _write(root: str, rel: str, data: bytes) -> None:
         f.write(data)
 
 
-def populate(root: str, instance: Instance, network_info: list[dict],
+def populate(root: str, instance: Instance, network_info: list[dict[str, Any]],
              files_requested: list[dict[str, str]] | None = None) -> None:
     files = injected_files(instance, files_requested or [])
     latest = "openstack/latest"
@@ -110,7 +110,7 @@ def populate(root: str, instance: Instance, network_info: list[dict],
         _write(root, f"openstack/content/{i:04d}", data)
 
 
-def make_drive(path: str, instance: Instance, network_info: list[dict],
+def make_drive(path: str, instance: Instance, network_info: list[dict[str, Any]],
                files: list[dict[str, str]] | None = None) -> str:
     """Build the ISO at ``path`` (with the build request's personality
     ``files``); returns it."""

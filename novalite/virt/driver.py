@@ -61,8 +61,8 @@ class ComputeDriver(abc.ABC):
         """Capacity and current usage of ``nodename``, as measured."""
 
     @abc.abstractmethod
-    def spawn(self, context: RequestContext, instance: Instance, image_meta: dict,
-              network_info: list, block_device_info: dict | None = None, *,
+    def spawn(self, context: RequestContext, instance: Instance, image_meta: dict[str, Any],
+              network_info: list[Any], block_device_info: dict[str, Any] | None = None, *,
               injected_files: list[dict[str, str]] | None = None) -> None:
         """Create and start a guest; return when it is running.
 
@@ -77,8 +77,8 @@ class ComputeDriver(abc.ABC):
         """
 
     @abc.abstractmethod
-    def destroy(self, context: RequestContext, instance: Instance, network_info: list | None = None,
-                block_device_info: dict | None = None) -> None:
+    def destroy(self, context: RequestContext, instance: Instance, network_info: list[Any] | None = None,
+                block_device_info: dict[str, Any] | None = None) -> None:
         """Stop and remove the guest and everything made for it.
 
         Succeeds when the guest is already gone (idempotent); only raises when
@@ -120,7 +120,7 @@ class ComputeDriver(abc.ABC):
         """What the guest wrote to its console so far."""
         raise NotImplementedError()
 
-    def inject_files(self, context: RequestContext, instance: Instance, files: list[dict],
+    def inject_files(self, context: RequestContext, instance: Instance, files: list[dict[str, Any]],
                      timeout: float) -> None:
         """Write files ({"path": absolute path, "contents": base64}) into the
         running guest (``supports_file_injection``), within ``timeout``
@@ -134,8 +134,8 @@ def load_compute_driver(virtapi: VirtAPI, compute_driver: str) -> ComputeDriver:
     novalite.virt entry points."""
     LOG.info("Loading compute driver '%s'", compute_driver)
     try:
-        mgr: stevedore_driver.DriverManager = stevedore_driver.DriverManager(NAMESPACE, compute_driver,
-                                             invoke_on_load=True, invoke_args=(virtapi,))
+        mgr: stevedore_driver.DriverManager[ComputeDriver] = stevedore_driver.DriverManager(
+            NAMESPACE, compute_driver, invoke_on_load=True, invoke_args=(virtapi,))
     except Exception as e:
         LOG.error("Unable to load the virtualization driver %s: %s", compute_driver, e)
         raise exception.VirtDriverNotFound(name=compute_driver) from e

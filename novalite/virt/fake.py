@@ -41,13 +41,13 @@ class _FakeGuest:
         self.state = power_state.NOSTATE
         self.cancelled = threading.Event()
         self.console = b""
-        self.vifs: list[dict] = []
+        self.vifs: list[dict[str, Any]] = []
         self.files: dict[str, bytes] = {}
         # NOTE: what a config drive would hold: the personality files of the
         # build request (path -> contents), when the instance asked for one.
         self.config_drive: dict[str, bytes] = {}
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"uuid": self.uuid, "vcpus": self.vcpus, "memory_mb": self.memory_mb,
                 "disk_gb": self.disk_gb, "state": self.state,
                 "console": base64.b64encode(self.console).decode(), "vifs": self.vifs,
@@ -56,7 +56,7 @@ class _FakeGuest:
                                  for p, d in self.config_drive.items()}}
 
     @classmethod
-    def from_dict(cls, d: dict) -> _FakeGuest:
+    def from_dict(cls, d: dict[str, Any]) -> _FakeGuest:
         guest = cls(d["uuid"], int(d["vcpus"]), int(d["memory_mb"]), int(d["disk_gb"]))
         guest.state = int(d.get("state", power_state.NOSTATE))
         guest.console = base64.b64decode(d.get("console", ""))
@@ -81,7 +81,7 @@ def _load_guests(path: str) -> dict[str, _FakeGuest]:
     return {d["uuid"]: _FakeGuest.from_dict(d) for d in data.get("guests", [])}
 
 
-def _write_atomically(path: str, data: dict) -> None:
+def _write_atomically(path: str, data: dict[str, Any]) -> None:
     # NOTE: a temporary file in the same directory, then rename: a reader (or
     # a compute started after a SIGKILL) sees the old file or the new one,
     # never half of one. No fsync: it outlives the process, not the machine.
@@ -179,8 +179,8 @@ class FakeDriver(driver.ComputeDriver):
             local_gb_used=sum(g.disk_gb for g in guests),
             running_vms=len(guests), hypervisor_description="fake (in memory)")
 
-    def spawn(self, context: RequestContext, instance: Instance, image_meta: dict, network_info: list,
-              block_device_info: dict | None = None, *,
+    def spawn(self, context: RequestContext, instance: Instance, image_meta: dict[str, Any], network_info: list[Any],
+              block_device_info: dict[str, Any] | None = None, *,
               injected_files: list[dict[str, str]] | None = None) -> None:
         flavor = instance.flavor
         guest = _FakeGuest(instance.uuid, flavor.vcpus, flavor.memory_mb,
@@ -217,8 +217,8 @@ class FakeDriver(driver.ComputeDriver):
             raise exception.InstanceSpawnError(instance_uuid=instance.uuid,
                                                reason="guest destroyed while spawning")
 
-    def destroy(self, context: RequestContext, instance: Instance, network_info: list | None = None,
-                block_device_info: dict | None = None) -> None:
+    def destroy(self, context: RequestContext, instance: Instance, network_info: list[Any] | None = None,
+                block_device_info: dict[str, Any] | None = None) -> None:
         with self._lock:
             guest = self._guests.pop(instance.uuid, None)
         if guest is not None:
@@ -228,7 +228,7 @@ class FakeDriver(driver.ComputeDriver):
                 self.plugged.append(("unplug", vif["id"], vif["network"]["bridge"]))
             self._persist()
 
-    def inject_files(self, context: RequestContext, instance: Instance, files: list[dict],
+    def inject_files(self, context: RequestContext, instance: Instance, files: list[dict[str, Any]],
                      timeout: float) -> None:
         guest = self._guest(instance)
         for f in files:

@@ -13,7 +13,7 @@ from novalite.scheduler.weighers import BaseHostWeigher
 
 class RAMWeigher(BaseHostWeigher):
     def weight_multiplier(self) -> float:
-        return CONF.scheduler.ram_weight_multiplier
+        return float(CONF.scheduler.ram_weight_multiplier)
 
     def _weigh_object(self, host_state: HostState, spec: RequestSpec) -> float:
         return host_state.free_ram_mb
@@ -21,7 +21,7 @@ class RAMWeigher(BaseHostWeigher):
 
 class CPUWeigher(BaseHostWeigher):
     def weight_multiplier(self) -> float:
-        return CONF.scheduler.cpu_weight_multiplier
+        return float(CONF.scheduler.cpu_weight_multiplier)
 
     def _weigh_object(self, host_state: HostState, spec: RequestSpec) -> float:
         return host_state.free_vcpus
@@ -29,7 +29,7 @@ class CPUWeigher(BaseHostWeigher):
 
 class DiskWeigher(BaseHostWeigher):
     def weight_multiplier(self) -> float:
-        return CONF.scheduler.disk_weight_multiplier
+        return float(CONF.scheduler.disk_weight_multiplier)
 
     def _weigh_object(self, host_state: HostState, spec: RequestSpec) -> float:
         return host_state.free_disk_gb

@@ -25,7 +25,7 @@ class AgentError(Exception):
     pass
 
 
-def command(domain: libvirt.virDomain, execute: str, arguments: dict | None = None,
+def command(domain: libvirt.virDomain, execute: str, arguments: dict[str, Any] | None = None,
             timeout: int = 10) -> Any:
     cmd: dict[str, Any] = {"execute": execute}
     if arguments is not None:
@@ -55,7 +55,7 @@ def wait_ready(domain: libvirt.virDomain, deadline: float) -> None:
 
 
 def execute(domain: libvirt.virDomain, path: str, args: list[str], deadline: float,
-            capture: bool = False) -> dict:
+            capture: bool = False) -> dict[str, Any]:
     """Run a program in the guest (no shell); returns guest-exec-status."""
     pid = command(domain, "guest-exec", {"path": path, "arg": args,
                                          "capture-output": capture})["pid"]

@@ -64,7 +64,7 @@ def instance_name(instance: Instance) -> str:
 
 def deployment_path() -> str:
     """What marks this deployment's guests: its instances path, resolved."""
-    return os.path.realpath(CONF.libvirt.instances_path)
+    return str(os.path.realpath(CONF.libvirt.instances_path))
 
 
 def guest_hostname(instance: Instance) -> str:
@@ -149,8 +149,8 @@ class LibvirtDriver(driver.ComputeDriver):
 
     # -- spawn -------------------------------------------------------------
 
-    def spawn(self, context: RequestContext, instance: Instance, image_meta: dict, network_info: list,
-              block_device_info: dict | None = None, *,
+    def spawn(self, context: RequestContext, instance: Instance, image_meta: dict[str, Any], network_info: list[Any],
+              block_device_info: dict[str, Any] | None = None, *,
               injected_files: list[dict[str, str]] | None = None) -> None:
         started = time.monotonic()
         cancel = self._begin_spawn(instance)
@@ -196,7 +196,7 @@ class LibvirtDriver(driver.ComputeDriver):
             self._checker(instance, cancel)()
             yield
 
-    def _cleanup_failed_spawn(self, instance: Instance, network_info: list | None = None) -> None:
+    def _cleanup_failed_spawn(self, instance: Instance, network_info: list[Any] | None = None) -> None:
         LOG.info("Spawn of %s failed; removing its domain, port filters and files",
                  instance.uuid)
         try:
@@ -207,7 +207,7 @@ class LibvirtDriver(driver.ComputeDriver):
         except Exception:
             LOG.exception("Could not clean up after the failed spawn of %s", instance.uuid)
 
-    def _create_image(self, context: RequestContext, instance: Instance, image_meta: dict,
+    def _create_image(self, context: RequestContext, instance: Instance, image_meta: dict[str, Any],
                       cancel: threading.Event) -> DiskInfo:
         meta = self._cache.get_meta(context, image_meta.get("id") or instance.image_ref)
         imagebackend.check_declared_size(meta["id"], meta.get("disk_format"), meta.get("size"),
@@ -241,7 +241,7 @@ class LibvirtDriver(driver.ComputeDriver):
             filemodes.make_private(dest)
         return dest
 
-    def _create_root_disk(self, context: RequestContext, instance: Instance, meta: dict, inst_dir: str,
+    def _create_root_disk(self, context: RequestContext, instance: Instance, meta: dict[str, Any], inst_dir: str,
                           cancel: threading.Event, boots_kernel: bool) -> str | None:
         root_gb = instance.flavor.root_gb
         disk = os.path.join(inst_dir, "disk")
@@ -258,7 +258,7 @@ class LibvirtDriver(driver.ComputeDriver):
             imagebackend.create_overlay(base, fmt, disk, root_gb)
         return disk
 
-    def _create_config_drive(self, instance: Instance, network_info: list,
+    def _create_config_drive(self, instance: Instance, network_info: list[Any],
                              injected_files: list[dict[str, str]],
                              cancel: threading.Event) -> str | None:
         if not configdrive.required(instance):
@@ -267,14 +267,14 @@ class LibvirtDriver(driver.ComputeDriver):
         with self._step(instance, cancel):
             return configdrive.make_drive(path, instance, network_info or [], injected_files)
 
-    def to_xml(self, context: RequestContext, instance: Instance, image_meta: dict, disk_info: DiskInfo,
-               network_info: list) -> str:
+    def to_xml(self, context: RequestContext, instance: Instance, image_meta: dict[str, Any], disk_info: DiskInfo,
+               network_info: list[Any]) -> str:
         xml = self.get_guest_config(instance, image_meta, disk_info, network_info).to_xml()
         LOG.debug("Domain XML of %s:\n%s", instance.uuid, xml)
         return xml
 
-    def get_guest_config(self, instance: Instance, image_meta: dict, disk_info: DiskInfo,
-                         network_info: list) -> config.LibvirtConfigGuest:
+    def get_guest_config(self, instance: Instance, image_meta: dict[str, Any], disk_info: DiskInfo,
+                         network_info: list[Any]) -> config.LibvirtConfigGuest:
         flavor = instance.flavor
         inst_dir = self._instance_dir(instance.uuid)
         guest = config.LibvirtConfigGuest(
@@ -297,7 +297,7 @@ class LibvirtDriver(driver.ComputeDriver):
         return guest
 
     @staticmethod
-    def _guest_metadata(instance: Instance, image_meta: dict) -> config.LibvirtConfigGuestMetadata:
+    def _guest_metadata(instance: Instance, image_meta: dict[str, Any]) -> config.LibvirtConfigGuestMetadata:
         created = instance.created_at if instance.obj_attr_is_set("created_at") else None
         return config.LibvirtConfigGuestMetadata(
             display_name=instance.display_name or "", hostname=instance.hostname or "",
@@ -308,7 +308,7 @@ class LibvirtDriver(driver.ComputeDriver):
             instances_path=deployment_path())
 
     def _create_domain_and_network(self, context: RequestContext, instance: Instance, xml: str,
-                                   network_info: list, cancel: threading.Event) -> None:
+                                   network_info: list[Any], cancel: threading.Event) -> None:
         for v in network_info or []:
             vif.plug(v)
         with self._step(instance, cancel):
@@ -327,8 +327,8 @@ class LibvirtDriver(driver.ComputeDriver):
 
     # -- destroy -----------------------------------------------------------
 
-    def destroy(self, context: RequestContext, instance: Instance, network_info: list | None = None,
-                block_device_info: dict | None = None) -> None:
+    def destroy(self, context: RequestContext, instance: Instance, network_info: list[Any] | None = None,
+                block_device_info: dict[str, Any] | None = None) -> None:
         with self._spawning_lock:
             cancel = self._spawning.get(instance.uuid)
         if cancel is not None:
@@ -347,7 +347,7 @@ class LibvirtDriver(driver.ComputeDriver):
             vif.plug(v)
 
     @staticmethod
-    def _unplug_vifs(instance: Instance, network_info: list | None) -> None:
+    def _unplug_vifs(instance: Instance, network_info: list[Any] | None) -> None:
         """libvirt removed the taps with the domain; one that outlived it
         (a crash between the two) goes now. The bridge stays."""
         for v in network_info or network_model.from_instance(instance):
@@ -433,7 +433,7 @@ class LibvirtDriver(driver.ComputeDriver):
             CONF.image_cache.remove_unused_base_images,
             CONF.image_cache.remove_unused_original_minimum_age_seconds).update(all_instances)
 
-    def list_foreign_guests(self) -> list[dict]:
+    def list_foreign_guests(self) -> list[dict[str, Any]]:
         """Guests novalite made for another deployment on this libvirtd:
         name, uuid, the instances path they belong to, and whether that path
         still exists (if not, the deployment is gone and so is its state)."""
@@ -454,7 +454,7 @@ class LibvirtDriver(driver.ComputeDriver):
                 continue  # NOTE: destroyed since it was listed.
         return guests
 
-    def inject_files(self, context: RequestContext, instance: Instance, files: list[dict],
+    def inject_files(self, context: RequestContext, instance: Instance, files: list[dict[str, Any]],
                      timeout: float) -> None:
         decoded = [(str(f["path"]), configdrive.decode_contents(f, instance.uuid))
                    for f in files]

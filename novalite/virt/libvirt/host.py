@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import cast
 
 import libvirt
 from oslo_log import log as logging
@@ -88,7 +89,7 @@ class Host:
             raise
 
     def list_domains(self) -> list[libvirt.virDomain]:
-        return self.get_connection().listAllDomains(0)
+        return cast("list[libvirt.virDomain]", self.get_connection().listAllDomains(0))
 
     def version(self) -> int:
         """QEMU's version as major*1,000,000 + minor*1,000 + release."""

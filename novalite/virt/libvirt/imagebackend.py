@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any
+from typing import Any, cast
 
 from oslo_concurrency import processutils
 from oslo_log import log as logging
@@ -60,7 +60,7 @@ def check_declared_size(image_id: str, disk_format: str | None, size: int | None
         raise _too_big(image_id, size, root_gb)
 
 
-def inspect(image_id: str, path: str, disk_format: str | None, root_gb: int) -> dict:
+def inspect(image_id: str, path: str, disk_format: str | None, root_gb: int) -> dict[str, Any]:
     """``qemu-img info`` of ``path`` read as ``disk_format``; raises
     ImageUnacceptable when the image must not be used. ``root_gb`` 0 means
     the disk takes the image's own size."""
@@ -115,7 +115,7 @@ def _is_vmdk_descriptor(head: bytes) -> bool:
     return False
 
 
-def _check_vmdk(image_id: str, path: str, specific: dict) -> None:
+def _check_vmdk(image_id: str, path: str, specific: dict[str, Any]) -> None:
     me = os.path.realpath(path)
     for extent in specific.get("extents") or []:
         name = extent.get("filename") or ""
@@ -128,7 +128,7 @@ def _check_vmdk(image_id: str, path: str, specific: dict) -> None:
             f"vmdk create-type {create_type!r} is not one of {', '.join(VMDK_ALLOWED_TYPES)}"))
 
 
-def qemu_img_info(image_id: str, path: str, fmt: str) -> dict:
+def qemu_img_info(image_id: str, path: str, fmt: str) -> dict[str, Any]:
     try:
         out, _err = _qemu_img("info", "--output=json", "--force-share", "-f", fmt, path)
     except processutils.ProcessExecutionError as e:
@@ -138,7 +138,7 @@ def qemu_img_info(image_id: str, path: str, fmt: str) -> dict:
         reason = (e.stderr or "").strip().rsplit(": ", 1)[-1] or f"exit code {e.exit_code}"
         raise ImageUnacceptable(image_id=image_id, reason=(
             f"qemu-img cannot read it as {fmt} ({_without_paths(reason)[:80]})")) from e
-    return json.loads(out)
+    return cast("dict[str, Any]", json.loads(out))
 
 
 def _without_paths(text: str) -> str:

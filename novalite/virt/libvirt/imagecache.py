@@ -17,7 +17,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from oslo_concurrency import lockutils
 from oslo_log import log as logging
@@ -48,19 +48,19 @@ class ImageCache:
         self.api_url = api_url.rstrip("/")
         self.timeout = timeout
 
-    def get_meta(self, context: RequestContext, image_id: str) -> dict:
+    def get_meta(self, context: RequestContext, image_id: str) -> dict[str, Any]:
         """The image's record, as the Image API shows it (properties flat)."""
         with self._open(context, image_id, "") as resp:
             meta = json.loads(resp.read(CHUNK))
         if meta.get("status") != "active":
             raise ImageFetchError(image_id=image_id,
                                   reason=f"it is {meta.get('status')}, not active")
-        return meta
+        return cast("dict[str, Any]", meta)
 
     def path_of(self, image_id: str) -> str:
         return os.path.join(self.base_dir, image_id)
 
-    def fetch(self, context: RequestContext, meta: dict, check: Check) -> str:
+    def fetch(self, context: RequestContext, meta: dict[str, Any], check: Check) -> str:
         """The cached file of ``meta``'s image, downloaded if missing.
 
         ``check`` raises when the build was cancelled; it is called while
@@ -81,7 +81,7 @@ class ImageCache:
             sem.release()
         return path
 
-    def _download(self, context: RequestContext, meta: dict, path: str, check: Check) -> None:
+    def _download(self, context: RequestContext, meta: dict[str, Any], path: str, check: Check) -> None:
         image_id, expected_size = meta["id"], meta.get("size")
         if expected_size is None:
             raise ImageFetchError(image_id=image_id, reason="it has no data")
@@ -138,7 +138,7 @@ class ImageCache:
                                          f"({getattr(e, 'reason', e)})") from e
 
 
-def _hasher(meta: dict) -> Any:
+def _hasher(meta: dict[str, Any]) -> Any:
     algo = meta.get("os_hash_algo")
     if not meta.get("os_hash_value") or algo not in ("sha256", "sha384", "sha512"):
         raise ImageFetchError(image_id=meta["id"],
@@ -146,7 +146,7 @@ def _hasher(meta: dict) -> Any:
     return hashlib.new(algo)
 
 
-def _verify(meta: dict, size: int, hexdigest: str) -> None:
+def _verify(meta: dict[str, Any], size: int, hexdigest: str) -> None:
     if size != meta.get("size"):
         raise ImageFetchError(image_id=meta["id"], reason=(
             f"got {size} bytes, the record says {meta.get('size')}"))

@@ -11,13 +11,15 @@ the port is on the bridge.
 
 from __future__ import annotations
 
+from typing import Any
+
 from novalite.conf import CONF
 from novalite.network import model as network_model
 
 FILTER = "clean-traffic"
 
 
-def filter_for(vif: dict) -> tuple[str | None, list[tuple[str, str]]]:
+def filter_for(vif: dict[str, Any]) -> tuple[str | None, list[tuple[str, str]]]:
     """The filter name and its parameters for ``vif`` (no filter when
     ``[network] port_security`` is off)."""
     if not CONF.network.port_security:

@@ -13,6 +13,7 @@ Plugging also keeps the host's own services off the port
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from novalite import exception
 from novalite.conf import CONF
@@ -23,7 +24,7 @@ _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 _IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 
 
-def get_config(vif: dict) -> config.LibvirtConfigGuestInterface:
+def get_config(vif: dict[str, Any]) -> config.LibvirtConfigGuestInterface:
     mac = str(vif.get("address") or "").lower()
     bridge = str((vif.get("network") or {}).get("bridge") or "")
     devname = vif.get("devname")
@@ -38,7 +39,7 @@ def get_config(vif: dict) -> config.LibvirtConfigGuestInterface:
                                               filter_params=params)
 
 
-def plug(vif: dict) -> None:
+def plug(vif: dict[str, Any]) -> None:
     bridge = get_config(vif).bridge
     subnets = vif["network"].get("subnets") or []
     if subnets and subnets[0].get("gateway"):
@@ -51,7 +52,7 @@ def plug(vif: dict) -> None:
         filtering.protect_host(bridge, cfg.target_dev, cfg.mac_address)
 
 
-def unplug(vif: dict) -> None:
+def unplug(vif: dict[str, Any]) -> None:
     devname = get_config(vif).target_dev
     if devname:
         linux_net.delete_device(devname)
