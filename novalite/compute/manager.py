@@ -29,9 +29,9 @@ from novalite.compute.recovery import ComputeRecovery
 from novalite.compute.resource_tracker import ResourceTracker
 from novalite.conductor import rpcapi as conductor_rpcapi
 from novalite.conf import CONF
-from novalite.network import model as network_model
 from novalite.objects.instance import Instance, InstanceList
 from novalite.objects.instance_action import InstanceActionEvent
+from novalite.objects.instance_info_cache import InstanceInfoCache
 from novalite.objects.network import FixedIPList
 from novalite.objects.request_spec import InjectedFileList, RequestSpec
 from novalite.virt import driver as virt_driver
@@ -268,14 +268,19 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
 
     def _allocate_network(self, context: RequestContext, instance: Instance) -> list[Any]:
         """Ports from the database, through FixedIPList (remotable: compute
-        has no database, the conductor runs it); recorded with the instance so
-        the API shows its addresses and delete knows what to unplug. Saved
-        with the next task state."""
-        network_info = FixedIPList.allocate_for_instance(context, instance.uuid, self.host)
-        instance.system_metadata = dict(instance.system_metadata,
-                                        **{network_model.SYSMETA_KEY:
-                                           network_model.dumps(network_info)})
-        return list(network_info)
+        has no database, the conductor runs it); the allocation records them
+        in the instance's info cache, which a restart or a delete reads."""
+        return list(FixedIPList.allocate_for_instance(context, instance.uuid, self.host))
+
+    @staticmethod
+    def _network_info(context: RequestContext, instance: Instance) -> list[dict[str, Any]]:
+        """The instance's VIFs from its info cache (best effort: [] when it
+        cannot be read, the driver then plugs or unplugs nothing)."""
+        try:
+            return InstanceInfoCache.get_by_instance_uuid(context, instance.uuid).vifs
+        except Exception:
+            LOG.exception("Could not read the network info of %s", instance.uuid)
+            return []
 
     def _deallocate_network(self, context: RequestContext, instance: Instance) -> None:
         try:
@@ -350,7 +355,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
 
     def _cleanup_build(self, context: RequestContext, instance: Instance) -> None:
         try:
-            self.driver.destroy(context, instance)
+            self.driver.destroy(context, instance, self._network_info(context, instance))
         except Exception:
             LOG.exception("Could not clean up the failed build of %s", instance.uuid)
         self._deallocate_network(context, instance)
@@ -412,7 +417,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
 
     def _do_terminate(self, context: RequestContext, instance: Instance) -> None:
         try:
-            self.driver.destroy(context, instance)
+            self.driver.destroy(context, instance, self._network_info(context, instance))
         except Exception as exc:
             LOG.exception("Could not destroy %s", instance.uuid)
             self._fail(context, instance, exc)
@@ -469,13 +474,17 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
 
     def start_instance(self, context: RequestContext, instance: Instance) -> None:
         self._power_action(context, instance, (task_states.POWERING_ON,),
-                           lambda: self.driver.power_on(context, instance), vm_states.ACTIVE,
-                           "start")
+                           lambda: self.driver.power_on(
+                               context, instance,
+                               network_info=self._network_info(context, instance)),
+                           vm_states.ACTIVE, "start")
 
     def reboot_instance(self, context: RequestContext, instance: Instance, reboot_type: str = "SOFT") -> None:
         self._power_action(context, instance,
                            (task_states.REBOOTING, task_states.REBOOTING_HARD),
-                           lambda: self.driver.reboot(context, instance, reboot_type),
+                           lambda: self.driver.reboot(
+                               context, instance, reboot_type,
+                               network_info=self._network_info(context, instance)),
                            vm_states.ACTIVE, "reboot")
 
     def get_console_output(self, context: RequestContext, instance: Instance, length: int | None = None) -> str:

@@ -55,6 +55,7 @@ class ComputeRecovery:
     _fail: Any
     _do_terminate: Any
     _cleanup_build: Any
+    _network_info: Any
     stop_instance: Any
     start_instance: Any
     reboot_instance: Any
@@ -213,7 +214,7 @@ class ComputeRecovery:
         LOG.warning("Destroying the guest of deleted instance %s on %s (it was deleted "
                     "while this host looked down; running_deleted_instance_action = reap)",
                     inst.uuid, self.host)
-        self.driver.destroy(ctxt, inst)
+        self.driver.destroy(ctxt, inst, self._network_info(ctxt, inst))
 
     def _report_orphan(self, ctxt: RequestContext, uuid: str) -> None:
         """A guest the hypervisor has that no instance ever claimed."""

@@ -384,3 +384,17 @@ class RequestSpec(Base):
     instance_uuid: Mapped[str] = mapped_column(String(36))
     spec: Mapped[str] = mapped_column(
         Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb"))
+
+
+class InstanceInfoCache(Base):
+    """An instance's network_info (Nova's VIF list, JSON) as its last
+    allocation made it, as Nova's ``instance_info_caches``."""
+
+    __tablename__ = "instance_info_caches"
+    __table_args__ = (UniqueConstraint("instance_uuid",
+                                       name="uniq_instance_info_caches0instance_uuid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36))
+    network_info: Mapped[str | None] = mapped_column(
+        Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb"))

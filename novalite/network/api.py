@@ -12,6 +12,7 @@ from oslo_log import log as logging
 
 from novalite import exception
 from novalite.conf import CONF
+from novalite.db import info_caches
 from novalite.db import network as db
 from novalite.network import model
 
@@ -72,8 +73,10 @@ def validate_requested(requested: Any) -> None:
 
 
 def allocate_for_instance(instance_uuid: str, requested: Any, host: str | None) -> list[dict]:
-    """Allocate the instance's ports; all or nothing."""
+    """Allocate the instance's ports; all or nothing. The instance's info
+    cache (``instance_info_caches``) records the network_info made."""
     if requested == "none":
+        info_caches.info_cache_update(instance_uuid, model.dumps([]))
         return []
     if requested == "auto":
         net = default_network()
@@ -89,6 +92,7 @@ def allocate_for_instance(instance_uuid: str, requested: Any, host: str | None) 
     except Exception:
         db.fixed_ip_release_by_instance(instance_uuid)
         raise
+    info_caches.info_cache_update(instance_uuid, model.dumps(network_info))
     LOG.info("Instance %s on %s: %s", instance_uuid, host,
              ", ".join(f"{ip['address']} on {v['network']['label']}"
                        for v in network_info for ip in model.fixed_ips(v)) or "no network")

@@ -1,6 +1,6 @@
 """``network_info``: what compute and the virt driver know of an instance's
-ports, in Nova's VIF shape (plain dicts, so it crosses RPC and is kept in the
-instance's system metadata as JSON).
+ports, in Nova's VIF shape (plain dicts, so it crosses RPC; the instance's
+InstanceInfoCache keeps it as JSON).
 
 A VIF::
 
@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from typing import Any
 
-SYSMETA_KEY = "network_info"
 # NOTE: Linux interface names hold 15 characters; Nova's "tap" + 11 of the port id.
 TAP_PREFIX = "tap"
 
@@ -49,19 +47,6 @@ def fixed_ips(vif: dict) -> list[dict]:
 
 def dumps(network_info: list[dict]) -> str:
     return json.dumps(network_info, sort_keys=True)
-
-
-def from_instance(instance: Any) -> list[dict]:
-    """The instance's network_info as compute recorded it ([] when none)."""
-    sysmeta = instance.system_metadata if instance.obj_attr_is_set("system_metadata") else {}
-    raw = (sysmeta or {}).get(SYSMETA_KEY)
-    if not raw:
-        return []
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return []
-    return value if isinstance(value, list) else []
 
 
 def addresses(network_info: list[dict]) -> dict[str, list[dict]]:

@@ -10,6 +10,7 @@ def register_all() -> None:
     __import__("novalite.objects.instance")
     __import__("novalite.objects.instance_action")
     __import__("novalite.objects.instance_fault")
+    __import__("novalite.objects.instance_info_cache")
     __import__("novalite.objects.keypair")
     __import__("novalite.objects.network")
     __import__("novalite.objects.request_spec")

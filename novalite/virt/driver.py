@@ -92,15 +92,18 @@ class ComputeDriver(abc.ABC):
         when there is no guest."""
 
     @abc.abstractmethod
-    def power_on(self, context: RequestContext, instance: Instance) -> None:
-        """Start a stopped guest. Succeeds when it is already running. Raises
-        InstanceNotFound when there is no guest."""
+    def power_on(self, context: RequestContext, instance: Instance, *,
+                 network_info: list[dict[str, Any]] | None = None) -> None:
+        """Start a stopped guest, its ports (``network_info``) plugged again
+        first. Succeeds when it is already running. Raises InstanceNotFound
+        when there is no guest."""
 
     @abc.abstractmethod
-    def reboot(self, context: RequestContext, instance: Instance, reboot_type: str) -> None:
-        """SOFT: ask the guest to restart, falling back to HARD; HARD: reset.
-        The guest is running when this returns. Raises InstanceNotFound when
-        there is no guest."""
+    def reboot(self, context: RequestContext, instance: Instance, reboot_type: str, *,
+               network_info: list[dict[str, Any]] | None = None) -> None:
+        """SOFT: ask the guest to restart, falling back to HARD; HARD: reset,
+        its ports (``network_info``) plugged again. The guest is running when
+        this returns. Raises InstanceNotFound when there is no guest."""
 
     @abc.abstractmethod
     def get_info(self, instance: Instance) -> InstanceInfo:

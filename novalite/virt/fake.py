@@ -246,11 +246,18 @@ class FakeDriver(driver.ComputeDriver):
         self._guest(instance).state = power_state.SHUTDOWN
         self._persist()
 
-    def power_on(self, context: RequestContext, instance: Instance) -> None:
-        self._guest(instance).state = power_state.RUNNING
+    def power_on(self, context: RequestContext, instance: Instance, *,
+                 network_info: list[dict[str, Any]] | None = None) -> None:
+        guest = self._guest(instance)
+        if guest.state != power_state.RUNNING:
+            # NOTE: as the libvirt driver: ports plugged again before a start.
+            for vif in network_info or []:
+                self.plugged.append(("plug", vif["id"], vif["network"]["bridge"]))
+        guest.state = power_state.RUNNING
         self._persist()
 
-    def reboot(self, context: RequestContext, instance: Instance, reboot_type: str) -> None:
+    def reboot(self, context: RequestContext, instance: Instance, reboot_type: str, *,
+               network_info: list[dict[str, Any]] | None = None) -> None:
         guest = self._guest(instance)
         guest.state = power_state.RUNNING
         guest.console += f"fake guest {instance.uuid} rebooted ({reboot_type})\n".encode()

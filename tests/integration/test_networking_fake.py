@@ -9,8 +9,12 @@ from typing import Any
 
 import pytest
 
+from novalite import context as nl_context
 from novalite.db import network as network_db
 from novalite.network import manage as network_manage
+from novalite.network import model
+from novalite.objects.instance import Instance
+from novalite.objects.instance_info_cache import InstanceInfoCache
 from tests.functional.stack import Stack
 
 
@@ -98,3 +102,23 @@ def test_networks_none_gives_no_address_and_actions_are_recorded(make) -> None:
     missing = stack.compute("GET", f"/servers/{server['id']}/os-instance-actions/req-nope")
     assert missing.status_code == 404
     assert "req-nope" in missing.json()["itemNotFound"]["message"]
+
+
+def test_network_info_lives_in_the_info_cache_and_a_start_plugs_it_again(make) -> None:
+    """network_info left system_metadata: the allocation records it in the
+    instance's info cache, and compute hands it to the driver on a start
+    (the driver plugs the port again, as after a host reboot)."""
+    stack = make()
+    network_manage.create_network("private", "10.9.8.0/24", bridge="nlt1")
+    server = stack.wait_status(stack.boot("cached")["id"], "ACTIVE")
+    ctxt = nl_context.get_admin_context()
+    [vif] = InstanceInfoCache.get_by_instance_uuid(ctxt, server["id"]).vifs
+    assert vif["network"]["bridge"] == "nlt1"
+    assert server["addresses"]["private"][0]["addr"] == model.fixed_ips(vif)[0]["address"]
+    assert "network_info" not in Instance.get_by_uuid(ctxt, server["id"]).system_metadata
+    driver = stack.computes["host1"].manager.driver
+    stack.compute("POST", f"/servers/{server['id']}/action", {"os-stop": None})
+    stack.wait_status(server["id"], "SHUTOFF")
+    stack.compute("POST", f"/servers/{server['id']}/action", {"os-start": None})
+    stack.wait_status(server["id"], "ACTIVE")
+    assert driver.plugged == [("plug", vif["id"], "nlt1"), ("plug", vif["id"], "nlt1")]

@@ -86,7 +86,6 @@ def test_addresses_in_the_compute_api_shape() -> None:
     assert model.addresses(info) == {"private": [{
         "version": 4, "addr": "10.77.0.7", "OS-EXT-IPS:type": "fixed",
         "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:0a:0b:0c"}]}
-    assert model.from_instance(_instance(network_info=model.dumps(info))) == info
 
 
 def test_guest_xml_has_the_nic_and_the_config_drive(tmp_path: Any) -> None:

@@ -5,7 +5,9 @@ kept in system_metadata."""
 
 from __future__ import annotations
 
+import inspect
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,10 +15,12 @@ import pytest
 import sqlalchemy as sa
 
 from novalite.conf import CONF
+from novalite.context import RequestContext
 from novalite.db import api as db_api
-from novalite.db import migration
+from novalite.db import info_caches, migration
 from novalite.objects.base import NovaliteObjectSerializer
 from novalite.objects.instance import Instance
+from novalite.objects.instance_info_cache import InstanceInfoCache
 from novalite.objects.request_spec import InjectedFileList
 
 UUID = "3f1e2d3c-4b5a-4697-8877-665544332211"
@@ -80,3 +84,33 @@ def test_migration_008_moves_the_build_keys_out_of_system_metadata(db_url: str) 
         (1, "ssh-rsa K", "dXNlcg==", True, {"image_virtual_size": "1024"}),
         (2, None, None, False, {}),
     ]
+
+
+def test_migration_009_moves_network_info_into_the_info_cache(db_url: str) -> None:
+    migration.db_sync("008")
+    engine = sa.create_engine(db_url)
+    vifs = '[{"id": "port-1"}]'
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO instances (id, uuid, config_drive, locked, deleted, auto_disk_config,"
+                " system_metadata) VALUES (1, :uuid, 0, 0, 0, 0, :meta)"),
+                {"uuid": UUID, "meta": json.dumps({"network_info": vifs, "image_x": "1"})})
+        db_api.dispose()
+        migration.db_sync()
+        with engine.connect() as conn:
+            sysmeta = conn.execute(sa.text("SELECT system_metadata FROM instances")).scalar()
+    finally:
+        engine.dispose()
+    assert json.loads(sysmeta) == {"image_x": "1"}
+    cache = InstanceInfoCache.get_by_instance_uuid(
+        RequestContext(is_admin=True, overwrite=False), UUID)
+    assert cache.vifs == [{"id": "port-1"}]
+    assert InstanceInfoCache.get_by_instance_uuid(
+        RequestContext(is_admin=True, overwrite=False), str(uuid.uuid4())).vifs == []
+
+
+def test_every_info_cache_query_retries_on_transient_errors() -> None:
+    queries = [n for n, f in vars(info_caches).items() if inspect.isfunction(f)
+               and f.__module__ == info_caches.__name__ and not n.startswith("_")]
+    assert queries and all(hasattr(getattr(info_caches, n), "__wrapped__") for n in queries)

@@ -35,6 +35,7 @@ EXPECTED = {
     "InstanceActionList": "1.0-4a53826625cc280e15fae64a575e0879",
     "InstanceFault": "1.0-3d0c037502bf766ca4a6003856de2397",
     "InstanceFaultList": "1.0-7dde86a4199879fe706e228e1a64feac",
+    "InstanceInfoCache": "1.0-35754534f987f6d18e94750263e3b410",
     "InstanceList": "1.2-ac8ef449a3742144ce34d315f83c2a6b",
     "KeyPair": "1.0-27918cec1b4d5ad579b88790cd7480f1",
     "KeyPairList": "1.0-58b94f96e776bedaf1e192ddb2a24c4e",

@@ -37,7 +37,6 @@ from oslo_utils import timeutils
 
 from novalite import exception, filemodes
 from novalite.conf import CONF
-from novalite.network import model as network_model
 from novalite.virt import configdrive, driver, naming, power_state
 from novalite.virt.hardware import HostResources, InstanceInfo
 from novalite.virt.libvirt import agent, config, host, image_ageing, imagebackend, imagecache, vif
@@ -339,18 +338,18 @@ class LibvirtDriver(driver.ComputeDriver):
             self._remove_files(instance.uuid)
 
     @staticmethod
-    def _plug_vifs(instance: Instance) -> None:
+    def _plug_vifs(network_info: list[dict[str, Any]] | None) -> None:
         """Plug again before a (re)start, as Nova's hard reboot: after the
         host rebooted neither the bridge nor the port's host-protection rule
         exists. Idempotent."""
-        for v in network_model.from_instance(instance):
+        for v in network_info or []:
             vif.plug(v)
 
     @staticmethod
     def _unplug_vifs(instance: Instance, network_info: list[Any] | None) -> None:
         """libvirt removed the taps with the domain; one that outlived it
         (a crash between the two) goes now. The bridge stays."""
-        for v in network_info or network_model.from_instance(instance):
+        for v in network_info or []:
             vif.unplug(v)
 
     def _destroy_guest(self, uuid: str) -> None:
@@ -397,13 +396,15 @@ class LibvirtDriver(driver.ComputeDriver):
                      instance.uuid, timeout)
         guest.poweroff()
 
-    def power_on(self, context: RequestContext, instance: Instance) -> None:
+    def power_on(self, context: RequestContext, instance: Instance, *,
+                 network_info: list[dict[str, Any]] | None = None) -> None:
         guest = self._guest(instance)
         if not guest.is_active():
-            self._plug_vifs(instance)
+            self._plug_vifs(network_info)
             guest.launch()
 
-    def reboot(self, context: RequestContext, instance: Instance, reboot_type: str) -> None:
+    def reboot(self, context: RequestContext, instance: Instance, reboot_type: str, *,
+               network_info: list[dict[str, Any]] | None = None) -> None:
         guest = self._guest(instance)
         if reboot_type == "SOFT" and guest.is_active():
             guest.shutdown()
@@ -414,7 +415,7 @@ class LibvirtDriver(driver.ComputeDriver):
             LOG.info("Instance %s did not shut down within %ss; rebooting it hard",
                      instance.uuid, CONF.libvirt.shutdown_timeout)
         guest.poweroff()
-        self._plug_vifs(instance)
+        self._plug_vifs(network_info)
         guest.launch()
 
     def get_info(self, instance: Instance) -> InstanceInfo:
