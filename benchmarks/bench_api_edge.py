@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -146,6 +147,7 @@ def measure(args: argparse.Namespace) -> dict:
                   flush=True)
     finally:
         stack.stop()
+        shutil.rmtree(state, ignore_errors=True)
     return out
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import tempfile
 import time
 
@@ -115,6 +116,7 @@ def main() -> None:
             rows.append([name, str(size), f"{p50:.1f}", f"{p99:.1f}", f"{noise:.0%}"])
     finally:
         stack.stop()
+        shutil.rmtree(state, ignore_errors=True)
     table = lib.md_table(["request", "servers in answer", "p50 ms", "p99 ms",
                           "machine busy before"], rows)
     print(table)
