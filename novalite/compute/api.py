@@ -16,6 +16,7 @@ from novalite.conductor import rpcapi as conductor_rpcapi
 from novalite.conf import CONF
 from novalite.image import api as image_api
 from novalite.network import api as network_api
+from novalite.objects.block_device import BlockDeviceMapping
 from novalite.objects.flavor import Flavor
 from novalite.objects.instance import Instance, InstanceList
 from novalite.objects.keypair import KeyPair
@@ -113,6 +114,7 @@ class API:
             availability_zone=availability_zone, num_instances=len(instances))
         for inst in instances:
             request_spec.for_instance(inst.uuid).create()
+            BlockDeviceMapping.image_root(context, inst.uuid, image["id"]).create()
         self.conductor.build_instances(context, [i.uuid for i in instances], request_spec,
                                        InjectedFileList.from_api(injected_files))
         return instances, reservation_id

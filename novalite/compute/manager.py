@@ -29,6 +29,7 @@ from novalite.compute.recovery import ComputeRecovery
 from novalite.compute.resource_tracker import ResourceTracker
 from novalite.conductor import rpcapi as conductor_rpcapi
 from novalite.conf import CONF
+from novalite.objects.block_device import BlockDeviceMappingList
 from novalite.objects.instance import Instance, InstanceList
 from novalite.objects.instance_action import InstanceActionEvent
 from novalite.objects.instance_info_cache import InstanceInfoCache
@@ -289,8 +290,10 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
             LOG.exception("Could not release the addresses of %s", instance.uuid)
 
     def _prep_block_device(self, context: RequestContext, instance: Instance) -> dict[str, Any]:
-        """Image-backed root disk only, for now (``image_ref`` names it)."""
-        return {"root_device_name": "/dev/vda", "block_device_mapping": []}
+        """The instance's block devices as the API recorded them (an
+        image-backed root disk only, for now)."""
+        return BlockDeviceMappingList.get_by_instance_uuid(
+            context, instance.uuid).block_device_info()
 
     def _spawn(self, context: RequestContext, instance: Instance, image_meta: dict[str, Any],
                network_info: list[dict[str, Any]], block_device_info: dict[str, Any],

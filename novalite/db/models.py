@@ -398,3 +398,25 @@ class InstanceInfoCache(Base):
     instance_uuid: Mapped[str] = mapped_column(String(36))
     network_info: Mapped[str | None] = mapped_column(
         Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb"))
+
+
+class BlockDeviceMapping(Base):
+    """One block device of an instance (Nova's ``block_device_mapping``;
+    novalite's only kind is the image-backed local root disk so far)."""
+
+    __tablename__ = "block_device_mapping"
+    __table_args__ = (Index("block_device_mapping_instance_uuid_idx", "instance_uuid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36))
+    source_type: Mapped[str] = mapped_column(String(255))
+    destination_type: Mapped[str] = mapped_column(String(255))
+    boot_index: Mapped[int | None] = mapped_column(Integer)
+    device_name: Mapped[str | None] = mapped_column(String(255))
+    device_type: Mapped[str | None] = mapped_column(String(255))
+    disk_bus: Mapped[str | None] = mapped_column(String(255))
+    image_id: Mapped[str | None] = mapped_column(String(36))
+    volume_id: Mapped[str | None] = mapped_column(String(36))
+    volume_size: Mapped[int | None] = mapped_column(Integer)
+    guest_format: Mapped[str | None] = mapped_column(String(255))
+    delete_on_termination: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -6,6 +6,7 @@ tests/unit/test_object_fingerprints.py holds each one's fingerprint.
 
 
 def register_all() -> None:
+    __import__("novalite.objects.block_device")
     __import__("novalite.objects.flavor")
     __import__("novalite.objects.instance")
     __import__("novalite.objects.instance_action")

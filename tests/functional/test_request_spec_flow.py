@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from novalite import context as nl_context
+from novalite.objects.block_device import BlockDeviceMappingList
 from novalite.objects.instance import Instance
 from novalite.objects.request_spec import RequestSpec
 from novalite.virt import fake
@@ -60,3 +61,16 @@ def test_personality_files_reach_the_host_that_builds_after_a_reschedule(
     assert _config_drive("host2", server["id"]) == {"/etc/motd": b"hello\n"}
     inst = Instance.get_by_uuid(nl_context.get_admin_context(), server["id"])
     assert "injected_files" not in inst.system_metadata
+
+
+def test_a_server_records_its_root_disk_as_a_block_device_mapping(stack: Any) -> None:
+    server = stack.boot("bdm")
+    stack.wait_status(server["id"], "ACTIVE")
+    bdms = BlockDeviceMappingList.get_by_instance_uuid(nl_context.get_admin_context(),
+                                                       server["id"])
+    assert [(b.source_type, b.destination_type, b.boot_index, b.image_id, b.device_name)
+            for b in bdms] == [("image", "local", 0, stack.image_id, "/dev/vda")]
+    assert bdms.block_device_info() == {"root_device_name": "/dev/vda",
+                                        "block_device_mapping": []}
+    inst = Instance.get_by_uuid(nl_context.get_admin_context(), server["id"])
+    assert "block_devices" not in inst.system_metadata

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from novalite.conf import CONF
 from novalite.context import RequestContext
 from novalite.db import api as db_api
-from novalite.db import info_caches, migration
+from novalite.db import block_devices, info_caches, migration
 from novalite.objects.base import NovaliteObjectSerializer
 from novalite.objects.instance import Instance
 from novalite.objects.instance_info_cache import InstanceInfoCache
@@ -110,7 +110,8 @@ def test_migration_009_moves_network_info_into_the_info_cache(db_url: str) -> No
         RequestContext(is_admin=True, overwrite=False), str(uuid.uuid4())).vifs == []
 
 
-def test_every_info_cache_query_retries_on_transient_errors() -> None:
-    queries = [n for n, f in vars(info_caches).items() if inspect.isfunction(f)
-               and f.__module__ == info_caches.__name__ and not n.startswith("_")]
-    assert queries and all(hasattr(getattr(info_caches, n), "__wrapped__") for n in queries)
+@pytest.mark.parametrize("module", [info_caches, block_devices], ids=lambda m: m.__name__)
+def test_every_info_cache_and_block_device_query_retries(module: Any) -> None:
+    queries = [n for n, f in vars(module).items() if inspect.isfunction(f)
+               and f.__module__ == module.__name__ and not n.startswith("_")]
+    assert queries and all(hasattr(getattr(module, n), "__wrapped__") for n in queries)

@@ -19,6 +19,8 @@ from novalite import objects
 from novalite.objects import base
 
 EXPECTED = {
+    "BlockDeviceMapping": "1.0-1a9ec956b21694ac719f20148e614434",
+    "BlockDeviceMappingList": "1.0-4a53826625cc280e15fae64a575e0879",
     "ComputeNode": "1.1-7f1e9fb25fe9382a44c4a5e29ba28fe0",
     "ComputeNodeList": "1.0-4d7772da63342b5bd3aacb0ddced9bcd",
     "FixedIP": "1.0-3449ebffb754a8ae11c9274e491eb0a7",
