@@ -178,6 +178,15 @@ def find() -> list[Item]:
 
 
 def cleanup(assume_yes: bool, ask: Callable[[str], str] = input) -> int:
+    from novalite import doctor
+
+    # NOTE: which guests are this deployment's is read from its database:
+    # one that is not usable (not reachable, older schema) would make every
+    # guest look like an orphan.
+    for check in (doctor.check_database(), doctor.check_libvirtd()):
+        if check.status == doctor.FAIL:
+            print(f"Nothing removed: {check.line()}", file=sys.stderr)
+            return 1
     items = find()
     if not items:
         print("Nothing to clean up: novalite left nothing unused on this host.")
