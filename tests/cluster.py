@@ -9,6 +9,8 @@ import subprocess
 import time
 from typing import Any
 
+import requests
+
 from novalite import config, objects, rpc
 from novalite import context as nl_context
 from novalite.conf import CONF
@@ -78,6 +80,31 @@ class Cluster:
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}/compute/v2.1"
+
+    def start_control_plane(self, computes: list[str], compute_opts: dict | None = None) -> None:
+        """Conductor, scheduler, the computes and the API; returns once every
+        service is up and each compute consumes its queues.
+
+        NOTE: a service reports up before its RPC server consumes; fanout
+        queues (and casts to compute.<host>) exist only once it does."""
+        self.start("novalite-conductor", "conductor")
+        self.start("novalite-scheduler", "scheduler")
+        for host in computes:
+            self.start("novalite-compute", host, compute_opts)
+        self.start_api()
+        self.wait_services_up(["conductor", "scheduler", *computes])
+        for host in computes:
+            self.procs[host].wait_log(f"is consuming compute, compute.{host}")
+
+    def api(self, method: str, path: str, body: Any = None) -> requests.Response:
+        """One request to the cluster's novalite-api (no auth: noauth)."""
+        return requests.request(method, self.api_url + path, json=body, timeout=30)
+
+    def servers(self) -> dict[str, dict]:
+        """Every server the API lists, by id."""
+        resp = self.api("GET", "/servers/detail")
+        assert resp.status_code == 200, resp.text
+        return {s["id"]: s for s in resp.json()["servers"]}
 
     # -- the test process as a client ---------------------------------------
 

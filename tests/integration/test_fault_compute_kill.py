@@ -16,7 +16,6 @@ import time
 from typing import Any
 
 import pytest
-import requests
 
 from novalite.db import network as network_db
 from tests.cluster import Cluster
@@ -41,29 +40,14 @@ def cluster(tmp_path_factory: Any) -> Any:
         try:
             c.manage("network", "create", "killnet", "--cidr", "10.66.0.0/22", "--bridge",
                      "nlkill0")
-            c.start("novalite-conductor", "conductor")
-            c.start("novalite-scheduler", "scheduler")
-            c.start("novalite-compute", HOST, COMPUTE_OPTS)
-            c.start_api()
-            c.wait_services_up(["conductor", "scheduler", HOST])
-            c.procs[HOST].wait_log(f"is consuming compute, compute.{HOST}")
+            c.start_control_plane([HOST], COMPUTE_OPTS)
             yield c
         finally:
             c.stop_all()
 
 
-def _api(c: Cluster, method: str, path: str, body: Any = None) -> requests.Response:
-    return requests.request(method, c.api_url + path, json=body, timeout=30)
-
-
-def _servers(c: Cluster) -> dict[str, dict]:
-    resp = _api(c, "GET", "/servers/detail")
-    assert resp.status_code == 200, resp.text
-    return {s["id"]: s for s in resp.json()["servers"]}
-
-
 def _boot(c: Cluster, name: str) -> str:
-    resp = _api(c, "POST", "/servers", {"server": {"name": name, "flavorRef": "1",
+    resp = c.api("POST", "/servers", {"server": {"name": name, "flavorRef": "1",
                                                    "imageRef": c.image_id}})
     assert resp.status_code == 202, resp.text
     return resp.json()["server"]["id"]
@@ -79,7 +63,7 @@ def _wait_settled(c: Cluster, ids: set[str], timeout: float) -> dict[str, dict]:
 
     def done() -> bool:
         nonlocal last
-        servers = _servers(c)
+        servers = c.servers()
         last = {i: servers[i] for i in ids if i in servers}
         return all(_settled(s) for s in last.values())
 
@@ -117,20 +101,20 @@ def _hypervisor_guests(c: Cluster) -> set[str]:
 
 
 def _hypervisor_usage(c: Cluster) -> tuple[int, int]:
-    resp = _api(c, "GET", "/os-hypervisors/detail")
+    resp = c.api("GET", "/os-hypervisors/detail")
     assert resp.status_code == 200, resp.text
     (hyp,) = [h for h in resp.json()["hypervisors"] if h["service"]["host"] == HOST]
     return int(hyp["running_vms"]), int(hyp["memory_mb_used"])
 
 
 def _instances_used(c: Cluster) -> int:
-    return int(_api(c, "GET", "/limits").json()["limits"]["absolute"]["totalInstancesUsed"])
+    return int(c.api("GET", "/limits").json()["limits"]["absolute"]["totalInstancesUsed"])
 
 
 def _assert_nothing_leaked(c: Cluster) -> None:
     """Addresses, quota, claims and guests match the servers that exist."""
     def consistent() -> bool:
-        servers = _servers(c)
+        servers = c.servers()
         active = {i for i, s in servers.items() if s["status"] == "ACTIVE"}
         addressed = {ip["instance_uuid"] for ip in network_db.fixed_ip_get_all()
                      if ip.get("instance_uuid")}
@@ -141,7 +125,7 @@ def _assert_nothing_leaked(c: Cluster) -> None:
     try:
         wait_until(consistent, 20, "addresses, quota, claims and guests to match")
     except AssertionError:
-        servers = _servers(c)
+        servers = c.servers()
         raise AssertionError(
             f"servers {[(i, s['status']) for i, s in servers.items()]}; addresses "
             f"{[ip['instance_uuid'] for ip in network_db.fixed_ip_get_all()]}; guests "
@@ -152,7 +136,7 @@ def _assert_nothing_leaked(c: Cluster) -> None:
 def _delete_errors(c: Cluster, servers: dict[str, dict]) -> None:
     for sid, s in servers.items():
         if s["status"] == "ERROR":
-            assert _api(c, "DELETE", f"/servers/{sid}").status_code == 204
+            assert c.api("DELETE", f"/servers/{sid}").status_code == 204
 
 
 def test_sigkill_during_builds_and_during_deletes_loses_and_leaks_nothing(cluster) -> None:
@@ -164,7 +148,7 @@ def test_sigkill_during_builds_and_during_deletes_loses_and_leaks_nothing(cluste
     # pool (acked, lost with the process) and some are still queued
     builds = [_boot(c, f"build-{i}") for i in range(20)]
     wait_until(lambda: any(s["OS-EXT-STS:task_state"] == "spawning"
-                           for s in _servers(c).values()), 30, "a build to be spawning",
+                           for s in c.servers().values()), 30, "a build to be spawning",
                interval=0.05)
     _sigkill(c)
     _restart(c)
@@ -174,7 +158,7 @@ def test_sigkill_during_builds_and_during_deletes_loses_and_leaks_nothing(cluste
     for s in settled.values():
         if s["status"] == "ERROR":
             assert s["fault"]["message"], s
-    servers = _servers(c)
+    servers = c.servers()
     assert all(servers[i]["status"] == "ACTIVE" for i in before), \
         [servers[i]["status"] for i in before]
     _assert_nothing_leaked(c)
@@ -188,19 +172,19 @@ def test_sigkill_during_builds_and_during_deletes_loses_and_leaks_nothing(cluste
     for n, sid in enumerate(victims):
         if n == 12:
             _sigkill(c)
-        assert _api(c, "DELETE", f"/servers/{sid}").status_code == 204
+        assert c.api("DELETE", f"/servers/{sid}").status_code == 204
     _restart(c)
     restarted = time.monotonic()
-    wait_until(lambda: not set(victims) & set(_servers(c)), SETTLE_TIMEOUT,
+    wait_until(lambda: not set(victims) & set(c.servers()), SETTLE_TIMEOUT,
                "every delete to finish")
     assert time.monotonic() - restarted < SETTLE_TIMEOUT
-    servers = _servers(c)
+    servers = c.servers()
     assert all(servers[i]["status"] == "ACTIVE" for i in before)
     _assert_nothing_leaked(c)
 
     # -- and all the way down to zero
     for sid in before:
-        assert _api(c, "DELETE", f"/servers/{sid}").status_code == 204
-    wait_until(lambda: not _servers(c), 30, "the last deletes")
+        assert c.api("DELETE", f"/servers/{sid}").status_code == 204
+    wait_until(lambda: not c.servers(), 30, "the last deletes")
     _assert_nothing_leaked(c)
     assert network_db.fixed_ip_get_all() == [] and _hypervisor_guests(c) == set()

@@ -13,7 +13,6 @@ import time
 from typing import Any
 
 import pytest
-import requests
 
 from tests.cluster import Cluster
 from tests.integration import services
@@ -37,33 +36,16 @@ def cluster(tmp_path_factory: Any) -> Any:
         try:
             c.manage("network", "create", "stopnet", "--cidr", "10.67.0.0/24", "--bridge",
                      "nlstop0")
-            c.start("novalite-conductor", "conductor")
-            c.start("novalite-scheduler", "scheduler")
-            for host in COMPUTES:
-                c.start("novalite-compute", host, COMPUTE_OPTS)
-            c.start_api()
-            c.wait_services_up(["conductor", "scheduler", *COMPUTES])
-            for host in COMPUTES:
-                c.procs[host].wait_log(f"is consuming compute, compute.{host}")
+            c.start_control_plane(COMPUTES, COMPUTE_OPTS)
             yield c
         finally:
             c.stop_all()
 
 
-def _api(c: Cluster, method: str, path: str, body: Any = None) -> requests.Response:
-    return requests.request(method, c.api_url + path, json=body, timeout=30)
-
-
-def _servers(c: Cluster) -> dict[str, dict]:
-    resp = _api(c, "GET", "/servers/detail")
-    assert resp.status_code == 200, resp.text
-    return {s["id"]: s for s in resp.json()["servers"]}
-
-
 def _boot(c: Cluster, names: list[str]) -> list[str]:
     ids = []
     for name in names:
-        resp = _api(c, "POST", "/servers", {"server": {"name": name, "flavorRef": "1",
+        resp = c.api("POST", "/servers", {"server": {"name": name, "flavorRef": "1",
                                                        "imageRef": c.image_id}})
         assert resp.status_code == 202, resp.text
         ids.append(resp.json()["server"]["id"])
@@ -71,7 +53,7 @@ def _boot(c: Cluster, names: list[str]) -> list[str]:
 
 
 def _compute_states(c: Cluster) -> dict[str, str]:
-    services_ = _api(c, "GET", "/os-services").json()["services"]
+    services_ = c.api("GET", "/os-services").json()["services"]
     return {s["host"]: s["state"] for s in services_ if s["binary"] == "novalite-compute"}
 
 
@@ -80,7 +62,7 @@ def test_conductor_stopped_for_90s_during_builds_loses_nothing(cluster) -> None:
     pids = {h: c.procs[h].pid for h in COMPUTES}
     in_flight = _boot(c, [f"in-flight-{i}" for i in range(8)])
     wait_until(lambda: sum(s["OS-EXT-STS:task_state"] in ("networking", "spawning")
-                           for s in _servers(c).values()) >= 2, 30,
+                           for s in c.servers().values()) >= 2, 30,
                "builds in flight on the computes", interval=0.05)
 
     conductor = c.procs["conductor"]
@@ -90,7 +72,7 @@ def test_conductor_stopped_for_90s_during_builds_loses_nothing(cluster) -> None:
     time.sleep(max(0.0, stopped_at + OUTAGE / 2 - time.monotonic()))
     asked_during += _boot(c, [f"during-late-{i}" for i in range(6)])
     time.sleep(max(0.0, stopped_at + OUTAGE - 5 - time.monotonic()))
-    servers = _servers(c)
+    servers = c.servers()
     assert not [s for s in servers.values() if s["status"] == "ERROR"], \
         "nothing fails while the conductor is away"
     assert time.monotonic() - stopped_at < OUTAGE
@@ -101,7 +83,7 @@ def test_conductor_stopped_for_90s_during_builds_loses_nothing(cluster) -> None:
     ids = set(in_flight + asked_during)
 
     def all_active() -> bool:
-        mine = [s for i, s in _servers(c).items() if i in ids]
+        mine = [s for i, s in c.servers().items() if i in ids]
         assert not [s for s in mine if s["status"] == "ERROR"], \
             [(s["name"], s.get("fault")) for s in mine if s["status"] == "ERROR"]
         return len(mine) == len(ids) and all(
@@ -114,9 +96,9 @@ def test_conductor_stopped_for_90s_during_builds_loses_nothing(cluster) -> None:
     # the computes were never restarted or replaced, and kept their servers
     assert {h: c.procs[h].pid for h in COMPUTES} == pids
     assert all(c.procs[h].popen.poll() is None for h in COMPUTES)  # type: ignore[union-attr]
-    hosts = {s["OS-EXT-SRV-ATTR:host"] for i, s in _servers(c).items() if i in ids}
+    hosts = {s["OS-EXT-SRV-ATTR:host"] for i, s in c.servers().items() if i in ids}
     assert hosts == set(COMPUTES), hosts
     assert resumed_in < RESUME_TIMEOUT
     for sid in ids:
-        assert _api(c, "DELETE", f"/servers/{sid}").status_code == 204
-    wait_until(lambda: not _servers(c), 60, "the deletes")
+        assert c.api("DELETE", f"/servers/{sid}").status_code == 204
+    wait_until(lambda: not c.servers(), 60, "the deletes")

@@ -63,14 +63,7 @@ def cluster(tmp_path_factory):
             c = Cluster(tmp, mq, db).prepare()
             c.connect()
             try:
-                c.start("novalite-conductor", "conductor")
-                c.start("novalite-scheduler", "scheduler")
-                for host in COMPUTES:
-                    c.start("novalite-compute", host, {"fake_driver": {"spawn_delay": 0.2}})
-                c.start_api()
-                c.wait_services_up(["conductor", "scheduler", *COMPUTES])
-                for host in COMPUTES:
-                    c.procs[host].wait_log("is consuming compute, compute." + host)
+                c.start_control_plane(COMPUTES, {"fake_driver": {"spawn_delay": 0.2}})
                 yield c
             finally:
                 _ensure_pg_up()

@@ -12,7 +12,6 @@ import uuid
 import oslo_messaging as messaging
 import psutil
 import pytest
-import requests
 
 from novalite import rpc
 from novalite.conf import CONF
@@ -30,16 +29,7 @@ def cluster(request, tmp_path_factory):
         c = Cluster(tmp, mq, db).prepare()
         c.connect()
         try:
-            c.start("novalite-conductor", "conductor")
-            c.start("novalite-scheduler", "scheduler")
-            for host in COMPUTES:
-                c.start("novalite-compute", host, {"fake_driver": {"spawn_delay": 0.2}})
-            c.start_api()
-            c.wait_services_up(["conductor", "scheduler", *COMPUTES])
-            for host in COMPUTES:
-                # NOTE: a service reports up before its RPC server consumes;
-                # fanout queues exist only once it does.
-                c.procs[host].wait_log("is consuming compute, compute." + host)
+            c.start_control_plane(COMPUTES, {"fake_driver": {"spawn_delay": 0.2}})
             yield c
         finally:
             c.stop_all()
@@ -54,13 +44,9 @@ def _count_pings(cluster, token):
     return {h: cluster.procs[h].read_log().count(token) for h in COMPUTES}
 
 
-def _api(cluster, method, path, body=None):
-    return requests.request(method, cluster.api_url + path, json=body, timeout=30)
-
-
 def _wait_servers(cluster, ids, timeout=90.0):
     def done():
-        servers = _api(cluster, "GET", "/servers/detail").json()["servers"]
+        servers = cluster.api("GET", "/servers/detail").json()["servers"]
         mine = [s for s in servers if s["id"] in ids]
         if len(mine) == len(ids) and all(s["status"] in ("ACTIVE", "ERROR") for s in mine):
             return mine
@@ -92,7 +78,7 @@ def test_twenty_servers_spread_over_both_hosts(cluster):
     image = cluster.image_id
     ids = []
     for i in range(20):
-        resp = _api(cluster, "POST", "/servers", {"server": {
+        resp = cluster.api("POST", "/servers", {"server": {
             "name": f"spread-{i}", "flavorRef": "1", "imageRef": image}})
         assert resp.status_code == 202, resp.text
         ids.append(resp.json()["server"]["id"])
@@ -101,8 +87,8 @@ def test_twenty_servers_spread_over_both_hosts(cluster):
     hosts = [s["OS-EXT-SRV-ATTR:host"] for s in servers]
     assert set(hosts) == set(COMPUTES), hosts
     for sid in ids:
-        assert _api(cluster, "DELETE", f"/servers/{sid}").status_code == 204
-    wait_until(lambda: not [s for s in _api(cluster, "GET", "/servers").json()["servers"]
+        assert cluster.api("DELETE", f"/servers/{sid}").status_code == 204
+    wait_until(lambda: not [s for s in cluster.api("GET", "/servers").json()["servers"]
                             if s["id"] in ids], 60, "deletes")
 
 
@@ -143,7 +129,7 @@ def test_malformed_rpc_messages_get_errors_and_compute_keeps_serving(cluster):
 def test_sigterm_to_one_compute_mid_build_leaves_nothing_transitional(cluster):
     ids = []
     for i in range(6):
-        resp = _api(cluster, "POST", "/servers", {"server": {
+        resp = cluster.api("POST", "/servers", {"server": {
             "name": f"term-{i}", "flavorRef": "1", "imageRef": cluster.image_id}})
         ids.append(resp.json()["server"]["id"])
     time.sleep(0.3)
@@ -177,7 +163,7 @@ def test_broker_restart_while_compute_is_down_loses_no_cast(cluster):
                "every cast sent while compute was down")
     cluster.wait_services_up(COMPUTES, timeout=90)
     # and the whole stack works again after the broker restart
-    resp = _api(cluster, "POST", "/servers", {"server": {
+    resp = cluster.api("POST", "/servers", {"server": {
         "name": "after-restart", "flavorRef": "1", "imageRef": cluster.image_id}})
     sid = resp.json()["server"]["id"]
     assert _wait_servers(cluster, {sid}, timeout=120)[0]["status"] == "ACTIVE"
