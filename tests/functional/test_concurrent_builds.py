@@ -16,28 +16,17 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import time
-from collections.abc import Iterator
 
 import pytest
 import requests
 
-from tests.functional.test_openstack_cli import AllInOne
-from tests.procs import free_port
+from tests.functional.test_openstack_cli import AllInOne, all_in_one  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.process
 
 SERVERS = 200
 THREADS = 16
 BOUND = 600.0  # seconds for all builds to settle: generous, not a speed target
-
-
-@pytest.fixture
-def all_in_one(tmp_path) -> Iterator[AllInOne]:
-    aio = AllInOne(str(tmp_path / "state"), free_port())
-    try:
-        yield aio.start()
-    finally:
-        aio.stop()
 
 
 def _login(base: str, state_dir: str) -> tuple[requests.Session, str]:
@@ -60,7 +49,7 @@ def _statuses(session: requests.Session, compute: str) -> dict[str, dict]:
     return {s["id"]: s for s in resp.json()["servers"]}
 
 
-def test_200_concurrent_builds_at_defaults_all_become_active(all_in_one):
+def test_200_concurrent_builds_at_defaults_all_become_active(all_in_one):  # noqa: F811
     aio = all_in_one
     base = f"http://127.0.0.1:{aio.port}"
     compute = base + "/compute/v2.1"
