@@ -166,10 +166,7 @@ def _cache_items() -> list[Item]:
     return items
 
 
-def find() -> list[Item]:
-    import libvirt
-
-    conn = libvirt.open(CONF.libvirt.connection_uri)
+def find(conn: Any) -> list[Item]:
     items = _guests(conn)
     # NOTE: taps and bridges after the guests: removing a guest frees its tap.
     items += _network_items(conn)
@@ -177,7 +174,22 @@ def find() -> list[Item]:
     return items
 
 
+def _remove(items: list[Item]) -> int:
+    """Remove each; report and go on past a failure. Returns the failures."""
+    failed = 0
+    for item in items:
+        try:
+            item.remove()
+            print(f"removed {item.kind} {item.name}")
+        except Exception as e:  # noqa: BLE001 - report and go on with the rest
+            failed += 1
+            print(f"could not remove {item.kind} {item.name}: {e}", file=sys.stderr)
+    return failed
+
+
 def cleanup(assume_yes: bool, ask: Callable[[str], str] = input) -> int:
+    import libvirt
+
     from novalite import doctor
 
     # NOTE: which guests are this deployment's is read from its database:
@@ -187,45 +199,30 @@ def cleanup(assume_yes: bool, ask: Callable[[str], str] = input) -> int:
         if check.status == doctor.FAIL:
             print(f"Nothing removed: {check.line()}", file=sys.stderr)
             return 1
-    items = find()
-    if not items:
-        print("Nothing to clean up: novalite left nothing unused on this host.")
-        return 0
-    print(f"novalite made these on this host and nothing uses them ({len(items)}):")
-    for item in items:
-        print(item.line())
-    if not assume_yes:
-        if not sys.stdin.isatty():
-            print("Nothing removed: no terminal to ask on; run again with --yes to remove them.")
-            return 1
-        if ask("Remove them? [y/N] ").strip().lower() not in ("y", "yes"):
-            print("Nothing removed.")
+    conn = libvirt.open(CONF.libvirt.connection_uri)
+    try:
+        items = find(conn)
+        if not items:
+            print("Nothing to clean up: novalite left nothing unused on this host.")
             return 0
-    failed = 0
-    for item in items:
-        try:
-            item.remove()
-            print(f"removed {item.kind} {item.name}")
-        except Exception as e:  # noqa: BLE001 - report and go on with the rest
-            failed += 1
-            print(f"could not remove {item.kind} {item.name}: {e}", file=sys.stderr)
-    if items and any(i.kind == "guest" for i in items):
-        # NOTE: a removed guest frees its tap, which may free a bridge.
-        rest = [i for i in _network_items(libvirt_conn()) if i.kind in ("tap", "bridge")]
-        for item in rest:
-            try:
-                item.remove()
-                print(f"removed {item.kind} {item.name}")
-            except Exception as e:  # noqa: BLE001
-                failed += 1
-                print(f"could not remove {item.kind} {item.name}: {e}", file=sys.stderr)
-    return 1 if failed else 0
-
-
-def libvirt_conn() -> Any:
-    import libvirt
-
-    return libvirt.open(CONF.libvirt.connection_uri)
+        print(f"novalite made these on this host and nothing uses them ({len(items)}):")
+        for item in items:
+            print(item.line())
+        if not assume_yes:
+            if not sys.stdin.isatty():
+                print("Nothing removed: no terminal to ask on; run again with --yes to "
+                      "remove them.")
+                return 1
+            if ask("Remove them? [y/N] ").strip().lower() not in ("y", "yes"):
+                print("Nothing removed.")
+                return 0
+        failed = _remove(items)
+        if any(i.kind == "guest" for i in items):
+            # NOTE: a removed guest frees its tap, which may free a bridge.
+            failed += _remove(_network_items(conn))
+        return 1 if failed else 0
+    finally:
+        conn.close()
 
 
 def add_parser(host_subparsers: Any) -> None:

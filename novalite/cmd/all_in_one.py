@@ -66,10 +66,6 @@ def _why_not_libvirt(uri: str = "qemu:///system") -> str | None:
     return None
 
 
-def libvirtd_answers(uri: str = "qemu:///system") -> bool:
-    return _why_not_libvirt(uri) is None
-
-
 def _pick_driver(choice: str) -> str:
     if choice != "auto":
         return DRIVERS[choice]

@@ -434,16 +434,6 @@ class LibvirtDriver(driver.ComputeDriver):
             CONF.image_cache.remove_unused_base_images,
             CONF.image_cache.remove_unused_original_minimum_age_seconds).update(all_instances)
 
-    def list_foreign_guests(self) -> list[dict[str, Any]]:
-        """Guests novalite made for another deployment on this libvirtd:
-        name, uuid, the instances path they belong to, and whether that path
-        still exists (if not, the deployment is gone and so is its state)."""
-        mine = deployment_path()
-        return [{"name": g.name, "uuid": g.uuid, "instances_path": path,
-                 "deployment_exists": os.path.isdir(path), "running": g.is_active()}
-                for g in self._novalite_guests()
-                if (path := g.deployment()) is not None and path != mine]
-
     def _novalite_guests(self) -> list[Guest]:
         guests = []
         for domain in self._host.list_domains():
