@@ -9,6 +9,8 @@ they need from the service they get through the ``VirtAPI``.
 from __future__ import annotations
 
 import abc
+import os
+import shutil
 from typing import TYPE_CHECKING, Any
 
 from oslo_log import log as logging
@@ -27,6 +29,83 @@ LOG = logging.getLogger(__name__)
 NAMESPACE = "novalite.virt"
 
 
+class ResizeError(exception.NovaliteException):
+    """A resize or cold migration the driver refuses or could not do; the
+    guest is back where it was (Nova's InstanceFaultRollback(ResizeError))."""
+
+    msg_fmt = "Resize error: %(reason)s"
+    code = 400
+
+
+class MigrationError(exception.NovaliteException):
+    msg_fmt = "Migration error: %(reason)s"
+
+
+class AgentUnavailable(exception.NovaliteException):
+    """The action needs the QEMU guest agent and the guest has none (or it
+    does not answer)."""
+
+    msg_fmt = "%(action)s of instance %(instance_uuid)s needs the guest agent: %(reason)s"
+    code = 409
+
+
+class DiskTransfer(abc.ABC):
+    """How an instance's files travel from the source host to the
+    destination of one resize or cold migration.
+
+    The source calls ``send`` for each file while it prepares the move
+    (``migrate_disk_and_power_off``); the destination calls ``receive`` for
+    each entry of the disk info it was given (``finish_migration``). A
+    cross-host channel authenticates both ends per migration; how is the
+    implementation's business, the driver only moves bytes through it.
+    """
+
+    @abc.abstractmethod
+    def send(self, instance_uuid: str, name: str, path: str) -> None:
+        """Offer the file ``path`` (in the source's ``_resize`` copy) as
+        ``name``; it must stay readable until the migration is confirmed."""
+
+    @abc.abstractmethod
+    def receive(self, instance_uuid: str, name: str, source_path: str, dest_path: str) -> None:
+        """Write the file offered as ``name`` (at ``source_path`` on the
+        source) to ``dest_path`` here. Raises MigrationError naming the
+        file when it cannot."""
+
+
+class LocalDiskTransfer(DiskTransfer):
+    """Same host: the source's file is copied into place (the ``_resize``
+    copy must stay intact for a revert)."""
+
+    def send(self, instance_uuid: str, name: str, path: str) -> None:
+        if not os.path.isfile(path):
+            raise MigrationError(reason=f"file {name} of instance {instance_uuid} is missing")
+
+    def receive(self, instance_uuid: str, name: str, source_path: str, dest_path: str) -> None:
+        try:
+            shutil.copyfile(source_path, dest_path)
+        except OSError as e:
+            raise MigrationError(reason=(
+                f"could not copy file {name} of instance {instance_uuid}: {e.strerror}")) from e
+
+
+class RemoteDiskTransferMissing(DiskTransfer):
+    """The default for a move to another host: refuses, saying a channel is
+    needed (the computes set one up per migration)."""
+
+    def __init__(self, dest: str) -> None:
+        self.dest = dest
+
+    def send(self, instance_uuid: str, name: str, path: str) -> None:
+        raise MigrationError(reason=(
+            f"no disk transfer channel to host {self.dest} was given for instance "
+            f"{instance_uuid}"))
+
+    def receive(self, instance_uuid: str, name: str, source_path: str, dest_path: str) -> None:
+        raise MigrationError(reason=(
+            f"no disk transfer channel was given to receive file {name} of instance "
+            f"{instance_uuid}"))
+
+
 class ComputeDriver(abc.ABC):
     """A hypervisor, seen by the compute manager.
 
@@ -38,6 +117,13 @@ class ComputeDriver(abc.ABC):
         "supports_reboot": True,
         "supports_console_output": False,
         "supports_file_injection": False,
+        "supports_pause": False,
+        "supports_suspend": False,
+        "supports_snapshot": False,
+        "supports_rescue": False,
+        "supports_trigger_crash_dump": False,
+        "supports_set_admin_password": False,
+        "supports_migrate": False,
     }
 
     def __init__(self, virtapi: VirtAPI) -> None:
@@ -129,6 +215,132 @@ class ComputeDriver(abc.ABC):
         running guest (``supports_file_injection``), within ``timeout``
         seconds; raise naming the file and the step that failed. The guest
         keeps running either way."""
+        raise NotImplementedError()
+
+
+    # -- lifecycle actions (issue 12). Each raises InstanceNotFound when there
+    # is no guest, and InstanceInvalidState (naming the action and the power
+    # state) when the guest is in a state the action cannot start from.
+
+    def pause(self, instance: Instance) -> None:
+        """Freeze the guest's vCPUs in memory (power state PAUSED). A paused
+        guest: no-op; a guest that is not running: InstanceInvalidState."""
+        raise NotImplementedError()
+
+    def unpause(self, instance: Instance) -> None:
+        """Let a paused guest run again. A running guest: no-op (as Nova's
+        libvirt driver, whose domain resume accepts one); a guest that is
+        off or suspended: InstanceInvalidState."""
+        raise NotImplementedError()
+
+    def suspend(self, context: RequestContext, instance: Instance) -> None:
+        """Save the guest's memory to the host's disk and stop it (power
+        state SUSPENDED; libvirt's managed save); it holds no CPU or RAM
+        while suspended. From RUNNING or PAUSED (it comes back running); a
+        suspended guest: no-op; a stopped one: InstanceInvalidState."""
+        raise NotImplementedError()
+
+    def resume(self, context: RequestContext, instance: Instance,
+               network_info: list[dict[str, Any]] | None = None,
+               block_device_info: dict[str, Any] | None = None) -> None:
+        """Restore a suspended guest from its saved memory, its ports
+        plugged again first (as power_on). A running guest: no-op; a guest
+        that is stopped or paused: InstanceInvalidState."""
+        raise NotImplementedError()
+
+    def snapshot(self, context: RequestContext, instance: Instance,
+                 image_meta: dict[str, Any] | None = None) -> str:
+        """A consistent qcow2 copy of the guest's root disk as it is now;
+        returns its path. The driver does not upload it: the CALLER owns the
+        file (puts it in the image store, then removes it, also on failure).
+
+        Consistent: with a guest agent (``image_meta`` properties
+        ``hw_qemu_guest_agent``), the guest's file systems are frozen for the
+        copy; without, the guest is paused for it. Either way the guest is
+        back in the power state it had when this returns or raises, and a
+        failure leaves no file behind. Running, paused and stopped guests
+        can be snapshotted; a suspended one: InstanceInvalidState."""
+        raise NotImplementedError()
+
+    def rescue(self, context: RequestContext, instance: Instance,
+               rescue_image_meta: dict[str, Any], network_info: list[dict[str, Any]] | None = None,
+               rescue_password: str | None = None,
+               block_device_info: dict[str, Any] | None = None) -> None:
+        """Boot the guest from ``rescue_image_meta`` (``id``: an image), its
+        own root disk attached as the second disk, unchanged. On failure the
+        original guest is back as it was. A rescued guest:
+        InstanceInvalidState; a suspended one too."""
+        raise NotImplementedError()
+
+    def unrescue(self, context: RequestContext, instance: Instance,
+                 network_info: list[dict[str, Any]] | None = None) -> None:
+        """Back to the original guest (booted from its own disk, running),
+        the rescue disk removed. A guest that is not rescued:
+        InstanceInvalidState."""
+        raise NotImplementedError()
+
+    def trigger_crash_dump(self, instance: Instance) -> None:
+        """Send the guest a non-maskable interrupt (its kernel decides: a
+        crash dump, a panic, or a log line). A guest that is not running:
+        InstanceInvalidState."""
+        raise NotImplementedError()
+
+    def set_admin_password(self, instance: Instance, new_pass: str) -> None:
+        """Set the administrator's (root's) password inside the running guest
+        through its guest agent. No agent (the image does not declare one,
+        or it does not answer): AgentUnavailable; not running:
+        InstanceInvalidState."""
+        raise NotImplementedError()
+
+    def migrate_disk_and_power_off(self, context: RequestContext, instance: Instance, dest: str,
+                                   flavor: Any, network_info: list[dict[str, Any]] | None = None,
+                                   block_device_info: dict[str, Any] | None = None,
+                                   timeout: int = 0, retry_interval: int = 0, *,
+                                   disk_transfer: DiskTransfer | None = None
+                                   ) -> list[dict[str, Any]]:
+        """Source side of a resize or cold migration to host ``dest``: power
+        the guest off (gracefully within ``timeout``), keep its files aside
+        (libvirt: ``<dir>_resize``) for a revert, offer each file through
+        ``disk_transfer`` (default: a local copy when ``dest`` is this host;
+        another host needs a channel). Returns the disk info
+        ``finish_migration`` takes (a JSON-able list, one dict per file).
+
+        A flavor whose root disk is smaller than the current one:
+        ResizeError before anything changes. On any later failure the files
+        are put back and the guest is started again if it was running."""
+        raise NotImplementedError()
+
+    def finish_migration(self, context: RequestContext, migration: Any, instance: Instance,
+                         disk_info: list[dict[str, Any]], network_info: list[dict[str, Any]] | None,
+                         image_meta: dict[str, Any], resize_instance: bool,
+                         block_device_info: dict[str, Any] | None = None,
+                         power_on: bool = True, *,
+                         disk_transfer: DiskTransfer | None = None) -> None:
+        """Destination side: receive the files, grow the root disk to
+        ``instance.flavor``'s root_gb when ``resize_instance``, define the
+        guest with the flavor's vCPUs and RAM, start it when ``power_on``.
+        The caller has set ``instance.flavor`` to the new flavor. On failure
+        what this call made is removed; the source's copy is untouched (a
+        revert still works)."""
+        raise NotImplementedError()
+
+    def finish_revert_migration(self, context: RequestContext, instance: Instance,
+                                network_info: list[dict[str, Any]] | None,
+                                migration: Any = None,
+                                block_device_info: dict[str, Any] | None = None,
+                                power_on: bool = True) -> None:
+        """On the source: back to the files kept aside and the guest as it
+        was defined before the move (old vCPUs, RAM, disk), started when
+        ``power_on``. On the same host it replaces the resized guest itself
+        (do not destroy first: that would remove the kept files' domain).
+        Nothing kept aside: MigrationError."""
+        raise NotImplementedError()
+
+    def confirm_migration(self, context: RequestContext, migration: Any, instance: Instance,
+                          network_info: list[dict[str, Any]] | None = None) -> None:
+        """On the source: the move is final; remove the files kept aside
+        and, when the guest moved to another host, the guest left here.
+        Idempotent."""
         raise NotImplementedError()
 
 

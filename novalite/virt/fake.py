@@ -113,6 +113,13 @@ class FakeDriver(driver.ComputeDriver):
         "supports_reboot": True,
         "supports_console_output": True,
         "supports_file_injection": True,
+        "supports_pause": True,
+        "supports_suspend": True,
+        "supports_snapshot": True,
+        "supports_rescue": True,
+        "supports_trigger_crash_dump": True,
+        "supports_set_admin_password": True,
+        "supports_migrate": True,
     }
 
     def __init__(self, virtapi: Any) -> None:
@@ -243,7 +250,10 @@ class FakeDriver(driver.ComputeDriver):
         return guest
 
     def power_off(self, instance: Instance, timeout: int = 0) -> None:
-        self._guest(instance).state = power_state.SHUTDOWN
+        guest = self._guest(instance)
+        # NOTE: as libvirt: a suspended guest is not running, so it stays so.
+        if guest.state != power_state.SUSPENDED:
+            guest.state = power_state.SHUTDOWN
         self._persist()
 
     def power_on(self, context: RequestContext, instance: Instance, *,
@@ -265,6 +275,45 @@ class FakeDriver(driver.ComputeDriver):
 
     def get_info(self, instance: Instance) -> InstanceInfo:
         return InstanceInfo(state=self._guest(instance).state, internal_id=instance.uuid)
+
+    # -- lifecycle actions: the same state rules as the libvirt driver -----
+
+    def _transition(self, instance: Instance, action: str, allowed: tuple[int, ...],
+                    noop: int, to: int) -> _FakeGuest:
+        guest = self._guest(instance)
+        with self._lock:
+            if guest.state == noop:
+                return guest
+            if guest.state not in allowed:
+                raise exception.InstanceInvalidState(
+                    action=action, instance_uuid=instance.uuid, attr="power_state",
+                    state=power_state.STATE_MAP.get(guest.state, str(guest.state)))
+            guest.state = to
+        self._persist()
+        return guest
+
+    def pause(self, instance: Instance) -> None:
+        self._transition(instance, "pause", (power_state.RUNNING,), power_state.PAUSED,
+                         power_state.PAUSED)
+
+    def unpause(self, instance: Instance) -> None:
+        self._transition(instance, "unpause", (power_state.PAUSED,), power_state.RUNNING,
+                         power_state.RUNNING)
+
+    def suspend(self, context: RequestContext, instance: Instance) -> None:
+        self._transition(instance, "suspend", (power_state.RUNNING, power_state.PAUSED),
+                         power_state.SUSPENDED, power_state.SUSPENDED)
+
+    def resume(self, context: RequestContext, instance: Instance,
+               network_info: list[dict[str, Any]] | None = None,
+               block_device_info: dict[str, Any] | None = None) -> None:
+        guest = self._guest(instance)
+        was = guest.state
+        self._transition(instance, "resume", (power_state.SUSPENDED,), power_state.RUNNING,
+                         power_state.RUNNING)
+        if was == power_state.SUSPENDED:
+            for vif in network_info or []:
+                self.plugged.append(("plug", vif["id"], vif["network"]["bridge"]))
 
     def list_instance_uuids(self) -> list[str]:
         with self._lock:

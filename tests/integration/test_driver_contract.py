@@ -156,3 +156,77 @@ def test_available_resource_counts_guests(case: DriverCase) -> None:
     assert after.running_vms >= 1
     assert after.vcpus_used >= inst.flavor.vcpus
     assert after.memory_mb_used >= inst.flavor.memory_mb
+
+
+# -- lifecycle actions (issue 12) ------------------------------------------------
+
+def test_pause_and_unpause_are_idempotent(case: DriverCase) -> None:
+    inst = case.spawn()
+    case.driver.pause(inst)
+    assert case.driver.get_info(inst).state == power_state.PAUSED
+    case.driver.pause(inst)
+    assert case.driver.get_info(inst).state == power_state.PAUSED
+    case.driver.unpause(inst)
+    assert case.driver.get_info(inst).state == power_state.RUNNING
+    # NOTE: as Nova's libvirt driver (domain resume accepts a running guest).
+    case.driver.unpause(inst)
+    assert case.driver.get_info(inst).state == power_state.RUNNING
+
+
+def test_pause_of_a_stopped_guest_is_refused_naming_the_state(case: DriverCase) -> None:
+    inst = case.spawn()
+    case.driver.power_off(inst, timeout=0)
+    with pytest.raises(exception.InstanceInvalidState, match="'pause' .* power_state shutdown"):
+        case.driver.pause(inst)
+    with pytest.raises(exception.InstanceInvalidState, match="'unpause'"):
+        case.driver.unpause(inst)
+    with pytest.raises(exception.InstanceInvalidState, match="'suspend'"):
+        case.driver.suspend(case.ctxt, inst)
+    with pytest.raises(exception.InstanceInvalidState, match="'resume'"):
+        case.driver.resume(case.ctxt, inst)
+    assert case.driver.get_info(inst).state == power_state.SHUTDOWN
+
+
+def test_suspend_and_resume(case: DriverCase) -> None:
+    inst = case.spawn()
+    case.driver.suspend(case.ctxt, inst)
+    assert case.driver.get_info(inst).state == power_state.SUSPENDED
+    case.driver.suspend(case.ctxt, inst)
+    assert case.driver.get_info(inst).state == power_state.SUSPENDED
+    assert inst.uuid in case.driver.list_instance_uuids()
+    with pytest.raises(exception.InstanceInvalidState, match="'pause' .* suspended"):
+        case.driver.pause(inst)
+    # Stopping a suspended guest keeps it suspended (it is not running).
+    case.driver.power_off(inst, timeout=0)
+    assert case.driver.get_info(inst).state == power_state.SUSPENDED
+    case.driver.resume(case.ctxt, inst, [])
+    assert case.driver.get_info(inst).state == power_state.RUNNING
+    case.driver.resume(case.ctxt, inst, [])
+    assert case.driver.get_info(inst).state == power_state.RUNNING
+
+
+def test_a_paused_guest_suspends_and_resumes_running(case: DriverCase) -> None:
+    inst = case.spawn()
+    case.driver.pause(inst)
+    case.driver.suspend(case.ctxt, inst)
+    assert case.driver.get_info(inst).state == power_state.SUSPENDED
+    case.driver.resume(case.ctxt, inst)
+    assert case.driver.get_info(inst).state == power_state.RUNNING
+
+
+def test_destroy_removes_a_suspended_guest(case: DriverCase) -> None:
+    inst = case.spawn()
+    case.driver.suspend(case.ctxt, inst)
+    case.driver.destroy(case.ctxt, inst)
+    assert inst.uuid not in case.driver.list_instance_uuids()
+    with pytest.raises(exception.InstanceNotFound):
+        case.driver.get_info(inst)
+
+
+def test_lifecycle_actions_on_a_missing_guest_raise_instance_not_found(case: DriverCase) -> None:
+    inst = case.instance()
+    for call in (lambda: case.driver.pause(inst), lambda: case.driver.unpause(inst),
+                 lambda: case.driver.suspend(case.ctxt, inst),
+                 lambda: case.driver.resume(case.ctxt, inst)):
+        with pytest.raises(exception.InstanceNotFound):
+            call()

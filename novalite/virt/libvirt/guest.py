@@ -35,6 +35,22 @@ def _code(e: libvirt.libvirtError) -> int:
     return int(e.get_error_code() or 0)
 
 
+def power_state_of(state: int, reason: int, managed_save: bool) -> int:
+    """Nova's power state of a domain in libvirt ``state`` for ``reason``.
+
+    NOTE: two cases libvirt reports as shut off are more: a domain with a
+    managed-save image is a suspended guest (resume restores it), and one
+    that libvirt destroyed because it crashed (``on_crash`` destroy) is a
+    crashed guest, as Nova's ``power_state.CRASHED`` means.
+    """
+    if state == libvirt.VIR_DOMAIN_SHUTOFF:
+        if managed_save:
+            return power_state.SUSPENDED
+        if reason == libvirt.VIR_DOMAIN_SHUTOFF_CRASHED:
+            return power_state.CRASHED
+    return LIBVIRT_POWER_STATE.get(state, power_state.NOSTATE)
+
+
 class Guest:
     def __init__(self, domain: libvirt.virDomain) -> None:
         self._domain = domain
@@ -47,9 +63,44 @@ class Guest:
     def name(self) -> str:
         return str(self._domain.name())
 
+    @property
+    def domain(self) -> libvirt.virDomain:
+        return self._domain
+
     def get_power_state(self) -> int:
-        state, _reason = self._domain.state()
-        return LIBVIRT_POWER_STATE.get(state, power_state.NOSTATE)
+        state, reason = self._domain.state()
+        managed = (state == libvirt.VIR_DOMAIN_SHUTOFF
+                   and bool(self._domain.hasManagedSaveImage(0)))
+        return power_state_of(int(state), int(reason), managed)
+
+    def has_managed_save(self) -> bool:
+        return bool(self._domain.hasManagedSaveImage(0))
+
+    def pause(self) -> None:
+        self._domain.suspend()
+
+    def resume(self) -> None:
+        self._domain.resume()
+
+    def save_memory_state(self) -> None:
+        """Managed save: memory to libvirt's save file, QEMU stops; the next
+        start restores it, running even if it was paused."""
+        self._domain.managedSave(libvirt.VIR_DOMAIN_SAVE_RUNNING)
+
+    def inject_nmi(self) -> None:
+        self._domain.injectNMI(0)
+
+    def xml_desc(self, inactive: bool = False) -> str:
+        """The domain XML (the persistent definition with ``inactive``),
+        secure parts included so it can be defined again as it was."""
+        flags = libvirt.VIR_DOMAIN_XML_SECURE
+        if inactive:
+            flags |= libvirt.VIR_DOMAIN_XML_INACTIVE
+        return str(self._domain.XMLDesc(flags))
+
+    def block_capacity(self, target: str) -> int:
+        """Virtual size in bytes of the disk at ``target`` (e.g. vda)."""
+        return int(self._domain.blockInfo(target, 0)[0])
 
     def is_active(self) -> bool:
         return bool(self._domain.isActive())
