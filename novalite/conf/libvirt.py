@@ -15,6 +15,9 @@ libvirt_opts = [
     cfg.StrOpt("instances_path", default="$state_path/instances",
                help="Where each instance gets a directory (disk, kernel, console "
                     "log). Must be traversable by the QEMU user."),
+    cfg.StrOpt("snapshots_directory", default="$state_path/snapshots",
+               help="Where snapshot() writes the qcow2 copy of an instance's disk; "
+                    "the caller uploads and removes each file."),
     cfg.StrOpt("image_cache_path", default="$state_path/_base",
                help="Where downloaded images are cached; instance disks are "
                     "copy-on-write overlays on these files."),
@@ -31,6 +34,9 @@ libvirt_opts = [
     cfg.IntOpt("shutdown_timeout", default=30, min=0,
                help="Seconds a SOFT reboot waits for the guest to shut down "
                     "(ACPI or guest agent) before it resets it the hard way."),
+    cfg.IntOpt("agent_timeout", default=10, min=1,
+               help="Seconds to wait for the guest agent's answer to one command "
+                    "(file system freeze for a snapshot, set password)."),
     cfg.StrOpt("disk_cachemode", default="writeback",
                choices=["none", "writethrough", "writeback", "directsync", "unsafe"],
                help="QEMU cache mode of instance disks. writeback (measured: boots "

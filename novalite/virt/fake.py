@@ -22,6 +22,8 @@ import tempfile
 import threading
 from typing import TYPE_CHECKING, Any
 
+from oslo_concurrency import processutils
+
 from novalite import exception
 from novalite.conf import CONF
 from novalite.virt import driver, power_state
@@ -46,6 +48,14 @@ class _FakeGuest:
         # NOTE: what a config drive would hold: the personality files of the
         # build request (path -> contents), when the instance asked for one.
         self.config_drive: dict[str, bytes] = {}
+        # NOTE: lifecycle records (issue 12): whether the image declared a
+        # guest agent, the rescue image while rescued, NMIs sent, password
+        # changes, and the flavor kept aside during a resize (for a revert).
+        self.agent = False
+        self.rescue_image: str | None = None
+        self.nmis = 0
+        self.password_changes = 0
+        self.resize_from: dict[str, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"uuid": self.uuid, "vcpus": self.vcpus, "memory_mb": self.memory_mb,
@@ -53,7 +63,9 @@ class _FakeGuest:
                 "console": base64.b64encode(self.console).decode(), "vifs": self.vifs,
                 "files": {p: base64.b64encode(d).decode() for p, d in self.files.items()},
                 "config_drive": {p: base64.b64encode(d).decode()
-                                 for p, d in self.config_drive.items()}}
+                                 for p, d in self.config_drive.items()},
+                "agent": self.agent, "rescue_image": self.rescue_image, "nmis": self.nmis,
+                "password_changes": self.password_changes, "resize_from": self.resize_from}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> _FakeGuest:
@@ -64,7 +76,17 @@ class _FakeGuest:
         guest.files = {p: base64.b64decode(v) for p, v in (d.get("files") or {}).items()}
         guest.config_drive = {p: base64.b64decode(v)
                               for p, v in (d.get("config_drive") or {}).items()}
+        guest.agent = bool(d.get("agent", False))
+        guest.rescue_image = d.get("rescue_image")
+        guest.nmis = int(d.get("nmis", 0))
+        guest.password_changes = int(d.get("password_changes", 0))
+        guest.resize_from = d.get("resize_from")
         return guest
+
+
+def _declares_agent(image_meta: dict[str, Any] | None) -> bool:
+    props = (image_meta or {}).get("properties") or {}
+    return str(props.get("hw_qemu_guest_agent") or "no").lower() in ("yes", "true", "1")
 
 
 def guests_file(host: str) -> str:
@@ -192,6 +214,7 @@ class FakeDriver(driver.ComputeDriver):
         flavor = instance.flavor
         guest = _FakeGuest(instance.uuid, flavor.vcpus, flavor.memory_mb,
                            flavor.root_gb + flavor.ephemeral_gb)
+        guest.agent = _declares_agent(image_meta)
         with self._lock:
             if instance.uuid in self._guests:
                 raise exception.InstanceSpawnError(instance_uuid=instance.uuid,
@@ -321,6 +344,80 @@ class FakeDriver(driver.ComputeDriver):
 
     def get_console_output(self, context: RequestContext, instance: Instance) -> bytes:
         return self._guest(instance).console
+
+    def snapshot(self, context: RequestContext, instance: Instance,
+                 image_meta: dict[str, Any] | None = None) -> str:
+        guest = self._guest(instance)
+        if guest.state == power_state.SUSPENDED:
+            raise self._invalid(instance, "snapshot", guest.state)
+        out_dir = os.path.join(CONF.state_path, "fake-hypervisor", "snapshots")
+        os.makedirs(out_dir, exist_ok=True)
+        fd, out = tempfile.mkstemp(dir=out_dir, prefix=f"{instance.uuid}-", suffix=".qcow2")
+        os.close(fd)
+        try:
+            # NOTE: an empty qcow2 of the guest's disk size: the fake has no
+            # disk content, but the caller's upload path sees a real image.
+            processutils.execute("qemu-img", "create", "-q", "-f", "qcow2", out,
+                                 f"{max(guest.disk_gb, 1)}G")
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(out)
+            raise
+        return out
+
+    def rescue(self, context: RequestContext, instance: Instance,
+               rescue_image_meta: dict[str, Any], network_info: list[dict[str, Any]] | None = None,
+               rescue_password: str | None = None,
+               block_device_info: dict[str, Any] | None = None) -> None:
+        guest = self._guest(instance)
+        if guest.rescue_image is not None:
+            raise exception.InstanceInvalidState(
+                action="rescue", instance_uuid=instance.uuid, attr="state", state="rescued")
+        if guest.state == power_state.SUSPENDED:
+            raise self._invalid(instance, "rescue", guest.state)
+        guest.rescue_image = str(rescue_image_meta.get("id") or "")
+        guest.state = power_state.RUNNING
+        guest.console += f"fake guest {instance.uuid} booted rescue image\n".encode()
+        self._persist()
+
+    def unrescue(self, context: RequestContext, instance: Instance,
+                 network_info: list[dict[str, Any]] | None = None) -> None:
+        guest = self._guest(instance)
+        if guest.rescue_image is None:
+            raise exception.InstanceInvalidState(
+                action="unrescue", instance_uuid=instance.uuid, attr="state",
+                state="not rescued")
+        guest.rescue_image = None
+        guest.state = power_state.RUNNING
+        self._persist()
+
+    def is_rescued(self, instance: Instance) -> bool:
+        """Tests: whether the guest runs its rescue image."""
+        return self._guest(instance).rescue_image is not None
+
+    def trigger_crash_dump(self, instance: Instance) -> None:
+        guest = self._guest(instance)
+        if guest.state != power_state.RUNNING:
+            raise self._invalid(instance, "trigger_crash_dump", guest.state)
+        guest.nmis += 1
+        guest.console += b"fake guest: NMI received\n"
+        self._persist()
+
+    def set_admin_password(self, instance: Instance, new_pass: str) -> None:
+        guest = self._guest(instance)
+        if guest.state != power_state.RUNNING:
+            raise self._invalid(instance, "set_admin_password", guest.state)
+        if not guest.agent:
+            raise driver.AgentUnavailable(
+                action="set_admin_password", instance_uuid=instance.uuid,
+                reason="the image declares no guest agent (hw_qemu_guest_agent)")
+        guest.password_changes += 1
+        self._persist()
+
+    def _invalid(self, instance: Instance, action: str, state: int) -> exception.InstanceInvalidState:
+        return exception.InstanceInvalidState(
+            action=action, instance_uuid=instance.uuid, attr="power_state",
+            state=power_state.STATE_MAP.get(state, str(state)))
 
     # -- for tests: things a hypervisor does behind the service's back -----
 

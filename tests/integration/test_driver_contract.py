@@ -5,6 +5,9 @@ LibvirtDriver on the real libvirtd."""
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -228,5 +231,87 @@ def test_lifecycle_actions_on_a_missing_guest_raise_instance_not_found(case: Dri
     for call in (lambda: case.driver.pause(inst), lambda: case.driver.unpause(inst),
                  lambda: case.driver.suspend(case.ctxt, inst),
                  lambda: case.driver.resume(case.ctxt, inst)):
+        with pytest.raises(exception.InstanceNotFound):
+            call()
+
+
+def _qemu_img_info(path: str) -> dict[str, Any]:
+    out = subprocess.run(["qemu-img", "info", "--output=json", "-f", "qcow2", path],
+                         check=True, capture_output=True, text=True).stdout
+    return dict(json.loads(out))
+
+
+@pytest.mark.parametrize("stopped", [False, True], ids=["running", "stopped"])
+def test_snapshot_is_a_qcow2_of_the_root_disk_and_keeps_the_power_state(
+        case: DriverCase, stopped: bool) -> None:
+    inst = case.spawn()
+    if stopped:
+        case.driver.power_off(inst, timeout=0)
+    before = case.driver.get_info(inst).state
+    path = case.driver.snapshot(case.ctxt, inst, {"id": case.image_id, "properties": {}})
+    try:
+        info = _qemu_img_info(path)
+        assert info["format"] == "qcow2"
+        assert info["virtual-size"] == inst.flavor.root_gb * 1024 ** 3
+        assert "backing-filename" not in info
+        assert case.driver.get_info(inst).state == before
+    finally:
+        os.unlink(path)
+
+
+def test_snapshot_of_a_suspended_guest_is_refused(case: DriverCase) -> None:
+    inst = case.spawn()
+    case.driver.suspend(case.ctxt, inst)
+    with pytest.raises(exception.InstanceInvalidState, match="'snapshot' .* suspended"):
+        case.driver.snapshot(case.ctxt, inst)
+
+
+def test_rescue_and_unrescue(case: DriverCase) -> None:
+    inst = case.spawn()
+    case.driver.rescue(case.ctxt, inst, {"id": case.image_id}, [])
+    assert case.driver.get_info(inst).state == power_state.RUNNING
+    with pytest.raises(exception.InstanceInvalidState, match="'rescue' .* rescued"):
+        case.driver.rescue(case.ctxt, inst, {"id": case.image_id}, [])
+    case.driver.unrescue(case.ctxt, inst, [])
+    assert case.driver.get_info(inst).state == power_state.RUNNING
+    with pytest.raises(exception.InstanceInvalidState, match="'unrescue' .* not rescued"):
+        case.driver.unrescue(case.ctxt, inst, [])
+    assert inst.uuid in case.driver.list_instance_uuids()
+
+
+def test_rescue_of_a_stopped_guest_boots_the_rescue_image(case: DriverCase) -> None:
+    inst = case.spawn()
+    case.driver.power_off(inst, timeout=0)
+    case.driver.rescue(case.ctxt, inst, {"id": case.image_id}, [])
+    assert case.driver.get_info(inst).state == power_state.RUNNING
+    case.driver.destroy(case.ctxt, inst)
+    assert inst.uuid not in case.driver.list_instance_uuids()
+
+
+def test_trigger_crash_dump_needs_a_running_guest(case: DriverCase) -> None:
+    inst = case.spawn()
+    case.driver.trigger_crash_dump(inst)
+    assert case.driver.get_info(inst).state == power_state.RUNNING
+    case.driver.power_off(inst, timeout=0)
+    with pytest.raises(exception.InstanceInvalidState, match="'trigger_crash_dump'"):
+        case.driver.trigger_crash_dump(inst)
+
+
+def test_set_admin_password_without_an_agent_says_so(case: DriverCase) -> None:
+    inst = case.spawn()
+    with pytest.raises(virt_driver.AgentUnavailable, match="needs the guest agent"):
+        case.driver.set_admin_password(inst, "s3cret")
+    case.driver.power_off(inst, timeout=0)
+    with pytest.raises(exception.InstanceInvalidState, match="'set_admin_password'"):
+        case.driver.set_admin_password(inst, "s3cret")
+
+
+def test_guest_actions_on_a_missing_guest_raise_instance_not_found(case: DriverCase) -> None:
+    inst = case.instance()
+    for call in (lambda: case.driver.snapshot(case.ctxt, inst),
+                 lambda: case.driver.rescue(case.ctxt, inst, {"id": case.image_id}),
+                 lambda: case.driver.unrescue(case.ctxt, inst),
+                 lambda: case.driver.trigger_crash_dump(inst),
+                 lambda: case.driver.set_admin_password(inst, "x")):
         with pytest.raises(exception.InstanceNotFound):
             call()

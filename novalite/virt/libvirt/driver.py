@@ -20,13 +20,16 @@ later step check, so a spawn in flight fails promptly and cleans up.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import os
 import re
 import shutil
+import tempfile
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +58,10 @@ MAX_CONSOLE_BYTES = 256 * 1024
 # boots from its kernel and ramdisk and gets a blank disk of the flavor's size.
 MIN_ROOT_IMAGE_BYTES = 512
 GiB = 1024 ** 3
+# NOTE: as Nova's: the domain XML to go back to, kept while rescued.
+UNRESCUE_XML = "unrescue.xml"
+RESCUE_DISK = "disk.rescue"
+ADMIN_USER = "root"
 
 
 def instance_name(instance: Instance) -> str:
@@ -479,6 +486,173 @@ class LibvirtDriver(driver.ComputeDriver):
             guest.launch()
         LOG.info("Instance %s resumed from its managed save", instance.uuid)
 
+    # -- snapshot ----------------------------------------------------------
+
+    def snapshot(self, context: RequestContext, instance: Instance,
+                 image_meta: dict[str, Any] | None = None) -> str:
+        started = time.monotonic()
+        with _instance_lock(instance.uuid):
+            guest = self._guest(instance)
+            state = guest.get_power_state()
+            if state == power_state.SUSPENDED:
+                raise self._invalid(instance, "snapshot", state)
+            disk = os.path.join(self._instance_dir(instance.uuid), "disk")
+            if not os.path.exists(disk):
+                raise exception.NovaliteException(
+                    f"instance {instance.uuid} has no root disk to snapshot")
+            out_dir = filemodes.qemu_dir(CONF.libvirt.snapshots_directory)
+            fd, out = tempfile.mkstemp(dir=out_dir, prefix=f"{instance.uuid}-", suffix=".qcow2")
+            os.close(fd)
+            try:
+                with self._consistent(guest, instance, state, image_meta) as how:
+                    imagebackend.convert_to_qcow2(disk, "qcow2", out,
+                                                  force_share=guest.is_active())
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(out)
+                raise
+        LOG.info("Snapshot of %s (%s) written in %.2fs", instance.uuid, how,
+                 time.monotonic() - started)
+        return out
+
+    @contextlib.contextmanager
+    def _consistent(self, guest: Guest, instance: Instance, state: int,
+                    image_meta: dict[str, Any] | None) -> Iterator[str]:
+        """The disk does not change while the body runs: file systems
+        frozen through the agent when the image declares one, else the guest
+        paused (QEMU flushes its disks when it stops the vCPUs); back as it
+        was afterwards, also on failure."""
+        if state != power_state.RUNNING:
+            yield "guest not running"
+            return
+        declared = (_declares_agent(image_meta) if image_meta is not None
+                    else _agent_connected(guest))
+        if declared:
+            try:
+                agent.command(guest.domain, "guest-fsfreeze-freeze",
+                              timeout=CONF.libvirt.agent_timeout)
+            except agent.AgentError as e:
+                LOG.warning("Could not freeze the file systems of %s (%s); pausing it for "
+                            "the snapshot instead", instance.uuid, e)
+            else:
+                try:
+                    yield "file systems frozen by the guest agent"
+                finally:
+                    agent.command(guest.domain, "guest-fsfreeze-thaw",
+                                  timeout=CONF.libvirt.agent_timeout)
+                return
+        guest.pause()
+        try:
+            yield "guest paused"
+        finally:
+            guest.resume()
+
+    # -- rescue ------------------------------------------------------------
+
+    def rescue(self, context: RequestContext, instance: Instance,
+               rescue_image_meta: dict[str, Any], network_info: list[dict[str, Any]] | None = None,
+               rescue_password: str | None = None,
+               block_device_info: dict[str, Any] | None = None) -> None:
+        inst_dir = self._instance_dir(instance.uuid)
+        unrescue_xml = os.path.join(inst_dir, UNRESCUE_XML)
+        rescue_disk = os.path.join(inst_dir, RESCUE_DISK)
+        with _instance_lock(instance.uuid):
+            guest = self._guest(instance)
+            state = guest.get_power_state()
+            if os.path.exists(unrescue_xml):
+                raise exception.InstanceInvalidState(
+                    action="rescue", instance_uuid=instance.uuid, attr="state", state="rescued")
+            if state == power_state.SUSPENDED:
+                raise self._invalid(instance, "rescue", state)
+            original = guest.xml_desc(inactive=True)
+            meta = self._cache.get_meta(context, rescue_image_meta.get("id") or "")
+            fmt = imagebackend.qemu_format(meta["id"], meta.get("disk_format"))
+            base = self._cache.fetch(context, meta, lambda: None)
+            imagebackend.inspect(meta["id"], base, meta.get("disk_format"), 0)
+            with contextlib.ExitStack() as undo:
+                imagebackend.create_overlay(base, fmt, rescue_disk, 0)
+                undo.callback(_unlink, rescue_disk)
+                with open(unrescue_xml, "w") as f:
+                    f.write(original)
+                filemodes.make_private(unrescue_xml)
+                undo.callback(_unlink, unrescue_xml)
+                config_drive = os.path.join(inst_dir, configdrive.FILE_NAME)
+                disk_info = DiskInfo(root=rescue_disk, config_drive=(
+                    config_drive if os.path.exists(config_drive) else None))
+                cfg = self.get_guest_config(instance, {"id": meta["id"]}, disk_info,
+                                            network_info or [])
+                # NOTE: as Nova: the rescue image is the first disk, the
+                # instance's own root disk the second, as it was.
+                cfg.devices.insert(1, config.LibvirtConfigGuestDisk(
+                    os.path.join(inst_dir, "disk"), target_dev="vdb",
+                    cache=CONF.libvirt.disk_cachemode))
+                guest.poweroff()
+                undo.callback(self._redefine, instance, original, state)
+                self._plug_vifs(network_info)
+                rescued = Guest(self._host.get_connection().defineXML(cfg.to_xml()))
+                rescued.launch()
+                undo.pop_all()
+        LOG.info("Instance %s rescued with image %s", instance.uuid, meta["id"])
+
+    def _redefine(self, instance: Instance, xml: str, state: int) -> None:
+        """The guest defined by ``xml`` again, started when ``state`` was
+        running or paused (a failed rescue's undo, unrescue)."""
+        domain = self._host.lookup(instance.uuid)
+        if domain is not None:
+            Guest(domain).poweroff()
+        guest = Guest(self._host.get_connection().defineXML(xml))
+        if state in (power_state.RUNNING, power_state.PAUSED):
+            guest.launch()
+
+    def unrescue(self, context: RequestContext, instance: Instance,
+                 network_info: list[dict[str, Any]] | None = None) -> None:
+        inst_dir = self._instance_dir(instance.uuid)
+        unrescue_xml = os.path.join(inst_dir, UNRESCUE_XML)
+        with _instance_lock(instance.uuid):
+            self._guest(instance)
+            if not os.path.exists(unrescue_xml):
+                raise exception.InstanceInvalidState(
+                    action="unrescue", instance_uuid=instance.uuid, attr="state",
+                    state="not rescued")
+            with open(unrescue_xml) as f:
+                original = f.read()
+            self._plug_vifs(network_info)
+            self._redefine(instance, original, power_state.RUNNING)
+            _unlink(os.path.join(inst_dir, RESCUE_DISK))
+            _unlink(unrescue_xml)
+        LOG.info("Instance %s unrescued", instance.uuid)
+
+    # -- through the guest -------------------------------------------------
+
+    def trigger_crash_dump(self, instance: Instance) -> None:
+        guest = self._guest(instance)
+        state = guest.get_power_state()
+        if state != power_state.RUNNING:
+            raise self._invalid(instance, "trigger_crash_dump", state)
+        guest.inject_nmi()
+        LOG.info("NMI injected into %s", instance.uuid)
+
+    def set_admin_password(self, instance: Instance, new_pass: str) -> None:
+        guest = self._guest(instance)
+        state = guest.get_power_state()
+        if state != power_state.RUNNING:
+            raise self._invalid(instance, "set_admin_password", state)
+        if not _agent_connected(guest):
+            raise driver.AgentUnavailable(
+                action="set_admin_password", instance_uuid=instance.uuid,
+                reason="no guest agent is connected (the image declares none, or it has not "
+                       "started)")
+        try:
+            agent.command(guest.domain, "guest-set-user-password",
+                          {"username": ADMIN_USER, "crypted": False,
+                           "password": base64.b64encode(new_pass.encode()).decode()},
+                          timeout=CONF.libvirt.agent_timeout)
+        except agent.AgentError as e:
+            raise exception.NovaliteException(
+                f"setting the password of {ADMIN_USER} in instance {instance.uuid} failed: "
+                f"{e}") from e
+        LOG.info("Password of %s set in %s through the guest agent", ADMIN_USER, instance.uuid)
+
     def get_info(self, instance: Instance) -> InstanceInfo:
         guest = self._guest(instance)
         return InstanceInfo(state=guest.get_power_state(), internal_id=guest.name)
@@ -534,3 +708,27 @@ class LibvirtDriver(driver.ComputeDriver):
 
 def _instance_lock(uuid: str) -> Any:
     return lockutils.lock(f"libvirt-instance-{uuid}")
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _declares_agent(image_meta: dict[str, Any] | None) -> bool:
+    props = (image_meta or {}).get("properties") or {}
+    value = props.get("hw_qemu_guest_agent", (image_meta or {}).get("hw_qemu_guest_agent"))
+    return str(value or "no").lower() in ("yes", "true", "1")
+
+
+def _agent_connected(guest: Guest) -> bool:
+    """Whether a guest agent is listening on the domain's agent channel
+    (libvirt tracks the virtio-serial port's state)."""
+    try:
+        live = ET.fromstring(guest.xml_desc())
+    except (libvirt.libvirtError, ET.ParseError):
+        return False
+    for target in live.findall("devices/channel/target"):
+        if target.get("name") == config.GUEST_AGENT_CHANNEL:
+            return target.get("state") == "connected"
+    return False

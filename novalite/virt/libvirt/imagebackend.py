@@ -24,6 +24,9 @@ LOG = logging.getLogger(__name__)
 
 GiB = 1024 ** 3
 QEMU_IMG_LIMITS = processutils.ProcessLimits(address_space=1 * GiB, cpu_time=30)
+# NOTE: a copy of a whole disk takes CPU time in proportion to its size;
+# memory stays bounded (qemu-img streams).
+QEMU_IMG_COPY_LIMITS = processutils.ProcessLimits(address_space=2 * GiB, cpu_time=3600)
 
 # Image API disk_format -> qemu-img format name.
 QEMU_FORMATS = {"raw": "raw", "ami": "raw", "qcow2": "qcow2", "vmdk": "vmdk", "vdi": "vdi",
@@ -158,6 +161,34 @@ def create_blank(path: str, size_gb: int) -> None:
     filemodes.make_private(path)
 
 
-def _qemu_img(*args: str) -> Any:
-    return processutils.execute("qemu-img", *args, prlimit=QEMU_IMG_LIMITS,
+def convert_to_qcow2(source: str, source_fmt: str, dest: str, force_share: bool = False) -> None:
+    """A standalone qcow2 copy of ``source`` read as ``source_fmt`` (its
+    backing chain flattened). ``force_share``: read a disk a running QEMU
+    holds open (the caller made it consistent: paused, or frozen)."""
+    share = ["-U"] if force_share else []
+    _qemu_img("convert", *share, "-f", source_fmt, "-O", "qcow2", source, dest,
+              limits=QEMU_IMG_COPY_LIMITS)
+    filemodes.make_private(dest)
+
+
+def virtual_size(path: str, fmt: str) -> int:
+    out, _err = _qemu_img("info", "--output=json", "--force-share", "-f", fmt, path)
+    return int(json.loads(out)["virtual-size"])
+
+
+def backing_file(path: str, fmt: str) -> str | None:
+    out, _err = _qemu_img("info", "--output=json", "--force-share", "-f", fmt, path)
+    info = json.loads(out)
+    name = info.get("full-backing-filename") or info.get("backing-filename")
+    return str(name) if name else None
+
+
+def grow(path: str, fmt: str, size_gb: int) -> None:
+    """Grow the disk at ``path`` to ``size_gb`` GiB; never shrinks."""
+    if virtual_size(path, fmt) < size_gb * GiB:
+        _qemu_img("resize", "-f", fmt, path, f"{size_gb}G")
+
+
+def _qemu_img(*args: str, limits: processutils.ProcessLimits = QEMU_IMG_LIMITS) -> Any:
+    return processutils.execute("qemu-img", *args, prlimit=limits,
                                 env_variables={"LC_ALL": "C", "LANG": "C"})
