@@ -414,6 +414,101 @@ class FakeDriver(driver.ComputeDriver):
         guest.password_changes += 1
         self._persist()
 
+    # -- resize and cold migration: the libvirt driver's steps, in memory.
+    # NOTE: the fake has no files, so ``disk_transfer`` is not used; what a
+    # libvirt host keeps in <dir>_resize the fake keeps in ``resize_from``.
+
+    def migrate_disk_and_power_off(self, context: RequestContext, instance: Instance, dest: str,
+                                   flavor: Any, network_info: list[dict[str, Any]] | None = None,
+                                   block_device_info: dict[str, Any] | None = None,
+                                   timeout: int = 0, retry_interval: int = 0, *,
+                                   disk_transfer: driver.DiskTransfer | None = None
+                                   ) -> list[dict[str, Any]]:
+        guest = self._guest(instance)
+        if guest.state == power_state.SUSPENDED:
+            raise self._invalid(instance, "migrate_disk_and_power_off", guest.state)
+        if guest.rescue_image is not None:
+            raise exception.InstanceInvalidState(
+                action="migrate_disk_and_power_off", instance_uuid=instance.uuid,
+                attr="state", state="rescued")
+        if guest.resize_from is not None:
+            raise driver.MigrationError(reason=(
+                f"instance {instance.uuid} has files kept aside by an earlier move that was "
+                "neither confirmed nor reverted"))
+        current = instance.flavor.root_gb
+        if flavor.root_gb and flavor.root_gb < current:
+            raise driver.ResizeError(reason=(
+                f"unable to resize the root disk of instance {instance.uuid} down: flavor "
+                f"{flavor.name} has {flavor.root_gb} GiB, the disk is {current:.2f} GiB"))
+        guest.resize_from = {"vcpus": guest.vcpus, "memory_mb": guest.memory_mb,
+                             "disk_gb": guest.disk_gb, "state": guest.state}
+        guest.state = power_state.SHUTDOWN
+        self._persist()
+        return [{"name": "disk", "path": f"fake://{self._host}/{instance.uuid}/disk",
+                 "type": "qcow2", "virt_disk_size": current * 1024 ** 3}]
+
+    def finish_migration(self, context: RequestContext, migration: Any, instance: Instance,
+                         disk_info: list[dict[str, Any]], network_info: list[dict[str, Any]] | None,
+                         image_meta: dict[str, Any], resize_instance: bool,
+                         block_device_info: dict[str, Any] | None = None,
+                         power_on: bool = True, *,
+                         disk_transfer: driver.DiskTransfer | None = None) -> None:
+        flavor = instance.flavor
+        with self._lock:
+            guest = self._guests.get(instance.uuid)
+            if guest is not None and guest.resize_from is None:
+                raise driver.MigrationError(reason=(
+                    f"instance {instance.uuid} already has a guest on host {self._host}"))
+            if guest is None:
+                guest = _FakeGuest(instance.uuid, flavor.vcpus, flavor.memory_mb,
+                                   flavor.root_gb + flavor.ephemeral_gb)
+                guest.agent = _declares_agent(image_meta)
+                self._guests[instance.uuid] = guest
+            old_disk = int(disk_info[0].get("virt_disk_size", 0)) // 1024 ** 3 if disk_info else 0
+            guest.vcpus, guest.memory_mb = flavor.vcpus, flavor.memory_mb
+            guest.disk_gb = (max(flavor.root_gb, old_disk) if resize_instance
+                             else old_disk) + flavor.ephemeral_gb
+            guest.state = power_state.RUNNING if power_on else power_state.SHUTDOWN
+        for vif in network_info or []:
+            self.plugged.append(("plug", vif["id"], vif["network"]["bridge"]))
+        self._persist()
+
+    def finish_revert_migration(self, context: RequestContext, instance: Instance,
+                                network_info: list[dict[str, Any]] | None,
+                                migration: Any = None,
+                                block_device_info: dict[str, Any] | None = None,
+                                power_on: bool = True) -> None:
+        with self._lock:
+            guest = self._guests.get(instance.uuid)
+            kept = guest.resize_from if guest is not None else None
+            if guest is None or kept is None:
+                raise driver.MigrationError(reason=(
+                    f"instance {instance.uuid} has no files kept aside on host {self._host} "
+                    "to revert to"))
+            guest.vcpus, guest.memory_mb = int(kept["vcpus"]), int(kept["memory_mb"])
+            guest.disk_gb = int(kept["disk_gb"])
+            guest.resize_from = None
+            guest.state = power_state.RUNNING if power_on else power_state.SHUTDOWN
+        for vif in network_info or []:
+            self.plugged.append(("plug", vif["id"], vif["network"]["bridge"]))
+        self._persist()
+
+    def confirm_migration(self, context: RequestContext, migration: Any, instance: Instance,
+                          network_info: list[dict[str, Any]] | None = None) -> None:
+        dest = (migration.get("dest_compute") if isinstance(migration, dict)
+                else getattr(migration, "dest_compute", None))
+        with self._lock:
+            guest = self._guests.get(instance.uuid)
+            if guest is None:
+                return
+            if dest and dest != self._host:
+                del self._guests[instance.uuid]
+                for vif in guest.vifs:
+                    self.plugged.append(("unplug", vif["id"], vif["network"]["bridge"]))
+            else:
+                guest.resize_from = None
+        self._persist()
+
     def _invalid(self, instance: Instance, action: str, state: int) -> exception.InstanceInvalidState:
         return exception.InstanceInvalidState(
             action=action, instance_uuid=instance.uuid, attr="power_state",

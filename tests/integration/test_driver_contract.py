@@ -17,6 +17,7 @@ from novalite import context as nl_context
 from novalite import exception
 from novalite.compute import power_state
 from novalite.conf import CONF
+from novalite.objects.flavor import Flavor
 from novalite.virt import driver as virt_driver
 from novalite.virt.fake import FakeDriver
 from tests.integration.test_libvirt_driver import (
@@ -36,13 +37,13 @@ class DriverCase:
         self.ctxt = nl_context.get_admin_context()
         self.made: list[Any] = []
 
-    def instance(self) -> Any:
-        inst = make_instance(self.image_id)
+    def instance(self, root_gb: int = 1) -> Any:
+        inst = make_instance(self.image_id, root_gb=root_gb)
         self.made.append(inst)
         return inst
 
-    def spawn(self) -> Any:
-        inst = self.instance()
+    def spawn(self, root_gb: int = 1) -> Any:
+        inst = self.instance(root_gb)
         self.driver.spawn(self.ctxt, inst, {"id": self.image_id}, [])
         return inst
 
@@ -315,3 +316,81 @@ def test_guest_actions_on_a_missing_guest_raise_instance_not_found(case: DriverC
                  lambda: case.driver.set_admin_password(inst, "x")):
         with pytest.raises(exception.InstanceNotFound):
             call()
+
+
+# -- resize and cold migration on one host ------------------------------------------
+
+def _flavor(name: str, root_gb: int, vcpus: int, memory_mb: int) -> Flavor:
+    return Flavor(id=2, flavorid=name, name=name, memory_mb=memory_mb, vcpus=vcpus,
+                  root_gb=root_gb, ephemeral_gb=0, swap=0, extra_specs={})
+
+
+def _migration() -> dict[str, str]:
+    return {"source_compute": CONF.host, "dest_compute": CONF.host}
+
+
+def _resize(case: DriverCase, inst: Any, new: Flavor) -> list[dict[str, Any]]:
+    disk_info = case.driver.migrate_disk_and_power_off(case.ctxt, inst, CONF.host, new, [])
+    assert json.loads(json.dumps(disk_info)) == disk_info
+    assert [d["name"] for d in disk_info if d["name"] == "disk"] == ["disk"]
+    assert case.driver.get_info(inst).state == power_state.SHUTDOWN
+    inst.flavor = new
+    case.driver.finish_migration(case.ctxt, _migration(), inst, disk_info, [],
+                                 {"id": case.image_id}, True, power_on=True)
+    assert case.driver.get_info(inst).state == power_state.RUNNING
+    return disk_info
+
+
+def test_resize_on_one_host_then_revert(case: DriverCase) -> None:
+    inst = case.spawn()
+    old = inst.flavor
+    _resize(case, inst, _flavor("lvtest.bigger", 2, 2, 192))
+    inst.flavor = old
+    case.driver.finish_revert_migration(case.ctxt, inst, [], _migration(), power_on=True)
+    assert case.driver.get_info(inst).state == power_state.RUNNING
+    with pytest.raises(virt_driver.MigrationError, match="no files kept aside"):
+        case.driver.finish_revert_migration(case.ctxt, inst, [], _migration())
+    # Nothing is left of the move: another one starts cleanly.
+    _resize(case, inst, _flavor("lvtest.bigger", 2, 2, 192))
+
+
+def test_resize_on_one_host_then_confirm(case: DriverCase) -> None:
+    inst = case.spawn()
+    _resize(case, inst, _flavor("lvtest.bigger", 2, 2, 192))
+    case.driver.confirm_migration(case.ctxt, _migration(), inst, [])
+    case.driver.confirm_migration(case.ctxt, _migration(), inst, [])
+    assert inst.uuid in case.driver.list_instance_uuids()
+    assert case.driver.get_info(inst).state == power_state.RUNNING
+    with pytest.raises(virt_driver.MigrationError, match="no files kept aside"):
+        case.driver.finish_revert_migration(case.ctxt, inst, [], _migration())
+    case.driver.destroy(case.ctxt, inst)
+    assert inst.uuid not in case.driver.list_instance_uuids()
+
+
+def test_resize_of_a_stopped_guest_can_stay_stopped(case: DriverCase) -> None:
+    inst = case.spawn()
+    case.driver.power_off(inst, timeout=0)
+    new = _flavor("lvtest.bigger", 2, 1, 128)
+    disk_info = case.driver.migrate_disk_and_power_off(case.ctxt, inst, CONF.host, new, [])
+    inst.flavor = new
+    case.driver.finish_migration(case.ctxt, _migration(), inst, disk_info, [],
+                                 {"id": case.image_id}, True, power_on=False)
+    assert case.driver.get_info(inst).state == power_state.SHUTDOWN
+
+
+def test_resize_down_is_refused_and_changes_nothing(case: DriverCase) -> None:
+    inst = case.spawn(root_gb=2)
+    with pytest.raises(virt_driver.ResizeError, match="unable to resize the root disk .* down"):
+        case.driver.migrate_disk_and_power_off(case.ctxt, inst, CONF.host,
+                                               _flavor("lvtest.smaller", 1, 1, 128), [])
+    assert case.driver.get_info(inst).state == power_state.RUNNING
+    _resize(case, inst, _flavor("lvtest.bigger", 3, 1, 128))
+
+
+def test_migrate_of_a_suspended_guest_is_refused(case: DriverCase) -> None:
+    inst = case.spawn()
+    case.driver.suspend(case.ctxt, inst)
+    with pytest.raises(exception.InstanceInvalidState, match="'migrate_disk_and_power_off'"):
+        case.driver.migrate_disk_and_power_off(case.ctxt, inst, CONF.host,
+                                               _flavor("lvtest.bigger", 2, 1, 128), [])
+    assert case.driver.get_info(inst).state == power_state.SUSPENDED

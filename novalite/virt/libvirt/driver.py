@@ -62,6 +62,11 @@ GiB = 1024 ** 3
 UNRESCUE_XML = "unrescue.xml"
 RESCUE_DISK = "disk.rescue"
 ADMIN_USER = "root"
+# NOTE: as Nova's: a resize or cold migration keeps the instance's directory
+# as <dir>_resize until it is confirmed or reverted, with the domain XML to
+# go back to.
+RESIZE_SUFFIX = "_resize"
+DOMAIN_XML = "domain.xml"
 
 
 def instance_name(instance: Instance) -> str:
@@ -377,13 +382,15 @@ class LibvirtDriver(driver.ComputeDriver):
 
     def _remove_files(self, uuid: str) -> None:
         inst_dir = self._instance_dir(uuid)
-        if not os.path.exists(inst_dir):
-            return
-        try:
-            shutil.rmtree(inst_dir)
-        except OSError as e:
-            raise exception.NovaliteException(
-                f"could not remove the files of instance {uuid}: {e.strerror}") from e
+        # NOTE: also what a resize kept aside (destroy removes everything).
+        for path in (inst_dir, inst_dir + RESIZE_SUFFIX):
+            if not os.path.exists(path):
+                continue
+            try:
+                shutil.rmtree(path)
+            except OSError as e:
+                raise exception.NovaliteException(
+                    f"could not remove the files of instance {uuid}: {e.strerror}") from e
 
     @staticmethod
     def _instance_dir(uuid: str) -> str:
@@ -622,6 +629,198 @@ class LibvirtDriver(driver.ComputeDriver):
             _unlink(unrescue_xml)
         LOG.info("Instance %s unrescued", instance.uuid)
 
+    # -- resize and cold migration ------------------------------------------
+
+    def migrate_disk_and_power_off(self, context: RequestContext, instance: Instance, dest: str,
+                                   flavor: Any, network_info: list[dict[str, Any]] | None = None,
+                                   block_device_info: dict[str, Any] | None = None,
+                                   timeout: int = 0, retry_interval: int = 0, *,
+                                   disk_transfer: driver.DiskTransfer | None = None
+                                   ) -> list[dict[str, Any]]:
+        inst_dir = self._instance_dir(instance.uuid)
+        resize_dir = inst_dir + RESIZE_SUFFIX
+        transfer = disk_transfer or (driver.LocalDiskTransfer() if dest == self._hostname
+                                     else driver.RemoteDiskTransferMissing(dest))
+        with _instance_lock(instance.uuid):
+            guest = self._guest(instance)
+            state = guest.get_power_state()
+            self._check_migratable(instance, state, flavor, inst_dir, resize_dir)
+            original = guest.xml_desc(inactive=True)
+            was_running = state in (power_state.RUNNING, power_state.PAUSED)
+            self._power_off_guest(instance, guest, timeout)
+            with contextlib.ExitStack() as undo:
+                os.rename(inst_dir, resize_dir)
+                undo.callback(self._undo_move_aside, instance, inst_dir, resize_dir, original,
+                              was_running)
+                with open(os.path.join(resize_dir, DOMAIN_XML), "w") as f:
+                    f.write(original)
+                filemodes.make_private(os.path.join(resize_dir, DOMAIN_XML))
+                disk_info = self._offer_files(instance, resize_dir, transfer)
+                undo.pop_all()
+        LOG.info("Instance %s powered off, its files kept aside for a move to %s",
+                 instance.uuid, dest)
+        return disk_info
+
+    def _check_migratable(self, instance: Instance, state: int, flavor: Any, inst_dir: str,
+                          resize_dir: str) -> None:
+        """Validation only: nothing changes."""
+        if state == power_state.SUSPENDED:
+            raise self._invalid(instance, "migrate_disk_and_power_off", state)
+        if os.path.exists(os.path.join(inst_dir, UNRESCUE_XML)):
+            raise exception.InstanceInvalidState(
+                action="migrate_disk_and_power_off", instance_uuid=instance.uuid,
+                attr="state", state="rescued")
+        if os.path.exists(resize_dir):
+            raise driver.MigrationError(reason=(
+                f"instance {instance.uuid} has files kept aside by an earlier move that "
+                "was neither confirmed nor reverted"))
+        disk = os.path.join(inst_dir, "disk")
+        current = imagebackend.virtual_size(disk, "qcow2") if os.path.exists(disk) else 0
+        if flavor.root_gb and flavor.root_gb * GiB < current:
+            raise driver.ResizeError(reason=(
+                f"unable to resize the root disk of instance {instance.uuid} down: flavor "
+                f"{flavor.name} has {flavor.root_gb} GiB, the disk is "
+                f"{current / GiB:.2f} GiB"))
+
+    def _power_off_guest(self, instance: Instance, guest: Guest, timeout: int) -> None:
+        if not guest.is_active():
+            return
+        if timeout > 0:
+            guest.shutdown()
+            if guest.wait_for_shutoff(timeout, retry=guest.shutdown):
+                return
+            LOG.info("Instance %s did not shut down within %ss; powering it off",
+                     instance.uuid, timeout)
+        guest.poweroff()
+
+    @staticmethod
+    def _offer_files(instance: Instance, resize_dir: str,
+                     transfer: driver.DiskTransfer) -> list[dict[str, Any]]:
+        disk_info = []
+        for name in sorted(os.listdir(resize_dir)):
+            path = os.path.join(resize_dir, name)
+            if name in (CONSOLE_LOG, DOMAIN_XML) or not os.path.isfile(path):
+                continue
+            fmt = "qcow2" if name == "disk" else "raw"
+            entry: dict[str, Any] = {"name": name, "path": path, "type": fmt,
+                                     "disk_size": os.path.getsize(path)}
+            if fmt == "qcow2":
+                entry["virt_disk_size"] = imagebackend.virtual_size(path, fmt)
+                entry["backing_file"] = imagebackend.backing_file(path, fmt)
+            transfer.send(instance.uuid, name, path)
+            disk_info.append(entry)
+        return disk_info
+
+    def _undo_move_aside(self, instance: Instance, inst_dir: str, resize_dir: str,
+                         original: str, was_running: bool) -> None:
+        LOG.info("Moving %s failed; putting its files back", instance.uuid)
+        shutil.rmtree(inst_dir, ignore_errors=True)
+        os.rename(resize_dir, inst_dir)
+        _unlink(os.path.join(inst_dir, DOMAIN_XML))
+        self._redefine(instance, original,
+                       power_state.RUNNING if was_running else power_state.SHUTDOWN)
+
+    def finish_migration(self, context: RequestContext, migration: Any, instance: Instance,
+                         disk_info: list[dict[str, Any]], network_info: list[dict[str, Any]] | None,
+                         image_meta: dict[str, Any], resize_instance: bool,
+                         block_device_info: dict[str, Any] | None = None,
+                         power_on: bool = True, *,
+                         disk_transfer: driver.DiskTransfer | None = None) -> None:
+        inst_dir = self._instance_dir(instance.uuid)
+        same_host = os.path.isdir(inst_dir + RESIZE_SUFFIX)
+        transfer = disk_transfer or driver.LocalDiskTransfer()
+        with _instance_lock(instance.uuid), contextlib.ExitStack() as undo:
+            if not same_host and self._host.lookup(instance.uuid) is not None:
+                raise driver.MigrationError(reason=(
+                    f"instance {instance.uuid} already has a guest on host {self._hostname}"))
+            filemodes.qemu_dir(inst_dir)
+            undo.callback(shutil.rmtree, inst_dir, True)
+            files = self._receive_files(instance, inst_dir, disk_info, transfer)
+            root = files.get("disk")
+            if root is not None:
+                self._ensure_backing_file(context, instance, image_meta, root)
+                if resize_instance and instance.flavor.root_gb:
+                    imagebackend.grow(root, "qcow2", instance.flavor.root_gb)
+            info = DiskInfo(root=root, kernel=files.get("kernel"), initrd=files.get("ramdisk"),
+                            config_drive=files.get(configdrive.FILE_NAME))
+            xml = self.to_xml(context, instance, image_meta, info, network_info or [])
+            self._plug_vifs(network_info)
+            guest = Guest(self._host.get_connection().defineXML(xml))
+            if not same_host:
+                undo.callback(self._destroy_guest, instance.uuid)
+            if power_on:
+                guest.launch()
+            undo.pop_all()
+        LOG.info("Instance %s finished its move here (%d vCPU, %d MiB, %d GiB)", instance.uuid,
+                 instance.flavor.vcpus, instance.flavor.memory_mb, instance.flavor.root_gb)
+
+    @staticmethod
+    def _receive_files(instance: Instance, inst_dir: str, disk_info: list[dict[str, Any]],
+                       transfer: driver.DiskTransfer) -> dict[str, str]:
+        files = {}
+        for entry in disk_info:
+            name = str(entry["name"])
+            if os.path.basename(name) != name or name in ("", ".", ".."):
+                raise driver.MigrationError(reason=f"disk info names an invalid file {name!r}")
+            dest = os.path.join(inst_dir, name)
+            transfer.receive(instance.uuid, name, str(entry["path"]), dest)
+            filemodes.make_private(dest)
+            files[name] = dest
+        return files
+
+    def _ensure_backing_file(self, context: RequestContext, instance: Instance,
+                             image_meta: dict[str, Any], disk: str) -> None:
+        """Another host's overlay needs its base image in this host's cache."""
+        backing = imagebackend.backing_file(disk, "qcow2")
+        if backing is None or os.path.exists(backing):
+            return
+        meta = self._cache.get_meta(context, image_meta.get("id") or instance.image_ref or "")
+        cached = self._cache.fetch(context, meta, lambda: None)
+        if os.path.realpath(cached) != os.path.realpath(backing):
+            raise driver.MigrationError(reason=(
+                f"the disk of instance {instance.uuid} is backed by a file this host's image "
+                f"cache does not have (image {meta['id']})"))
+
+    def finish_revert_migration(self, context: RequestContext, instance: Instance,
+                                network_info: list[dict[str, Any]] | None,
+                                migration: Any = None,
+                                block_device_info: dict[str, Any] | None = None,
+                                power_on: bool = True) -> None:
+        inst_dir = self._instance_dir(instance.uuid)
+        resize_dir = inst_dir + RESIZE_SUFFIX
+        with _instance_lock(instance.uuid):
+            saved = os.path.join(resize_dir, DOMAIN_XML)
+            if not os.path.exists(saved):
+                raise driver.MigrationError(reason=(
+                    f"instance {instance.uuid} has no files kept aside on host "
+                    f"{self._hostname} to revert to"))
+            with open(saved) as f:
+                original = f.read()
+            domain = self._host.lookup(instance.uuid)
+            if domain is not None:
+                Guest(domain).poweroff()
+            shutil.rmtree(inst_dir, ignore_errors=True)
+            os.rename(resize_dir, inst_dir)
+            _unlink(os.path.join(inst_dir, DOMAIN_XML))
+            self._plug_vifs(network_info)
+            self._redefine(instance, original,
+                           power_state.RUNNING if power_on else power_state.SHUTDOWN)
+        LOG.info("Instance %s reverted to its files and definition before the move",
+                 instance.uuid)
+
+    def confirm_migration(self, context: RequestContext, migration: Any, instance: Instance,
+                          network_info: list[dict[str, Any]] | None = None) -> None:
+        dest = _migration_field(migration, "dest_compute")
+        with _instance_lock(instance.uuid):
+            if dest and dest != self._hostname:
+                self._destroy_guest(instance.uuid)
+                self._unplug_vifs(instance, network_info)
+            resize_dir = self._instance_dir(instance.uuid) + RESIZE_SUFFIX
+            if os.path.exists(resize_dir):
+                shutil.rmtree(resize_dir)
+        LOG.info("Move of instance %s confirmed; the files kept aside are removed",
+                 instance.uuid)
+
     # -- through the guest -------------------------------------------------
 
     def trigger_crash_dump(self, instance: Instance) -> None:
@@ -713,6 +912,14 @@ def _instance_lock(uuid: str) -> Any:
 def _unlink(path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+def _migration_field(migration: Any, name: str) -> Any:
+    if migration is None:
+        return None
+    if isinstance(migration, dict):
+        return migration.get(name)
+    return getattr(migration, name, None)
 
 
 def _declares_agent(image_meta: dict[str, Any] | None) -> bool:

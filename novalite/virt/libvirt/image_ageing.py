@@ -39,6 +39,7 @@ from novalite.virt.libvirt import imagebackend
 LOG = logging.getLogger(__name__)
 
 DISK_NAME = "disk"
+RESCUE_DISK_NAME = "disk.rescue"
 PART_MARK = ".part-"
 
 
@@ -123,8 +124,12 @@ class ImageCacheManager:
         if not os.path.isdir(self.instances_path):
             return names
         base = os.path.realpath(self.base_dir)
-        for entry in os.listdir(self.instances_path):
-            disk = os.path.join(self.instances_path, entry, DISK_NAME)
+        # NOTE: every instance directory, also a resize's kept copy
+        # (<uuid>_resize), and a rescue disk (its rescue image) beside the disk.
+        disks = [(entry, os.path.join(self.instances_path, entry, name))
+                 for entry in os.listdir(self.instances_path)
+                 for name in (DISK_NAME, RESCUE_DISK_NAME)]
+        for entry, disk in disks:
             if not os.path.isfile(disk):
                 continue
             try:
