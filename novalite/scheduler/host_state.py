@@ -17,6 +17,20 @@ from datetime import datetime
 from novalite.objects.request_spec import RequestSpec
 
 
+@dataclass(frozen=True)
+class Usage:
+    """What one instance of a request takes from a host (read from the spec
+    once per request, not once per host)."""
+
+    memory_mb: int
+    vcpus: int
+    disk_gb: int
+
+    @classmethod
+    def of(cls, spec: RequestSpec) -> Usage:
+        return cls(spec.memory_mb, spec.vcpus, spec.disk_gb)
+
+
 @dataclass
 class HostState:
     """One compute host (service + node) as the scheduler sees it."""
@@ -63,10 +77,16 @@ class HostState:
         The next request then sees the reduced capacity before the compute
         host's next resource report overwrites these numbers from the DB.
         """
-        self.memory_mb_used += spec.memory_mb
-        self.vcpus_used += spec.vcpus
-        self.local_gb_used += spec.disk_gb
-        self.num_instances += 1
+        self.add_usage(spec.memory_mb, spec.vcpus, spec.disk_gb)
+
+    def add_usage(self, memory_mb: int, vcpus: int, disk_gb: int, instances: int = 1) -> None:
+        """Account for ``instances`` instances taking these amounts (negative
+        amounts hand them back: a request that could not place all its
+        instances releases what it took)."""
+        self.memory_mb_used += memory_mb
+        self.vcpus_used += vcpus
+        self.local_gb_used += disk_gb
+        self.num_instances += instances
 
 
-__all__ = ["HostState", "RequestSpec"]
+__all__ = ["HostState", "RequestSpec", "Usage"]

@@ -13,6 +13,12 @@ class AvailabilityZoneFilter(BaseHostFilter):
         return (spec.availability_zone is None
                 or host_state.availability_zone == spec.availability_zone)
 
+    def filter_hosts(self, hosts: list[HostState], spec: RequestSpec) -> list[HostState]:
+        zone = spec.availability_zone
+        if zone is None:
+            return list(hosts)
+        return [h for h in hosts if h.availability_zone == zone]
+
     def reason(self, host_state: HostState, spec: RequestSpec) -> str:
         return f"in availability zone '{host_state.availability_zone}'"
 

@@ -16,6 +16,9 @@ class ComputeFilter(BaseHostFilter):
     def host_passes(self, host_state: HostState, spec: RequestSpec) -> bool:
         return host_state.service_up and not host_state.service_disabled
 
+    def filter_hosts(self, hosts: list[HostState], spec: RequestSpec) -> list[HostState]:
+        return [h for h in hosts if h.service_up and not h.service_disabled]
+
     def reason(self, host_state: HostState, spec: RequestSpec) -> str:
         problems = []
         if not host_state.service_up:

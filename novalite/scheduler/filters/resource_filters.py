@@ -34,6 +34,15 @@ class _ResourceFilter(BaseHostFilter):
         need = self.need(spec)
         return need <= 0 or self.free(host_state) >= need
 
+    def filter_hosts(self, hosts: list[HostState], spec: RequestSpec) -> list[HostState]:
+        # NOTE: the need is read once per request, not once per host (it
+        # goes through the spec's flavor object).
+        need = self.need(spec)
+        if need <= 0:
+            return list(hosts)
+        free = self.free
+        return [h for h in hosts if free(h) >= need]
+
     def reason(self, host_state: HostState, spec: RequestSpec) -> str:
         return f"{self.free(host_state)} {self.unit}"
 

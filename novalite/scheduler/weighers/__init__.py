@@ -9,6 +9,7 @@ set their relative importance (a negative one stacks instead of spreads).
 from __future__ import annotations
 
 import abc
+import heapq
 import random
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
@@ -58,9 +59,14 @@ class BaseHostWeigher(abc.ABC):
     def _weigh_object(self, host_state: HostState, spec: RequestSpec) -> float:
         """Raw score of one host."""
 
+    def raw_values(self, hosts: Sequence[HostState], spec: RequestSpec) -> list[float]:
+        """Raw scores, one per host; a weigher may override it to skip a
+        method call per host (a thousand hosts, every request)."""
+        return [self._weigh_object(h, spec) for h in hosts]
+
     def weigh_objects(self, hosts: Sequence[HostState], spec: RequestSpec) -> list[float]:
         """Normalised scores, one per host, multiplier not yet applied."""
-        return normalize([self._weigh_object(h, spec) for h in hosts], self.minval, self.maxval)
+        return normalize(self.raw_values(hosts, spec), self.minval, self.maxval)
 
 
 class WeightHandler:
@@ -83,7 +89,15 @@ class WeightHandler:
     def get_weighed_hosts(self, hosts: Iterable[HostState],
                           spec: RequestSpec) -> list[WeighedHost]:
         """Hosts with their total weight, best first; ties keep the input order."""
-        hosts = list(hosts)
+        weighed = self._weigh(list(hosts), spec)
+        return sorted(weighed, key=_weight, reverse=True)
+
+    def get_best_hosts(self, hosts: Iterable[HostState], spec: RequestSpec,
+                       count: int) -> list[WeighedHost]:
+        """The first ``count`` of ``get_weighed_hosts``, without sorting them all."""
+        return heapq.nlargest(count, self._weigh(list(hosts), spec), key=_weight)
+
+    def _weigh(self, hosts: list[HostState], spec: RequestSpec) -> list[WeighedHost]:
         totals = [0.0] * len(hosts)
         for weigher in self.weighers:
             multiplier = weigher.weight_multiplier()
@@ -91,8 +105,11 @@ class WeightHandler:
                 continue
             for i, value in enumerate(weigher.weigh_objects(hosts, spec)):
                 totals[i] += multiplier * value
-        weighed = [WeighedHost(w, h) for w, h in zip(totals, hosts, strict=True)]
-        return sorted(weighed, key=lambda wh: wh.weight, reverse=True)
+        return [WeighedHost(w, h) for w, h in zip(totals, hosts, strict=True)]
+
+
+def _weight(weighed: WeighedHost) -> float:
+    return weighed.weight
 
 
 def pick_host(weighed: Sequence[WeighedHost], subset_size: int | None = None,

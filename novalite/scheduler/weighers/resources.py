@@ -6,6 +6,8 @@ multiplier packs them onto the fullest hosts first (stacking).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from novalite.conf import CONF
 from novalite.scheduler.host_state import HostState, RequestSpec
 from novalite.scheduler.weighers import BaseHostWeigher
@@ -18,6 +20,9 @@ class RAMWeigher(BaseHostWeigher):
     def _weigh_object(self, host_state: HostState, spec: RequestSpec) -> float:
         return host_state.free_ram_mb
 
+    def raw_values(self, hosts: Sequence[HostState], spec: RequestSpec) -> list[float]:
+        return [h.free_ram_mb for h in hosts]
+
 
 class CPUWeigher(BaseHostWeigher):
     def weight_multiplier(self) -> float:
@@ -26,6 +31,9 @@ class CPUWeigher(BaseHostWeigher):
     def _weigh_object(self, host_state: HostState, spec: RequestSpec) -> float:
         return host_state.free_vcpus
 
+    def raw_values(self, hosts: Sequence[HostState], spec: RequestSpec) -> list[float]:
+        return [h.free_vcpus for h in hosts]
+
 
 class DiskWeigher(BaseHostWeigher):
     def weight_multiplier(self) -> float:
@@ -33,3 +41,6 @@ class DiskWeigher(BaseHostWeigher):
 
     def _weigh_object(self, host_state: HostState, spec: RequestSpec) -> float:
         return host_state.free_disk_gb
+
+    def raw_values(self, hosts: Sequence[HostState], spec: RequestSpec) -> list[float]:
+        return [h.free_disk_gb for h in hosts]
