@@ -34,6 +34,18 @@ libvirt_opts = [
     cfg.IntOpt("shutdown_timeout", default=30, min=0,
                help="Seconds a SOFT reboot waits for the guest to shut down "
                     "(ACPI or guest agent) before it resets it the hard way."),
+    cfg.BoolOpt("serial_console", default=False,
+                help="Give each guest's serial port a TCP socket on "
+                     "serial_listen (a port from serial_port_range) that a serial "
+                     "console proxy connects to (get_serial_console), instead of a "
+                     "pty. The console log is kept either way. Off: no guest console "
+                     "is reachable over the network."),
+    cfg.StrOpt("serial_port_range", default="10000:20000", regex=r"^\d+:\d+$",
+               help="MIN:MAX, the TCP ports guests' serial consoles may listen on."),
+    cfg.HostAddressOpt("serial_listen", default="127.0.0.1",
+                       help="Address guests' serial consoles listen on; the serial "
+                            "console proxy must reach it (Nova's [serial_console] "
+                            "proxyclient_address)."),
     cfg.IntOpt("agent_timeout", default=10, min=1,
                help="Seconds to wait for the guest agent's answer to one command "
                     "(file system freeze for a snapshot, set password)."),

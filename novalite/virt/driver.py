@@ -17,7 +17,7 @@ from oslo_log import log as logging
 from stevedore import driver as stevedore_driver
 
 from novalite import exception
-from novalite.virt.hardware import HostResources, InstanceInfo
+from novalite.virt.hardware import ConsoleSerial, HostResources, InstanceInfo
 from novalite.virt.virtapi import VirtAPI
 
 if TYPE_CHECKING:
@@ -47,6 +47,11 @@ class AgentUnavailable(exception.NovaliteException):
 
     msg_fmt = "%(action)s of instance %(instance_uuid)s needs the guest agent: %(reason)s"
     code = 409
+
+
+class ConsoleTypeUnavailable(exception.Invalid):
+    msg_fmt = "Unavailable console type %(console_type)s."
+    code = 400
 
 
 class DiskTransfer(abc.ABC):
@@ -124,6 +129,7 @@ class ComputeDriver(abc.ABC):
         "supports_trigger_crash_dump": False,
         "supports_set_admin_password": False,
         "supports_migrate": False,
+        "supports_serial_console": False,
     }
 
     def __init__(self, virtapi: VirtAPI) -> None:
@@ -283,6 +289,15 @@ class ComputeDriver(abc.ABC):
         """Send the guest a non-maskable interrupt (its kernel decides: a
         crash dump, a panic, or a log line). A guest that is not running:
         InstanceInvalidState."""
+        raise NotImplementedError()
+
+    def get_serial_console(self, context: RequestContext, instance: Instance) -> ConsoleSerial:
+        """Where the serial console proxy connects to reach the guest's
+        serial port (raw TCP). The driver's serial console switched off
+        (libvirt: ``[libvirt] serial_console``, set when the guest was
+        defined): ConsoleTypeUnavailable; a guest that is not running or
+        paused: InstanceInvalidState. What the guest writes there is still
+        in ``get_console_output``."""
         raise NotImplementedError()
 
     def set_admin_password(self, instance: Instance, new_pass: str) -> None:

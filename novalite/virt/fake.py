@@ -18,6 +18,7 @@ import base64
 import contextlib
 import json
 import os
+import socketserver
 import tempfile
 import threading
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,7 @@ from oslo_concurrency import processutils
 from novalite import exception
 from novalite.conf import CONF
 from novalite.virt import driver, power_state
-from novalite.virt.hardware import HostResources, InstanceInfo
+from novalite.virt.hardware import ConsoleSerial, HostResources, InstanceInfo
 
 if TYPE_CHECKING:
     from novalite.context import RequestContext
@@ -120,6 +121,33 @@ def _write_atomically(path: str, data: dict[str, Any]) -> None:
         raise
 
 
+class _SerialEcho(socketserver.ThreadingTCPServer):
+    """A fake guest's serial port on 127.0.0.1: what a client types comes
+    back (as a terminal echoes) and goes to the guest's console log."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, guest: _FakeGuest) -> None:
+        self.guest = guest
+        super().__init__(("127.0.0.1", 0), _SerialHandler)
+        threading.Thread(target=self.serve_forever, daemon=True,
+                         name=f"fake-serial-{guest.uuid}").start()
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+
+class _SerialHandler(socketserver.StreamRequestHandler):
+    server: _SerialEcho
+
+    def handle(self) -> None:
+        for line in self.rfile:
+            self.server.guest.console += line
+            self.wfile.write(line)
+
+
 class FakeDriver(driver.ComputeDriver):
     """Guests live in a per-host table that outlives the driver object and in
     a file that outlives the process, as guests outlive a compute service
@@ -142,7 +170,10 @@ class FakeDriver(driver.ComputeDriver):
         "supports_trigger_crash_dump": True,
         "supports_set_admin_password": True,
         "supports_migrate": True,
+        "supports_serial_console": True,
     }
+    # NOTE: serial ports live as long as the process (not persisted).
+    _serials: dict[str, _SerialEcho] = {}
 
     def __init__(self, virtapi: Any) -> None:
         super().__init__(virtapi)
@@ -174,6 +205,9 @@ class FakeDriver(driver.ComputeDriver):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(guests_file(host))
             cls._hypervisors.clear()
+            open_serials = list(cls._serials)
+        for uuid in open_serials:
+            cls._close_serial(uuid)
 
     def _persist(self) -> None:
         """Write this host's guests out; called after every change."""
@@ -252,6 +286,7 @@ class FakeDriver(driver.ComputeDriver):
         with self._lock:
             guest = self._guests.pop(instance.uuid, None)
         if guest is not None:
+            self._close_serial(instance.uuid)
             guest.cancelled.set()
             guest.state = power_state.SHUTDOWN
             for vif in guest.vifs:
@@ -402,6 +437,24 @@ class FakeDriver(driver.ComputeDriver):
         guest.nmis += 1
         guest.console += b"fake guest: NMI received\n"
         self._persist()
+
+    def get_serial_console(self, context: RequestContext, instance: Instance) -> ConsoleSerial:
+        guest = self._guest(instance)
+        if guest.state not in (power_state.RUNNING, power_state.PAUSED):
+            raise self._invalid(instance, "get_serial_console", guest.state)
+        with self._hypervisors_lock:
+            server = self._serials.get(instance.uuid)
+            if server is None or server.guest is not guest:
+                server = self._serials[instance.uuid] = _SerialEcho(guest)
+        return ConsoleSerial(host="127.0.0.1", port=server.port)
+
+    @classmethod
+    def _close_serial(cls, uuid: str) -> None:
+        with cls._hypervisors_lock:
+            server = cls._serials.pop(uuid, None)
+        if server is not None:
+            server.shutdown()
+            server.server_close()
 
     def set_admin_password(self, instance: Instance, new_pass: str) -> None:
         guest = self._guest(instance)

@@ -29,3 +29,12 @@ class HostResources:
     running_vms: int
     # NOTE: what runs the guests, for operators (e.g. 'QEMU 7.2.22, qemu (TCG)').
     hypervisor_description: str = ""
+
+
+@dataclass
+class ConsoleSerial:
+    """Where a serial console proxy connects to reach a guest's serial port:
+    a raw TCP stream, one client at a time."""
+
+    host: str
+    port: int

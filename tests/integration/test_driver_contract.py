@@ -394,3 +394,33 @@ def test_migrate_of_a_suspended_guest_is_refused(case: DriverCase) -> None:
         case.driver.migrate_disk_and_power_off(case.ctxt, inst, CONF.host,
                                                _flavor("lvtest.bigger", 2, 1, 128), [])
     assert case.driver.get_info(inst).state == power_state.SUSPENDED
+
+
+def test_serial_console_needs_a_running_guest(case: DriverCase) -> None:
+    inst = case.spawn()
+    case.driver.power_off(inst, timeout=0)
+    with pytest.raises(exception.InstanceInvalidState, match="'get_serial_console'"):
+        case.driver.get_serial_console(case.ctxt, inst)
+    with pytest.raises(exception.InstanceNotFound):
+        case.driver.get_serial_console(case.ctxt, case.instance())
+
+
+def test_fake_serial_console_echoes_into_the_console_log() -> None:
+    import socket
+
+    drv = FakeDriver(RecordingVirtAPI())
+    drv.init_host("fake-serial-host")
+    inst = make_instance("11111111-2222-3333-4444-555555555555")
+    ctxt = nl_context.get_admin_context()
+    drv.spawn(ctxt, inst, {"id": inst.image_ref}, [])
+    try:
+        console = drv.get_serial_console(ctxt, inst)
+        assert drv.get_serial_console(ctxt, inst) == console
+        with socket.create_connection((console.host, console.port), timeout=5) as sock:
+            sock.sendall(b"hello serial\n")
+            assert sock.makefile("rb").readline() == b"hello serial\n"
+        assert b"hello serial\n" in drv.get_console_output(ctxt, inst)
+    finally:
+        drv.destroy(ctxt, inst)
+    with pytest.raises(OSError):
+        socket.create_connection((console.host, console.port), timeout=2).close()

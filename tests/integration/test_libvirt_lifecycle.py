@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import socket
 import subprocess
 import time
 import urllib.error
@@ -201,6 +202,10 @@ def lc() -> Iterator[Lifecycle]:
         # NOTE: the guest boots before the function-scoped noauth default of
         # tests/conftest.py applies; the Image API must serve its images.
         env.override("auth_strategy", "noauth")
+        # NOTE: the shared guest's serial port is a TCP socket; every test
+        # also proves the console log (get_console_output) still works.
+        env.override("serial_console", True, group="libvirt")
+        env.override("serial_port_range", "17300:17399", group="libvirt")
         life = Lifecycle(env)
         try:
             life.start()
@@ -316,9 +321,8 @@ def test_snapshot_without_an_agent_pauses_the_guest_around_the_copy(lc: Lifecycl
         # NOTE: running again, and libvirt says why: it was unpaused.
         assert lc.state_reason() == (libvirt.VIR_DOMAIN_RUNNING,
                                      libvirt.VIR_DOMAIN_RUNNING_UNPAUSED)
-        region = _region_of(path, PATTERN_OFFSET, 3 * PATTERN_SIZE, lc.env.base)
-        assert region[:PATTERN_SIZE] == lc.pattern
-        assert region[2 * PATTERN_SIZE:] == unflushed
+        assert _region_of(path, PATTERN_OFFSET + 2 * PATTERN_SIZE, PATTERN_SIZE,
+                          lc.env.base) == unflushed
     finally:
         os.unlink(path)
     assert not os.listdir(CONF.libvirt.snapshots_directory)
@@ -461,3 +465,55 @@ def test_resize_grows_the_disk_and_changes_vcpus_and_ram_then_revert_and_confirm
     assert not os.path.exists(inst_dir + "_resize")
     assert _sizes(lc) == (2 * GiB, 2, 192)
     lc.wait_http()
+
+
+# -- serial console -------------------------------------------------------------------
+
+def _read_until(sock: socket.socket, needle: bytes, timeout: float) -> bytes:
+    deadline = time.monotonic() + timeout
+    data = b""
+    while needle not in data:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"{needle!r} not read from the serial console; got "
+                                 f"{data[-300:]!r}")
+        sock.settimeout(left)
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise AssertionError(f"the serial console closed; got {data[-300:]!r}")
+        data += chunk
+    return data
+
+
+def test_serial_console_is_an_interactive_tcp_socket_and_the_log_stays(lc: Lifecycle) -> None:
+    console = lc.drv.get_serial_console(CTXT, lc.instance)
+    assert console.host == "127.0.0.1" and 17300 <= console.port <= 17399
+    source = lc.xml().find("devices/serial/source")
+    assert source is not None and source.get("service") == str(console.port)
+    with socket.create_connection((console.host, console.port), timeout=10) as sock:
+        sock.sendall(b"\n")
+        sock.sendall(b"echo lvlc-serial-$((6*7))\n")
+        _read_until(sock, b"lvlc-serial-42", 30)
+    # What went over the socket is in the console log too.
+    wait_until(lambda: b"lvlc-serial-42" in lc.drv.get_console_output(CTXT, lc.instance), 10,
+               "the serial session in the console log")
+
+
+def test_serial_console_of_a_stopped_guest_or_without_tcp_is_refused(lc: Lifecycle) -> None:
+    from novalite import exception
+
+    inst = make_instance(lc.image_id, hostname="lvlc-pty")
+    lc.made.append(inst)
+    CONF.set_override("serial_console", False, group="libvirt")
+    try:
+        lc.drv.spawn(CTXT, inst, {"id": lc.image_id}, [])
+    finally:
+        CONF.set_override("serial_console", True, group="libvirt")
+    try:
+        with pytest.raises(virt_driver.ConsoleTypeUnavailable, match="serial"):
+            lc.drv.get_serial_console(CTXT, inst)
+        lc.drv.power_off(inst, timeout=0)
+        with pytest.raises(exception.InstanceInvalidState, match="'get_serial_console'"):
+            lc.drv.get_serial_console(CTXT, inst)
+    finally:
+        lc.drv.destroy(CTXT, inst)

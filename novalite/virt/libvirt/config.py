@@ -80,12 +80,24 @@ class LibvirtConfigGuestInterface:
 
 @dataclasses.dataclass
 class LibvirtConfigGuestSerial:
-    """Serial console on a pty whose output virtlogd copies to ``log_path``
-    (root-only; history kept across power cycles, rotated by virtlogd)."""
+    """Serial console whose output virtlogd copies to ``log_path``
+    (root-only; history kept across power cycles, rotated by virtlogd): on a
+    pty, or with ``tcp_port`` on a raw TCP socket bound to ``tcp_host`` that
+    a serial console proxy connects to (libvirt adds the console alias)."""
 
     log_path: str
+    tcp_host: str | None = None
+    tcp_port: int | None = None
 
     def format_dom(self, devices: ET.Element) -> None:
+        if self.tcp_port is not None:
+            serial = _sub(devices, "serial", type="tcp")
+            _sub(serial, "source", mode="bind", host=self.tcp_host or "127.0.0.1",
+                 service=str(self.tcp_port), tls="no")
+            _sub(serial, "protocol", type="raw")
+            _sub(serial, "log", file=self.log_path, append="on")
+            _sub(serial, "target", port="0")
+            return
         serial = _sub(devices, "serial", type="pty")
         _sub(serial, "log", file=self.log_path, append="on")
         _sub(serial, "target", port="0")

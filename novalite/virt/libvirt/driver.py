@@ -41,8 +41,17 @@ from oslo_utils import timeutils
 from novalite import exception, filemodes
 from novalite.conf import CONF
 from novalite.virt import configdrive, driver, naming, power_state
-from novalite.virt.hardware import HostResources, InstanceInfo
-from novalite.virt.libvirt import agent, config, host, image_ageing, imagebackend, imagecache, vif
+from novalite.virt.hardware import ConsoleSerial, HostResources, InstanceInfo
+from novalite.virt.libvirt import (
+    agent,
+    config,
+    host,
+    image_ageing,
+    imagebackend,
+    imagecache,
+    serial,
+    vif,
+)
 from novalite.virt.libvirt.guest import Guest
 
 if TYPE_CHECKING:
@@ -105,6 +114,7 @@ class LibvirtDriver(driver.ComputeDriver):
         "supports_trigger_crash_dump": True,
         "supports_set_admin_password": True,
         "supports_migrate": True,
+        "supports_serial_console": True,
     }
 
     def __init__(self, virtapi: Any) -> None:
@@ -114,6 +124,7 @@ class LibvirtDriver(driver.ComputeDriver):
         self.virt_type = self._resolve_virt_type()
         self._spawning: dict[str, threading.Event] = {}
         self._spawning_lock = threading.Lock()
+        self._serial_ports = serial.SerialPorts()
 
     @property
     def _cache(self) -> imagecache.ImageCache:
@@ -309,10 +320,17 @@ class LibvirtDriver(driver.ComputeDriver):
         if disk_info.config_drive:
             guest.devices.append(config.config_drive_disk(disk_info.config_drive))
         guest.devices.extend(vif.get_config(v) for v in network_info or [])
-        guest.devices.append(config.LibvirtConfigGuestSerial(os.path.join(inst_dir,
-                                                                          CONSOLE_LOG)))
+        guest.devices.append(self._serial_config(os.path.join(inst_dir, CONSOLE_LOG)))
         guest.devices.append(config.LibvirtConfigGuestChannel())
         return guest
+
+    def _serial_config(self, log_path: str) -> config.LibvirtConfigGuestSerial:
+        if not CONF.libvirt.serial_console:
+            return config.LibvirtConfigGuestSerial(log_path)
+        host_addr = CONF.libvirt.serial_listen
+        port = self._serial_ports.acquire(self._host.get_connection(), host_addr,
+                                          CONF.libvirt.serial_port_range)
+        return config.LibvirtConfigGuestSerial(log_path, tcp_host=host_addr, tcp_port=port)
 
     @staticmethod
     def _guest_metadata(instance: Instance, image_meta: dict[str, Any]) -> config.LibvirtConfigGuestMetadata:
@@ -830,6 +848,15 @@ class LibvirtDriver(driver.ComputeDriver):
             raise self._invalid(instance, "trigger_crash_dump", state)
         guest.inject_nmi()
         LOG.info("NMI injected into %s", instance.uuid)
+
+    def get_serial_console(self, context: RequestContext, instance: Instance) -> ConsoleSerial:
+        guest = self._guest(instance)
+        state = guest.get_power_state()
+        if state not in (power_state.RUNNING, power_state.PAUSED):
+            raise self._invalid(instance, "get_serial_console", state)
+        for host_addr, port in serial.ports_of(guest.xml_desc()):
+            return ConsoleSerial(host=host_addr, port=port)
+        raise driver.ConsoleTypeUnavailable(console_type="serial")
 
     def set_admin_password(self, instance: Instance, new_pass: str) -> None:
         guest = self._guest(instance)
