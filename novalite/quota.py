@@ -21,7 +21,7 @@ served in turn and exactly as many as fit succeed.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from novalite import exception
@@ -64,10 +64,7 @@ def get_defaults() -> dict[str, int]:
 
 def get_project_quotas(project_id: str) -> dict[str, int]:
     """The project's limit of every resource: its own where it has one."""
-    limits = get_defaults()
-    own = db.quota_get_all_by_project(project_id)
-    limits.update({k: v for k, v in own.items() if k in limits})
-    return limits
+    return _with_defaults(db.quota_get_all_by_project(project_id))
 
 
 def get_usages(project_id: str, user_id: str | None = None) -> dict[str, int]:
@@ -168,9 +165,36 @@ def recheck_server_create(context: Any, project_id: str, count: int, vcpus: int,
            requested={"instances": count, "cores": vcpus, "ram": memory_mb})
 
 
+def server_create_check(context: Any, project_id: str, count: int, vcpus: int,
+                        memory_mb: int) -> Callable[[dict[str, int], dict[str, int]], None] | None:
+    """``recheck_server_create`` as a check of limits and usage the caller
+    reads (the database reads them in the transaction that records the
+    servers, ``db.server_records``); None when ``[quota] recheck_quota`` is off."""
+    if not CONF.quota.recheck_quota:
+        return None
+    deltas = {"instances": 0, "cores": 0, "ram": 0}
+    requested = {"instances": count, "cores": vcpus, "ram": memory_mb}
+
+    def check(own_limits: dict[str, int], usage: dict[str, int]) -> None:
+        _raise_if_over(_with_defaults(own_limits), usage, deltas, requested)
+
+    return check
+
+
+def _with_defaults(own: dict[str, int]) -> dict[str, int]:
+    limits = get_defaults()
+    limits.update({k: v for k, v in own.items() if k in limits})
+    return limits
+
+
 def _check(project_id: str, deltas: dict[str, int], requested: dict[str, int]) -> None:
-    limits = get_project_quotas(project_id)
-    usage = db.instance_usage_by_project(project_id)
+    # NOTE: limits and usage in one transaction (one round trip, not two).
+    own, usage = db.quota_limits_and_usage(project_id)
+    _raise_if_over(_with_defaults(own), usage, deltas, requested)
+
+
+def _raise_if_over(limits: dict[str, int], usage: dict[str, int], deltas: dict[str, int],
+                   requested: dict[str, int]) -> None:
     overs = sorted(r for r, delta in deltas.items()
                    if limits[r] != UNLIMITED and usage[r] + delta > limits[r])
     if not overs:
@@ -200,6 +224,9 @@ def enforce_key_pairs(project_id: str | None, user_id: str, delta: int = 1) -> N
 def enforce_metadata_items(project_id: str, count: int) -> None:
     """Refuse more than the project's ``metadata_items`` metadata items on one
     server (403 "Maximum number of metadata items exceeds 128", as Nova)."""
+    if count <= 0:
+        # NOTE: no limit refuses none (limits are -1 or >= 0): no read.
+        return
     limit = get_project_quotas(project_id)["metadata_items"]
     if limit != UNLIMITED and count > limit:
         raise exception.MetadataLimitExceeded(allowed=limit)

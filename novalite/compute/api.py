@@ -16,6 +16,7 @@ from novalite.conductor import rpcapi as conductor_rpcapi
 from novalite.conf import CONF
 from novalite.image import api as image_api
 from novalite.network import api as network_api
+from novalite.objects import server_records
 from novalite.objects.block_device import BlockDeviceMapping
 from novalite.objects.flavor import Flavor
 from novalite.objects.instance import Instance, InstanceList
@@ -86,8 +87,9 @@ class API:
         instances = []
         for index in range(max_count):
             name = display_name if max_count == 1 else f"{display_name}-{index + 1}"
-            inst = Instance(
-                context=context, display_name=name, hostname=_hostname(name),
+            instances.append(Instance(
+                context=context, uuid=uuidutils.generate_uuid(), display_name=name,
+                hostname=_hostname(name),
                 project_id=context.project_id, user_id=context.user_id,
                 availability_zone=availability_zone, image_ref=image["id"], flavor=flavor,
                 vm_state=vm_states.BUILDING, task_state=task_states.SCHEDULING,
@@ -97,24 +99,21 @@ class API:
                 user_data=user_data, auto_disk_config=disk_config == "AUTO",
                 metadata=metadata or {},
                 config_drive=bool(config_drive),
-                system_metadata=dict(system_metadata), build_attempts=[])
-            inst.create()
-            instances.append(inst)
-        try:
-            quota.recheck_server_create(context, _project_id(context), max_count,
-                                        max_count * flavor.vcpus, max_count * flavor.memory_mb)
-        except exception.NovaliteException:
-            # NOTE: racing creates took the project over quota: undo ours.
-            for inst in instances:
-                inst.destroy()
-            raise
+                system_metadata=dict(system_metadata), build_attempts=[]))
         request_spec = RequestSpec.from_components(
             context, flavor=flavor, image=image,
             requested_networks=NetworkRequestList.from_api(networks),
             availability_zone=availability_zone, num_instances=len(instances))
-        for inst in instances:
-            request_spec.for_instance(inst.uuid).create()
-            BlockDeviceMapping.image_root(context, inst.uuid, image["id"]).create()
+        # NOTE: instances, their specs and root disks in one transaction, with
+        # the quota recheck (racing creates may have taken the project over
+        # its quota): refused, nothing stays recorded.
+        server_records.create_servers(
+            context, instances, request_spec,
+            [BlockDeviceMapping.image_root(context, inst.uuid, image["id"])
+             for inst in instances],
+            _project_id(context),
+            quota.server_create_check(context, _project_id(context), max_count,
+                                      max_count * flavor.vcpus, max_count * flavor.memory_mb))
         self.conductor.build_instances(context, [i.uuid for i in instances], request_spec,
                                        InjectedFileList.from_api(injected_files))
         return instances, reservation_id

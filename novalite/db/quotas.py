@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from oslo_concurrency import lockutils
 from oslo_log import log as logging
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import orm
 
 from novalite import exception
 from novalite.conf import CONF
@@ -26,9 +27,14 @@ LOG = logging.getLogger(__name__)
 def quota_get_all_by_project(project_id: str) -> dict[str, int]:
     """The project's own limits, by resource (resources it has none for are absent)."""
     with _session() as s:
-        q = sa.select(models.Quota.resource, models.Quota.hard_limit).filter_by(
-            project_id=project_id)
-        return {resource: limit for resource, limit in s.execute(q)}
+        return _own_limits(s, project_id)
+
+
+def _own_limits(s: orm.Session, project_id: str) -> dict[str, int]:
+    """``quota_get_all_by_project`` inside the caller's transaction."""
+    q = sa.select(models.Quota.resource, models.Quota.hard_limit).filter_by(
+        project_id=project_id)
+    return {resource: limit for resource, limit in s.execute(q)}
 
 
 @retry_on_db_error
@@ -65,14 +71,26 @@ def instance_usage_by_project(project_id: str) -> dict[str, int]:
     """The project's servers (not deleted) and their vCPUs and RAM, from the
     flavor each server was built with."""
     with _session() as s:
-        q = sa.select(models.Instance.flavor).filter_by(project_id=project_id, deleted=0)
-        instances = cores = ram = 0
-        for (flavor,) in s.execute(q):
-            flavor = flavor or {}
-            instances += 1
-            cores += int(flavor.get("vcpus") or 0)
-            ram += int(flavor.get("memory_mb") or 0)
-        return {"instances": instances, "cores": cores, "ram": ram}
+        return _instance_usage(s, project_id)
+
+
+def _instance_usage(s: orm.Session, project_id: str) -> dict[str, int]:
+    """``instance_usage_by_project`` inside the caller's transaction."""
+    q = sa.select(models.Instance.flavor).filter_by(project_id=project_id, deleted=0)
+    instances = cores = ram = 0
+    for (flavor,) in s.execute(q):
+        flavor = flavor or {}
+        instances += 1
+        cores += int(flavor.get("vcpus") or 0)
+        ram += int(flavor.get("memory_mb") or 0)
+    return {"instances": instances, "cores": cores, "ram": ram}
+
+
+@retry_on_db_error
+def quota_limits_and_usage(project_id: str) -> tuple[dict[str, int], dict[str, int]]:
+    """The project's own limits and its server usage, read in one transaction."""
+    with _session() as s:
+        return _own_limits(s, project_id), _instance_usage(s, project_id)
 
 
 @contextlib.contextmanager
