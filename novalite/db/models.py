@@ -420,3 +420,76 @@ class BlockDeviceMapping(Base):
     volume_size: Mapped[int | None] = mapped_column(Integer)
     guest_format: Mapped[str | None] = mapped_column(String(255))
     delete_on_termination: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class InstanceGroup(Base):
+    """A server group (Nova's API database ``instance_groups``): one policy,
+    its rules, and the servers that are its members."""
+
+    __tablename__ = "instance_groups"
+    __table_args__ = (UniqueConstraint("uuid", name="uniq_instance_groups0uuid"),
+                      Index("instance_groups_project_id_idx", "project_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36))
+    name: Mapped[str | None] = mapped_column(String(255))
+    project_id: Mapped[str | None] = mapped_column(String(255))
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    policy: Mapped[str] = mapped_column(String(255))
+    rules: Mapped[dict | None] = mapped_column(JSON)
+
+
+class InstanceGroupMember(Base):
+    __tablename__ = "instance_group_member"
+    __table_args__ = (
+        UniqueConstraint("group_id", "instance_uuid",
+                         name="uniq_instance_group_member0group_id0instance_uuid"),
+        Index("instance_group_member_instance_uuid_idx", "instance_uuid"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(Integer)
+    instance_uuid: Mapped[str] = mapped_column(String(36))
+
+
+class Aggregate(Base):
+    """A host aggregate (Nova's API database ``aggregates``): named hosts
+    with metadata; ``availability_zone`` metadata makes it a zone."""
+
+    __tablename__ = "aggregates"
+    __table_args__ = (UniqueConstraint("uuid", name="uniq_aggregates0uuid"),
+                      UniqueConstraint("name", name="uniq_aggregates0name"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(255))
+
+
+class AggregateHost(Base):
+    __tablename__ = "aggregate_hosts"
+    __table_args__ = (UniqueConstraint("host", "aggregate_id",
+                                       name="uniq_aggregate_hosts0host0aggregate_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    aggregate_id: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(255))
+
+
+class AggregateMetadata(Base):
+    __tablename__ = "aggregate_metadata"
+    __table_args__ = (UniqueConstraint("aggregate_id", "key",
+                                       name="uniq_aggregate_metadata0aggregate_id0key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    aggregate_id: Mapped[int] = mapped_column(Integer)
+    key: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(String(255))
+
+
+class Tag(Base):
+    """A server tag (Nova's ``tags``: microversion 2.26; migration 011)."""
+
+    __tablename__ = "tags"
+    __table_args__ = (Index("tags_tag_idx", "tag"),)
+
+    resource_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(80), primary_key=True)

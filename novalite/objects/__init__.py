@@ -6,11 +6,13 @@ tests/unit/test_object_fingerprints.py holds each one's fingerprint.
 
 
 def register_all() -> None:
+    __import__("novalite.objects.aggregate")
     __import__("novalite.objects.block_device")
     __import__("novalite.objects.flavor")
     __import__("novalite.objects.instance")
     __import__("novalite.objects.instance_action")
     __import__("novalite.objects.instance_fault")
+    __import__("novalite.objects.instance_group")
     __import__("novalite.objects.instance_info_cache")
     __import__("novalite.objects.keypair")
     __import__("novalite.objects.network")

@@ -19,6 +19,8 @@ from novalite import objects
 from novalite.objects import base
 
 EXPECTED = {
+    "Aggregate": "1.0-2dd88426f47cbd87008cfcaf2d1d2b1e",
+    "AggregateList": "1.0-49e82126be8eb6f58d4e26ef595617b9",
     "BlockDeviceMapping": "1.0-1a9ec956b21694ac719f20148e614434",
     "BlockDeviceMappingList": "1.0-4a53826625cc280e15fae64a575e0879",
     "ComputeNode": "1.1-7f1e9fb25fe9382a44c4a5e29ba28fe0",
@@ -37,6 +39,8 @@ EXPECTED = {
     "InstanceActionList": "1.0-4a53826625cc280e15fae64a575e0879",
     "InstanceFault": "1.0-3d0c037502bf766ca4a6003856de2397",
     "InstanceFaultList": "1.0-7dde86a4199879fe706e228e1a64feac",
+    "InstanceGroup": "1.0-87621ef372a387339bda29466aea6762",
+    "InstanceGroupList": "1.0-0f443995bb2934f78be08b2652e09376",
     "InstanceInfoCache": "1.0-35754534f987f6d18e94750263e3b410",
     "InstanceList": "1.2-ac8ef449a3742144ce34d315f83c2a6b",
     "KeyPair": "1.0-27918cec1b4d5ad579b88790cd7480f1",
