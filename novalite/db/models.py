@@ -483,13 +483,3 @@ class AggregateMetadata(Base):
     aggregate_id: Mapped[int] = mapped_column(Integer)
     key: Mapped[str] = mapped_column(String(255))
     value: Mapped[str] = mapped_column(String(255))
-
-
-class Tag(Base):
-    """A server tag (Nova's ``tags``: microversion 2.26; migration 011)."""
-
-    __tablename__ = "tags"
-    __table_args__ = (Index("tags_tag_idx", "tag"),)
-
-    resource_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    tag: Mapped[str] = mapped_column(String(80), primary_key=True)
