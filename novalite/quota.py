@@ -26,6 +26,7 @@ from typing import Any
 
 from novalite import exception
 from novalite.conf import CONF
+from novalite.db import instance_groups as db_groups
 from novalite.db import keypairs as db_keypairs
 from novalite.db import quotas as db
 
@@ -75,6 +76,7 @@ def get_usages(project_id: str, user_id: str | None = None) -> dict[str, int]:
     """
     usage = dict.fromkeys(RESOURCES, 0)
     usage.update(db.instance_usage_by_project(project_id))
+    usage["server_groups"] = db_groups.instance_group_count_by_project(project_id)
     if user_id is not None:
         usage["key_pairs"] = db_keypairs.key_pair_count_by_user(user_id)
     return usage

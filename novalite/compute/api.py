@@ -10,7 +10,7 @@ from oslo_log import log as logging
 from oslo_utils import uuidutils
 
 from novalite import exception, policy, quota
-from novalite.compute import rpcapi, task_states, vm_states
+from novalite.compute import rpcapi, server_groups, task_states, vm_states
 from novalite.compute.resource_tracker import IMAGE_VIRTUAL_SIZE_KEY
 from novalite.conductor import rpcapi as conductor_rpcapi
 from novalite.conf import CONF
@@ -57,7 +57,9 @@ class API:
                config_drive: bool = False, user_data: str | None = None,
                injected_files: list[dict[str, Any]] | None = None,
                requested_networks: str | list[dict[str, Any]] | None = None,
-               disk_config: str = "MANUAL") -> tuple[list[Instance], str]:
+               disk_config: str = "MANUAL",
+               scheduler_hints: dict[str, list[str]] | None = None,
+               ) -> tuple[list[Instance], str]:
         """Validate, check quota, record ``max_count`` instances and ask the
         conductor to build them.
 
@@ -78,11 +80,14 @@ class API:
             self._check_availability_zone(context, availability_zone)
         networks = "auto" if not requested_networks else requested_networks
         _validate_requested_networks(context, networks)
+        group = server_groups.requested_group(context, scheduler_hints)
         system_metadata: dict[str, str] = {}
         key_data = _key_data(context, key_name) if key_name is not None else None
         if not flavor.root_gb:
             system_metadata[IMAGE_VIRTUAL_SIZE_KEY] = str(image["virtual_size"])
         max_count = _allowed_count(context, min_count, max_count, flavor)
+        if group is not None:
+            server_groups.check_members_quota(context, group, max_count)
         reservation_id = "r-" + secrets.token_hex(4)
         instances = []
         for index in range(max_count):
@@ -103,7 +108,10 @@ class API:
         request_spec = RequestSpec.from_components(
             context, flavor=flavor, image=image,
             requested_networks=NetworkRequestList.from_api(networks),
-            availability_zone=availability_zone, num_instances=len(instances))
+            availability_zone=availability_zone, num_instances=len(instances),
+            scheduler_hints=scheduler_hints)
+        if group is not None:
+            request_spec.instance_group = group.uuid
         # NOTE: instances, their specs and root disks in one transaction, with
         # the quota recheck (racing creates may have taken the project over
         # its quota): refused, nothing stays recorded.
@@ -114,6 +122,8 @@ class API:
             _project_id(context),
             quota.server_create_check(context, _project_id(context), max_count,
                                       max_count * flavor.vcpus, max_count * flavor.memory_mb))
+        if group is not None:
+            server_groups.add_members(context, group, [i.uuid for i in instances])
         self.conductor.build_instances(context, [i.uuid for i in instances], request_spec,
                                        InjectedFileList.from_api(injected_files))
         return instances, reservation_id

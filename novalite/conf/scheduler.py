@@ -10,10 +10,14 @@ scheduler_opts = [
                     "before it ends in ERROR."),
     cfg.ListOpt("enabled_filters",
                 default=["ComputeFilter", "AvailabilityZoneFilter", "RamFilter",
-                         "DiskFilter", "CoreFilter"],
+                         "DiskFilter", "CoreFilter", "ServerGroupAntiAffinityFilter",
+                         "ServerGroupAffinityFilter", "SameHostFilter",
+                         "DifferentHostFilter"],
                 help="Filters a host must pass, by entry-point name in "
                      "novalite.scheduler.filters, applied in this order."),
-    cfg.ListOpt("weighers", default=["RAMWeigher", "CPUWeigher", "DiskWeigher"],
+    cfg.ListOpt("weighers", default=["RAMWeigher", "CPUWeigher", "DiskWeigher",
+                                     "ServerGroupSoftAffinityWeigher",
+                                     "ServerGroupSoftAntiAffinityWeigher"],
                 help="Weighers ranking the hosts that passed, by entry-point "
                      "name in novalite.scheduler.weighers."),
     cfg.IntOpt("host_subset_size", default=1, min=1,
@@ -34,6 +38,12 @@ scheduler_opts = [
                  help="Weight of free vCPUs; negative stacks instead of spreads."),
     cfg.FloatOpt("disk_weight_multiplier", default=1.0,
                  help="Weight of free disk; negative stacks instead of spreads."),
+    cfg.FloatOpt("soft_affinity_weight_multiplier", default=1.0, min=0.0,
+                 help="Weight of a host's servers of the request's soft-affinity "
+                      "server group (more is better)."),
+    cfg.FloatOpt("soft_anti_affinity_weight_multiplier", default=1.0, min=0.0,
+                 help="Weight of a host's servers of the request's soft-anti-affinity "
+                      "server group (fewer is better)."),
 ]
 
 

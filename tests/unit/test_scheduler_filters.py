@@ -16,6 +16,12 @@ from novalite.scheduler.filters import (
     FilterNotFound,
     FilterResult,
 )
+from novalite.scheduler.filters.affinity_filter import (
+    DifferentHostFilter,
+    SameHostFilter,
+    ServerGroupAffinityFilter,
+    ServerGroupAntiAffinityFilter,
+)
 from novalite.scheduler.filters.availability_zone_filter import AvailabilityZoneFilter
 from novalite.scheduler.filters.compute_filter import ComputeFilter
 from novalite.scheduler.filters.resource_filters import CoreFilter, DiskFilter, RamFilter
@@ -26,6 +32,10 @@ from novalite.scheduler.weighers import (
     WeightHandler,
     normalize,
     pick_host,
+)
+from novalite.scheduler.weighers.affinity import (
+    ServerGroupSoftAffinityWeigher,
+    ServerGroupSoftAntiAffinityWeigher,
 )
 from novalite.scheduler.weighers.resources import CPUWeigher, DiskWeigher, RAMWeigher
 
@@ -313,10 +323,14 @@ def test_default_handlers_load_configured_names_through_stevedore():
         "novalite is not installed: its scheduler entry points are missing")
     handler = FilterHandler()
     assert [type(f) for f in handler.filters] == [
-        ComputeFilter, AvailabilityZoneFilter, RamFilter, DiskFilter, CoreFilter]
+        ComputeFilter, AvailabilityZoneFilter, RamFilter, DiskFilter, CoreFilter,
+        ServerGroupAntiAffinityFilter, ServerGroupAffinityFilter, SameHostFilter,
+        DifferentHostFilter]
     assert [type(f) for f in FilterHandler(["RamFilter", "ComputeFilter"]).filters] == [
         RamFilter, ComputeFilter]
-    assert [type(w) for w in WeightHandler().weighers] == [RAMWeigher, CPUWeigher, DiskWeigher]
+    assert [type(w) for w in WeightHandler().weighers] == [
+        RAMWeigher, CPUWeigher, DiskWeigher, ServerGroupSoftAffinityWeigher,
+        ServerGroupSoftAntiAffinityWeigher]
 
 
 # --- Weighers ----------------------------------------------------------------

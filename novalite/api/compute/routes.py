@@ -23,9 +23,11 @@ from novalite.api.compute.keypairs import KeypairsController
 from novalite.api.compute.limits import LimitsController
 from novalite.api.compute.quota_sets import QuotaSetsController
 from novalite.api.compute.server_actions import ServerActionsController
+from novalite.api.compute.server_groups import ServerGroupsController
 from novalite.api.compute.server_metadata import ServerMetadataController
 from novalite.api.compute.servers import ServersController
 from novalite.api.compute.services import HypervisorsController, ServicesController
+from novalite.api.compute.simple_tenant_usage import SimpleTenantUsageController
 from novalite.api.compute.versions import VersionsController
 from novalite.api.links import COMPUTE_PREFIX, COMPUTE_VERSION
 from novalite.api.router import Router
@@ -56,6 +58,8 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
     flavor_access = FlavorAccessController()
     zones = AvailabilityZonesController()
     aggregates = AggregatesController()
+    server_groups = ServerGroupsController()
+    usage = SimpleTenantUsageController()
     images = ImagesController(image_api)
     image_metadata = ImageMetadataController(image_api)
     services = ServicesController()
@@ -115,7 +119,17 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
         ("/os-hypervisors/{id}/search", "GET", hypervisors, "search"),
         ("/os-hypervisors/{id}/uptime", "GET", hypervisors, "uptime"),
         ("/os-aggregates", "GET", aggregates, "index"),
+        ("/os-aggregates", "POST", aggregates, "create"),
         ("/os-aggregates/{id}", "GET", aggregates, "show"),
+        ("/os-aggregates/{id}", "PUT", aggregates, "update"),
+        ("/os-aggregates/{id}", "DELETE", aggregates, "delete"),
+        ("/os-aggregates/{id}/action", "POST", aggregates, "action"),
+        ("/os-server-groups", "GET", server_groups, "index"),
+        ("/os-server-groups", "POST", server_groups, "create"),
+        ("/os-server-groups/{id}", "GET", server_groups, "show"),
+        ("/os-server-groups/{id}", "DELETE", server_groups, "delete"),
+        ("/os-simple-tenant-usage", "GET", usage, "index"),
+        ("/os-simple-tenant-usage/{id}", "GET", usage, "show"),
         ("/os-hypervisors/{id}/servers", "GET", hypervisors, "servers"),
         ("/os-availability-zone", "GET", zones, "index"),
         ("/os-availability-zone/detail", "GET", zones, "detail"),

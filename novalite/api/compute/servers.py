@@ -20,6 +20,7 @@ from oslo_utils import strutils, timeutils
 from novalite import exception, policy, quota
 from novalite.api import common, errors, validation, wsgi
 from novalite.api.compute.flavors import get_flavor
+from novalite.api.schemas import scheduler_hints
 from novalite.api.schemas import server_queries as queries
 from novalite.api.schemas import server_responses as responses
 from novalite.api.schemas import servers as schemas
@@ -136,7 +137,8 @@ class ServersController:
                 user_data=_user_data(server.get("user_data")),
                 injected_files=_personality(ctx, server.get("personality")),
                 requested_networks=_networks(server.get("networks")),
-                disk_config=server.get("OS-DCF:diskConfig", "MANUAL"))
+                disk_config=server.get("OS-DCF:diskConfig", "MANUAL"),
+                scheduler_hints=scheduler_hints.parse(body))
         except _BAD_REFERENCE as e:
             raise errors.bad_request(e.format_message()) from None
         if _true(server.get("return_reservation_id", False)):
