@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 import oslo_messaging as messaging
 from oslo_concurrency import lockutils
 from oslo_log import log as logging
-from oslo_utils import timeutils
 
 from novalite import context as nl_context
 from novalite import exception, manager, persistence
@@ -29,9 +28,9 @@ from novalite.compute.recovery import ComputeRecovery
 from novalite.compute.resource_tracker import ResourceTracker
 from novalite.conductor import rpcapi as conductor_rpcapi
 from novalite.conf import CONF
-from novalite.objects.block_device import BlockDeviceMappingList
 from novalite.objects.instance import Instance, InstanceList
 from novalite.objects.instance_action import InstanceActionEvent
+from novalite.objects.instance_build import InstanceBuild
 from novalite.objects.instance_info_cache import InstanceInfoCache
 from novalite.objects.network import FixedIPList
 from novalite.objects.request_spec import InjectedFileList, RequestSpec
@@ -195,8 +194,7 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
         context.update_store()
         try:
             with _instance_lock(instance.uuid):
-                if self._build_is_current(context, instance):
-                    self._run_instance(context, instance, request_spec, injected_files)
+                self._run_instance(context, instance, request_spec, injected_files)
         except Exception:
             LOG.exception("Unexpected error building %s", instance.uuid)
         finally:
@@ -205,9 +203,17 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
 
     def _run_instance(self, context: RequestContext, instance: Instance, request_spec: RequestSpec | None,
                       injected_files: list[dict[str, str]]) -> None:
+        """The build: ``InstanceBuild.begin`` (one conductor call: the
+        instance still waits for this host → spawning, its event started,
+        ports allocated, block devices read), claim, spawn,
+        ``InstanceBuild.finish`` (ACTIVE and the event's result, one call).
+        A late or repeated message finds nothing to do."""
         try:
-            with self._event(context, instance, "create", "compute__build_instance"):
-                self._build_instance(context, instance, request_spec, injected_files)
+            build = InstanceBuild.begin(context, instance.uuid, self.host)
+            if build is None:
+                return
+            instance.refresh_from(build.instance)
+            self._build_instance(context, instance, build, request_spec, injected_files)
             LOG.info("Instance %s is active on %s", instance.uuid, self.host)
         except _DELETED:
             LOG.info("Instance %s was deleted during its build", instance.uuid)
@@ -225,23 +231,6 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
             LOG.warning("Build of %s failed: %s", instance.uuid, exc)
             self._fail(context, instance, exc, destroy=False)
 
-    def _build_is_current(self, context: RequestContext, instance: Instance) -> bool:
-        """True when ``instance`` still waits for its build on this host; a
-        late or repeated message is logged and dropped."""
-        try:
-            current = Instance.get_by_uuid(context, instance.uuid)
-        except exception.InstanceNotFound:
-            LOG.info("Instance %s was deleted before its build started", instance.uuid)
-            return False
-        if (current.vm_state != vm_states.BUILDING or current.host != self.host
-                or current.task_state != task_states.SCHEDULING):
-            LOG.info("Ignoring run_instance for %s: it is %s/%s on %s (a late or repeated "
-                     "message)", instance.uuid, current.vm_state, current.task_state,
-                     current.host)
-            return False
-        instance.refresh_from(current)
-        return True
-
     def _failed_elsewhere(self, context: RequestContext, instance: Instance) -> bool:
         """True when something else (the deadline check) already put the
         instance in ERROR with its fault."""
@@ -251,27 +240,24 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
             return True
         return bool(current.vm_state == vm_states.ERROR)
 
-    def _build_instance(self, context: RequestContext, instance: Instance, request_spec: RequestSpec | None,
+    def _build_instance(self, context: RequestContext, instance: Instance, build: InstanceBuild,
+                        request_spec: RequestSpec | None,
                         injected_files: list[dict[str, str]]) -> None:
-        self.rt.instance_claim(context, instance)
-        self._set_task(instance, task_states.NETWORKING, task_states.SCHEDULING)
-        network_info = self._allocate_network(context, instance)
-        self._set_task(instance, task_states.BLOCK_DEVICE_MAPPING, task_states.NETWORKING)
-        block_device_info = self._prep_block_device(context, instance)
-        image_meta = request_spec.image.to_dict() if request_spec is not None else {}
-        self._spawn(context, instance, image_meta, network_info, block_device_info,
-                    injected_files)
+        """Claim and spawn (a failure finishes the build's event with the
+        error and raises), then record the outcome."""
+        try:
+            self.rt.instance_claim(context, instance)
+            image_meta = request_spec.image.to_dict() if request_spec is not None else {}
+            self.driver.spawn(context, instance, image_meta, build.vifs,
+                              build.block_device_mappings.block_device_info(),
+                              injected_files=injected_files)
+        except BaseException as exc:
+            self._finish_event(build.event, "Error", _describe(exc), traceback.format_exc())
+            raise
+        instance.refresh_from(InstanceBuild.finish(
+            context, instance.uuid, self._get_power_state(instance),
+            build.event.id if build.event is not None else None))
         self._inject_files(context, instance, request_spec, injected_files)
-
-    def _set_task(self, instance: Instance, new: str, expected: str) -> None:
-        instance.task_state = new
-        instance.save(expected_task_state=[expected])
-
-    def _allocate_network(self, context: RequestContext, instance: Instance) -> list[Any]:
-        """Ports from the database, through FixedIPList (remotable: compute
-        has no database, the conductor runs it); the allocation records them
-        in the instance's info cache, which a restart or a delete reads."""
-        return list(FixedIPList.allocate_for_instance(context, instance.uuid, self.host))
 
     @staticmethod
     def _network_info(context: RequestContext, instance: Instance) -> list[dict[str, Any]]:
@@ -288,24 +274,6 @@ class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
             FixedIPList.deallocate_for_instance(context, instance.uuid)
         except Exception:
             LOG.exception("Could not release the addresses of %s", instance.uuid)
-
-    def _prep_block_device(self, context: RequestContext, instance: Instance) -> dict[str, Any]:
-        """The instance's block devices as the API recorded them (an
-        image-backed root disk only, for now)."""
-        return BlockDeviceMappingList.get_by_instance_uuid(
-            context, instance.uuid).block_device_info()
-
-    def _spawn(self, context: RequestContext, instance: Instance, image_meta: dict[str, Any],
-               network_info: list[dict[str, Any]], block_device_info: dict[str, Any],
-               injected_files: list[dict[str, str]]) -> None:
-        self._set_task(instance, task_states.SPAWNING, task_states.BLOCK_DEVICE_MAPPING)
-        self.driver.spawn(context, instance, image_meta, network_info, block_device_info,
-                          injected_files=injected_files)
-        instance.power_state = self._get_power_state(instance)
-        instance.vm_state = vm_states.ACTIVE
-        instance.task_state = None
-        instance.launched_at = timeutils.utcnow()
-        instance.save(expected_task_state=[task_states.SPAWNING])
 
     def _inject_files(self, context: RequestContext, instance: Instance, request_spec: RequestSpec | None,
                       files: list[dict[str, str]]) -> None:

@@ -3,7 +3,6 @@ for compute, which has no database access."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import datetime
 import time
 from typing import TYPE_CHECKING, Any
@@ -39,16 +38,7 @@ class ConductorManager(manager.Manager):
         super().__init__(*args, **kwargs)
         self.scheduler_rpcapi = scheduler_rpcapi.SchedulerAPI()
         self.compute_rpcapi = compute_rpcapi.ComputeAPI()
-        # NOTE: builds wait on the scheduler; they run on their own threads so
-        # the RPC executor's threads stay free for the quick object calls the
-        # scheduler and compute make meanwhile (in one process, the scheduler's
-        # reads come back here: sharing the pool would deadlock under load).
-        self._builds = concurrent.futures.ThreadPoolExecutor(
-            max_workers=CONF.conductor.build_threads, thread_name_prefix="conductor-build")
         self._started = time.monotonic()
-
-    def cleanup_host(self) -> None:
-        self._builds.shutdown(wait=True)
 
     # -- object persistence for compute ------------------------------------
 
@@ -62,15 +52,27 @@ class ConductorManager(manager.Manager):
     @typed_rpc.expected_exceptions(exception.NovaliteException)
     def object_action(self, context: RequestContext, objinst: Any, objmethod: str, args: Any,
                       kwargs: Any) -> tuple[dict[str, Any], Any]:
-        oldobj = objinst.obj_clone()
+        """Run ``objinst.objmethod`` here; answer with the fields it changed
+        (what the caller applies to its copy) and the method's result.
+
+        NOTE: no deep copy to diff against (``obj_clone``, most of the cost of
+        a save): the fields' values are kept by reference before the call,
+        and only a field whose value was replaced and differs goes back
+        (lists and dicts are copied, so a change made in place is seen)."""
+        before = {name: _shallow(getattr(objinst, name)) for name in objinst.fields
+                  if objinst.obj_attr_is_set(name)}
         result = getattr(objinst, objmethod)(*args, **kwargs)
         updates: dict[str, Any] = {}
         for name, field in objinst.fields.items():
             if not objinst.obj_attr_is_set(name):
                 continue
-            if (not oldobj.obj_attr_is_set(name)
-                    or getattr(oldobj, name) != getattr(objinst, name)):
-                updates[name] = field.to_primitive(objinst, name, getattr(objinst, name))
+            value = getattr(objinst, name)
+            if name in before:
+                old = before[name]
+                if old is value or (not isinstance(value, objects_base.NovaliteObject)
+                                    and old == value):
+                    continue
+            updates[name] = field.to_primitive(objinst, name, value)
         updates["obj_what_changed"] = list(objinst.obj_what_changed())
         return updates, result
 
@@ -142,17 +144,17 @@ class ConductorManager(manager.Manager):
     def build_instances(self, context: RequestContext, instance_uuids: list[str],
                         request_spec: RequestSpec | dict[str, Any],
                         injected_files: InjectedFileList | None = None) -> None:
-        """Cast from the API: schedule and start the builds (asynchronously).
-        ``request_spec``: a RequestSpec (1.2) or a 1.1 sender's dict."""
-        spec = RequestSpec.coerce(context, request_spec)
-        self._builds.submit(self._in_context, context, self._build_instances, context,
-                            instance_uuids, spec, injected_files)
+        """Cast from the API: ask the scheduler for a host per instance,
+        then cast to each host. ``request_spec``: a RequestSpec (1.2) or a
+        1.1 sender's dict.
 
-    @staticmethod
-    def _in_context(context: RequestContext, fn: Any, *args: Any) -> None:
-        context.update_store()
+        NOTE: runs on the RPC server's own thread: the scheduler it waits for
+        never calls back into the conductor (it reads the database itself),
+        so no pool of its own is needed to avoid a deadlock."""
+        spec = RequestSpec.coerce(context, request_spec)
+        assert spec is not None, "build_instances always carries a request spec"
         try:
-            fn(*args)
+            self._build_instances(context, instance_uuids, spec, injected_files)
         except Exception:
             LOG.exception("Build orchestration failed")
 
@@ -185,8 +187,12 @@ class ConductorManager(manager.Manager):
         """Cast from compute: a retryable build failure; try another host.
         ``request_spec``: a RequestSpec (1.2) or a 1.1 sender's dict."""
         spec = RequestSpec.coerce(context, request_spec)
-        self._builds.submit(self._in_context, context, self._reschedule_instance, context,
-                            instance_uuid, spec, failed_host, reason, injected_files)
+        assert spec is not None, "reschedule_instance always carries a request spec"
+        try:
+            self._reschedule_instance(context, instance_uuid, spec, failed_host, reason,
+                                      injected_files)
+        except Exception:
+            LOG.exception("Rescheduling %s failed", instance_uuid)
 
     @staticmethod
     def _recorded_spec(context: RequestContext, instance_uuid: str, sent: RequestSpec) -> RequestSpec:
@@ -254,11 +260,16 @@ class ConductorManager(manager.Manager):
     def _cast_to_host(self, context: RequestContext, uuid: str, dest: dict[str, str],
                       request_spec: RequestSpec,
                       injected_files: InjectedFileList | None = None) -> None:
+        """Record the host (only while the instance still waits to be
+        scheduled: a delete that started meanwhile wins) and cast the build
+        to it. The hosts tried before come with the spec's retry."""
+        tried = (list(request_spec.retry.hosts)
+                 if request_spec.obj_attr_is_set("retry") and request_spec.retry else [])
+        instance = Instance(context=context, uuid=uuid)
+        instance.host = dest["host"]
+        instance.node = dest["nodename"]
+        instance.build_attempts = tried + [dest["host"]]
         try:
-            instance = Instance.get_by_uuid(context, uuid)
-            instance.host = dest["host"]
-            instance.node = dest["nodename"]
-            instance.build_attempts = list(instance.build_attempts) + [dest["host"]]
             instance.save(expected_task_state=[task_states.SCHEDULING])
         except (exception.InstanceNotFound, exception.UnexpectedDeletingTaskState):
             LOG.info("Instance %s was deleted while it was scheduled", uuid)
@@ -276,3 +287,12 @@ class ConductorManager(manager.Manager):
             instance.save()
         except exception.InstanceNotFound:
             pass
+
+
+def _shallow(value: Any) -> Any:
+    """``value``, with a list or dict copied (one level)."""
+    if isinstance(value, list):
+        return list(value)
+    if isinstance(value, dict):
+        return dict(value)
+    return value

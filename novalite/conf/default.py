@@ -64,9 +64,6 @@ conductor_group = cfg.OptGroup("conductor", title="Conductor options")
 conductor_opts = [
     cfg.IntOpt("workers", default=1, min=1,
                help="Conductor worker processes (ProcessLauncher when > 1)."),
-    cfg.IntOpt("build_threads", default=16, min=1,
-               help="Builds the conductor schedules at the same time (each waits "
-                    "on the scheduler on a thread of its own)."),
     cfg.IntOpt("scheduling_timeout", default=600, min=1,
                help="Seconds an instance may wait unscheduled before the "
                     "conductor's deadline check puts it in ERROR."),

@@ -11,6 +11,7 @@ def register_all() -> None:
     __import__("novalite.objects.flavor")
     __import__("novalite.objects.instance")
     __import__("novalite.objects.instance_action")
+    __import__("novalite.objects.instance_build")
     __import__("novalite.objects.instance_fault")
     __import__("novalite.objects.instance_group")
     __import__("novalite.objects.instance_info_cache")

@@ -37,6 +37,7 @@ EXPECTED = {
     "InstanceActionEvent": "1.0-499f65657582ee6677e3eac7ed243cc1",
     "InstanceActionEventList": "1.0-13d92fb953030cdbfee56481756e02be",
     "InstanceActionList": "1.0-4a53826625cc280e15fae64a575e0879",
+    "InstanceBuild": "1.0-66c38d9208e57529021adc881927dbc9",
     "InstanceFault": "1.0-3d0c037502bf766ca4a6003856de2397",
     "InstanceFaultList": "1.0-7dde86a4199879fe706e228e1a64feac",
     "InstanceGroup": "1.0-87621ef372a387339bda29466aea6762",
