@@ -4,23 +4,211 @@ A client picks a version per request with ``OpenStack-API-Version: compute
 X.Y`` (or the legacy ``X-OpenStack-Nova-API-Version: X.Y``); without a
 header it gets the minimum, so old clients keep the behaviour they were
 written against. Every compute response names the version that served it.
+
+Controllers and views ask ``req.api_version.at_least("2.47")``; a method
+that exists only in a range of versions is marked ``@versioned(min, max)``
+(404 outside it, as Nova's ``VersionNotFoundForAPIMethod``), and a body
+schema that holds only in a range is given one with
+``@validation.schema(schema, min_version, max_version)``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from novalite.api import errors
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+_NOT_YET = "no change in novalite: {} not implemented yet (issue 12)"
+
 # NOTE: append here when the API changes in a way a client can observe;
-# each entry says what the version changed, as Nova's rest_api_version_history.
+# each entry says what the version changed in novalite, after Nova's
+# rest_api_version_history. An API novalite does not have answers 404 at
+# every version, as Nova answers for a missing extension.
 SUPPORTED: list[tuple[str, str]] = [
     ("2.1", "Initial version: servers (create, list, show, update, delete, "
             "os-stop, os-start, reboot, os-getConsoleOutput), flavors, images "
             "(proxy), os-services, os-hypervisors, as in Nova's v2.1."),
+    ("2.2", "os-keypairs: 'type' (ssh, x509) on create and in the views; create "
+            "answers 201 and delete 204."),
+    ("2.3", "Servers: admins also see OS-EXT-SRV-ATTR:reservation_id, launch_index, "
+            "kernel_id, ramdisk_id, hostname, root_device_name, user_data (novalite "
+            "attaches no volumes: os-extended-volumes:volumes_attached stays [])."),
+    ("2.4", "no change in novalite: os-fixed-ips (a nova-network proxy) does not exist "
+            "(404 at every version)."),
+    ("2.5", "GET /servers: ip6 is a user filter (admins' only before); it matches the "
+            "fixed addresses as ip does."),
+    ("2.6", _NOT_YET.format("POST /servers/{id}/remote-consoles")),
+    ("2.7", "os-flavor-access addTenantAccess on a public flavor answers 409 (novalite "
+            "refuses it at every version: a public flavor has no access list)."),
+    ("2.8", "no change in novalite: mks consoles (VMware) do not exist."),
+    ("2.9", "Servers: 'locked' in show, detail and update answers."),
+    ("2.10", "os-keypairs: admins may pass user_id (query on list/show/delete, body "
+             "on create) to act on another user's key pairs; views show user_id."),
+    ("2.11", "os-services: 'forced_down' in the view; PUT /os-services/force-down "
+             "(until 2.52)."),
+    ("2.12", "no change in novalite: os-virtual-interfaces (nova-network) does not exist "
+             "(404 at every version)."),
+    ("2.13", "os-server-groups: project_id and user_id in the view (the server groups "
+             "part of issue 12 applies it)."),
+    ("2.14", _NOT_YET.format("the evacuate action")),
+    ("2.15", "os-server-groups: soft-affinity and soft-anti-affinity (the server groups "
+             "part of issue 12 applies it)."),
+    ("2.16", "Servers: host_status (UP, DOWN, MAINTENANCE, UNKNOWN or '') in show and "
+             "detail, for callers the os_compute_api:servers:show:host_status rule "
+             "allows (admins)."),
+    ("2.17", _NOT_YET.format("the trigger_crash_dump action")),
+    ("2.18", "The project id in the URL is optional (novalite's URLs never had one)."),
+    ("2.19", "Servers: 'description' on create and update and in show, detail and "
+             "update answers (rebuild: the rebuild part of issue 12 applies it)."),
+    ("2.20", _NOT_YET.format("volume attach/detach (no volumes)")),
+    ("2.21", "os-instance-actions: the actions of a deleted server are listed and "
+             "shown."),
+    ("2.22", _NOT_YET.format("server migrations (force_complete)")),
+    ("2.23", _NOT_YET.format("GET /servers/{id}/migrations and /os-migrations")),
+    ("2.24", _NOT_YET.format("DELETE /servers/{id}/migrations/{id}")),
+    ("2.25", _NOT_YET.format("the os-migrateLive action")),
+    ("2.26", "Server tags: /servers/{id}/tags (list, replace, add, check, delete one, "
+             "delete all), 'tags' in show and detail, and the tags, tags-any, not-tags, "
+             "not-tags-any filters of GET /servers."),
+    ("2.27", "The OpenStack-API-Version header (always accepted by novalite)."),
+    ("2.28", "os-hypervisors: cpu_info is an object instead of a JSON string."),
+    ("2.29", _NOT_YET.format("the evacuate action (force)")),
+    ("2.30", _NOT_YET.format("the os-migrateLive action (force)")),
+    ("2.31", _NOT_YET.format("os-console-auth-tokens")),
+    ("2.32", "POST /servers: an optional 'tag' on networks and block_device_mapping_v2 "
+             "entries (accepted; device tags are not in the guest's metadata yet)."),
+    ("2.33", "os-hypervisors: limit and marker; block_device_mapping_v2 entries take "
+             "no 'tag' again (as Nova's bug, until 2.42)."),
+    ("2.34", _NOT_YET.format("the os-migrateLive action")),
+    ("2.35", "os-keypairs: limit and marker (key pair name), sorted by name."),
+    ("2.36", "The proxy APIs answer 404: /images, /images/{id}/metadata, os-networks, "
+             "os-volumes, os-security-groups and the other proxies (the ones novalite "
+             "has are the /images ones); network quotas (floating_ips, fixed_ips, "
+             "security_groups, security_group_rules, networks) leave os-quota-sets and "
+             "/limits."),
+    ("2.37", "POST /servers: 'networks' is required ('auto', 'none' or a list), network "
+             "uuids must be UUIDs, and networks take no 'tag' (until 2.42)."),
+    ("2.38", "GET /servers: an unknown status filter is 400 (was an empty list)."),
+    ("2.39", "/images/{id}/metadata answers 404 (already so from 2.36); maxImageMeta "
+             "leaves /limits."),
+    ("2.40", "os-simple-tenant-usage: limit and marker (the tenant usage part of issue "
+             "12 applies it)."),
+    ("2.41", "os-aggregates: 'uuid' in the view (the aggregates part of issue 12 applies "
+             "it)."),
+    ("2.42", "POST /servers: 'tag' on networks and block_device_mapping_v2 entries "
+             "again."),
+    ("2.43", "os-hosts answers 404 (novalite never had it)."),
+    ("2.44", "The addFixedIp, removeFixedIp, addFloatingIp, removeFloatingIp actions "
+             "and os-virtual-interfaces answer 404 (novalite never had them)."),
+    ("2.45", "createImage/createBackup answer {image_id} instead of a Location header "
+             "(" + _NOT_YET.format("createImage") + "; the action's part applies it)."),
+    ("2.46", "X-OpenStack-Request-ID on every answer (novalite always sent it)."),
+    ("2.47", "Servers: 'flavor' is the embedded flavor (vcpus, ram, disk, ephemeral, "
+             "swap, original_name, extra_specs for callers the flavor extra specs "
+             "index rule allows) instead of id and links."),
+    ("2.48", _NOT_YET.format("server diagnostics")),
+    ("2.49", _NOT_YET.format("os-interface and volume attachments with tags")),
+    ("2.50", _NOT_YET.format("os-quota-class-sets")),
+    ("2.51", "os-instance-actions: every caller sees an action's events (tracebacks "
+             "stay for admins); os-server-external-events is not implemented yet."),
+    ("2.52", "POST /servers: 'tags' (up to 50, the 2.26 rules)."),
+    ("2.53", "os-services and os-hypervisors: ids are uuids (name-based, stable, "
+             "derived from the row); PUT /os-services/{uuid} "
+             "(status, disabled_reason, forced_down) replaces enable, disable, "
+             "disable-log-reason and force-down (404 from 2.53); DELETE takes the uuid; "
+             "hypervisors take hypervisor_hostname_pattern and with_servers instead of "
+             "/search and /servers (404 from 2.53)."),
+    ("2.54", _NOT_YET.format("the rebuild action (key_name)")),
+    ("2.55", "Flavors: 'description' on create, in every view, and PUT /flavors/{id} "
+             "to change it."),
+    ("2.56", _NOT_YET.format("the migrate action (host)")),
+    ("2.57", "POST /servers: no 'personality' (400); injected_files, "
+             "injected_file_content_bytes and injected_file_path_bytes leave "
+             "os-quota-sets; maxPersonality and maxPersonalitySize leave /limits."),
+    ("2.58", "os-instance-actions: limit, marker (request id) and changes-since; "
+             "'updated_at' in the view (an action's finish time, else its start: novalite "
+             "records no other update time)."),
+    ("2.59", _NOT_YET.format("os-migrations pagination")),
+    ("2.60", _NOT_YET.format("multiattach volumes")),
+    ("2.61", "Flavors: 'extra_specs' in detail, show, create and update answers (for "
+             "callers the extra specs index rule allows)."),
+    ("2.62", "os-instance-actions: events carry 'hostId' (and 'host' for admins)."),
+    ("2.63", "POST /servers: trusted_image_certificates accepted by the schema; novalite "
+             "does not verify image signatures, so a non-empty list is 400; servers show "
+             "trusted_image_certificates (null)."),
+    ("2.64", "os-server-groups: policy and rules (the server groups part of issue 12 "
+             "applies it)."),
+    ("2.65", _NOT_YET.format("live migration abort")),
+    ("2.66", "GET /servers and os-instance-actions: changes-before filter (400 when "
+             "before changes-since); os-migrations is not implemented yet."),
+    ("2.67", "POST /servers: 'volume_type' in block_device_mapping_v2 (no volumes: "
+             "only image-backed local disks are accepted, as before)."),
+    ("2.68", _NOT_YET.format("forced live migration and evacuate")),
+    ("2.69", "Minimal constructs for down cells: novalite has one cell, which is never "
+             "down (no change)."),
+    ("2.70", _NOT_YET.format("os-interface and os-volume_attachments")),
+    ("2.71", "Servers: 'server_groups' (the uuid of the group the server was created "
+             "in, else []) in show and update answers."),
+    ("2.72", "Servers with ports that have a resource request (novalite has no ports: "
+             "no change)."),
+    ("2.73", "Servers: 'locked_reason' in show, detail and update answers; 'locked' "
+             "filter for GET /servers (as a sort key it is not supported yet)."),
+    ("2.74", "POST /servers: 'host' and 'hypervisor_hostname' accepted by the schema, "
+             "for admins only (403 otherwise); novalite cannot honour a requested "
+             "destination yet, so they answer 400 saying so (issue 12)."),
+    ("2.75", "Unknown query parameters of GET /servers and /servers/detail are 400; "
+             "PUT /servers/{id} answers the whole server as GET does; flavors show swap "
+             "0 instead of ''; os-hypervisors always show 'servers' when asked with "
+             "with_servers."),
+    ("2.76", _NOT_YET.format("os-server-external-events (power-update)")),
+    ("2.77", _NOT_YET.format("unshelve (availability_zone)")),
+    ("2.78", _NOT_YET.format("GET /servers/{id}/topology")),
+    ("2.79", _NOT_YET.format("volume attachments (delete_on_termination)")),
+    ("2.80", _NOT_YET.format("os-migrations (user_id, project_id)")),
+    ("2.81", _NOT_YET.format("aggregate image cache")),
+    ("2.82", _NOT_YET.format("os-server-external-events (accelerator-request-bound)")),
+    ("2.83", "GET /servers: user_id is a user filter; Nova's other new user filters "
+             "(availability_zone, config_drive, key_name, created_at, launched_at, "
+             "terminated_at, power_state, task_state, vm_state, progress) are accepted "
+             "and ignored, as novalite ignores them for admins too."),
+    ("2.84", "os-instance-actions: a failed event carries 'details' (its fault "
+             "message)."),
+    ("2.85", _NOT_YET.format("volume attachment update")),
+    ("2.86", "no change in novalite: extra specs of known namespaces are not validated "
+             "yet (issue 12)."),
+    ("2.87", _NOT_YET.format("rescue")),
+    ("2.88", "os-hypervisors: detail and show drop the statistics fields (vcpus, "
+             "memory, disk, running_vms, cpu_info, current_workload ...) and show "
+             "'uptime' (null: novalite's drivers report none); /os-hypervisors/statistics "
+             "and /{id}/uptime answer 404."),
+    ("2.89", _NOT_YET.format("os-volume_attachments")),
+    ("2.90", "Servers: 'hostname' on create and update; OS-EXT-SRV-ATTR:hostname shown "
+             "to every caller."),
+    ("2.91", _NOT_YET.format("unshelve (host)")),
+    ("2.92", "os-keypairs: create needs public_key (no generation) and names may also "
+             "hold '@' and '.' (only letters, digits, '_', '-', ' ', '@', '.')."),
+    ("2.93", _NOT_YET.format("volume-backed rebuild")),
+    ("2.94", "Servers: 'hostname' may be an FQDN."),
+    ("2.95", _NOT_YET.format("evacuate")),
+    ("2.96", "Servers: 'pinned_availability_zone' (the zone asked for at create, else "
+             "null) in show and detail answers, and update from 2.75."),
+    ("2.97", _NOT_YET.format("server shares")),
+    ("2.98", "Servers: the image carries the boot image's 'properties' (as recorded at "
+             "create) in show, detail and update answers."),
+    ("2.99", _NOT_YET.format("spice-direct consoles")),
+    ("2.100", "Servers: 'scheduler_hints' (those given at create) in show, detail and "
+              "update answers."),
 ]
+
+# NOTE: the last version of the APIs that proxy another service (/images,
+# /images/{id}/metadata ...): 404 from 2.36, as Nova's MAX_PROXY_API_SUPPORT_VERSION.
+PROXY_MAX = "2.35"
 
 HEADER = "OpenStack-API-Version"
 LEGACY_HEADER = "X-OpenStack-Nova-API-Version"
@@ -44,12 +232,65 @@ class APIVersion:
                      "format MajorNum.MinorNum.")
         return cls(int(match.group(1)), int(match.group(2)))
 
+    def at_least(self, version: str) -> bool:
+        """Whether this request's version is ``version`` or newer."""
+        return self >= _parsed(version)
+
+    def matches(self, min_version: str | None, max_version: str | None = None) -> bool:
+        """Whether this version lies in [min_version, max_version] (None: open end)."""
+        if min_version is not None and self < _parsed(min_version):
+            return False
+        return max_version is None or self <= _parsed(max_version)
+
     def __str__(self) -> str:
         return f"{self.major}.{self.minor}"
 
 
+@functools.cache
+def _parsed(text: str) -> APIVersion:
+    return APIVersion.parse(text)
+
+
 MIN_VERSION = APIVersion.parse(SUPPORTED[0][0])
 MAX_VERSION = APIVersion.parse(SUPPORTED[-1][0])
+
+
+def changes() -> dict[str, str]:
+    """What each version changed: ``{"2.47": "..."}`` (docs and tests read it)."""
+    return dict(SUPPORTED)
+
+
+def markdown() -> str:
+    """``docs/microversions.md``: the table of SUPPORTED (a test keeps the file in step)."""
+    lines = ["# Compute API microversions in novalite", "",
+             f"novalite serves compute microversions {MIN_VERSION} to {MAX_VERSION}. This "
+             "file is generated from `SUPPORTED` in `novalite/api/microversions.py` "
+             "(`python3 -m novalite.api.microversions > docs/microversions.md`).", "",
+             "| Version | What it changes in novalite |", "| --- | --- |"]
+    lines += [f"| {version} | {text.replace('|', '/')} |" for version, text in SUPPORTED]
+    return "\n".join(lines) + "\n"
+
+
+def versioned(min_version: str | None = None, max_version: str | None = None,
+              ) -> Callable[[F], F]:
+    """The controller method exists only from ``min_version`` to
+    ``max_version``; other versions get Nova's 404 for a method a version
+    does not have."""
+    def decorator(fn: F) -> F:
+        fn.wsgi_versions = (min_version, max_version)  # type: ignore[attr-defined]
+        return fn
+    return decorator
+
+
+def check_method(fn: Any, version: APIVersion) -> None:
+    """404 when ``fn`` is ``@versioned`` and ``version`` is outside its range."""
+    bounds = getattr(fn, "wsgi_versions", None)
+    if bounds is not None and not version.matches(*bounds):
+        raise method_not_supported(version)
+
+
+def method_not_supported(version: APIVersion) -> errors.HTTPError:
+    return errors.not_found(f"API version {version} is not supported on this method.")
 
 
 def requested(headers: Mapping[str, str]) -> str | None:
@@ -88,3 +329,7 @@ def negotiate(headers: Mapping[str, str]) -> APIVersion:
 def response_headers(version: APIVersion) -> dict[str, str]:
     """What every compute response carries, errors included."""
     return {HEADER: f"{SERVICE_TYPE} {version}", LEGACY_HEADER: str(version), "Vary": VARY}
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

@@ -39,15 +39,41 @@ def _check_name(value: object) -> bool:
     return True
 
 
-def schema(body_schema: dict) -> Callable[[F], F]:
-    """Mark a controller method as taking a JSON body checked against ``body_schema``."""
+def schema(body_schema: dict, min_version: str | None = None,
+           max_version: str | None = None) -> Callable[[F], F]:
+    """Mark a controller method as taking a JSON body checked against
+    ``body_schema``; with a version range, only for requests in it (stack
+    one per range, as Nova's ``@validation.schema(..., '2.1', '2.18')``).
+    The OpenAPI document shows the schema of the oldest version."""
     validator = jsonschema.Draft202012Validator(body_schema, format_checker=FORMAT_CHECKER)
 
     def decorator(fn: F) -> F:
-        fn.wsgi_body_validator = validator  # type: ignore[attr-defined]
+        ranged = [*getattr(fn, "wsgi_body_validators", []),
+                  (min_version, max_version, validator)]
+        fn.wsgi_body_validators = ranged  # type: ignore[attr-defined]
+        if min_version is None or min_version == "2.1" or \
+                getattr(fn, "wsgi_body_validator", None) is None:
+            fn.wsgi_body_validator = validator  # type: ignore[attr-defined]
         return fn
 
     return decorator
+
+
+def versioned_schemas(versions: list[tuple[str, str | None, dict]]) -> Callable[[F], F]:
+    """One body schema per version range: ``[(min, max, schema), ...]``."""
+    def decorator(fn: F) -> F:
+        for min_version, max_version, body_schema in versions:
+            fn = schema(body_schema, min_version, max_version)(fn)
+        return fn
+    return decorator
+
+
+def body_validator(fn: Any, version: Any) -> Any:
+    """The validator of ``fn``'s body at ``version`` (an APIVersion), or None."""
+    for min_version, max_version, validator in getattr(fn, "wsgi_body_validators", []):
+        if version.matches(min_version, max_version):
+            return validator
+    return None
 
 
 # NOTE: no field of any API needs more; a larger number could only reach

@@ -186,6 +186,7 @@ class Application:
 
     def _dispatch(self, req: Request, match: Match) -> webob.Response:
         fn = getattr(match.controller, match.action)
+        microversions.check_method(fn, req.api_version)
         kwargs: dict[str, Any] = dict(match.args)
         query = getattr(fn, "wsgi_query_schema", None)
         if query is not None and query.validates:
@@ -193,9 +194,11 @@ class Application:
         media_types = getattr(fn, "wsgi_media_types", None)
         if media_types:
             validation.check_media_type(media_types, req.content_type)
-        validator = getattr(fn, "wsgi_body_validator", None)
-        if validator is not None:
+        if getattr(fn, "wsgi_body_validator", None) is not None:
             body = validation.parse_json(self._read_json_body(req))
+            validator = validation.body_validator(fn, req.api_version)
+            if validator is None:
+                raise microversions.method_not_supported(req.api_version)
             validation.validate(validator, body)
             kwargs["body"] = body
         result = fn(req, **kwargs)

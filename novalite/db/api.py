@@ -352,6 +352,16 @@ def flavor_create(values: dict) -> dict:
         raise exception.FlavorExists(name=values.get("name")) from None
 
 
+@retry_on_db_error
+def flavor_update_description(flavorid: str, description: str | None) -> dict:
+    """Change a flavor's description (the one field Nova lets change, 2.55)."""
+    with _session() as s:
+        row = _flavor_row(s, flavorid)
+        row.description = description
+        s.flush()
+        return row.as_dict()
+
+
 @retry_on_db_error(idempotent=False)
 def flavor_destroy(flavorid: str) -> None:
     with _session() as s:
@@ -595,6 +605,12 @@ def _instance_filters(q: sa.Select, filters: dict) -> sa.Select:
         q = q.where(sa.func.coalesce(M.updated_at, M.created_at) >= filters["changes_since"])
     if filters.get("updated_before") is not None:
         q = q.where(sa.func.coalesce(M.updated_at, M.created_at) < filters["updated_before"])
+    if filters.get("locked") is not None:
+        q = q.where(M.locked == bool(filters["locked"]))
+    if any(filters.get(k) for k in ("tags", "tags-any", "not-tags", "not-tags-any")):
+        from novalite.db import tags
+
+        q = q.where(*tags.instance_tag_filters(filters))
     return q
 
 

@@ -142,6 +142,7 @@ class Instance(SoftDeleteMixin, Base):
     auto_disk_config: Mapped[bool] = mapped_column(Boolean, default=False)
     config_drive: Mapped[bool] = mapped_column(Boolean, default=False)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    display_description: Mapped[str | None] = mapped_column(Text)
     metadata_: Mapped[dict | None] = mapped_column("metadata", JSON)
     system_metadata: Mapped[dict | None] = mapped_column(JSON)
     build_attempts: Mapped[list | None] = mapped_column(JSON)
@@ -483,3 +484,13 @@ class AggregateMetadata(Base):
     aggregate_id: Mapped[int] = mapped_column(Integer)
     key: Mapped[str] = mapped_column(String(255))
     value: Mapped[str] = mapped_column(String(255))
+
+
+class Tag(Base):
+    """A server tag (Nova's ``tags``: microversion 2.26; migration 012)."""
+
+    __tablename__ = "tags"
+    __table_args__ = (Index("tags_tag_idx", "tag"),)
+
+    resource_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(80), primary_key=True)

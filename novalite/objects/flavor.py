@@ -21,7 +21,8 @@ class Flavor(base.NovaliteObject, base.NovaliteObjectDictCompat):
     # Version 1.0: Initial version
     # Version 1.1: create, destroy, has_access, get_access_list, add_access,
     #              remove_access, save_extra_specs
-    VERSION = "1.1"
+    # Version 1.2: save_description (compute API 2.55)
+    VERSION = "1.2"
 
     fields = {
         "id": fields.IntegerField(),
@@ -100,6 +101,12 @@ class Flavor(base.NovaliteObject, base.NovaliteObjectDictCompat):
             specs = db.flavor_get_by_flavor_id(self.flavorid).get("extra_specs") or {}
         self.extra_specs = specs
         self.obj_reset_changes(["extra_specs"])
+
+    @base.remotable
+    def save_description(self, description: str | None) -> None:
+        row = db.flavor_update_description(self.flavorid, description)
+        self.description = row.get("description")
+        self.obj_reset_changes(["description"])
 
     def to_snapshot(self) -> dict[str, Any]:
         """The copy of the flavor stored with an instance (JSON)."""

@@ -55,12 +55,14 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
     # Version 1.1: get_by_uuid() takes project_id (the API's scoped read)
     # Version 1.2: key_data, user_data, auto_disk_config (were system_metadata
     #              keys), as Nova's Instance fields
-    VERSION = "1.2"
+    # Version 1.3: display_description (microversion 2.19)
+    VERSION = "1.3"
 
     fields = {
         "id": fields.IntegerField(),
         "uuid": fields.UUIDField(),
         "display_name": fields.StringField(nullable=True),
+        "display_description": fields.StringField(nullable=True),
         "hostname": fields.StringField(nullable=True),
         "project_id": fields.StringField(nullable=True),
         "user_id": fields.StringField(nullable=True),
@@ -99,6 +101,8 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
         if versionutils.convert_version_to_tuple(target_version) < (1, 2):
             for name in ("key_data", "user_data", "auto_disk_config"):
                 primitive.pop(name, None)
+        if versionutils.convert_version_to_tuple(target_version) < (1, 3):
+            primitive.pop("display_description", None)
 
     @classmethod
     def _from_db_object(cls, context: RequestContext | None, obj: Any, db_row: dict[str, Any],

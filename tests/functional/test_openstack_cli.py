@@ -187,7 +187,9 @@ def test_openstack_cli_creates_lists_shows_and_deletes_a_server(all_in_one):
 
     shown = openstack(aio, "server", "show", "cli-1", "-f", "json")
     assert (shown["id"], shown["name"], shown["status"]) == (server_id, "cli-1", "ACTIVE")
-    assert shown["flavor"].startswith("m1.tiny")
+    # NOTE: the CLI negotiates the newest microversion: from 2.47 the
+    # server embeds its flavor.
+    assert shown["flavor"]["original_name"] == "m1.tiny"
     assert shown["image"].startswith("novalite-tiny")
 
     openstack(aio, "server", "delete", "--wait", "cli-1")

@@ -11,12 +11,12 @@ from typing import Any
 from oslo_utils import strutils, uuidutils
 
 from novalite import exception, policy
-from novalite.api import common, errors, validation, wsgi
+from novalite.api import common, errors, microversions, validation, wsgi
 from novalite.api.schemas import flavors as schemas
 from novalite.api.views import flavors as views
 from novalite.api.wsgi import Request
 from novalite.objects.flavor import Flavor, FlavorList
-from novalite.policies.flavors import MANAGE
+from novalite.policies.flavors import EXTRA_SPECS, MANAGE
 
 
 def get_flavor(ctx: Any, flavorid: str) -> Flavor:
@@ -44,9 +44,10 @@ class FlavorsController:
     @validation.response_schema(schemas.show_response)
     def show(self, req: Request, id: str) -> dict:
         """Show a flavor."""
-        return {"flavor": views.detail(get_flavor(req.context, id), req.links)}
+        return {"flavor": views.detail(get_flavor(req.context, id), req.links,
+                                       _options(req))}
 
-    @validation.schema(schemas.create)
+    @validation.versioned_schemas(schemas.CREATE_VERSIONS)
     @validation.response_schema(schemas.show_response)
     def create(self, req: Request, body: dict) -> dict:
         """Create a flavor (Nova 2.1 answers 200)."""
@@ -54,7 +55,18 @@ class FlavorsController:
         policy.authorize(ctx, MANAGE % "create", {})
         flavor = Flavor(context=ctx, **_flavor_values(body["flavor"]))
         flavor.create()
-        return {"flavor": views.detail(flavor, req.links)}
+        return {"flavor": views.detail(flavor, req.links, _options(req))}
+
+    @microversions.versioned("2.55")
+    @validation.schema(schemas.update)
+    @validation.response_schema(schemas.show_response)
+    def update(self, req: Request, id: str, body: dict) -> dict:
+        """Change a flavor's description (2.55)."""
+        ctx = req.context
+        policy.authorize(ctx, MANAGE % "update", {})
+        flavor = Flavor.get_by_flavor_id(ctx, id)
+        flavor.save_description(body["flavor"]["description"])
+        return {"flavor": views.detail(flavor, req.links, _options(req))}
 
     @wsgi.response(202)
     def delete(self, req: Request, id: str) -> None:
@@ -73,11 +85,19 @@ class FlavorsController:
                 sort_dir=params.get("sort_dir", "asc")))
         except exception.MarkerNotFound:
             raise common.marker_not_found(str(marker)) from None
-        body: dict = {"flavors": [view(f, req.links) for f in flavors]}
+        options = _options(req)
+        body: dict = {"flavors": [view(f, req.links, options) for f in flavors]}
         if flavors and len(flavors) == limit:
             body["flavors_links"] = [req.links.next_link(path, req.GET.items(),
                                                          flavors[-1].flavorid)]
         return body
+
+
+def _options(req: Request) -> views.Options:
+    version = req.api_version
+    return views.Options(version, version.at_least("2.61") and policy.authorize(
+        req.context, EXTRA_SPECS % "index", {"project_id": req.context.project_id},
+        do_raise=False))
 
 
 def _filters(params: Any, is_admin: bool, project_id: str | None) -> dict:
@@ -150,4 +170,5 @@ def _flavor_values(spec: dict) -> dict:
         "is_public": strutils.bool_from_string(spec.get("os-flavor-access:is_public", True),
                                                strict=True),
         "extra_specs": {},
+        "description": spec.get("description"),
     }

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from novalite import exception, policy, quota
-from novalite.api import errors, validation, wsgi
+from novalite.api import errors, microversions, validation, wsgi
 from novalite.api.wsgi import Request
 from novalite.policies.images import IMAGES
 
@@ -31,12 +31,14 @@ class ImageMetadataController:
     def __init__(self, image_api: Any) -> None:
         self.image_api = image_api
 
+    @microversions.versioned(max_version=microversions.PROXY_MAX)
     @validation.response_schema(_metadata_response)
     def index(self, req: Request, image_id: str) -> dict:
         """List an image's metadata."""
         policy.authorize(req.context, IMAGES % "show", {})
         return {"metadata": self._properties(req, image_id)}
 
+    @microversions.versioned(max_version=microversions.PROXY_MAX)
     @validation.response_schema(_meta_response)
     def show(self, req: Request, image_id: str, id: str) -> dict:
         """Show one metadata item of an image."""
@@ -46,6 +48,7 @@ class ImageMetadataController:
             raise errors.not_found("The resource could not be found.")
         return {"meta": {id: properties[id]}}
 
+    @microversions.versioned(max_version=microversions.PROXY_MAX)
     @validation.schema(_create)
     @validation.response_schema(_metadata_response)
     def create(self, req: Request, image_id: str, body: dict) -> dict:
@@ -53,6 +56,7 @@ class ImageMetadataController:
         properties = {**self._properties(req, image_id), **body["metadata"]}
         return {"metadata": self._save(req, image_id, properties)}
 
+    @microversions.versioned(max_version=microversions.PROXY_MAX)
     @validation.schema(_create)
     @validation.response_schema(_metadata_response)
     def update_all(self, req: Request, image_id: str, body: dict) -> dict:
@@ -61,6 +65,7 @@ class ImageMetadataController:
         self._save(req, image_id, dict(body["metadata"]))
         return {"metadata": body["metadata"]}
 
+    @microversions.versioned(max_version=microversions.PROXY_MAX)
     @validation.schema(_update)
     @validation.response_schema(_meta_response)
     def update(self, req: Request, image_id: str, id: str, body: dict) -> dict:
@@ -71,6 +76,7 @@ class ImageMetadataController:
         self._save(req, image_id, properties)
         return {"meta": body["meta"]}
 
+    @microversions.versioned(max_version=microversions.PROXY_MAX)
     @wsgi.response(204)
     def delete(self, req: Request, image_id: str, id: str) -> None:
         """Delete one metadata item of an image."""

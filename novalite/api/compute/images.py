@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from novalite import exception, policy
-from novalite.api import common, errors, validation, wsgi
+from novalite.api import common, errors, microversions, validation, wsgi
 from novalite.api.views import images as views
 from novalite.api.wsgi import Request
 from novalite.policies.images import IMAGES
@@ -52,12 +52,14 @@ class ImagesController:
     def __init__(self, image_api: Any) -> None:
         self.image_api = image_api
 
+    @microversions.versioned(max_version=microversions.PROXY_MAX)
     @validation.response_schema(_list_of(_BASIC))
     @validation.query_schema(_LIST_QUERY)
     def index(self, req: Request) -> dict:
         """List images (id, name, links)."""
         return self._list(req, views.basic, "images")
 
+    @microversions.versioned(max_version=microversions.PROXY_MAX)
     @validation.response_schema(_list_of(_DETAIL))
     @validation.query_schema(_LIST_QUERY)
     def detail(self, req: Request) -> dict:
@@ -66,11 +68,13 @@ class ImagesController:
 
     @validation.response_schema({"type": "object", "properties": {"image": _DETAIL},
                                  "required": ["image"], "additionalProperties": False})
+    @microversions.versioned(max_version=microversions.PROXY_MAX)
     def show(self, req: Request, id: str) -> dict:
         """Show an image."""
         policy.authorize(req.context, IMAGES % "show", {})
         return {"image": views.detail(self._get(req, id), req.links)}
 
+    @microversions.versioned(max_version=microversions.PROXY_MAX)
     @wsgi.response(204)
     def delete(self, req: Request, id: str) -> None:
         """Delete an image (its owner or an admin)."""

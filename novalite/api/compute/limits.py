@@ -22,4 +22,4 @@ class LimitsController:
             project_id = req.query["tenant_id"]
             policy.authorize(ctx, limits_policies.OTHER_PROJECT, {"project_id": project_id})
         return views.limits(quota.get_project_quotas(project_id),
-                            quota.get_usages(project_id))
+                            quota.get_usages(project_id), req.api_version)

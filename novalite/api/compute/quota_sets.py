@@ -22,7 +22,7 @@ class QuotaSetsController:
     def show(self, req: Request, id: str) -> dict:
         """Show a project's quotas."""
         policy.authorize(req.context, QUOTA_SETS % "show", {"project_id": id})
-        return views.quota_set(id, quota.get_project_quotas(id))
+        return views.quota_set(id, quota.get_project_quotas(id), req.api_version)
 
     @validation.query_schema(_USER_QUERY)
     @validation.response_schema(schemas.detail_response)
@@ -30,16 +30,16 @@ class QuotaSetsController:
         """Show a project's quotas with what it uses of each."""
         policy.authorize(req.context, QUOTA_SETS % "detail", {"project_id": id})
         return views.detail(id, quota.get_project_quotas(id),
-                            quota.get_usages(id, req.GET.get("user_id")))
+                            quota.get_usages(id, req.GET.get("user_id")), req.api_version)
 
     @validation.response_schema(schemas.show_response)
     def defaults(self, req: Request, id: str) -> dict:
         """Show the default quotas (those of a project without its own)."""
         policy.authorize(req.context, QUOTA_SETS % "defaults", {"project_id": id})
-        return views.quota_set(id, quota.get_defaults())
+        return views.quota_set(id, quota.get_defaults(), req.api_version)
 
     @validation.query_schema(_USER_QUERY)
-    @validation.schema(schemas.update)
+    @validation.versioned_schemas(schemas.UPDATE_VERSIONS)
     @validation.response_schema(schemas.update_response)
     def update(self, req: Request, id: str, body: dict) -> dict:
         """Set some of a project's quotas (not below what it uses, unless ``force``)."""
@@ -60,7 +60,7 @@ class QuotaSetsController:
                                        quota.COUNTED and name != "key_pairs" else 0)
         if limits:
             quota.update_project_quotas(id, limits)
-        return views.quota_set(None, quota.get_project_quotas(id))
+        return views.quota_set(None, quota.get_project_quotas(id), req.api_version)
 
     @validation.query_schema(_USER_QUERY)
     @wsgi.response(202)

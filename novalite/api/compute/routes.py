@@ -25,6 +25,7 @@ from novalite.api.compute.quota_sets import QuotaSetsController
 from novalite.api.compute.server_actions import ServerActionsController
 from novalite.api.compute.server_groups import ServerGroupsController
 from novalite.api.compute.server_metadata import ServerMetadataController
+from novalite.api.compute.server_tags import ServerTagsController
 from novalite.api.compute.servers import ServersController
 from novalite.api.compute.services import HypervisorsController, ServicesController
 from novalite.api.compute.simple_tenant_usage import SimpleTenantUsageController
@@ -52,6 +53,7 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
     servers = ServersController(compute_api)
     actions = ServerActionsController(compute_api)
     server_metadata = ServerMetadataController(compute_api)
+    server_tags = ServerTagsController(compute_api)
     instance_actions = InstanceActionsController(compute_api)
     flavors = FlavorsController()
     extra_specs = FlavorExtraSpecsController()
@@ -85,10 +87,17 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
         ("/servers/{server_id}/metadata/{key}", "GET", server_metadata, "show"),
         ("/servers/{server_id}/metadata/{key}", "PUT", server_metadata, "update"),
         ("/servers/{server_id}/metadata/{key}", "DELETE", server_metadata, "delete"),
+        ("/servers/{server_id}/tags", "GET", server_tags, "index"),
+        ("/servers/{server_id}/tags", "PUT", server_tags, "update_all"),
+        ("/servers/{server_id}/tags", "DELETE", server_tags, "delete_all"),
+        ("/servers/{server_id}/tags/{tag}", "GET", server_tags, "show"),
+        ("/servers/{server_id}/tags/{tag}", "PUT", server_tags, "update"),
+        ("/servers/{server_id}/tags/{tag}", "DELETE", server_tags, "delete"),
         ("/flavors", "GET", flavors, "index"),
         ("/flavors/detail", "GET", flavors, "detail"),
         ("/flavors/{id}", "GET", flavors, "show"),
         ("/flavors", "POST", flavors, "create"),
+        ("/flavors/{id}", "PUT", flavors, "update"),
         ("/flavors/{id}", "DELETE", flavors, "delete"),
         ("/flavors/{flavor_id}/os-flavor-access", "GET", flavor_access, "index"),
         ("/flavors/{flavor_id}/action", "POST", flavor_access, "action"),
@@ -111,6 +120,8 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
         ("/os-services/enable", "PUT", services, "enable"),
         ("/os-services/disable", "PUT", services, "disable"),
         ("/os-services/disable-log-reason", "PUT", services, "disable_log_reason"),
+        ("/os-services/force-down", "PUT", services, "force_down"),
+        ("/os-services/{id}", "PUT", services, "update"),
         ("/os-services/{id}", "DELETE", services, "delete"),
         ("/os-hypervisors", "GET", hypervisors, "index"),
         ("/os-hypervisors/detail", "GET", hypervisors, "detail"),

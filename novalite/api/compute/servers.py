@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import ipaddress
 import posixpath
 import secrets
@@ -18,7 +19,7 @@ from typing import Any
 from oslo_utils import strutils, timeutils
 
 from novalite import exception, policy, quota
-from novalite.api import common, errors, validation, wsgi
+from novalite.api import common, errors, microversions, validation, wsgi
 from novalite.api.compute.flavors import get_flavor
 from novalite.api.schemas import scheduler_hints
 from novalite.api.schemas import server_queries as queries
@@ -26,6 +27,7 @@ from novalite.api.schemas import server_responses as responses
 from novalite.api.schemas import servers as schemas
 from novalite.api.views import servers as views
 from novalite.api.wsgi import Request
+from novalite.policies import server_microversions as mvp
 from novalite.policies import servers as sp
 
 # NOTE: Nova tells a client about a bad flavorRef/imageRef on create with 400
@@ -79,11 +81,15 @@ class ServersController:
         policy.authorize(ctx, sp.SERVERS % "show", target_of(instance))
         return {"server": views.detail(instance, req.links, show_extended(ctx),
                                        views.addresses_of([instance]),
-                                       fault_details=show_fault_details(ctx))}
+                                       fault_details=show_fault_details(ctx),
+                                       extras=extras_for(req, [instance], "show"))}
 
     def _list(self, req: Request, detailed: bool) -> dict:
         ctx = req.context
-        search_opts = search_options(req.GET, ctx, detailed)
+        version = req.api_version
+        if version.at_least("2.75"):
+            _check_known_params(req.GET, version)
+        search_opts = search_options(req.GET, ctx, detailed, version)
         if search_opts is None:
             return {"servers": []}
         limit, marker = common.limit_and_marker(req.GET)
@@ -98,7 +104,8 @@ class ServersController:
         if detailed:
             servers = views.collection(instances, req.links, show_extended(ctx), True,
                                        views.addresses_of(instances),
-                                       fault_details=show_fault_details(ctx))
+                                       fault_details=show_fault_details(ctx),
+                                       extras=extras_for(req, instances, "detail"))
         else:
             servers = views.collection(instances, req.links, False, False)
         body: dict = {"servers": servers}
@@ -111,7 +118,7 @@ class ServersController:
     # -- create ----------------------------------------------------------------
 
     @wsgi.response(202)
-    @validation.schema(schemas.create)
+    @validation.versioned_schemas(schemas.CREATE_VERSIONS)
     @validation.response_schema(responses.create_response)
     def create(self, req: Request, body: dict) -> Any:
         ctx = req.context
@@ -119,7 +126,11 @@ class ServersController:
         policy.authorize(ctx, sp.SERVERS % "create",
                          {"project_id": ctx.project_id, "user_id": ctx.user_id,
                           "availability_zone": server.get("availability_zone")})
+        _check_unsupported_create(ctx, server)
         min_count, max_count = _counts(server)
+        if server.get("hostname") and max_count > 1:
+            raise errors.bad_request("Unable to allocate a single hostname to multiple "
+                                     "instances")
         _check_security_groups(server.get("security_groups") or [])
         metadata = server.get("metadata") or {}
         check_metadata_quota(ctx.project_id, metadata)
@@ -141,6 +152,7 @@ class ServersController:
                 scheduler_hints=scheduler_hints.parse(body))
         except _BAD_REFERENCE as e:
             raise errors.bad_request(e.format_message()) from None
+        _record_create_extras(instances, server)
         if _true(server.get("return_reservation_id", False)):
             return wsgi.json_response({"reservation_id": reservation_id}, 202)
         # NOTE: no guest agent sets it yet; returned as Nova does, for clients
@@ -152,7 +164,7 @@ class ServersController:
 
     # -- update, delete --------------------------------------------------------
 
-    @validation.schema(schemas.update)
+    @validation.versioned_schemas(schemas.UPDATE_VERSIONS)
     @validation.response_schema(responses.update_response)
     def update(self, req: Request, id: str, body: dict) -> dict:
         ctx = req.context
@@ -167,10 +179,15 @@ class ServersController:
             instance.access_ip_v6 = _canonical_ipv6(changes["accessIPv6"])
         if "OS-DCF:diskConfig" in changes:
             instance.auto_disk_config = changes["OS-DCF:diskConfig"] == "AUTO"
+        if "description" in changes:
+            instance.display_description = changes["description"]
+        if "hostname" in changes:
+            instance.hostname = changes["hostname"]
         instance.save()
         return {"server": views.updated(instance, req.links, show_extended(ctx),
                                         views.addresses_of([instance]),
-                                        fault_details=show_fault_details(ctx))}
+                                        fault_details=show_fault_details(ctx),
+                                        extras=extras_for(req, [instance], "update"))}
 
     @wsgi.response(204)
     def delete(self, req: Request, id: str) -> None:
@@ -184,9 +201,12 @@ class ServersController:
 _SORT_KEYS = {"name": "display_name", "display_name": "display_name"}
 
 
-def search_options(params: Any, ctx: Any, detailed: bool) -> dict | None:
+def search_options(params: Any, ctx: Any, detailed: bool,
+                   version: microversions.APIVersion = microversions.MIN_VERSION,
+                   ) -> dict | None:
     """The compute API's search_opts from the query, as Nova builds them;
-    None when a status is unknown (Nova answers an empty list at 2.1).
+    None when a status is unknown (Nova answers an empty list at 2.1; 400
+    from 2.38).
 
     NOTE: unknown parameters are ignored (the CLI sends ``deleted=False``),
     and filters other than Nova's user filters only count for callers the
@@ -199,6 +219,8 @@ def search_options(params: Any, ctx: Any, detailed: bool) -> dict | None:
     if statuses:
         vm_states, tasks = views.states_from_status(statuses)
         if not vm_states:
+            if version.at_least("2.38"):
+                raise errors.bad_request(f"Invalid status value: {statuses[-1]}")
             return None
         opts["vm_state"] = vm_states
         if views.DEFAULT not in tasks:
@@ -213,10 +235,32 @@ def search_options(params: Any, ctx: Any, detailed: bool) -> dict | None:
         opts["flavor_id"] = common.last_segment(params["flavor"])
     if params.get("ip"):
         opts["ip"] = _regex("ip", params["ip"])
+    elif params.get("ip6") and (version.at_least("2.5") or policy.authorize(
+            ctx, sp.SERVERS % "allow_all_filters", do_raise=False)):
+        # NOTE: ip6 is a user filter from 2.5 (admins' before); it matches
+        # the same fixed addresses as ip.
+        opts["ip"] = _regex("ip6", params["ip6"])
     if params.get("reservation_id"):
         opts["reservation_id"] = params["reservation_id"]
     if "changes-since" in params:
         opts["changes_since"] = _changes_since(params["changes-since"])
+    if version.at_least("2.66") and "changes-before" in params:
+        before = _changes_since(params["changes-before"], "changes-before")
+        since = opts.get("changes_since")
+        if since is not None and before < since:
+            raise errors.bad_request("The value of changes-since must be less than or equal "
+                                     "to changes-before.")
+        # NOTE: "updated at or before": the filter below is strict.
+        opts["updated_before"] = before + datetime.timedelta(microseconds=1)
+    if version.at_least("2.73") and "locked" in params:
+        opts["locked"] = common.bool_param(params, "locked")
+    if version.at_least("2.83") and params.get("user_id"):
+        # NOTE: 2.83 made user_id a user filter (it was for admins only).
+        opts["user_id"] = params["user_id"]
+    if version.at_least("2.26"):
+        for name in _TAG_FILTERS:
+            if params.get(name):
+                opts[name] = [t for t in params[name].split(",") if t]
     if policy.authorize(ctx, sp.SERVERS % "allow_all_filters", do_raise=False):
         for name, key in _ADMIN_FILTERS.items():
             if params.get(name):
@@ -251,12 +295,11 @@ def _regex(name: str, value: str) -> str:
     return value
 
 
-def _changes_since(value: str) -> Any:
+def _changes_since(value: str, name: str = "changes-since") -> Any:
     try:
         return timeutils.normalize_time(timeutils.parse_isotime(value))
     except ValueError:
-        raise validation.query_error("changes-since", value,
-                                     f"'{value}' is not a 'date-time'") from None
+        raise validation.query_error(name, value, f"'{value}' is not a 'date-time'") from None
 
 
 def check_metadata_quota(project_id: str, metadata: dict) -> None:
@@ -400,3 +443,129 @@ def _true(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     return str(value).lower() in ("true", "1", "on", "yes", "y", "t")
+
+
+# -- microversions ---------------------------------------------------------------
+
+_TAG_FILTERS = ("tags", "tags-any", "not-tags", "not-tags-any")
+
+# NOTE: what Nova's index_query_v275 knows (any other parameter is 400 from
+# 2.75): its properties, the joined-table names and pagination.
+_KNOWN_LIST_PARAMS = frozenset({
+    "user_id", "project_id", "tenant_id", "launch_index", "image_ref", "image", "kernel_id",
+    "ramdisk_id", "hostname", "key_name", "power_state", "vm_state", "task_state", "host",
+    "node", "flavor", "reservation_id", "launched_at", "terminated_at",
+    "availability_zone", "name", "display_name", "description", "display_description",
+    "locked_by", "uuid", "root_device_name", "config_drive", "access_ip_v4",
+    "access_ip_v6", "auto_disk_config", "progress", "sort_key", "sort_dir", "all_tenants",
+    "soft_deleted", "deleted", "status", "changes-since", "ip", "ip6", "created_at",
+    "block_device_mapping", "services", "metadata", "system_metadata", "info_cache",
+    "security_groups", "pci_devices", "limit", "marker", *_TAG_FILTERS, "changes-before",
+    "locked",
+})
+
+
+def _check_known_params(params: Any, version: microversions.APIVersion) -> None:
+    """From 2.75 an unknown query parameter is 400, as Nova's schema
+    (``additionalProperties: False``)."""
+    unknown = sorted(k for k in params if k not in _KNOWN_LIST_PARAMS)
+    if unknown:
+        raise errors.bad_request(
+            "Invalid input for query parameters. Additional properties are not allowed "
+            f"({', '.join(repr(k) for k in unknown)} "
+            f"{'was' if len(unknown) == 1 else 'were'} unexpected)")
+
+
+def extras_for(req: Request, instances: list[Any], view: str) -> views.Extras:
+    """What the server views of this request's version need beyond 2.1,
+    looked up once for all ``instances``."""
+    version = req.api_version
+    ctx = req.context
+    extras = views.Extras(version=version, view=view)
+    if version.at_least("2.16") and policy.authorize(ctx, mvp.HOST_STATUS, do_raise=False):
+        extras.host_status = host_statuses(ctx, instances)
+    if version.at_least("2.26"):
+        from novalite.db import tags as tags_db
+
+        extras.tags = tags_db.tag_get_by_instance_uuids([i.uuid for i in instances])
+    if version.at_least("2.47"):
+        extras.flavor_extra_specs = policy.authorize(ctx, mvp.FLAVOR_EXTRA_SPECS,
+                                                     do_raise=False)
+    # NOTE: the request specs hold the group (2.71, not in lists), the zone
+    # asked for (2.96), the image's properties (2.98) and the hints (2.100).
+    if version.at_least("2.96") or (view != "detail" and version.at_least("2.71")):
+        extras.specs = _request_specs(ctx, instances)
+    if version.at_least("2.98"):
+        for spec in extras.specs.values():
+            image = spec.image if spec.obj_attr_is_set("image") else None
+            if image is not None and image.obj_attr_is_set("id") and image.id:
+                extras.image_properties[image.id] = dict(image.properties or {})
+    return extras
+
+
+def _request_specs(ctx: Any, instances: list[Any]) -> dict[str, Any]:
+    from novalite.objects.request_spec import RequestSpec
+
+    specs = {}
+    for instance in instances:
+        try:
+            specs[instance.uuid] = RequestSpec.get_by_instance_uuid(ctx, instance.uuid)
+        except exception.NotFound:
+            continue
+    return specs
+
+
+def host_statuses(ctx: Any, instances: list[Any]) -> dict[str, str]:
+    """Nova's host_status of each host the instances are on: DOWN when
+    forced down, MAINTENANCE when disabled, UP when its compute service
+    reports, UNKNOWN when it does not; '' for a host without a compute service."""
+    from novalite.objects.service import ServiceList
+
+    hosts = {i.host for i in instances if i.host}
+    if not hosts:
+        return {}
+    out = {}
+    for service in ServiceList.get_all(ctx, binary="novalite-compute"):
+        if service.host not in hosts:
+            continue
+        if service.forced_down:
+            out[service.host] = "DOWN"
+        elif service.disabled:
+            out[service.host] = "MAINTENANCE"
+        else:
+            out[service.host] = "UP" if service.is_up() else "UNKNOWN"
+    return out
+
+
+def _check_unsupported_create(ctx: Any, server: dict) -> None:
+    """What a later version's create accepts but novalite cannot do yet,
+    refused before anything is made."""
+    if server.get("trusted_image_certificates"):
+        raise errors.bad_request(
+            "Image signature certificate validation is not enabled: novalite does not "
+            "verify image signatures, so trusted_image_certificates cannot be honoured.")
+    if server.get("host") or server.get("hypervisor_hostname"):
+        policy.authorize(ctx, mvp.REQUESTED_DESTINATION, {"project_id": ctx.project_id})
+        raise errors.bad_request(
+            "Requesting a destination host or hypervisor_hostname is not supported yet "
+            "by novalite (issue 12).")
+
+
+def _record_create_extras(instances: list[Any], server: dict) -> None:
+    """What later versions let a create set that the compute API does not
+    take (description 2.19, tags 2.52, hostname 2.90), recorded on every
+    instance of the request before the answer."""
+    for instance in instances:
+        changed = False
+        if server.get("description") is not None:
+            instance.display_description = server["description"]
+            changed = True
+        if server.get("hostname"):
+            instance.hostname = server["hostname"]
+            changed = True
+        if changed:
+            instance.save()
+        if server.get("tags"):
+            from novalite.db import tags as tags_db
+
+            tags_db.tag_set(instance.uuid, server["tags"])

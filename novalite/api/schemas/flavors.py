@@ -3,6 +3,9 @@ parameters, and the answers' shapes."""
 
 from __future__ import annotations
 
+import copy
+
+from novalite.api.schemas import servers as _servers  # noqa: F401 - registers "description"
 from novalite.api.schemas import types
 from novalite.objects.flavor import SORT_KEYS as FLAVOR_SORT_KEYS
 
@@ -14,7 +17,7 @@ _positive = {"type": ["integer", "string"], "pattern": "^[0-9]*$", "minimum": 1,
 _non_negative = {"type": ["integer", "string"], "pattern": "^[0-9]*$", "minimum": 0,
                  "maximum": MAX_INT}
 
-create = {
+create: dict = {
     "type": "object",
     "properties": {
         "flavor": {
@@ -98,3 +101,21 @@ extra_specs_response = _obj({"extra_specs": {
     "type": "object", "additionalProperties": {"type": "string"}}})
 extra_spec_response = {"type": "object", "minProperties": 1, "maxProperties": 1,
                        "additionalProperties": {"type": ["string", "number", "boolean"]}}
+
+# -- 2.55: descriptions ----------------------------------------------------------
+
+_description = {"type": ["string", "null"], "minLength": 0, "maxLength": 65535,
+                "format": "description"}
+create_v255 = copy.deepcopy(create)
+create_v255["properties"]["flavor"]["properties"]["description"] = _description
+CREATE_VERSIONS: list[tuple[str, str | None, dict]] = [
+    ("2.1", "2.54", create), ("2.55", None, create_v255)]
+update = {
+    "type": "object",
+    "properties": {"flavor": {"type": "object",
+                              "properties": {"description": _description},
+                              "required": ["description"],
+                              "additionalProperties": False}},
+    "required": ["flavor"],
+    "additionalProperties": False,
+}

@@ -25,6 +25,24 @@ update = {
     "additionalProperties": False,
 }
 
+
+
+def _without(base: dict, names: tuple[str, ...]) -> dict:
+    import copy
+
+    schema = copy.deepcopy(base)
+    for name in names:
+        schema["properties"]["quota_set"]["properties"].pop(name, None)
+    return schema
+
+
+_NETWORK = ("fixed_ips", "floating_ips", "security_groups", "security_group_rules", "networks")
+_INJECTED = ("injected_files", "injected_file_content_bytes", "injected_file_path_bytes")
+update_v236 = _without(update, _NETWORK)
+update_v257 = _without(update_v236, _INJECTED)
+UPDATE_VERSIONS: list[tuple[str, str | None, dict]] = [
+    ("2.1", "2.35", update), ("2.36", "2.56", update_v236), ("2.57", None, update_v257)]
+
 _INT = {"type": "integer"}
 _DETAIL = {"type": "object", "properties": {"in_use": _INT, "limit": _INT, "reserved": _INT},
            "required": ["in_use", "limit", "reserved"], "additionalProperties": False}

@@ -1,4 +1,4 @@
-"""Key pair views as Nova's v2.1 shows them (no ``type`` before 2.2)."""
+"""Key pair views as Nova shows them (``type`` from 2.2)."""
 
 from __future__ import annotations
 
@@ -6,20 +6,23 @@ from novalite.api.views.common import naive_isotime
 from novalite.objects.keypair import KeyPair
 
 
-def basic(kp: KeyPair) -> dict:
-    return {"name": kp.name, "public_key": kp.public_key, "fingerprint": kp.fingerprint}
+def basic(kp: KeyPair, typed: bool = False) -> dict:
+    out = {"name": kp.name, "public_key": kp.public_key, "fingerprint": kp.fingerprint}
+    if typed:
+        out["type"] = kp.type
+    return out
 
 
-def create(kp: KeyPair, private_key: str | None = None) -> dict:
-    out = {**basic(kp), "user_id": kp.user_id}
+def create(kp: KeyPair, private_key: str | None = None, typed: bool = False) -> dict:
+    out = {**basic(kp, typed), "user_id": kp.user_id}
     if private_key is not None:
         out["private_key"] = private_key
     return out
 
 
-def show(kp: KeyPair) -> dict:
+def show(kp: KeyPair, typed: bool = False) -> dict:
     return {
-        **basic(kp),
+        **basic(kp, typed),
         "user_id": kp.user_id,
         "id": kp.id,
         "created_at": naive_isotime(kp.created_at),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 # NOTE: Nova's names for each quota resource; metadata_items limits both
 # server and image metadata.
 _LIMIT_NAMES = {
@@ -28,11 +30,23 @@ _USED_NAMES = {
 }
 
 
-def limits(quotas: dict[str, int], usages: dict[str, int]) -> dict:
+# NOTE: what 2.36 (network), 2.39 (image metadata) and 2.57 (personality)
+# took out of the absolute limits.
+_GONE = (("2.36", ("maxSecurityGroups", "maxSecurityGroupRules", "maxTotalFloatingIps",
+                   "totalFloatingIpsUsed", "totalSecurityGroupsUsed")),
+         ("2.39", ("maxImageMeta",)),
+         ("2.57", ("maxPersonality", "maxPersonalitySize")))
+
+
+def limits(quotas: dict[str, int], usages: dict[str, int], version: Any = None) -> dict:
     absolute: dict[str, int] = {}
     for resource, names in _LIMIT_NAMES.items():
         for name in names:
             absolute[name] = quotas[resource]
     for name, resource in _USED_NAMES.items():
         absolute[name] = usages.get(resource, 0)
+    for since, names in _GONE:
+        if version is not None and version.at_least(since):
+            for name in names:
+                absolute.pop(name, None)
     return {"limits": {"absolute": dict(sorted(absolute.items())), "rate": []}}

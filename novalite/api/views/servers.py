@@ -7,12 +7,14 @@ exactly as Nova derives it, so scripts that poll for ``ACTIVE`` or
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Iterable
 from typing import Any
 
 from novalite.api.links import Links
+from novalite.api.microversions import MIN_VERSION, APIVersion
 from novalite.api.views.common import isotime, naive_isotime
 from novalite.compute import naming, task_states, vm_states
 from novalite.conf import CONF
@@ -109,10 +111,15 @@ def basic(instance: Any, links: Links) -> dict:
             "links": links.resource("servers", instance.uuid)}
 
 
-def _image(instance: Any, links: Links) -> dict | str:
+def _image(instance: Any, links: Links, extras: Extras | None = None) -> dict | str:
     if not instance.image_ref:
         return ""
-    return {"id": instance.image_ref, "links": [links.bookmark("images", instance.image_ref)]}
+    out: dict[str, Any] = {"id": instance.image_ref,
+                           "links": [links.bookmark("images", instance.image_ref)]}
+    if _at(extras, "2.98"):
+        assert extras is not None
+        out["properties"] = dict(extras.image_properties.get(instance.image_ref, {}))
+    return out
 
 
 def _flavor(instance: Any, links: Links) -> dict:
@@ -154,12 +161,33 @@ def fault(instance: Any, is_admin: bool) -> dict | None:
     return out
 
 
+@dataclasses.dataclass
+class Extras:
+    """What a server view shows beyond Nova's 2.1 fields, by microversion,
+    looked up once for every server of an answer (``extras_for``)."""
+
+    version: APIVersion = MIN_VERSION
+    # NOTE: host -> UP/DOWN/MAINTENANCE/UNKNOWN; None when the caller may not see it.
+    host_status: dict[str, str] | None = None
+    tags: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    flavor_extra_specs: bool = False
+    image_properties: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    specs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # NOTE: "show", "detail" (a list) or "update": Nova shows each a little differently.
+    view: str = "show"
+
+
+def _at(extras: Extras | None, version: str) -> bool:
+    return extras is not None and extras.version.at_least(version)
+
+
 def detail(instance: Any, links: Links, is_admin: bool,
            addresses: dict[str, list[dict]] | None = None,
-           fault_details: bool | None = None) -> dict:
-    """Nova's server at 2.1; ``is_admin``: the caller may see the
-    ``OS-EXT-SRV-ATTR:*`` fields; ``fault_details`` (default: ``is_admin``):
-    the caller is an admin, who sees a fault's details and host paths."""
+           fault_details: bool | None = None, extras: Extras | None = None) -> dict:
+    """Nova's server at the request's microversion (``extras``; 2.1 without);
+    ``is_admin``: the caller may see the ``OS-EXT-SRV-ATTR:*`` fields;
+    ``fault_details`` (default: ``is_admin``): the caller is an admin, who
+    sees a fault's details and host paths."""
     status = status_from_state(instance.vm_state, instance.task_state)
     server = {
         "id": instance.uuid,
@@ -169,8 +197,9 @@ def detail(instance: Any, links: Links, is_admin: bool,
         "user_id": instance.user_id,
         "metadata": dict(instance.metadata or {}),
         "hostId": host_id(instance.project_id, instance.host),
-        "image": _image(instance, links),
-        "flavor": _flavor(instance, links),
+        "image": _image(instance, links, extras),
+        "flavor": _embedded_flavor(instance, extras) if _at(extras, "2.47")
+        else _flavor(instance, links),
         "created": isotime(instance.created_at),
         "updated": isotime(instance.updated_at or instance.created_at),
         "addresses": _addresses((addresses or {}).get(instance.uuid, [])),
@@ -199,6 +228,106 @@ def detail(instance: Any, links: Links, is_admin: bool,
         fault_view = fault(instance, is_admin if fault_details is None else fault_details)
         if fault_view:
             server["fault"] = fault_view
+    if extras is not None:
+        server.update(_versioned_fields(instance, is_admin, extras))
+    return server
+
+
+def _versioned_fields(instance: Any, is_admin: bool, extras: Extras) -> dict:
+    """The fields microversions 2.3 ... 2.100 added to a server, as Nova's
+    view adds them (``extras.view``: which answer this is)."""
+    at = extras.version.at_least
+    full = extras.view != "update" or at("2.75")
+    out: dict[str, Any] = {}
+    if at("2.3") and is_admin and full:
+        out.update({
+            "OS-EXT-SRV-ATTR:hostname": instance.hostname,
+            # NOTE: novalite boots whole-disk images: no kernel or ramdisk.
+            "OS-EXT-SRV-ATTR:kernel_id": "",
+            "OS-EXT-SRV-ATTR:launch_index": instance.launch_index,
+            "OS-EXT-SRV-ATTR:ramdisk_id": "",
+            "OS-EXT-SRV-ATTR:reservation_id": instance.reservation_id,
+            "OS-EXT-SRV-ATTR:root_device_name": _root_device_name(instance),
+            "OS-EXT-SRV-ATTR:user_data": instance.user_data,
+        })
+    if at("2.9"):
+        out["locked"] = bool(instance.locked)
+    if at("2.16") and extras.host_status is not None and full:
+        out["host_status"] = extras.host_status.get(instance.host, "") \
+            if instance.host else ""
+    if at("2.19"):
+        out["description"] = _description(instance)
+    if at("2.26"):
+        out["tags"] = list(extras.tags.get(instance.uuid, []))
+    if at("2.63"):
+        out["trusted_image_certificates"] = None
+    spec = extras.specs.get(instance.uuid)
+    if at("2.71") and extras.view != "detail":
+        group = getattr(spec, "instance_group", None) if spec is not None else None
+        out["server_groups"] = [group] if group else []
+    if at("2.73"):
+        out["locked_reason"] = _system_metadata(instance).get("locked_reason")
+    if at("2.90") and not is_admin:
+        out["OS-EXT-SRV-ATTR:hostname"] = instance.hostname
+    if at("2.96") and full:
+        out["pinned_availability_zone"] = _spec_field(spec, "availability_zone")
+    if at("2.100"):
+        # NOTE: as Nova shows them: each hint's values as a list.
+        out["scheduler_hints"] = dict(_spec_field(spec, "scheduler_hints") or {})
+    return out
+
+
+def _spec_field(spec: Any, name: str) -> Any:
+    if spec is None or not spec.obj_attr_is_set(name):
+        return None
+    return getattr(spec, name)
+
+
+def _system_metadata(instance: Any) -> dict:
+    if not instance.obj_attr_is_set("system_metadata"):
+        return {}
+    return dict(instance.system_metadata or {})
+
+
+def _description(instance: Any) -> str | None:
+    if "display_description" not in instance.fields or \
+            not instance.obj_attr_is_set("display_description"):
+        return None
+    return instance.display_description
+
+
+def _root_device_name(instance: Any) -> str | None:
+    # NOTE: the libvirt driver's root disk is always the first virtio disk.
+    return "/dev/vda" if instance.host else None
+
+
+def _embedded_flavor(instance: Any, extras: Extras | None) -> dict:
+    """The server's copy of its flavor (2.47): no id, its name as
+    ``original_name``, extra specs when the caller may list them."""
+    flavor = instance.flavor
+    if flavor is None:
+        return {}
+    out: dict[str, Any] = {"vcpus": flavor.vcpus, "ram": flavor.memory_mb,
+                           "disk": flavor.root_gb, "ephemeral": flavor.ephemeral_gb,
+                           "swap": flavor.swap, "original_name": flavor.name}
+    if extras is not None and extras.flavor_extra_specs:
+        out["extra_specs"] = dict(flavor.extra_specs or {})
+    return out
+
+
+def updated(instance: Any, links: Links, is_admin: bool,
+            addresses: dict[str, list[dict]] | None = None,
+            fault_details: bool | None = None, extras: Extras | None = None) -> dict:
+    """The 200 answer to ``PUT /servers/{id}``, as Nova's: before 2.75 the
+    server without the extensions' fields, from 2.75 the whole server."""
+    if extras is not None:
+        extras = dataclasses.replace(extras, view="update")
+    if _at(extras, "2.75"):
+        return detail(instance, links, is_admin, addresses, fault_details, extras)
+    full = detail(instance, links, is_admin, fault_details=fault_details, extras=extras)
+    keys = _UPDATE_KEYS + _UPDATE_VERSIONED_KEYS
+    server = {k: full[k] for k in keys if k in full}
+    server["addresses"] = _addresses((addresses or {}).get(instance.uuid, []), extended=False)
     return server
 
 
@@ -207,16 +336,9 @@ def detail(instance: Any, links: Links, is_admin: bool,
 _UPDATE_KEYS = ("id", "name", "status", "tenant_id", "user_id", "metadata", "hostId",
                 "image", "flavor", "created", "updated", "addresses", "accessIPv4",
                 "accessIPv6", "links", "OS-DCF:diskConfig", "progress", "fault")
-
-
-def updated(instance: Any, links: Links, is_admin: bool,
-            addresses: dict[str, list[dict]] | None = None,
-            fault_details: bool | None = None) -> dict:
-    """The 200 answer to ``PUT /servers/{id}``, as Nova's."""
-    full = detail(instance, links, is_admin, fault_details=fault_details)
-    server = {k: full[k] for k in _UPDATE_KEYS if k in full}
-    server["addresses"] = _addresses((addresses or {}).get(instance.uuid, []), extended=False)
-    return server
+# NOTE: what microversions before 2.75 added to the update answer too.
+_UPDATE_VERSIONED_KEYS = ("locked", "description", "tags", "trusted_image_certificates",
+                          "server_groups", "locked_reason")
 
 
 def created(instance: Any, links: Links, admin_pass: str) -> dict:
@@ -228,7 +350,9 @@ def created(instance: Any, links: Links, admin_pass: str) -> dict:
 
 def collection(instances: Iterable[Any], links: Links, is_admin: bool, detailed: bool,
                addresses: dict[str, list[dict]] | None = None,
-               fault_details: bool | None = None) -> list[dict]:
+               fault_details: bool | None = None, extras: Extras | None = None,
+               ) -> list[dict]:
     if detailed:
-        return [detail(i, links, is_admin, addresses, fault_details) for i in instances]
+        return [detail(i, links, is_admin, addresses, fault_details, extras)
+                for i in instances]
     return [basic(i, links) for i in instances]

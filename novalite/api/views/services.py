@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from novalite.api.views.common import naive_isotime
 from novalite.conf import CONF
 
 COMPUTE_BINARY = "novalite-compute"
+
+# NOTE: from 2.53 services and hypervisors are known by uuid, never by
+# database id. novalite derives each uuid from what identifies the row
+# (a name-based uuid: stable, and it says nothing usable about the id).
+_NAMESPACE = uuid.UUID("0d0b8a4e-5f44-4f0e-9a52-6e6f76616c69")
+
+
+def service_uuid(svc: Any) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"service:{svc.binary}:{svc.host}:{svc.id}"))
+
+
+def node_uuid(node: Any) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"node:{node.host}:{node.hypervisor_hostname}:"
+                                      f"{node.id}"))
 
 
 def zone(svc: Any) -> str:
@@ -18,10 +33,11 @@ def zone(svc: Any) -> str:
     return svc.availability_zone or CONF.default_availability_zone
 
 
-def service(svc: Any, is_up: bool) -> dict:
-    # NOTE: forced_down appears at 2.11; 2.1 has these fields only.
-    return {
-        "id": svc.id,
+def service(svc: Any, is_up: bool, version: Any = None) -> dict:
+    """Nova's service: ``forced_down`` from 2.11, a uuid ``id`` from 2.53."""
+    at = version.at_least if version is not None else (lambda _v: False)
+    out = {
+        "id": service_uuid(svc) if at("2.53") else svc.id,
         "binary": svc.binary,
         "host": svc.host,
         "zone": zone(svc),
@@ -30,6 +46,9 @@ def service(svc: Any, is_up: bool) -> dict:
         "updated_at": naive_isotime(svc.last_seen_up or svc.updated_at or svc.created_at),
         "disabled_reason": svc.disabled_reason,
     }
+    if at("2.11"):
+        out["forced_down"] = bool(svc.forced_down)
+    return out
 
 
 def _state(svc: Any | None, is_up: bool) -> dict:
@@ -37,13 +56,25 @@ def _state(svc: Any | None, is_up: bool) -> dict:
             "status": "disabled" if svc is None or svc.disabled else "enabled"}
 
 
-def hypervisor(node: Any, svc: Any | None, is_up: bool) -> dict:
-    return {"id": node.id, "hypervisor_hostname": node.hypervisor_hostname,
-            **_state(svc, is_up)}
+def hypervisor(node: Any, svc: Any | None, is_up: bool, version: Any = None) -> dict:
+    uuids = version is not None and version.at_least("2.53")
+    return {"id": node_uuid(node) if uuids else node.id,
+            "hypervisor_hostname": node.hypervisor_hostname, **_state(svc, is_up)}
 
 
-def hypervisor_detail(node: Any, svc: Any | None, is_up: bool) -> dict:
-    out = hypervisor(node, svc, is_up)
+# NOTE: what 2.88 took out of a hypervisor's detail.
+_STATS_288 = ("vcpus", "memory_mb", "local_gb", "vcpus_used", "memory_mb_used",
+              "local_gb_used", "free_ram_mb", "free_disk_gb", "running_vms",
+              "current_workload", "disk_available_least", "cpu_info")
+
+
+def hypervisor_detail(node: Any, svc: Any | None, is_up: bool, version: Any = None) -> dict:
+    """Nova's hypervisor detail: ``cpu_info`` an object from 2.28, uuids
+    from 2.53, no statistics but ``uptime`` from 2.88."""
+    at = version.at_least if version is not None else (lambda _v: False)
+    out = hypervisor(node, svc, is_up, version)
+    cpu_info = {"hypervisor": node.hypervisor_description} \
+        if node.hypervisor_description else {}
     out.update({
         "vcpus": node.vcpus,
         "memory_mb": node.memory_mb,
@@ -61,9 +92,19 @@ def hypervisor_detail(node: Any, svc: Any | None, is_up: bool) -> dict:
         "host_ip": node.host_ip,
         # NOTE: Nova's free-form cpu_info carries which accelerator runs the
         # guests (KVM or TCG), so the hypervisor detail says it.
-        "cpu_info": json.dumps({"hypervisor": node.hypervisor_description}
-                               if node.hypervisor_description else {}),
-        "service": {"id": svc.id if svc is not None else None, "host": node.host,
+        "cpu_info": cpu_info if at("2.28") else json.dumps(cpu_info),
+        "service": {"id": _service_id(svc, at("2.53")), "host": node.host,
                     "disabled_reason": svc.disabled_reason if svc is not None else None},
     })
+    if at("2.88"):
+        for key in _STATS_288:
+            out.pop(key)
+        # NOTE: novalite's drivers report no uptime (Nova shows null then).
+        out["uptime"] = None
     return out
+
+
+def _service_id(svc: Any | None, uuids: bool) -> Any:
+    if svc is None:
+        return None
+    return service_uuid(svc) if uuids else svc.id

@@ -1,0 +1,48 @@
+"""Rules of what later microversions added: host status (2.16), the
+flavor's extra specs in the server (2.47), server tags (2.26), a requested
+destination on create (2.74) and flavor updates (2.55), with Nova's names
+and defaults."""
+
+from __future__ import annotations
+
+from oslo_policy import policy
+
+from novalite.policies import base
+
+HOST_STATUS = "os_compute_api:servers:show:host_status"
+FLAVOR_EXTRA_SPECS = "os_compute_api:servers:show:flavor-extra-specs"
+REQUESTED_DESTINATION = "compute:servers:create:requested_destination"
+TAGS = "os_compute_api:os-server-tags:%s"
+FLAVOR_UPDATE = "os_compute_api:os-flavor-manage:update"
+
+_rule = base.rule
+
+rules: list[policy.RuleDefault] = [
+    _rule(HOST_STATUS, base.ADMIN, "Show the host status of a server (2.16)",
+          [("GET", "/servers/{server_id}"), ("GET", "/servers/detail"),
+           ("PUT", "/servers/{server_id}")]),
+    _rule(FLAVOR_EXTRA_SPECS, base.PROJECT_READER_OR_ADMIN,
+          "Show the extra specs of the server's flavor (2.47)",
+          [("GET", "/servers/{server_id}"), ("GET", "/servers/detail"),
+           ("PUT", "/servers/{server_id}")]),
+    _rule(REQUESTED_DESTINATION, base.ADMIN,
+          "Ask for a host and/or node when creating a server (2.74)", [("POST", "/servers")]),
+    _rule(FLAVOR_UPDATE, base.ADMIN, "Update a flavor's description (2.55)",
+          [("PUT", "/flavors/{flavor_id}")]),
+    _rule(TAGS % "index", base.PROJECT_READER_OR_ADMIN, "List the tags of a server",
+          [("GET", "/servers/{server_id}/tags")]),
+    _rule(TAGS % "show", base.PROJECT_READER_OR_ADMIN, "Check a tag of a server",
+          [("GET", "/servers/{server_id}/tags/{tag}")]),
+    _rule(TAGS % "update_all", base.PROJECT_MEMBER_OR_ADMIN, "Replace the tags of a server",
+          [("PUT", "/servers/{server_id}/tags")]),
+    _rule(TAGS % "update", base.PROJECT_MEMBER_OR_ADMIN, "Add a tag to a server",
+          [("PUT", "/servers/{server_id}/tags/{tag}")]),
+    _rule(TAGS % "delete", base.PROJECT_MEMBER_OR_ADMIN, "Remove a tag from a server",
+          [("DELETE", "/servers/{server_id}/tags/{tag}")]),
+    _rule(TAGS % "delete_all", base.PROJECT_MEMBER_OR_ADMIN,
+          "Remove every tag from a server", [("DELETE", "/servers/{server_id}/tags")]),
+]
+
+
+def list_rules() -> list[policy.RuleDefault]:
+    return rules
