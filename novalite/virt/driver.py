@@ -355,7 +355,8 @@ class ComputeDriver(abc.ABC):
                           network_info: list[dict[str, Any]] | None = None) -> None:
         """On the source: the move is final; remove the files kept aside
         and, when the guest moved to another host, the guest left here.
-        Idempotent."""
+        Idempotent; with nothing kept aside (confirmed, or reverted) it does
+        nothing."""
         raise NotImplementedError()
 
 

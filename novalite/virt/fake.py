@@ -468,8 +468,9 @@ class FakeDriver(driver.ComputeDriver):
         self._persist()
 
     # -- resize and cold migration: the libvirt driver's steps, in memory.
-    # NOTE: the fake has no files, so ``disk_transfer`` is not used; what a
-    # libvirt host keeps in <dir>_resize the fake keeps in ``resize_from``.
+    # NOTE: the fake has no files: ``disk_transfer`` (when given) is offered
+    # and asked for fake:// paths; what a libvirt host keeps in <dir>_resize
+    # the fake keeps in ``resize_from``.
 
     def migrate_disk_and_power_off(self, context: RequestContext, instance: Instance, dest: str,
                                    flavor: Any, network_info: list[dict[str, Any]] | None = None,
@@ -497,8 +498,12 @@ class FakeDriver(driver.ComputeDriver):
                              "disk_gb": guest.disk_gb, "state": guest.state}
         guest.state = power_state.SHUTDOWN
         self._persist()
-        return [{"name": "disk", "path": f"fake://{self._host}/{instance.uuid}/disk",
-                 "type": "qcow2", "virt_disk_size": current * 1024 ** 3}]
+        disk_info = [{"name": "disk", "path": f"fake://{self._host}/{instance.uuid}/disk",
+                      "type": "qcow2", "virt_disk_size": current * 1024 ** 3}]
+        if disk_transfer is not None:
+            for entry in disk_info:
+                disk_transfer.send(instance.uuid, str(entry["name"]), str(entry["path"]))
+        return disk_info
 
     def finish_migration(self, context: RequestContext, migration: Any, instance: Instance,
                          disk_info: list[dict[str, Any]], network_info: list[dict[str, Any]] | None,
@@ -507,6 +512,10 @@ class FakeDriver(driver.ComputeDriver):
                          power_on: bool = True, *,
                          disk_transfer: driver.DiskTransfer | None = None) -> None:
         flavor = instance.flavor
+        if disk_transfer is not None:
+            for entry in disk_info:
+                disk_transfer.receive(instance.uuid, str(entry["name"]), str(entry["path"]),
+                                      f"fake://{self._host}/{instance.uuid}/{entry['name']}")
         with self._lock:
             guest = self._guests.get(instance.uuid)
             if guest is not None and guest.resize_from is None:
@@ -552,7 +561,7 @@ class FakeDriver(driver.ComputeDriver):
                 else getattr(migration, "dest_compute", None))
         with self._lock:
             guest = self._guests.get(instance.uuid)
-            if guest is None:
+            if guest is None or guest.resize_from is None:
                 return
             if dest and dest != self._host:
                 del self._guests[instance.uuid]

@@ -829,13 +829,16 @@ class LibvirtDriver(driver.ComputeDriver):
     def confirm_migration(self, context: RequestContext, migration: Any, instance: Instance,
                           network_info: list[dict[str, Any]] | None = None) -> None:
         dest = _migration_field(migration, "dest_compute")
+        resize_dir = self._instance_dir(instance.uuid) + RESIZE_SUFFIX
         with _instance_lock(instance.uuid):
+            # NOTE: nothing kept aside: confirmed already, or reverted (then
+            # the guest here is the instance, and stays).
+            if not os.path.exists(resize_dir):
+                return
             if dest and dest != self._hostname:
                 self._destroy_guest(instance.uuid)
                 self._unplug_vifs(instance, network_info)
-            resize_dir = self._instance_dir(instance.uuid) + RESIZE_SUFFIX
-            if os.path.exists(resize_dir):
-                shutil.rmtree(resize_dir)
+            shutil.rmtree(resize_dir)
         LOG.info("Move of instance %s confirmed; the files kept aside are removed",
                  instance.uuid)
 
