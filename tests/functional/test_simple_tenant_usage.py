@@ -89,6 +89,9 @@ def test_usage_bad_periods_and_paging(stack: Any) -> None:
     path = link["href"].split("/v2.1", 1)[1]
     rest = stack.compute("GET", path, headers=v240).json()
     assert len(rest["tenant_usages"][0]["server_usages"]) == 1
+    v275 = {"OpenStack-API-Version": "compute 2.75"}
+    unknown = stack.compute("GET", f"/os-simple-tenant-usage{query}&bogus=1", headers=v275)
+    assert unknown.status_code == 400 and "bogus" in unknown.text
     # before 2.40 no paging: every server in one answer
     whole = stack.compute("GET", f"/os-simple-tenant-usage{query}").json()
     assert len(whole["tenant_usages"][0]["server_usages"]) == 3

@@ -24,6 +24,7 @@ from novalite.objects.instance import Instance, InstanceList
 from novalite.policies.simple_tenant_usage import USAGE
 
 V240 = microversions.APIVersion(2, 40)
+V275 = microversions.APIVersion(2, 75)
 _FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M:%S.%f")
 PATH = "os-simple-tenant-usage"
 
@@ -131,8 +132,22 @@ class SimpleTenantUsageController:
         limit, marker = common.limit_and_marker(req.GET)
         return limit, marker
 
+    @staticmethod
+    def _check_params(req: Request, known: tuple[str, ...]) -> None:
+        """From 2.75 an unknown query parameter is a 400, as Nova's."""
+        if req.api_version < V275:
+            return
+        for name in req.GET:
+            if name not in known and name not in ("limit", "marker"):
+                raise errors.bad_request(
+                    f"Invalid input for query parameters {name}. Value: "
+                    f"{req.GET.get(name)}. Additional properties are not allowed "
+                    f"('{name}' was unexpected)")
+
     def _usages(self, req: Request, project_id: str | None, detailed: bool,
                 link_key: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        self._check_params(req, ("start", "end") if project_id is not None
+                           else ("start", "end", "detailed"))
         start, end = period(req)
         limit, marker = self._page(req)
         instances = active(req.context, start, end, project_id, limit, marker)
