@@ -563,8 +563,7 @@ class LibvirtDriver(driver.ComputeDriver):
                 try:
                     yield "file systems frozen by the guest agent"
                 finally:
-                    agent.command(guest.domain, "guest-fsfreeze-thaw",
-                                  timeout=CONF.libvirt.agent_timeout)
+                    _thaw(guest, instance)
                 return
         guest.pause()
         try:
@@ -950,6 +949,25 @@ def _migration_field(migration: Any, name: str) -> Any:
     if isinstance(migration, dict):
         return migration.get(name)
     return getattr(migration, name, None)
+
+
+def _thaw(guest: Guest, instance: Instance, attempts: int = 3) -> None:
+    """Thaw the guest's file systems; a guest left frozen hangs its
+    writers, so a failed thaw is retried, then reported."""
+    last: agent.AgentError | None = None
+    for attempt in range(attempts):
+        try:
+            agent.command(guest.domain, "guest-fsfreeze-thaw",
+                          timeout=CONF.libvirt.agent_timeout)
+            return
+        except agent.AgentError as e:
+            last = e
+            LOG.warning("Thawing the file systems of %s failed (attempt %d of %d): %s",
+                        instance.uuid, attempt + 1, attempts, e)
+            time.sleep(1)
+    raise exception.NovaliteException(
+        f"the file systems of instance {instance.uuid} could not be thawed after its "
+        f"snapshot: {last}")
 
 
 def _declares_agent(image_meta: dict[str, Any] | None) -> bool:
