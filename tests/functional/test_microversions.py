@@ -493,3 +493,27 @@ def test_server_show_and_update_at_2_100_have_novas_keys(stack, member):
     finally:
         call(stack, None, "DELETE", f"/servers/{sid}")
         stack.wait_gone(sid)
+
+
+def test_server_groups_and_scheduler_hints_in_show(stack):
+    group = ok(call(stack, "2.64", "POST", "/os-server-groups", {"server_group": {
+        "name": "mv-group", "policy": "anti-affinity"}}))["server_group"]
+    created = ok(call(stack, "2.71", "POST", "/servers", {
+        "server": {"name": "mv-grouped", "flavorRef": "1", "imageRef": stack.image_id,
+                   "networks": "none"},
+        "os:scheduler_hints": {"group": group["id"]}}), 202)["server"]
+    sid = created["id"]
+    try:
+        stack.wait_status(sid, "ACTIVE")
+        assert "server_groups" not in ok(call(stack, "2.70", "GET", f"/servers/{sid}"))["server"]
+        assert ok(call(stack, "2.71", "GET", f"/servers/{sid}"))["server"]["server_groups"] \
+            == [group["id"]]
+        updated = ok(call(stack, "2.71", "PUT", f"/servers/{sid}",
+                          {"server": {"name": "mv-grouped"}}))["server"]
+        assert updated["server_groups"] == [group["id"]]
+        shown = ok(call(stack, "2.100", "GET", f"/servers/{sid}"))["server"]
+        assert shown["scheduler_hints"] == {"group": [group["id"]]}
+    finally:
+        call(stack, None, "DELETE", f"/servers/{sid}")
+        stack.wait_gone(sid)
+        call(stack, "2.64", "DELETE", f"/os-server-groups/{group['id']}")

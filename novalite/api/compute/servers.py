@@ -491,9 +491,11 @@ def extras_for(req: Request, instances: list[Any], view: str) -> views.Extras:
     if version.at_least("2.47"):
         extras.flavor_extra_specs = policy.authorize(ctx, mvp.FLAVOR_EXTRA_SPECS,
                                                      do_raise=False)
-    # NOTE: the request specs hold the group (2.71, not in lists), the zone
-    # asked for (2.96), the image's properties (2.98) and the hints (2.100).
-    if version.at_least("2.96") or (view != "detail" and version.at_least("2.71")):
+    if version.at_least("2.71") and view != "detail":
+        extras.groups = _server_groups(ctx, instances)
+    # NOTE: the request specs hold the zone asked for (2.96), the image's
+    # properties (2.98) and the hints (2.100).
+    if version.at_least("2.96"):
         extras.specs = _request_specs(ctx, instances)
     if version.at_least("2.98"):
         for spec in extras.specs.values():
@@ -501,6 +503,20 @@ def extras_for(req: Request, instances: list[Any], view: str) -> views.Extras:
             if image is not None and image.obj_attr_is_set("id") and image.id:
                 extras.image_properties[image.id] = dict(image.properties or {})
     return extras
+
+
+def _server_groups(ctx: Any, instances: list[Any]) -> dict[str, str]:
+    """The uuid of the server group each instance is a member of (show and
+    update only: one instance)."""
+    from novalite.objects.instance_group import InstanceGroup
+
+    groups = {}
+    for instance in instances:
+        try:
+            groups[instance.uuid] = InstanceGroup.get_by_instance_uuid(ctx, instance.uuid).uuid
+        except exception.NotFound:
+            continue
+    return groups
 
 
 def _request_specs(ctx: Any, instances: list[Any]) -> dict[str, Any]:

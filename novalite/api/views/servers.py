@@ -173,6 +173,8 @@ class Extras:
     flavor_extra_specs: bool = False
     image_properties: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     specs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # NOTE: the uuid of the server group each server is a member of (2.71).
+    groups: dict[str, str] = dataclasses.field(default_factory=dict)
     # NOTE: "show", "detail" (a list) or "update": Nova shows each a little differently.
     view: str = "show"
 
@@ -263,7 +265,7 @@ def _versioned_fields(instance: Any, is_admin: bool, extras: Extras) -> dict:
         out["trusted_image_certificates"] = None
     spec = extras.specs.get(instance.uuid)
     if at("2.71") and extras.view != "detail":
-        group = getattr(spec, "instance_group", None) if spec is not None else None
+        group = extras.groups.get(instance.uuid)
         out["server_groups"] = [group] if group else []
     if at("2.73"):
         out["locked_reason"] = _system_metadata(instance).get("locked_reason")
