@@ -494,15 +494,17 @@ class FakeDriver(driver.ComputeDriver):
             raise driver.ResizeError(reason=(
                 f"unable to resize the root disk of instance {instance.uuid} down: flavor "
                 f"{flavor.name} has {flavor.root_gb} GiB, the disk is {current:.2f} GiB"))
+        disk_info = [{"name": "disk", "path": f"fake://{self._host}/{instance.uuid}/disk",
+                      "type": "qcow2", "virt_disk_size": current * 1024 ** 3}]
+        # NOTE: offered before anything changes: a failed offer leaves the
+        # guest as it was, as the libvirt driver's undo does.
+        if disk_transfer is not None:
+            for entry in disk_info:
+                disk_transfer.send(instance.uuid, str(entry["name"]), str(entry["path"]))
         guest.resize_from = {"vcpus": guest.vcpus, "memory_mb": guest.memory_mb,
                              "disk_gb": guest.disk_gb, "state": guest.state}
         guest.state = power_state.SHUTDOWN
         self._persist()
-        disk_info = [{"name": "disk", "path": f"fake://{self._host}/{instance.uuid}/disk",
-                      "type": "qcow2", "virt_disk_size": current * 1024 ** 3}]
-        if disk_transfer is not None:
-            for entry in disk_info:
-                disk_transfer.send(instance.uuid, str(entry["name"]), str(entry["path"]))
         return disk_info
 
     def finish_migration(self, context: RequestContext, migration: Any, instance: Instance,

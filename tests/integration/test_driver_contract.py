@@ -481,3 +481,49 @@ def test_move_to_another_host_reverted_on_the_source(case: DriverCase, tmp_path:
     # A confirm after the revert (nothing kept aside) leaves the guest alone.
     case.driver.confirm_migration(case.ctxt, migration, inst, [])
     assert case.driver.get_info(inst).state == power_state.RUNNING
+
+
+class BrokenTransfer(StagingTransfer):
+    """A channel that fails: on send, or on receive."""
+
+    def __init__(self, staging: str, fail_on: str) -> None:
+        super().__init__(staging)
+        self.fail_on = fail_on
+
+    def send(self, instance_uuid: str, name: str, path: str) -> None:
+        if self.fail_on == "send":
+            raise virt_driver.MigrationError(reason=f"channel broke sending {name}")
+        super().send(instance_uuid, name, path)
+
+    def receive(self, instance_uuid: str, name: str, source_path: str, dest_path: str) -> None:
+        if self.fail_on == "receive":
+            raise virt_driver.MigrationError(reason=f"channel broke receiving {name}")
+        super().receive(instance_uuid, name, source_path, dest_path)
+
+
+def test_a_failed_send_leaves_the_guest_as_it_was(case: DriverCase, tmp_path: Any) -> None:
+    inst = case.spawn()
+    with pytest.raises(virt_driver.MigrationError, match="channel broke sending disk"):
+        case.driver.migrate_disk_and_power_off(
+            case.ctxt, inst, "lvtest-other", _flavor("lvtest.bigger", 2, 1, 128), [],
+            disk_transfer=BrokenTransfer(str(tmp_path), "send"))
+    assert case.driver.get_info(inst).state == power_state.RUNNING
+    # Nothing is kept aside: a new move starts cleanly.
+    _resize(case, inst, _flavor("lvtest.bigger", 2, 1, 128))
+
+
+def test_a_failed_receive_leaves_nothing_on_the_destination(case: DriverCase,
+                                                            tmp_path: Any) -> None:
+    inst = case.spawn()
+    migration = {"source_compute": CONF.host, "dest_compute": "lvtest-other"}
+    disk_info = case.driver.migrate_disk_and_power_off(
+        case.ctxt, inst, "lvtest-other", _flavor("lvtest.bigger", 2, 1, 128), [],
+        disk_transfer=StagingTransfer(str(tmp_path)))
+    case.driver.confirm_migration(case.ctxt, migration, inst, [])
+    with pytest.raises(virt_driver.MigrationError, match="channel broke receiving disk"):
+        case.driver.finish_migration(case.ctxt, migration, inst, disk_info, [],
+                                     {"id": case.image_id}, True,
+                                     disk_transfer=BrokenTransfer(str(tmp_path), "receive"))
+    assert inst.uuid not in case.driver.list_instance_uuids()
+    with pytest.raises(exception.InstanceNotFound):
+        case.driver.get_info(inst)
