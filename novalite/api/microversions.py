@@ -54,11 +54,9 @@ SUPPORTED: list[tuple[str, str]] = [
              "(until 2.52)."),
     ("2.12", "no change in novalite: os-virtual-interfaces (nova-network) does not exist "
              "(404 at every version)."),
-    ("2.13", "os-server-groups: project_id and user_id in the view (the server groups "
-             "part of issue 12 applies it)."),
+    ("2.13", "os-server-groups: project_id and user_id in the view."),
     ("2.14", _NOT_YET.format("the evacuate action")),
-    ("2.15", "os-server-groups: soft-affinity and soft-anti-affinity (the server groups "
-             "part of issue 12 applies it)."),
+    ("2.15", "os-server-groups: soft-affinity and soft-anti-affinity policies."),
     ("2.16", "Servers: host_status (UP, DOWN, MAINTENANCE, UNKNOWN or '') in show and "
              "detail, for callers the os_compute_api:servers:show:host_status rule "
              "allows (admins)."),
@@ -97,10 +95,8 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.38", "GET /servers: an unknown status filter is 400 (was an empty list)."),
     ("2.39", "/images/{id}/metadata answers 404 (already so from 2.36); maxImageMeta "
              "leaves /limits."),
-    ("2.40", "os-simple-tenant-usage: limit and marker (the tenant usage part of issue "
-             "12 applies it)."),
-    ("2.41", "os-aggregates: 'uuid' in the view (the aggregates part of issue 12 applies "
-             "it)."),
+    ("2.40", "os-simple-tenant-usage: limit and marker (an instance uuid)."),
+    ("2.41", "os-aggregates: 'uuid' in the view."),
     ("2.42", "POST /servers: 'tag' on networks and block_device_mapping_v2 entries "
              "again."),
     ("2.43", "os-hosts answers 404 (novalite never had it)."),
@@ -142,8 +138,8 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.63", "POST /servers: trusted_image_certificates accepted by the schema; novalite "
              "does not verify image signatures, so a non-empty list is 400; servers show "
              "trusted_image_certificates (null)."),
-    ("2.64", "os-server-groups: policy and rules (the server groups part of issue 12 "
-             "applies it)."),
+    ("2.64", "os-server-groups: 'policy' and 'rules' (max_server_per_host) instead of "
+             "'policies' and 'metadata'."),
     ("2.65", _NOT_YET.format("live migration abort")),
     ("2.66", "GET /servers and os-instance-actions: changes-before filter (400 when "
              "before changes-since); os-migrations is not implemented yet."),
@@ -162,7 +158,8 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.74", "POST /servers: 'host' and 'hypervisor_hostname' accepted by the schema, "
              "for admins only (403 otherwise); novalite cannot honour a requested "
              "destination yet, so they answer 400 saying so (issue 12)."),
-    ("2.75", "Unknown query parameters of GET /servers and /servers/detail are 400; "
+    ("2.75", "Unknown query parameters of GET /servers, /servers/detail, "
+             "/os-server-groups and /os-simple-tenant-usage are 400; "
              "PUT /servers/{id} answers the whole server as GET does; flavors show swap "
              "0 instead of ''; os-hypervisors always show 'servers' when asked with "
              "with_servers."),
