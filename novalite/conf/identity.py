@@ -8,6 +8,14 @@ identity_group = cfg.OptGroup("identity", title="Built-in identity service")
 identity_opts = [
     cfg.IntOpt("token_expiration", default=3600, min=1,
                help="Seconds a token stays valid after it was issued."),
+    cfg.IntOpt("token_cache_time", default=5, min=0,
+               help="Seconds an API process keeps what validating a token read from "
+                    "the database (its user, project and roles), so that repeated "
+                    "requests with one token read it once. Identity changes made in "
+                    "the same process (revocation, password change, disabled user or "
+                    "project, removed role) apply at once; made by another process "
+                    "(another API worker, novalite-manage), within this many seconds. "
+                    "0 disables the cache."),
     cfg.StrOpt("key_repository", default=None, sample_default="$state_path/fernet-keys",
                help="Directory of the Fernet keys that sign and encrypt tokens "
                     "(created 0700 with one key on first use). Every API process "

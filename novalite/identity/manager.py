@@ -28,6 +28,7 @@ from novalite.identity import (
     passwords,
     store,
     throttle,
+    token_cache,
     tokens,
 )
 
@@ -138,17 +139,20 @@ def validate(token_id: str | None) -> AuthInfo:
     """Who a token stands for, now: Unauthorized when it is not a token of
     ours, expired, revoked, or its user, project or roles are gone."""
     token = tokens.decode(token_id) if token_id else None
-    if token is None or token.expired:
+    if token is None or token.expired or token_id is None:
         raise exception.Unauthorized()
-    found = store.token_subject(token.user_id, token.project_id, list(token.audit_ids),
-                                token.issued_at)
+    found = token_cache.get(token_id)
     if found is None:
-        raise exception.Unauthorized()
+        generation = token_cache.generation()
+        found = store.token_subject(token.user_id, token.project_id, list(token.audit_ids),
+                                    token.issued_at)
+        if found is None:
+            raise exception.Unauthorized()
+        token_cache.put(token_id, found, generation)
     user, project, assigned = found
     if not user["enabled"] or (project is not None and
                                (not project["enabled"] or not assigned)):
         raise exception.Unauthorized()
-    assert token_id is not None
     return AuthInfo(token_id, token, user, project, effective_roles(assigned))
 
 
