@@ -105,3 +105,21 @@ def test_finish_on_a_host_that_already_has_the_guest_is_refused(
     _move(a, b, inst)
     with pytest.raises(virt_driver.MigrationError, match="already has a guest on host fake-b"):
         b.finish_migration(CTXT, {}, inst, [], [], {"id": "img"}, True)
+
+
+def test_a_pending_move_and_a_suspended_guest_outlive_a_compute_restart(
+        hosts: tuple[FakeDriver, FakeDriver]) -> None:
+    a, _b = hosts
+    moving, sleeping = _spawned(a), _spawned(a)
+    a.migrate_disk_and_power_off(CTXT, moving, "fake-a", _flavor("big", 2, 2, 128), [VIF])
+    a.suspend(CTXT, sleeping)
+    FakeDriver._hypervisors.clear()
+    again = FakeDriver(NullVirtAPI())
+    again.init_host("fake-a")
+    assert again.get_info(sleeping).state == power_state.SUSPENDED
+    again.resume(CTXT, sleeping, [VIF])
+    assert again.get_info(sleeping).state == power_state.RUNNING
+    again.finish_revert_migration(CTXT, moving, [VIF])
+    assert again.get_info(moving).state == power_state.RUNNING
+    res = again.get_available_resource("fake-a")
+    assert (res.vcpus_used, res.memory_mb_used) == (2, 128)
