@@ -154,7 +154,7 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.72", "Servers with ports that have a resource request (novalite has no ports: "
              "no change)."),
     ("2.73", "Servers: 'locked_reason' in show, detail and update answers; 'locked' "
-             "filter for GET /servers (as a sort key it is not supported yet)."),
+             "filter and sort key for GET /servers (the sort key is ignored before)."),
     ("2.74", "POST /servers: 'host' and 'hypervisor_hostname' accepted by the schema, "
              "for admins only (403 otherwise); novalite cannot honour a requested "
              "destination yet, so they answer 400 saying so (issue 12)."),

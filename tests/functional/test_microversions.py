@@ -445,6 +445,8 @@ def test_list_filters_of_later_versions(stack, server, member):
                 "&changes-before=2019-01-01T00:00:00Z")
     assert resp.status_code == 400
     assert sid in ids("2.73", "locked=false") and sid not in ids("2.73", "locked=true")
+    assert sid in ids("2.73", "sort_key=locked&sort_dir=asc")
+    assert ids("2.72", "sort_key=locked&sort_dir=asc") == ids("2.72", "")
     # NOTE: user_id became a user filter at 2.83; a member's own servers here.
     member_server = ok(call(stack, "2.52", "POST", "/servers", {"server": {
         "name": "mv-member", "flavorRef": "1", "imageRef": stack.image_id,

@@ -95,6 +95,9 @@ class ServersController:
         limit, marker = common.limit_and_marker(req.GET)
         sort_key, sort_dir = common.sort_params(req.GET)
         sort_key = _SORT_KEYS.get(sort_key, sort_key)
+        if sort_key == "locked" and not version.at_least("2.73"):
+            # NOTE: as Nova: a sort key only from 2.73, ignored before.
+            sort_key, sort_dir = "created_at", "desc"
         try:
             instances = list(self.compute_api.get_all(ctx, search_opts, limit=limit,
                                                       marker=marker, sort_key=sort_key,
