@@ -178,6 +178,10 @@ def test_group_api_shapes_per_microversion(stack: Any) -> None:
         assert resp.status_code == 400, (body, resp.text)
     listed = stack.compute("GET", "/os-server-groups").json()["server_groups"]
     assert [g["id"] for g in listed] == [old["id"]]
+    assert stack.compute("GET", "/os-server-groups?offset=1").json()["server_groups"] == []
+    v275 = {"OpenStack-API-Version": "compute 2.75"}
+    assert stack.compute("GET", "/os-server-groups?bogus=1", headers=v275).status_code == 400
+    assert stack.compute("GET", "/os-server-groups?bogus=1").status_code == 200
     assert stack.compute("DELETE", f"/os-server-groups/{old['id']}").status_code == 204
     missing = stack.compute("GET", f"/os-server-groups/{old['id']}")
     assert missing.status_code == 404 and old["id"] in missing.json()["itemNotFound"]["message"]

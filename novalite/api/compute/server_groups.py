@@ -27,6 +27,8 @@ from novalite.policies.server_groups import SERVER_GROUPS
 V213 = microversions.APIVersion(2, 13)
 V215 = microversions.APIVersion(2, 15)
 V264 = microversions.APIVersion(2, 64)
+V275 = microversions.APIVersion(2, 75)
+_INDEX_PARAMS = ("all_projects", "limit", "offset")
 
 
 class ServerGroupsOverQuota(exception.QuotaError):
@@ -68,6 +70,12 @@ class ServerGroupsController:
         """The project's groups; every project's with ``all_projects`` (admins)."""
         ctx = req.context
         policy.authorize(ctx, SERVER_GROUPS % "index", {"project_id": ctx.project_id})
+        if req.api_version >= V275:
+            unknown = sorted(set(req.GET) - set(_INDEX_PARAMS))
+            if unknown:
+                raise errors.bad_request(
+                    f"Invalid input for query parameters {unknown[0]}. Additional properties "
+                    f"are not allowed ('{unknown[0]}' was unexpected)")
         project_id: str | None = ctx.project_id
         if "all_projects" in req.GET:
             policy.authorize(ctx, SERVER_GROUPS % "index:all_projects",
