@@ -176,10 +176,14 @@ def _hint(spec: RequestSpec, name: str) -> bool:
 class SameHostFilter(BaseHostFilter):
     """``same_host``: a host running one of the given servers."""
 
-    def host_passes(self, host_state: HostState, spec: RequestSpec) -> bool:
+    def filter_hosts(self, hosts: list[HostState], spec: RequestSpec) -> list[HostState]:
         if not _hint(spec, "same_host"):
-            return True
-        return host_state.host in request_view(spec).hint_hosts.get("same_host", set())
+            return hosts
+        wanted = request_view(spec).hint_hosts.get("same_host", set())
+        return [h for h in hosts if h.host in wanted]
+
+    def host_passes(self, host_state: HostState, spec: RequestSpec) -> bool:
+        return self.filter_hosts([host_state], spec) == [host_state]
 
     def reason(self, host_state: HostState, spec: RequestSpec) -> str:
         return "runs none of the servers of the same_host hint"
@@ -188,11 +192,14 @@ class SameHostFilter(BaseHostFilter):
 class DifferentHostFilter(BaseHostFilter):
     """``different_host``: a host running none of the given servers."""
 
-    def host_passes(self, host_state: HostState, spec: RequestSpec) -> bool:
+    def filter_hosts(self, hosts: list[HostState], spec: RequestSpec) -> list[HostState]:
         if not _hint(spec, "different_host"):
-            return True
-        return host_state.host not in request_view(spec).hint_hosts.get(
-            "different_host", set())
+            return hosts
+        unwanted = request_view(spec).hint_hosts.get("different_host", set())
+        return [h for h in hosts if h.host not in unwanted]
+
+    def host_passes(self, host_state: HostState, spec: RequestSpec) -> bool:
+        return self.filter_hosts([host_state], spec) == [host_state]
 
     def reason(self, host_state: HostState, spec: RequestSpec) -> str:
         return "runs a server of the different_host hint"
