@@ -29,6 +29,7 @@ from novalite.conf import CONF
 from novalite.db import instance_groups as db_groups
 from novalite.db import keypairs as db_keypairs
 from novalite.db import quotas as db
+from novalite.db import server_records as db_records
 
 UNLIMITED = -1
 
@@ -181,6 +182,13 @@ def server_create_check(context: Any, project_id: str, count: int, vcpus: int,
         _raise_if_over(_with_defaults(own_limits), usage, deltas, requested)
 
     return check
+
+
+def checked_when_recorded() -> bool:
+    """True when ``server_create_check``, run in the transaction that records
+    the servers, is exact (a project's creates are serialised there, see
+    ``db.server_records``): a check before recording then adds only a read."""
+    return bool(CONF.quota.recheck_quota) and db_records.check_is_exact()
 
 
 def _with_defaults(own: dict[str, int]) -> dict[str, int]:

@@ -322,6 +322,11 @@ def _allowed_count(context: RequestContext, min_count: int, max_count: int, flav
     """How many of ``min_count``..``max_count`` servers the project's quota
     allows: as Nova, as many as fit; 403 "Quota exceeded for ..." when not
     even ``min_count`` do."""
+    if min_count == max_count and quota.checked_when_recorded():
+        # NOTE: the check in the transaction that records the servers is
+        # exact on this backend and gives the same answer and message; one
+        # before it would read the same figures once more.
+        return max_count
     count = max_count
     if min_count < max_count:
         limits = quota.get_project_quotas(_project_id(context))
