@@ -519,3 +519,15 @@ def test_server_groups_and_scheduler_hints_in_show(stack):
         call(stack, None, "DELETE", f"/servers/{sid}")
         stack.wait_gone(sid)
         call(stack, "2.64", "DELETE", f"/os-server-groups/{group['id']}")
+
+
+def test_actions_of_a_deleted_server_from_2_21(stack):
+    sid = ok(call(stack, "2.37", "POST", "/servers", {"server": {
+        "name": "mv-gone", "flavorRef": "1", "imageRef": stack.image_id,
+        "networks": "none"}}), 202)["server"]["id"]
+    stack.wait_status(sid, "ACTIVE")
+    call(stack, None, "DELETE", f"/servers/{sid}")
+    stack.wait_gone(sid)
+    assert call(stack, "2.20", "GET", f"/servers/{sid}/os-instance-actions").status_code == 404
+    actions = ok(call(stack, "2.21", "GET", f"/servers/{sid}/os-instance-actions"))
+    assert {a["action"] for a in actions["instanceActions"]} >= {"create", "delete"}
