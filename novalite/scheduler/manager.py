@@ -18,7 +18,7 @@ from novalite import exception, manager, typed_rpc
 from novalite.conf import CONF
 from novalite.context import RequestContext
 from novalite.scheduler.batch import Destination, SelectionQueue
-from novalite.scheduler.filters import FilterHandler
+from novalite.scheduler.filters import FilterHandler, affinity_filter
 from novalite.scheduler.host_manager import Consumption, HostManager, Snapshot
 from novalite.scheduler.host_state import HostState, RequestSpec, Usage
 from novalite.scheduler.weighers import WeightHandler
@@ -74,4 +74,5 @@ class SchedulerManager(manager.Manager):
             for host, consumption in reversed(taken):
                 self.host_manager.release(host, consumption)
             raise
+        affinity_filter.selected(spec, instance_uuids, [h.host for h, _c in taken])
         return [{"host": h.host, "nodename": h.nodename} for h, _c in taken]

@@ -88,6 +88,30 @@ def test_a_multi_create_into_an_anti_affinity_group_spreads(two_hosts: Any) -> N
     assert sorted(_host(s) for s in done) == ["host1", "host2"]
 
 
+def test_concurrent_creates_into_anti_affinity_groups_land_apart(two_hosts: Any) -> None:
+    """Separate requests racing each other: the second is scheduled before
+    the first's instance row names its host, so the scheduler counts the
+    host it chose for the first (three groups, two servers each, at once)."""
+    import threading
+
+    stack = two_hosts
+    groups = [_group(stack, "anti-affinity", f"c{i}") for i in range(3)]
+    made: dict[str, list[str]] = {g["id"]: [] for g in groups}
+
+    def boot(group_id: str, name: str) -> None:
+        made[group_id].append(_boot_in(stack, group_id, name)["id"])
+
+    threads = [threading.Thread(target=boot, args=(g["id"], f"{g['name']}-{n}"))
+               for g in groups for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for group_id, ids in made.items():
+        hosts = sorted(_host(stack.wait_status(i, "ACTIVE")) for i in ids)
+        assert hosts == ["host1", "host2"], (group_id, hosts)
+
+
 def test_a_multi_create_larger_than_the_hosts_fails_as_one_request(two_hosts: Any) -> None:
     """Three servers, two hosts, anti-affinity: no placement fits, so the
     whole request is NoValidHost (as Nova), every server in ERROR."""

@@ -5,8 +5,9 @@ DifferentHostFilter (the ``same_host`` / ``different_host`` hints), as
 Nova's of those names.
 
 Where a group's members run is read once per request from the database
-(the members' instance rows), plus where this request's own earlier
-instances went: a multi-create into an anti-affinity group must spread
+(the members' instance rows), plus where this scheduler placed members
+whose rows do not name their host yet (``selected``: concurrent creates
+into one group), plus where this request's own earlier instances went: a multi-create into an anti-affinity group must spread
 although none of its instances has a host yet. The scheduler's loop places
 one instance at a time and consumes the chosen host, so when the request
 moves on to its next instance the host whose instance count grew is the
@@ -19,6 +20,8 @@ it to the spec's group) would not need the inference.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,6 +38,47 @@ from novalite.scheduler.filters import BaseHostFilter, plural
 from novalite.scheduler.host_state import HostState, RequestSpec
 
 _VIEW_ATTR = "_novalite_request_view"
+
+# NOTE: how long this scheduler counts a group member on the host it chose
+# for it before the member's instance row names that host (the conductor
+# writes it right after the answer; a build that never gets there must not
+# hold the host forever).
+PENDING_SECONDS = 300.0
+_pending: dict[str, dict[str, tuple[str, float]]] = {}
+_pending_lock = threading.Lock()
+
+
+def selected(spec: RequestSpec, instance_uuids: Sequence[str], hosts: Sequence[str]) -> None:
+    """The scheduler's answer to a request: its instances of a server group
+    count on their hosts for the next requests at once, before any instance
+    row names its host (concurrent creates into one anti-affinity group must
+    not land together)."""
+    group_uuid = spec.instance_group if spec.obj_attr_is_set("instance_group") else None
+    if not group_uuid:
+        return
+    now = time.monotonic()
+    with _pending_lock:
+        placed = _pending.setdefault(str(group_uuid), {})
+        placed.update((uuid, (host, now)) for uuid, host in zip(instance_uuids, hosts,
+                                                                 strict=True))
+
+
+def _pending_hosts(group_uuid: str, members: Sequence[str], recorded: dict[str, str],
+                   exclude: str | None) -> Counter[str]:
+    """Hosts of members this scheduler placed that no instance row shows yet."""
+    now = time.monotonic()
+    live = set(members)
+    out: Counter[str] = Counter()
+    with _pending_lock:
+        placed = _pending.get(group_uuid, {})
+        for uuid, (host, when) in list(placed.items()):
+            if uuid in recorded or uuid not in live or now - when > PENDING_SECONDS:
+                del placed[uuid]
+            elif uuid != exclude:
+                out[host] += 1
+        if not placed:
+            _pending.pop(group_uuid, None)
+    return out
 
 
 @dataclass
@@ -69,9 +113,10 @@ def _load(spec: RequestSpec) -> RequestView:
         except InstanceGroupNotFound:
             group = None
         else:
-            hosts = Counter(host for uuid, host in
-                            InstanceGroup.get_member_hosts(ctxt, group_uuid).items()
+            recorded = InstanceGroup.get_member_hosts(ctxt, group_uuid)
+            hosts = Counter(host for uuid, host in recorded.items()
                             if uuid != spec.instance_uuid)
+            hosts += _pending_hosts(group_uuid, group.members, recorded, spec.instance_uuid)
     view = RequestView(group=group, member_hosts=hosts)
     hints = spec.scheduler_hints if spec.obj_attr_is_set("scheduler_hints") else {}
     for hint in ("same_host", "different_host"):
