@@ -38,6 +38,7 @@ from datetime import datetime
 from oslo_log import log as logging
 
 from novalite import context as nl_context
+from novalite import persistence
 from novalite.conf import CONF
 from novalite.context import RequestContext
 from novalite.objects.compute_node import ComputeNode, ComputeNodeList
@@ -153,7 +154,9 @@ class HostManager:
             self._pending = True
             if self._thread is None or not self._thread.is_alive():
                 self._stopping = False
-                self._thread = threading.Thread(target=self._refresh_loop,
+                # NOTE: bound: the thread keeps the service's persistence
+                # route (the scheduler's: the database, here).
+                self._thread = threading.Thread(target=persistence.bound(self._refresh_loop),
                                                 name="scheduler-host-states", daemon=True)
                 self._thread.start()
             self._cv.notify_all()
