@@ -11,6 +11,9 @@ from oslo_utils import uuidutils
 
 from novalite import exception, policy, quota
 from novalite.compute import rpcapi, server_groups, task_states, vm_states
+from novalite.compute.api_images import ImageActionsAPI
+from novalite.compute.api_moves import MoveActionsAPI
+from novalite.compute.api_power import PowerActionsAPI
 from novalite.compute.resource_tracker import IMAGE_VIRTUAL_SIZE_KEY
 from novalite.conductor import rpcapi as conductor_rpcapi
 from novalite.conf import CONF
@@ -42,7 +45,7 @@ def _check_state(instance: Instance, action: str, vm_state: tuple[Any, ...] | No
                                              attr="task_state", state=instance.task_state)
 
 
-class API:
+class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
     def __init__(self) -> None:
         self.conductor = conductor_rpcapi.ConductorAPI()
         self.compute_rpcapi = rpcapi.ComputeAPI()

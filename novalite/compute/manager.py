@@ -23,7 +23,10 @@ from oslo_log import log as logging
 from novalite import context as nl_context
 from novalite import exception, manager, persistence
 from novalite.compute import task_states, vm_states
+from novalite.compute.image_actions import ComputeImageActions
+from novalite.compute.move_actions import ComputeMoveActions
 from novalite.compute.periodic import ComputePeriodicTasks
+from novalite.compute.power_actions import ComputePowerActions
 from novalite.compute.recovery import ComputeRecovery
 from novalite.compute.resource_tracker import ResourceTracker
 from novalite.conductor import rpcapi as conductor_rpcapi
@@ -84,10 +87,13 @@ class ComputeV3Proxy:
         raise AttributeError(name)
 
 
-class ComputeManager(ComputePeriodicTasks, ComputeRecovery, manager.Manager):
-    """Manages the instances of one compute host."""
+class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveActions,
+                     ComputePeriodicTasks, ComputeRecovery, manager.Manager):
+    """Manages the instances of one compute host (the families of
+    operations beyond build, delete and the seed's power actions are mixins:
+    power_actions, image_actions, move_actions)."""
 
-    target = messaging.Target(version="6.2")
+    target = messaging.Target(version="6.5")
 
     def __init__(self, compute_driver: str | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

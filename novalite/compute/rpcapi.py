@@ -11,6 +11,16 @@ API version history (minor bumps only add; the client downgrades with
     * 6.2 - run_instance takes a RequestSpec object and the build's
             InjectedFileList (a 6.0/6.1 host gets RequestSpec.to_legacy_dict()
             and no files).
+    * 6.3 - Power and access actions: pause_instance, unpause_instance,
+            suspend_instance, resume_instance, rescue_instance,
+            unrescue_instance, set_admin_password, trigger_crash_dump,
+            get_serial_console (novalite/compute/power_actions.py).
+    * 6.4 - Image actions: snapshot_instance, backup_instance,
+            shelve_instance, shelve_offload_instance, unshelve_instance,
+            rebuild_instance (novalite/compute/image_actions.py).
+    * 6.5 - Moves: prep_resize, resize_instance, finish_resize,
+            confirm_resize, revert_resize, finish_revert_resize,
+            live migration methods (novalite/compute/move_actions.py).
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-CURRENT_VERSION = "6.2"
+CURRENT_VERSION = "6.5"
 V3_PROXY_VERSION = "3.0"
 
 

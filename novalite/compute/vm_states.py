@@ -2,9 +2,16 @@
 
 ACTIVE = "active"
 BUILDING = "building"
+PAUSED = "paused"
+SUSPENDED = "suspended"
 STOPPED = "stopped"
-ERROR = "error"
+RESCUED = "rescued"
+RESIZED = "resized"
+SOFT_DELETED = "soft-delete"
 DELETED = "deleted"
+ERROR = "error"
+SHELVED = "shelved"
+SHELVED_OFFLOADED = "shelved_offloaded"
 
-ALLOW_HARD_REBOOT = (ACTIVE, STOPPED, ERROR)
+ALLOW_HARD_REBOOT = (ACTIVE, STOPPED, PAUSED, SUSPENDED, RESCUED, ERROR)
 ALLOW_SOFT_REBOOT = (ACTIVE,)

@@ -15,6 +15,8 @@ from novalite import context as nl_context
 from novalite import exception, manager, typed_rpc
 from novalite.compute import rpcapi as compute_rpcapi
 from novalite.compute import task_states, vm_states
+from novalite.conductor.image_tasks import ConductorImageTasks
+from novalite.conductor.move_tasks import ConductorMoveTasks
 from novalite.conf import CONF
 from novalite.manager import PeriodicTask
 from novalite.objects import base as objects_base
@@ -31,8 +33,8 @@ if TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 
 
-class ConductorManager(manager.Manager):
-    target = messaging.Target(version="1.2")
+class ConductorManager(ConductorImageTasks, ConductorMoveTasks, manager.Manager):
+    target = messaging.Target(version="1.4")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

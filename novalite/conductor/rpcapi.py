@@ -12,6 +12,9 @@ API version history:
             object and the build's InjectedFileList (a 1.1 conductor gets
             RequestSpec.to_legacy_dict() and no files: it read them from
             system_metadata, which holds them no more).
+    * 1.3 - unshelve_instance, rebuild_instance (novalite/conductor/image_tasks.py).
+    * 1.4 - migrate_server (resize, cold migration), live_migrate_instance,
+            evacuate (novalite/conductor/move_tasks.py).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
     """Also the objects' indirection API: compute's remotable object methods
     arrive at the conductor's object_* methods."""
 
-    RPC_API_VERSION = "1.2"
+    RPC_API_VERSION = "1.4"
 
     def __init__(self) -> None:
         target = messaging.Target(topic=CONF.conductor_topic, version="1.0")

@@ -10,7 +10,7 @@ import webob
 
 from novalite import policy
 from novalite.api import errors, validation
-from novalite.api.compute import admin_actions
+from novalite.api.compute import actions_images, actions_moves, actions_power, admin_actions
 from novalite.api.compute.servers import target_of
 from novalite.api.schemas import servers as schemas
 from novalite.api.wsgi import Request
@@ -38,6 +38,8 @@ class ServerActionsController:
             "os-resetState": (self._reset_state, _validator(admin_actions.reset_state),
                               admin_policies.RESET_STATE),
         }
+        for family in (actions_power, actions_images, actions_moves):
+            self._actions.update(family.actions(compute_api))
 
     @validation.schema(schemas.action)
     @validation.openapi(responses={

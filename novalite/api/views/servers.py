@@ -22,17 +22,43 @@ from novalite.objects.network import FixedIPList
 
 DEFAULT = "default"
 
+_RESIZING: dict[str | None, str] = {
+    task_states.RESIZE_PREP: "RESIZE",
+    task_states.RESIZE_MIGRATING: "RESIZE",
+    task_states.RESIZE_MIGRATED: "RESIZE",
+    task_states.RESIZE_FINISH: "RESIZE",
+}
+_REBUILDING: dict[str | None, str] = {
+    task_states.REBUILDING: "REBUILD",
+    task_states.REBUILD_BLOCK_DEVICE_MAPPING: "REBUILD",
+    task_states.REBUILD_SPAWNING: "REBUILD",
+}
+
+# NOTE: Nova's map (nova/api/openstack/common.py), state for state.
 _STATE_MAP: dict[str, dict[str | None, str]] = {
     vm_states.ACTIVE: {
         DEFAULT: "ACTIVE",
         task_states.REBOOTING: "REBOOT",
         task_states.REBOOTING_HARD: "HARD_REBOOT",
+        task_states.UPDATING_PASSWORD: "PASSWORD",
+        task_states.MIGRATING: "MIGRATING",
+        **_REBUILDING,
+        **_RESIZING,
     },
     vm_states.BUILDING: {DEFAULT: "BUILD"},
-    vm_states.STOPPED: {DEFAULT: "SHUTOFF"},
-    vm_states.ERROR: {DEFAULT: "ERROR"},
+    vm_states.STOPPED: {DEFAULT: "SHUTOFF", **_RESIZING, **_REBUILDING},
+    vm_states.RESIZED: {DEFAULT: "VERIFY_RESIZE",
+                        task_states.RESIZE_REVERTING: "REVERT_RESIZE"},
+    vm_states.PAUSED: {DEFAULT: "PAUSED", task_states.MIGRATING: "MIGRATING"},
+    vm_states.SUSPENDED: {DEFAULT: "SUSPENDED"},
+    vm_states.RESCUED: {DEFAULT: "RESCUE"},
+    vm_states.ERROR: {DEFAULT: "ERROR", **_REBUILDING},
     vm_states.DELETED: {DEFAULT: "DELETED"},
+    vm_states.SOFT_DELETED: {DEFAULT: "SOFT_DELETED"},
+    vm_states.SHELVED: {DEFAULT: "SHELVED"},
+    vm_states.SHELVED_OFFLOADED: {DEFAULT: "SHELVED_OFFLOADED"},
 }
+
 
 # NOTE: Nova shows progress only while it can change, a fault only when
 # something went wrong.

@@ -1,0 +1,12 @@
+"""The compute manager's part for snapshot (createImage), createBackup, shelve / shelveOffload / unshelve, rebuild.
+
+A mixin of ComputeManager (novalite/compute/manager.py keeps the seed's
+entry points; each family of operations lives in a module of its own, as
+STYLE.md asks). The RPC methods here are served by ComputeManager's target.
+"""
+
+from __future__ import annotations
+
+
+class ComputeImageActions:
+    """Host-side snapshot (createImage), createBackup, shelve / shelveOffload / unshelve, rebuild."""
