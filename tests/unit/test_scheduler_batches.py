@@ -287,3 +287,13 @@ def test_no_hosts_at_all(make_scheduler):
     mgr, _hosts = make_scheduler([])
     with pytest.raises(exception.NoValidHost, match="there are no compute hosts"):
         select(mgr, spec(), [UUIDS[0]])
+
+
+def test_no_valid_host_names_ten_hosts_per_filter_and_counts_the_rest(make_scheduler):
+    mgr, _hosts = make_scheduler([node(f"host-{i:02d}", memory_mb=1024) for i in range(25)])
+    with pytest.raises(exception.NoValidHost) as err:
+        select(mgr, spec(), [UUIDS[0]])
+    text = str(err.value)
+    assert "RamFilter removed 25 of 25 hosts (host-00: 1024 MiB free RAM" in text
+    assert "host-09: 1024 MiB free RAM and 15 more)" in text
+    assert "host-10" not in text

@@ -23,6 +23,9 @@ from novalite.scheduler.host_state import HostState, RequestSpec
 
 NAMESPACE = "novalite.scheduler.filters"
 IGNORE_HOSTS_STEP = "ignore_hosts"
+# NOTE: a NoValidHost names at most this many hosts per filter: in a cloud
+# of a thousand hosts the message (a user's fault text) stays readable.
+EXPLAIN_HOSTS = 10
 
 
 class SchedulerPluginNotFound(NovaliteException):
@@ -159,7 +162,10 @@ class FilterResult:
         for step in self.steps:
             if not step.removed:
                 continue
-            hosts = ", ".join(f"{r.host}: {r.reason}" for r in step.removed)
+            shown = step.removed_states[:EXPLAIN_HOSTS]
+            hosts = ", ".join(f"{h.host}: {step.reason(h)}" for h in shown)
+            if len(step.removed_states) > len(shown):
+                hosts += f" and {len(step.removed_states) - len(shown)} more"
             parts.append(f"{step.name} removed {len(step.removed)} of "
                          f"{plural(self.total, 'host')} ({hosts})")
         return "; ".join(parts)
