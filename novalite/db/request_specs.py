@@ -32,6 +32,17 @@ def request_spec_get_by_instance_uuid(instance_uuid: str) -> dict[str, Any]:
 
 
 @retry_on_db_error
+def request_specs_get_by_instance_uuids(instance_uuids: list[str]) -> list[dict[str, Any]]:
+    """The specs of many instances in one query (those that have one)."""
+    if not instance_uuids:
+        return []
+    with _session() as s:
+        q = sa.select(models.RequestSpec).where(
+            models.RequestSpec.instance_uuid.in_(instance_uuids))
+        return [row.as_dict() for row in s.scalars(q)]
+
+
+@retry_on_db_error
 def request_spec_update(instance_uuid: str, spec: str) -> None:
     with _session() as s:
         done = s.execute(sa.update(models.RequestSpec)

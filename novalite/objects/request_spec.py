@@ -209,7 +209,8 @@ class RequestSpec(base.NovaliteObject):
     """One build request (for ``num_instances`` instances of one flavor)."""
 
     # Version 1.0: Initial version
-    VERSION = "1.0"
+    # Version 1.1: get_by_instance_uuids (the server views of microversions 2.96+)
+    VERSION = "1.1"
 
     fields = {
         "id": fields.IntegerField(),
@@ -392,6 +393,14 @@ class RequestSpec(base.NovaliteObject):
     def get_by_instance_uuid(cls, context: RequestContext, instance_uuid: str) -> RequestSpec:
         """RequestSpecNotFound when the instance has none."""
         return cls._from_db_row(context, db.request_spec_get_by_instance_uuid(instance_uuid))
+
+    @classmethod
+    @base.remotable
+    def get_by_instance_uuids(cls, context: RequestContext,
+                              instance_uuids: list[str]) -> dict[str, RequestSpec]:
+        """``{instance_uuid: spec}`` in one query; instances without a spec are left out."""
+        rows = db.request_specs_get_by_instance_uuids(list(instance_uuids))
+        return {row["instance_uuid"]: cls._from_db_row(context, row) for row in rows}
 
     @classmethod
     @base.remotable

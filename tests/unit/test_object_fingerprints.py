@@ -50,7 +50,7 @@ EXPECTED = {
     "NetworkList": "1.0-bd543d2568147416af936c6a302416f3",
     "NetworkRequest": "1.0-9880e279a0a7abc1d15d6a53e13a5c96",
     "NetworkRequestList": "1.0-15ecf022a68ddbb8c2a6739cfc9f8f5e",
-    "RequestSpec": "1.0-b12075cd1d9a0906b91d357815fed56a",
+    "RequestSpec": "1.1-2250a94eb03f24449dac413caa219d8a",
     "SchedulerRetries": "1.0-842099775ad19981c5dd0b1b006f2e3e",
     "Service": "1.0-ca866dc4b27f40200ed4d69d638c7596",
     "ServiceList": "1.0-f6621975c20e5805eb2b67dec3679efc",

@@ -525,13 +525,7 @@ def _server_groups(ctx: Any, instances: list[Any]) -> dict[str, str]:
 def _request_specs(ctx: Any, instances: list[Any]) -> dict[str, Any]:
     from novalite.objects.request_spec import RequestSpec
 
-    specs = {}
-    for instance in instances:
-        try:
-            specs[instance.uuid] = RequestSpec.get_by_instance_uuid(ctx, instance.uuid)
-        except exception.NotFound:
-            continue
-    return specs
+    return RequestSpec.get_by_instance_uuids(ctx, [i.uuid for i in instances])
 
 
 def host_statuses(ctx: Any, instances: list[Any]) -> dict[str, str]:
