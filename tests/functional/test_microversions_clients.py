@@ -5,6 +5,7 @@ version discovery against the in-process stack."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import openstack as sdk
@@ -105,3 +106,38 @@ def test_openstacksdk_negotiates_2_100(stack):
         assert list(conn.compute.servers()) == []
     finally:
         conn.close()
+
+
+def test_novaclient_at_its_newest_version(stack):
+    from keystoneauth1 import loading, session
+    from novaclient import api_versions
+    from novaclient import client as nova_client
+
+    password = "mv-" + uuid.uuid4().hex[:8]
+    stack.make_user("mvnova", "mvnova", "member", password=password)
+    loader = loading.get_plugin_loader("password")
+    sess = session.Session(auth=loader.load_from_options(
+        auth_url=stack.base_url + "/identity/v3", username="mvnova", password=password,
+        project_name="mvnova", user_domain_id="default", project_domain_id="default"))
+    # NOTE: novaclient knows up to 2.96; the server's 2.100 makes that its newest.
+    version = api_versions.discover_version(nova_client.Client("2.1", session=sess),
+                                            api_versions.APIVersion("2.latest"))
+    assert version == api_versions.APIVersion("2.96")
+    nova = nova_client.Client(version, session=sess)
+    server = nova.servers.create("mv-nova", image=stack.image_id, flavor="1", nics="none",
+                                 description="from novaclient", tags=["nc"])
+    deadline = time.monotonic() + 60
+    while nova.servers.get(server.id).status != "ACTIVE":
+        assert time.monotonic() < deadline, "server never became ACTIVE"
+        time.sleep(0.2)
+    got = nova.servers.get(server.id)
+    assert got.description == "from novaclient" and got.tags == ["nc"]
+    assert got.pinned_availability_zone is None
+    nova.servers.update(server.id, description="changed")
+    assert nova.servers.get(server.id).description == "changed"
+    assert [s.id for s in nova.servers.list(search_opts={"tags": "nc"})] == [server.id]
+    nova.servers.delete(server.id)
+    deadline = time.monotonic() + 60
+    while [s for s in nova.servers.list() if s.id == server.id]:
+        assert time.monotonic() < deadline, "server never went away"
+        time.sleep(0.2)
