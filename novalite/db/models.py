@@ -146,6 +146,10 @@ class Instance(SoftDeleteMixin, Base):
     metadata_: Mapped[dict | None] = mapped_column("metadata", JSON)
     system_metadata: Mapped[dict | None] = mapped_column(JSON)
     build_attempts: Mapped[list | None] = mapped_column(JSON)
+    # NOTE: a resize's flavors while it waits to be confirmed or reverted
+    # (Nova keeps them in instance_extra.flavor's "old" and "new"; migration 013).
+    old_flavor: Mapped[dict | None] = mapped_column(JSON)
+    new_flavor: Mapped[dict | None] = mapped_column(JSON)
 
 
 class InstanceFault(Base):
@@ -494,3 +498,32 @@ class Tag(Base):
 
     resource_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tag: Mapped[str] = mapped_column(String(80), primary_key=True)
+
+
+class Migration(SoftDeleteMixin, Base):
+    """A move of an instance (Nova's ``migrations``: resize, cold and live
+    migration, evacuation; migration 013)."""
+
+    __tablename__ = "migrations"
+    __table_args__ = (
+        UniqueConstraint("uuid", name="uniq_migrations0uuid"),
+        Index("migrations_instance_uuid_and_status_idx", "deleted", "instance_uuid", "status"),
+        Index("migrations_by_host_nodes_and_status_idx", "deleted", "source_compute",
+              "dest_compute", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36))
+    instance_uuid: Mapped[str] = mapped_column(String(36))
+    source_compute: Mapped[str | None] = mapped_column(String(255))
+    dest_compute: Mapped[str | None] = mapped_column(String(255))
+    source_node: Mapped[str | None] = mapped_column(String(255))
+    dest_node: Mapped[str | None] = mapped_column(String(255))
+    dest_host: Mapped[str | None] = mapped_column(String(255))
+    old_instance_type_id: Mapped[int | None] = mapped_column(Integer)
+    new_instance_type_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str | None] = mapped_column(String(255))
+    migration_type: Mapped[str | None] = mapped_column(String(255))
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    project_id: Mapped[str | None] = mapped_column(String(255))

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from novalite.context import RequestContext
 
 _EMPTY: dict[str, Any] = {"metadata": dict, "system_metadata": dict, "build_attempts": list}
-_NOT_DB = ("flavor", "fault", "id", "created_at", "updated_at", "deleted_at", "deleted")
+_FLAVORS = ("flavor", "old_flavor", "new_flavor")
+_NOT_DB = ("flavor", "old_flavor", "new_flavor", "fault", "id", "created_at", "updated_at", "deleted_at", "deleted")
 
 
 def _storage(name: str) -> str:
@@ -56,7 +57,9 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
     # Version 1.2: key_data, user_data, auto_disk_config (were system_metadata
     #              keys), as Nova's Instance fields
     # Version 1.3: display_description (microversion 2.19)
-    VERSION = "1.3"
+    # Version 1.4: old_flavor, new_flavor (a resize waiting to be confirmed
+    #              or reverted, as Nova's)
+    VERSION = "1.4"
 
     fields = {
         "id": fields.IntegerField(),
@@ -71,6 +74,8 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
         "availability_zone": fields.StringField(nullable=True),
         "image_ref": fields.StringField(nullable=True),
         "flavor": fields.ObjectField("Flavor", nullable=True),
+        "old_flavor": fields.ObjectField("Flavor", nullable=True),
+        "new_flavor": fields.ObjectField("Flavor", nullable=True),
         "vm_state": fields.StringField(nullable=True),
         "task_state": fields.StringField(nullable=True),
         "power_state": fields.IntegerField(nullable=True),
@@ -103,19 +108,23 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
                 primitive.pop(name, None)
         if versionutils.convert_version_to_tuple(target_version) < (1, 3):
             primitive.pop("display_description", None)
+        if versionutils.convert_version_to_tuple(target_version) < (1, 4):
+            primitive.pop("old_flavor", None)
+            primitive.pop("new_flavor", None)
 
     @classmethod
     def _from_db_object(cls, context: RequestContext | None, obj: Any, db_row: dict[str, Any],
                         fault: dict[str, Any] | None = None) -> Instance:
         row = dict(db_row)
         row["auto_disk_config"] = bool(row.get("auto_disk_config"))
-        flavor = row.pop("flavor", None)
+        flavors = {name: row.pop(name, None) for name in _FLAVORS}
         row["deleted"] = bool(row.get("deleted"))
         row["metadata"] = row.get("metadata") or {}
         row["system_metadata"] = row.get("system_metadata") or {}
         row["build_attempts"] = row.get("build_attempts") or []
         super()._from_db_object(context, obj, row)
-        obj.flavor = Flavor(**flavor) if flavor else None
+        for name, flavor in flavors.items():
+            setattr(obj, name, Flavor(**flavor) if flavor else None)
         obj.fault = (InstanceFault._from_db_object(context, InstanceFault(), fault)
                      if fault else None)
         obj.obj_reset_changes()
@@ -133,7 +142,7 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
         obj = cls()
         obj._context = context
         for name in cls.fields:
-            if name in ("flavor", "fault") or name not in db_row:
+            if name in _FLAVORS or name == "fault" or name not in db_row:
                 continue
             value = db_row[name]
             if isinstance(value, datetime.datetime) and value.tzinfo is None:
@@ -143,8 +152,9 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
             elif value is None and name in _EMPTY:
                 value = _EMPTY[name]()
             object.__setattr__(obj, _storage(name), value)
-        flavor = db_row.get("flavor")
-        obj.flavor = _trusted_flavor(flavor) if flavor else None
+        for name in _FLAVORS:
+            flavor = db_row.get(name)
+            setattr(obj, name, _trusted_flavor(flavor) if flavor else None)
         obj.fault = (InstanceFault._from_db_object(context, InstanceFault(), fault)
                      if fault else None)
         obj.obj_reset_changes()
@@ -152,8 +162,10 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
 
     def _db_values(self, names: Any) -> dict[str, Any]:
         values = {n: _db_value(getattr(self, n)) for n in names if n not in _NOT_DB}
-        if "flavor" in names:
-            values["flavor"] = self.flavor.to_snapshot() if self.flavor else None
+        for name in _FLAVORS:
+            if name in names:
+                flavor = getattr(self, name)
+                values[name] = flavor.to_snapshot() if flavor else None
         return values
 
     @base.remotable
