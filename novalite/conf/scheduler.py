@@ -23,15 +23,18 @@ scheduler_opts = [
     cfg.IntOpt("host_subset_size", default=1, min=1,
                help="Pick randomly among this many best hosts, to spread "
                     "concurrent requests."),
-    cfg.IntOpt("host_state_max_age_ms", default=250, min=0,
+    cfg.IntOpt("host_state_max_age_ms", default=1000, min=0,
                help="How old, in milliseconds, the scheduler's view of the "
                     "compute hosts may be when a request arrives: a request "
                     "is answered from a read of every host's service and node "
                     "that began at most this long before it arrived. Requests "
-                    "within this age share one read (with 1,000 hosts a read "
-                    "costs ~60 ms of CPU); what this scheduler placed since is "
-                    "counted in either way. 0 reads after every arrival "
-                    "(concurrent requests still share reads)."),
+                    "within this age share one read. What this scheduler placed "
+                    "since is counted in either way; the bound is for change "
+                    "made elsewhere (a compute's resource report, a service "
+                    "disabled, or down after service_down_time, 60 s). "
+                    "Below the time a read takes (0.1-0.9 s under load, more "
+                    "with more hosts) every request waits for one. 0 reads after "
+                    "every arrival (concurrent requests still share reads)."),
     cfg.FloatOpt("ram_weight_multiplier", default=1.0,
                  help="Weight of free RAM; negative stacks instead of spreads."),
     cfg.FloatOpt("cpu_weight_multiplier", default=1.0,
