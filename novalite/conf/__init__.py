@@ -16,6 +16,7 @@ from novalite.conf import (
     image_api,
     image_cache,
     libvirt,
+    moves,
     network,
     policy,
     quota,
@@ -27,7 +28,7 @@ CONF = cfg.CONF
 
 _MODULES = (default, database, api, compute, scheduler, upgrade_levels, fake_driver, libvirt,
             policy, identity,
-            network, quota, image_api, image_cache)
+            network, quota, image_api, image_cache, moves)
 
 for _mod in _MODULES:
     _mod.register_opts(CONF)
