@@ -119,7 +119,8 @@ SUPPORTED: list[tuple[str, str]] = [
              "(status, disabled_reason, forced_down) replaces enable, disable, "
              "disable-log-reason and force-down (404 from 2.53); DELETE takes the uuid; "
              "hypervisors take hypervisor_hostname_pattern and with_servers instead of "
-             "/search and /servers (404 from 2.53)."),
+             "/search and /servers (404 from 2.53), and any other query parameter is "
+             "400."),
     ("2.54", _NOT_YET.format("the rebuild action (key_name)")),
     ("2.55", "Flavors: 'description' on create, in every view, and PUT /flavors/{id} "
              "to change it."),
@@ -127,7 +128,8 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.57", "POST /servers: no 'personality' (400); injected_files, "
              "injected_file_content_bytes and injected_file_path_bytes leave "
              "os-quota-sets; maxPersonality and maxPersonalitySize leave /limits."),
-    ("2.58", "os-instance-actions: limit, marker (request id) and changes-since; "
+    ("2.58", "os-instance-actions: limit, marker (request id) and changes-since, any "
+             "other query parameter 400; "
              "'updated_at' in the view (an action's finish time, else its start: novalite "
              "records no other update time)."),
     ("2.59", _NOT_YET.format("os-migrations pagination")),
@@ -158,8 +160,9 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.74", "POST /servers: 'host' and 'hypervisor_hostname' accepted by the schema, "
              "for admins only (403 otherwise); novalite cannot honour a requested "
              "destination yet, so they answer 400 saying so (issue 12)."),
-    ("2.75", "Unknown query parameters of GET /servers, /servers/detail, "
-             "/os-server-groups and /os-simple-tenant-usage are 400; "
+    ("2.75", "Unknown query parameters of GET /servers, /servers/detail, /flavors, "
+             "/flavors/detail, /limits, os-keypairs, os-quota-sets (show, detail, "
+             "update, delete), /os-server-groups and /os-simple-tenant-usage are 400; "
              "PUT /servers/{id} answers the whole server as GET does; flavors show swap "
              "0 instead of ''; os-hypervisors always show 'servers' when asked with "
              "with_servers."),

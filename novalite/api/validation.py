@@ -261,6 +261,33 @@ def query_schema(params: dict[str, dict], required: tuple[str, ...] = (),
     return decorator
 
 
+def strict_query(since: str, names: tuple[str, ...] | None = None) -> Callable[[F], F]:
+    """From microversion ``since`` an unknown query parameter is a 400, as
+    Nova's query schemas with ``additionalProperties: False`` (2.53, 2.58,
+    2.75): the known ones are ``names``, or the method's declared
+    ``@query_schema`` parameters."""
+    def decorator(fn: F) -> F:
+        fn.wsgi_strict_query = (since, names)  # type: ignore[attr-defined]
+        return fn
+
+    return decorator
+
+
+def check_strict_query(fn: Any, version: Any, query: Any) -> None:
+    """400 naming the first unknown parameter when ``fn`` is strict at ``version``."""
+    strict = getattr(fn, "wsgi_strict_query", None)
+    if strict is None or not version.at_least(strict[0]):
+        return
+    names = strict[1]
+    if names is None:
+        declared = getattr(fn, "wsgi_query_schema", None)
+        names = tuple(declared.params) if declared is not None else ()
+    for name in query:
+        if name not in names:
+            raise query_error(name, query.get(name), "Additional properties are not allowed "
+                                                     f"('{name}' was unexpected)")
+
+
 def media_types(*types: str) -> Callable[[F], F]:
     """The request Content-Types a method accepts (others: 415 before the
     body is read). Without it a JSON body is read whatever its type."""

@@ -531,3 +531,28 @@ def test_actions_of_a_deleted_server_from_2_21(stack):
     assert call(stack, "2.20", "GET", f"/servers/{sid}/os-instance-actions").status_code == 404
     actions = ok(call(stack, "2.21", "GET", f"/servers/{sid}/os-instance-actions"))
     assert {a["action"] for a in actions["instanceActions"]} >= {"create", "delete"}
+
+
+def test_unknown_query_parameters_are_400_where_nova_made_them_so(stack, server):
+    sid = server["id"]
+    cases = [
+        ("2.52", "2.53", "/os-hypervisors?bogus=1"),
+        ("2.57", "2.58", f"/servers/{sid}/os-instance-actions?bogus=1"),
+        ("2.74", "2.75", "/flavors?bogus=1"),
+        ("2.74", "2.75", "/flavors/detail?bogus=1"),
+        ("2.74", "2.75", "/limits?bogus=1"),
+        ("2.74", "2.75", "/os-keypairs?bogus=1"),
+        ("2.74", "2.75", "/os-quota-sets/p-strict?bogus=1"),
+    ]
+    for before, strict, path in cases:
+        assert call(stack, before, "GET", path).status_code == 200, (before, path)
+        resp = call(stack, strict, "GET", path)
+        assert resp.status_code == 400 and "bogus" in resp.text, (strict, path, resp.text)
+    # NOTE: what they know stays fine.
+    assert call(stack, "2.75", "GET", "/flavors?limit=1&is_public=true").status_code == 200
+    assert call(stack, "2.58", "GET", f"/servers/{sid}/os-instance-actions?limit=1"
+                ).status_code == 200
+    assert call(stack, "2.65", "GET", f"/servers/{sid}/os-instance-actions?changes-before="
+                "2999-01-01T00:00:00Z").status_code == 400
+    assert call(stack, "2.66", "GET", f"/servers/{sid}/os-instance-actions?changes-before="
+                "2999-01-01T00:00:00Z").status_code == 200

@@ -30,12 +30,14 @@ def get_flavor(ctx: Any, flavorid: str) -> Flavor:
 
 class FlavorsController:
     @validation.query_schema(schemas.list_query)
+    @validation.strict_query("2.75")
     @validation.response_schema(schemas.index_response)
     def index(self, req: Request) -> dict:
         """List flavors (id, name, links)."""
         return self._list(req, views.basic, "flavors")
 
     @validation.query_schema(schemas.list_query)
+    @validation.strict_query("2.75")
     @validation.response_schema(schemas.detail_response)
     def detail(self, req: Request) -> dict:
         """List flavors with their details."""

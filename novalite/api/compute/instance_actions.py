@@ -75,6 +75,7 @@ class InstanceActionsController:
         policy.authorize(req.context, sp.SERVERS % "show", target_of(instance))
         return instance
 
+    @validation.strict_query("2.58", ("limit", "marker", "changes-since", "changes-before"))
     @validation.response_schema(responses.instance_actions_response)
     def index(self, req: Request, server_id: str) -> dict:
         instance = self._instance(req, server_id)
@@ -107,7 +108,11 @@ def _page(req: Request, server_id: str, actions: list[Any]) -> tuple[list[Any], 
     """2.58's ``changes-since``, 2.66's ``changes-before``, then ``limit``
     and ``marker`` (a request id), newest first as listed."""
     since = _time(req, "changes-since")
-    before = _time(req, "changes-before") if req.api_version.at_least("2.66") else None
+    if "changes-before" in req.GET and not req.api_version.at_least("2.66"):
+        raise validation.query_error("changes-before", req.GET["changes-before"],
+                                     "Additional properties are not allowed "
+                                     "('changes-before' was unexpected)")
+    before = _time(req, "changes-before")
     if since is not None and before is not None and before < since:
         raise errors.bad_request("The value of changes-since must be less than or equal "
                                  "to changes-before.")

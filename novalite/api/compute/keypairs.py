@@ -28,6 +28,7 @@ def _user_id(req: Request, given: str | None = None) -> str:
 
 
 class KeypairsController:
+    @validation.strict_query("2.75", ("user_id", "limit", "marker"))
     @validation.response_schema(schemas.index_response)
     def index(self, req: Request) -> dict:
         """List the caller's key pairs."""
@@ -63,6 +64,7 @@ class KeypairsController:
             return wsgi.json_response(view, 201)
         return view
 
+    @validation.strict_query("2.75", ("user_id",))
     @validation.response_schema(schemas.show_response)
     def show(self, req: Request, id: str) -> dict:
         """Show one of the caller's key pairs."""
@@ -72,6 +74,7 @@ class KeypairsController:
         return {"keypair": views.show(keypairs.get_key_pair(ctx, user_id, id),
                                       typed=req.api_version.at_least("2.2"))}
 
+    @validation.strict_query("2.75", ("user_id",))
     @wsgi.response(202)
     def delete(self, req: Request, id: str) -> Any:
         """Delete one of the caller's key pairs (202; 204 from 2.2)."""

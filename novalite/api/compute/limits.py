@@ -12,6 +12,7 @@ from novalite.policies import limits as limits_policies
 
 class LimitsController:
     @validation.query_schema({"tenant_id": {"type": "string"}})
+    @validation.strict_query("2.75")
     @validation.response_schema(schemas.limits_response)
     def index(self, req: Request) -> dict:
         """Show the limits and usage of the caller's project (admins: ``tenant_id``'s)."""

@@ -18,6 +18,7 @@ _USER_QUERY = {"user_id": {"type": "string"}}
 
 class QuotaSetsController:
     @validation.query_schema(_USER_QUERY)
+    @validation.strict_query("2.75")
     @validation.response_schema(schemas.show_response)
     def show(self, req: Request, id: str) -> dict:
         """Show a project's quotas."""
@@ -25,6 +26,7 @@ class QuotaSetsController:
         return views.quota_set(id, quota.get_project_quotas(id), req.api_version)
 
     @validation.query_schema(_USER_QUERY)
+    @validation.strict_query("2.75")
     @validation.response_schema(schemas.detail_response)
     def detail(self, req: Request, id: str) -> dict:
         """Show a project's quotas with what it uses of each."""
@@ -39,6 +41,7 @@ class QuotaSetsController:
         return views.quota_set(id, quota.get_defaults(), req.api_version)
 
     @validation.query_schema(_USER_QUERY)
+    @validation.strict_query("2.75")
     @validation.versioned_schemas(schemas.UPDATE_VERSIONS)
     @validation.response_schema(schemas.update_response)
     def update(self, req: Request, id: str, body: dict) -> dict:
@@ -63,6 +66,7 @@ class QuotaSetsController:
         return views.quota_set(None, quota.get_project_quotas(id), req.api_version)
 
     @validation.query_schema(_USER_QUERY)
+    @validation.strict_query("2.75")
     @wsgi.response(202)
     def delete(self, req: Request, id: str) -> None:
         """Revert a project's quotas to the defaults."""

@@ -201,12 +201,18 @@ _STATS = ("count", "vcpus", "memory_mb", "local_gb", "vcpus_used", "memory_mb_us
           "disk_available_least")
 
 
+# NOTE: what GET /os-hypervisors(/detail) knows from 2.53 (400 for anything else).
+_HYPERVISOR_LIST_QUERY = ("limit", "marker", "hypervisor_hostname_pattern", "with_servers")
+
+
 class HypervisorsController:
+    @validation.strict_query("2.53", _HYPERVISOR_LIST_QUERY)
     @validation.response_schema(schemas.hypervisors_response)
     def index(self, req: Request) -> dict:
         """List the hypervisors."""
         return self._list(req, "list", detailed=False)
 
+    @validation.strict_query("2.53", _HYPERVISOR_LIST_QUERY)
     @validation.response_schema(schemas.hypervisors_detail_response)
     def detail(self, req: Request) -> dict:
         """List the hypervisors with their details."""
@@ -267,6 +273,7 @@ class HypervisorsController:
             entry["servers"] = [{"name": i.display_name or "", "uuid": i.uuid}
                                 for i in instances]
 
+    @validation.strict_query("2.53", ("with_servers",))
     @validation.response_schema(schemas.hypervisor_response)
     def show(self, req: Request, id: str) -> dict:
         """Show a hypervisor (integer ids until 2.52, uuids from 2.53)."""
