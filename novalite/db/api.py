@@ -765,6 +765,8 @@ def instance_destroy(uuid: str) -> dict:
         row.vm_state = "deleted"
         row.task_state = None
         row.terminated_at = timeutils.utcnow()
+        # NOTE: as Nova's instance_destroy: a deleted server keeps no tags.
+        s.execute(sa.delete(models.Tag).where(models.Tag.resource_id == uuid))
         s.flush()
         return _instance_dict(row)
 

@@ -37,3 +37,6 @@ def test_tags_and_tag_filters_on_every_backend(synced):
     assert tags.tag_delete(made["a"]["uuid"], "blue") is False
     tags.tag_delete_all(made["a"]["uuid"])
     assert _names({"tags": ["red"]}) == ["b"]
+    tags.tag_set(made["c"]["uuid"], ["green"])
+    db_api.instance_destroy(made["c"]["uuid"])
+    assert tags.tag_get_by_instance_uuids([made["c"]["uuid"]]) == {}
