@@ -107,6 +107,47 @@ class ComputeAPI:
         return str(self._prepare(instance.host, version="6.1").call(
             ctxt, "get_console_output", instance=instance, length=length))
 
+    # -- image actions (6.4): novalite/compute/image_actions.py ----------------
+
+    def _image_client(self, host: str, what: str) -> Any:
+        if not self.client.can_send_version("6.4"):
+            raise exception.Conflict(reason=f"{what} needs compute RPC 6.4; the compute "
+                                            "services are pinned lower")
+        return self._prepare(host, version="6.4")
+
+    def snapshot_instance(self, ctxt: RequestContext, instance: Instance, image_id: str) -> None:
+        self._image_client(instance.host, "createImage").cast(
+            ctxt, "snapshot_instance", instance=instance, image_id=image_id)
+
+    def backup_instance(self, ctxt: RequestContext, instance: Instance, image_id: str,
+                        backup_type: str, rotation: int) -> None:
+        self._image_client(instance.host, "createBackup").cast(
+            ctxt, "backup_instance", instance=instance, image_id=image_id,
+            backup_type=backup_type, rotation=rotation)
+
+    def shelve_instance(self, ctxt: RequestContext, instance: Instance, image_id: str,
+                        offload: bool) -> None:
+        self._image_client(instance.host, "shelve").cast(
+            ctxt, "shelve_instance", instance=instance, image_id=image_id, offload=offload)
+
+    def shelve_offload_instance(self, ctxt: RequestContext, instance: Instance) -> None:
+        self._image_client(instance.host, "shelveOffload").cast(
+            ctxt, "shelve_offload_instance", instance=instance)
+
+    def unshelve_instance(self, ctxt: RequestContext, instance: Instance, host: str,
+                          image: Any, request_spec: RequestSpec | None) -> None:
+        """``image``: the shelved image's ImageMeta (None: the guest is still
+        on its host, which starts it again)."""
+        self._image_client(host, "unshelve").cast(
+            ctxt, "unshelve_instance", instance=instance, image=image,
+            request_spec=request_spec)
+
+    def rebuild_instance(self, ctxt: RequestContext, instance: Instance, image: Any,
+                         admin_password: str | None, injected_files: InjectedFileList) -> None:
+        self._image_client(instance.host, "rebuild").cast(
+            ctxt, "rebuild_instance", instance=instance, image=image,
+            admin_password=admin_password, injected_files=injected_files)
+
     def fanout_ping(self, ctxt: RequestContext, arg: Any) -> None:
         """Cast ``ping`` to every compute host (namespace baseapi)."""
         client = rpc.get_client(messaging.Target(topic=CONF.compute_topic,

@@ -86,6 +86,30 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
         cctxt.cast(context, "reschedule_instance", instance_uuid=instance_uuid,
                    failed_host=failed_host, reason=reason, **args)
 
+    # -- image tasks (1.3): novalite/conductor/image_tasks.py -------------------
+
+    def _image_tasks(self, what: str) -> Any:
+        if not self.client.can_send_version("1.3"):
+            from novalite import exception
+
+            raise exception.Conflict(reason=f"{what} needs conductor RPC 1.3; the "
+                                            "conductors are pinned lower")
+        return self.client.prepare(version="1.3")
+
+    def unshelve_instance(self, context: RequestContext, instance: Any,
+                          availability_zone: str | None = None, host: str | None = None,
+                          unpin_az: bool = False) -> None:
+        self._image_tasks("unshelve").cast(context, "unshelve_instance", instance=instance,
+                                           availability_zone=availability_zone, host=host,
+                                           unpin_az=unpin_az)
+
+    def rebuild_instance(self, context: RequestContext, instance: Any, image: Any,
+                         admin_password: str | None, injected_files: list[Any]) -> None:
+        self._image_tasks("rebuild").cast(context, "rebuild_instance", instance=instance,
+                                          image=image, admin_password=admin_password,
+                                          injected_files=InjectedFileList.from_api(
+                                              injected_files))
+
     # -- network (1.1) ----------------------------------------------------------
 
     def allocate_for_instance(self, context: RequestContext, instance_uuid: str, host: str) -> list[Any]:

@@ -47,6 +47,18 @@ service_opts = [
                  help="Virtual disk to physical disk allocation ratio."),
     cfg.IntOpt("rpc_call_timeout", default=60, min=1,
                help="Seconds an RPC call waits for its answer."),
+    cfg.IntOpt("shelved_offload_time", default=0, min=-1,
+               help="Seconds a shelved server keeps its host before it is offloaded "
+                    "(guest destroyed, host's resources freed; Nova's option): 0 "
+                    "offloads at once, -1 never (shelveOffload still does), a positive "
+                    "value lets the compute's periodic task offload it after that long."),
+    cfg.IntOpt("shelved_poll_interval", default=3600, min=-1,
+               help="Seconds between the compute's checks for shelved servers whose "
+                    "shelved_offload_time has passed (Nova's option); <= 0 never."),
+    cfg.ListOpt("non_inheritable_image_properties", default=["cache_in_nova", "bittorrent"],
+                help="Image properties a snapshot (createImage, createBackup, shelve) "
+                     "does not inherit from the server's base image (Nova's option; "
+                     "signature and encryption key properties are never inherited)."),
 ]
 
 
