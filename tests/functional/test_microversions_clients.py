@@ -29,6 +29,13 @@ def test_openstack_cli_at_2_latest(all_in_one):  # noqa: F811
     assert "m1.tiny" in {f["Name"] for f in flavors}
     tiny = cli("flavor", "show", "m1.tiny", "-f", "json")
     assert (tiny["ram"], tiny["vcpus"]) == (512, 1)
+    cli("flavor", "set", "--description", "the smallest", "m1.tiny")
+    assert cli("flavor", "show", "m1.tiny", "-f", "json")["description"] == "the smallest"
+    services = cli("compute", "service", "list", "-f", "json")
+    compute = next(s for s in services if s["Binary"] == "novalite-compute")
+    assert compute["State"] == "up" and len(compute["ID"]) == 36
+    hypervisors = cli("hypervisor", "list", "-f", "json")
+    assert [h["State"] for h in hypervisors] == ["up"] and len(hypervisors[0]["ID"]) == 36
 
     key = cli("keypair", "create", "mv-key", "--public-key", _public_key(aio.state_dir),
               "-f", "json")
