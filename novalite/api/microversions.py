@@ -151,8 +151,8 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.69", "Minimal constructs for down cells: novalite has one cell, which is never "
              "down (no change)."),
     ("2.70", _NOT_YET.format("os-interface and os-volume_attachments")),
-    ("2.71", "Servers: 'server_groups' (the uuid of the group the server was created "
-             "in, else []) in show and update answers."),
+    ("2.71", "Servers: 'server_groups' (the uuid of the server group the server is a "
+             "member of, else []) in show and update answers."),
     ("2.72", "Servers with ports that have a resource request (novalite has no ports: "
              "no change)."),
     ("2.73", "Servers: 'locked_reason' in show, detail and update answers; 'locked' "
@@ -177,8 +177,8 @@ SUPPORTED: list[tuple[str, str]] = [
              "(availability_zone, config_drive, key_name, created_at, launched_at, "
              "terminated_at, power_state, task_state, vm_state, progress) are accepted "
              "and ignored, as novalite ignores them for admins too."),
-    ("2.84", "os-instance-actions: a failed event carries 'details' (its fault "
-             "message)."),
+    ("2.84", "os-instance-actions: events carry 'details' (a failed event's fault "
+             "message) for admins (os_compute_api:os-instance-actions:events:details)."),
     ("2.85", _NOT_YET.format("volume attachment update")),
     ("2.86", "no change in novalite: extra specs of known namespaces are not validated "
              "yet (issue 12)."),
