@@ -178,7 +178,7 @@ SUPPORTED: list[tuple[str, str]] = [
              "terminated_at, power_state, task_state, vm_state, progress) are accepted "
              "and ignored, as novalite ignores them for admins too."),
     ("2.84", "os-instance-actions: events carry 'details' (a failed event's fault "
-             "message) for admins (os_compute_api:os-instance-actions:events:details)."),
+             "message) for admins."),
     ("2.85", _NOT_YET.format("volume attachment update")),
     ("2.86", "no change in novalite: extra specs of known namespaces are not validated "
              "yet (issue 12)."),
