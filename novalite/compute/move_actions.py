@@ -3,10 +3,579 @@
 A mixin of ComputeManager (novalite/compute/manager.py keeps the seed's
 entry points; each family of operations lives in a module of its own, as
 STYLE.md asks). The RPC methods here are served by ComputeManager's target.
+
+Resize and cold migration, as Nova's (the conductor chose the destination
+and recorded the migration ``pre-migrating``):
+
+1. ``prep_resize`` on the destination: claims the new flavor (the source
+   keeps its claim of the old one until confirm), records old/new flavor on
+   the instance, opens its end of the disk channel (another host) and asks
+   the source to go on.
+2. ``resize_instance`` on the source (RESIZE_MIGRATING, ``migrating``):
+   the driver powers the guest off, keeps its files aside and sends them
+   through the channel; then RESIZE_MIGRATED, ``post-migrating``.
+3. ``finish_resize`` on the destination (RESIZE_FINISH): the driver
+   receives the files and starts the guest with the new flavor; the server
+   is RESIZED (VERIFY_RESIZE) on the destination, ``finished``.
+4. ``confirm_resize`` on the source (``confirming`` → ``confirmed``): the
+   files kept aside and the source's claim go. ``revert_resize`` on the
+   destination (RESIZE_REVERTING, ``reverting``) removes the new guest and
+   its claim, then ``finish_revert_resize`` on the source brings the old one
+   back with the old flavor (``reverted``).
+
+A failure before the guest moved leaves the server where it was (task state
+cleared, a fault, the step's event Error, the migration ``error``); one
+after it ERROR with a fault, as Nova's.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from oslo_concurrency import lockutils
+from oslo_log import log as logging
+from oslo_utils import timeutils
+
+from novalite import context as nl_context
+from novalite import exception
+from novalite.compute import task_states, vm_states
+from novalite.compute.disk_transfer import ChannelSender, DiskReceiver
+from novalite.conf import CONF
+from novalite.objects import migration as mig
+from novalite.objects.instance import Instance
+from novalite.objects.instance_action import InstanceAction
+from novalite.objects.request_spec import RequestSpec
+from novalite.virt import driver as virt_driver
+
+if TYPE_CHECKING:
+    from novalite.context import RequestContext
+    from novalite.objects.flavor import Flavor
+
+LOG = logging.getLogger(__name__)
+
+OLD_VM_STATE = "old_vm_state"
+
+
+class _MoveClaim:
+    """What the resource tracker claims for a move on the host the instance
+    is already on (a same-host resize): the new flavor under its own key,
+    beside the instance's claim of the old one."""
+
+    def __init__(self, key: str, instance: Instance, flavor: Flavor) -> None:
+        self.uuid = key
+        self.flavor = flavor
+        self.system_metadata = (instance.system_metadata
+                                if instance.obj_attr_is_set("system_metadata") else {})
+
+    @staticmethod
+    def obj_attr_is_set(name: str) -> bool:
+        return name == "system_metadata"
+
+
+def _move_claim_key(instance_uuid: str) -> str:
+    return f"{instance_uuid}:resize"
+
 
 class ComputeMoveActions:
     """Host-side resize, cold migration, evacuation and live migration."""
+
+    host: str
+    driver: Any
+    rt: Any
+    _event: Any
+    _fail: Any
+    _network_info: Any
+    _get_power_state: Any
+
+    # -- helpers ---------------------------------------------------------------
+
+    @property
+    def _moves_rpc(self) -> Any:
+        rpc = self.__dict__.get("_moves_rpc_client")
+        if rpc is None:
+            from novalite.compute import rpcapi
+
+            rpc = self.__dict__.setdefault("_moves_rpc_client", rpcapi.ComputeAPI())
+        return rpc
+
+    def _receivers(self) -> dict[str, DiskReceiver]:
+        receivers: dict[str, DiskReceiver] = self.__dict__.setdefault("_move_receivers", {})
+        return receivers
+
+    def _close_receiver(self, migration_uuid: str) -> None:
+        with self.__dict__.setdefault("_move_receivers_lock", threading.Lock()):
+            receiver = self._receivers().pop(migration_uuid, None)
+        if receiver is not None:
+            receiver.close()
+
+    @contextlib.contextmanager
+    def _current(self, context: RequestContext, instance: Instance, expected: tuple[Any, ...],
+                 name: str) -> Iterator[bool]:
+        """Under the instance's lock: is the step still asked for (its task
+        state one of ``expected``)? A repeated message finds nothing to do."""
+        with lockutils.lock(f"instance-{instance.uuid}"):
+            try:
+                current = Instance.get_by_uuid(context, instance.uuid)
+            except exception.InstanceNotFound:
+                yield False
+                return
+            if current.task_state not in expected:
+                LOG.info("Ignoring %s of %s: its task state is %s", name, instance.uuid,
+                         current.task_state)
+                yield False
+                return
+            instance.refresh_from(current)
+            yield True
+
+    def _migration_failed(self, context: RequestContext, instance: Instance,
+                          migration: mig.Migration, exc: BaseException, *,
+                          to_error: bool, status: str = mig.ERROR) -> None:
+        """Record the failure: migration ``status``; the server ERROR with
+        a fault (``to_error``) or back to its stable state with a fault."""
+        LOG.warning("Move of %s (migration %s) failed on %s: %s", instance.uuid,
+                    migration.uuid, self.host, exc)
+        with contextlib.suppress(Exception):
+            migration.status = status
+            migration.save()
+        if to_error:
+            self._fail(context, instance, exc)
+            return
+        try:
+            instance.add_fault(exc, host=self.host)
+            instance.task_state = None
+            instance.save()
+        except (exception.InstanceNotFound, exception.Conflict):
+            pass
+
+    @staticmethod
+    def _image_meta(context: RequestContext, instance: Instance) -> dict[str, Any]:
+        try:
+            return dict(RequestSpec.get_by_instance_uuid(context, instance.uuid).image.to_dict())
+        except exception.RequestSpecNotFound:
+            return {"id": instance.image_ref, "properties": {}}
+
+    # -- resize / cold migration: destination --------------------------------
+
+    def prep_resize(self, context: RequestContext, instance: Instance, flavor: Flavor,
+                    migration: mig.Migration) -> None:
+        with self._current(context, instance, (task_states.RESIZE_PREP,),
+                           "prep_resize") as current:
+            if not current:
+                return
+            try:
+                with self._event(context, instance, _action(migration), "compute_prep_resize"):
+                    endpoint = self._prep_resize(context, instance, flavor, migration)
+            except Exception as exc:
+                self._drop_dest_claim(context, instance, migration)
+                self._close_receiver(migration.uuid)
+                self._migration_failed(context, instance, migration, exc, to_error=False)
+                return
+        self._moves_rpc.resize_instance(context, instance, migration, flavor, endpoint)
+
+    def _prep_resize(self, context: RequestContext, instance: Instance, flavor: Flavor,
+                     migration: mig.Migration) -> dict[str, Any] | None:
+        same_host = migration.source_compute == self.host
+        if same_host and not CONF.allow_resize_to_same_host:
+            raise exception.Invalid(reason=(
+                f"instance {instance.uuid} cannot be resized on its own host {self.host} "
+                "([DEFAULT] allow_resize_to_same_host is False)"))
+        if same_host:
+            self.rt.instance_claim(context, _MoveClaim(_move_claim_key(instance.uuid),
+                                                       instance, flavor))
+        else:
+            claimed = Instance(context=context, uuid=instance.uuid, flavor=flavor,
+                               system_metadata=dict(instance.system_metadata or {}))
+            self.rt.instance_claim(context, claimed)
+        instance.old_flavor = instance.flavor
+        instance.new_flavor = flavor
+        sysmeta = dict(instance.system_metadata or {})
+        sysmeta[OLD_VM_STATE] = instance.vm_state
+        instance.system_metadata = sysmeta
+        instance.save(expected_task_state=[task_states.RESIZE_PREP])
+        migration.dest_compute = self.host
+        migration.dest_node = self.driver.get_available_nodes()[0]
+        migration.dest_host = CONF.my_ip
+        migration.save()
+        if same_host:
+            return None
+        receiver = DiskReceiver(migration.uuid, instance.uuid)
+        with self.__dict__.setdefault("_move_receivers_lock", threading.Lock()):
+            self._receivers()[migration.uuid] = receiver
+        return receiver.endpoint()
+
+    def _drop_dest_claim(self, context: RequestContext, instance: Instance,
+                         migration: mig.Migration) -> None:
+        if migration.source_compute == self.host:
+            self.rt.release(context, _move_claim_key(instance.uuid))
+        else:
+            self.rt.release(context, instance.uuid)
+
+    def abort_resize(self, context: RequestContext, instance: Instance,
+                     migration: mig.Migration) -> None:
+        """The source could not send the disks: forget the claim and the channel."""
+        self._close_receiver(migration.uuid)
+        self._drop_dest_claim(context, instance, migration)
+
+    def finish_resize(self, context: RequestContext, instance: Instance,
+                      migration: mig.Migration, disk_info: list[dict[str, Any]]) -> None:
+        with self._current(context, instance, (task_states.RESIZE_MIGRATED,),
+                           "finish_resize") as current:
+            if not current:
+                self._close_receiver(migration.uuid)
+                return
+            try:
+                with self._event(context, instance, _action(migration),
+                                 "compute_finish_resize"):
+                    self._finish_resize(context, instance, migration, disk_info)
+            except Exception as exc:
+                self._drop_dest_claim(context, instance, migration)
+                with contextlib.suppress(Exception):
+                    instance.flavor = instance.old_flavor or instance.flavor
+                    instance.save()
+                self._migration_failed(context, instance, migration, exc, to_error=True)
+            finally:
+                self._close_receiver(migration.uuid)
+
+    def _finish_resize(self, context: RequestContext, instance: Instance,
+                       migration: mig.Migration, disk_info: list[dict[str, Any]]) -> None:
+        instance.task_state = task_states.RESIZE_FINISH
+        instance.save(expected_task_state=[task_states.RESIZE_MIGRATED])
+        receiver = self._receivers().get(migration.uuid)
+        transfer: virt_driver.DiskTransfer | None = (
+            receiver.transfer() if receiver is not None else
+            virt_driver.LocalDiskTransfer() if migration.source_compute == self.host else None)
+        old_vm_state = (instance.system_metadata or {}).get(OLD_VM_STATE, vm_states.ACTIVE)
+        new_flavor = instance.new_flavor or instance.flavor
+        resized = instance.old_flavor is None or new_flavor.id != instance.old_flavor.id \
+            or new_flavor.root_gb != instance.old_flavor.root_gb
+        instance.flavor = new_flavor
+        self.driver.finish_migration(
+            context, migration, instance, disk_info, self._network_info(context, instance),
+            self._image_meta(context, instance), resized,
+            power_on=old_vm_state != vm_states.STOPPED, disk_transfer=transfer)
+        instance.host = self.host
+        instance.node = migration.dest_node
+        instance.power_state = self._get_power_state(instance)
+        instance.vm_state = vm_states.RESIZED
+        instance.task_state = None
+        instance.save(expected_task_state=[task_states.RESIZE_FINISH])
+        migration.status = mig.FINISHED
+        migration.save()
+        LOG.info("Instance %s moved to %s; waiting for confirm or revert", instance.uuid,
+                 self.host)
+
+    # -- resize / cold migration: source ----------------------------------------
+
+    def resize_instance(self, context: RequestContext, instance: Instance,
+                        migration: mig.Migration, flavor: Flavor,
+                        endpoint: dict[str, Any] | None = None) -> None:
+        with self._current(context, instance, (task_states.RESIZE_PREP,),
+                           "resize_instance") as current:
+            if not current:
+                return
+            try:
+                with self._event(context, instance, _action(migration),
+                                 "compute_resize_instance"):
+                    disk_info = self._resize_instance(context, instance, migration, flavor,
+                                                      endpoint)
+            except Exception as exc:
+                # NOTE: the driver put the guest back as it was (its contract).
+                with contextlib.suppress(Exception):
+                    self._moves_rpc.abort_resize(context, instance, migration)
+                with contextlib.suppress(Exception):
+                    instance.old_flavor = None
+                    instance.new_flavor = None
+                    instance.save()
+                self._migration_failed(context, instance, migration, exc, to_error=False)
+                return
+        self._moves_rpc.finish_resize(context, instance, migration, disk_info)
+
+    def _resize_instance(self, context: RequestContext, instance: Instance,
+                         migration: mig.Migration, flavor: Flavor,
+                         endpoint: dict[str, Any] | None) -> list[dict[str, Any]]:
+        instance.task_state = task_states.RESIZE_MIGRATING
+        instance.save(expected_task_state=[task_states.RESIZE_PREP])
+        migration.status = mig.MIGRATING
+        migration.save()
+        transfer: virt_driver.DiskTransfer | None = (
+            ChannelSender(endpoint) if endpoint is not None else
+            virt_driver.LocalDiskTransfer() if migration.dest_compute == self.host else None)
+        disk_info: list[dict[str, Any]] = self.driver.migrate_disk_and_power_off(
+            context, instance, migration.dest_compute, flavor,
+            self._network_info(context, instance),
+            timeout=CONF.compute.guest_shutdown_timeout, disk_transfer=transfer)
+        migration.status = mig.POST_MIGRATING
+        migration.save()
+        instance.power_state = self._get_power_state(instance)
+        instance.task_state = task_states.RESIZE_MIGRATED
+        instance.save(expected_task_state=[task_states.RESIZE_MIGRATING])
+        return disk_info
+
+    def confirm_resize(self, context: RequestContext, instance: Instance,
+                       migration: mig.Migration) -> None:
+        """On the source: the move is final."""
+        with lockutils.lock(f"instance-{instance.uuid}"):
+            try:
+                instance.refresh_from(Instance.get_by_uuid(context, instance.uuid))
+            except exception.InstanceNotFound:
+                return
+            if instance.vm_state != vm_states.RESIZED:
+                LOG.info("Ignoring confirm of %s: it is %s", instance.uuid, instance.vm_state)
+                return
+            try:
+                with self._event(context, instance, "confirmResize",
+                                 "compute_confirm_resize"):
+                    self._confirm_resize(context, instance, migration)
+            except Exception as exc:
+                self._migration_failed(context, instance, migration, exc, to_error=True)
+
+    def _confirm_resize(self, context: RequestContext, instance: Instance,
+                        migration: mig.Migration) -> None:
+        same_host = migration.dest_compute == self.host
+        self.driver.confirm_migration(context, migration, instance,
+                                      None if same_host else self._network_info(context,
+                                                                                instance))
+        # NOTE: on another host the destination's claim already is the
+        # instance's (keyed by its uuid); here it becomes so.
+        self.rt.release(context, instance.uuid)
+        if same_host:
+            self.rt.release(context, _move_claim_key(instance.uuid))
+            self.rt.instance_claim(context, instance)
+        sysmeta = dict(instance.system_metadata or {})
+        old_vm_state = sysmeta.pop(OLD_VM_STATE, vm_states.ACTIVE)
+        instance.system_metadata = sysmeta
+        instance.old_flavor = None
+        instance.new_flavor = None
+        instance.vm_state = (vm_states.STOPPED if old_vm_state == vm_states.STOPPED
+                             else vm_states.ACTIVE)
+        instance.task_state = None
+        instance.save(expected_vm_state=[vm_states.RESIZED])
+        migration.status = mig.CONFIRMED
+        migration.save()
+        _update_spec_flavor(context, instance)
+
+    def revert_resize(self, context: RequestContext, instance: Instance,
+                      migration: mig.Migration) -> None:
+        """On the destination: remove the new guest and its claim, then the
+        source brings the old one back."""
+        with self._current(context, instance, (task_states.RESIZE_REVERTING,),
+                           "revert_resize") as current:
+            if not current:
+                return
+            try:
+                with self._event(context, instance, "revertResize", "compute_revert_resize"):
+                    if migration.source_compute != self.host:
+                        self.driver.destroy(context, instance,
+                                            self._network_info(context, instance))
+                    self._drop_dest_claim(context, instance, migration)
+            except Exception as exc:
+                self._migration_failed(context, instance, migration, exc, to_error=True)
+                return
+        self._moves_rpc.finish_revert_resize(context, instance, migration)
+
+    def finish_revert_resize(self, context: RequestContext, instance: Instance,
+                             migration: mig.Migration) -> None:
+        with self._current(context, instance, (task_states.RESIZE_REVERTING,),
+                           "finish_revert_resize") as current:
+            if not current:
+                return
+            try:
+                with self._event(context, instance, "revertResize",
+                                 "compute_finish_revert_resize"):
+                    self._finish_revert_resize(context, instance, migration)
+            except Exception as exc:
+                self._migration_failed(context, instance, migration, exc, to_error=True)
+
+    def _finish_revert_resize(self, context: RequestContext, instance: Instance,
+                              migration: mig.Migration) -> None:
+        sysmeta = dict(instance.system_metadata or {})
+        old_vm_state = sysmeta.pop(OLD_VM_STATE, vm_states.ACTIVE)
+        instance.flavor = instance.old_flavor or instance.flavor
+        instance.host = self.host
+        instance.node = migration.source_node
+        self.driver.finish_revert_migration(context, instance,
+                                            self._network_info(context, instance), migration,
+                                            power_on=old_vm_state != vm_states.STOPPED)
+        instance.system_metadata = sysmeta
+        instance.old_flavor = None
+        instance.new_flavor = None
+        instance.power_state = self._get_power_state(instance)
+        instance.vm_state = (vm_states.STOPPED if old_vm_state == vm_states.STOPPED
+                             else vm_states.ACTIVE)
+        instance.task_state = None
+        instance.save(expected_task_state=[task_states.RESIZE_REVERTING])
+        migration.status = mig.REVERTED
+        migration.save()
+
+    # -- auto-confirm (periodic) ----------------------------------------------
+
+    def _poll_unconfirmed_resizes(self) -> None:
+        """Nova's: moves to this host left in VERIFY_RESIZE for longer than
+        ``[compute] resize_confirm_window`` are confirmed."""
+        window = CONF.compute.resize_confirm_window
+        if window <= 0:
+            return
+        ctxt = nl_context.get_admin_context()
+        cutoff = timeutils.utcnow() - datetime.timedelta(seconds=window)
+        for migration in mig.MigrationList.get_by_filters(
+                ctxt, {"status": mig.FINISHED, "dest_compute": self.host,
+                       "migration_type": [mig.RESIZE, mig.MIGRATION],
+                       "updated_before": cutoff}):
+            try:
+                instance = Instance.get_by_uuid(ctxt, migration.instance_uuid)
+            except exception.InstanceNotFound:
+                continue
+            if instance.vm_state != vm_states.RESIZED or instance.task_state is not None:
+                continue
+            LOG.info("Automatically confirming the move of %s (migration %s) after %ss",
+                     instance.uuid, migration.uuid, window)
+            migration.status = mig.CONFIRMING
+            migration.save()
+            InstanceAction.action_start(ctxt, instance.uuid, "confirmResize")
+            self._moves_rpc.confirm_resize(ctxt, instance, migration)
+
+    # -- evacuate (the new host) ------------------------------------------------
+
+    def evacuate_instance(self, context: RequestContext, instance: Instance,
+                          migration: mig.Migration, target_state: str | None = None) -> None:
+        """Rebuild here from the image an instance whose host is down (Nova's
+        rebuild_instance with recreate): same uuid, flavor and addresses."""
+        with self._current(context, instance, (task_states.REBUILDING,),
+                           "evacuate") as current:
+            if not current:
+                return
+            try:
+                with self._event(context, instance, "evacuate", "compute_rebuild_instance"):
+                    self._evacuate(context, instance, migration, target_state)
+            except Exception as exc:
+                self.rt.release(context, instance.uuid)
+                with contextlib.suppress(Exception):
+                    self.driver.destroy(context, instance, self._network_info(context,
+                                                                              instance))
+                self._migration_failed(context, instance, migration, exc, to_error=True,
+                                       status=mig.FAILED)
+
+    def _evacuate(self, context: RequestContext, instance: Instance,
+                  migration: mig.Migration, target_state: str | None) -> None:
+        was = instance.vm_state
+        self.rt.instance_claim(context, instance)
+        instance.host = self.host
+        instance.node = migration.dest_node or self.driver.get_available_nodes()[0]
+        instance.task_state = task_states.REBUILD_SPAWNING
+        instance.save(expected_task_state=[task_states.REBUILDING])
+        self.driver.spawn(context, instance, self._image_meta(context, instance),
+                          self._network_info(context, instance))
+        stop = target_state == vm_states.STOPPED or was == vm_states.STOPPED
+        if stop:
+            self.driver.power_off(instance, CONF.compute.guest_shutdown_timeout)
+        instance.power_state = self._get_power_state(instance)
+        instance.vm_state = vm_states.STOPPED if stop else vm_states.ACTIVE
+        instance.task_state = None
+        instance.launched_at = timeutils.utcnow()
+        instance.save(expected_task_state=[task_states.REBUILD_SPAWNING])
+        migration.status = mig.DONE
+        migration.save()
+
+    def _destroy_evacuated_instances(self, ctxt: RequestContext) -> None:
+        """At start (Nova's): guests here of instances evacuated away while
+        this host was down are destroyed (their addresses stay: the instance
+        lives on elsewhere); the migration is then ``completed``."""
+        try:
+            migrations = mig.MigrationList.get_by_filters(
+                ctxt, {"source_compute": self.host, "migration_type": mig.EVACUATION,
+                       "status": [mig.ACCEPTED, mig.PRE_MIGRATING, mig.DONE]})
+        except Exception:
+            LOG.exception("Could not read the evacuations from %s", self.host)
+            return
+        if not migrations:
+            return
+        guests = set(self.driver.list_instance_uuids())
+        for migration in migrations:
+            if migration.instance_uuid in guests:
+                try:
+                    inst = Instance.get_by_uuid(ctxt, migration.instance_uuid,
+                                                read_deleted=True)
+                except exception.InstanceNotFound:
+                    inst = Instance(context=ctxt, uuid=migration.instance_uuid)
+                LOG.warning("Destroying the guest of %s on %s: it was evacuated to %s",
+                            migration.instance_uuid, self.host, migration.dest_compute)
+                self.driver.destroy(ctxt, inst, self._network_info(ctxt, inst))
+            if migration.status == mig.DONE:
+                migration.status = mig.COMPLETED
+                migration.save()
+
+    # -- live migration -----------------------------------------------------------
+
+    def live_migration(self, context: RequestContext, instance: Instance,
+                       migration: mig.Migration, dest: str) -> None:
+        """On the source: move the running guest to ``dest``."""
+        with self._current(context, instance, (task_states.MIGRATING,),
+                           "live_migration") as current:
+            if not current:
+                return
+            try:
+                with self._event(context, instance, "live-migration",
+                                 "compute_live_migration"):
+                    guest = self._live_migrate(context, instance, migration, dest)
+            except Exception as exc:
+                self._migration_failed(context, instance, migration, exc, to_error=False)
+                return
+        self._moves_rpc.post_live_migration_at_destination(context, instance, migration, guest)
+
+    def _live_migrate(self, context: RequestContext, instance: Instance,
+                      migration: mig.Migration, dest: str) -> dict[str, Any]:
+        migrate = getattr(self.driver, "live_migration", None)
+        if migrate is None:
+            raise virt_driver.MigrationError(reason=(
+                f"the compute driver of host {self.host} ({type(self.driver).__name__}) "
+                "cannot live-migrate"))
+        migration.status = mig.RUNNING
+        migration.save()
+        guest: dict[str, Any] = migrate(context, instance, dest,
+                                        self._network_info(context, instance))
+        self.rt.release(context, instance.uuid)
+        return guest
+
+    def post_live_migration_at_destination(self, context: RequestContext, instance: Instance,
+                                           migration: mig.Migration,
+                                           guest: dict[str, Any]) -> None:
+        with self._current(context, instance, (task_states.MIGRATING,),
+                           "post_live_migration_at_destination") as current:
+            if not current:
+                return
+            try:
+                with self._event(context, instance, "live-migration",
+                                 "compute_post_live_migration_at_destination"):
+                    self.driver.post_live_migration_at_destination(
+                        context, instance, self._network_info(context, instance), guest)
+                    self.rt.instance_claim(context, instance)
+                    instance.host = self.host
+                    instance.node = migration.dest_node or self.driver.get_available_nodes()[0]
+                    instance.power_state = self._get_power_state(instance)
+                    instance.task_state = None
+                    instance.save(expected_task_state=[task_states.MIGRATING])
+                    migration.status = mig.COMPLETED
+                    migration.save()
+            except Exception as exc:
+                self._migration_failed(context, instance, migration, exc, to_error=True)
+
+
+def _action(migration: mig.Migration) -> str:
+    return "resize" if migration.migration_type == mig.RESIZE else "migrate"
+
+
+def _update_spec_flavor(context: RequestContext, instance: Instance) -> None:
+    """After a confirm the recorded request spec carries the new flavor (a
+    later move or evacuation schedules with it), as Nova's."""
+    try:
+        spec = RequestSpec.get_by_instance_uuid(context, instance.uuid)
+        spec.flavor = instance.flavor
+        spec.save()
+    except Exception:
+        LOG.exception("Could not record the new flavor in the request spec of %s",
+                      instance.uuid)
+

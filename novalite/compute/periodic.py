@@ -38,6 +38,7 @@ class ComputePeriodicTasks:
     _do_terminate: Any
     _cleanup_build: Any
     cleanup_running_deleted_instances: Any
+    _poll_unconfirmed_resizes: Any
 
     def periodic_tasks(self) -> list[PeriodicTask]:
         return [
@@ -50,6 +51,10 @@ class ComputePeriodicTasks:
             PeriodicTask("cleanup_running_deleted_instances",
                          CONF.compute.running_deleted_instance_poll_interval,
                          self.cleanup_running_deleted_instances),
+            # NOTE: move_actions.py; does nothing while resize_confirm_window is 0.
+            PeriodicTask("poll_unconfirmed_resizes",
+                         max(1, min(CONF.compute.resize_confirm_window, 60)),
+                         self._poll_unconfirmed_resizes),
             # NOTE: as Nova: 0 runs at the default periodic interval, -1 never.
             *([PeriodicTask("image_cache_manager_pass",
                             CONF.image_cache.manager_interval or 60,

@@ -60,6 +60,7 @@ class ComputeRecovery:
     start_instance: Any
     reboot_instance: Any
     sync_power_states: Any
+    _destroy_evacuated_instances: Any
 
     def _init_recovery(self) -> None:
         # NOTE: uuid -> monotonic time recovery found it waiting for its
@@ -76,6 +77,9 @@ class ComputeRecovery:
                 self._init_instance(ctxt, inst)
             except Exception:
                 LOG.exception("Could not recover instance %s on %s", inst.uuid, self.host)
+        # NOTE: guests of instances evacuated while this host was down go
+        # first (move_actions.py), so they are not reported as unknown.
+        self._destroy_evacuated_instances(ctxt)
         self._handle_unknown_guests(ctxt, {i.uuid for i in instances}, at_start=True)
         self.sync_power_states()
 

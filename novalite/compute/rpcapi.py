@@ -153,3 +153,66 @@ class ComputeAPI:
         client = rpc.get_client(messaging.Target(topic=CONF.compute_topic,
                                                  namespace="baseapi", version="1.0"))
         client.prepare(fanout=True).cast(ctxt, "ping", arg=arg)
+
+    # -- moves (6.5): resize, cold migration, evacuation, live migration -------
+
+    def _prepare_65(self, host: str, what: str) -> Any:
+        if not self.client.can_send_version("6.5"):
+            raise exception.Conflict(reason=f"{what} needs compute RPC 6.5; the compute "
+                                            "services are pinned lower")
+        return self._prepare(host, version="6.5")
+
+    def prep_resize(self, ctxt: RequestContext, instance: Instance, flavor: Any,
+                    migration: Any, host: str) -> None:
+        """To the destination: claim ``flavor`` there and open its end of the disk channel."""
+        self._prepare_65(host, "a resize").cast(ctxt, "prep_resize", instance=instance,
+                                                flavor=flavor, migration=migration)
+
+    def resize_instance(self, ctxt: RequestContext, instance: Instance, migration: Any,
+                        flavor: Any, endpoint: dict[str, Any] | None) -> None:
+        """To the source: power off and send the disks (``endpoint``: the
+        destination's listener and the migration's token; None on one host)."""
+        self._prepare_65(migration.source_compute, "a resize").cast(
+            ctxt, "resize_instance", instance=instance, migration=migration, flavor=flavor,
+            endpoint=endpoint)
+
+    def finish_resize(self, ctxt: RequestContext, instance: Instance, migration: Any,
+                      disk_info: list[dict[str, Any]]) -> None:
+        self._prepare_65(migration.dest_compute, "a resize").cast(
+            ctxt, "finish_resize", instance=instance, migration=migration, disk_info=disk_info)
+
+    def abort_resize(self, ctxt: RequestContext, instance: Instance, migration: Any) -> None:
+        """To the destination: the source failed; drop the claim and the channel."""
+        self._prepare_65(migration.dest_compute, "a resize").cast(
+            ctxt, "abort_resize", instance=instance, migration=migration)
+
+    def confirm_resize(self, ctxt: RequestContext, instance: Instance, migration: Any) -> None:
+        self._prepare_65(migration.source_compute, "confirmResize").cast(
+            ctxt, "confirm_resize", instance=instance, migration=migration)
+
+    def revert_resize(self, ctxt: RequestContext, instance: Instance, migration: Any) -> None:
+        self._prepare_65(migration.dest_compute, "revertResize").cast(
+            ctxt, "revert_resize", instance=instance, migration=migration)
+
+    def finish_revert_resize(self, ctxt: RequestContext, instance: Instance,
+                             migration: Any) -> None:
+        self._prepare_65(migration.source_compute, "revertResize").cast(
+            ctxt, "finish_revert_resize", instance=instance, migration=migration)
+
+    def evacuate_instance(self, ctxt: RequestContext, instance: Instance, migration: Any,
+                          host: str, target_state: str | None) -> None:
+        """To the new host: rebuild there from the image (Nova's
+        rebuild_instance with recreate=True)."""
+        self._prepare_65(host, "evacuate").cast(ctxt, "evacuate_instance", instance=instance,
+                                                migration=migration, target_state=target_state)
+
+    def live_migration(self, ctxt: RequestContext, instance: Instance, migration: Any,
+                       dest: str) -> None:
+        self._prepare_65(migration.source_compute, "a live migration").cast(
+            ctxt, "live_migration", instance=instance, migration=migration, dest=dest)
+
+    def post_live_migration_at_destination(self, ctxt: RequestContext, instance: Instance,
+                                           migration: Any, guest: dict[str, Any]) -> None:
+        self._prepare_65(migration.dest_compute, "a live migration").cast(
+            ctxt, "post_live_migration_at_destination", instance=instance,
+            migration=migration, guest=guest)

@@ -190,3 +190,32 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
 
     def object_backport(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError()
+
+    # -- moves (1.4) -----------------------------------------------------------
+
+    def _prepare_14(self, what: str) -> Any:
+        if not self.client.can_send_version("1.4"):
+            from novalite import exception
+
+            raise exception.Conflict(reason=f"{what} needs conductor RPC 1.4; the "
+                                            "conductors are pinned lower")
+        return self.client.prepare(version="1.4")
+
+    def migrate_server(self, context: RequestContext, instance: Any, flavor: Any,
+                       host: str | None) -> None:
+        """Resize (``flavor`` differs from the instance's) or cold migrate
+        (``host``: the one asked for, else the scheduler's choice)."""
+        self._prepare_14("a resize or cold migration").cast(
+            context, "migrate_server", instance=instance, flavor=flavor, host=host)
+
+    def evacuate(self, context: RequestContext, instance: Any, migration: Any,
+                 host: str | None, force: bool, target_state: str | None) -> None:
+        self._prepare_14("evacuate").cast(context, "evacuate", instance=instance,
+                                          migration=migration, host=host, force=force,
+                                          target_state=target_state)
+
+    def live_migrate_instance(self, context: RequestContext, instance: Any, migration: Any,
+                              host: str | None, force: bool) -> None:
+        self._prepare_14("a live migration").cast(context, "live_migrate_instance",
+                                                  instance=instance, migration=migration,
+                                                  host=host, force=force)

@@ -573,6 +573,42 @@ class FakeDriver(driver.ComputeDriver):
                 guest.resize_from = None
         self._persist()
 
+    # -- live migration (the fake's): the running guest's state travels from
+    # the source to the destination as a dict (a libvirt host streams memory).
+
+    def live_migration(self, context: RequestContext, instance: Instance, dest: str,
+                       network_info: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Source side: the guest leaves this host; returns its state for
+        ``post_live_migration_at_destination``. Running or paused guests
+        only; nothing changes on failure."""
+        guest = self._guest(instance)
+        if guest.state not in (power_state.RUNNING, power_state.PAUSED):
+            raise self._invalid(instance, "live_migration", guest.state)
+        if guest.resize_from is not None or guest.rescue_image is not None:
+            raise driver.MigrationError(reason=(
+                f"instance {instance.uuid} is in the middle of a resize or rescued"))
+        with self._lock:
+            del self._guests[instance.uuid]
+        self._close_serial(instance.uuid)
+        for vif in guest.vifs:
+            self.plugged.append(("unplug", vif["id"], vif["network"]["bridge"]))
+        self._persist()
+        return guest.to_dict()
+
+    def post_live_migration_at_destination(self, context: RequestContext, instance: Instance,
+                                           network_info: list[dict[str, Any]] | None,
+                                           guest_state: dict[str, Any]) -> None:
+        """Destination side: the guest arrives, in the state it had."""
+        guest = _FakeGuest.from_dict(guest_state)
+        with self._lock:
+            if instance.uuid in self._guests:
+                raise driver.MigrationError(reason=(
+                    f"instance {instance.uuid} already has a guest on host {self._host}"))
+            self._guests[instance.uuid] = guest
+        for vif in guest.vifs:
+            self.plugged.append(("plug", vif["id"], vif["network"]["bridge"]))
+        self._persist()
+
     def _invalid(self, instance: Instance, action: str, state: int) -> exception.InstanceInvalidState:
         return exception.InstanceInvalidState(
             action=action, instance_uuid=instance.uuid, attr="power_state",

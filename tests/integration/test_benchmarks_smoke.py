@@ -47,3 +47,16 @@ def test_bench_real_boot_smoke_one_boot(tmp_path):
 def test_bench_net_boot_smoke_one_boot(tmp_path):
     out = run_bench(tmp_path, "bench_net_boot.py", "--smoke", timeout=220)
     assert "smoke: novalite POST → HTTP" in out
+
+
+@pytest.mark.timeout(150)
+def test_bench_lifecycle_smoke_snapshot_and_resize(tmp_path):
+    # NOTE: one run of each step on one guest; the script itself fails when
+    # the driver took another snapshot path than the one measured, when the
+    # resized guest lacks the new disk/vCPU/RAM, or when anything is left.
+    out = run_bench(tmp_path, "bench_lifecycle.py", "--smoke", timeout=140)
+    assert "run 1/1: snapshot bare" in out
+    for row in ("| snapshot, agent path", "| snapshot, pause path", "| resize 1→2 GiB",
+                "| revert "):
+        assert row in out, out
+    assert "Noise: " in out

@@ -21,6 +21,7 @@ from novalite.api.compute.images import ImagesController
 from novalite.api.compute.instance_actions import InstanceActionsController
 from novalite.api.compute.keypairs import KeypairsController
 from novalite.api.compute.limits import LimitsController
+from novalite.api.compute.migrations import MigrationsController
 from novalite.api.compute.quota_sets import QuotaSetsController
 from novalite.api.compute.server_actions import ServerActionsController
 from novalite.api.compute.server_groups import ServerGroupsController
@@ -69,6 +70,7 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
     keypairs = KeypairsController()
     quota_sets = QuotaSetsController()
     limits = LimitsController()
+    migrations = MigrationsController(compute_api)
 
     v = f"{COMPUTE_PREFIX}/{COMPUTE_VERSION}"
     table: list[tuple[str, str, Any, str]] = [
@@ -154,6 +156,9 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
         ("/os-quota-sets/{id}/detail", "GET", quota_sets, "detail"),
         ("/os-quota-sets/{id}/defaults", "GET", quota_sets, "defaults"),
         ("/limits", "GET", limits, "index"),
+        ("/os-migrations", "GET", migrations, "index"),
+        ("/servers/{server_id}/migrations", "GET", migrations, "server_index"),
+        ("/servers/{server_id}/migrations/{id}", "GET", migrations, "server_show"),
     ]
     router.connect(COMPUTE_PREFIX, "GET", versions, "index", public=True)
     router.connect(v, "GET", versions, "show", public=True)

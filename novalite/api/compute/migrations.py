@@ -1,0 +1,136 @@
+"""GET /os-migrations (admin) and GET /servers/{id}/migrations[/{id}] (a
+server's in-progress live migrations, 2.23), as Nova's at each microversion:
+2.23 ``migration_type`` and, for an in-progress live migration, ``links``;
+2.59 ``uuid``, newest first with ``limit``/``marker`` paging
+(``migrations_links``), ``changes-since``/``changes-before`` (2.66);
+2.80 ``user_id``/``project_id`` (shown, and filters)."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from oslo_utils import timeutils
+
+from novalite import policy
+from novalite.api import common, errors, microversions
+from novalite.api.compute.servers import target_of
+from novalite.api.views.common import naive_isotime
+from novalite.api.wsgi import Request
+from novalite.objects import migration as mig
+from novalite.policies import migrations as mp
+
+_FIELDS = ("id", "source_node", "dest_node", "source_compute", "dest_compute", "dest_host",
+           "status", "instance_uuid", "old_instance_type_id", "new_instance_type_id")
+_FILTERS = ("instance_uuid", "host", "source_compute", "status", "migration_type")
+
+
+def _time(value: Any) -> str | None:
+    return naive_isotime(value)
+
+
+def _in_progress_live(m: mig.Migration) -> bool:
+    return bool(m.migration_type == mig.LIVE_MIGRATION and m.status in mig.LIVE_IN_PROGRESS)
+
+
+def view(req: Request, m: mig.Migration) -> dict[str, Any]:
+    version = req.api_version
+    out: dict[str, Any] = {k: m.get(k) for k in _FIELDS}
+    out["created_at"] = _time(m.created_at)
+    out["updated_at"] = _time(m.updated_at)
+    if version.at_least("2.23"):
+        out["migration_type"] = m.migration_type
+        if _in_progress_live(m):
+            out["links"] = req.links.resource(f"servers/{m.instance_uuid}/migrations", m.id)
+    if version.at_least("2.59"):
+        out["uuid"] = m.uuid
+    if version.at_least("2.80"):
+        out["user_id"] = m.user_id
+        out["project_id"] = m.project_id
+    return out
+
+
+def _server_view(req: Request, m: mig.Migration) -> dict[str, Any]:
+    """Nova's server-migrations view (the progress counters are 0: novalite's
+    drivers do not report them)."""
+    out: dict[str, Any] = {
+        "id": m.id, "server_uuid": m.instance_uuid, "source_compute": m.source_compute,
+        "dest_compute": m.dest_compute, "source_node": m.source_node,
+        "dest_node": m.dest_node, "dest_host": m.dest_host, "status": m.status,
+        "created_at": _time(m.created_at), "updated_at": _time(m.updated_at),
+        "memory_total_bytes": 0, "memory_processed_bytes": 0, "memory_remaining_bytes": 0,
+        "disk_total_bytes": 0, "disk_processed_bytes": 0, "disk_remaining_bytes": 0}
+    if req.api_version.at_least("2.59"):
+        out["uuid"] = m.uuid
+    if req.api_version.at_least("2.80"):
+        out["user_id"] = m.user_id
+        out["project_id"] = m.project_id
+    return out
+
+
+def _parse_time(name: str, value: str) -> datetime.datetime:
+    try:
+        return timeutils.parse_isotime(value)
+    except ValueError:
+        raise errors.bad_request(f"Invalid input for query parameters {name}. Value: "
+                                 f"{value}. '{value}' is not a 'date-time'") from None
+
+
+class MigrationsController:
+    def __init__(self, compute_api: Any) -> None:
+        self.compute_api = compute_api
+
+    def index(self, req: Request) -> dict:
+        """List migrations (admin), newest first."""
+        context = req.context
+        policy.authorize(context, mp.MIGRATIONS_INDEX, {"project_id": context.project_id})
+        version = req.api_version
+        params = req.GET
+        filters: dict[str, Any] = {k: params[k] for k in _FILTERS if params.get(k)}
+        if not version.at_least("2.23"):
+            filters.pop("migration_type", None)
+        limit: int | None = None
+        marker: str | None = None
+        if version.at_least("2.59"):
+            limit, marker = common.limit_and_marker(params)
+            for key, name in (("changes-since", "changes_since"),
+                              ("changes-before", "changes_before")):
+                if params.get(key):
+                    filters[name] = _parse_time(key, params[key])
+        if version.at_least("2.80"):
+            for key in ("user_id", "project_id"):
+                if params.get(key):
+                    filters[key] = params[key]
+        try:
+            migrations = self.compute_api.get_migrations(context, filters, limit=limit,
+                                                         marker=marker)
+        except mig.MigrationNotFound:
+            raise common.marker_not_found(str(marker)) from None
+        body: dict[str, Any] = {"migrations": [view(req, m) for m in migrations]}
+        if limit is not None and len(migrations) == limit and migrations:
+            body["migrations_links"] = [req.links.next_link(
+                "os-migrations", req.GET.items(), migrations[-1].uuid)]
+        return body
+
+    def _instance(self, req: Request, server_id: str, rule: str) -> Any:
+        instance = self.compute_api.get(req.context, server_id)
+        policy.authorize(req.context, rule, target_of(instance))
+        return instance
+
+    @microversions.versioned("2.23")
+    def server_index(self, req: Request, server_id: str) -> dict:
+        """A server's in-progress live migrations."""
+        instance = self._instance(req, server_id, mp.SERVER_MIGRATIONS_INDEX)
+        migrations = self.compute_api.get_migrations_in_progress_by_instance(
+            req.context, instance.uuid)
+        return {"migrations": [_server_view(req, m) for m in migrations]}
+
+    @microversions.versioned("2.23")
+    def server_show(self, req: Request, server_id: str, id: str) -> dict:
+        instance = self._instance(req, server_id, mp.SERVER_MIGRATIONS_SHOW)
+        for m in self.compute_api.get_migrations_in_progress_by_instance(req.context,
+                                                                         instance.uuid):
+            if str(m.id) == id:
+                return {"migration": _server_view(req, m)}
+        raise errors.not_found(f"In-progress live migration {id} is not found for server "
+                               f"{instance.uuid}.")
