@@ -164,3 +164,174 @@ def test_create_backup_rotation(images_stack):
     resp = _act(stack, server["id"], {"createBackup": {
         "name": "bad", "backup_type": "daily", "rotation": -1}})
     assert resp.status_code == 400 and "rotation" in resp.text
+
+
+def _addresses(server: dict) -> list[str]:
+    return sorted(a["addr"] for net in server["addresses"].values() for a in net)
+
+
+def test_shelve_offloads_at_once_by_default_and_unshelves_on_another_host(make_stack):
+    stack = _with_image_api(make_stack(computes=[("host1", "fake.FakeDriver"),
+                                                 ("host2", "fake.FakeDriver")]))
+    server = stack.boot("shelf")
+    before = stack.wait_status(server["id"], "ACTIVE")
+    first = before["OS-EXT-SRV-ATTR:host"]
+    other = "host2" if first == "host1" else "host1"
+    assert _act(stack, server["id"], {"shelve": None}).status_code == 202
+    shelved = stack.wait_status(server["id"], "SHELVED_OFFLOADED")
+    assert shelved["OS-EXT-SRV-ATTR:host"] is None
+    assert _addresses(shelved) == _addresses(before)
+    images = stack.request("GET", "/image/v2/images?name=shelf-shelved").json()["images"]
+    assert len(images) == 1 and images[0]["image_type"] == "snapshot"
+    assert images[0]["instance_uuid"] == server["id"]
+    shelved_image = images[0]["id"]
+    from novalite import context as nl_context
+    from novalite.objects.instance import Instance
+
+    sysmeta = Instance.get_by_uuid(nl_context.get_admin_context(),
+                                   server["id"]).system_metadata
+    assert sysmeta["shelved_image_id"] == shelved_image
+    assert sysmeta["shelved_host"] == first and sysmeta["shelved_at"]
+    # its first host is gone: the scheduler places it anew, on the other
+    stack.stop_compute(first)
+    resp = _act(stack, server["id"], {"unshelve": None})
+    assert resp.status_code == 202, resp.text
+    back = stack.wait_status(server["id"], "ACTIVE")
+    assert back["OS-EXT-SRV-ATTR:host"] == other
+    assert _addresses(back) == _addresses(before)
+    # the shelved image is deleted once the server is back
+    assert stack.request("GET", f"/image/v2/images/{shelved_image}").status_code == 404
+    events = _events(stack, server["id"], "unshelve")
+    assert [e["event"] for e in events] == ["compute_unshelve_instance"]
+    assert events[0]["result"] == "Success"
+
+
+def test_shelve_keeps_the_host_with_offload_time_minus_one(make_stack):
+    stack = _with_image_api(make_stack(overrides={(None, "shelved_offload_time"): -1}))
+    server = stack.boot("keep")
+    stack.wait_status(server["id"], "ACTIVE")
+    assert _act(stack, server["id"], {"shelve": None}).status_code == 202
+    shelved = stack.wait_status(server["id"], "SHELVED")
+    assert shelved["OS-EXT-SRV-ATTR:host"] == "host1"
+    assert shelved["OS-EXT-STS:power_state"] == 4  # SHUTDOWN
+    # unshelve of a SHELVED server starts it again on its host
+    assert _act(stack, server["id"], {"unshelve": None}).status_code == 202
+    assert stack.wait_status(server["id"], "ACTIVE")["OS-EXT-SRV-ATTR:host"] == "host1"
+    assert _act(stack, server["id"], {"shelve": None}).status_code == 202
+    stack.wait_status(server["id"], "SHELVED")
+    # an availability zone is only for an offloaded server (2.77), 409 otherwise
+    resp = _act(stack, server["id"], {"unshelve": {"availability_zone": "nova"}}, "2.77")
+    assert resp.status_code == 409, resp.text
+    # before 2.77 the body must be null
+    resp = _act(stack, server["id"], {"unshelve": {"availability_zone": "nova"}}, "2.76")
+    assert resp.status_code == 400
+    assert _act(stack, server["id"], {"shelveOffload": None}).status_code == 202
+    off = stack.wait_status(server["id"], "SHELVED_OFFLOADED")
+    assert off["OS-EXT-SRV-ATTR:host"] is None
+    events = _events(stack, server["id"], "shelveOffload")
+    assert [e["event"] for e in events] == ["compute_shelve_offload_instance"]
+    # 2.91: an unknown host is 400; a known one (admin) is used
+    resp = _act(stack, server["id"], {"unshelve": {"host": "nowhere"}}, "2.91")
+    assert resp.status_code == 400 and "nowhere" in resp.text
+    resp = _act(stack, server["id"], {"unshelve": {"host": "host1",
+                                                   "availability_zone": None}}, "2.91")
+    assert resp.status_code == 202, resp.text
+    assert stack.wait_status(server["id"], "ACTIVE")["OS-EXT-SRV-ATTR:host"] == "host1"
+    # shelveOffload of a server that is not shelved: 409
+    resp = _act(stack, server["id"], {"shelveOffload": None})
+    assert resp.status_code == 409
+
+
+def test_shelved_server_is_offloaded_by_the_periodic_task(make_stack):
+    stack = _with_image_api(make_stack(overrides={(None, "shelved_offload_time"): 1}))
+    server = stack.boot("later")
+    stack.wait_status(server["id"], "ACTIVE")
+    assert _act(stack, server["id"], {"shelve": None}).status_code == 202
+    stack.wait_status(server["id"], "SHELVED")
+    time.sleep(1.1)
+    stack.computes["host1"].manager.offload_shelved_instances()
+    assert stack.wait_status(server["id"], "SHELVED_OFFLOADED")["OS-EXT-SRV-ATTR:host"] is None
+
+
+def test_rebuild_with_a_new_image_keeps_uuid_addresses_and_flavor(images_stack):
+    stack = images_stack
+    server = stack.boot("rebuild-me", metadata={"old": "1"})
+    before = stack.wait_status(server["id"], "ACTIVE")
+    snap = _act(stack, server["id"], {"createImage": {"name": "new-base"}}, "2.45")
+    new_image = snap.json()["image_id"]
+    _wait_image(stack, new_image)
+    stack.wait_status(server["id"], "ACTIVE")
+    resp = _act(stack, server["id"], {"rebuild": {
+        "imageRef": new_image, "name": "rebuilt", "metadata": {"new": "2"},
+        "adminPass": "s3cret-pass", "description": "again"}}, "2.19")
+    assert resp.status_code == 202, resp.text
+    body = resp.json()["server"]
+    assert body["adminPass"] == "s3cret-pass"
+    assert body["id"] == server["id"] and body["name"] == "rebuilt"
+    assert body["status"] == "REBUILD"
+    after = stack.wait_status(server["id"], "ACTIVE")
+    assert after["image"]["id"] == new_image
+    assert after["metadata"] == {"new": "2"}
+    assert after["flavor"] == before["flavor"]
+    assert _addresses(after) == _addresses(before)
+    events = _events(stack, server["id"], "rebuild")
+    assert [e["event"] for e in events] == ["compute_rebuild_instance"]
+    # a generated password when none is given; description is 400 before 2.19
+    resp = _act(stack, server["id"], {"rebuild": {"imageRef": stack.image_id}})
+    assert resp.status_code == 202 and len(resp.json()["server"]["adminPass"]) >= 8
+    stack.wait_status(server["id"], "ACTIVE")
+    resp = _act(stack, server["id"], {"rebuild": {"imageRef": stack.image_id,
+                                                  "description": "x"}}, "2.18")
+    assert resp.status_code == 400 and "description" in resp.text
+
+
+def test_rebuild_errors_as_nova(images_stack):
+    stack = images_stack
+    server = stack.boot("rb-errors")
+    stack.wait_status(server["id"], "ACTIVE")
+    missing = "11111111-2222-3333-4444-555555555555"
+    resp = _act(stack, server["id"], {"rebuild": {"imageRef": missing}})
+    assert resp.status_code == 400 and "Cannot find image for rebuild" in resp.text
+    resp = _act(stack, server["id"], {"rebuild": {}})
+    assert resp.status_code == 400 and "imageRef" in resp.text
+    # personality until 2.56, user_data and key_name from 2.57 / 2.54
+    resp = _act(stack, server["id"], {"rebuild": {"imageRef": stack.image_id,
+                                                  "personality": []}}, "2.57")
+    assert resp.status_code == 400
+    resp = _act(stack, server["id"], {"rebuild": {"imageRef": stack.image_id,
+                                                  "user_data": "!!notbase64"}}, "2.57")
+    assert resp.status_code == 400 and "user_data" in resp.text
+    resp = _act(stack, server["id"], {"rebuild": {"imageRef": stack.image_id,
+                                                  "key_name": "nokey"}}, "2.54")
+    assert resp.status_code == 400 and "key_name" in resp.text
+    resp = _act(stack, server["id"], {"rebuild": {"imageRef": stack.image_id,
+                                                  "user_data": "aGVsbG8="}}, "2.57")
+    assert resp.status_code == 202 and resp.json()["server"]["user_data"] == "aGVsbG8="
+    stack.wait_status(server["id"], "ACTIVE")
+    # a locked server refuses rebuild to its (non-admin) owner: 409
+    from novalite import context as nl_context
+    from novalite.objects.instance import Instance
+
+    inst = Instance.get_by_uuid(nl_context.get_admin_context(), server["id"])
+    inst.locked = True
+    inst.save()
+    resp = stack.compute("POST", f"/servers/{server['id']}/action",
+                         {"rebuild": {"imageRef": stack.image_id}},
+                         headers={"X-Roles": "member"})
+    assert resp.status_code == 409 and "locked" in resp.text
+
+
+def test_a_compute_restart_gives_up_an_interrupted_snapshot(images_stack):
+    stack = images_stack
+    server = stack.boot("interrupted")
+    stack.wait_status(server["id"], "ACTIVE")
+    from novalite import context as nl_context
+    from novalite.objects.instance import Instance
+
+    inst = Instance.get_by_uuid(nl_context.get_admin_context(), server["id"])
+    inst.task_state = "image_uploading"
+    inst.save()
+    stack.stop_compute("host1")
+    stack.start_compute("host1")
+    after = stack.wait_status(server["id"], "ACTIVE")
+    assert after["OS-EXT-STS:vm_state"] == "active" and "fault" not in after
