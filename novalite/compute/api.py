@@ -13,7 +13,7 @@ from novalite import exception, policy, quota
 from novalite.compute import rpcapi, server_groups, task_states, vm_states
 from novalite.compute.api_images import ImageActionsAPI
 from novalite.compute.api_moves import MoveActionsAPI
-from novalite.compute.api_power import PowerActionsAPI
+from novalite.compute.api_power import PowerActionsAPI, check_instance_lock
 from novalite.compute.resource_tracker import IMAGE_VIRTUAL_SIZE_KEY
 from novalite.conductor import rpcapi as conductor_rpcapi
 from novalite.conf import CONF
@@ -178,7 +178,9 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
 
     def delete(self, context: RequestContext, instance: Instance) -> None:
         """Delete in any state: unscheduled or on a down host → locally,
-        otherwise the host destroys the guest (a build in flight aborts)."""
+        otherwise the host destroys the guest (a build in flight aborts).
+        A locked instance: 409 for non-admins (Nova's check_instance_lock)."""
+        check_instance_lock(context, instance)
         if instance.task_state == task_states.DELETING and instance.host:
             if self._host_is_up(context, instance.host):
                 # NOTE: repeat the cast; terminate is idempotent on the host.
@@ -227,6 +229,7 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
 
     def _power(self, context: RequestContext, instance: Instance, action: str, allowed: tuple[Any, ...],
                new_task: str, expected: tuple[Any, ...] = (None,)) -> None:
+        check_instance_lock(context, instance)
         _check_state(instance, action, vm_state=allowed, task_state=expected)
         if not instance.host:
             raise exception.InstanceInvalidState(action=action, instance_uuid=instance.uuid,

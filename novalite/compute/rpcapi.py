@@ -154,6 +154,50 @@ class ComputeAPI:
                                                  namespace="baseapi", version="1.0"))
         client.prepare(fanout=True).cast(ctxt, "ping", arg=arg)
 
+    # -- 6.3: power and access actions (novalite/compute/power_actions.py) ------
+
+    def _prepare_63(self, instance: Instance, what: str) -> Any:
+        if not self.client.can_send_version("6.3"):
+            raise exception.Conflict(reason=f"{what} needs compute RPC 6.3; the compute "
+                                            "services are pinned lower")
+        return self._prepare(instance.host, version="6.3")
+
+    def pause_instance(self, ctxt: RequestContext, instance: Instance) -> None:
+        self._prepare_63(instance, "pause").cast(ctxt, "pause_instance", instance=instance)
+
+    def unpause_instance(self, ctxt: RequestContext, instance: Instance) -> None:
+        self._prepare_63(instance, "unpause").cast(ctxt, "unpause_instance", instance=instance)
+
+    def suspend_instance(self, ctxt: RequestContext, instance: Instance) -> None:
+        self._prepare_63(instance, "suspend").cast(ctxt, "suspend_instance", instance=instance)
+
+    def resume_instance(self, ctxt: RequestContext, instance: Instance) -> None:
+        self._prepare_63(instance, "resume").cast(ctxt, "resume_instance", instance=instance)
+
+    def rescue_instance(self, ctxt: RequestContext, instance: Instance,
+                        rescue_password: str | None, rescue_image_ref: str | None) -> None:
+        self._prepare_63(instance, "rescue").cast(ctxt, "rescue_instance", instance=instance,
+                                                  rescue_password=rescue_password,
+                                                  rescue_image_ref=rescue_image_ref)
+
+    def unrescue_instance(self, ctxt: RequestContext, instance: Instance) -> None:
+        self._prepare_63(instance, "unrescue").cast(ctxt, "unrescue_instance",
+                                                    instance=instance)
+
+    def set_admin_password(self, ctxt: RequestContext, instance: Instance, new_pass: str) -> None:
+        """A call, as Nova's: the API answers with the outcome."""
+        self._prepare_63(instance, "changePassword").call(
+            ctxt, "set_admin_password", instance=instance, new_pass=new_pass)
+
+    def trigger_crash_dump(self, ctxt: RequestContext, instance: Instance) -> None:
+        self._prepare_63(instance, "trigger_crash_dump").cast(ctxt, "trigger_crash_dump",
+                                                              instance=instance)
+
+    def get_serial_console(self, ctxt: RequestContext, instance: Instance) -> dict[str, Any]:
+        """``{"host", "port"}`` of the guest's serial port on its host."""
+        return dict(self._prepare_63(instance, "a serial console").call(
+            ctxt, "get_serial_console", instance=instance))
+
     # -- moves (6.5): resize, cold migration, evacuation, live migration -------
 
     def _prepare_65(self, host: str, what: str) -> Any:

@@ -21,6 +21,7 @@ from novalite.conf import (
     policy,
     quota,
     scheduler,
+    serial_console,
     upgrade_levels,
 )
 
@@ -28,7 +29,7 @@ CONF = cfg.CONF
 
 _MODULES = (default, database, api, compute, scheduler, upgrade_levels, fake_driver, libvirt,
             policy, identity,
-            network, quota, image_api, image_cache, moves)
+            network, quota, image_api, image_cache, moves, serial_console)
 
 for _mod in _MODULES:
     _mod.register_opts(CONF)

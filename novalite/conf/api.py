@@ -35,6 +35,10 @@ api_opts = [
                help="Seconds a client may take to send a request line and its "
                     "headers, however slowly the bytes trickle in; then the "
                     "connection is closed (a slowloris client cannot hold it)."),
+    cfg.BoolOpt("enable_instance_password", default=True,
+                help="Return the admin password in the answers of server create, "
+                     "rebuild and rescue (as Nova's option). False: rescue answers "
+                     "an empty body."),
 ]
 
 

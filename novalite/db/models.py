@@ -142,6 +142,9 @@ class Instance(SoftDeleteMixin, Base):
     auto_disk_config: Mapped[bool] = mapped_column(Boolean, default=False)
     config_drive: Mapped[bool] = mapped_column(Boolean, default=False)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # NOTE: who locked it: 'owner' (its project) or 'admin', as Nova's
+    # instances.locked_by (migration 014).
+    locked_by: Mapped[str | None] = mapped_column(String(5))
     display_description: Mapped[str | None] = mapped_column(Text)
     metadata_: Mapped[dict | None] = mapped_column("metadata", JSON)
     system_metadata: Mapped[dict | None] = mapped_column(JSON)
@@ -527,3 +530,25 @@ class Migration(SoftDeleteMixin, Base):
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
     user_id: Mapped[str | None] = mapped_column(String(255))
     project_id: Mapped[str | None] = mapped_column(String(255))
+
+
+class ConsoleAuthToken(Base):
+    """A remote console's one-time token (Nova's ``console_auth_tokens``;
+    migration 014): only its SHA-256 is kept, bound to the instance and
+    the address of its console on its host, until ``expires`` (epoch s)."""
+
+    __tablename__ = "console_auth_tokens"
+    __table_args__ = (
+        UniqueConstraint("token_hash", name="uniq_console_auth_tokens0token_hash"),
+        Index("console_auth_tokens_instance_uuid_idx", "instance_uuid"),
+        Index("console_auth_tokens_token_hash_instance_uuid_idx", "token_hash",
+              "instance_uuid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(255))
+    console_type: Mapped[str] = mapped_column(String(255))
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    instance_uuid: Mapped[str] = mapped_column(String(36))
+    expires: Mapped[int] = mapped_column(Integer)

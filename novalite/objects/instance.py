@@ -59,7 +59,8 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
     # Version 1.3: display_description (microversion 2.19)
     # Version 1.4: old_flavor, new_flavor (a resize waiting to be confirmed
     #              or reverted, as Nova's)
-    VERSION = "1.4"
+    # Version 1.5: locked_by ('owner' or 'admin', as Nova's)
+    VERSION = "1.5"
 
     fields = {
         "id": fields.IntegerField(),
@@ -91,6 +92,7 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
         "auto_disk_config": fields.BooleanField(default=False),
         "config_drive": fields.BooleanField(default=False),
         "locked": fields.BooleanField(default=False),
+        "locked_by": fields.StringField(nullable=True),
         "metadata": fields.DictOfStringsField(default={}),
         "system_metadata": fields.DictOfNullableStringsField(default={}),
         "build_attempts": fields.ListOfStringsField(default=[]),
@@ -111,6 +113,8 @@ class Instance(base.NovaliteObject, base.NovaliteObjectDictCompat):
         if versionutils.convert_version_to_tuple(target_version) < (1, 4):
             primitive.pop("old_flavor", None)
             primitive.pop("new_flavor", None)
+        if versionutils.convert_version_to_tuple(target_version) < (1, 5):
+            primitive.pop("locked_by", None)
 
     @classmethod
     def _from_db_object(cls, context: RequestContext | None, obj: Any, db_row: dict[str, Any],

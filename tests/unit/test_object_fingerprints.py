@@ -32,7 +32,7 @@ EXPECTED = {
     "ImageMeta": "1.0-1532eada64fac3cb653ce4100876a037",
     "InjectedFile": "1.0-c6b00ed71002c2a09b992a2244347780",
     "InjectedFileList": "1.0-15ecf022a68ddbb8c2a6739cfc9f8f5e",
-    "Instance": "1.4-39ff42677d2fef9d229b6f0fd0c4008b",
+    "Instance": "1.5-8bf8064c7ffe73716941458bce6ebd2e",
     "InstanceAction": "1.0-4a59466f25d71f7e2bfd7d8ee37a989e",
     "InstanceActionEvent": "1.0-499f65657582ee6677e3eac7ed243cc1",
     "InstanceActionEventList": "1.0-13d92fb953030cdbfee56481756e02be",

@@ -23,6 +23,7 @@ from novalite.api.compute.keypairs import KeypairsController
 from novalite.api.compute.limits import LimitsController
 from novalite.api.compute.migrations import MigrationsController
 from novalite.api.compute.quota_sets import QuotaSetsController
+from novalite.api.compute.remote_consoles import RemoteConsolesController
 from novalite.api.compute.server_actions import ServerActionsController
 from novalite.api.compute.server_groups import ServerGroupsController
 from novalite.api.compute.server_metadata import ServerMetadataController
@@ -56,6 +57,7 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
     server_metadata = ServerMetadataController(compute_api)
     server_tags = ServerTagsController(compute_api)
     instance_actions = InstanceActionsController(compute_api)
+    remote_consoles = RemoteConsolesController(compute_api)
     flavors = FlavorsController()
     extra_specs = FlavorExtraSpecsController()
     flavor_access = FlavorAccessController()
@@ -83,6 +85,7 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
         ("/servers/{id}/action", "POST", actions, "action"),
         ("/servers/{server_id}/os-instance-actions", "GET", instance_actions, "index"),
         ("/servers/{server_id}/os-instance-actions/{id}", "GET", instance_actions, "show"),
+        ("/servers/{server_id}/remote-consoles", "POST", remote_consoles, "create"),
         ("/servers/{server_id}/metadata", "GET", server_metadata, "index"),
         ("/servers/{server_id}/metadata", "POST", server_metadata, "create"),
         ("/servers/{server_id}/metadata", "PUT", server_metadata, "update_all"),

@@ -1,0 +1,1 @@
+"""Remote consoles: one-time tokens and the serial console websocket proxy."""
