@@ -38,6 +38,7 @@ class ComputePeriodicTasks:
     _do_terminate: Any
     _cleanup_build: Any
     cleanup_running_deleted_instances: Any
+    offload_shelved_instances: Any
     _poll_unconfirmed_resizes: Any
 
     def periodic_tasks(self) -> list[PeriodicTask]:
@@ -55,6 +56,10 @@ class ComputePeriodicTasks:
             PeriodicTask("poll_unconfirmed_resizes",
                          max(1, min(CONF.compute.resize_confirm_window, 60)),
                          self._poll_unconfirmed_resizes),
+            # NOTE: image_actions.py; as Nova, <= 0 never.
+            *([PeriodicTask("offload_shelved_instances", CONF.shelved_poll_interval,
+                            self.offload_shelved_instances)]
+              if CONF.shelved_poll_interval > 0 else []),
             # NOTE: as Nova: 0 runs at the default periodic interval, -1 never.
             *([PeriodicTask("image_cache_manager_pass",
                             CONF.image_cache.manager_interval or 60,

@@ -42,6 +42,11 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
+_IMAGE_TASKS = (task_states.IMAGE_SNAPSHOT, task_states.IMAGE_SNAPSHOT_PENDING,
+                task_states.IMAGE_PENDING_UPLOAD, task_states.IMAGE_UPLOADING,
+                task_states.IMAGE_BACKUP, task_states.SHELVING,
+                task_states.SHELVING_IMAGE_PENDING_UPLOAD,
+                task_states.SHELVING_IMAGE_UPLOADING)
 _POWER_TASKS = (task_states.POWERING_OFF, task_states.POWERING_ON, task_states.REBOOTING,
                 task_states.REBOOTING_HARD)
 
@@ -94,6 +99,17 @@ class ComputeRecovery:
                 self._awaiting_build[inst.uuid] = time.monotonic()
         elif inst.vm_state == vm_states.BUILDING:
             self._recover_interrupted_build(ctxt, inst)
+        elif inst.task_state in _IMAGE_TASKS:
+            # NOTE: as Nova: an interrupted snapshot, backup or shelve is given
+            # up, the server kept as it was (image_actions.py).
+            LOG.info("Instance %s was %s when the compute service on %s stopped; giving "
+                     "it up", inst.uuid, inst.task_state, self.host)
+            try:
+                interrupted = inst.task_state
+                inst.task_state = None
+                inst.save(expected_task_state=[interrupted])
+            except (exception.Conflict, exception.InstanceNotFound):
+                pass
         elif inst.task_state in _POWER_TASKS:
             LOG.info("Instance %s was %s when the compute service on %s stopped; doing it "
                      "again", inst.uuid, inst.task_state, self.host)
