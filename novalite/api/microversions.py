@@ -43,10 +43,13 @@ SUPPORTED: list[tuple[str, str]] = [
             "(404 at every version)."),
     ("2.5", "GET /servers: ip6 is a user filter (admins' only before); it matches the "
             "fixed addresses as ip does."),
-    ("2.6", _NOT_YET.format("POST /servers/{id}/remote-consoles")),
+    ("2.6", "POST /servers/{id}/remote-consoles (protocol and type serial: a one-time "
+            "websocket URL of the serial console proxy; other protocols 400 'Unavailable "
+            "console type'); the os-getSerialConsole action is 404 from here (2.1-2.5)."),
     ("2.7", "os-flavor-access addTenantAccess on a public flavor answers 409 (novalite "
             "refuses it at every version: a public flavor has no access list)."),
-    ("2.8", "no change in novalite: mks consoles (VMware) do not exist."),
+    ("2.8", "remote-consoles: protocol mks and type webmks pass the schema (400 "
+            "'Unavailable console type': novalite has no VMware consoles)."),
     ("2.9", "Servers: 'locked' in show, detail and update answers."),
     ("2.10", "os-keypairs: admins may pass user_id (query on list/show/delete, body "
              "on create) to act on another user's key pairs; views show user_id."),
@@ -60,7 +63,7 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.16", "Servers: host_status (UP, DOWN, MAINTENANCE, UNKNOWN or '') in show and "
              "detail, for callers the os_compute_api:servers:show:host_status rule "
              "allows (admins)."),
-    ("2.17", _NOT_YET.format("the trigger_crash_dump action")),
+    ("2.17", "The trigger_crash_dump server action (an NMI to the guest; 404 before)."),
     ("2.18", "The project id in the URL is optional (novalite's URLs never had one)."),
     ("2.19", "Servers: 'description' on create and update and in show, detail and "
              "update answers (rebuild: the rebuild part of issue 12 applies it)."),
@@ -156,7 +159,8 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.72", "Servers with ports that have a resource request (novalite has no ports: "
              "no change)."),
     ("2.73", "Servers: 'locked_reason' in show, detail and update answers; 'locked' "
-             "filter and sort key for GET /servers (the sort key is ignored before)."),
+             "filter and sort key for GET /servers (the sort key is ignored before); the "
+             "lock action takes {'locked_reason': ...} (its body is null before)."),
     ("2.74", "POST /servers: 'host' and 'hypervisor_hostname' accepted by the schema, "
              "for admins only (403 otherwise); novalite cannot honour a requested "
              "destination yet, so they answer 400 saying so (issue 12)."),
@@ -182,7 +186,8 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.85", _NOT_YET.format("volume attachment update")),
     ("2.86", "no change in novalite: extra specs of known namespaces are not validated "
              "yet (issue 12)."),
-    ("2.87", _NOT_YET.format("rescue")),
+    ("2.87", "no change in novalite: rescue of volume-backed servers (novalite has no "
+             "volumes; rescue itself exists at every version)."),
     ("2.88", "os-hypervisors: detail and show drop the statistics fields (vcpus, "
              "memory, disk, running_vms, cpu_info, current_workload ...) and show "
              "'uptime' (null: novalite's drivers report none); /os-hypervisors/statistics "

@@ -142,6 +142,10 @@ def _embedded_defaults(state_dir: str) -> None:
     CONF.set_default("listen", "127.0.0.1", group="api")
     CONF.set_default("report_interval", 5)
     CONF.set_default("auth_strategy", "novalite")
+    # NOTE: serial consoles on: guests' serial ports on loopback TCP, the
+    # proxy (novalite/console/serialproxy.py) in this process.
+    CONF.set_default("enabled", True, group="serial_console")
+    CONF.set_default("serial_console", True, group="libvirt")
 
 
 ADMIN_USER = ADMIN_PROJECT = "admin"
@@ -276,7 +280,12 @@ def build_services(port: int | None = None) -> service.ServiceGroup:
     # the API's, conductor's and scheduler's go to the database.
     compute = service.Service.create(binary="novalite-compute")
     api = APIService(port=port)
-    return service.ServiceGroup([conductor, scheduler, compute, api])
+    services: list = [conductor, scheduler, compute, api]
+    if CONF.serial_console.enabled:
+        from novalite.console.serialproxy import SerialProxyService
+
+        services.append(SerialProxyService())
+    return service.ServiceGroup(services)
 
 
 def prepare(argv: list[str]) -> tuple[str, int]:
@@ -301,6 +310,8 @@ def prepare(argv: list[str]) -> tuple[str, int]:
     driver = _pick_driver(CONF.driver)
     CONF.set_default("compute_driver", driver)
     CONF.set_default("api_url", f"http://127.0.0.1:{port}/image", group="image")
+    CONF.set_default("base_url", f"ws://127.0.0.1:{CONF.serial_console.serialproxy_port}/",
+                     group="serial_console")
     LOG.info("Compute driver: %s", CONF.compute_driver)
     _host_checks(CONF.compute_driver)
     migration.db_sync()

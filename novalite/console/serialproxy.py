@@ -55,6 +55,12 @@ def _instance_exists(uuid: str) -> bool:
     return True
 
 
+def _select_subprotocol(connection: ServerConnection, offered: Any) -> Any:
+    """websockify's clients (Nova's serial consoles) ask for ``binary``;
+    a client that asks for nothing gets binary frames all the same."""
+    return "binary" if "binary" in offered else None
+
+
 class SerialProxy:
     """The websocket server; ``port`` 0 binds a free port (``.port`` then
     holds it after ``start()``)."""
@@ -68,7 +74,7 @@ class SerialProxy:
     def start(self) -> None:
         self._server = serve(self._handle, self.host, self.port,
                              process_request=self._authorize,
-                             subprotocols=["binary"],  # type: ignore[list-item]
+                             select_subprotocol=_select_subprotocol,
                              compression=None, max_size=2 ** 16)
         self.port = int(self._server.socket.getsockname()[1])
         self._thread = threading.Thread(target=self._server.serve_forever,
