@@ -66,7 +66,7 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.17", "The trigger_crash_dump server action (an NMI to the guest; 404 before)."),
     ("2.18", "The project id in the URL is optional (novalite's URLs never had one)."),
     ("2.19", "Servers: 'description' on create and update and in show, detail and "
-             "update answers (rebuild: the rebuild part of issue 12 applies it)."),
+             "update answers; rebuild takes it too."),
     ("2.20", _NOT_YET.format("volume attach/detach (no volumes)")),
     ("2.21", "os-instance-actions: the actions of a deleted server are listed and "
              "shown."),
@@ -97,7 +97,8 @@ SUPPORTED: list[tuple[str, str]] = [
              "uuids must be UUIDs, and networks take no 'tag' (until 2.42)."),
     ("2.38", "GET /servers: an unknown status filter is 400 (was an empty list)."),
     ("2.39", "/images/{id}/metadata answers 404 (already so from 2.36); maxImageMeta "
-             "leaves /limits."),
+             "leaves /limits; createImage and createBackup no longer check their "
+             "metadata against the metadata_items quota (403 before)."),
     ("2.40", "os-simple-tenant-usage: limit and marker (an instance uuid)."),
     ("2.41", "os-aggregates: 'uuid' in the view."),
     ("2.42", "POST /servers: 'tag' on networks and block_device_mapping_v2 entries "
@@ -105,8 +106,7 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.43", "os-hosts answers 404 (novalite never had it)."),
     ("2.44", "The addFixedIp, removeFixedIp, addFloatingIp, removeFloatingIp actions "
              "and os-virtual-interfaces answer 404 (novalite never had them)."),
-    ("2.45", "createImage/createBackup answer {image_id} instead of a Location header "
-             "(" + _NOT_YET.format("createImage") + "; the action's part applies it)."),
+    ("2.45", "createImage/createBackup answer {image_id} instead of a Location header."),
     ("2.46", "X-OpenStack-Request-ID on every answer (novalite always sent it)."),
     ("2.47", "Servers: 'flavor' is the embedded flavor (vcpus, ram, disk, ephemeral, "
              "swap, original_name, extra_specs for callers the flavor extra specs "
@@ -124,13 +124,14 @@ SUPPORTED: list[tuple[str, str]] = [
              "hypervisors take hypervisor_hostname_pattern and with_servers instead of "
              "/search and /servers (404 from 2.53), and any other query parameter is "
              "400."),
-    ("2.54", _NOT_YET.format("the rebuild action (key_name)")),
+    ("2.54", "rebuild: 'key_name' (null unsets it) sets the server's key pair."),
     ("2.55", "Flavors: 'description' on create, in every view, and PUT /flavors/{id} "
              "to change it."),
     ("2.56", _NOT_YET.format("the migrate action (host)")),
     ("2.57", "POST /servers: no 'personality' (400); injected_files, "
              "injected_file_content_bytes and injected_file_path_bytes leave "
-             "os-quota-sets; maxPersonality and maxPersonalitySize leave /limits."),
+             "os-quota-sets; maxPersonality and maxPersonalitySize leave /limits; "
+             "rebuild: no 'personality', 'user_data' instead (in its answer too)."),
     ("2.58", "os-instance-actions: limit, marker (request id) and changes-since, any "
              "other query parameter 400; "
              "'updated_at' in the view (an action's finish time, else its start: novalite "
@@ -171,7 +172,8 @@ SUPPORTED: list[tuple[str, str]] = [
              "0 instead of ''; os-hypervisors always show 'servers' when asked with "
              "with_servers."),
     ("2.76", _NOT_YET.format("os-server-external-events (power-update)")),
-    ("2.77", _NOT_YET.format("unshelve (availability_zone)")),
+    ("2.77", "unshelve of a shelved offloaded server may name an availability_zone "
+             "(409 for a server that is only shelved)."),
     ("2.78", _NOT_YET.format("GET /servers/{id}/topology")),
     ("2.79", _NOT_YET.format("volume attachments (delete_on_termination)")),
     ("2.80", _NOT_YET.format("os-migrations (user_id, project_id)")),
@@ -194,8 +196,8 @@ SUPPORTED: list[tuple[str, str]] = [
              "and /{id}/uptime answer 404."),
     ("2.89", _NOT_YET.format("os-volume_attachments")),
     ("2.90", "Servers: 'hostname' on create and update; OS-EXT-SRV-ATTR:hostname shown "
-             "to every caller."),
-    ("2.91", _NOT_YET.format("unshelve (host)")),
+             "to every caller; rebuild takes 'hostname'."),
+    ("2.91", "unshelve: 'host' (admins) and a null availability_zone (unpin)."),
     ("2.92", "os-keypairs: create needs public_key (no generation) and names may also "
              "hold '@' and '.' (only letters, digits, '_', '-', ' ', '@', '.')."),
     ("2.93", _NOT_YET.format("volume-backed rebuild")),
