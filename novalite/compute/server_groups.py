@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from novalite import exception, quota
+from novalite.objects.instance import InstanceList
 from novalite.objects.instance_group import InstanceGroup, InstanceGroupNotFound
 
 if TYPE_CHECKING:
@@ -31,9 +32,15 @@ def requested_group(context: RequestContext,
 
 def check_members_quota(context: RequestContext, group: InstanceGroup, count: int) -> None:
     """403 when ``count`` more servers would take the group over the
-    ``server_group_members`` quota of the caller's project."""
+    ``server_group_members`` quota of the caller's project (as Nova counts
+    it: the group's servers that belong to the caller)."""
     limit = quota.get_project_quotas(str(context.project_id))["server_group_members"]
-    if limit != quota.UNLIMITED and len(group.members) + count > limit:
+    if limit == quota.UNLIMITED:
+        return
+    mine = len(InstanceList.get_by_filters(
+        context, {"uuids": list(group.members), "user_id": context.user_id},
+        sort_key="id")) if group.members else 0
+    if mine + count > limit:
         raise ServerGroupMembersOverQuota()
 
 
