@@ -245,9 +245,8 @@ class ComputeMoveActions:
         instance.task_state = task_states.RESIZE_FINISH
         instance.save(expected_task_state=[task_states.RESIZE_MIGRATED])
         receiver = self._receivers().get(migration.uuid)
-        transfer: virt_driver.DiskTransfer | None = (
-            receiver.transfer() if receiver is not None else
-            virt_driver.LocalDiskTransfer() if migration.source_compute == self.host else None)
+        # NOTE: on one host the driver copies locally (its default).
+        transfer = receiver.transfer() if receiver is not None else None
         old_vm_state = (instance.system_metadata or {}).get(OLD_VM_STATE, vm_states.ACTIVE)
         new_flavor = instance.new_flavor or instance.flavor
         resized = instance.old_flavor is None or new_flavor.id != instance.old_flavor.id \
@@ -301,9 +300,7 @@ class ComputeMoveActions:
         instance.save(expected_task_state=[task_states.RESIZE_PREP])
         migration.status = mig.MIGRATING
         migration.save()
-        transfer: virt_driver.DiskTransfer | None = (
-            ChannelSender(endpoint) if endpoint is not None else
-            virt_driver.LocalDiskTransfer() if migration.dest_compute == self.host else None)
+        transfer = ChannelSender(endpoint) if endpoint is not None else None
         disk_info: list[dict[str, Any]] = self.driver.migrate_disk_and_power_off(
             context, instance, migration.dest_compute, flavor,
             self._network_info(context, instance),

@@ -128,7 +128,10 @@ def migration_get_all(filters: dict[str, Any], limit: int | None = None,
         return [_dict(r) for r in s.scalars(q)]
 
 
-def _naive(value: datetime.datetime) -> datetime.datetime:
+def _naive(value: datetime.datetime | str) -> datetime.datetime:
+    """A naive UTC datetime (filters that crossed RPC arrive as ISO text)."""
+    if isinstance(value, str):
+        value = timeutils.parse_isotime(value)
     if value.tzinfo is not None:
         return value.astimezone(datetime.UTC).replace(tzinfo=None)
     return value
