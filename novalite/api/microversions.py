@@ -58,7 +58,8 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.12", "no change in novalite: os-virtual-interfaces (nova-network) does not exist "
              "(404 at every version)."),
     ("2.13", "os-server-groups: project_id and user_id in the view."),
-    ("2.14", _NOT_YET.format("the evacuate action")),
+    ("2.14", "evacuate: no onSharedStorage in the body; the answer is 200 without a "
+             "body (adminPass only before)."),
     ("2.15", "os-server-groups: soft-affinity and soft-anti-affinity policies."),
     ("2.16", "Servers: host_status (UP, DOWN, MAINTENANCE, UNKNOWN or '') in show and "
              "detail, for callers the os_compute_api:servers:show:host_status rule "
@@ -71,16 +72,20 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.21", "os-instance-actions: the actions of a deleted server are listed and "
              "shown."),
     ("2.22", _NOT_YET.format("server migrations (force_complete)")),
-    ("2.23", _NOT_YET.format("GET /servers/{id}/migrations and /os-migrations")),
+    ("2.23", "GET /os-migrations: migration_type, and links for an in-progress live "
+             "migration; GET /servers/{id}/migrations and /servers/{id}/migrations/{id}: "
+             "a server's in-progress live migrations (admin)."),
     ("2.24", _NOT_YET.format("DELETE /servers/{id}/migrations/{id}")),
-    ("2.25", _NOT_YET.format("the os-migrateLive action")),
+    ("2.25", "os-migrateLive: block_migration may be 'auto'; disk_over_commit is gone "
+             "(400). Live migration runs on the FakeDriver; the libvirt driver refuses it "
+             "naming itself (the migration ends in error)."),
     ("2.26", "Server tags: /servers/{id}/tags (list, replace, add, check, delete one, "
              "delete all), 'tags' in show and detail, and the tags, tags-any, not-tags, "
              "not-tags-any filters of GET /servers."),
     ("2.27", "The OpenStack-API-Version header (always accepted by novalite)."),
     ("2.28", "os-hypervisors: cpu_info is an object instead of a JSON string."),
-    ("2.29", _NOT_YET.format("the evacuate action (force)")),
-    ("2.30", _NOT_YET.format("the os-migrateLive action (force)")),
+    ("2.29", "evacuate: 'force' with a host skips the scheduler."),
+    ("2.30", "os-migrateLive: 'force' with a host skips the scheduler."),
     ("2.31", _NOT_YET.format("os-console-auth-tokens")),
     ("2.32", "POST /servers: an optional 'tag' on networks and block_device_mapping_v2 "
              "entries (accepted; device tags are not in the guest's metadata yet)."),
@@ -127,7 +132,7 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.54", "rebuild: 'key_name' (null unsets it) sets the server's key pair."),
     ("2.55", "Flavors: 'description' on create, in every view, and PUT /flavors/{id} "
              "to change it."),
-    ("2.56", _NOT_YET.format("the migrate action (host)")),
+    ("2.56", "migrate: optional 'host' (it must exist and not be the server's: 400)."),
     ("2.57", "POST /servers: no 'personality' (400); injected_files, "
              "injected_file_content_bytes and injected_file_path_bytes leave "
              "os-quota-sets; maxPersonality and maxPersonalitySize leave /limits; "
@@ -136,7 +141,8 @@ SUPPORTED: list[tuple[str, str]] = [
              "other query parameter 400; "
              "'updated_at' in the view (an action's finish time, else its start: novalite "
              "records no other update time)."),
-    ("2.59", _NOT_YET.format("os-migrations pagination")),
+    ("2.59", "GET /os-migrations: 'uuid' in the view, newest first, limit/marker "
+             "paging (migrations_links), changes-since; /servers/{id}/migrations: 'uuid'."),
     ("2.60", _NOT_YET.format("multiattach volumes")),
     ("2.61", "Flavors: 'extra_specs' in detail, show, create and update answers (for "
              "callers the extra specs index rule allows)."),
@@ -148,10 +154,10 @@ SUPPORTED: list[tuple[str, str]] = [
              "'policies' and 'metadata'."),
     ("2.65", _NOT_YET.format("live migration abort")),
     ("2.66", "GET /servers and os-instance-actions: changes-before filter (400 when "
-             "before changes-since); os-migrations is not implemented yet."),
+             "before changes-since); GET /os-migrations: changes-before."),
     ("2.67", "POST /servers: 'volume_type' in block_device_mapping_v2 (no volumes: "
              "only image-backed local disks are accepted, as before)."),
-    ("2.68", _NOT_YET.format("forced live migration and evacuate")),
+    ("2.68", "evacuate and os-migrateLive: no 'force' (400)."),
     ("2.69", "Minimal constructs for down cells: novalite has one cell, which is never "
              "down (no change)."),
     ("2.70", _NOT_YET.format("os-interface and os-volume_attachments")),
@@ -176,7 +182,8 @@ SUPPORTED: list[tuple[str, str]] = [
              "(409 for a server that is only shelved)."),
     ("2.78", _NOT_YET.format("GET /servers/{id}/topology")),
     ("2.79", _NOT_YET.format("volume attachments (delete_on_termination)")),
-    ("2.80", _NOT_YET.format("os-migrations (user_id, project_id)")),
+    ("2.80", "GET /os-migrations: user_id and project_id in the view and as filters; "
+             "/servers/{id}/migrations: user_id and project_id."),
     ("2.81", _NOT_YET.format("aggregate image cache")),
     ("2.82", _NOT_YET.format("os-server-external-events (accelerator-request-bound)")),
     ("2.83", "GET /servers: user_id is a user filter; Nova's other new user filters "
@@ -202,7 +209,7 @@ SUPPORTED: list[tuple[str, str]] = [
              "hold '@' and '.' (only letters, digits, '_', '-', ' ', '@', '.')."),
     ("2.93", _NOT_YET.format("volume-backed rebuild")),
     ("2.94", "Servers: 'hostname' may be an FQDN."),
-    ("2.95", _NOT_YET.format("evacuate")),
+    ("2.95", "evacuate: the server is STOPPED on its new host."),
     ("2.96", "Servers: 'pinned_availability_zone' (the zone asked for at create, else "
              "null) in show and detail answers, and update from 2.75."),
     ("2.97", _NOT_YET.format("server shares")),

@@ -317,6 +317,10 @@ def test_os_migrations_views_and_paging(two):
     assert _migrations(s, "2.80", user_id="someone-else") == []
     assert len(_migrations(s, "2.80", project_id="admin")) == 2
     assert _migrations(s, "2.23", migration_type="live-migration") == []
+    assert _migrations(s, "2.59", **{"changes-since": "2099-01-01T00:00:00Z"}) == []
+    assert len(_migrations(s, "2.66", **{"changes-before": "2099-01-01T00:00:00Z"})) == 2
+    bad_time = s.compute("GET", "/os-migrations?changes-since=yesterday", headers=_mv("2.59"))
+    assert bad_time.status_code == 400 and "changes-since" in bad_time.text
 
 
 def test_a_member_resizes_but_moves_are_for_admins(make_stack):

@@ -2,7 +2,7 @@
 server's in-progress live migrations, 2.23), as Nova's at each microversion:
 2.23 ``migration_type`` and, for an in-progress live migration, ``links``;
 2.59 ``uuid``, newest first with ``limit``/``marker`` paging
-(``migrations_links``), ``changes-since``/``changes-before`` (2.66);
+(``migrations_links``), ``changes-since``; 2.66 ``changes-before``;
 2.80 ``user_id``/``project_id`` (shown, and filters)."""
 
 from __future__ import annotations
@@ -93,10 +93,10 @@ class MigrationsController:
         marker: str | None = None
         if version.at_least("2.59"):
             limit, marker = common.limit_and_marker(params)
-            for key, name in (("changes-since", "changes_since"),
-                              ("changes-before", "changes_before")):
-                if params.get(key):
-                    filters[name] = _parse_time(key, params[key])
+            if params.get("changes-since"):
+                filters["changes_since"] = _parse_time("changes-since", params["changes-since"])
+        if version.at_least("2.66") and params.get("changes-before"):
+            filters["changes_before"] = _parse_time("changes-before", params["changes-before"])
         if version.at_least("2.80"):
             for key in ("user_id", "project_id"):
                 if params.get(key):
