@@ -88,13 +88,21 @@ class AggregateInstanceExtraSpecsFilter(BaseHostFilter):
             object.__setattr__(spec, _ATTR, meta)
         return meta
 
-    def _unmet(self, host_state: HostState, spec: RequestSpec) -> list[str]:
-        wanted = _wanted(spec)
+    def _unmet(self, host_state: HostState, spec: RequestSpec,
+               wanted: dict[str, str] | None = None) -> list[str]:
+        wanted = _wanted(spec) if wanted is None else wanted
         if not wanted:
             return []
         have = self._metadata(spec).get(host_state.host, {})
         return [f"{key}={requirement}" for key, requirement in sorted(wanted.items())
                 if not any(match(v, requirement) for v in have.get(key, []))]
+
+    def filter_hosts(self, hosts: list[HostState], spec: RequestSpec) -> list[HostState]:
+        """The flavor's wanted keys worked out once for every host."""
+        wanted = _wanted(spec)
+        if not wanted:
+            return hosts
+        return [h for h in hosts if not self._unmet(h, spec, wanted)]
 
     def host_passes(self, host_state: HostState, spec: RequestSpec) -> bool:
         return not self._unmet(host_state, spec)
