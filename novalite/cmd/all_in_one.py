@@ -146,6 +146,9 @@ def _embedded_defaults(state_dir: str) -> None:
     # proxy (novalite/console/serialproxy.py) in this process.
     CONF.set_default("enabled", True, group="serial_console")
     CONF.set_default("serial_console", True, group="libvirt")
+    # NOTE: one compute host: resize (and a cold migration's scheduling)
+    # may only pick the host the server is on, as DevStack sets it.
+    CONF.set_default("allow_resize_to_same_host", True)
 
 
 ADMIN_USER = ADMIN_PROJECT = "admin"
@@ -220,6 +223,7 @@ def _write_files(state_dir: str, port: int, password: str) -> None:
         f"compute_driver = {CONF.compute_driver}\n"
         f"host = {CONF.host}\n"
         f"auth_strategy = {CONF.auth_strategy}\n"
+        f"allow_resize_to_same_host = {CONF.allow_resize_to_same_host}\n"
         "[database]\n"
         f"connection = {CONF.database.connection}\n"
         "[image]\n"
