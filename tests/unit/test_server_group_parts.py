@@ -5,6 +5,7 @@ older modules to), and the scheduler hints a create may carry."""
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 import pytest
 
@@ -43,3 +44,27 @@ def test_malformed_hints_are_400_naming_the_hint(hints: dict) -> None:
     with pytest.raises(errors.HTTPError) as caught:
         scheduler_hints.parse({"os:scheduler_hints": hints})
     assert caught.value.code == 400 and next(iter(hints)) in caught.value.message
+
+
+def test_placed_members_count_until_recorded_deleted_or_expired(monkeypatch: Any) -> None:
+    """The scheduler's own record of members it placed: counted on their
+    host while no instance row names it; dropped once a row does, once the
+    member is gone, or after PENDING_SECONDS."""
+    from novalite.objects.request_spec import RequestSpec
+    from novalite.scheduler.filters import affinity_filter as af
+
+    clock = [1000.0]
+    monkeypatch.setattr(af.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(af, "_pending", {})
+    group = "6f1a2b8e-1d0e-4a57-9a57-0c6f1f7b1c11"
+    a, b, c = ("0b7e8f8a-3c55-4a3a-8d5e-5f3c4a1e2d2" + n for n in "abc")
+    spec = RequestSpec(instance_group=group)
+    af.selected(spec, [a, b, c], ["h1", "h2", "h2"])
+    af.selected(RequestSpec(instance_group=None), [a], ["h9"])  # no group: nothing
+    assert af._pending_hosts(group, [a, b, c], {}, exclude=None) == {"h1": 1, "h2": 2}
+    # c is the instance being scheduled again; b's row now names its host; a is gone
+    assert af._pending_hosts(group, [b, c], {b: "h2"}, exclude=c) == {}
+    assert af._pending_hosts(group, [b, c], {}, exclude=None) == {"h2": 1}
+    clock[0] += af.PENDING_SECONDS + 1
+    assert af._pending_hosts(group, [b, c], {}, exclude=None) == {}
+    assert group not in af._pending
