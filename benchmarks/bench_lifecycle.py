@@ -372,6 +372,8 @@ class Bench:
         self.t.add("resize bare: power off", off - started)
         self.t.add("resize bare: copy + grow", copied - off)
         self.t.add("resize bare: define + start", launched - copied)
+        self.t.add("resize bare: until started", launched - started)
+        self.t.add("resize bare: boot", total - (launched - started))
         self.t.add("resize bare", total)
         self.expect_shape(NEW, "the bare resize")
         # NOTE: back to the driver's own definition and disk.
@@ -405,6 +407,8 @@ class Bench:
         total = self.wait_marker(1, started)
         self.t.add("resize: power off + keep aside", off - started)
         self.t.add("resize: finish (copy, grow, define, start)", finished - off)
+        self.t.add("resize: until started", finished - started)
+        self.t.add("resize: boot", total - (finished - started))
         self.t.add("resize", total)
         self.wait_agent()
         self.t.add("resize, agent answering", time.monotonic() - started)
@@ -461,7 +465,7 @@ def report(args: argparse.Namespace, bench: Bench, noise: Noise, busy_before: fl
 
     def row(what: str, nl: str, bare: str) -> list[str]:
         a, b = t.p50(nl), t.p50(bare)
-        return [what, t.cell(nl), t.cell(bare), f"+{a - b:.2f} s", f"{a / b:.2f}×"]
+        return [what, t.cell(nl), t.cell(bare), f"{a - b:+.2f} s", f"{a / b:.2f}×"]
 
     rows = [
         row("snapshot, agent path (freeze, convert, thaw)", "snap agent", "snap bare"),
@@ -475,6 +479,10 @@ def report(args: argparse.Namespace, bench: Bench, noise: Noise, busy_before: fl
          t.cell("resize bare: copy + grow"), "", ""],
         ["  of which: define + start (bare)", "", t.cell("resize bare: define + start"),
          "", ""],
+        row("  of which: power off → guest started (all but its boot)", "resize: until started",
+            "resize bare: until started"),
+        ["  of which: started → marker (the guest's boot)", t.cell("resize: boot"),
+         t.cell("resize bare: boot"), "", ""],
         ["resize: power off → the agent answers", t.cell("resize, agent answering"), "",
          "", ""],
         ["revert (finish_revert_migration → marker)", t.cell("revert"), "", "", ""],
