@@ -151,6 +151,17 @@ def test_affinity_keeps_servers_together(make_stack: Any) -> None:
     hosts = {_host(stack.wait_status(s["id"], "ACTIVE")) for s in servers}
     later = stack.wait_status(_boot_in(stack, group["id"], "f3")["id"], "ACTIVE")
     assert len(hosts) == 1 and _host(later) in hosts
+    # asked to avoid the group's host too: the other host is refused by the policy
+    (home,) = hosts
+    body = {"server": {"name": "f4", "flavorRef": "1", "imageRef": stack.image_id,
+                       "networks": "none"},
+            "os:scheduler_hints": {"group": group["id"], "different_host": [later["id"]]}}
+    resp = stack.compute("POST", "/servers", body)
+    assert resp.status_code == 202, resp.text
+    failed = stack.wait_status(resp.json()["server"]["id"], "ERROR")
+    message = failed["fault"]["message"]
+    assert "ServerGroupAffinityFilter removed 1 of 2 hosts" in message, message
+    assert f"policy affinity: {home}" in message, message
 
 
 def test_soft_anti_affinity_spreads_and_soft_affinity_packs_without_refusing(
