@@ -181,6 +181,10 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
         otherwise the host destroys the guest (a build in flight aborts).
         A locked instance: 409 for non-admins (Nova's check_instance_lock)."""
         check_instance_lock(context, instance)
+        if instance.vm_state == vm_states.RESIZED:
+            # NOTE: Nova's _confirm_resize_on_deleting: the source drops what
+            # it kept for a revert (api_moves.py).
+            self._confirm_resize_on_deleting(context, instance)
         if instance.task_state == task_states.DELETING and instance.host:
             if self._host_is_up(context, instance.host):
                 # NOTE: repeat the cast; terminate is idempotent on the host.

@@ -159,6 +159,18 @@ class MoveActionsAPI:
         InstanceAction.action_start(context, instance.uuid, "revertResize")
         self.compute_rpcapi.revert_resize(context, instance, migration)
 
+    def _confirm_resize_on_deleting(self, context: RequestContext, instance: Instance) -> None:
+        """A server deleted in VERIFY_RESIZE: the move is confirmed first, so
+        its source removes the guest and files it kept (Nova's)."""
+        try:
+            migration = mig.Migration.get_by_instance_and_status(context, instance.uuid,
+                                                                 mig.FINISHED)
+        except mig.MigrationNotFound:
+            return
+        migration.status = mig.CONFIRMING
+        migration.save()
+        self.compute_rpcapi.confirm_resize(context, instance, migration)
+
     # -- evacuate ---------------------------------------------------------------------
 
     def evacuate(self, context: RequestContext, instance: Instance, host: str | None,

@@ -317,11 +317,21 @@ class ComputeMoveActions:
         """On the source: the move is final."""
         with lockutils.lock(f"instance-{instance.uuid}"):
             try:
-                instance.refresh_from(Instance.get_by_uuid(context, instance.uuid))
+                instance.refresh_from(Instance.get_by_uuid(context, instance.uuid,
+                                                           read_deleted=True))
             except exception.InstanceNotFound:
                 return
-            if instance.vm_state != vm_states.RESIZED:
+            # NOTE: a server deleted in VERIFY_RESIZE is confirmed on its way
+            # out (compute API delete): only the source's leftovers go.
+            deleting = bool(instance.deleted or instance.task_state == task_states.DELETING)
+            if instance.vm_state != vm_states.RESIZED and not deleting:
                 LOG.info("Ignoring confirm of %s: it is %s", instance.uuid, instance.vm_state)
+                return
+            if deleting:
+                self._drop_source(context, instance, migration, deleting=True)
+                with contextlib.suppress(Exception):
+                    migration.status = mig.CONFIRMED
+                    migration.save()
                 return
             try:
                 with self._event(context, instance, "confirmResize",
@@ -330,18 +340,27 @@ class ComputeMoveActions:
             except Exception as exc:
                 self._migration_failed(context, instance, migration, exc, to_error=True)
 
-    def _confirm_resize(self, context: RequestContext, instance: Instance,
-                        migration: mig.Migration) -> None:
+    def _drop_source(self, context: RequestContext, instance: Instance,
+                     migration: mig.Migration, deleting: bool = False) -> None:
+        """The source's guest (or files kept aside) and claim go."""
         same_host = migration.dest_compute == self.host
         self.driver.confirm_migration(context, migration, instance,
                                       None if same_host else self._network_info(context,
                                                                                 instance))
-        # NOTE: on another host the destination's claim already is the
-        # instance's (keyed by its uuid); here it becomes so.
-        self.rt.release(context, instance.uuid)
         if same_host:
+            # NOTE: the instance's claim becomes the new flavor's (a delete
+            # releases the instance's claim itself).
             self.rt.release(context, _move_claim_key(instance.uuid))
-            self.rt.instance_claim(context, instance)
+            if not deleting:
+                self.rt.release(context, instance.uuid)
+                self.rt.instance_claim(context, instance)
+        else:
+            # NOTE: the destination's claim already is the instance's.
+            self.rt.release(context, instance.uuid)
+
+    def _confirm_resize(self, context: RequestContext, instance: Instance,
+                        migration: mig.Migration) -> None:
+        self._drop_source(context, instance, migration)
         sysmeta = dict(instance.system_metadata or {})
         old_vm_state = sysmeta.pop(OLD_VM_STATE, vm_states.ACTIVE)
         instance.system_metadata = sysmeta

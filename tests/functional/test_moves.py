@@ -345,3 +345,33 @@ def test_a_member_resizes_but_moves_are_for_admins(make_stack):
     assert s.compute("POST", f"/servers/{sid}/action", {"confirmResize": None},
                      session=member).status_code == 204
     s.wait_status(sid, "ACTIVE")
+
+
+def test_delete_while_resized_cleans_both_hosts(two):
+    s = two
+    sid, source = _boot(s)
+    dest = "hostb" if source == "hosta" else "hosta"
+    assert _action(s, sid, {"resize": {"flavorRef": "2"}}).status_code == 202
+    s.wait_status(sid, "VERIFY_RESIZE")
+    assert _guest(source, sid) is not None and _guest(dest, sid) is not None
+    assert s.compute("DELETE", f"/servers/{sid}").status_code == 204
+    s.wait_gone(sid)
+    # NOTE: as Nova's _confirm_resize_on_deleting: the source's kept guest goes too.
+    _wait_ram(s, {source: 0, dest: 0})
+    deadline = time.monotonic() + 10
+    while _guest(source, sid) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _guest(source, sid) is None and _guest(dest, sid) is None
+    assert _migrations(s, instance_uuid=sid)[0]["status"] == "confirmed"
+
+
+def test_delete_while_resized_on_one_host(make_stack):
+    s = make_stack(computes=[("solo", "fake.FakeDriver")],
+                   overrides={(None, "allow_resize_to_same_host"): True})
+    sid, _ = _boot(s)
+    assert _action(s, sid, {"resize": {"flavorRef": "2"}}).status_code == 202
+    s.wait_status(sid, "VERIFY_RESIZE")
+    assert s.compute("DELETE", f"/servers/{sid}").status_code == 204
+    s.wait_gone(sid)
+    _wait_ram(s, {"solo": 0})
+    assert _guest("solo", sid) is None
