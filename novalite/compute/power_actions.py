@@ -164,14 +164,17 @@ class ComputePowerActions:
             except virt_driver.AgentUnavailable as e:
                 # NOTE: a novalite.exception crosses RPC as itself.
                 raise exception.Conflict(reason=e.format_message()) from None
-            except (NotImplementedError, exception.NovaliteException):
+            except NotImplementedError:
+                raise
+            except exception.Conflict:
                 raise
             except Exception as e:
-                # NOTE: as Nova's: never echo what the driver said (it may
-                # hold the password); the log has it.
-                LOG.exception("Setting the password of %s failed", instance.uuid)
+                # NOTE: as Nova's InstancePasswordSetFailed (409): never echo
+                # what the driver said (it may hold the password); the log has it.
+                LOG.warning("Setting the password of %s failed: %s", instance.uuid, e)
                 raise exception.Conflict(
-                    reason=f"error setting admin password of {instance.uuid}") from e
+                    reason=f"Failed to set admin password on {instance.uuid} because error "
+                           "setting admin password") from e
 
         self._revertible_action(context, instance, task_states.UPDATING_PASSWORD,
                                 "changePassword", step, vm_states.ACTIVE,
@@ -196,3 +199,33 @@ class ComputePowerActions:
         except virt_driver.ConsoleTypeUnavailable as e:
             raise exception.Invalid(reason=e.format_message()) from None
         return {"host": console.host, "port": int(console.port)}
+
+    # -- a compute restart (recovery.py) -----------------------------------------
+
+    def _recover_power_access(self, context: RequestContext, inst: Instance) -> None:
+        """A pause, unpause, suspend, resume or password change that was
+        running when the compute service stopped: the server takes the state
+        its guest is in (the driver's step either happened or not), without
+        the task; no message will finish it (the caller gave up waiting)."""
+        from novalite.virt import power_state
+
+        interrupted = inst.task_state
+        state = self._get_power_state(inst)
+        by_state = {power_state.RUNNING: vm_states.ACTIVE,
+                    power_state.PAUSED: vm_states.PAUSED,
+                    power_state.SUSPENDED: vm_states.SUSPENDED}
+        if interrupted != task_states.UPDATING_PASSWORD and state in by_state:
+            inst.vm_state = by_state[state]
+        LOG.info("Instance %s was %s when the compute service on %s stopped; it is %s",
+                 inst.uuid, interrupted, self.host, inst.vm_state)
+        inst.power_state = state
+        inst.task_state = None
+        try:
+            inst.save(expected_task_state=[interrupted])
+        except (exception.Conflict, exception.InstanceNotFound):
+            pass
+
+
+# NOTE: the task states recovery.py hands to _recover_power_access.
+RECOVERED_TASKS = (task_states.PAUSING, task_states.UNPAUSING, task_states.SUSPENDING,
+                   task_states.RESUMING, task_states.UPDATING_PASSWORD)

@@ -32,7 +32,7 @@ from oslo_utils import timeutils
 
 from novalite import context as nl_context
 from novalite import exception, persistence
-from novalite.compute import task_states, vm_states
+from novalite.compute import power_actions, task_states, vm_states
 from novalite.conf import CONF
 from novalite.objects.instance import Instance, InstanceList
 from novalite.virt import power_state
@@ -66,6 +66,7 @@ class ComputeRecovery:
     reboot_instance: Any
     sync_power_states: Any
     _destroy_evacuated_instances: Any
+    _recover_power_access: Any
 
     def _init_recovery(self) -> None:
         # NOTE: uuid -> monotonic time recovery found it waiting for its
@@ -110,6 +111,8 @@ class ComputeRecovery:
                 inst.save(expected_task_state=[interrupted])
             except (exception.Conflict, exception.InstanceNotFound):
                 pass
+        elif inst.task_state in power_actions.RECOVERED_TASKS:
+            self._recover_power_access(ctxt, inst)
         elif inst.task_state in _POWER_TASKS:
             LOG.info("Instance %s was %s when the compute service on %s stopped; doing it "
                      "again", inst.uuid, inst.task_state, self.host)

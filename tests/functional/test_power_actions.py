@@ -125,7 +125,7 @@ def test_failed_pause_goes_back_with_fault_and_error_event(stack):
     assert act(stack, sid, {"pause": None}).status_code == 202
     found = wait_event(stack, sid, "pause")
     assert found == [("compute_pause_instance", "Error")]
-    server = stack.server(sid)
+    server = stack.wait_for(sid, lambda s: s["OS-EXT-STS:task_state"] is None)
     assert server["OS-EXT-STS:vm_state"] == "active"
     assert server["OS-EXT-STS:task_state"] is None
     # NOTE: the fault is recorded; as Nova's view, shown in ERROR only.
@@ -310,3 +310,24 @@ def test_another_projects_server_is_404(stack, body):
     sid = boot(stack, headers=OWNER)
     resp = act(stack, sid, body, OTHER)
     assert resp.status_code == 404, resp.text
+
+
+def test_compute_restart_settles_an_interrupted_pause_and_resume(stack):
+    from novalite.objects.instance import Instance
+
+    ctxt = nl_context.get_admin_context()
+    paused, resumed = boot(stack), boot(stack)
+    stack.stop_compute("host1")
+    # NOTE: the pause reached the hypervisor, the resume did not.
+    guest(stack, paused).state = 3
+    for sid, task in ((paused, "pausing"), (resumed, "resuming")):
+        inst = Instance.get_by_uuid(ctxt, sid)
+        inst.task_state = task
+        inst.save()
+    resumed_inst = Instance.get_by_uuid(ctxt, resumed)
+    resumed_inst.vm_state = "suspended"
+    resumed_inst.save()
+    stack.start_compute("host1")
+    assert stack.wait_status(paused, "PAUSED")["OS-EXT-STS:power_state"] == 3
+    # NOTE: the guest runs: the server is ACTIVE, not left SUSPENDED.
+    assert stack.wait_status(resumed, "ACTIVE")["OS-EXT-STS:power_state"] == 1
