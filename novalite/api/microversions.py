@@ -108,7 +108,7 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.41", "os-aggregates: 'uuid' in the view."),
     ("2.42", "POST /servers: 'tag' on networks and block_device_mapping_v2 entries "
              "again."),
-    ("2.43", "os-hosts answers 404 (novalite never had it)."),
+    ("2.43", "os-hosts answers 404 (served until 2.42)."),
     ("2.44", "The addFixedIp, removeFixedIp, addFloatingIp, removeFloatingIp actions "
              "and os-virtual-interfaces answer 404 (novalite never had them)."),
     ("2.45", "createImage/createBackup answer {image_id} instead of a Location header."),

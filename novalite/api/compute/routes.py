@@ -13,9 +13,11 @@ from typing import Any
 from novalite.api import common
 from novalite.api.compute.aggregates import AggregatesController
 from novalite.api.compute.availability_zones import AvailabilityZonesController
+from novalite.api.compute.extensions import ExtensionsController
 from novalite.api.compute.flavor_access import FlavorAccessController
 from novalite.api.compute.flavor_extra_specs import FlavorExtraSpecsController
 from novalite.api.compute.flavors import FlavorsController
+from novalite.api.compute.hosts import HostsController
 from novalite.api.compute.image_metadata import ImageMetadataController
 from novalite.api.compute.images import ImagesController
 from novalite.api.compute.instance_actions import InstanceActionsController
@@ -73,6 +75,8 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
     quota_sets = QuotaSetsController()
     limits = LimitsController()
     migrations = MigrationsController(compute_api)
+    extensions = ExtensionsController()
+    hosts = HostsController()
 
     v = f"{COMPUTE_PREFIX}/{COMPUTE_VERSION}"
     table: list[tuple[str, str, Any, str]] = [
@@ -162,8 +166,17 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
         ("/os-migrations", "GET", migrations, "index"),
         ("/servers/{server_id}/migrations", "GET", migrations, "server_index"),
         ("/servers/{server_id}/migrations/{id}", "GET", migrations, "server_show"),
+        ("/extensions", "GET", extensions, "index"),
+        ("/extensions/{id}", "GET", extensions, "show"),
+        ("/os-hosts", "GET", hosts, "index"),
+        ("/os-hosts/{id}", "GET", hosts, "show"),
+        ("/os-hosts/{id}", "PUT", hosts, "update"),
+        ("/os-hosts/{id}/startup", "GET", hosts, "startup"),
+        ("/os-hosts/{id}/shutdown", "GET", hosts, "shutdown"),
+        ("/os-hosts/{id}/reboot", "GET", hosts, "reboot"),
     ]
     router.connect(COMPUTE_PREFIX, "GET", versions, "index", public=True)
     router.connect(v, "GET", versions, "show", public=True)
+    router.connect(f"{COMPUTE_PREFIX}/v2", "GET", versions, "show_v20", public=True)
     for path, method, controller, action in table:
         router.connect(v + path, method, controller, action)

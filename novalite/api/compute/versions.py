@@ -12,3 +12,7 @@ class VersionsController:
 
     def show(self, req: Request) -> dict:
         return views.compute_version(req.links)
+
+    def show_v20(self, req: Request) -> dict:
+        """The v2.0 document: listed for discovery, its link must resolve."""
+        return views.compute_version(req.links, "v2.0")

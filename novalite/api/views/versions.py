@@ -29,11 +29,14 @@ def compute_versions(links: Links) -> dict:
     return {"versions": [_v20(links), _v21(links)]}
 
 
-def compute_version(links: Links) -> dict:
-    version = _v21(links)
+def compute_version(links: Links, version_id: str = "v2.1") -> dict:
+    """The document at the top of a versioned endpoint: v2.1, or the v2.0
+    one Nova still answers at ``/v2/`` (its self link is the one listed)."""
+    version = _v20(links) if version_id == "v2.0" else _v21(links)
     version["links"].append({"rel": "describedby", "type": "text/html",
                              "href": "http://docs.openstack.org/"})
-    version["media-types"] = _COMPUTE_MEDIA_TYPES
+    version["media-types"] = _COMPUTE_MEDIA_TYPES if version_id != "v2.0" else [
+        {"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2"}]
     return {"version": version}
 
 

@@ -1,0 +1,139 @@
+"""Compute APIs the upstream conformance suite (tempest) found missing or
+different from Nova, through the HTTP API of one FakeDriver stack: the
+v2.0 version document, /extensions, os-hosts (until 2.42), ...
+
+Each test asserts Nova's documented behaviour, not tempest's checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.functional.stack import Stack
+
+MEMBER = {"X-User-Id": "alice", "X-Project-Id": "proj-a", "X-Roles": "member"}
+
+
+def _v(version: str) -> dict:
+    return {"OpenStack-API-Version": f"compute {version}"}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    s = Stack(str(tmp_path_factory.mktemp("tempest-compute"))).start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def test_every_listed_version_link_resolves_to_its_own_document(stack: Stack) -> None:
+    versions = stack.request("GET", "/compute/").json()["versions"]
+    assert {v["id"] for v in versions} == {"v2.0", "v2.1"}
+    for version in versions:
+        self_link = [link for link in version["links"] if link["rel"] == "self"]
+        resp = stack.session.get(self_link[0]["href"], timeout=30)
+        assert resp.status_code == 200, (self_link, resp.text)
+        doc = resp.json()["version"]
+        assert doc["id"] == version["id"]
+        assert [link for link in doc["links"] if link["rel"] == "self"] == self_link
+    v20 = stack.request("GET", "/compute/v2/").json()["version"]
+    assert v20["status"] == "SUPPORTED" and v20["version"] == ""
+
+
+def test_extensions_list_and_show(stack: Stack) -> None:
+    resp = stack.compute("GET", "/extensions", headers=MEMBER)
+    assert resp.status_code == 200, resp.text
+    extensions = resp.json()["extensions"]
+    aliases = [e["alias"] for e in extensions]
+    assert aliases == sorted(aliases) and "os-hosts" in aliases
+    hosts = next(e for e in extensions if e["alias"] == "os-hosts")
+    assert hosts["name"] == "Hosts" and hosts["links"] == []
+    assert set(hosts) == {"alias", "name", "description", "namespace", "updated", "links"}
+    shown = stack.compute("GET", "/extensions/os-consoles", headers=MEMBER).json()
+    assert shown["extension"]["alias"] == "os-consoles"
+    missing = stack.compute("GET", "/extensions/os-cloudpipe", headers=MEMBER)
+    assert missing.status_code == 404 and "os-cloudpipe" in missing.json()[
+        "itemNotFound"]["message"]
+
+
+def _compute_host(stack: Stack) -> str:
+    hosts = stack.compute("GET", "/os-hosts").json()["hosts"]
+    return next(h["host_name"] for h in hosts if h["service"] == "compute")
+
+
+def test_os_hosts_list_filters_by_zone_and_ends_at_2_43(stack: Stack) -> None:
+    hosts = stack.compute("GET", "/os-hosts").json()["hosts"]
+    services = {h["service"] for h in hosts}
+    assert {"compute", "conductor", "scheduler"} <= services
+    compute = next(h for h in hosts if h["service"] == "compute")
+    assert compute == {"host_name": "host1", "service": "compute", "zone": "nova"}
+    assert all(h["zone"] == "internal" for h in hosts if h["service"] != "compute")
+    assert stack.compute("GET", "/os-hosts?zone=").json()["hosts"] == hosts
+    assert stack.compute("GET", "/os-hosts?zone=nova").json()["hosts"] == [compute]
+    assert stack.compute("GET", "/os-hosts?zone=nowhere").json()["hosts"] == []
+    assert stack.compute("GET", "/os-hosts", headers=MEMBER).status_code == 403
+    gone = stack.compute("GET", "/os-hosts", headers=_v("2.43"))
+    assert gone.status_code == 404, gone.text
+    assert stack.compute("GET", "/os-hosts", headers=_v("2.42")).status_code == 200
+
+
+def test_os_hosts_show_sums_the_servers_flavors(stack: Stack) -> None:
+    server = stack.wait_status(stack.boot("on-host", networks="none")["id"], "ACTIVE")
+    flavor = stack.compute("GET", "/flavors/1").json()["flavor"]
+    try:
+        host = _compute_host(stack)
+        resp = stack.compute("GET", f"/os-hosts/{host}")
+        assert resp.status_code == 200, resp.text
+        rows = [r["resource"] for r in resp.json()["host"]]
+        assert [r["project"] for r in rows[:3]] == ["(total)", "(used_now)", "(used_max)"]
+        assert all(r["host"] == host for r in rows)
+        node = stack.compute("GET", "/os-hypervisors/detail").json()["hypervisors"][0]
+        assert (rows[0]["cpu"], rows[0]["memory_mb"]) == (node["vcpus"], node["memory_mb"])
+        disk = flavor["disk"] + flavor["OS-FLV-EXT-DATA:ephemeral"]
+        assert (rows[2]["cpu"], rows[2]["memory_mb"], rows[2]["disk_gb"]) == (
+            flavor["vcpus"], flavor["ram"], disk)
+        assert len(rows) == 4 and rows[3]["cpu"] == flavor["vcpus"]
+    finally:
+        stack.compute("DELETE", f"/servers/{server['id']}")
+        stack.wait_gone(server["id"])
+    missing = stack.compute("GET", "/os-hosts/nonexistent_hostname")
+    assert missing.status_code == 404
+    assert "nonexistent_hostname" in missing.json()["itemNotFound"]["message"]
+
+
+def _service(stack: Stack, host: str) -> dict[str, Any]:
+    services = stack.compute("GET", f"/os-services?host={host}").json()["services"]
+    return next(s for s in services if s["binary"] == "novalite-compute")
+
+
+def test_os_hosts_update_toggles_the_compute_service(stack: Stack) -> None:
+    host = _compute_host(stack)
+    try:
+        resp = stack.compute("PUT", f"/os-hosts/{host}", {"status": "disable"})
+        assert resp.status_code == 200, resp.text
+        assert resp.json() == {"host": host, "status": "disabled"}
+        assert _service(stack, host)["status"] == "disabled"
+    finally:
+        resp = stack.compute("PUT", f"/os-hosts/{host}", {"status": "Enable"})
+    assert resp.json() == {"host": host, "status": "enabled"}
+    assert _service(stack, host)["status"] == "enabled"
+    for body in ({"status": "off"}, {"maintenance_mode": "maybe"}, {}, {"other": 1}):
+        bad = stack.compute("PUT", f"/os-hosts/{host}", body)
+        assert bad.status_code == 400, (body, bad.text)
+    assert stack.compute("PUT", "/os-hosts/nowhere", {"status": "enable"}).status_code == 404
+    assert stack.compute("PUT", f"/os-hosts/{host}", {"status": "enable"},
+                         headers=MEMBER).status_code == 403
+    maintenance = stack.compute("PUT", f"/os-hosts/{host}", {"maintenance_mode": "enable"})
+    assert maintenance.status_code == 501
+
+
+def test_os_hosts_power_actions_are_not_implemented(stack: Stack) -> None:
+    host = _compute_host(stack)
+    for action in ("startup", "shutdown", "reboot"):
+        assert stack.compute("GET", f"/os-hosts/{host}/{action}").status_code == 501
+        assert stack.compute("GET", f"/os-hosts/nowhere/{action}").status_code == 404
+        assert stack.compute("GET", f"/os-hosts/{host}/{action}",
+                             headers=MEMBER).status_code == 403
