@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from oslo_log import log as logging
 
-from novalite import exception, policy
+from novalite import exception, policy, quota
 from novalite.compute import task_states, vm_states
 from novalite.objects import migration as mig
 from novalite.objects.flavor import Flavor
@@ -74,6 +74,15 @@ def _check_lock(context: RequestContext, instance: Instance) -> None:
         raise exception.InstanceIsLocked(instance_uuid=instance.uuid)
 
 
+def _check_resize_quota(context: RequestContext, instance: Instance, flavor: Flavor) -> None:
+    """As Nova: an upsize needs quota for the extra vCPUs and RAM (403)."""
+    extra_cores = max(flavor.vcpus - instance.flavor.vcpus, 0)
+    extra_ram = max(flavor.memory_mb - instance.flavor.memory_mb, 0)
+    if extra_cores or extra_ram:
+        quota.enforce_server_create(context, str(instance.project_id), 0, extra_cores,
+                                    extra_ram)
+
+
 def _set_task(instance: Instance, action: str, task: str) -> None:
     instance.task_state = task
     try:
@@ -114,6 +123,7 @@ class MoveActionsAPI:
             raise CannotResizeDisk(reason=(
                 f"flavor {flavor.name}'s root disk ({flavor.root_gb} GiB) is smaller than "
                 f"the server's ({current.root_gb} GiB)"))
+        _check_resize_quota(context, instance, flavor)
         _set_task(instance, "resize", task_states.RESIZE_PREP)
         InstanceAction.action_start(context, instance.uuid, "resize")
         self.conductor.migrate_server(context, instance, flavor, None)

@@ -226,6 +226,12 @@ def test_move_errors_as_nova(two):
     assert unknown.status_code == 400 and "nosuch" in unknown.text
     # NOTE: before 2.56 migrate takes no body.
     assert _action(s, sid, {"migrate": {"host": source}}).status_code == 400
+    # NOTE: an upsize needs quota for the extra vCPUs (403 as Nova).
+    quota = s.compute("PUT", "/os-quota-sets/admin", {"quota_set": {"cores": 1}})
+    assert quota.status_code == 200, quota.text
+    over = _action(s, sid, {"resize": {"flavorRef": "3"}})
+    assert over.status_code == 403 and "cores" in over.text
+    assert s.server(sid)["status"] == "ACTIVE"
     evac = _action(s, sid, {"evacuate": {}}, "2.68")
     assert evac.status_code == 400 and "still in use" in evac.text
 
