@@ -381,3 +381,23 @@ def test_delete_while_resized_on_one_host(make_stack):
     s.wait_gone(sid)
     _wait_ram(s, {"solo": 0})
     assert _guest("solo", sid) is None
+
+
+def test_a_destination_that_cannot_listen_leaves_the_server_as_it_was(make_stack):
+    # NOTE: [DEFAULT] my_ip set to an address this machine does not have: the
+    # destination cannot open its end of the disk channel.
+    s = make_stack(computes=TWO, overrides={(None, "my_ip"): "192.0.2.1"})
+    sid, source = _boot(s)
+    dest = "hostb" if source == "hosta" else "hosta"
+    assert _action(s, sid, {"resize": {"flavorRef": "2"}}).status_code == 202
+    migration = _wait_migration(s, sid, "error")
+    assert (migration["source_compute"], migration["dest_compute"]) == (source, dest)
+    server = s.wait_status(sid, "ACTIVE")
+    assert _host(server) == source and server["flavor"]["id"] == "1"
+    events = _events(s, sid, "resize")
+    assert events["compute_prep_resize"] == "Error"
+    _wait_ram(s, {source: 512, dest: 0})
+    guest = _guest(source, sid)
+    assert guest.state == 1 and guest.resize_from is None
+    # NOTE: nothing is left half-done: the server can move again.
+    assert _action(s, sid, {"resize": {"flavorRef": "2"}}).status_code == 202
