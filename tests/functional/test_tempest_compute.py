@@ -137,3 +137,26 @@ def test_os_hosts_power_actions_are_not_implemented(stack: Stack) -> None:
         assert stack.compute("GET", f"/os-hosts/nowhere/{action}").status_code == 404
         assert stack.compute("GET", f"/os-hosts/{host}/{action}",
                              headers=MEMBER).status_code == 403
+
+
+def test_usage_audit_log_reports_the_last_month_with_no_audit_run(stack: Stack) -> None:
+    resp = stack.compute("GET", "/os-instance_usage_audit_log")
+    assert resp.status_code == 200, resp.text
+    log = resp.json()["instance_usage_audit_logs"]
+    assert log["hosts_not_run"] == ["host1"] and log["num_hosts"] == 1
+    assert (log["num_hosts_done"], log["total_instances"], log["log"]) == (0, 0, {})
+    assert log["overall_status"] == "0 of 1 hosts done. 0 errors."
+    before = stack.compute("GET", "/os-instance_usage_audit_log/2026-03-15%2010:00:00")
+    assert before.status_code == 200, before.text
+    shown = before.json()["instance_usage_audit_log"]
+    assert (shown["period_beginning"], shown["period_ending"]) == (
+        "2026-02-01 00:00:00", "2026-03-01 00:00:00")
+    january = stack.compute("GET", "/os-instance_usage_audit_log/2026-01-02%2000:00:00.5")
+    assert january.json()["instance_usage_audit_log"]["period_beginning"] == \
+        "2025-12-01 00:00:00"
+    bad = stack.compute("GET", "/os-instance_usage_audit_log/2026-13-45")
+    assert bad.status_code == 400 and "2026-13-45" in bad.json()["badRequest"]["message"]
+    assert stack.compute("GET", "/os-instance_usage_audit_log",
+                         headers=MEMBER).status_code == 403
+    assert stack.compute("GET", "/os-instance_usage_audit_log/2026-03-15%2010:00:00",
+                         headers=MEMBER).status_code == 403

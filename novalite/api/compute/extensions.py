@@ -45,6 +45,8 @@ _EXTENSIONS: list[tuple[str, str, str]] = [
     ("os-hypervisors", "Hypervisors", "Admin-only hypervisor administration."),
     ("os-instance-actions", "InstanceActions", "View a log of actions and events taken on "
      "an instance."),
+    ("os-instance_usage_audit_log", "OSInstanceUsageAuditLog", "Admin-only Task Log "
+     "Monitoring."),
     ("os-keypairs", "Keypairs", "Keypair Support."),
     ("os-lock-server", "LockServer", "Enable lock/unlock server actions."),
     ("os-migrate-server", "MigrateServer", "Enable migrate and live-migrate server "

@@ -21,6 +21,7 @@ from novalite.api.compute.hosts import HostsController
 from novalite.api.compute.image_metadata import ImageMetadataController
 from novalite.api.compute.images import ImagesController
 from novalite.api.compute.instance_actions import InstanceActionsController
+from novalite.api.compute.instance_usage_audit_log import InstanceUsageAuditLogController
 from novalite.api.compute.keypairs import KeypairsController
 from novalite.api.compute.limits import LimitsController
 from novalite.api.compute.migrations import MigrationsController
@@ -77,6 +78,7 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
     migrations = MigrationsController(compute_api)
     extensions = ExtensionsController()
     hosts = HostsController()
+    audit_log = InstanceUsageAuditLogController()
 
     v = f"{COMPUTE_PREFIX}/{COMPUTE_VERSION}"
     table: list[tuple[str, str, Any, str]] = [
@@ -174,6 +176,8 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
         ("/os-hosts/{id}/startup", "GET", hosts, "startup"),
         ("/os-hosts/{id}/shutdown", "GET", hosts, "shutdown"),
         ("/os-hosts/{id}/reboot", "GET", hosts, "reboot"),
+        ("/os-instance_usage_audit_log", "GET", audit_log, "index"),
+        ("/os-instance_usage_audit_log/{id}", "GET", audit_log, "show"),
     ]
     router.connect(COMPUTE_PREFIX, "GET", versions, "index", public=True)
     router.connect(v, "GET", versions, "show", public=True)
