@@ -335,3 +335,37 @@ def test_a_compute_restart_gives_up_an_interrupted_snapshot(images_stack):
     stack.start_compute("host1")
     after = stack.wait_status(server["id"], "ACTIVE")
     assert after["OS-EXT-STS:vm_state"] == "active" and "fault" not in after
+
+
+def test_image_quotas_as_nova(make_stack):
+    stack = _with_image_api(make_stack(overrides={("image_api", "image_count_total"): 1}))
+    server = stack.boot("quota")
+    stack.wait_status(server["id"], "ACTIVE")
+    # the admin project's one image
+    resp = stack.request("POST", "/image/v2/images", {"name": "mine", "disk_format": "raw",
+                                                      "container_format": "bare"})
+    assert resp.status_code == 201, resp.text
+    resp = _act(stack, server["id"], {"createImage": {"name": "one-too-many"}})
+    assert resp.status_code == 403, resp.text
+    assert "image_count_total" in resp.text
+    assert stack.server(server["id"])["OS-EXT-STS:task_state"] is None
+
+
+def test_a_snapshot_over_the_size_quota_is_deleted_and_the_server_stays_active(make_stack):
+    stack = _with_image_api(make_stack())
+    # after the stack's own image was registered: no room for another byte
+    CONF.set_override("image_size_total", 0, group="image_api")
+    stack._set.append(("image_size_total", "image_api"))
+    server = stack.boot("too-big")
+    stack.wait_status(server["id"], "ACTIVE")
+    resp = _act(stack, server["id"], {"createImage": {"name": "big"}}, "2.45")
+    assert resp.status_code == 202, resp.text
+    image_id = resp.json()["image_id"]
+
+    def failed(s: dict) -> bool:
+        return s["status"] == "ACTIVE" and s["OS-EXT-STS:task_state"] is None and \
+            stack.request("GET", f"/image/v2/images/{image_id}").status_code == 404
+    after = stack.wait_for(server["id"], failed, what="snapshot given up")
+    assert "fault" not in after
+    events = _events(stack, server["id"], "createImage")
+    assert events[0]["result"] == "Error"
