@@ -427,6 +427,43 @@ class ComputeMoveActions:
         migration.status = mig.REVERTED
         migration.save()
 
+    def _recover_resize_migrating(self, ctxt: RequestContext, instance: Instance) -> None:
+        """At start (Nova's _init_instance): this source died while it moved
+        the guest's files aside; put them back and the guest as it was (a
+        guest never moved aside is left alone), the migration in error."""
+        LOG.warning("Instance %s was being moved when the compute service on %s stopped; "
+                    "rolling the move back", instance.uuid, self.host)
+        try:
+            migration = mig.Migration.get_by_instance_and_status(
+                ctxt, instance.uuid, [mig.MIGRATING, mig.PRE_MIGRATING])
+        except mig.MigrationNotFound:
+            migration = None
+        power_on = (instance.system_metadata or {}).get(OLD_VM_STATE) != vm_states.STOPPED
+        try:
+            self.driver.finish_revert_migration(ctxt, instance,
+                                                self._network_info(ctxt, instance), migration,
+                                                power_on=power_on)
+        except virt_driver.MigrationError:
+            LOG.info("Instance %s had nothing kept aside; its guest is as it was",
+                     instance.uuid)
+        except Exception as exc:
+            self._fail(ctxt, instance, exc, expected_task_state=[task_states.RESIZE_MIGRATING])
+            return
+        if migration is not None:
+            with contextlib.suppress(Exception):
+                self._moves_rpc.abort_resize(ctxt, instance, migration)
+            with contextlib.suppress(Exception):
+                migration.status = mig.ERROR
+                migration.save()
+        try:
+            instance.old_flavor = None
+            instance.new_flavor = None
+            instance.power_state = self._get_power_state(instance)
+            instance.task_state = None
+            instance.save(expected_task_state=[task_states.RESIZE_MIGRATING])
+        except (exception.Conflict, exception.InstanceNotFound):
+            pass
+
     # -- auto-confirm (periodic) ----------------------------------------------
 
     def _poll_unconfirmed_resizes(self) -> None:

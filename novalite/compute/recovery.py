@@ -66,6 +66,7 @@ class ComputeRecovery:
     reboot_instance: Any
     sync_power_states: Any
     _destroy_evacuated_instances: Any
+    _recover_resize_migrating: Any
     _recover_power_access: Any
 
     def _init_recovery(self) -> None:
@@ -117,6 +118,9 @@ class ComputeRecovery:
             LOG.info("Instance %s was %s when the compute service on %s stopped; doing it "
                      "again", inst.uuid, inst.task_state, self.host)
             self._resume_power_action(ctxt, inst)
+        elif inst.task_state == task_states.RESIZE_MIGRATING:
+            # NOTE: as Nova: the source rolls the move back (move_actions.py).
+            self._recover_resize_migrating(ctxt, inst)
         elif inst.task_state is not None:
             self._fail(ctxt, inst, exception.NovaliteException(
                 f"compute service on {self.host} restarted while the instance was "

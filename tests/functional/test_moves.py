@@ -401,3 +401,36 @@ def test_a_destination_that_cannot_listen_leaves_the_server_as_it_was(make_stack
     assert guest.state == 1 and guest.resize_from is None
     # NOTE: nothing is left half-done: the server can move again.
     assert _action(s, sid, {"resize": {"flavorRef": "2"}}).status_code == 202
+
+
+def test_a_source_restarted_mid_move_rolls_it_back(two):
+    from novalite import context as nl_context
+    from novalite.compute import task_states
+    from novalite.objects import migration as mig
+    from novalite.objects.instance import Instance
+
+    s = two
+    sid, source = _boot(s)
+    ctxt = nl_context.get_admin_context()
+    # NOTE: what a source that died inside resize_instance leaves behind: the
+    # guest off with its files kept aside, RESIZE_MIGRATING, a migration
+    # "migrating".
+    inst = Instance.get_by_uuid(ctxt, sid)
+    s.stop_compute(source)
+    drv = fake.FakeDriver(None)
+    drv.init_host(source)
+    flavor = inst.flavor
+    drv.migrate_disk_and_power_off(ctxt, inst, "elsewhere", flavor)
+    assert _guest(source, sid).resize_from is not None
+    inst.task_state = task_states.RESIZE_MIGRATING
+    inst.save()
+    migration = mig.Migration(context=ctxt, instance_uuid=sid, migration_type=mig.MIGRATION,
+                              status=mig.MIGRATING, source_compute=source,
+                              dest_compute="hostb" if source == "hosta" else "hosta")
+    migration.create()
+    s.start_compute(source)
+    server = s.wait_status(sid, "ACTIVE")
+    assert _host(server) == source and server["OS-EXT-STS:power_state"] == 1
+    guest = _guest(source, sid)
+    assert guest.resize_from is None and guest.state == 1
+    assert _wait_migration(s, sid, "error")["uuid"] == migration.uuid
