@@ -160,3 +160,19 @@ def test_usage_audit_log_reports_the_last_month_with_no_audit_run(stack: Stack) 
                          headers=MEMBER).status_code == 403
     assert stack.compute("GET", "/os-instance_usage_audit_log/2026-03-15%2010:00:00",
                          headers=MEMBER).status_code == 403
+
+
+def test_deleting_a_flavor_extra_spec_answers_200_with_no_body(stack: Stack) -> None:
+    flavor = {"flavor": {"name": "specs-200", "ram": 64, "vcpus": 1, "disk": 0}}
+    flavor_id = stack.compute("POST", "/flavors", flavor).json()["flavor"]["id"]
+    try:
+        base = f"/flavors/{flavor_id}/os-extra_specs"
+        specs = {"extra_specs": {"hw:numa_nodes": "1", "hw:cpu_policy": "shared"}}
+        assert stack.compute("POST", base, specs).status_code == 200
+        resp = stack.compute("DELETE", f"{base}/hw:numa_nodes")
+        assert resp.status_code == 200 and resp.content == b"", resp.text
+        left = stack.compute("GET", base).json()["extra_specs"]
+        assert left == {"hw:cpu_policy": "shared"}
+        assert stack.compute("DELETE", f"{base}/hw:numa_nodes").status_code == 404
+    finally:
+        stack.compute("DELETE", f"/flavors/{flavor_id}")

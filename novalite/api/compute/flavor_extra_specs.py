@@ -62,7 +62,8 @@ class FlavorExtraSpecsController:
         get_flavor(ctx, flavor_id).save_extra_specs(to_add=specs)
         return body
 
-    @wsgi.response(202)
+    # NOTE: 200 with no body, as Nova answers (not 202: nothing is pending).
+    @wsgi.response(200)
     def delete(self, req: Request, flavor_id: str, id: str) -> None:
         """Delete one extra spec of a flavor."""
         ctx = req.context
