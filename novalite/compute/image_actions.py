@@ -63,7 +63,8 @@ class ComputeImageActions:
             if not self._task_is_current(context, instance,
                                          (task_states.IMAGE_SNAPSHOT_PENDING,), "createImage"):
                 return
-            self._image_task(context, instance, image_id, "createImage", "compute_snapshot",
+            self._image_task(context, instance, image_id, "createImage",
+                             "compute_snapshot_instance",
                              task_states.IMAGE_SNAPSHOT_PENDING, task_states.IMAGE_SNAPSHOT)
 
     def backup_instance(self, context: RequestContext, instance: Instance, image_id: str,
@@ -72,7 +73,8 @@ class ComputeImageActions:
             if not self._task_is_current(context, instance, (task_states.IMAGE_BACKUP,),
                                          "createBackup"):
                 return
-            self._image_task(context, instance, image_id, "createBackup", "compute_backup",
+            self._image_task(context, instance, image_id, "createBackup",
+                             "compute_backup_instance",
                              task_states.IMAGE_BACKUP, task_states.IMAGE_BACKUP,
                              lambda: self._rotate_backups(context, instance, backup_type,
                                                           rotation))
@@ -119,17 +121,19 @@ class ComputeImageActions:
         """As Nova: of the instance's backups of ``backup_type``, the newest
         ``rotation`` stay, the others are deleted."""
         try:
-            with self._event(context, instance, "createBackup", "compute_rotate_backups"):
-                client = ImageClient()
-                backups = [i for i in client.list_owned(context, str(instance.project_id))
-                           if i.get("instance_uuid") == instance.uuid
-                           and i.get("image_type") == "backup"
-                           and i.get("backup_type") == backup_type]
-                # NOTE: in the API's order, newest first by the full-precision
-                # creation time (the answer's created_at has seconds only).
-                for old in backups[rotation:]:
-                    LOG.info("Rotating out backup %s of %s", old["id"], instance.uuid)
-                    client.delete(context, old["id"])
+            # NOTE: the backups are the caller's project's (an admin's backup
+            # of another project's server is the admin's).
+            owner = str(context.project_id or instance.project_id)
+            client = ImageClient()
+            backups = [i for i in client.list_owned(context, owner)
+                       if i.get("instance_uuid") == instance.uuid
+                       and i.get("image_type") == "backup"
+                       and i.get("backup_type") == backup_type]
+            # NOTE: in the API's order, newest first by the full-precision
+            # creation time (the answer's created_at has seconds only).
+            for old in backups[rotation:]:
+                LOG.info("Rotating out backup %s of %s", old["id"], instance.uuid)
+                client.delete(context, old["id"])
         except Exception as exc:
             LOG.warning("Backup rotation of %s failed: %s", instance.uuid, exc)
 

@@ -86,7 +86,7 @@ def test_create_image_location_before_245_and_nova_properties(images_stack):
     done = stack.wait_status(server["id"], "ACTIVE")
     assert done["OS-EXT-STS:task_state"] is None
     events = _events(stack, server["id"], "createImage")
-    assert [e["event"] for e in events] == ["compute_snapshot"]
+    assert [e["event"] for e in events] == ["compute_snapshot_instance"]
     assert events[0]["result"] == "Success"
 
 
@@ -160,6 +160,9 @@ def test_create_backup_rotation(images_stack):
         image = _image(stack, image_id)
         assert image["image_type"] == "backup" and image["backup_type"] == "daily"
     weekly_id = weekly.headers["Location"].rsplit("/", 1)[1]
+    events = _events(stack, server["id"], "createBackup")
+    assert [(e["event"], e["result"]) for e in events] == [("compute_backup_instance",
+                                                            "Success")]
     assert _image(stack, weekly_id)["backup_type"] == "weekly"
     resp = _act(stack, server["id"], {"createBackup": {
         "name": "bad", "backup_type": "daily", "rotation": -1}})
@@ -185,6 +188,9 @@ def test_shelve_offloads_at_once_by_default_and_unshelves_on_another_host(make_s
     assert len(images) == 1 and images[0]["image_type"] == "snapshot"
     assert images[0]["instance_uuid"] == server["id"]
     shelved_image = images[0]["id"]
+    events = _events(stack, server["id"], "shelve")
+    assert sorted(e["event"] for e in events) == ["compute_shelve_instance",
+                                                  "compute_shelve_offload_instance"]
     from novalite import context as nl_context
     from novalite.objects.instance import Instance
 
