@@ -49,3 +49,82 @@ def usage_by_owner(owner: str | None) -> dict[str, int]:
             M.owner == owner, M.deleted == 0, M.status.in_(UPLOADING))) or 0
     return {"image_count_total": int(count), "image_size_bytes": int(size),
             "image_count_uploading": int(uploading)}
+
+
+# --- image members (Glance's sharing; migration 015) -------------------------
+
+def _member_dict(row: models.ImageMember) -> dict:
+    return {"image_id": row.image_id, "member": row.member, "status": row.status,
+            "created_at": row.created_at, "updated_at": row.updated_at}
+
+
+@retry_on_db_error(idempotent=False)
+def member_create(image_id: str, member: str) -> dict | None:
+    """Offer the image to ``member`` (pending); None when it already is."""
+    try:
+        with _session() as s:
+            row = models.ImageMember(image_id=image_id, member=member, status="pending")
+            s.add(row)
+            s.flush()
+            return _member_dict(row)
+    except sa.exc.IntegrityError:
+        return None
+
+
+@retry_on_db_error
+def member_get(image_id: str, member: str) -> dict | None:
+    with _session() as s:
+        row = s.scalar(sa.select(models.ImageMember).filter_by(image_id=image_id,
+                                                              member=member))
+        return None if row is None else _member_dict(row)
+
+
+@retry_on_db_error
+def members_of(image_id: str) -> list[dict]:
+    """The image's members, oldest first."""
+    M = models.ImageMember
+    with _session() as s:
+        rows = s.scalars(sa.select(M).filter_by(image_id=image_id).order_by(M.id))
+        return [_member_dict(r) for r in rows]
+
+
+@retry_on_db_error
+def count_members(image_id: str) -> int:
+    M = models.ImageMember
+    with _session() as s:
+        return int(s.scalar(sa.select(sa.func.count()).select_from(M)
+                            .where(M.image_id == image_id)) or 0)
+
+
+@retry_on_db_error
+def memberships(member: str) -> dict[str, str]:
+    """The images offered to ``member``: image id → its answer."""
+    M = models.ImageMember
+    with _session() as s:
+        return {image_id: status for image_id, status in
+                s.execute(sa.select(M.image_id, M.status).where(M.member == member))}
+
+
+@retry_on_db_error(idempotent=False)
+def member_update(image_id: str, member: str, status: str) -> dict | None:
+    """Record the member's answer; None when it is not a member."""
+    with _session() as s:
+        row = s.scalar(sa.select(models.ImageMember).filter_by(image_id=image_id,
+                                                              member=member))
+        if row is None:
+            return None
+        row.status = status
+        s.flush()
+        return _member_dict(row)
+
+
+@retry_on_db_error
+def member_delete(image_id: str, member: str | None = None) -> int:
+    """Remove one member, or every member of the image (``member`` None);
+    how many rows went."""
+    M = models.ImageMember
+    with _session() as s:
+        q = sa.delete(M).where(M.image_id == image_id)
+        if member is not None:
+            q = q.where(M.member == member)
+        return int(s.execute(q).rowcount)  # type: ignore[attr-defined]

@@ -190,6 +190,23 @@ class Image(SoftDeleteMixin, Base):
     location: Mapped[str | None] = mapped_column(Text)
 
 
+class ImageMember(Base):
+    """A project a shared image is offered to, and its answer (Glance's
+    image members: pending, accepted, rejected); migration 015. Rows go
+    when the membership or the image is deleted."""
+
+    __tablename__ = "image_members"
+    __table_args__ = (
+        UniqueConstraint("image_id", "member", name="uniq_image_members0image_id0member"),
+        Index("image_members_member_idx", "member"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[str] = mapped_column(String(36))
+    member: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+
+
 # --- identity (migration 003) ---------------------------------------------
 
 class Project(Base):

@@ -6,10 +6,12 @@ streamed the same way (compute hosts fetch images over HTTP, verifying the
 hash as they go).
 
 Who sees what follows Glance: public and community images are visible to
-all, private and shared ones to their owner project (novalite has no image
-members) and to admins; an image the caller cannot see does not exist for
-them (ImageNotFound). Only the owner or an admin changes, uploads to or
-deletes an image. Status follows Glance: queued → saving → active, killed
+all, private ones to their owner project and to admins, shared ones also to
+the projects they are offered to (image members, whatever their answer;
+lists show a member only the images it accepted unless it asks for another
+``member_status``); an image the caller cannot see does not exist for them
+(ImageNotFound). Only the owner or an admin changes, uploads to, shares or
+deletes an image; only the member (or an admin) answers an offer. Status follows Glance: queued → saving → active, killed
 when an upload fails, deleted when deleted.
 """
 
@@ -39,6 +41,9 @@ VISIBILITIES = ("public", "private", "shared", "community")
 STATUSES = ("queued", "saving", "active", "killed", "deleted", "pending_delete",
             "deactivated", "uploading", "importing")
 CHUNK = 1024 * 1024
+MEMBER_STATUSES = ("pending", "accepted", "rejected")
+# NOTE: Glance's default image_member_quota.
+MEMBER_QUOTA = 128
 
 _PUBLIC = ("id", "name", "status", "disk_format", "container_format", "size", "checksum",
            "os_hash_algo", "os_hash_value", "min_ram", "min_disk", "visibility", "owner",
@@ -48,6 +53,8 @@ _PUBLIC = ("id", "name", "status", "disk_format", "container_format", "size", "c
 # custom property names, so they cannot collide with one.
 _STORED_IN_PROPERTIES = ("tags", "os_hidden", "virtual_size")
 _QCOW2_MAGIC = b"QFI\xfb"
+# NOTE: create's default owner: the caller's project (None is an owner too).
+_CALLER = object()
 
 
 def _view(row: dict) -> dict:
@@ -127,10 +134,27 @@ class ImageExists(exception.Conflict):
     msg_fmt = "Image with identifier %(image_id)s already exists!"
 
 
+class ImageMemberNotFound(exception.NotFound):
+    msg_fmt = "%(member)s is not a member of image %(image_id)s."
+
+
+class ImageMemberLimitExceeded(exception.NovaliteException):
+    msg_fmt = ("The limit has been exceeded on the number of allowed image members for "
+               "this image. Maximum: %(maximum)s")
+    code = 413
+
+
+def _member_of(context: Any, image: dict) -> bool:
+    """Whether the image is shared with the caller's project."""
+    project = _project(context)
+    return image.get("visibility") == "shared" and project is not None and \
+        db_images.member_get(image["id"], project) is not None
+
+
 class API:
     def get(self, context: Any, image_id: str) -> dict:
         image = _view(db.image_get(image_id))
-        if not visible(context, image):
+        if not visible(context, image) and not _member_of(context, image):
             raise exception.ImageNotFound(image_id=image_id)
         return image
 
@@ -145,16 +169,19 @@ class API:
         ``filters``: ``name``, ``names`` (list), ``status``, ``ids`` (list), ``visibility``
         (one of VISIBILITIES, or ``all``), ``owner``, ``os_hidden`` (bool,
         default False as in Glance), ``tags`` (all must be present),
-        ``protected`` (bool).
+        ``protected`` (bool), ``member_status`` (the answer of the shared
+        images listed to a member: ``accepted`` by default, or ``pending``,
+        ``rejected``, ``all``).
         """
         filters = dict(filters or {})
         db_filters = {k: filters[k] for k in ("name", "status", "ids") if k in filters}
         images = [_view(r) for r in db.image_get_all(db_filters)]
         visibility = filters.get("visibility")
+        offered = _offered(context, filters.get("member_status", "accepted"))
         if visibility is None:
-            images = [i for i in images if _listed(context, i)]
+            images = [i for i in images if _listed(context, i) or i["id"] in offered]
         else:
-            images = [i for i in images if visible(context, i)
+            images = [i for i in images if (visible(context, i) or i["id"] in offered)
                       and (visibility == "all" or i["visibility"] == visibility)]
         if filters.get("names") is not None:
             images = [i for i in images if i["name"] in filters["names"]]
@@ -172,21 +199,26 @@ class API:
                container_format: str | None = None, min_ram: int = 0, min_disk: int = 0,
                visibility: str = "public", properties: dict | None = None,
                image_id: str | None = None, protected: bool = False,
-               tags: Iterable[str] = (), os_hidden: bool = False) -> dict:
+               tags: Iterable[str] = (), os_hidden: bool = False,
+               owner: str | None | object = _CALLER) -> dict:
+        """A queued image owned by the caller's project, or by ``owner``
+        (the API lets only admins name another project)."""
         _check_formats(disk_format, container_format)
         if visibility not in VISIBILITIES:
             raise exception.Invalid(reason=f"visibility {visibility!r} is not one of "
                                            f"{', '.join(VISIBILITIES)}")
+        owner_id = _project(context) if owner is _CALLER else owner
+        assert owner_id is None or isinstance(owner_id, str)
         image = {"tags": _unique(tags), "os_hidden": os_hidden, "properties": properties or {}}
         _check_quotas(image)
         values = {"name": name, "disk_format": disk_format,
                   "container_format": container_format, "min_ram": min_ram,
                   "min_disk": min_disk, "visibility": visibility, "status": "queued",
-                  "protected": protected, "owner": _project(context),
+                  "protected": protected, "owner": owner_id,
                   "properties": _stored_properties(image)}
         if image_id:
             values["uuid"] = image_id
-        owner = _project(context)
+        owner = owner_id
         with quota.lock(owner):
             quota.enforce_create(owner)
             try:
@@ -209,7 +241,8 @@ class API:
                                                   "be changed")
         merged = {**image, **changes}
         values = {k: changes[k] for k in ("name", "disk_format", "container_format",
-                                            "min_ram", "min_disk", "visibility", "protected")
+                                            "min_ram", "min_disk", "visibility", "protected",
+                                            "owner")
                   if k in changes}
         merged["tags"] = _unique(merged.get("tags") or ())
         _check_quotas(merged)
@@ -244,9 +277,8 @@ class API:
     def download(self, context: Any, image_id: str) -> Iterator[bytes]:
         """The image's data in chunks. The file is opened before this
         returns, so a missing one fails here rather than mid-response."""
+        self.get(context, image_id)
         row = db.image_get(image_id)
-        if not visible(context, _view(row)):
-            raise exception.ImageNotFound(image_id=image_id)
         if row["status"] == "deactivated" and not _is_admin(context):
             raise exception.ImageForbidden(reason="The requested image has been deactivated. "
                                                   "Image data download is forbidden.")
@@ -261,7 +293,8 @@ class API:
         return _closing_chunks(f)
 
     def deactivate(self, context: Any, image_id: str) -> None:
-        """Forbid downloads (admins only, as Glance): active → deactivated."""
+        """Forbid downloads to all but admins (the owner or an admin, as
+        Glance's default policy): active → deactivated."""
         self._set_active(context, image_id, "deactivate", "active", "deactivated")
 
     def reactivate(self, context: Any, image_id: str) -> None:
@@ -271,7 +304,7 @@ class API:
     def _set_active(self, context: Any, image_id: str, action: str, source: str,
                     target: str) -> None:
         image = self.get(context, image_id)
-        if not _is_admin(context):
+        if not owns(context, image):
             raise exception.ImageForbidden(reason=f"You are not authorized to complete "
                                                   f"{action} action.")
         if image["status"] == target:
@@ -291,8 +324,74 @@ class API:
         if image["protected"]:
             raise exception.ImageProtected(image_id=image_id)
         row = db.image_destroy(image_id)
+        db_images.member_delete(image_id)
         if row.get("location") and os.path.exists(row["location"]):
             os.unlink(row["location"])
+
+    # --- members (Glance's image sharing) -----------------------------------
+
+    def add_member(self, context: Any, image_id: str, member: str) -> dict:
+        """Offer a shared image to project ``member`` (pending until it
+        answers); the owner or an admin only."""
+        image = self._shared(context, image_id)
+        if not owns(context, image):
+            raise exception.ImageForbidden(reason=f"You cannot add image member for "
+                                                  f"{member}")
+        if db_images.count_members(image_id) >= MEMBER_QUOTA:
+            raise ImageMemberLimitExceeded(maximum=MEMBER_QUOTA)
+        created = db_images.member_create(image_id, member)
+        if created is None:
+            raise exception.Conflict(reason=f"The target member {member} is already "
+                                            f"associated with image {image_id}.")
+        return created
+
+    def members(self, context: Any, image_id: str) -> list[dict]:
+        """The image's members: all of them to the owner and admins, its
+        own membership to a member."""
+        image = self._shared(context, image_id)
+        members = db_images.members_of(image_id)
+        if owns(context, image):
+            return members
+        return [m for m in members if m["member"] == _project(context)]
+
+    def member(self, context: Any, image_id: str, member: str) -> dict:
+        found = [m for m in self.members(context, image_id) if m["member"] == member]
+        if not found:
+            raise ImageMemberNotFound(image_id=image_id, member=member)
+        return found[0]
+
+    def set_member_status(self, context: Any, image_id: str, member: str,
+                          status: str) -> dict:
+        """The member's answer (pending, accepted, rejected): the member
+        project itself or an admin only, never the owner for it."""
+        self.member(context, image_id, member)
+        if not _is_admin(context) and member != _project(context):
+            raise exception.ImageForbidden(reason=f"You cannot update image member {member}")
+        if status not in MEMBER_STATUSES:
+            raise exception.Invalid(reason=f"status {status!r} is not one of "
+                                           f"{', '.join(MEMBER_STATUSES)}")
+        updated = db_images.member_update(image_id, member, status)
+        if updated is None:
+            raise ImageMemberNotFound(image_id=image_id, member=member)
+        return updated
+
+    def remove_member(self, context: Any, image_id: str, member: str) -> None:
+        """Stop sharing with ``member``: the owner or an admin only."""
+        image = self._shared(context, image_id)
+        if not owns(context, image):
+            if db_images.member_get(image_id, member) is None or \
+                    member != _project(context):
+                raise ImageMemberNotFound(image_id=image_id, member=member)
+            raise exception.ImageForbidden(reason=f"You cannot delete image member for "
+                                                  f"{member}")
+        if not db_images.member_delete(image_id, member):
+            raise ImageMemberNotFound(image_id=image_id, member=member)
+
+    def _shared(self, context: Any, image_id: str) -> dict:
+        image = self.get(context, image_id)
+        if image["visibility"] != "shared":
+            raise exception.ImageForbidden(reason="Only shared images have members.")
+        return image
 
     def _owned(self, context: Any, image_id: str, what: str) -> dict:
         image = self.get(context, image_id)
@@ -300,6 +399,16 @@ class API:
             raise exception.ImageForbidden(reason=f"You are not permitted to {what} this "
                                                   "image.")
         return image
+
+
+def _offered(context: Any, member_status: str) -> set[str]:
+    """The ids of the images offered to the caller's project whose answer
+    is ``member_status`` (``all``: any)."""
+    project = _project(context)
+    if project is None:
+        return set()
+    return {image_id for image_id, status in db_images.memberships(project).items()
+            if member_status in ("all", status)}
 
 
 def _check_formats(disk_format: str | None, container_format: str | None) -> None:

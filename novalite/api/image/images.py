@@ -13,6 +13,7 @@ import webob
 
 from novalite import exception
 from novalite.api import errors, validation, wsgi
+from novalite.api.image import documents
 from novalite.api.schemas import images as schemas
 from novalite.api.views import glance as views
 from novalite.api.wsgi import Request
@@ -95,7 +96,10 @@ class ImagesController:
     @validation.response_schema(schemas.image_response)
     def create(self, req: Request, body: dict) -> Any:
         """Create an image record (queued, no data yet)."""
+        owner = _owner_asked(req, body)
         for key in body:
+            if key == "owner":
+                continue
             if key in schemas.READ_ONLY:
                 raise errors.HTTPError(403, f"Attribute '{key}' is read-only.")
             if key in schemas.RESERVED:
@@ -108,6 +112,8 @@ class ImagesController:
         properties = {k: v for k, v in body.items() if k not in known}
         kwargs = {k: body[k] for k in schemas.EDITABLE if k in body and k != "name"}
         kwargs["visibility"] = visibility
+        if owner is not None:
+            kwargs["owner"] = owner
         image = self.image_api.create(req.context, body.get("name"), image_id=body.get("id"),
                                       properties=properties, **kwargs)
         return wsgi.json_response(views.image(image), 201, headers={
@@ -125,7 +131,10 @@ class ImagesController:
     def update(self, req: Request, id: str, body: list) -> dict:
         """Change an image with a JSON patch (Glance's media type)."""
         image = self._get(req, id)
-        changes = _apply_patch(image, body)
+        changes = _apply_patch(image, _patch_ops(req.content_type, body))
+        if "owner" in changes and not req.context.is_admin:
+            raise errors.HTTPError(403, "You are not permitted to modify 'owner' on this "
+                                        "image.")
         if "visibility" in changes:
             _check_publicize(req, changes["visibility"])
         try:
@@ -183,12 +192,12 @@ class ImagesController:
 
     @wsgi.response(204)
     def deactivate(self, req: Request, id: str) -> None:
-        """Forbid downloads of an active image (admins only, as Glance)."""
+        """Forbid downloads of an active image (its owner or an admin)."""
         self._action(req, id, self.image_api.deactivate)
 
     @wsgi.response(204)
     def reactivate(self, req: Request, id: str) -> None:
-        """Allow downloads of a deactivated image again (admins only)."""
+        """Allow downloads of a deactivated image again (owner or admin)."""
         self._action(req, id, self.image_api.reactivate)
 
     @staticmethod
@@ -227,6 +236,41 @@ class SchemasController:
         """Glance's image list schema."""
         return schemas.IMAGES_SCHEMA_DOCUMENT
 
+    @validation.response_schema({"type": "object", "required": ["name", "properties"]})
+    def member(self, req: Request) -> dict:
+        """Glance's image member schema."""
+        return documents.MEMBER
+
+    @validation.response_schema({"type": "object", "required": ["name", "properties"]})
+    def members(self, req: Request) -> dict:
+        """Glance's image member list schema."""
+        return documents.MEMBERS
+
+    @validation.response_schema({"type": "object", "required": ["name", "properties"]})
+    def metadefs(self, req: Request, name: str) -> dict:
+        """Glance's metadata definition schemas (namespace(s), object(s),
+        property/properties, tag(s), resource_type(s))."""
+        document = documents.DOCUMENTS.get(f"metadefs/{name}")
+        if document is None:
+            known = sorted(k.split("/", 1)[1] for k in documents.DOCUMENTS
+                           if k.startswith("metadefs/"))
+            raise errors.not_found(f"No metadata definitions schema named '{name}'; there "
+                                   f"are: {', '.join(known)}")
+        return document
+
+
+def _owner_asked(req: Request, body: dict) -> str | None:
+    """The ``owner`` a create names: any project for an admin, only the
+    caller's own otherwise (Glance's 403)."""
+    if "owner" not in body:
+        return None
+    owner = body["owner"]
+    _check_value("owner", owner)
+    if not req.context.is_admin and owner != req.context.project_id:
+        raise errors.HTTPError(403, f"You are not permitted to create images owned by "
+                                    f"'{owner}'.")
+    return owner
+
 
 def _check_publicize(req: Request, visibility: str) -> None:
     if visibility == "public" and not req.context.is_admin:
@@ -236,9 +280,11 @@ def _check_publicize(req: Request, visibility: str) -> None:
 
 def _filters(query: dict) -> dict:
     """Glance's list filters: ``name``, ``status``, ``visibility``, ``owner``,
-    ``id`` (one, or ``in:a,b``), ``os_hidden``, ``protected``, ``tag``."""
+    ``id`` (one, or ``in:a,b``), ``os_hidden``, ``protected``, ``tag``,
+    ``member_status``."""
     filters: dict[str, Any] = {}
-    for key in ("name", "status", "visibility", "owner", "os_hidden", "protected"):
+    for key in ("name", "status", "visibility", "owner", "os_hidden", "protected",
+                "member_status"):
         if key in query:
             filters[key] = query[key]
     if "tag" in query:
@@ -290,14 +336,37 @@ def _comparable(value: Any) -> Any:
     return (1, 0, str(value))
 
 
+def _patch_ops(content_type: str, body: list[dict]) -> list[dict]:
+    """The patch as RFC 6902 operations. The v2.1 media type takes only
+    ``{"op", "path"}`` objects, v2.0 only the older ``{"replace": path}``
+    ones (Glance's answers when the dialect does not fit)."""
+    older = content_type == "application/openstack-images-v2.0-json-patch"
+    ops = []
+    for raw in body:
+        if not older:
+            if "op" not in raw:
+                raise errors.bad_request("Unable to find 'op' in JSON Schema change")
+            ops.append(raw)
+            continue
+        named = [op for op in schemas.PATCH_OPS if op in raw]
+        if len(named) != 1:
+            raise errors.bad_request('Operation objects must contain exactly one member '
+                                     'named "add", "remove", or "replace".')
+        op = {"op": named[0], "path": raw[named[0]]}
+        if "value" in raw:
+            op["value"] = raw["value"]
+        ops.append(op)
+    return ops
+
+
 def _apply_patch(image: dict, ops: list[dict]) -> dict:
     """The changes a JSON patch makes, as ``image_api.update`` takes them,
     with Glance's answers to what may not be changed."""
-    state = {k: image.get(k) for k in schemas.EDITABLE}
+    state = {k: image.get(k) for k in (*schemas.EDITABLE, "owner")}
     properties = dict(image.get("properties") or {})
     for op in ops:
         attr = _attribute(op["path"])
-        if attr in schemas.READ_ONLY or attr == "id":
+        if (attr in schemas.READ_ONLY and attr != "owner") or attr == "id":
             raise errors.HTTPError(403, f"Attribute '{attr}' is read-only.")
         if attr in schemas.RESERVED:
             raise errors.HTTPError(403, f"Attribute '{attr}' is reserved.")

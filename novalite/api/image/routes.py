@@ -7,6 +7,7 @@ from typing import Any
 from novalite.api import common
 from novalite.api.image.images import ImagesController, SchemasController
 from novalite.api.image.info import InfoController
+from novalite.api.image.members import MembersController
 from novalite.api.image.versions import VersionsController
 from novalite.api.links import IMAGE_PREFIX
 from novalite.api.router import Router
@@ -42,6 +43,17 @@ def connect(router: Router, image_api: Any = None) -> None:
     ]
     for path, method, action in table:
         router.connect(v2 + path, method, images, action)
+    members = MembersController(image_api)
+    for path, method, action in (("/images/{image_id}/members", "GET", "index"),
+                                 ("/images/{image_id}/members", "POST", "create"),
+                                 ("/images/{image_id}/members/{member_id}", "GET", "show"),
+                                 ("/images/{image_id}/members/{member_id}", "PUT", "update"),
+                                 ("/images/{image_id}/members/{member_id}", "DELETE",
+                                  "delete")):
+        router.connect(v2 + path, method, members, action)
     router.connect(f"{v2}/schemas/image", "GET", image_schemas, "image")
     router.connect(f"{v2}/schemas/images", "GET", image_schemas, "images")
+    router.connect(f"{v2}/schemas/member", "GET", image_schemas, "member")
+    router.connect(f"{v2}/schemas/members", "GET", image_schemas, "members")
+    router.connect(f"{v2}/schemas/metadefs/{{name}}", "GET", image_schemas, "metadefs")
     router.connect(f"{v2}/info/usage", "GET", InfoController(), "usage")

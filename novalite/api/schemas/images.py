@@ -130,18 +130,25 @@ create = {
 PATCH_MEDIA_TYPES = ("application/openstack-images-v2.1-json-patch",
                      "application/openstack-images-v2.0-json-patch")
 
+PATCH_OPS = ("add", "replace", "remove")
+_pointer = {"type": "string", "pattern": "^/[^/]+$"}
+
+# NOTE: Glance's two patch dialects: v2.1 (``{"op": "replace", "path":
+# "/name"}``, as RFC 6902) and v2.0 (``{"replace": "/name"}``, the older
+# draft). The controller takes each with its own media type only.
 patch = {
     "type": "array",
-    "items": {
-        "type": "object",
-        "properties": {
-            "op": {"type": "string", "enum": ["add", "replace", "remove"]},
-            "path": {"type": "string", "pattern": "^/[^/]+$"},
-            "value": {},
-        },
-        "required": ["op", "path"],
-        "additionalProperties": False,
-    },
+    "items": {"oneOf": [
+        {"type": "object",
+         "properties": {"op": {"type": "string", "enum": list(PATCH_OPS)},
+                        "path": _pointer, "value": {}},
+         "required": ["op", "path"], "additionalProperties": False},
+        {"type": "object",
+         "properties": {**{op: _pointer for op in PATCH_OPS}, "value": {}},
+         "minProperties": 1, "maxProperties": 2,
+         "oneOf": [{"required": [op]} for op in PATCH_OPS],
+         "additionalProperties": False},
+    ]},
 }
 
 

@@ -1,0 +1,229 @@
+"""Image API v2 behaviours the upstream conformance suite (tempest's
+api.image) checks, as Glance answers them, over HTTP on one FakeDriver stack:
+image members (offer, accept/reject, who sees what), the member and metadata
+definitions schema documents, both JSON-patch dialects, an admin's owner,
+deactivation by the owner and protected images."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import jsonschema
+import pytest
+
+from novalite.api.image import documents
+from novalite.api.image.members import MEMBER_RESPONSE
+from tests.functional.stack import Stack
+
+OWNER = {"X-User-Id": "olga", "X-Project-Id": "project-owner", "X-Roles": "member,reader"}
+GUEST = {"X-User-Id": "gus", "X-Project-Id": "project-guest", "X-Roles": "member,reader"}
+OTHER = {"X-User-Id": "otto", "X-Project-Id": "project-other", "X-Roles": "member,reader"}
+OCTET = {"Content-Type": "application/octet-stream"}
+PATCH_20 = "application/openstack-images-v2.0-json-patch"
+PATCH_21 = "application/openstack-images-v2.1-json-patch"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    s = Stack(str(tmp_path_factory.mktemp("tempest-image"))).start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def req(stack: Stack, method: str, path: str, body=None, headers=None, raw=None):
+    return stack.request(method, "/image/v2" + path, body, raw=raw, headers=headers)
+
+
+def create(stack: Stack, headers=None, **body) -> dict:
+    body = {"name": "img", "disk_format": "raw", "container_format": "bare", **body}
+    resp = req(stack, "POST", "/images", body, headers=headers)
+    assert resp.status_code == 201, resp.text
+    return resp.json()
+
+
+def patch(stack: Stack, image_id: str, ops: list, headers=None, content_type=PATCH_21):
+    return req(stack, "PATCH", f"/images/{image_id}", raw=json.dumps(ops).encode(),
+               headers={"Content-Type": content_type, **(headers or {})})
+
+
+def listed(stack: Stack, headers: dict, query: str = "") -> list[str]:
+    resp = req(stack, "GET", f"/images{query}", headers=headers)
+    assert resp.status_code == 200, resp.text
+    return [i["id"] for i in resp.json()["images"]]
+
+
+def test_member_accepts_an_offered_image_and_then_lists_it(stack):
+    image = create(stack, OWNER)["id"]
+    members = f"/images/{image}/members"
+    resp = req(stack, "POST", members, {"member": "project-guest"}, headers=OWNER)
+    assert resp.status_code == 200, resp.text
+    member = resp.json()
+    jsonschema.validate(member, MEMBER_RESPONSE)
+    assert (member["image_id"], member["member_id"], member["status"], member["schema"]) == (
+        image, "project-guest", "pending", "/v2/schemas/member")
+    # NOTE: offered but not yet accepted: shown on request, not listed.
+    assert image not in listed(stack, GUEST)
+    assert req(stack, "GET", f"/images/{image}", headers=GUEST).status_code == 200
+    assert listed(stack, GUEST, "?visibility=shared&member_status=pending") == [image]
+    assert listed(stack, GUEST, "?visibility=shared&member_status=all") == [image]
+    assert req(stack, "GET", f"/images/{image}", headers=OTHER).status_code == 404
+
+    resp = req(stack, "PUT", f"{members}/project-guest", {"status": "accepted"}, headers=GUEST)
+    assert resp.status_code == 200 and resp.json()["status"] == "accepted", resp.text
+    assert image in listed(stack, GUEST)
+    assert listed(stack, GUEST, "?visibility=shared&member_status=pending") == []
+    answer = req(stack, "GET", members, headers=OWNER).json()
+    assert answer["schema"] == "/v2/schemas/members"
+    assert [(m["member_id"], m["status"]) for m in answer["members"]] == [
+        ("project-guest", "accepted")]
+    shown = req(stack, "GET", f"{members}/project-guest", headers=GUEST).json()
+    assert shown["status"] == "accepted" and shown["image_id"] == image
+
+    # NOTE: the member fetches the data of an image it accepted.
+    assert req(stack, "PUT", f"/images/{image}/file", raw=b"x" * 512,
+               headers={**OCTET, **OWNER}).status_code == 204
+    data = req(stack, "GET", f"/images/{image}/file", headers=GUEST)
+    assert data.status_code == 200 and data.content == b"x" * 512
+
+
+def test_rejected_and_removed_members_no_longer_list_the_image(stack):
+    image = create(stack, OWNER)["id"]
+    members = f"/images/{image}/members"
+    req(stack, "POST", members, {"member": "project-guest"}, headers=OWNER)
+    req(stack, "PUT", f"{members}/project-guest", {"status": "rejected"}, headers=GUEST)
+    assert image not in listed(stack, GUEST)
+    assert listed(stack, GUEST, "?visibility=shared&member_status=rejected") == [image]
+
+    req(stack, "PUT", f"{members}/project-guest", {"status": "accepted"}, headers=GUEST)
+    assert image in listed(stack, GUEST)
+    assert req(stack, "DELETE", f"{members}/project-guest", headers=OWNER).status_code == 204
+    assert image not in listed(stack, GUEST)
+    assert req(stack, "GET", f"/images/{image}", headers=GUEST).status_code == 404
+    assert req(stack, "GET", members, headers=OWNER).json()["members"] == []
+    resp = req(stack, "DELETE", f"{members}/project-guest", headers=OWNER)
+    assert resp.status_code == 404 and "project-guest" in resp.json()["message"]
+
+
+def test_member_errors_as_glance(stack):
+    image = create(stack, OWNER)["id"]
+    members = f"/images/{image}/members"
+    assert req(stack, "POST", members, {"member": "project-guest"},
+               headers=OWNER).status_code == 200
+    # the owner cannot answer for the member; the member's answer is validated
+    resp = req(stack, "PUT", f"{members}/project-guest", {"status": "accepted"}, headers=OWNER)
+    assert resp.status_code == 403 and "project-guest" in resp.json()["message"]
+    assert image not in listed(stack, GUEST)
+    resp = req(stack, "PUT", f"{members}/project-guest", {"status": "notavalidstatus"},
+               headers=GUEST)
+    assert resp.status_code == 400 and "notavalidstatus" in resp.json()["message"]
+    # offered twice: 409; by a member, or to a non-shared image: 403
+    resp = req(stack, "POST", members, {"member": "project-guest"}, headers=OWNER)
+    assert resp.status_code == 409 and "already associated" in resp.json()["message"]
+    resp = req(stack, "POST", members, {"member": "project-other"}, headers=GUEST)
+    assert resp.status_code == 403
+    resp = req(stack, "DELETE", f"{members}/project-guest", headers=GUEST)
+    assert resp.status_code == 403
+    private = create(stack, OWNER, visibility="private")["id"]
+    resp = req(stack, "POST", f"/images/{private}/members", {"member": "project-guest"},
+               headers=OWNER)
+    assert resp.status_code == 403 and resp.json()["message"] == (
+        "Only shared images have members.")
+    # a stranger does not see the image nor its members; a member only itself
+    assert req(stack, "GET", members, headers=OTHER).status_code == 404
+    req(stack, "POST", members, {"member": "project-other"}, headers=OWNER)
+    assert [m["member_id"] for m in req(stack, "GET", members, headers=GUEST).json()[
+        "members"]] == ["project-guest"]
+    assert req(stack, "GET", f"{members}/project-other", headers=GUEST).status_code == 404
+    assert req(stack, "POST", members, {}, headers=OWNER).status_code == 400
+    # a deleted image takes its members with it
+    assert req(stack, "DELETE", f"/images/{image}", headers=OWNER).status_code == 204
+    assert image not in listed(stack, GUEST, "?visibility=shared&member_status=all")
+
+
+@pytest.mark.parametrize("name, title", [
+    ("member", "member"), ("members", "members"),
+    ("metadefs/namespace", "namespace"), ("metadefs/namespaces", "namespaces"),
+    ("metadefs/object", "object"), ("metadefs/objects", "objects"),
+    ("metadefs/property", "property"), ("metadefs/properties", "properties"),
+    ("metadefs/tag", "tag"), ("metadefs/tags", "tags"),
+    ("metadefs/resource_type", "resource_type_association"),
+    ("metadefs/resource_types", "resource_type_associations")])
+def test_schema_documents_name_their_resource(stack, name, title):
+    resp = req(stack, "GET", f"/schemas/{name}", headers=GUEST)
+    assert resp.status_code == 200, resp.text
+    document = resp.json()
+    assert document["name"] == title and document["properties"]
+    jsonschema.Draft202012Validator.check_schema(document)
+
+
+def test_schema_documents_describe_real_answers_and_unknown_ones_are_404(stack):
+    image = create(stack, OWNER)["id"]
+    member = req(stack, "POST", f"/images/{image}/members", {"member": "project-guest"},
+                 headers=OWNER).json()
+    jsonschema.validate(member, {**documents.MEMBER, "additionalProperties": False})
+    resp = req(stack, "GET", "/schemas/metadefs/nothing")
+    assert resp.status_code == 404 and "namespace" in resp.json()["message"]
+
+
+def test_both_patch_dialects_change_an_image(stack):
+    image = create(stack, OWNER, name="before")["id"]
+    resp = patch(stack, image, [{"replace": "/name", "value": "v20"},
+                                {"add": "/color", "value": "red"}], OWNER, PATCH_20)
+    assert resp.status_code == 200, resp.text
+    assert (resp.json()["name"], resp.json()["color"]) == ("v20", "red")
+    resp = patch(stack, image, [{"remove": "/color"}], OWNER, PATCH_20)
+    assert resp.status_code == 200 and "color" not in resp.json()
+    resp = patch(stack, image, [{"op": "replace", "path": "/name", "value": "v21"}], OWNER)
+    assert resp.status_code == 200 and resp.json()["name"] == "v21"
+    # each dialect only with its own media type, one operation per object
+    resp = patch(stack, image, [{"op": "replace", "path": "/name", "value": "x"}], OWNER,
+                 PATCH_20)
+    assert resp.status_code == 400 and "exactly one member" in resp.json()["message"]
+    resp = patch(stack, image, [{"replace": "/name", "value": "x"}], OWNER, PATCH_21)
+    assert resp.status_code == 400 and "'op'" in resp.json()["message"]
+    resp = patch(stack, image, [{"replace": "/name", "add": "/name"}], OWNER, PATCH_20)
+    assert resp.status_code == 400
+    assert req(stack, "GET", f"/images/{image}", headers=OWNER).json()["name"] == "v21"
+
+
+def test_admin_names_and_changes_the_owner_others_cannot(stack):
+    image = create(stack, owner="project-elsewhere")
+    assert image["owner"] == "project-elsewhere"
+    resp = patch(stack, image["id"], [{"replace": "/owner", "value": "project-guest"}],
+                 content_type=PATCH_20)
+    assert resp.status_code == 200 and resp.json()["owner"] == "project-guest"
+    # the new owner now holds it as its own
+    assert req(stack, "GET", f"/images/{image['id']}", headers=GUEST).status_code == 200
+    resp = patch(stack, image["id"], [{"op": "replace", "path": "/owner",
+                                       "value": "project-owner"}], GUEST)
+    assert resp.status_code == 403 and "owner" in resp.json()["message"]
+    resp = req(stack, "POST", "/images", {"name": "x", "owner": "project-owner"},
+               headers=GUEST)
+    assert resp.status_code == 403 and "project-owner" in resp.json()["message"]
+    assert create(stack, GUEST, owner="project-guest")["owner"] == "project-guest"
+
+
+def test_owner_deactivates_and_reactivates_its_image(stack):
+    image = create(stack, OWNER, visibility="private")["id"]
+    req(stack, "PUT", f"/images/{image}/file", raw=b"y" * 64, headers={**OCTET, **OWNER})
+    actions = f"/images/{image}/actions"
+    assert req(stack, "POST", f"{actions}/deactivate", headers=OTHER).status_code == 404
+    assert req(stack, "POST", f"{actions}/deactivate", headers=OWNER).status_code == 204
+    assert req(stack, "GET", f"/images/{image}", headers=OWNER).json()["status"] == \
+        "deactivated"
+    assert req(stack, "GET", f"/images/{image}/file", headers=OWNER).status_code == 403
+    assert req(stack, "POST", f"{actions}/reactivate", headers=OWNER).status_code == 204
+    assert req(stack, "GET", f"/images/{image}/file", headers=OWNER).content == b"y" * 64
+
+
+def test_protected_image_is_kept_until_unprotected(stack):
+    image = create(stack, OWNER, protected=True)["id"]
+    resp = req(stack, "DELETE", f"/images/{image}", headers=OWNER)
+    assert resp.status_code == 403 and "protected" in resp.json()["message"]
+    assert patch(stack, image, [{"replace": "/protected", "value": False}], OWNER,
+                 PATCH_20).status_code == 200
+    assert req(stack, "DELETE", f"/images/{image}", headers=OWNER).status_code == 204
+    assert req(stack, "GET", f"/images/{image}", headers=OWNER).status_code == 404
