@@ -95,7 +95,7 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.35", "os-keypairs: limit and marker (key pair name), sorted by name."),
     ("2.36", "The proxy APIs answer 404: /images, /images/{id}/metadata, os-networks, "
              "os-volumes, os-security-groups and the other proxies (the ones novalite "
-             "has are the /images ones); network quotas (floating_ips, fixed_ips, "
+             "has are the /images ones and os-networks); network quotas (floating_ips, fixed_ips, "
              "security_groups, security_group_rules, networks) leave os-quota-sets and "
              "/limits."),
     ("2.37", "POST /servers: 'networks' is required ('auto', 'none' or a list), network "

@@ -176,3 +176,28 @@ def test_deleting_a_flavor_extra_spec_answers_200_with_no_body(stack: Stack) -> 
         assert stack.compute("DELETE", f"{base}/hw:numa_nodes").status_code == 404
     finally:
         stack.compute("DELETE", f"/flavors/{flavor_id}")
+
+
+def test_os_networks_proxies_the_networks_until_2_35(stack: Stack) -> None:
+    from novalite.network import manage as network_manage
+
+    # NOTE: a record only (the fake driver plugs nothing); bridge name unused here
+    network_manage.create_network("tempest-net", "10.9.33.0/24", bridge="nltc0")
+    neutron = stack.request("GET", "/network/v2.0/networks").json()["networks"]
+    resp = stack.compute("GET", "/os-networks", headers=MEMBER)
+    assert resp.status_code == 200, resp.text
+    listed = resp.json()["networks"]
+    assert sorted((n["id"], n["label"]) for n in listed) == sorted(
+        (n["id"], n["name"]) for n in neutron)
+    assert set(listed[0]) == {"id", "cidr", "netmask", "gateway", "broadcast", "dns1",
+                              "dns2", "cidr_v6", "gateway_v6", "label", "netmask_v6"}
+    assert all(v is None for k, v in listed[0].items() if k not in ("id", "label"))
+    admin = stack.compute("GET", f"/os-networks/{listed[0]['id']}").json()["network"]
+    assert admin["label"] == listed[0]["label"] and "bridge" in admin and "mtu" in admin
+    missing = stack.compute("GET", "/os-networks/00000000-0000-0000-0000-000000000000",
+                            headers=MEMBER)
+    assert missing.status_code == 404, missing.text
+    assert stack.compute("GET", "/os-networks", headers=_v("2.36")).status_code == 404
+    assert stack.compute("POST", "/os-networks", {"network": {"label": "x"}}).status_code \
+        == 410
+    assert stack.compute("DELETE", f"/os-networks/{listed[0]['id']}").status_code == 410

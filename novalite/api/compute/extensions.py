@@ -52,6 +52,7 @@ _EXTENSIONS: list[tuple[str, str, str]] = [
     ("os-migrate-server", "MigrateServer", "Enable migrate and live-migrate server "
      "actions."),
     ("os-migrations", "Migrations", "Provide data on migrations."),
+    ("os-networks", "Networks", "Admin-only Network Management Extension."),
     ("os-pause-server", "PauseServer", "Enable pause/unpause server actions."),
     ("os-quota-sets", "Quotas", "Quotas management support."),
     ("os-remote-consoles", "RemoteConsoles", "Interactive Console support."),

@@ -25,6 +25,7 @@ from novalite.api.compute.instance_usage_audit_log import InstanceUsageAuditLogC
 from novalite.api.compute.keypairs import KeypairsController
 from novalite.api.compute.limits import LimitsController
 from novalite.api.compute.migrations import MigrationsController
+from novalite.api.compute.networks import NetworksController
 from novalite.api.compute.quota_sets import QuotaSetsController
 from novalite.api.compute.remote_consoles import RemoteConsolesController
 from novalite.api.compute.server_actions import ServerActionsController
@@ -79,6 +80,7 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
     extensions = ExtensionsController()
     hosts = HostsController()
     audit_log = InstanceUsageAuditLogController()
+    networks = NetworksController()
 
     v = f"{COMPUTE_PREFIX}/{COMPUTE_VERSION}"
     table: list[tuple[str, str, Any, str]] = [
@@ -178,6 +180,12 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
         ("/os-hosts/{id}/reboot", "GET", hosts, "reboot"),
         ("/os-instance_usage_audit_log", "GET", audit_log, "index"),
         ("/os-instance_usage_audit_log/{id}", "GET", audit_log, "show"),
+        ("/os-networks", "GET", networks, "index"),
+        ("/os-networks/{id}", "GET", networks, "show"),
+        ("/os-networks", "POST", networks, "gone"),
+        ("/os-networks/add", "POST", networks, "gone"),
+        ("/os-networks/{id}", "DELETE", networks, "gone"),
+        ("/os-networks/{id}/action", "POST", networks, "gone"),
     ]
     router.connect(COMPUTE_PREFIX, "GET", versions, "index", public=True)
     router.connect(v, "GET", versions, "show", public=True)
