@@ -185,6 +185,9 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
             # NOTE: Nova's _confirm_resize_on_deleting: the source drops what
             # it kept for a revert (api_moves.py).
             self._confirm_resize_on_deleting(context, instance)
+        if instance.vm_state in (vm_states.SHELVED, vm_states.SHELVED_OFFLOADED):
+            # NOTE: as Nova: the shelved image goes with the server (api_images.py).
+            self._delete_shelved_image(context, instance)
         if instance.task_state == task_states.DELETING and instance.host:
             if self._host_is_up(context, instance.host):
                 # NOTE: repeat the cast; terminate is idempotent on the host.

@@ -197,6 +197,13 @@ class ImageActionsAPI:
                                   context, instance, image["id"],
                                   CONF.shelved_offload_time == 0))
 
+    def _delete_shelved_image(self, context: RequestContext, instance: Instance) -> None:
+        """Deleting a shelved server deletes its shelved image too (as Nova)."""
+        image_id = (instance.system_metadata or {}).get(SHELVED_IMAGE_ID)
+        if image_id:
+            LOG.info("Deleting the shelved image %s of %s", image_id, instance.uuid)
+            self._delete_image_quietly(context, image_id)
+
     def shelve_offload(self, context: RequestContext, instance: Instance) -> None:
         _check_lock(context, instance)
         _check(instance, "shelveOffload", (vm_states.SHELVED,))

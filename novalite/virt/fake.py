@@ -328,6 +328,11 @@ class FakeDriver(driver.ComputeDriver):
                network_info: list[dict[str, Any]] | None = None) -> None:
         guest = self._guest(instance)
         guest.state = power_state.RUNNING
+        if reboot_type != "SOFT":
+            # NOTE: as libvirt's: a hard reboot boots the guest's own disk
+            # (a rescued guest leaves rescue) afresh (a suspended one's saved
+            # memory is dropped).
+            guest.rescue_image = None
         guest.console += f"fake guest {instance.uuid} rebooted ({reboot_type})\n".encode()
         self._persist()
 

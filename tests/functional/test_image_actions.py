@@ -375,3 +375,16 @@ def test_a_snapshot_over_the_size_quota_is_deleted_and_the_server_stays_active(m
     assert "fault" not in after
     events = _events(stack, server["id"], "createImage")
     assert events[0]["result"] == "Error"
+
+
+def test_deleting_a_shelved_server_deletes_its_shelved_image(images_stack):
+    stack = images_stack
+    server = stack.boot("gone")
+    stack.wait_status(server["id"], "ACTIVE")
+    assert _act(stack, server["id"], {"shelve": None}).status_code == 202
+    stack.wait_status(server["id"], "SHELVED_OFFLOADED")
+    images = stack.request("GET", "/image/v2/images?name=gone-shelved").json()["images"]
+    assert len(images) == 1
+    assert stack.compute("DELETE", f"/servers/{server['id']}").status_code == 204
+    stack.wait_gone(server["id"])
+    assert stack.request("GET", f"/image/v2/images/{images[0]['id']}").status_code == 404

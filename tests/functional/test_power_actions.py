@@ -116,6 +116,11 @@ def test_power_sync_leaves_paused_and_suspended_alone_and_hard_reboot_from_them(
     stack.wait_status(sid, "RESCUE")
     assert act(stack, sid, {"reboot": {"type": "HARD"}}).status_code == 202
     stack.wait_status(sid, "ACTIVE")
+    # NOTE: the hard reboot left rescue: the guest runs its own disk and
+    # may be rescued again.
+    assert guest(stack, sid).rescue_image is None
+    assert act(stack, sid, {"rescue": None}).status_code == 200
+    stack.wait_status(sid, "RESCUE")
 
 
 def test_failed_pause_goes_back_with_fault_and_error_event(stack):

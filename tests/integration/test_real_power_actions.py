@@ -170,6 +170,16 @@ def test_pause_unpause_then_suspend_resume_keep_the_guest_running(guest: Guest) 
     assert {"pause", "unpause", "suspend", "resume"} <= {
         a["action"] for a in events["instanceActions"]}
 
+    # NOTE: as Nova: a HARD reboot from SUSPENDED boots the guest afresh
+    # (its saved memory dropped): running again, its uptime started over.
+    guest.act({"suspend": None})
+    guest.wait("SUSPENDED")
+    guest.act({"reboot": {"type": "SOFT"}}, status=409)
+    guest.act({"reboot": {"type": "HARD"}})
+    guest.wait("ACTIVE")
+    guest.wait_up()
+    assert guest.uptime() < after_resume
+
 
 def test_rescue_then_unrescue(guest: Guest) -> None:
     resp = guest.act({"rescue": {"adminPass": "rescue-pw"}}, status=200)
@@ -183,6 +193,14 @@ def test_rescue_then_unrescue(guest: Guest) -> None:
     guest.wait("ACTIVE")
     guest.wait_up()
     assert not any("rescue" in f for f in _disk_files(guest))
+    # NOTE: as Nova: a HARD reboot from RESCUED boots the guest's own disk.
+    guest.act({"rescue": None}, status=200)
+    guest.wait("RESCUE")
+    assert any(f.endswith("/disk.rescue") for f in _disk_files(guest))
+    guest.act({"reboot": {"type": "HARD"}})
+    guest.wait("ACTIVE")
+    assert not any("rescue" in f for f in _disk_files(guest))
+    guest.wait_up()
 
 
 def _disk_files(guest: Guest) -> list[str]:

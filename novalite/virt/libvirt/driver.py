@@ -453,9 +453,17 @@ class LibvirtDriver(driver.ComputeDriver):
                 return
             LOG.info("Instance %s did not shut down within %ss; rebooting it hard",
                      instance.uuid, CONF.libvirt.shutdown_timeout)
+        if os.path.exists(os.path.join(self._instance_dir(instance.uuid), UNRESCUE_XML)):
+            # NOTE: as Nova's: a hard reboot of a rescued guest boots it from
+            # its own disk (its definition from before the rescue).
+            guest.poweroff()
+            self.unrescue(context, instance, network_info=network_info)
+            return
         guest.poweroff()
         self._plug_vifs(network_info)
-        guest.launch()
+        # NOTE: a boot afresh, also of a suspended guest (its managed save
+        # dropped), as Nova's hard reboot.
+        guest.domain.createWithFlags(libvirt.VIR_DOMAIN_START_FORCE_BOOT)
 
     def _invalid(self, instance: Instance, action: str, state: int) -> exception.InstanceInvalidState:
         return exception.InstanceInvalidState(
