@@ -112,11 +112,9 @@ class MoveActionsAPI:
             raise CannotResizeToSameFlavor()
         if flavor.disabled:
             raise FlavorDisabled(flavor_id=flavor_id)
-        if not flavor.is_public and not policy.check_is_admin(context):
-            from novalite.db import api as db
-
-            if not db.flavor_accessible(flavor.flavorid, context.project_id):
-                raise exception.Invalid(reason=f"Unable to find flavor {flavor_id}.")
+        if (not flavor.is_public and not policy.check_is_admin(context)
+                and not flavor.has_access(context.project_id)):
+            raise exception.Invalid(reason=f"Unable to find flavor {flavor_id}.")
         if flavor.root_gb == 0 and current.root_gb > 0:
             raise CannotResizeDisk(reason="Resize to zero disk flavor is not allowed.")
         if flavor.root_gb and flavor.root_gb < current.root_gb:

@@ -31,6 +31,7 @@ from novalite.objects.request_spec import InjectedFileList, RequestSpec
 
 if TYPE_CHECKING:
     from novalite.context import RequestContext
+    from novalite.objects.instance import Instance
 
 LOG = logging.getLogger(__name__)
 
@@ -201,20 +202,20 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
                                             "conductors are pinned lower")
         return self.client.prepare(version="1.4")
 
-    def migrate_server(self, context: RequestContext, instance: Any, flavor: Any,
+    def migrate_server(self, context: RequestContext, instance: Instance, flavor: Any,
                        host: str | None) -> None:
         """Resize (``flavor`` differs from the instance's) or cold migrate
         (``host``: the one asked for, else the scheduler's choice)."""
         self._prepare_14("a resize or cold migration").cast(
             context, "migrate_server", instance=instance, flavor=flavor, host=host)
 
-    def evacuate(self, context: RequestContext, instance: Any, migration: Any,
+    def evacuate(self, context: RequestContext, instance: Instance, migration: Any,
                  host: str | None, force: bool, target_state: str | None) -> None:
         self._prepare_14("evacuate").cast(context, "evacuate", instance=instance,
                                           migration=migration, host=host, force=force,
                                           target_state=target_state)
 
-    def live_migrate_instance(self, context: RequestContext, instance: Any, migration: Any,
+    def live_migrate_instance(self, context: RequestContext, instance: Instance, migration: Any,
                               host: str | None, force: bool) -> None:
         self._prepare_14("a live migration").cast(context, "live_migrate_instance",
                                                   instance=instance, migration=migration,

@@ -170,7 +170,9 @@ def test_the_libvirt_driver_ages_its_cache_as_configured(conf):
 def test_the_image_cache_pass_runs_every_manager_interval(conf, interval, expected):
     CONF.set_override("manager_interval", interval, group="image_cache")
     mixin = type("Manager", (ComputePeriodicTasks,),
-                 {"cleanup_running_deleted_instances": lambda self: None})()
+                 {"cleanup_running_deleted_instances": lambda self: None,
+                  "_poll_unconfirmed_resizes": lambda self: None,
+                  "offload_shelved_instances": lambda self: None})()
     tasks = {t.name: t.interval for t in mixin.periodic_tasks()}
     assert tasks.get("image_cache_manager_pass") == expected
     assert "update_available_resource" in tasks
