@@ -30,10 +30,23 @@ serial_console_opts = [
 ]
 
 
+console_group = cfg.OptGroup("console", title="Console proxy options")
+
+console_opts = [
+    cfg.ListOpt("allowed_origins", default=[],
+                help="Hostnames a browser's Origin header may name when it opens a "
+                     "console websocket, besides [serial_console] base_url's host (as "
+                     "Nova's). A request whose Origin names another host is refused "
+                     "(403); a client that sends no Origin (not a browser) is not."),
+]
+
+
 def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_group(serial_console_group)
     conf.register_opts(serial_console_opts, group=serial_console_group)
+    conf.register_group(console_group)
+    conf.register_opts(console_opts, group=console_group)
 
 
 def list_opts() -> dict:
-    return {serial_console_group: serial_console_opts}
+    return {serial_console_group: serial_console_opts, console_group: console_opts}

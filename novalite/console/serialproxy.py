@@ -47,6 +47,15 @@ def _token_of(path: str) -> str:
     return values[0]
 
 
+def _origin_allowed(origin: str) -> bool:
+    """Nova's check against cross-site websocket hijacking: the Origin's
+    host is base_url's or one of [console] allowed_origins."""
+    host = urllib.parse.urlsplit(origin).hostname
+    expected = {urllib.parse.urlsplit(CONF.serial_console.base_url).hostname,
+                *CONF.console.allowed_origins}
+    return host is not None and host in expected
+
+
 def _instance_exists(uuid: str) -> bool:
     try:
         db_api.instance_get_by_uuid(uuid)
@@ -92,8 +101,15 @@ class SerialProxy:
     # -- per connection --------------------------------------------------------
 
     def _authorize(self, connection: ServerConnection, request: Any) -> Any:
-        """Before the handshake: a valid token for an instance that exists,
-        else 403 (the token is used up either way)."""
+        """Before the handshake: an Origin (when the client sends one) this
+        cloud's, a valid token for an instance that exists; else 403 (the
+        token is used up either way)."""
+        origin = request.headers.get("Origin")
+        if origin is not None and not _origin_allowed(origin):
+            LOG.warning("Serial console refused from %s: Origin %s is not allowed",
+                        connection.remote_address, origin)
+            return connection.respond(http.HTTPStatus.FORBIDDEN,
+                                      "The Origin of this request is not allowed.\n")
         grant = tokens.consume(_token_of(request.path))
         if grant is None:
             LOG.info("Serial console refused from %s: invalid, used or expired token",

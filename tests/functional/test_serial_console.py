@@ -146,3 +146,25 @@ def test_serial_consoles_off_is_400(stack):
     resp = remote_console(stack, sid)
     assert resp.status_code == 400, resp.text
     assert resp.json()["badRequest"]["message"] == "Unavailable console type serial."
+
+
+def test_a_foreign_origin_is_refused(console_stack):
+    stack = console_stack
+    sid = boot(stack)
+    url = remote_console(stack, sid).json()["remote_console"]["url"]
+    with pytest.raises(InvalidStatus) as refused:
+        connect(url, open_timeout=10, origin="http://evil.example")  # type: ignore[arg-type]
+    assert refused.value.response.status_code == 403
+    # NOTE: base_url's host, or one allowed by [console] allowed_origins.
+    url = remote_console(stack, sid).json()["remote_console"]["url"]
+    with connect(url, open_timeout=10, origin="http://127.0.0.1:8080") as ws:  # type: ignore[arg-type]
+        ws.send(b"origin ok\n")
+        assert b"origin ok" in ws.recv(timeout=10)
+    CONF.set_override("allowed_origins", ["console.example"], group="console")
+    try:
+        url = remote_console(stack, sid).json()["remote_console"]["url"]
+        with connect(url, open_timeout=10, origin="https://console.example") as ws:  # type: ignore[arg-type]
+            ws.send(b"allowed\n")
+            assert b"allowed" in ws.recv(timeout=10)
+    finally:
+        CONF.clear_override("allowed_origins", group="console")
