@@ -3,7 +3,14 @@ conductor → scheduler → compute (prep_resize, resize_instance,
 finish_resize) → LibvirtDriver → libvirtd + QEMU, on one host with
 ``allow_resize_to_same_host`` (as the all-in-one runs).
 
-One guest booted from the tiny guest's qcow2 disk (guest agent, a NIC on a
+First, at the driver level, a real qcow2 disk moves through the
+authenticated per-migration channel (novalite/compute/disk_transfer.py) the
+computes use between hosts: a sender with a wrong token is refused and the
+guest is put back running; with the migration's token the disk arrives
+(checksum checked), the guest boots from it and a block written before is
+there.
+
+Then one guest booted from the tiny guest's qcow2 disk (guest agent, a NIC on a
 real bridge) is shared by the module's tests, in order:
 
 - resize to a flavor with 2 vCPUs, more RAM and a 2 GiB disk, then revert:
@@ -29,9 +36,20 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from oslo_utils import uuidutils
 
+from novalite.compute.disk_transfer import ChannelSender, DiskReceiver
+from novalite.conf import CONF
+from novalite.virt import driver as virt_driver
 from novalite.virt.libvirt import agent
 from tests.integration.realstack import RealStackError, libvirt_connection
+from tests.integration.test_libvirt_driver import libvirt_env
+from tests.integration.test_libvirt_lifecycle import (
+    CTXT,
+    PATTERN_OFFSET,
+    PATTERN_SIZE,
+    Lifecycle,
+)
 from tests.integration.test_networking import NetStack
 
 pytestmark = pytest.mark.integration
@@ -122,6 +140,51 @@ def guest() -> Iterator[Guest]:
     finally:
         problems = ns.stop()
     assert not problems, "the stack was not left clean:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def lone_guest() -> Iterator[Lifecycle]:
+    """A guest of the LibvirtDriver alone (no services), gone before the
+    module's shared guest is booted."""
+    with libvirt_env() as env:
+        env.override("auth_strategy", "noauth")
+        life = Lifecycle(env)
+        try:
+            life.start()
+            yield life
+        finally:
+            life.stop()
+
+
+def test_a_real_disk_moves_through_the_authenticated_channel(lone_guest: Lifecycle) -> None:
+    lc = lone_guest
+    inst = lc.instance
+    inst_dir = os.path.join(CONF.libvirt.instances_path, inst.uuid)
+    lc.write_block("/dev/vda", PATTERN_OFFSET, lc.pattern, fsync=True)
+    migration = {"source_compute": CONF.host, "dest_compute": CONF.host}
+    receiver = DiskReceiver(uuidutils.generate_uuid(), inst.uuid, address="127.0.0.1")
+    try:
+        forged = ChannelSender({**receiver.endpoint(), "token": "f" * 64})
+        with pytest.raises(virt_driver.MigrationError, match="wrong token"):
+            lc.drv.migrate_disk_and_power_off(CTXT, inst, "rmv-elsewhere", inst.flavor,
+                                              [lc.vif], timeout=20, disk_transfer=forged)
+        assert not os.path.exists(inst_dir + "_resize")
+        lc.wait_booted()
+        lc.wait_http()
+        disk_info = lc.drv.migrate_disk_and_power_off(
+            CTXT, inst, "rmv-elsewhere", inst.flavor, [lc.vif], timeout=20,
+            disk_transfer=ChannelSender(receiver.endpoint()))
+        assert [e["name"] for e in disk_info if e["name"] == "disk"] == ["disk"]
+        lc.drv.finish_migration(CTXT, migration, inst, disk_info, [lc.vif], lc.image_meta,
+                                False, power_on=True, disk_transfer=receiver.transfer())
+    finally:
+        receiver.close()
+    lc.boots = 0
+    lc.wait_booted()
+    lc.wait_http()
+    assert lc.read_block(None, "/dev/vda", PATTERN_OFFSET, PATTERN_SIZE) == lc.pattern
+    lc.drv.confirm_migration(CTXT, migration, inst, [lc.vif])
+    assert not os.path.exists(inst_dir + "_resize")
 
 
 def _wait_ram(g: Guest, expected: int) -> None:
