@@ -207,6 +207,28 @@ class ImageMember(Base):
     status: Mapped[str] = mapped_column(String(20), default="pending")
 
 
+class MetadefNamespace(Base):
+    """A metadata definitions namespace (Glance's catalog of the properties
+    images, flavors, volumes... may carry); migration 016. Its resource type
+    associations, properties, objects and tags are small JSON documents of
+    the row, changed under the row's lock."""
+
+    __tablename__ = "metadef_namespaces"
+    __table_args__ = (UniqueConstraint("namespace", name="uniq_metadef_namespaces0namespace"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(80))
+    display_name: Mapped[str | None] = mapped_column(String(80))
+    description: Mapped[str | None] = mapped_column(Text)
+    visibility: Mapped[str] = mapped_column(String(32), default="private")
+    protected: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner: Mapped[str | None] = mapped_column(String(255))
+    resource_types: Mapped[list | None] = mapped_column(JSON)
+    properties: Mapped[dict | None] = mapped_column(JSON)
+    objects: Mapped[list | None] = mapped_column(JSON)
+    tags: Mapped[list | None] = mapped_column(JSON)
+
+
 # --- identity (migration 003) ---------------------------------------------
 
 class Project(Base):

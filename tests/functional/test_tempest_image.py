@@ -227,3 +227,92 @@ def test_protected_image_is_kept_until_unprotected(stack):
                  PATCH_20).status_code == 200
     assert req(stack, "DELETE", f"/images/{image}", headers=OWNER).status_code == 204
     assert req(stack, "GET", f"/images/{image}", headers=OWNER).status_code == 404
+
+
+def test_metadefs_namespace_lifecycle_visibility_and_protection(stack):
+    ns = "/metadefs/namespaces"
+    types = req(stack, "GET", "/metadefs/resource_types", headers=OWNER).json()
+    assert "OS::Glance::Image" in [t["name"] for t in types["resource_types"]]
+    body = {"namespace": "ns-life", "display_name": "Life", "description": "d",
+            "visibility": "public", "protected": True,
+            "resource_type_associations": [{"name": "OS::Nova::Flavor", "prefix": "hw:"}]}
+    assert req(stack, "POST", ns, body, headers=OWNER).status_code == 403
+    resp = req(stack, "POST", ns, body)
+    assert resp.status_code == 201, resp.text
+    made = resp.json()
+    assert (made["namespace"], made["visibility"], made["protected"], made["self"]) == (
+        "ns-life", "public", True, "/v2/metadefs/namespaces/ns-life")
+    assert req(stack, "POST", ns, body).status_code == 409
+    # public: every project reads it, and finds it by resource type
+    assert req(stack, "GET", f"{ns}/ns-life", headers=OWNER).json()[
+        "resource_type_associations"][0]["prefix"] == "hw:"
+    found = req(stack, "GET", f"{ns}?resource_types=OS::Nova::Flavor", headers=OWNER).json()
+    assert [n["namespace"] for n in found["namespaces"]] == ["ns-life"]
+    resp = req(stack, "DELETE", f"{ns}/ns-life")
+    assert resp.status_code == 403 and "protected" in resp.json()["message"]
+    update = {"namespace": "ns-life", "visibility": "private", "protected": False}
+    assert req(stack, "PUT", f"{ns}/ns-life", update, headers=OWNER).status_code == 403
+    resp = req(stack, "PUT", f"{ns}/ns-life", update)
+    assert resp.status_code == 200 and resp.json()["visibility"] == "private"
+    assert resp.json()["protected"] is False
+    # private, owned by the admin's project: other projects no longer see it
+    assert req(stack, "GET", f"{ns}/ns-life", headers=OWNER).status_code == 404
+    assert "ns-life" not in [n["namespace"] for n in req(
+        stack, "GET", ns, headers=OWNER).json()["namespaces"]]
+    assert req(stack, "DELETE", f"{ns}/ns-life").status_code == 204
+    assert req(stack, "GET", f"{ns}/ns-life").status_code == 404
+    assert req(stack, "POST", ns, {"namespace": "x", "visibility": "hidden"}).status_code == 400
+
+
+def test_metadefs_objects_properties_tags_and_associations(stack):
+    ns = "/metadefs/namespaces/ns-parts"
+    assert req(stack, "POST", "/metadefs/namespaces", {"namespace": "ns-parts"}).status_code \
+        == 201
+    # objects: create, rename, delete
+    resp = req(stack, "POST", f"{ns}/objects", {"name": "obj", "description": "o"})
+    assert resp.status_code == 201 and resp.json()["self"].endswith("/ns-parts/objects/obj")
+    assert req(stack, "POST", f"{ns}/objects", {"name": "obj"}).status_code == 409
+    assert req(stack, "GET", f"{ns}/objects/obj").json()["description"] == "o"
+    resp = req(stack, "PUT", f"{ns}/objects/obj", {"name": "obj2"})
+    assert resp.status_code == 200 and resp.json()["name"] == "obj2"
+    assert [o["name"] for o in req(stack, "GET", f"{ns}/objects").json()["objects"]] == [
+        "obj2"]
+    assert req(stack, "DELETE", f"{ns}/objects/obj2").status_code == 204
+    assert req(stack, "GET", f"{ns}/objects/obj2").status_code == 404
+    # properties: a JSON-schema definition by name
+    prop = {"name": "hypervisor", "title": "Hypervisor", "type": "string",
+            "enum": ["qemu", "kvm"]}
+    resp = req(stack, "POST", f"{ns}/properties", prop)
+    assert resp.status_code == 201 and resp.json()["title"] == "Hypervisor"
+    assert req(stack, "GET", f"{ns}/properties/hypervisor").json() == prop
+    resp = req(stack, "PUT", f"{ns}/properties/hypervisor", {**prop, "title": "HV"})
+    assert resp.status_code == 200 and resp.json()["title"] == "HV"
+    assert req(stack, "GET", f"{ns}/properties").json()["properties"]["hypervisor"][
+        "title"] == "HV"
+    assert req(stack, "POST", f"{ns}/properties", {"name": "p"}).status_code == 400
+    assert req(stack, "DELETE", f"{ns}/properties/hypervisor").status_code == 204
+    assert req(stack, "GET", f"{ns}/properties").json()["properties"] == {}
+    # tags: replaced as a set, one by one, renamed, all removed
+    tags = {"tags": [{"name": "a"}, {"name": "b"}]}
+    assert req(stack, "POST", f"{ns}/tags", tags).status_code == 201
+    assert req(stack, "POST", f"{ns}/tags", {"tags": [{"name": "c"}]}).status_code == 201
+    assert [t["name"] for t in req(stack, "GET", f"{ns}/tags").json()["tags"]] == ["c"]
+    assert req(stack, "POST", f"{ns}/tags/d").status_code == 201
+    assert req(stack, "POST", f"{ns}/tags/d").status_code == 409
+    resp = req(stack, "PUT", f"{ns}/tags/d", {"name": "e"})
+    assert resp.status_code == 200 and resp.json()["name"] == "e"
+    assert req(stack, "GET", f"{ns}/tags/e").json()["name"] == "e"
+    assert req(stack, "DELETE", f"{ns}/tags/e").status_code == 204
+    assert req(stack, "DELETE", f"{ns}/tags").status_code == 204
+    assert req(stack, "GET", f"{ns}/tags").json()["tags"] == []
+    # resource type associations; a new type joins the list
+    resp = req(stack, "POST", f"{ns}/resource_types", {"name": "OS::Novalite::Thing"})
+    assert resp.status_code == 201 and resp.json()["name"] == "OS::Novalite::Thing"
+    assert "OS::Novalite::Thing" in [t["name"] for t in req(
+        stack, "GET", "/metadefs/resource_types").json()["resource_types"]]
+    assert req(stack, "DELETE", f"{ns}/resource_types/OS::Novalite::Thing").status_code == 204
+    assert req(stack, "GET", f"{ns}/resource_types").json()[
+        "resource_type_associations"] == []
+    # members of other projects neither see the private namespace nor change it
+    assert req(stack, "POST", f"{ns}/tags/x", headers=OWNER).status_code == 404
+    assert req(stack, "DELETE", "/metadefs/namespaces/ns-parts").status_code == 204

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from novalite.api import common
+from novalite.api.image import metadefs
 from novalite.api.image.images import ImagesController, SchemasController
 from novalite.api.image.info import InfoController
 from novalite.api.image.members import MembersController
@@ -57,3 +58,4 @@ def connect(router: Router, image_api: Any = None) -> None:
     router.connect(f"{v2}/schemas/members", "GET", image_schemas, "members")
     router.connect(f"{v2}/schemas/metadefs/{{name}}", "GET", image_schemas, "metadefs")
     router.connect(f"{v2}/info/usage", "GET", InfoController(), "usage")
+    metadefs.connect(router, v2)
