@@ -116,7 +116,9 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.47", "Servers: 'flavor' is the embedded flavor (vcpus, ram, disk, ephemeral, "
              "swap, original_name, extra_specs for callers the flavor extra specs "
              "index rule allows) instead of id and links."),
-    ("2.48", _NOT_YET.format("server diagnostics")),
+    ("2.48", "GET /servers/{id}/diagnostics answers Nova's standard format (state, "
+             "driver, hypervisor, cpu/nic/disk/memory details), the flat libvirt-style "
+             "form before."),
     ("2.49", _NOT_YET.format("os-interface and volume attachments with tags")),
     ("2.50", _NOT_YET.format("os-quota-class-sets")),
     ("2.51", "os-instance-actions: every caller sees an action's events (tracebacks "

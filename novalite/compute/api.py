@@ -267,6 +267,15 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
                         expected=(None, task_states.REBOOTING))
         self.compute_rpcapi.reboot_instance(context, instance, reboot_type)
 
+    def get_instance_diagnostics(self, context: RequestContext,
+                                 instance: Instance) -> dict[str, Any]:
+        """Nova's: the guest's diagnostics from its host (409 before it has
+        one, or when it is not running)."""
+        if not instance.host:
+            raise exception.Conflict(reason=f"Instance {instance.uuid} is not ready: it "
+                                            "has no host yet.")
+        return self.compute_rpcapi.get_instance_diagnostics(context, instance)
+
     def get_console_output(self, context: RequestContext, instance: Instance, length: int | None) -> str:
         _check_state(instance, "get console output", vm_state=(vm_states.ACTIVE,
                                                                 vm_states.STOPPED),

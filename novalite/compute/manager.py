@@ -93,7 +93,7 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
     operations beyond build, delete and the seed's power actions are mixins:
     power_actions, image_actions, move_actions)."""
 
-    target = messaging.Target(version="6.5")
+    target = messaging.Target(version="6.6")
 
     def __init__(self, compute_driver: str | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -463,6 +463,16 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
                                context, instance, reboot_type,
                                network_info=self._network_info(context, instance)),
                            vm_states.ACTIVE, "reboot")
+
+    def get_instance_diagnostics(self, context: RequestContext,
+                                 instance: Instance) -> dict[str, Any]:
+        """Call (6.6): the running guest's diagnostics, as the driver gives them."""
+        state = self.driver.get_info(instance).state
+        if state != power_state.RUNNING:
+            raise exception.InstanceInvalidState(
+                action="get_diagnostics", instance_uuid=instance.uuid, attr="power_state",
+                state=power_state.STATE_MAP.get(state, str(state)))
+        return dict(self.driver.get_instance_diagnostics(instance))
 
     def get_console_output(self, context: RequestContext, instance: Instance, length: int | None = None) -> str:
         data = self.driver.get_console_output(context, instance).decode("utf-8", "replace")

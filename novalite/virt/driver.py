@@ -211,6 +211,14 @@ class ComputeDriver(abc.ABC):
         a driver without a cache does nothing."""
         return None
 
+    def get_instance_diagnostics(self, instance: Instance) -> dict[str, Any]:
+        """The guest's diagnostics in the standard format
+        (``novalite.virt.diagnostics.diagnostics``, Nova's 2.48 one): a value
+        the driver cannot measure is None. InstanceNotFound when the guest
+        does not exist; NotImplementedError when the driver cannot describe
+        its guests (the API answers 501)."""
+        raise NotImplementedError()
+
     def get_console_output(self, context: RequestContext, instance: Instance) -> bytes:
         """What the guest wrote to its console so far."""
         raise NotImplementedError()

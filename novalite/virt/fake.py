@@ -27,7 +27,7 @@ from oslo_concurrency import processutils
 
 from novalite import exception
 from novalite.conf import CONF
-from novalite.virt import driver, power_state
+from novalite.virt import diagnostics, driver, power_state
 from novalite.virt.hardware import ConsoleSerial, HostResources, InstanceInfo
 
 if TYPE_CHECKING:
@@ -88,6 +88,10 @@ class _FakeGuest:
 def _declares_agent(image_meta: dict[str, Any] | None) -> bool:
     props = (image_meta or {}).get("properties") or {}
     return str(props.get("hw_qemu_guest_agent") or "no").lower() in ("yes", "true", "1")
+
+
+def _config_drive(instance: Instance) -> bool:
+    return bool(instance.obj_attr_is_set("config_drive") and instance.config_drive)
 
 
 def guests_file(host: str) -> str:
@@ -381,6 +385,17 @@ class FakeDriver(driver.ComputeDriver):
     def list_instance_uuids(self) -> list[str]:
         with self._lock:
             return list(self._guests)
+
+    def get_instance_diagnostics(self, instance: Instance) -> dict[str, Any]:
+        guest = self._guest(instance)
+        # NOTE: an in-memory guest has sizes but no counters: those are None.
+        return diagnostics.diagnostics(
+            state=guest.state, hypervisor="fake", uptime=None,
+            config_drive=bool(guest.config_drive) or _config_drive(instance),
+            memory_max_mb=guest.memory_mb, memory_used_mb=None,
+            cpus=[diagnostics.cpu(i) for i in range(guest.vcpus)],
+            nics=[diagnostics.nic(vif.get("address")) for vif in guest.vifs],
+            disks=[diagnostics.disk()])
 
     def get_console_output(self, context: RequestContext, instance: Instance) -> bytes:
         return self._guest(instance).console

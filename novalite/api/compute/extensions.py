@@ -57,6 +57,8 @@ _EXTENSIONS: list[tuple[str, str, str]] = [
     ("os-quota-sets", "Quotas", "Quotas management support."),
     ("os-remote-consoles", "RemoteConsoles", "Interactive Console support."),
     ("os-rescue", "Rescue", "Instance rescue mode."),
+    ("os-server-diagnostics", "ServerDiagnostics", "Allow Admins to view server "
+     "diagnostics through server id."),
     ("os-server-groups", "ServerGroups", "Server group support."),
     ("os-server-start-stop", "ServerStartStop", "Start/Stop instance compute API support."),
     ("os-services", "Services", "Services support."),

@@ -29,6 +29,7 @@ from novalite.api.compute.networks import NetworksController
 from novalite.api.compute.quota_sets import QuotaSetsController
 from novalite.api.compute.remote_consoles import RemoteConsolesController
 from novalite.api.compute.server_actions import ServerActionsController
+from novalite.api.compute.server_diagnostics import ServerDiagnosticsController
 from novalite.api.compute.server_groups import ServerGroupsController
 from novalite.api.compute.server_metadata import ServerMetadataController
 from novalite.api.compute.server_tags import ServerTagsController
@@ -81,6 +82,7 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
     hosts = HostsController()
     audit_log = InstanceUsageAuditLogController()
     networks = NetworksController()
+    server_diagnostics = ServerDiagnosticsController(compute_api)
 
     v = f"{COMPUTE_PREFIX}/{COMPUTE_VERSION}"
     table: list[tuple[str, str, Any, str]] = [
@@ -186,6 +188,7 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
         ("/os-networks/add", "POST", networks, "gone"),
         ("/os-networks/{id}", "DELETE", networks, "gone"),
         ("/os-networks/{id}/action", "POST", networks, "gone"),
+        ("/servers/{server_id}/diagnostics", "GET", server_diagnostics, "index"),
     ]
     router.connect(COMPUTE_PREFIX, "GET", versions, "index", public=True)
     router.connect(v, "GET", versions, "show", public=True)

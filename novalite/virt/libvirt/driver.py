@@ -52,6 +52,7 @@ from novalite.virt.libvirt import (
     serial,
     vif,
 )
+from novalite.virt.libvirt import diagnostics as libvirt_diagnostics
 from novalite.virt.libvirt.guest import Guest
 
 if TYPE_CHECKING:
@@ -930,6 +931,11 @@ class LibvirtDriver(driver.ComputeDriver):
                 f"file injection through the guest agent failed: {e}") from e
         LOG.info("Injected %d file(s) into %s through the guest agent", len(decoded),
                  instance.uuid)
+
+    def get_instance_diagnostics(self, instance: Instance) -> dict[str, Any]:
+        guest = self._guest(instance)
+        config_drive = bool(instance.obj_attr_is_set("config_drive") and instance.config_drive)
+        return libvirt_diagnostics.collect(guest.domain, guest.get_power_state(), config_drive)
 
     def get_console_output(self, context: RequestContext, instance: Instance) -> bytes:
         self._guest(instance)
