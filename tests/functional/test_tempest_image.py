@@ -316,3 +316,10 @@ def test_metadefs_objects_properties_tags_and_associations(stack):
     # members of other projects neither see the private namespace nor change it
     assert req(stack, "POST", f"{ns}/tags/x", headers=OWNER).status_code == 404
     assert req(stack, "DELETE", "/metadefs/namespaces/ns-parts").status_code == 204
+
+
+def test_import_discovery_offers_no_method_so_clients_upload(stack):
+    resp = req(stack, "GET", "/info/import", headers=GUEST)
+    assert resp.status_code == 200
+    assert resp.json() == {"import-methods": {"description": "Import methods available.",
+                                              "type": "array", "value": []}}

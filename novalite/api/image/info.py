@@ -1,5 +1,6 @@
 """``GET /image/v2/info/usage``: the caller's project's image quotas, their
-limits and what it uses (Glance's answer, from novalite.image.quota)."""
+limits and what it uses (Glance's answer, from novalite.image.quota); and
+``GET /image/v2/info/import``: the interoperable import methods offered."""
 
 from __future__ import annotations
 
@@ -27,3 +28,22 @@ class InfoController:
         from novalite.image import quota
 
         return {"usage": quota.usage(getattr(req.context, "project_id", None))}
+
+
+IMPORT_RESPONSE = {
+    "type": "object", "required": ["import-methods"], "additionalProperties": False,
+    "properties": {"import-methods": {
+        "type": "object", "required": ["description", "type", "value"],
+        "properties": {"description": {"type": "string"}, "type": {"const": "array"},
+                       "value": {"type": "array", "items": {"type": "string"}}}}},
+}
+
+
+class ImportInfoController:
+    @validation.response_schema(IMPORT_RESPONSE)
+    def methods(self, req: Request) -> dict[str, Any]:
+        """Glance's import discovery. NOTE: novalite takes image data by
+        upload only (``PUT /v2/images/{id}/file``); it offers no import
+        method, so clients fall back to the upload."""
+        return {"import-methods": {"description": "Import methods available.",
+                                   "type": "array", "value": []}}

@@ -7,7 +7,7 @@ from typing import Any
 from novalite.api import common
 from novalite.api.image import metadefs
 from novalite.api.image.images import ImagesController, SchemasController
-from novalite.api.image.info import InfoController
+from novalite.api.image.info import ImportInfoController, InfoController
 from novalite.api.image.members import MembersController
 from novalite.api.image.versions import VersionsController
 from novalite.api.links import IMAGE_PREFIX
@@ -58,4 +58,5 @@ def connect(router: Router, image_api: Any = None) -> None:
     router.connect(f"{v2}/schemas/members", "GET", image_schemas, "members")
     router.connect(f"{v2}/schemas/metadefs/{{name}}", "GET", image_schemas, "metadefs")
     router.connect(f"{v2}/info/usage", "GET", InfoController(), "usage")
+    router.connect(f"{v2}/info/import", "GET", ImportInfoController(), "methods")
     metadefs.connect(router, v2)
