@@ -106,7 +106,10 @@ class ConductorManager(ConductorImageTasks, ConductorMoveTasks, manager.Manager)
 
     def periodic_tasks(self) -> list[PeriodicTask]:
         return [PeriodicTask("check_unscheduled", CONF.compute.deadline_check_interval,
-                             self.check_unscheduled)]
+                             self.check_unscheduled),
+                # NOTE: move_tasks.py: evacuations whose new host never took them.
+                PeriodicTask("check_stuck_evacuations", CONF.compute.deadline_check_interval,
+                             self.check_stuck_evacuations)]
 
     def check_unscheduled(self) -> None:
         """Instances no host ever took (a lost message, a conductor that died

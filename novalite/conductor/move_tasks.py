@@ -13,13 +13,16 @@ event marked Error) and the migration is ``error``.
 
 from __future__ import annotations
 
+import datetime
 import traceback
 from typing import TYPE_CHECKING, Any
 
 from oslo_log import log as logging
+from oslo_utils import timeutils
 
+from novalite import context as nl_context
 from novalite import exception
-from novalite.compute import vm_states
+from novalite.compute import task_states, vm_states
 from novalite.conf import CONF
 from novalite.objects import migration as mig
 from novalite.objects.instance import Instance
@@ -133,6 +136,38 @@ class ConductorMoveTasks:
             _back_to_stable(context, instance.uuid, exc)
             return
         _finish_event(event, None)
+
+    def check_stuck_evacuations(self) -> None:
+        """Periodic: an evacuation no new host took within [compute]
+        task_timeout (a lost message, a destination that died) leaves the
+        server ERROR with a fault and the migration failed. Its old host is
+        down, so no compute's own deadline check sees it."""
+        ctxt = nl_context.get_admin_context()
+        cutoff = timeutils.utcnow() - datetime.timedelta(seconds=CONF.compute.task_timeout)
+        stuck = mig.MigrationList.get_by_filters(
+            ctxt, {"migration_type": mig.EVACUATION,
+                   "status": [mig.ACCEPTED, mig.PRE_MIGRATING], "updated_before": cutoff})
+        for migration in stuck:
+            try:
+                instance = Instance.get_by_uuid(ctxt, migration.instance_uuid)
+            except exception.InstanceNotFound:
+                _migration_status(migration, mig.FAILED)
+                continue
+            if instance.task_state != task_states.REBUILDING \
+                    or instance.host != migration.source_compute:
+                continue
+            exc = exception.NovaliteException(
+                f"the evacuation of instance {instance.uuid} from {migration.source_compute} "
+                f"was not taken by a new host within {CONF.compute.task_timeout} seconds")
+            LOG.warning("%s", exc.format_message())
+            try:
+                instance.add_fault(exc, host=None)
+                instance.vm_state = vm_states.ERROR
+                instance.task_state = None
+                instance.save(expected_task_state=[task_states.REBUILDING])
+            except (exception.Conflict, exception.InstanceNotFound):
+                continue
+            _migration_status(migration, mig.FAILED)
 
     # -- live migration --------------------------------------------------------
 

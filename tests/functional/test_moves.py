@@ -434,3 +434,23 @@ def test_a_source_restarted_mid_move_rolls_it_back(two):
     guest = _guest(source, sid)
     assert guest.resize_from is None and guest.state == 1
     assert _wait_migration(s, sid, "error")["uuid"] == migration.uuid
+
+
+def test_an_evacuation_no_host_takes_ends_in_error(make_stack):
+    s = make_stack(computes=TWO, overrides={(None, "service_down_time"): 3,
+                                            ("compute", "task_timeout"): 1,
+                                            ("compute", "deadline_check_interval"): 1})
+    sid, source = _boot(s)
+    dest = "hostb" if source == "hosta" else "hosta"
+    s.stop_compute(source)
+    s.stop_compute(dest)
+    # NOTE: forced (2.29) to a host that is down: its message waits unread.
+    resp = _action(s, sid, {"evacuate": {"host": dest, "force": True}}, "2.29")
+    assert resp.status_code == 200, resp.text
+    server = s.wait_for(sid, lambda x: x["status"] == "ERROR", timeout=20, what="ERROR")
+    assert "was not taken by a new host" in server["fault"]["message"]
+    assert _wait_migration(s, sid, "failed")["migration_type"] == "evacuation"
+    # NOTE: the destination, back, finds nothing to do with the late message.
+    s.start_compute(dest)
+    time.sleep(1)
+    assert s.server(sid)["status"] == "ERROR" and _guest(dest, sid) is None
