@@ -32,6 +32,7 @@ from novalite.objects.request_spec import InjectedFileList, RequestSpec
 if TYPE_CHECKING:
     from novalite.context import RequestContext
     from novalite.objects.instance import Instance
+    from novalite.objects.request_spec import ImageMeta
 
 LOG = logging.getLogger(__name__)
 
@@ -97,14 +98,14 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
                                             "conductors are pinned lower")
         return self.client.prepare(version="1.3")
 
-    def unshelve_instance(self, context: RequestContext, instance: Any,
+    def unshelve_instance(self, context: RequestContext, instance: Instance,
                           availability_zone: str | None = None, host: str | None = None,
                           unpin_az: bool = False) -> None:
         self._image_tasks("unshelve").cast(context, "unshelve_instance", instance=instance,
                                            availability_zone=availability_zone, host=host,
                                            unpin_az=unpin_az)
 
-    def rebuild_instance(self, context: RequestContext, instance: Any, image: Any,
+    def rebuild_instance(self, context: RequestContext, instance: Instance, image: ImageMeta,
                          admin_password: str | None, injected_files: list[Any]) -> None:
         self._image_tasks("rebuild").cast(context, "rebuild_instance", instance=instance,
                                           image=image, admin_password=admin_password,
