@@ -55,6 +55,7 @@ class PowerActionsAPI:
 
     def _start(self, context: RequestContext, instance: Instance, action: str,
                allowed: tuple[Any, ...], task: str) -> None:
+        self.compute_rpcapi.check_power_actions(action)
         self._power(context, instance, action, allowed, task)
         _record(context, instance, action)
 
@@ -93,6 +94,7 @@ class PowerActionsAPI:
             if image.get("status") != "active":
                 raise exception.Invalid(reason=f"rescue image {rescue_image_ref} is not "
                                                f"active (status {image.get('status')})")
+        self.compute_rpcapi.check_power_actions("rescue")
         self._power(context, instance, "rescue",
                     (vm_states.ACTIVE, vm_states.STOPPED, vm_states.ERROR),
                     task_states.RESCUING)
@@ -123,6 +125,7 @@ class PowerActionsAPI:
 
         check_instance_lock(context, instance)
         _check_state(instance, "trigger_crash_dump", vm_state=CRASH_DUMP_STATES)
+        self.compute_rpcapi.check_power_actions("trigger_crash_dump")
         if not instance.host:
             raise exception.InstanceInvalidState(
                 action="trigger_crash_dump", instance_uuid=instance.uuid, attr="host",

@@ -21,8 +21,6 @@ API version history (minor bumps only add; the client downgrades with
     * 6.5 - Moves: prep_resize, resize_instance, finish_resize,
             confirm_resize, revert_resize, finish_revert_resize,
             live migration methods (novalite/compute/move_actions.py).
-    * 6.6 - Add get_instance_diagnostics (a call; the guest's standard
-            diagnostics).
 """
 
 from __future__ import annotations
@@ -42,7 +40,7 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-CURRENT_VERSION = "6.6"
+CURRENT_VERSION = "6.5"
 V3_PROXY_VERSION = "3.0"
 
 
@@ -158,10 +156,15 @@ class ComputeAPI:
 
     # -- 6.3: power and access actions (novalite/compute/power_actions.py) ------
 
-    def _prepare_63(self, instance: Instance, what: str) -> Any:
+    def check_power_actions(self, what: str) -> None:
+        """Conflict when the computes are pinned below 6.3 (the API asks
+        before it changes the instance's state)."""
         if not self.client.can_send_version("6.3"):
             raise exception.Conflict(reason=f"{what} needs compute RPC 6.3; the compute "
                                             "services are pinned lower")
+
+    def _prepare_63(self, instance: Instance, what: str) -> Any:
+        self.check_power_actions(what)
         return self._prepare(instance.host, version="6.3")
 
     def pause_instance(self, ctxt: RequestContext, instance: Instance) -> None:
@@ -262,13 +265,3 @@ class ComputeAPI:
         self._prepare_65(migration.dest_compute, "a live migration").cast(
             ctxt, "post_live_migration_at_destination", instance=instance,
             migration=migration, guest=guest)
-
-    # -- 6.6: diagnostics --------------------------------------------------------
-
-    def get_instance_diagnostics(self, ctxt: RequestContext,
-                                 instance: Instance) -> dict[str, Any]:
-        if not self.client.can_send_version("6.6"):
-            raise exception.Conflict(reason="server diagnostics need compute RPC 6.6; the "
-                                            "compute services are pinned lower")
-        return dict(self._prepare(instance.host, version="6.6").call(
-            ctxt, "get_instance_diagnostics", instance=instance))

@@ -336,3 +336,28 @@ def test_compute_restart_settles_an_interrupted_pause_and_resume(stack):
     assert stack.wait_status(paused, "PAUSED")["OS-EXT-STS:power_state"] == 3
     # NOTE: the guest runs: the server is ACTIVE, not left SUSPENDED.
     assert stack.wait_status(resumed, "ACTIVE")["OS-EXT-STS:power_state"] == 1
+
+
+def test_computes_pinned_below_6_3_refuse_before_any_state_changes(stack):
+    from novalite.conf import CONF
+
+    sid = boot(stack)
+    CONF.set_override("compute", "6.2", group="upgrade_levels")
+    try:
+        from novalite.compute import api as compute_api
+
+        api = compute_api.API()
+        from novalite.objects.instance import Instance
+
+        ctxt = nl_context.get_admin_context()
+        for call in (api.pause, api.suspend, api.trigger_crash_dump):
+            with pytest.raises(Exception) as refused:
+                call(ctxt, Instance.get_by_uuid(ctxt, sid))
+            assert "needs compute RPC 6.3" in str(refused.value)
+        with pytest.raises(Exception) as refused:
+            api.rescue(ctxt, Instance.get_by_uuid(ctxt, sid), "pw")
+        assert "needs compute RPC 6.3" in str(refused.value)
+    finally:
+        CONF.clear_override("compute", group="upgrade_levels")
+    server = stack.server(sid)
+    assert server["status"] == "ACTIVE" and server["OS-EXT-STS:task_state"] is None
