@@ -21,6 +21,8 @@ API version history (minor bumps only add; the client downgrades with
     * 6.5 - Moves: prep_resize, resize_instance, finish_resize,
             confirm_resize, revert_resize, finish_revert_resize,
             live migration methods (novalite/compute/move_actions.py).
+    * 6.6 - Add get_instance_diagnostics (a call; the guest's standard
+            diagnostics).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-CURRENT_VERSION = "6.5"
+CURRENT_VERSION = "6.6"
 V3_PROXY_VERSION = "3.0"
 
 
@@ -265,3 +267,13 @@ class ComputeAPI:
         self._prepare_65(migration.dest_compute, "a live migration").cast(
             ctxt, "post_live_migration_at_destination", instance=instance,
             migration=migration, guest=guest)
+
+    # -- 6.6: diagnostics --------------------------------------------------------
+
+    def get_instance_diagnostics(self, ctxt: RequestContext,
+                                 instance: Instance) -> dict[str, Any]:
+        if not self.client.can_send_version("6.6"):
+            raise exception.Conflict(reason="server diagnostics need compute RPC 6.6; the "
+                                            "compute services are pinned lower")
+        return dict(self._prepare(instance.host, version="6.6").call(
+            ctxt, "get_instance_diagnostics", instance=instance))
