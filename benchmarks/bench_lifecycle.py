@@ -280,6 +280,14 @@ class Bench:
         except FileNotFoundError:
             return 0
 
+    def console_tail(self, size: int = 2000) -> str:
+        try:
+            with open(os.path.join(self.inst_dir, "console.log"), "rb") as f:
+                f.seek(max(0, os.fstat(f.fileno()).st_size - size))
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return "(no console log)"
+
     def wait_marker(self, count: int, started: float) -> float:
         """Seconds from ``started`` until the console log holds ``count``
         boot markers."""
@@ -287,7 +295,9 @@ class Bench:
         while self.markers() < count:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no boot marker #{count} on the console of "
-                                   f"{self.instance.uuid} within {BOOT_TIMEOUT:.0f} s")
+                                   f"{self.instance.uuid} within {BOOT_TIMEOUT:.0f} s "
+                                   f"(domain state {self.domain().state()}); the console "
+                                   f"ends with:\n{self.console_tail()}")
             time.sleep(POLL)
         return time.monotonic() - started
 
