@@ -323,3 +323,34 @@ def test_import_discovery_offers_no_method_so_clients_upload(stack):
     assert resp.status_code == 200
     assert resp.json() == {"import-methods": {"description": "Import methods available.",
                                               "type": "array", "value": []}}
+
+
+def test_members_per_image_are_capped(stack, monkeypatch):
+    from novalite.image import api as image_api
+
+    monkeypatch.setattr(image_api, "MEMBER_QUOTA", 2)
+    image = create(stack, OWNER)["id"]
+    members = f"/images/{image}/members"
+    for project in ("project-guest", "project-other"):
+        assert req(stack, "POST", members, {"member": project}, headers=OWNER).status_code \
+            == 200
+    resp = req(stack, "POST", members, {"member": "project-third"}, headers=OWNER)
+    assert resp.status_code == 413 and "Maximum: 2" in resp.json()["message"]
+
+
+def test_member_boots_a_server_from_an_image_it_accepted(stack):
+    image = create(stack, OWNER)["id"]
+    req(stack, "PUT", f"/images/{image}/file", raw=b"\0" * 4096, headers={**OCTET, **OWNER})
+    members = f"/images/{image}/members"
+    req(stack, "POST", members, {"member": "project-guest"}, headers=OWNER)
+    req(stack, "PUT", f"{members}/project-guest", {"status": "accepted"}, headers=GUEST)
+    body = {"server": {"name": "shared", "flavorRef": "1", "imageRef": image}}
+    resp = stack.compute("POST", "/servers", body, headers=OTHER)
+    assert resp.status_code == 400 and image in resp.text
+    resp = stack.compute("POST", "/servers", body, headers=GUEST)
+    assert resp.status_code == 202, resp.text
+    server = stack.wait_for(resp.json()["server"]["id"], lambda s: s["status"] == "ACTIVE",
+                            what="ACTIVE")
+    assert server["image"]["id"] == image
+    assert stack.compute("DELETE", f"/servers/{server['id']}",
+                         headers=GUEST).status_code == 204
