@@ -68,8 +68,3 @@ def consume(token: str) -> Grant | None:
     if row is None:
         return None
     return Grant(instance_uuid=row["instance_uuid"], host=row["host"], port=int(row["port"]))
-
-
-def revoke_instance(instance_uuid: str) -> None:
-    """Drop the instance's unused tokens (a deleted instance's)."""
-    db.token_destroy_all_by_instance(instance_uuid)

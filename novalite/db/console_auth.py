@@ -39,11 +39,3 @@ def token_destroy_expired(now: int) -> int:
         res = s.execute(sa.delete(models.ConsoleAuthToken).where(
             models.ConsoleAuthToken.expires <= now))
         return int(getattr(res, "rowcount", 0) or 0)
-
-
-@retry_on_db_error
-def token_destroy_all_by_instance(instance_uuid: str) -> int:
-    with _session() as s:
-        res = s.execute(sa.delete(models.ConsoleAuthToken).filter_by(
-            instance_uuid=instance_uuid))
-        return int(getattr(res, "rowcount", 0) or 0)
