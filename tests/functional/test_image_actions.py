@@ -54,12 +54,12 @@ def _wait_image(stack: Stack, image_id: str, status: str = "active",
 
 def _events(stack: Stack, server_id: str, action: str) -> list[dict]:
     resp = stack.compute("GET", f"/servers/{server_id}/os-instance-actions",
-                         headers={"OpenStack-API-Version": "compute 2.51"})
+                         headers={"OpenStack-API-Version": "compute 2.84"})
     acts = [a for a in resp.json()["instanceActions"] if a["action"] == action]
     assert acts, resp.json()
     detail = stack.compute("GET", f"/servers/{server_id}/os-instance-actions/"
                                   f"{acts[0]['request_id']}",
-                           headers={"OpenStack-API-Version": "compute 2.51"})
+                           headers={"OpenStack-API-Version": "compute 2.84"})
     return list(detail.json()["instanceAction"]["events"])
 
 
@@ -388,3 +388,42 @@ def test_deleting_a_shelved_server_deletes_its_shelved_image(images_stack):
     assert stack.compute("DELETE", f"/servers/{server['id']}").status_code == 204
     stack.wait_gone(server["id"])
     assert stack.request("GET", f"/image/v2/images/{images[0]['id']}").status_code == 404
+
+
+def test_failed_unshelve_and_rebuild_leave_the_server_where_nova_would(make_stack):
+    stack = _with_image_api(make_stack())
+    server = stack.boot("fails")
+    stack.wait_status(server["id"], "ACTIVE")
+    assert _act(stack, server["id"], {"shelve": None}).status_code == 202
+    stack.wait_status(server["id"], "SHELVED_OFFLOADED")
+    # the only host left cannot spawn: the unshelve fails there
+    stack.stop_compute("host1")
+    stack.start_compute("host1", "fake.AlwaysFailingSpawnDriver")
+    assert _act(stack, server["id"], {"unshelve": None}).status_code == 202
+
+    def unshelve_failed(s: dict) -> bool:
+        events = _events(stack, server["id"], "unshelve")
+        return s["status"] == "SHELVED_OFFLOADED" and s["OS-EXT-STS:task_state"] is None \
+            and bool(events) and events[0]["result"] == "Error"
+    after = stack.wait_for(server["id"], unshelve_failed, what="unshelve failed")
+    assert after["OS-EXT-SRV-ATTR:host"] is None
+    events = _events(stack, server["id"], "unshelve")
+    assert [e["event"] for e in events] == ["compute_unshelve_instance"]
+    assert "injected failure" in (events[0].get("details") or "")
+    # the shelved image stays for another try
+    images = stack.request("GET", "/image/v2/images?name=fails-shelved").json()["images"]
+    assert len(images) == 1
+
+    # rebuild on a host whose spawns fail: ERROR with a fault, as Nova
+    stack.stop_compute("host1")
+    stack.start_compute("host1", "fake.FakeDriver")
+    assert _act(stack, server["id"], {"unshelve": None}).status_code == 202
+    stack.wait_status(server["id"], "ACTIVE")
+    stack.stop_compute("host1")
+    stack.start_compute("host1", "fake.AlwaysFailingSpawnDriver")
+    assert _act(stack, server["id"], {"rebuild": {"imageRef": stack.image_id}}).status_code \
+        == 202
+    failed = stack.wait_status(server["id"], "ERROR")
+    assert "injected failure" in failed["fault"]["message"]
+    events = _events(stack, server["id"], "rebuild")
+    assert events[0]["result"] == "Error"
