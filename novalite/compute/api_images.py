@@ -187,15 +187,14 @@ class ImageActionsAPI:
 
     def shelve(self, context: RequestContext, instance: Instance) -> None:
         """Snapshot ``<name>-shelved``, then SHELVED (and offloaded at once
-        with ``[DEFAULT] shelved_offload_time`` 0)."""
+        when the host's ``[DEFAULT] shelved_offload_time`` is 0, as Nova)."""
         _check_lock(context, instance)
         _check(instance, "shelve", SHELVE_STATES)
         image = self._create_image(context, instance, f"{instance.display_name}-shelved",
                                    "snapshot", None)
         self._cast_image_task(context, instance, image, "shelve", task_states.SHELVING,
                               lambda: self.compute_rpcapi.shelve_instance(
-                                  context, instance, image["id"],
-                                  CONF.shelved_offload_time == 0))
+                                  context, instance, image["id"]))
 
     def _delete_shelved_image(self, context: RequestContext, instance: Instance) -> None:
         """Deleting a shelved server deletes its shelved image too (as Nova)."""

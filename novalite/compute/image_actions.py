@@ -162,15 +162,17 @@ class ComputeImageActions:
 
     # -- shelve ---------------------------------------------------------------------
 
-    def shelve_instance(self, context: RequestContext, instance: Instance, image_id: str,
-                        offload: bool) -> None:
+    def shelve_instance(self, context: RequestContext, instance: Instance,
+                        image_id: str) -> None:
         """Power off, snapshot into ``image_id``, SHELVED (the image's id,
         the time and this host in system_metadata); then offloaded at once
-        when ``offload`` ([DEFAULT] shelved_offload_time 0)."""
+        when this host's [DEFAULT] shelved_offload_time is 0 (as Nova, the
+        host's option decides)."""
         with _lock(instance.uuid):
             if not self._task_is_current(context, instance, (task_states.SHELVING,), "shelve"):
                 return
             was_running = self._get_power_state(instance) == power_state.RUNNING
+            offload = CONF.shelved_offload_time == 0
             try:
                 with self._event(context, instance, "shelve", "compute_shelve_instance"):
                     self.driver.power_off(instance, CONF.compute.guest_shutdown_timeout)

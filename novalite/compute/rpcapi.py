@@ -127,10 +127,9 @@ class ComputeAPI:
             ctxt, "backup_instance", instance=instance, image_id=image_id,
             backup_type=backup_type, rotation=rotation)
 
-    def shelve_instance(self, ctxt: RequestContext, instance: Instance, image_id: str,
-                        offload: bool) -> None:
+    def shelve_instance(self, ctxt: RequestContext, instance: Instance, image_id: str) -> None:
         self._image_client(instance.host, "shelve").cast(
-            ctxt, "shelve_instance", instance=instance, image_id=image_id, offload=offload)
+            ctxt, "shelve_instance", instance=instance, image_id=image_id)
 
     def shelve_offload_instance(self, ctxt: RequestContext, instance: Instance) -> None:
         self._image_client(instance.host, "shelveOffload").cast(
