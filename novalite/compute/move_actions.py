@@ -256,14 +256,16 @@ class ComputeMoveActions:
             context, migration, instance, disk_info, self._network_info(context, instance),
             self._image_meta(context, instance), resized,
             power_on=old_vm_state != vm_states.STOPPED, disk_transfer=transfer)
+        # NOTE: as Nova, the migration is finished before the server shows
+        # VERIFY_RESIZE: a confirm sent at once finds it.
+        migration.status = mig.FINISHED
+        migration.save()
         instance.host = self.host
         instance.node = migration.dest_node
         instance.power_state = self._get_power_state(instance)
         instance.vm_state = vm_states.RESIZED
         instance.task_state = None
         instance.save(expected_task_state=[task_states.RESIZE_FINISH])
-        migration.status = mig.FINISHED
-        migration.save()
         LOG.info("Instance %s moved to %s; waiting for confirm or revert", instance.uuid,
                  self.host)
 
