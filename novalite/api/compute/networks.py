@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from novalite import exception, policy
-from novalite.api import errors, microversions
+from novalite.api import errors, microversions, validation
 from novalite.api.wsgi import Request
 from novalite.objects.network import Network, NetworkList
 from novalite.policies.networks import NETWORKS
@@ -56,6 +56,10 @@ class NetworksController:
             raise errors.not_found(f"Network {id} not found") from None
         return {"network": _view(ctx, net)}
 
+    @validation.openapi(responses={"410": {
+        "description": "nova-network's API, removed (as in Nova since 21.0.0)",
+        "content": {"application/json": {"schema": {
+            "$ref": "#/components/schemas/NovaError"}}}}})
     def gone(self, req: Request, **_kw: Any) -> None:
         """nova-network's create, delete, add and associate actions: 410."""
         raise errors.HTTPError(410, _GONE)
