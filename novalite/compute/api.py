@@ -267,6 +267,10 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
                         expected=(None, task_states.REBOOTING))
         self.compute_rpcapi.reboot_instance(context, instance, reboot_type)
 
+    def get_host_uptime(self, context: RequestContext, host: str) -> str:
+        """The ``uptime`` line of a compute host (a call to it)."""
+        return self.compute_rpcapi.get_host_uptime(context, host)
+
     def get_instance_diagnostics(self, context: RequestContext,
                                  instance: Instance) -> dict[str, Any]:
         """Nova's: the guest's diagnostics from its host (409 before it has

@@ -93,7 +93,7 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
     operations beyond build, delete and the seed's power actions are mixins:
     power_actions, image_actions, move_actions)."""
 
-    target = messaging.Target(version="6.6")
+    target = messaging.Target(version="6.7")
 
     def __init__(self, compute_driver: str | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -463,6 +463,10 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
                                context, instance, reboot_type,
                                network_info=self._network_info(context, instance)),
                            vm_states.ACTIVE, "reboot")
+
+    def get_host_uptime(self, context: RequestContext) -> str:
+        """Call (6.7): this host's uptime line, from the driver."""
+        return self.driver.get_host_uptime()
 
     def get_instance_diagnostics(self, context: RequestContext,
                                  instance: Instance) -> dict[str, Any]:

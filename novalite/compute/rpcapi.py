@@ -23,6 +23,7 @@ API version history (minor bumps only add; the client downgrades with
             live migration methods (novalite/compute/move_actions.py).
     * 6.6 - Add get_instance_diagnostics (a call; the guest's standard
             diagnostics).
+    * 6.7 - Add get_host_uptime (a call; the host's uptime line).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-CURRENT_VERSION = "6.6"
+CURRENT_VERSION = "6.7"
 V3_PROXY_VERSION = "3.0"
 
 
@@ -276,3 +277,9 @@ class ComputeAPI:
                                             "compute services are pinned lower")
         return dict(self._prepare(instance.host, version="6.6").call(
             ctxt, "get_instance_diagnostics", instance=instance))
+
+    def get_host_uptime(self, ctxt: RequestContext, host: str) -> str:
+        if not self.client.can_send_version("6.7"):
+            raise exception.Conflict(reason="a hypervisor's uptime needs compute RPC 6.7; "
+                                            "the compute services are pinned lower")
+        return str(self._prepare(host, version="6.7").call(ctxt, "get_host_uptime"))

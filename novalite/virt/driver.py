@@ -13,6 +13,7 @@ import os
 import shutil
 from typing import TYPE_CHECKING, Any
 
+from oslo_concurrency import processutils
 from oslo_log import log as logging
 from stevedore import driver as stevedore_driver
 
@@ -218,6 +219,13 @@ class ComputeDriver(abc.ABC):
         does not exist; NotImplementedError when the driver cannot describe
         its guests (the API answers 501)."""
         raise NotImplementedError()
+
+    def get_host_uptime(self) -> str:
+        """The host's ``uptime`` line (what Nova's libvirt driver answers);
+        every novalite driver runs on the host it describes. Raise
+        NotImplementedError when a driver cannot (the API answers 501)."""
+        out, _err = processutils.execute("env", "LANG=C", "uptime")
+        return str(out).strip()
 
     def get_console_output(self, context: RequestContext, instance: Instance) -> bytes:
         """What the guest wrote to its console so far."""

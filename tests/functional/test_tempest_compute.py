@@ -245,3 +245,21 @@ def test_server_diagnostics_refused_to_the_servers_own_member(stack: Stack) -> N
     finally:
         stack.compute("DELETE", f"/servers/{server_id}")
         stack.wait_gone(server_id)
+
+
+def test_hypervisor_uptime_from_its_host(stack: Stack) -> None:
+    hypervisor = stack.compute("GET", "/os-hypervisors").json()["hypervisors"][0]
+    resp = stack.compute("GET", f"/os-hypervisors/{hypervisor['id']}/uptime")
+    assert resp.status_code == 200, resp.text
+    body = resp.json()["hypervisor"]
+    assert {k: body[k] for k in hypervisor} == hypervisor
+    assert " up " in body["uptime"] and "load average" in body["uptime"]
+    new = stack.compute("GET", "/os-hypervisors", headers=_v("2.88")).json()["hypervisors"][0]
+    shown = stack.compute("GET", f"/os-hypervisors/{new['id']}", headers=_v("2.88"))
+    assert "load average" in shown.json()["hypervisor"]["uptime"]
+    listed = stack.compute("GET", "/os-hypervisors/detail", headers=_v("2.88")).json()
+    assert listed["hypervisors"][0]["uptime"] is None
+    gone = stack.compute("GET", f"/os-hypervisors/{new['id']}/uptime", headers=_v("2.88"))
+    assert gone.status_code == 404
+    assert stack.compute("GET", f"/os-hypervisors/{hypervisor['id']}/uptime",
+                         headers=MEMBER).status_code == 403

@@ -40,3 +40,8 @@ def test_diagnostics_of_a_missing_guest_raise_instance_not_found(
         case: DriverCase) -> None:  # noqa: F811
     with pytest.raises(exception.InstanceNotFound):
         case.driver.get_instance_diagnostics(case.instance())
+
+
+def test_host_uptime_is_the_hosts_uptime_line(case: DriverCase) -> None:  # noqa: F811
+    line = case.driver.get_host_uptime()
+    assert " up " in line and "load average" in line

@@ -73,7 +73,7 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
     images = ImagesController(image_api)
     image_metadata = ImageMetadataController(image_api)
     services = ServicesController()
-    hypervisors = HypervisorsController()
+    hypervisors = HypervisorsController(compute_api)
     keypairs = KeypairsController()
     quota_sets = QuotaSetsController()
     limits = LimitsController()

@@ -7,6 +7,7 @@ statistics."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from oslo_utils import strutils, uuidutils
@@ -205,7 +206,23 @@ _STATS = ("count", "vcpus", "memory_mb", "local_gb", "vcpus_used", "memory_mb_us
 _HYPERVISOR_LIST_QUERY = ("limit", "marker", "hypervisor_hostname_pattern", "with_servers")
 
 
+def _compute_api() -> Any:
+    from novalite.compute import api
+
+    return api.API()
+
+
+_uptime_response = {"type": "object", "required": ["hypervisor"], "properties": {
+    "hypervisor": {**schemas.hypervisor, "required": [*schemas.hypervisor["required"], "uptime"],
+                   "properties": {**schemas.hypervisor["properties"],
+                                  "uptime": {"type": "string"}}}}}
+
+
 class HypervisorsController:
+    def __init__(self, compute_api: Any = None) -> None:
+        self.compute_api = compute_api if compute_api is not None else common.Lazy(
+            _compute_api)
+
     @validation.strict_query("2.53", _HYPERVISOR_LIST_QUERY)
     @validation.response_schema(schemas.hypervisors_response)
     def index(self, req: Request) -> dict:
@@ -280,7 +297,18 @@ class HypervisorsController:
         node, svc, up = self._find(req, id, "show")
         entry = views.hypervisor_detail(node, svc, up, req.api_version)
         self._add_servers(req, entry, node)
+        if req.api_version.at_least("2.88"):
+            # NOTE: as Nova from 2.88: the uptime when the host can tell, else null
+            with contextlib.suppress(NotImplementedError, errors.HTTPError,
+                                     exception.NovaliteException):
+                entry["uptime"] = self._uptime(req, node, svc, up)
         return {"hypervisor": entry}
+
+    def _uptime(self, req: Request, node: Any, svc: Any, up: bool) -> str:
+        if svc is None or not up:
+            raise errors.bad_request(f"Compute service of {node.host} is unavailable at this "
+                                     "time.")
+        return str(self.compute_api.get_host_uptime(req.context, node.host))
 
     def _find(self, req: Request, id: str, rule: str) -> tuple[Any, Any, bool]:
         if req.api_version.at_least("2.53") and not uuidutils.is_uuid_like(id):
@@ -295,11 +323,19 @@ class HypervisorsController:
         "description": "The hypervisor's driver does not report an uptime",
         "content": {"application/json": {"schema": {
             "$ref": "#/components/schemas/NovaError"}}}}})
+    @validation.response_schema(_uptime_response)
     def uptime(self, req: Request, id: str) -> dict:
-        """A hypervisor's uptime: novalite's drivers do not report one (501, as Nova
-        answers for such drivers); 404 from 2.88."""
-        self._find(req, id, "uptime")
-        raise errors.HTTPError(501, "Virt driver does not implement uptime function.")
+        """A hypervisor's uptime line, from its host (400 when its compute
+        service is down, 501 when the driver cannot tell); 404 from 2.88,
+        where show has it."""
+        node, svc, up = self._find(req, id, "uptime")
+        try:
+            uptime = self._uptime(req, node, svc, up)
+        except NotImplementedError:
+            raise errors.HTTPError(501, "Virt driver does not implement uptime "
+                                        "function.") from None
+        return {"hypervisor": {**views.hypervisor(node, svc, up, req.api_version),
+                               "uptime": uptime}}
 
     @microversions.versioned(max_version="2.87")
     @validation.response_schema(schemas.statistics_response)

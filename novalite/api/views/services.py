@@ -99,7 +99,7 @@ def hypervisor_detail(node: Any, svc: Any | None, is_up: bool, version: Any = No
     if at("2.88"):
         for key in _STATS_288:
             out.pop(key)
-        # NOTE: novalite's drivers report no uptime (Nova shows null then).
+        # NOTE: null in lists, as Nova; show asks the host (HypervisorsController).
         out["uptime"] = None
     return out
 
