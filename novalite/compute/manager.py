@@ -466,7 +466,7 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
 
     def get_host_uptime(self, context: RequestContext) -> str:
         """Call (6.7): this host's uptime line, from the driver."""
-        return self.driver.get_host_uptime()
+        return str(self.driver.get_host_uptime())
 
     def get_instance_diagnostics(self, context: RequestContext,
                                  instance: Instance) -> dict[str, Any]:
