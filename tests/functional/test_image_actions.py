@@ -236,6 +236,10 @@ def test_shelve_keeps_the_host_with_offload_time_minus_one(make_stack):
     assert off["OS-EXT-SRV-ATTR:host"] is None
     events = _events(stack, server["id"], "shelveOffload")
     assert [e["event"] for e in events] == ["compute_shelve_offload_instance"]
+    # 2.77: an unknown availability zone is 400 naming it
+    resp = _act(stack, server["id"], {"unshelve": {"availability_zone": "nowhere-az"}},
+                "2.77")
+    assert resp.status_code == 400 and "nowhere-az" in resp.text
     # 2.91: an unknown host is 400; a known one (admin) is used
     resp = _act(stack, server["id"], {"unshelve": {"host": "nowhere"}}, "2.91")
     assert resp.status_code == 400 and "nowhere" in resp.text
