@@ -354,3 +354,27 @@ def test_member_boots_a_server_from_an_image_it_accepted(stack):
     assert server["image"]["id"] == image
     assert stack.compute("DELETE", f"/servers/{server['id']}",
                          headers=GUEST).status_code == 204
+
+
+def test_compute_image_list_filters_by_server_type_property_and_change_time(stack):
+    server = "5a7f3e0c-1111-4222-8333-944455556666"
+    snap = create(stack, OWNER, name="snap", instance_uuid=server, image_type="snapshot",
+                  color="blue")["id"]
+    backup = create(stack, OWNER, name="backup", image_type="backup")["id"]
+
+    def ids(query: str) -> list[str]:
+        resp = stack.compute("GET", f"/images/detail?{query}", headers=OWNER)
+        assert resp.status_code == 200, resp.text
+        return [i["id"] for i in resp.json()["images"]]
+
+    url = f"{stack.base_url}/compute/v2.1/servers/{server}"
+    assert ids(f"server={server}") == [snap]
+    assert ids(f"server={url}") == [snap]
+    assert ids("type=snapshot") == [snap]
+    assert ids("type=backup") == [backup]
+    assert ids("property-color=blue") == [snap]
+    assert ids("property-color=red") == []
+    assert set(ids("changes-since=2000-01-01T00:00:00Z")) >= {snap, backup}
+    assert ids("changes-since=2999-01-01T00:00:00Z") == []
+    resp = stack.compute("GET", "/images?changes-since=yesterday", headers=OWNER)
+    assert resp.status_code == 400 and "changes-since" in resp.text

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from oslo_utils import timeutils
+
 from novalite import exception, policy
 from novalite.api import common, errors, microversions, validation, wsgi
 from novalite.api.views import images as views
@@ -18,6 +20,9 @@ _LIST_QUERY: dict[str, dict] = {
     "minDisk": {"type": "integer", "minimum": 0},
     "limit": {"type": "integer", "minimum": 0},
     "marker": {"type": "string"},
+    "server": {"type": "string"},
+    "type": {"type": "string"},
+    "changes-since": {"type": "string"},
 }
 
 _LINK = {"type": "object", "properties": {"rel": {"type": "string"}, "href": {"type": "string"},
@@ -104,12 +109,37 @@ class ImagesController:
             images = [i for i in images if (i.get("min_ram") or 0) >= min_ram]
         if min_disk is not None:
             images = [i for i in images if (i.get("min_disk") or 0) >= min_disk]
+        images = _by_properties(images, params)
+        since = params.get("changes-since")
+        if since:
+            try:
+                moment = timeutils.normalize_time(timeutils.parse_isotime(since))
+            except ValueError:
+                raise errors.bad_request(f"Invalid changes-since value {since!r}: not an "
+                                         "ISO 8601 time.") from None
+            images = [i for i in images if (i.get("updated_at") or i["created_at"]) >= moment]
         limit, _ = common.limit_and_marker(params)
         page = paginate(images, params)
         body: dict = {"images": [view(i, req.links) for i in page]}
         if page and len(page) == limit:
             body["images_links"] = [req.links.next_link(path, params.items(), page[-1]["id"])]
         return body
+
+
+def _by_properties(images: list[dict], params: Any) -> list[dict]:
+    """Nova's property filters: ``server`` (a server's uuid or URL: the
+    snapshots of that server), ``type`` (``snapshot``, ``backup``) and
+    ``property-<name>``, each an exact match on the image's property."""
+    wanted: dict[str, str] = {}
+    if params.get("server"):
+        wanted["instance_uuid"] = params["server"].rstrip("/").rsplit("/", 1)[-1]
+    if params.get("type"):
+        wanted["image_type"] = params["type"]
+    for key, value in params.items():
+        if key.startswith("property-") and len(key) > len("property-"):
+            wanted[key[len("property-"):]] = value
+    return [i for i in images
+            if all(str((i.get("properties") or {}).get(k)) == v for k, v in wanted.items())]
 
 
 def paginate(items: list[dict], params: Any) -> list[dict]:
