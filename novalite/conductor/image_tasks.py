@@ -68,6 +68,29 @@ class ConductorImageTasks:
         LOG.info("Unshelving %s onto %s", instance.uuid, dest["host"])
         self.compute_rpcapi.unshelve_instance(context, instance, dest["host"], image, spec)
 
+    def check_unshelving(self) -> None:
+        """Periodic: the deadline of an unshelve no host took yet (a lost
+        message). Past [compute] task_timeout the server is SHELVED_OFFLOADED
+        again with a fault saying so (a host's own deadline check covers it
+        once it has a host)."""
+        import datetime
+
+        from oslo_utils import timeutils
+
+        from novalite import context as nl_context
+        from novalite.conf import CONF
+        from novalite.objects.instance import InstanceList
+
+        ctxt = nl_context.get_admin_context()
+        cutoff = timeutils.utcnow() - datetime.timedelta(seconds=CONF.compute.task_timeout)
+        stuck = InstanceList.get_by_filters(ctxt, {
+            "host_is_null": True, "vm_state": vm_states.SHELVED_OFFLOADED,
+            "task_state": [task_states.UNSHELVING], "updated_before": cutoff})
+        for inst in stuck:
+            LOG.warning("Unshelve of %s was not scheduled in time; giving it up", inst.uuid)
+            _back_to_shelved(ctxt, inst.uuid, exception.NovaliteException(
+                f"the unshelve was not scheduled within {CONF.compute.task_timeout} seconds"))
+
     @staticmethod
     def _other_hosts(context: RequestContext, host: str) -> list[str]:
         """NOTE: 2.91's ``host`` as the scheduler's ignore list: every

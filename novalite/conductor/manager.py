@@ -109,7 +109,10 @@ class ConductorManager(ConductorImageTasks, ConductorMoveTasks, manager.Manager)
                              self.check_unscheduled),
                 # NOTE: move_tasks.py: evacuations whose new host never took them.
                 PeriodicTask("check_stuck_evacuations", CONF.compute.deadline_check_interval,
-                             self.check_stuck_evacuations)]
+                             self.check_stuck_evacuations),
+                # NOTE: image_tasks.py: unshelves no host took.
+                PeriodicTask("check_unshelving", CONF.compute.deadline_check_interval,
+                             self.check_unshelving)]
 
     def check_unscheduled(self) -> None:
         """Instances no host ever took (a lost message, a conductor that died

@@ -431,3 +431,27 @@ def test_failed_unshelve_and_rebuild_leave_the_server_where_nova_would(make_stac
     assert "injected failure" in failed["fault"]["message"]
     events = _events(stack, server["id"], "rebuild")
     assert events[0]["result"] == "Error"
+
+
+def test_an_unshelve_no_host_took_ends_at_its_deadline(images_stack):
+    stack = images_stack
+    server = stack.boot("lost")
+    stack.wait_status(server["id"], "ACTIVE")
+    assert _act(stack, server["id"], {"shelve": None}).status_code == 202
+    stack.wait_status(server["id"], "SHELVED_OFFLOADED")
+    from novalite import context as nl_context
+    from novalite.objects.instance import Instance
+
+    ctxt = nl_context.get_admin_context()
+    inst = Instance.get_by_uuid(ctxt, server["id"])
+    inst.task_state = "unshelving"     # as if the conductor never got the cast
+    inst.save()
+    CONF.set_override("task_timeout", 1, group="compute")
+    stack._set.append(("task_timeout", "compute"))
+    time.sleep(1.2)
+    conductor = next(s for s in stack.services if s.binary == "novalite-conductor")
+    conductor.manager.check_unshelving()
+    after = stack.server(server["id"])
+    assert after["status"] == "SHELVED_OFFLOADED" and after["OS-EXT-STS:task_state"] is None
+    fault = Instance.get_by_uuid(ctxt, server["id"]).fault
+    assert fault is not None and "not scheduled within 1 seconds" in fault.message
