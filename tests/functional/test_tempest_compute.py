@@ -263,3 +263,20 @@ def test_hypervisor_uptime_from_its_host(stack: Stack) -> None:
     assert gone.status_code == 404
     assert stack.compute("GET", f"/os-hypervisors/{hypervisor['id']}/uptime",
                          headers=MEMBER).status_code == 403
+
+
+def test_stop_and_start_take_an_empty_object_as_nova(stack: Stack) -> None:
+    server = stack.wait_status(stack.boot("stop-obj", networks="none")["id"], "ACTIVE")
+    action = f"/servers/{server['id']}/action"
+    try:
+        assert stack.compute("POST", action, {"os-stop": {}}).status_code == 202
+        stack.wait_status(server["id"], "SHUTOFF")
+        listed = stack.compute("GET", "/servers?status=SHUTOFF").json()["servers"]
+        assert server["id"] in [s["id"] for s in listed]
+        assert stack.compute("POST", action, {"os-start": {}}).status_code == 202
+        stack.wait_status(server["id"], "ACTIVE")
+        extra = stack.compute("POST", action, {"os-stop": None, "other": 1})
+        assert extra.status_code == 400, extra.text
+    finally:
+        stack.compute("DELETE", f"/servers/{server['id']}")
+        stack.wait_gone(server["id"])
