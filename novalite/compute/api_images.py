@@ -159,7 +159,7 @@ class ImageActionsAPI:
             properties["instance_owner"] = instance.project_id
         properties.update(extra_properties or {})
         try:
-            return dict(self.image_api.create(
+            image = dict(self.image_api.create(
                 context, name, disk_format="qcow2", container_format="bare",
                 min_ram=int(base.min_ram or 0),
                 min_disk=max(int(base.min_disk or 0), int(instance.flavor.root_gb or 0)),
@@ -170,6 +170,15 @@ class ImageActionsAPI:
         except (exception.ImagePropertyLimitExceeded, exception.ImageTagLimitExceeded) as e:
             raise exception.OverQuota(overs="image properties",
                                       message=e.format_message()) from e
+        if visibility == "shared":
+            # NOTE: as Nova's image client: the server's project is made a
+            # member, so its owner sees the snapshot of its server.
+            try:
+                self.image_api.add_member(context, image["id"], str(instance.project_id))
+            except BaseException:
+                self._delete_image_quietly(context, image["id"])
+                raise
+        return image
 
     @staticmethod
     def _base_image(context: RequestContext, instance: Instance) -> ImageMeta:

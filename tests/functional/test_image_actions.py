@@ -455,3 +455,24 @@ def test_an_unshelve_no_host_took_ends_at_its_deadline(images_stack):
     assert after["status"] == "SHELVED_OFFLOADED" and after["OS-EXT-STS:task_state"] is None
     fault = Instance.get_by_uuid(ctxt, server["id"]).fault
     assert fault is not None and "not scheduled within 1 seconds" in fault.message
+
+
+def test_an_admins_snapshot_of_another_projects_server_is_shared_with_it(images_stack):
+    stack = images_stack
+    p2 = {"X-Project-Id": "p2", "X-User-Id": "u2", "X-Roles": "member"}
+    resp = stack.compute("POST", "/servers", {"server": {
+        "name": "theirs", "flavorRef": "1", "imageRef": stack.image_id}}, headers=p2)
+    assert resp.status_code == 202, resp.text
+    sid = resp.json()["server"]["id"]
+    stack.wait_status(sid, "ACTIVE")
+    resp = _act(stack, sid, {"createImage": {"name": "admins-copy"}}, "2.45")
+    assert resp.status_code == 202, resp.text
+    image = _wait_image(stack, resp.json()["image_id"])
+    assert image["visibility"] == "shared" and image["owner"] == "admin"
+    assert image["instance_owner"] == "p2" and image["user_id"] == "admin"
+    stack.wait_status(sid, "ACTIVE")
+    # the server's project is a member: it sees the image
+    seen = stack.request("GET", f"/image/v2/images/{image['id']}", headers=p2)
+    assert seen.status_code == 200, seen.text
+    stack.compute("DELETE", f"/servers/{sid}", headers=p2)
+    stack.wait_gone(sid)
