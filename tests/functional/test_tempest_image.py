@@ -378,3 +378,15 @@ def test_compute_image_list_filters_by_server_type_property_and_change_time(stac
     assert ids("changes-since=2999-01-01T00:00:00Z") == []
     resp = stack.compute("GET", "/images?changes-since=yesterday", headers=OWNER)
     assert resp.status_code == 400 and "changes-since" in resp.text
+
+
+def test_the_os_glance_namespace_is_reserved(stack):
+    resp = req(stack, "POST", "/images", {"name": "r", "os_glance_foo": "bar"}, headers=OWNER)
+    assert resp.status_code == 403
+    assert resp.json()["message"] == "Attribute 'os_glance_foo' is reserved."
+    image = create(stack, OWNER)["id"]
+    resp = patch(stack, image, [{"add": "/os_glance_import_task", "value": "x"}], OWNER,
+                 PATCH_20)
+    assert resp.status_code == 403 and "os_glance_import_task" in resp.json()["message"]
+    assert "os_glance_import_task" not in req(stack, "GET", f"/images/{image}",
+                                              headers=OWNER).json()

@@ -102,7 +102,7 @@ class ImagesController:
                 continue
             if key in schemas.READ_ONLY:
                 raise errors.HTTPError(403, f"Attribute '{key}' is read-only.")
-            if key in schemas.RESERVED:
+            if _reserved(key):
                 raise errors.HTTPError(403, f"Attribute '{key}' is reserved.")
         visibility = body.get("visibility", "shared")
         _check_publicize(req, visibility)
@@ -368,7 +368,7 @@ def _apply_patch(image: dict, ops: list[dict]) -> dict:
         attr = _attribute(op["path"])
         if (attr in schemas.READ_ONLY and attr != "owner") or attr == "id":
             raise errors.HTTPError(403, f"Attribute '{attr}' is read-only.")
-        if attr in schemas.RESERVED:
+        if _reserved(attr):
             raise errors.HTTPError(403, f"Attribute '{attr}' is reserved.")
         if op["op"] != "remove":
             if "value" not in op:
@@ -391,6 +391,12 @@ def _apply_patch(image: dict, ops: list[dict]) -> dict:
     if properties != (image.get("properties") or {}):
         changes["properties"] = properties
     return changes
+
+
+def _reserved(key: str) -> bool:
+    """Attributes Glance keeps to itself: its internal columns and the
+    ``os_glance`` namespace (its import and store bookkeeping)."""
+    return key in schemas.RESERVED or key.startswith(schemas.RESERVED_PREFIX)
 
 
 def _attribute(path: str) -> str:

@@ -20,6 +20,7 @@ READ_ONLY = ("status", "size", "checksum", "os_hash_algo", "os_hash_value", "own
              "created_at", "updated_at", "file", "self", "schema", "virtual_size",
              "direct_url", "locations", "stores")
 RESERVED = ("deleted", "deleted_at", "location")
+RESERVED_PREFIX = "os_glance"
 # NOTE: what PATCH can change and create can set besides custom properties.
 EDITABLE = ("name", "disk_format", "container_format", "min_ram", "min_disk", "visibility",
             "protected", "os_hidden", "tags")
