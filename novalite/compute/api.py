@@ -216,6 +216,15 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
         (it also skips a soft delete's grace period; novalite has none)."""
         self.delete(context, instance)
 
+    def restore(self, context: RequestContext, instance: Instance) -> None:
+        """Nova's restore of a soft-deleted server. novalite deletes at once
+        (it has no reclaim_instance_interval), so no server is ever
+        soft-deleted: every restore is refused as Nova refuses a live
+        server's (InstanceInvalidState, 409)."""
+        _check_state(instance, "restore", vm_state=(vm_states.SOFT_DELETED,), task_state=None)
+        raise exception.Conflict(reason=f"Instance {instance.uuid} is soft-deleted, which "
+                                        "novalite never does; nothing to restore.")
+
     def reset_state(self, context: RequestContext, instance: Instance, state: str) -> None:
         """Admin ``os-resetState``: vm_state ``state``, no task state, as
         Nova's (in any state; the caller checked the policy)."""

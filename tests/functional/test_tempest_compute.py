@@ -280,3 +280,17 @@ def test_stop_and_start_take_an_empty_object_as_nova(stack: Stack) -> None:
     finally:
         stack.compute("DELETE", f"/servers/{server['id']}")
         stack.wait_gone(server["id"])
+
+
+def test_restore_of_a_server_that_is_not_soft_deleted_is_409(stack: Stack) -> None:
+    server = stack.wait_status(stack.boot("restore", networks="none")["id"], "ACTIVE")
+    try:
+        resp = stack.compute("POST", f"/servers/{server['id']}/action", {"restore": {}})
+        assert resp.status_code == 409, resp.text
+        message = resp.json()["conflictingRequest"]["message"]
+        assert "'restore'" in message and "vm_state active" in message
+        assert stack.compute("POST", f"/servers/{server['id']}/action", {"restore": None},
+                             headers=MEMBER).status_code == 404
+    finally:
+        stack.compute("DELETE", f"/servers/{server['id']}")
+        stack.wait_gone(server["id"])

@@ -16,6 +16,11 @@ from novalite.api.schemas import servers as schemas
 from novalite.api.wsgi import Request
 from novalite.policies import admin_actions as admin_policies
 from novalite.policies import servers as sp
+from novalite.policies.deferred_delete import RESTORE
+
+# NOTE: as Nova's schema, any value (tempest sends {}).
+_RESTORE = {"type": "object", "properties": {"restore": {}}, "required": ["restore"],
+            "additionalProperties": False}
 
 
 def _validator(schema: dict) -> Any:
@@ -37,6 +42,7 @@ class ServerActionsController:
                             sp.FORCE_DELETE),
             "os-resetState": (self._reset_state, _validator(admin_actions.reset_state),
                               admin_policies.RESET_STATE),
+            "restore": (self._restore, _validator(_RESTORE), RESTORE),
         }
         for family in (actions_power, actions_images, actions_moves):
             self._actions.update(family.actions(compute_api))
@@ -76,6 +82,10 @@ class ServerActionsController:
 
     def _reset_state(self, req: Request, instance: Any, args: dict) -> webob.Response:
         return admin_actions.reset_state_action(self.compute_api, req, instance, args)
+
+    def _restore(self, req: Request, instance: Any, _args: Any) -> webob.Response:
+        self.compute_api.restore(req.context, instance)
+        return webob.Response(status=202)
 
     def _force_delete(self, req: Request, instance: Any, _args: Any) -> webob.Response:
         self.compute_api.force_delete(req.context, instance)
