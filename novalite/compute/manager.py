@@ -33,7 +33,7 @@ from novalite.conductor import rpcapi as conductor_rpcapi
 from novalite.conf import CONF
 from novalite.objects.instance import Instance, InstanceList
 from novalite.objects.instance_action import InstanceActionEvent
-from novalite.objects.instance_build import InstanceBuild
+from novalite.objects.instance_build import BUILD_ACTION, BUILD_EVENT, InstanceBuild
 from novalite.objects.instance_info_cache import InstanceInfoCache
 from novalite.objects.network import FixedIPList
 from novalite.objects.request_spec import InjectedFileList, RequestSpec
@@ -209,14 +209,29 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
 
     def _run_instance(self, context: RequestContext, instance: Instance, request_spec: RequestSpec | None,
                       injected_files: list[dict[str, str]]) -> None:
-        """The build: ``InstanceBuild.begin`` (one conductor call: the
-        instance still waits for this host → spawning, its event started,
-        ports allocated, block devices read), claim, spawn,
-        ``InstanceBuild.finish`` (ACTIVE and the event's result, one call).
-        A late or repeated message finds nothing to do."""
+        """The build: claim (in memory, checked against this host's capacity),
+        ``InstanceBuild.begin`` (one conductor call: the instance still waits
+        for this host → spawning, its event started, ports allocated, block
+        devices read), spawn, ``InstanceBuild.finish`` (ACTIVE and the
+        event's result, one call). A late or repeated message finds nothing
+        to do.
+
+        NOTE: the claim comes first so that nothing but the answer of
+        ``begin`` stands between "spawning" becoming visible and the spawn:
+        a delete seen in between destroys a guest the driver has not started
+        yet, and a spawn started after it would run to its end first."""
+        build: InstanceBuild | None = None
+        try:
+            new_claim = self.rt.instance_claim(context, instance)
+        except Exception as exc:
+            self._record_failed_step(context, instance, exc)
+            self._build_failed(context, instance, request_spec, injected_files, exc)
+            return
         try:
             build = InstanceBuild.begin(context, instance.uuid, self.host)
             if build is None:
+                if new_claim:
+                    self.rt.release(context, instance.uuid)
                 return
             instance.refresh_from(build.instance)
             self._build_instance(context, instance, build, request_spec, injected_files)
@@ -226,16 +241,31 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
             self._cleanup_build(context, instance)
         except Exception as exc:
             self._cleanup_build(context, instance)
-            if self._stopping.is_set():
-                exc = exception.NovaliteException(
-                    f"compute service on {self.host} stopped during the build ({exc})")
-            elif getattr(exc, "retryable", False) and request_spec is not None:
-                self._reschedule(context, instance, request_spec, injected_files, exc)
-                return
-            if self._failed_elsewhere(context, instance):
-                return
-            LOG.warning("Build of %s failed: %s", instance.uuid, exc)
-            self._fail(context, instance, exc, destroy=False)
+            self._build_failed(context, instance, request_spec, injected_files, exc)
+
+    def _build_failed(self, context: RequestContext, instance: Instance,
+                      request_spec: RequestSpec | None, injected_files: list[dict[str, str]],
+                      exc: Exception) -> None:
+        """After a failed build step (what it made is cleaned up): another
+        host when the failure is retryable, else ERROR with a fault."""
+        if self._stopping.is_set():
+            exc = exception.NovaliteException(
+                f"compute service on {self.host} stopped during the build ({exc})")
+        elif getattr(exc, "retryable", False) and request_spec is not None:
+            self._reschedule(context, instance, request_spec, injected_files, exc)
+            return
+        if self._failed_elsewhere(context, instance):
+            return
+        LOG.warning("Build of %s failed: %s", instance.uuid, exc)
+        self._fail(context, instance, exc, destroy=False)
+
+    def _record_failed_step(self, context: RequestContext, instance: Instance,
+                            exc: BaseException) -> None:
+        """The build's event, started and finished as an Error, for a failure
+        before ``begin`` (a claim that does not fit)."""
+        with contextlib.suppress(BaseException):
+            with self._event(context, instance, BUILD_ACTION, BUILD_EVENT):
+                raise exc
 
     def _failed_elsewhere(self, context: RequestContext, instance: Instance) -> bool:
         """True when something else (the deadline check) already put the
@@ -249,10 +279,9 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
     def _build_instance(self, context: RequestContext, instance: Instance, build: InstanceBuild,
                         request_spec: RequestSpec | None,
                         injected_files: list[dict[str, str]]) -> None:
-        """Claim and spawn (a failure finishes the build's event with the
-        error and raises), then record the outcome."""
+        """Spawn (a failure finishes the build's event with the error and
+        raises), then record the outcome."""
         try:
-            self.rt.instance_claim(context, instance)
             image_meta = request_spec.image.to_dict() if request_spec is not None else {}
             self.driver.spawn(context, instance, image_meta, build.vifs,
                               build.block_device_mappings.block_device_info(),

@@ -100,20 +100,22 @@ class ResourceTracker:
                     self._claims[inst.uuid] = _usage(inst)
             self._generation += 1
 
-    def instance_claim(self, context: RequestContext, instance: Instance) -> None:
+    def instance_claim(self, context: RequestContext, instance: Instance) -> bool:
         """Claim the instance's resources or raise ComputeResourcesUnavailable
         (retryable: the conductor reschedules). Returns once the database
-        holds usage including this claim (see the class docstring)."""
+        holds usage including this claim (see the class docstring): True,
+        or False when the instance held its claim here already."""
         usage = _usage(instance)
         node = self._ensure_node(context)
         with self._lock:
             if instance.uuid in self._claims:
-                return
+                return False
             self._check_fits(node, instance, usage)
             self._claims[instance.uuid] = usage
             self._generation += 1
             generation = self._generation
         self._save_usage(generation)
+        return True
 
     def _check_fits(self, node: ComputeNode, instance: Instance,
                     usage: tuple[int, int, int]) -> None:
