@@ -134,13 +134,18 @@ class ImageExists(exception.Conflict):
     msg_fmt = "Image with identifier %(image_id)s already exists!"
 
 
+class ImageMemberExists(exception.Conflict):
+    msg_fmt = "Member %(member)s is duplicated for image %(image_id)s"
+
+
 class ImageMemberNotFound(exception.NotFound):
-    msg_fmt = "%(member)s is not a member of image %(image_id)s."
+    msg_fmt = "%(member)s not found in the member list of the image %(image_id)s."
 
 
 class ImageMemberLimitExceeded(exception.NovaliteException):
-    msg_fmt = ("The limit has been exceeded on the number of allowed image members for "
-               "this image. Maximum: %(maximum)s")
+    msg_fmt = ("Image member limit exceeded for image %(image_id)s: the limit has been "
+               "exceeded on the number of allowed image members for this image. "
+               "Maximum: %(maximum)s")
     code = 413
 
 
@@ -333,40 +338,49 @@ class API:
     def add_member(self, context: Any, image_id: str, member: str) -> dict:
         """Offer a shared image to project ``member`` (pending until it
         answers); the owner or an admin only."""
-        image = self._shared(context, image_id)
+        image = self._shared(context, image_id, "create")
         if not owns(context, image):
-            raise exception.ImageForbidden(reason=f"You cannot add image member for "
-                                                  f"{member}")
+            raise _member_forbidden("create", image_id)
         if db_images.count_members(image_id) >= MEMBER_QUOTA:
-            raise ImageMemberLimitExceeded(maximum=MEMBER_QUOTA)
+            raise ImageMemberLimitExceeded(image_id=image_id, maximum=MEMBER_QUOTA)
         created = db_images.member_create(image_id, member)
         if created is None:
-            raise exception.Conflict(reason=f"The target member {member} is already "
-                                            f"associated with image {image_id}.")
+            raise ImageMemberExists(member=member, image_id=image_id)
         return created
 
     def members(self, context: Any, image_id: str) -> list[dict]:
         """The image's members: all of them to the owner and admins, its
         own membership to a member."""
-        image = self._shared(context, image_id)
+        image = self.get(context, image_id)
+        if image["visibility"] != "shared":
+            raise exception.ImageForbidden(reason=f"Not allowed to list members for image "
+                                                  f"{image_id}: Only shared images have "
+                                                  "members.")
         members = db_images.members_of(image_id)
         if owns(context, image):
             return members
         return [m for m in members if m["member"] == _project(context)]
 
     def member(self, context: Any, image_id: str, member: str) -> dict:
-        found = [m for m in self.members(context, image_id) if m["member"] == member]
-        if not found:
+        """One membership, to the owner, an admin or that member; 404
+        otherwise (as for an image that is not shared: nothing leaks)."""
+        image = self.get(context, image_id)
+        found = db_images.member_get(image_id, member)
+        if image["visibility"] != "shared" or found is None or \
+                not (owns(context, image) or member == _project(context)):
             raise ImageMemberNotFound(image_id=image_id, member=member)
-        return found[0]
+        return found
 
     def set_member_status(self, context: Any, image_id: str, member: str,
                           status: str) -> dict:
         """The member's answer (pending, accepted, rejected): the member
         project itself or an admin only, never the owner for it."""
+        image = self._shared(context, image_id, "update")
+        if not _is_admin(context) and image["owner"] == _project(context):
+            raise _member_forbidden("update", image_id)
         self.member(context, image_id, member)
         if not _is_admin(context) and member != _project(context):
-            raise exception.ImageForbidden(reason=f"You cannot update image member {member}")
+            raise _member_forbidden("update", image_id)
         if status not in MEMBER_STATUSES:
             raise exception.Invalid(reason=f"status {status!r} is not one of "
                                            f"{', '.join(MEMBER_STATUSES)}")
@@ -377,20 +391,16 @@ class API:
 
     def remove_member(self, context: Any, image_id: str, member: str) -> None:
         """Stop sharing with ``member``: the owner or an admin only."""
-        image = self._shared(context, image_id)
+        image = self._shared(context, image_id, "delete")
         if not owns(context, image):
-            if db_images.member_get(image_id, member) is None or \
-                    member != _project(context):
-                raise ImageMemberNotFound(image_id=image_id, member=member)
-            raise exception.ImageForbidden(reason=f"You cannot delete image member for "
-                                                  f"{member}")
+            raise _member_forbidden("delete", image_id)
         if not db_images.member_delete(image_id, member):
             raise ImageMemberNotFound(image_id=image_id, member=member)
 
-    def _shared(self, context: Any, image_id: str) -> dict:
+    def _shared(self, context: Any, image_id: str, action: str) -> dict:
         image = self.get(context, image_id)
         if image["visibility"] != "shared":
-            raise exception.ImageForbidden(reason="Only shared images have members.")
+            raise _member_forbidden(action, image_id)
         return image
 
     def _owned(self, context: Any, image_id: str, what: str) -> dict:
@@ -399,6 +409,13 @@ class API:
             raise exception.ImageForbidden(reason=f"You are not permitted to {what} this "
                                                   "image.")
         return image
+
+
+def _member_forbidden(action: str, image_id: str) -> exception.ImageForbidden:
+    """Glance's one answer to any refused change of an image's members
+    (not shared, not the owner, the owner answering for a member)."""
+    return exception.ImageForbidden(reason=f"Not allowed to {action} members for image "
+                                           f"{image_id}.")
 
 
 def _offered(context: Any, member_status: str) -> set[str]:

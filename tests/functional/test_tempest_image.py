@@ -104,7 +104,8 @@ def test_rejected_and_removed_members_no_longer_list_the_image(stack):
     assert req(stack, "GET", f"/images/{image}", headers=GUEST).status_code == 404
     assert req(stack, "GET", members, headers=OWNER).json()["members"] == []
     resp = req(stack, "DELETE", f"{members}/project-guest", headers=OWNER)
-    assert resp.status_code == 404 and "project-guest" in resp.json()["message"]
+    assert resp.status_code == 404 and resp.json()["message"] == (
+        f"project-guest not found in the member list of the image {image}.")
 
 
 def test_member_errors_as_glance(stack):
@@ -114,23 +115,33 @@ def test_member_errors_as_glance(stack):
                headers=OWNER).status_code == 200
     # the owner cannot answer for the member; the member's answer is validated
     resp = req(stack, "PUT", f"{members}/project-guest", {"status": "accepted"}, headers=OWNER)
-    assert resp.status_code == 403 and "project-guest" in resp.json()["message"]
+    assert resp.status_code == 403
+    assert resp.json()["message"] == f"Not allowed to update members for image {image}."
     assert image not in listed(stack, GUEST)
     resp = req(stack, "PUT", f"{members}/project-guest", {"status": "notavalidstatus"},
                headers=GUEST)
     assert resp.status_code == 400 and "notavalidstatus" in resp.json()["message"]
     # offered twice: 409; by a member, or to a non-shared image: 403
     resp = req(stack, "POST", members, {"member": "project-guest"}, headers=OWNER)
-    assert resp.status_code == 409 and "already associated" in resp.json()["message"]
+    assert resp.status_code == 409 and resp.json()["message"] == (
+        f"Member project-guest is duplicated for image {image}")
     resp = req(stack, "POST", members, {"member": "project-other"}, headers=GUEST)
     assert resp.status_code == 403
+    assert resp.json()["message"] == f"Not allowed to create members for image {image}."
     resp = req(stack, "DELETE", f"{members}/project-guest", headers=GUEST)
     assert resp.status_code == 403
+    assert resp.json()["message"] == f"Not allowed to delete members for image {image}."
     private = create(stack, OWNER, visibility="private")["id"]
     resp = req(stack, "POST", f"/images/{private}/members", {"member": "project-guest"},
                headers=OWNER)
+    assert resp.status_code == 403
+    resp = req(stack, "GET", f"/images/{private}/members", headers=OWNER)
     assert resp.status_code == 403 and resp.json()["message"] == (
-        "Only shared images have members.")
+        f"Not allowed to list members for image {private}: Only shared images have "
+        "members.")
+    # a membership of an image that is not shared is not found
+    assert req(stack, "GET", f"/images/{private}/members/project-guest",
+               headers=OWNER).status_code == 404
     # a stranger does not see the image nor its members; a member only itself
     assert req(stack, "GET", members, headers=OTHER).status_code == 404
     req(stack, "POST", members, {"member": "project-other"}, headers=OWNER)
