@@ -20,4 +20,5 @@ def register_all() -> None:
     __import__("novalite.objects.network")
     __import__("novalite.objects.request_spec")
     __import__("novalite.objects.service")
+    __import__("novalite.objects.tag")
     __import__("novalite.objects.compute_node")

@@ -56,6 +56,8 @@ EXPECTED = {
     "SchedulerRetries": "1.0-842099775ad19981c5dd0b1b006f2e3e",
     "Service": "1.0-ca866dc4b27f40200ed4d69d638c7596",
     "ServiceList": "1.0-f6621975c20e5805eb2b67dec3679efc",
+    "Tag": "1.0-942e7873d3b4f7ff617c779ba30c3807",
+    "TagList": "1.0-4bb61e068adff04ca10999bb6b505bfa",
 }
 
 

@@ -10,13 +10,13 @@ from typing import Any
 import jsonschema
 import webob
 
-from novalite import policy
+from novalite import exception, policy
 from novalite.api import errors, microversions, validation, wsgi
 from novalite.api.compute.servers import target_of
 from novalite.api.schemas import servers as schemas
 from novalite.api.wsgi import Request
 from novalite.compute import vm_states
-from novalite.db import tags as tags_db
+from novalite.objects.tag import Tag, TagList
 from novalite.policies.server_microversions import TAGS
 
 _CHANGEABLE = (vm_states.ACTIVE, vm_states.STOPPED, "paused", "suspended")
@@ -44,7 +44,7 @@ class ServerTagsController:
     def index(self, req: Request, server_id: str) -> dict:
         """List the server's tags."""
         instance = self._instance(req, server_id, "index")
-        return {"tags": tags_db.tag_get_by_instance_uuids([instance.uuid]).get(
+        return {"tags": TagList.get_by_resource_ids(req.context, [instance.uuid]).get(
             instance.uuid, [])}
 
     @microversions.versioned("2.26")
@@ -52,7 +52,7 @@ class ServerTagsController:
     def show(self, req: Request, server_id: str, tag: str) -> None:
         """204 when the server has ``tag``, 404 when not."""
         instance = self._instance(req, server_id, "show")
-        if not tags_db.tag_exists(instance.uuid, tag):
+        if not Tag.exists(req.context, instance.uuid, tag):
             raise errors.not_found(f"Server {instance.uuid} has no tag '{tag}'")
 
     @microversions.versioned("2.26")
@@ -61,7 +61,7 @@ class ServerTagsController:
     def update_all(self, req: Request, server_id: str, body: dict) -> dict:
         """Replace the server's tags."""
         instance = self._instance(req, server_id, "update_all", "update tags")
-        return {"tags": tags_db.tag_set(instance.uuid, body["tags"])}
+        return {"tags": TagList.create(req.context, instance.uuid, body["tags"])}
 
     @microversions.versioned("2.26")
     def update(self, req: Request, server_id: str, tag: str) -> webob.Response:
@@ -73,8 +73,9 @@ class ServerTagsController:
                                      f"without characters '/' and ','. Validation error "
                                      f"message: {error.message}")
         try:
-            added = tags_db.tag_add(instance.uuid, tag, schemas.MAX_TAGS)
-        except ValueError:
+            added = Tag(context=req.context, resource_id=instance.uuid,
+                        tag=tag).create(schemas.MAX_TAGS)
+        except exception.Invalid:
             raise errors.bad_request(f"The number of tags exceeded the per-server limit "
                                      f"{schemas.MAX_TAGS}") from None
         if not added:
@@ -89,7 +90,7 @@ class ServerTagsController:
     def delete(self, req: Request, server_id: str, tag: str) -> None:
         """Remove ``tag`` (404 when the server does not have it)."""
         instance = self._instance(req, server_id, "delete", "delete tag")
-        if not tags_db.tag_delete(instance.uuid, tag):
+        if not Tag.destroy(req.context, instance.uuid, tag):
             raise errors.not_found(f"Tag {tag} could not be found for instance "
                                    f"{instance.uuid}.")
 
@@ -98,4 +99,4 @@ class ServerTagsController:
     def delete_all(self, req: Request, server_id: str) -> None:
         """Remove every tag of the server."""
         instance = self._instance(req, server_id, "delete_all", "delete tags")
-        tags_db.tag_delete_all(instance.uuid)
+        TagList.destroy(req.context, instance.uuid)

@@ -27,6 +27,7 @@ from novalite.api.schemas import server_responses as responses
 from novalite.api.schemas import servers as schemas
 from novalite.api.views import servers as views
 from novalite.api.wsgi import Request
+from novalite.objects.tag import TagList
 from novalite.policies import server_microversions as mvp
 from novalite.policies import servers as sp
 
@@ -488,9 +489,7 @@ def extras_for(req: Request, instances: list[Any], view: str) -> views.Extras:
     if version.at_least("2.16") and policy.authorize(ctx, mvp.HOST_STATUS, do_raise=False):
         extras.host_status = host_statuses(ctx, instances)
     if version.at_least("2.26"):
-        from novalite.db import tags as tags_db
-
-        extras.tags = tags_db.tag_get_by_instance_uuids([i.uuid for i in instances])
+        extras.tags = TagList.get_by_resource_ids(ctx, [i.uuid for i in instances])
     if version.at_least("2.47"):
         extras.flavor_extra_specs = policy.authorize(ctx, mvp.FLAVOR_EXTRA_SPECS,
                                                      do_raise=False)
@@ -579,6 +578,4 @@ def _record_create_extras(instances: list[Any], server: dict) -> None:
         if changed:
             instance.save()
         if server.get("tags"):
-            from novalite.db import tags as tags_db
-
-            tags_db.tag_set(instance.uuid, server["tags"])
+            TagList.create(instance._context, instance.uuid, server["tags"])
