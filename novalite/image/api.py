@@ -53,6 +53,8 @@ _PUBLIC = ("id", "name", "status", "disk_format", "container_format", "size", "c
 # custom property names, so they cannot collide with one.
 _STORED_IN_PROPERTIES = ("tags", "os_hidden", "virtual_size")
 _QCOW2_MAGIC = b"QFI\xfb"
+# NOTE: list filters that match an attribute exactly, as Glance's.
+_EXACT_FILTERS = ("disk_format", "container_format", "checksum", "os_hash_value", "size")
 # NOTE: create's default owner: the caller's project (None is an owner too).
 _CALLER = object()
 
@@ -176,7 +178,9 @@ class API:
         default False as in Glance), ``tags`` (all must be present),
         ``protected`` (bool), ``member_status`` (the answer of the shared
         images listed to a member: ``accepted`` by default, or ``pending``,
-        ``rejected``, ``all``).
+        ``rejected``, ``all``), ``disk_format``, ``container_format``,
+        ``checksum``, ``os_hash_value``, ``size`` (exact), ``size_min``,
+        ``size_max``, ``properties`` (custom property → its value as text).
         """
         filters = dict(filters or {})
         db_filters = {k: filters[k] for k in ("name", "status", "ids") if k in filters}
@@ -198,6 +202,17 @@ class API:
             images = [i for i in images if tag in i["tags"]]
         if filters.get("protected") is not None:
             images = [i for i in images if i["protected"] == filters["protected"]]
+        for key in _EXACT_FILTERS:
+            if filters.get(key) is not None:
+                images = [i for i in images if i.get(key) == filters[key]]
+        if filters.get("size_min") is not None:
+            images = [i for i in images if i["size"] is not None
+                      and i["size"] >= filters["size_min"]]
+        if filters.get("size_max") is not None:
+            images = [i for i in images if i["size"] is not None
+                      and i["size"] <= filters["size_max"]]
+        for key, value in (filters.get("properties") or {}).items():
+            images = [i for i in images if str(i["properties"].get(key)) == value]
         return images
 
     def create(self, context: Any, name: str | None, disk_format: str | None = None,

@@ -401,3 +401,21 @@ def test_the_os_glance_namespace_is_reserved(stack):
     assert resp.status_code == 403 and "os_glance_import_task" in resp.json()["message"]
     assert "os_glance_import_task" not in req(stack, "GET", f"/images/{image}",
                                               headers=OWNER).json()
+
+
+def test_list_filters_on_formats_sizes_and_custom_properties(stack):
+    LISTER = {"X-User-Id": "liz", "X-Project-Id": "project-lister", "X-Roles": "member"}
+    small = create(stack, LISTER, name="small", disk_format="qcow2", flavor_of="tea")["id"]
+    big = create(stack, LISTER, name="big", disk_format="raw", container_format="ovf")["id"]
+    req(stack, "PUT", f"/images/{small}/file", raw=b"s" * 100, headers={**OCTET, **LISTER})
+    req(stack, "PUT", f"/images/{big}/file", raw=b"b" * 5000, headers={**OCTET, **LISTER})
+    mine = "&owner=project-lister"
+    assert listed(stack, LISTER, f"?disk_format=qcow2{mine}") == [small]
+    assert listed(stack, LISTER, f"?container_format=ovf{mine}") == [big]
+    assert listed(stack, LISTER, f"?size=100{mine}") == [small]
+    assert listed(stack, LISTER, f"?size_min=101{mine}") == [big]
+    assert listed(stack, LISTER, f"?size_min=100&size_max=4999{mine}") == [small]
+    assert listed(stack, LISTER, f"?flavor_of=tea{mine}") == [small]
+    assert listed(stack, LISTER, f"?flavor_of=coffee{mine}") == []
+    resp = req(stack, "GET", "/images?size_min=big", headers=LISTER)
+    assert resp.status_code == 400 and "size_min" in resp.json()["message"]

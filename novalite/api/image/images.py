@@ -43,7 +43,16 @@ _LIST_QUERY: dict[str, dict] = {
              "pattern": f"^({'|'.join(SORT_KEYS)})(:(asc|desc))?"
                         f"(,({'|'.join(SORT_KEYS)})(:(asc|desc))?)*$"},
     "member_status": {"type": "string", "enum": ["accepted", "pending", "rejected", "all"]},
+    "disk_format": {"type": "string"},
+    "container_format": {"type": "string"},
+    "checksum": {"type": "string"},
+    "os_hash_value": {"type": "string"},
+    "size": {"type": "integer", "minimum": 0},
+    "size_min": {"type": "integer", "minimum": 0},
+    "size_max": {"type": "integer", "minimum": 0},
 }
+# NOTE: as in Glance, a parameter that is none of the above filters on the
+# custom property of that name.
 
 _RAW_BODY = {"required": True, "content": {"application/octet-stream": {
     "schema": {"type": "string", "format": "binary"}}}}
@@ -69,7 +78,11 @@ class ImagesController:
         if "sort" in query and ("sort_key" in query or "sort_dir" in query):
             raise errors.bad_request("The 'sort' parameter cannot be combined with "
                                      "'sort_key' or 'sort_dir'.")
-        images = self.image_api.get_all(req.context, _filters(query))
+        filters = _filters(query)
+        custom = {k: v for k, v in req.GET.items() if k not in _LIST_QUERY}
+        if custom:
+            filters["properties"] = custom
+        images = self.image_api.get_all(req.context, filters)
         images = _sorted(images, _sort_order(query))
         limit = min(query.get("limit", CONF.image_api.limit_param_default),
                     CONF.image_api.api_limit_max)
@@ -281,10 +294,12 @@ def _check_publicize(req: Request, visibility: str) -> None:
 def _filters(query: dict) -> dict:
     """Glance's list filters: ``name``, ``status``, ``visibility``, ``owner``,
     ``id`` (one, or ``in:a,b``), ``os_hidden``, ``protected``, ``tag``,
-    ``member_status``."""
+    ``member_status``, the formats, hashes and ``size`` (exact, or
+    ``size_min``/``size_max``)."""
     filters: dict[str, Any] = {}
     for key in ("name", "status", "visibility", "owner", "os_hidden", "protected",
-                "member_status"):
+                "member_status", "disk_format", "container_format", "checksum",
+                "os_hash_value", "size", "size_min", "size_max"):
         if key in query:
             filters[key] = query[key]
     if "tag" in query:
