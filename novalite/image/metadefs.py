@@ -98,7 +98,10 @@ def update(context: Any, namespace: str, body: dict) -> dict:
               "protected": body.get("protected", False)}
     if "owner" in body:
         values["owner"] = body["owner"]
-    return db.update(namespace, lambda current: values)
+    try:
+        return db.update(namespace, lambda current: values)
+    except db.NamespaceExists:
+        raise db.NamespaceExists(namespace=body["namespace"]) from None
 
 
 def delete(context: Any, namespace: str) -> None:

@@ -270,6 +270,12 @@ def test_metadefs_namespace_lifecycle_visibility_and_protection(stack):
     assert req(stack, "GET", f"{ns}/ns-life", headers=OWNER).status_code == 404
     assert "ns-life" not in [n["namespace"] for n in req(
         stack, "GET", ns, headers=OWNER).json()["namespaces"]]
+    req(stack, "POST", ns, {"namespace": "ns-other"})
+    resp = req(stack, "PUT", f"{ns}/ns-other", {"namespace": "ns-life"})
+    assert resp.status_code == 409 and "ns-life" in resp.json()["message"]
+    resp = req(stack, "PUT", f"{ns}/ns-other", {"namespace": "ns-renamed"})
+    assert resp.status_code == 200 and resp.json()["self"].endswith("/ns-renamed")
+    assert req(stack, "DELETE", f"{ns}/ns-renamed").status_code == 204
     assert req(stack, "DELETE", f"{ns}/ns-life").status_code == 204
     assert req(stack, "GET", f"{ns}/ns-life").status_code == 404
     assert req(stack, "POST", ns, {"namespace": "x", "visibility": "hidden"}).status_code == 400

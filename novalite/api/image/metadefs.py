@@ -121,7 +121,7 @@ class ObjectsController:
     def index(self, req: Request, namespace: str) -> dict:
         return {"objects": [_object_view(namespace, o)
                             for o in api.objects(req.context, namespace)],
-                "schema": "v2/schemas/metadefs/objects"}
+                "schema": "/v2/schemas/metadefs/objects"}
 
     def show(self, req: Request, namespace: str, name: str) -> dict:
         return _object_view(namespace, api.get_object(req.context, namespace, name))
