@@ -60,8 +60,21 @@ class Router:
 
     def match(self, method: str, path: str) -> Match:
         """The route for ``method path``; 404 when no route has the path,
-        405 (with ``Allow``) when other methods have it."""
-        path = path.rstrip("/") or "/"
+        405 (with ``Allow``) when other methods have it.
+
+        NOTE: a trailing slash is dropped only for the public documents
+        (version documents, which clients ask for as ``/compute/v2.1/``);
+        elsewhere, as in Nova and Glance, ``/images/`` names no resource (an
+        empty id) and is 404, never the collection."""
+        stripped = path.rstrip("/") or "/"
+        if stripped != path:
+            found_match = self._match(method, stripped)
+            if not found_match.public:
+                raise errors.not_found("The resource could not be found.")
+            return found_match
+        return self._match(method, path)
+
+    def _match(self, method: str, path: str) -> Match:
         found = self.mapper.routematch(environ={"PATH_INFO": path, "REQUEST_METHOD": method})
         if found is None and method == "HEAD":
             found = self.mapper.routematch(environ={"PATH_INFO": path,
