@@ -68,8 +68,11 @@ class Router:
         empty id) and is 404, never the collection."""
         stripped = path.rstrip("/") or "/"
         if stripped != path:
-            found_match = self._match(method, stripped)
-            if not found_match.public:
+            try:
+                found_match = self._match(method, stripped)
+            except errors.HTTPError:
+                found_match = None
+            if found_match is None or not found_match.public:
                 raise errors.not_found("The resource could not be found.")
             return found_match
         return self._match(method, path)
