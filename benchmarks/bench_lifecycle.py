@@ -30,7 +30,7 @@ the resized guest prints its boot marker on the console log)
 
 Runs interleave the bare and the novalite steps so that drift on the machine
 hits both alike (and swap their order every other run; ``sync`` before each
-step); p50/min/max per step, the disk's sizes, the overhead
+step, an untimed copy of the disk before the snapshots: see ``one_run``); p50/min/max per step, the disk's sizes, the overhead
 (novalite p50 − bare p50, and the ratio), and the noise: how busy the
 machine was before, and the CPU other processes used during the runs.
 
@@ -435,9 +435,11 @@ class Bench:
     def one_run(self, index: int) -> None:
         """Every step once; the bare and the novalite sides swap places every
         other run, and each step starts with the host's dirty pages written
-        out: on ext4 the first fsync after a while (qemu-img's at the end of
-        a convert) also commits what other processes wrote meanwhile, which
-        cost whoever went first ~0.5 s in a first version of this script."""
+        out. An untimed copy of the disk goes before the snapshots: here the
+        first large copy after a few idle seconds (or after a resize) takes
+        ~0.5 s longer whoever makes it (bare qemu-img too, even with
+        ``-t unsafe``; ext4 mounted with ``discard``), which in a first version
+        of this script always hit the side that went first."""
         snapshots = [self.snapshot_bare,
                      lambda: self.snapshot_novalite("snap agent", self.image_meta,
                                                     "file systems frozen by the guest agent"),
@@ -448,6 +450,9 @@ class Bench:
         if index % 2:
             snapshots.reverse()
             resizes.reverse()
+        warm = os.path.join(self.scratch, "warm-up.qcow2")
+        _run("qemu-img", "convert", "-U", "-f", "qcow2", "-O", "qcow2", self.disk, warm)
+        os.unlink(warm)
         for step in snapshots + resizes:
             os.sync()
             step()
