@@ -281,6 +281,10 @@ class ComputeImageActions:
                         self._spawn_unshelved(context, instance, image, network_info)
                     else:
                         self.driver.power_on(context, instance, network_info=network_info)
+                # NOTE: as Nova, the shelved snapshot goes before the server
+                # is ACTIVE again (best effort): who sees it ACTIVE sees it gone.
+                if image_id:
+                    self._delete_image(context, image_id)
                 instance.system_metadata = api_images.unshelved_system_metadata(instance)
                 instance.vm_state = vm_states.ACTIVE
                 instance.power_state = self._get_power_state(instance)
@@ -293,8 +297,6 @@ class ComputeImageActions:
                 LOG.warning("Unshelve of %s on %s failed: %s", instance.uuid, self.host, exc)
                 self._unshelve_failed(context, instance, exc, offloaded)
                 return
-            if image_id:
-                self._delete_image(context, image_id)
 
     def _spawn_unshelved(self, context: RequestContext, instance: Instance,
                          image: ImageMeta | None, network_info: list[dict[str, Any]]) -> None:

@@ -276,7 +276,11 @@ class FakeDriver(driver.ComputeDriver):
             self._persist()
             raise
         guest.state = power_state.RUNNING
-        guest.console += f"fake guest {instance.uuid} booted\n".encode()
+        # NOTE: a few lines, as a real boot log has (clients ask for the
+        # last N lines and expect N).
+        guest.console += (f"fake guest {instance.uuid}: firmware\n"
+                          f"fake guest {instance.uuid}: kernel\n"
+                          f"fake guest {instance.uuid} booted\n").encode()
         self._persist()
 
     def _boot(self, instance: Instance, guest: _FakeGuest) -> None:

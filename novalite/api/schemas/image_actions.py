@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 from novalite.api.schemas import servers, types
+from novalite.api.schemas.power_actions import NULL_OR_EMPTY
 
 
 def _action(name: str, value: dict) -> dict:
@@ -31,9 +32,10 @@ create_backup = _action("createBackup", {
     "additionalProperties": False,
 })
 
-shelve = _action("shelve", {"type": "null"})
-shelve_offload = _action("shelveOffload", {"type": "null"})
-unshelve = _action("unshelve", {"type": "null"})
+# NOTE: null as Nova documents, or {} as some clients send (power_actions).
+shelve = _action("shelve", NULL_OR_EMPTY)
+shelve_offload = _action("shelveOffload", NULL_OR_EMPTY)
+unshelve = _action("unshelve", NULL_OR_EMPTY)
 # NOTE: Nova's 2.77: null, or an object naming the availability zone.
 unshelve_v277 = _action("unshelve", {"oneOf": [
     {"type": "null"},

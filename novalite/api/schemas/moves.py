@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from novalite.api.schemas import types
+from novalite.api.schemas.power_actions import NULL_OR_EMPTY
 
 hostname = {"type": "string", "minLength": 1, "maxLength": 255,
             "pattern": "^[a-zA-Z0-9-._]*$"}
@@ -32,10 +33,11 @@ resize = _action("resize", _obj({
     "flavorRef": {"type": ["string", "integer"], "minLength": 1},
     "OS-DCF:diskConfig": {"type": "string", "enum": ["AUTO", "MANUAL"]},
 }, ["flavorRef"]))
-confirm_resize = _action("confirmResize", {"type": "null"})
-revert_resize = _action("revertResize", {"type": "null"})
+# NOTE: null as Nova documents, or {} as some clients send (power_actions).
+confirm_resize = _action("confirmResize", NULL_OR_EMPTY)
+revert_resize = _action("revertResize", NULL_OR_EMPTY)
 
-migrate_v21 = _action("migrate", {"type": "null"})
+migrate_v21 = _action("migrate", NULL_OR_EMPTY)
 migrate_v256 = _action("migrate", {"type": ["object", "null"],
                                    "properties": {"host": _nullable_host},
                                    "additionalProperties": False})

@@ -159,7 +159,7 @@ get_console_output = {
     "additionalProperties": False,
 }
 
-force_delete = {"type": "object", "properties": {"forceDelete": {"type": "null"}},
+force_delete = {"type": "object", "properties": {"forceDelete": {"type": ["object", "null"], "maxProperties": 0}},
                 "required": ["forceDelete"], "additionalProperties": False}
 
 # -- server metadata ------------------------------------------------------------
