@@ -760,10 +760,11 @@ def report(mode: str, args: argparse.Namespace, r: dict[str, Any]) -> str:
     ]
     times = r.get("select_s") or {}
     for key, label in (("select", "scheduler `select_destinations` calls; p50 / p99 / max "
-                                  "(wall in the scheduler, its selection lock's wait "
-                                  "included)"),
-                       ("host_states", "of which host-state reads (`get_all_host_states`, "
-                                       "under the lock); p50 / p99 / max")):
+                                  "(wall in the scheduler, its wait for a host-state "
+                                  "read and for its batch included)"),
+                       ("host_states", "host-state reads (`get_all_host_states`, on the "
+                                       "scheduler's own thread, outside the selection "
+                                       "lock; each serves many requests); p50 / p99 / max")):
         values = times.get(key) or []
         if values or key == "select":
             rows.append([label, f"{len(values)}; {_ms(lib.percentile(values, 50))} / "
