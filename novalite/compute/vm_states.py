@@ -13,5 +13,6 @@ ERROR = "error"
 SHELVED = "shelved"
 SHELVED_OFFLOADED = "shelved_offloaded"
 
-ALLOW_HARD_REBOOT = (ACTIVE, STOPPED, PAUSED, SUSPENDED, RESCUED, ERROR)
+# NOTE: as Nova's: a rescued server is not rebooted (409); unrescue it.
+ALLOW_HARD_REBOOT = (ACTIVE, STOPPED, PAUSED, SUSPENDED, ERROR)
 ALLOW_SOFT_REBOOT = (ACTIVE,)

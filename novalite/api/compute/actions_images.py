@@ -160,8 +160,14 @@ class _Handlers:
                                fault_details=servers_api.show_fault_details(ctx),
                                extras=servers_api.extras_for(req, [instance], "update"))
         server["adminPass"] = password
+        # NOTE: as Nova's rebuild answer: the key pair's name from 2.54.
+        if version.at_least("2.54"):
+            server["key_name"] = instance.key_name
         if version.at_least("2.57"):
             server["user_data"] = instance.user_data
+        # NOTE: the whole server from 2.75, as Nova's, but user_data only as
+        # above (never OS-EXT-SRV-ATTR:user_data in a rebuild answer).
+        server.pop("OS-EXT-SRV-ATTR:user_data", None)
         return _accepted({"server": server})
 
 

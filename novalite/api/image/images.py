@@ -104,6 +104,15 @@ class ImagesController:
         """Show an image."""
         return views.image(self._get(req, id))
 
+    @validation.response_schema({"type": "object", "required": ["tasks"],
+                                 "properties": {"tasks": {"type": "array", "maxItems": 0}},
+                                 "additionalProperties": False})
+    def tasks(self, req: Request, id: str) -> dict:
+        """The image's import tasks (Glance 2.12): always none, as novalite
+        takes image data by upload only (no import API)."""
+        self._get(req, id)
+        return {"tasks": []}
+
     @wsgi.response(201)
     @validation.schema(schemas.create)
     @validation.response_schema(schemas.image_response)

@@ -41,6 +41,7 @@ def connect(router: Router, image_api: Any = None) -> None:
         ("/images/{id}/actions/reactivate", "POST", "reactivate"),
         ("/images/{id}/file", "PUT", "upload"),
         ("/images/{id}/file", "GET", "download"),
+        ("/images/{id}/tasks", "GET", "tasks"),
     ]
     for path, method, action in table:
         router.connect(v2 + path, method, images, action)
