@@ -425,3 +425,16 @@ def test_list_filters_on_formats_sizes_and_custom_properties(stack):
     assert listed(stack, LISTER, f"?flavor_of=coffee{mine}") == []
     resp = req(stack, "GET", "/images?size_min=big", headers=LISTER)
     assert resp.status_code == 400 and "size_min" in resp.json()["message"]
+
+
+def test_an_images_tasks_are_none_and_a_trailing_slash_is_no_image(stack):
+    # NOTE: Glance 2.12 lists an image's import tasks; novalite takes image
+    # data by upload only, so there are never any.
+    image = create(stack, name="tasks")
+    resp = req(stack, "GET", f"/images/{image['id']}/tasks")
+    assert resp.status_code == 200 and resp.json() == {"tasks": []}, resp.text
+    missing = req(stack, "GET", "/images/00000000-0000-0000-0000-000000000000/tasks")
+    assert missing.status_code == 404, missing.text
+    # an empty image id (a trailing slash) is 404, not the list, as Glance
+    assert req(stack, "GET", "/images/").status_code == 404
+    assert req(stack, "DELETE", "/images/").status_code == 404
