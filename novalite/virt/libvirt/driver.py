@@ -349,18 +349,37 @@ class LibvirtDriver(driver.ComputeDriver):
         for v in network_info or []:
             vif.plug(v)
         with self._step(instance, cancel):
-            try:
-                guest = Guest(self._host.get_connection().defineXML(xml))
-                guest.launch()
-            except libvirt.libvirtError as e:
-                raise exception.InstanceSpawnError(
-                    instance_uuid=instance.uuid,
-                    reason=f"libvirt could not start it: {e.get_error_message()}") from e
+            guest = self._define_and_launch(instance, xml)
         state = guest.get_power_state()
         if state != power_state.RUNNING:
             raise exception.InstanceSpawnError(
                 instance_uuid=instance.uuid,
                 reason=f"its domain is {power_state.STATE_MAP.get(state)} after start")
+
+    def _define_and_launch(self, instance: Instance, xml: str) -> Guest:
+        """Define and start the domain. libvirt's nwfilter driver can fail
+        to apply a guest's ebtables rules when several guests start at once
+        ("Failed to apply firewall rules ... RULE_DELETE failed": a race
+        between its concurrent ebtables calls); such a start is tried again,
+        up to three times, before the spawn fails."""
+        attempts = 3
+        for attempt in range(1, attempts + 1):
+            try:
+                guest = Guest(self._host.get_connection().defineXML(xml))
+                guest.launch()
+                return guest
+            except libvirt.libvirtError as e:
+                message = e.get_error_message() or str(e)
+                if "Failed to apply firewall rules" in message and attempt < attempts:
+                    LOG.warning("Starting %s: libvirt could not apply its firewall rules "
+                                "(attempt %d of %d), trying again: %s", instance.uuid,
+                                attempt, attempts, message)
+                    time.sleep(0.5 * attempt)
+                    continue
+                raise exception.InstanceSpawnError(
+                    instance_uuid=instance.uuid,
+                    reason=f"libvirt could not start it: {message}") from e
+        raise AssertionError("unreachable")
 
     # -- destroy -----------------------------------------------------------
 
