@@ -108,6 +108,24 @@ class ConductorMoveTasks:
             context, spec, [instance.uuid])
         return hosts[0]
 
+    def _record_destination(self, context: RequestContext, instance: Instance,
+                            migration: mig.Migration, host: str | None, force: bool,
+                            status: str) -> dict[str, str]:
+        """The move's destination (``host`` as given when forced, else
+        scheduled away from the source), recorded on the migration with
+        ``status``."""
+        if host and force:
+            dest = {"host": host, "nodename": host}
+        else:
+            spec = self._move_spec(context, instance, instance.flavor, host,
+                                   avoid_source=True)
+            dest = self._select(context, instance, spec)
+        migration.dest_compute = dest["host"]
+        migration.dest_node = dest["nodename"]
+        migration.status = status
+        migration.save()
+        return dest
+
     # -- evacuate -------------------------------------------------------------
 
     def evacuate(self, context: RequestContext, instance: Instance, migration: mig.Migration,
@@ -117,16 +135,8 @@ class ConductorMoveTasks:
         migration ``accepted``): a new host, then the rebuild there."""
         event = _start_event(context, instance.uuid, "evacuate", "rebuild_server", self.host)
         try:
-            if host and force:
-                dest = {"host": host, "nodename": host}
-            else:
-                spec = self._move_spec(context, instance, instance.flavor, host,
-                                       avoid_source=True)
-                dest = self._select(context, instance, spec)
-            migration.dest_compute = dest["host"]
-            migration.dest_node = dest["nodename"]
-            migration.status = mig.PRE_MIGRATING
-            migration.save()
+            dest = self._record_destination(context, instance, migration, host, force,
+                                            mig.PRE_MIGRATING)
             self.compute_rpcapi.evacuate_instance(context, instance, migration, dest["host"],
                                                   target_state)
         except Exception as exc:
@@ -178,16 +188,8 @@ class ConductorMoveTasks:
         event = _start_event(context, instance.uuid, "live-migration",
                              "conductor_live_migrate_instance", self.host)
         try:
-            if host and force:
-                dest = {"host": host, "nodename": host}
-            else:
-                spec = self._move_spec(context, instance, instance.flavor, host,
-                                       avoid_source=True)
-                dest = self._select(context, instance, spec)
-            migration.dest_compute = dest["host"]
-            migration.dest_node = dest["nodename"]
-            migration.status = mig.PREPARING
-            migration.save()
+            dest = self._record_destination(context, instance, migration, host, force,
+                                            mig.PREPARING)
             self.compute_rpcapi.live_migration(context, instance, migration, dest["host"])
         except Exception as exc:
             _finish_event(event, exc)
