@@ -26,6 +26,13 @@ network_opts = [
                 help="Host services guests may reach over their bridge, as "
                      "tcp/PORT or udp/PORT (e.g. udp/67 for a DHCP server, "
                      "tcp/80 for a metadata proxy). Empty: none."),
+    cfg.StrOpt("dataplane_prefix", default="nl",
+               regex=r"^[a-z][a-z0-9]{0,5}$",
+               help="First characters of every kernel object the per-host data "
+                    "plane makes (bridges, VXLAN devices, namespaces, nftables "
+                    "tables; see novalite.network.dataplane.names): 1-6 of a-z "
+                    "0-9. Two deployments on one kernel need different prefixes; "
+                    "every host of one deployment uses the same."),
 ]
 
 
