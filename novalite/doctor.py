@@ -281,7 +281,8 @@ def check_services() -> list[Check]:
                     "down (last heartbeat "
                     f"{s.last_seen_up.isoformat() if s.last_seen_up else 'never'})",
                     f"start {s.binary} on {s.host}, or disable it: openstack compute "
-                    f"service set --disable {s.host} {s.binary}") for s in down]
+                    f"service set --disable {s.host} {_api_binary(s.binary)}")
+              for s in down]
     up = len(services) - len(down)
     return checks + [Check("services", OK, f"{up} of {len(services)} service(s) up")]
 
@@ -443,3 +444,11 @@ def add_parser(subparsers: Any) -> None:
     doc = subparsers.add_parser("doctor", help="check this host and deployment: each "
                                                "check ok/warn/fail with its fix")
     doc.set_defaults(command=DoctorCommands, action="run")
+
+
+def _api_binary(binary: str) -> str:
+    """The service's binary as the compute API names it (Nova's names)."""
+    from novalite.api.views.services import api_binary
+
+    return api_binary(binary)
+

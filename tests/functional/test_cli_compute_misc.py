@@ -58,12 +58,12 @@ def test_flavors_zones_services_hypervisors(all_in_one):  # noqa: F811
     zones = openstack(aio, "availability", "zone", "list", "-f", "json")
     assert {"Zone Name": "nova", "Zone Status": "available"} in zones
     services = openstack(aio, "compute", "service", "list", "-f", "json")
-    compute = next(s for s in services if s["Binary"] == "novalite-compute")
+    compute = next(s for s in services if s["Binary"] == "nova-compute")
     assert compute["State"] == "up" and compute["Status"] == "enabled"
     openstack(aio, "compute", "service", "set", "--disable", "--disable-reason", "cli test",
-              compute["Host"], "novalite-compute")
+              compute["Host"], "nova-compute")
     services = openstack(aio, "compute", "service", "list", "--long", "-f", "json")
-    compute = next(s for s in services if s["Binary"] == "novalite-compute")
+    compute = next(s for s in services if s["Binary"] == "nova-compute")
     assert compute["Status"] == "disabled" and compute["Disabled Reason"] == "cli test"
 
     hypervisors = openstack(aio, "hypervisor", "list", "-f", "json")

@@ -32,7 +32,7 @@ def test_server_groups_aggregates_and_usage(all_in_one):  # noqa: F811
     openstack(aio, "server", "group", "delete", "cli-group")
     assert openstack(aio, "server", "group", "list", "-f", "json") == []
 
-    host = openstack(aio, "compute", "service", "list", "--service", "novalite-compute",
+    host = openstack(aio, "compute", "service", "list", "--service", "nova-compute",
                      "-f", "json")[0]["Host"]
     agg = openstack(aio, "aggregate", "create", "--zone", "cli-zone", "--property",
                     "ssd=true", "cli-agg", "-f", "json")

@@ -42,38 +42,45 @@ def _ok(resp) -> dict:
 
 def test_services_list_and_enable_disable(stack):
     services = _ok(stack.compute("GET", "/os-services", headers=ADMIN))["services"]
-    assert {s["binary"] for s in services} >= {"novalite-compute", "novalite-conductor",
-                                                 "novalite-scheduler"}
+    assert {s["binary"] for s in services} >= {"nova-compute", "nova-conductor",
+                                                 "nova-scheduler"}
     for s in services:
         assert set(s) == SERVICE_KEYS and isinstance(s["id"], int)
-        assert s["zone"] == ("nova" if s["binary"] == "novalite-compute" else "internal")
+        assert s["zone"] == ("nova" if s["binary"] == "nova-compute" else "internal")
         assert s["state"] == "up" and s["status"] == "enabled"
-    computes = _ok(stack.compute("GET", "/os-services?binary=novalite-compute&host=host2",
+    computes = _ok(stack.compute("GET", "/os-services?binary=nova-compute&host=host2",
                                  headers=ADMIN))["services"]
-    assert [(s["host"], s["binary"]) for s in computes] == [("host2", "novalite-compute")]
+    assert [(s["host"], s["binary"]) for s in computes] == [("host2", "nova-compute")]
+    # Nova's names are what the API shows; the internal ones still filter
+    internal = _ok(stack.compute("GET", "/os-services?binary=novalite-compute&host=host2",
+                                 headers=ADMIN))["services"]
+    assert [(s["host"], s["binary"]) for s in internal] == [("host2", "nova-compute")]
+    assert [s["binary"] for s in _ok(stack.compute(
+        "GET", "/os-services?binary=nova-scheduler", headers=ADMIN))["services"]] \
+        == ["nova-scheduler"]
     assert stack.compute("GET", "/os-services", headers=MEMBER).status_code == 403
 
-    body = {"host": "host2", "binary": "novalite-compute", "disabled_reason": "maintenance"}
+    body = {"host": "host2", "binary": "nova-compute", "disabled_reason": "maintenance"}
     resp = stack.compute("PUT", "/os-services/disable-log-reason", body, headers=ADMIN)
-    assert _ok(resp) == {"service": {"host": "host2", "binary": "novalite-compute",
+    assert _ok(resp) == {"service": {"host": "host2", "binary": "nova-compute",
                                      "status": "disabled", "disabled_reason": "maintenance"}}
     shown = _ok(stack.compute("GET", "/os-services?host=host2", headers=ADMIN))["services"][0]
     assert shown["status"] == "disabled" and shown["disabled_reason"] == "maintenance"
     resp = stack.compute("PUT", "/os-services/enable",
-                         {"host": "host2", "binary": "novalite-compute"}, headers=ADMIN)
-    assert _ok(resp) == {"service": {"host": "host2", "binary": "novalite-compute",
+                         {"host": "host2", "binary": "nova-compute"}, headers=ADMIN)
+    assert _ok(resp) == {"service": {"host": "host2", "binary": "nova-compute",
                                      "status": "enabled"}}
     shown = _ok(stack.compute("GET", "/os-services?host=host2", headers=ADMIN))["services"][0]
     assert shown["status"] == "enabled" and shown["disabled_reason"] is None
 
     for path, payload, code, message in (
-            ("/os-services/disable", {"host": "nowhere", "binary": "novalite-compute"}, 404,
-             "Could not find binary novalite-compute on host nowhere."),
-            ("/os-services/disable", {"host": "host1", "binary": "novalite-conductor"}, 400,
-             "Updating a novalite-conductor service is not supported. Only novalite-compute "
+            ("/os-services/disable", {"host": "nowhere", "binary": "nova-compute"}, 404,
+             "Could not find binary nova-compute on host nowhere."),
+            ("/os-services/disable", {"host": "host1", "binary": "nova-conductor"}, 400,
+             "Updating a nova-conductor service is not supported. Only nova-compute "
              "services can be updated."),
             ("/os-services/disable-log-reason", {"host": "host1",
-                                                 "binary": "novalite-compute"}, 400,
+                                                 "binary": "nova-compute"}, 400,
              "'disabled_reason' is a required property"),
             ("/os-services/enable", {"host": "host1"}, 400,
              "'binary' is a required property")):
@@ -81,7 +88,7 @@ def test_services_list_and_enable_disable(stack):
         assert resp.status_code == code, resp.text
         assert message in next(iter(resp.json().values()))["message"]
     assert stack.compute("PUT", "/os-services/disable",
-                         {"host": "host1", "binary": "novalite-compute"},
+                         {"host": "host1", "binary": "nova-compute"},
                          headers=MEMBER).status_code == 403
     resp = stack.compute("DELETE", "/os-services/99999", headers=ADMIN)
     assert resp.status_code == 404
@@ -102,15 +109,15 @@ def test_availability_zones(stack):
     by_zone = {z["zoneName"]: z for z in detail["availabilityZoneInfo"]}
     assert set(by_zone) == {"nova", "internal"}
     assert set(by_zone["nova"]["hosts"]) == {"host1", "host2"}
-    compute = by_zone["nova"]["hosts"]["host1"]["novalite-compute"]
+    compute = by_zone["nova"]["hosts"]["host1"]["nova-compute"]
     assert compute["available"] is True and compute["active"] is True
     assert compute["updated_at"]
-    assert "novalite-conductor" in next(iter(by_zone["internal"]["hosts"].values()))
+    assert "nova-conductor" in next(iter(by_zone["internal"]["hosts"].values()))
 
     # a zone whose every compute service is disabled is shown as not available
     for host in ("host1", "host2"):
         stack.compute("PUT", "/os-services/disable",
-                      {"host": host, "binary": "novalite-compute"}, headers=ADMIN)
+                      {"host": host, "binary": "nova-compute"}, headers=ADMIN)
     try:
         zones = _ok(stack.compute("GET", "/os-availability-zone", headers=MEMBER))
         assert zones == {"availabilityZoneInfo": [
@@ -118,7 +125,7 @@ def test_availability_zones(stack):
     finally:
         for host in ("host1", "host2"):
             stack.compute("PUT", "/os-services/enable",
-                          {"host": host, "binary": "novalite-compute"}, headers=ADMIN)
+                          {"host": host, "binary": "nova-compute"}, headers=ADMIN)
 
 
 def test_hypervisors(stack):

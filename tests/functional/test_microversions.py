@@ -1,4 +1,4 @@
-"""Compute API microversions 2.1 ... 2.100 through HTTP on the in-process
+"""Compute API microversions 2.1 ... 2.104 through HTTP on the in-process
 stack: the version document's range, and for each main change the field or
 behaviour present on one side of its version and absent on the other, bodies
 valid only in another version refused, proxies gone from 2.36."""
@@ -55,19 +55,19 @@ def server(stack: Stack) -> dict:
 
 # -- version document and negotiation -----------------------------------------------
 
-def test_version_document_advertises_2_1_to_2_100(stack):
+def test_version_document_advertises_2_1_to_2_104(stack):
     for path in ("/compute", "/compute/v2.1"):
         body = requests.get(stack.base_url + path, timeout=10).json()
         doc = body["version"] if "version" in body else \
             next(v for v in body["versions"] if v["id"] == "v2.1")
-        assert (doc["min_version"], doc["version"]) == ("2.1", "2.100")
-    assert [v for v, _ in microversions.SUPPORTED] == [f"2.{i}" for i in range(1, 101)]
+        assert (doc["min_version"], doc["version"]) == ("2.1", "2.104")
+    assert [v for v, _ in microversions.SUPPORTED] == [f"2.{i}" for i in range(1, 105)]
 
 
-def test_latest_is_2_100_and_beyond_is_406(stack):
+def test_latest_is_2_104_and_beyond_is_406(stack):
     resp = call(stack, "latest", "GET", "/flavors")
-    assert resp.headers[HEADER] == "compute 2.100"
-    assert call(stack, "2.101", "GET", "/flavors").status_code == 406
+    assert resp.headers[HEADER] == "compute 2.104"
+    assert call(stack, "2.105", "GET", "/flavors").status_code == 406
     assert call(stack, None, "GET", "/flavors").headers[HEADER] == "compute 2.1"
 
 
@@ -333,14 +333,14 @@ def test_keypairs_across_versions(stack, member):
 # -- services, hypervisors ----------------------------------------------------------------
 
 def test_services_forced_down_and_uuid_ids(stack):
-    old = ok(call(stack, "2.10", "GET", "/os-services?binary=novalite-compute"))["services"][0]
+    old = ok(call(stack, "2.10", "GET", "/os-services?binary=nova-compute"))["services"][0]
     assert isinstance(old["id"], int) and "forced_down" not in old
-    at211 = ok(call(stack, "2.11", "GET", "/os-services?binary=novalite-compute"))
+    at211 = ok(call(stack, "2.11", "GET", "/os-services?binary=nova-compute"))
     assert at211["services"][0]["forced_down"] is False
-    svc = ok(call(stack, "2.53", "GET", "/os-services?binary=novalite-compute"))["services"][0]
+    svc = ok(call(stack, "2.53", "GET", "/os-services?binary=nova-compute"))["services"][0]
     assert len(svc["id"]) == 36 and svc["id"].count("-") == 4
 
-    body = {"host": svc["host"], "binary": "novalite-compute"}
+    body = {"host": svc["host"], "binary": "nova-compute"}
     assert call(stack, "2.53", "PUT", "/os-services/disable", body).status_code == 400
     resp = call(stack, "2.53", "PUT", f"/os-services/{svc['id']}",
                 {"status": "disabled", "disabled_reason": "maintenance"})
@@ -355,7 +355,7 @@ def test_services_forced_down_and_uuid_ids(stack):
     forced = ok(call(stack, "2.11", "PUT", "/os-services/force-down",
                      {**body, "forced_down": True}))["service"]
     assert forced["forced_down"] is True
-    assert ok(call(stack, "2.53", "GET", "/os-services?binary=novalite-compute"))[
+    assert ok(call(stack, "2.53", "GET", "/os-services?binary=nova-compute"))[
         "services"][0]["state"] == "down"
     ok(call(stack, "2.53", "PUT", f"/os-services/{svc['id']}", {"forced_down": False}))
     assert call(stack, "2.53", "DELETE", "/os-services/12").status_code == 400

@@ -1,5 +1,5 @@
 """The unmodified ``openstack`` CLI and openstacksdk negotiating the newest
-compute microversion (2.100 here) and working with it: the CLI with
+compute microversion (2.104 here) and working with it: the CLI with
 ``--os-compute-api-version 2.latest`` against the all-in-one, the SDK's
 version discovery against the in-process stack."""
 
@@ -32,7 +32,7 @@ def test_openstack_cli_at_2_latest(all_in_one):  # noqa: F811
     cli("flavor", "set", "--description", "the smallest", "m1.tiny")
     assert cli("flavor", "show", "m1.tiny", "-f", "json")["description"] == "the smallest"
     services = cli("compute", "service", "list", "-f", "json")
-    compute = next(s for s in services if s["Binary"] == "novalite-compute")
+    compute = next(s for s in services if s["Binary"] == "nova-compute")
     assert compute["State"] == "up" and len(compute["ID"]) == 36
     hypervisors = cli("hypervisor", "list", "-f", "json")
     assert [h["State"] for h in hypervisors] == ["up"] and len(hypervisors[0]["ID"]) == 36
@@ -97,7 +97,7 @@ def test_openstacksdk_negotiates_2_100(stack):
     try:
         endpoint = conn.compute.get_endpoint_data()
         assert (str(endpoint.min_microversion), str(endpoint.max_microversion)) == \
-            ("(2, 1)", "(2, 100)")
+            ("(2, 1)", "(2, 104)")
         assert sdk_utils.maximum_supported_microversion(conn.compute, "2.100") == "2.100"
         server = conn.compute.create_server(
             name="mv-sdk", flavor_id="1", image_id=stack.image_id, networks="none",
@@ -126,7 +126,7 @@ def test_novaclient_at_its_newest_version(stack):
     sess = session.Session(auth=loader.load_from_options(
         auth_url=stack.base_url + "/identity/v3", username="mvnova", password=password,
         project_name="mvnova", user_domain_id="default", project_domain_id="default"))
-    # NOTE: novaclient knows up to 2.96; the server's 2.100 makes that its newest.
+    # NOTE: novaclient knows up to 2.96; the server's 2.104 makes that its newest.
     version = api_versions.discover_version(nova_client.Client("2.1", session=sess),
                                             api_versions.APIVersion("2.latest"))
     assert version == api_versions.APIVersion("2.96")

@@ -118,7 +118,7 @@ def _valid_bodies(stack: Stack) -> dict[tuple[str, str], list[Any]]:
             {"os-stop": None}, {"os-start": None}, {"reboot": {"type": "SOFT"}},
             {"os-getConsoleOutput": {"length": 5}}],
         ("PUT", f"{V}/os-services/enable"): [
-            {"host": "host1", "binary": "novalite-compute"}],
+            {"host": "host1", "binary": "nova-compute"}],
         ("PATCH", "/image/v2/images/{id}"): [
             [{"op": "replace", "path": "/name", "value": "patched"}],
             [{"op": "add", "path": "/color", "value": "red"}]],

@@ -71,7 +71,7 @@ def test_server_addresses_hypervisor_servers_and_actions_through_objects(stack, 
         hypervisors = _ok(stack.compute("GET", "/os-hypervisors/host1/servers",
                                         headers=ADMIN))["hypervisors"]
         assert {"name": "entry-vm", "uuid": server_id} in hypervisors[0]["servers"]
-        [svc] = _ok(stack.compute("GET", "/os-services?binary=novalite-compute&host=host1",
+        [svc] = _ok(stack.compute("GET", "/os-services?binary=nova-compute&host=host1",
                                   headers=ADMIN))["services"]
         refused = stack.compute("DELETE", f"/os-services/{svc['id']}", headers=ADMIN)
         assert refused.status_code == 409 and "host1" in refused.text

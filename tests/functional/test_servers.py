@@ -282,7 +282,7 @@ def test_a_stopped_compute_shows_down_and_gets_no_builds(make_stack):
     stack = make_stack(computes=[("host1", "fake.FakeDriver"), ("host2", "fake.FakeDriver")])
     stack.stop_compute("host1")
     services = stack.compute("GET", "/os-services").json()["services"]
-    state = {s["host"]: s["state"] for s in services if s["binary"] == "novalite-compute"}
+    state = {s["host"]: s["state"] for s in services if s["binary"] == "nova-compute"}
     assert state == {"host1": "down", "host2": "up"}
     ids = [stack.boot(f"after-{i}")["id"] for i in range(4)]
     for sid in ids:

@@ -106,7 +106,7 @@ def test_os_hosts_show_sums_the_servers_flavors(stack: Stack) -> None:
 
 def _service(stack: Stack, host: str) -> dict[str, Any]:
     services = stack.compute("GET", f"/os-services?host={host}").json()["services"]
-    return next(s for s in services if s["binary"] == "novalite-compute")
+    return next(s for s in services if s["binary"] == "nova-compute")
 
 
 def test_os_hosts_update_toggles_the_compute_service(stack: Stack) -> None:

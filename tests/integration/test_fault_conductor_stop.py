@@ -54,7 +54,7 @@ def _boot(c: Cluster, names: list[str]) -> list[str]:
 
 def _compute_states(c: Cluster) -> dict[str, str]:
     services_ = c.api("GET", "/os-services").json()["services"]
-    return {s["host"]: s["state"] for s in services_ if s["binary"] == "novalite-compute"}
+    return {s["host"]: s["state"] for s in services_ if s["binary"] == "nova-compute"}
 
 
 def test_conductor_stopped_for_90s_during_builds_loses_nothing(cluster) -> None:

@@ -51,7 +51,7 @@ class AvailabilityZonesController:
             if svc.disabled:
                 continue
             binaries = hosts.setdefault(service_views.zone(svc), {}).setdefault(svc.host, {})
-            binaries[svc.binary] = {
+            binaries[service_views.api_binary(svc.binary)] = {
                 "available": svc.is_up(),
                 "active": not svc.disabled,
                 "updated_at": naive_isotime(svc.last_seen_up or svc.updated_at

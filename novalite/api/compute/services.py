@@ -84,7 +84,9 @@ class ServicesController:
         """List the services (filters: host, binary)."""
         ctx = req.context
         policy.authorize(ctx, SERVICES % "list", {})
-        services = ServiceList.get_all(ctx, binary=req.GET.get("binary") or None,
+        binary = req.GET.get("binary") or None
+        services = ServiceList.get_all(ctx, binary=views.internal_binary(binary) if binary
+                                       else None,
                                        host=req.GET.get("host") or None)
         return {"services": [views.service(s, s.is_up(), req.api_version) for s in services]}
 
@@ -122,7 +124,7 @@ class ServicesController:
         svc = self._compute_service(ctx, body["host"], body["binary"])
         svc.forced_down = _bool("forced_down", body["forced_down"])
         svc.save()
-        return {"service": {"host": svc.host, "binary": svc.binary,
+        return {"service": {"host": svc.host, "binary": views.api_binary(svc.binary),
                             "forced_down": svc.forced_down}}
 
     @microversions.versioned("2.53")
@@ -140,8 +142,9 @@ class ServicesController:
             raise errors.bad_request("At least one of 'status' or 'forced_down' must be "
                                      "specified in the request body.")
         if svc.binary != views.COMPUTE_BINARY:
-            raise errors.bad_request(f"Updating a {svc.binary} service is not supported. "
-                                     f"Only {views.COMPUTE_BINARY} services can be updated.")
+            raise errors.bad_request(f"Updating a {views.api_binary(svc.binary)} service is "
+                                     f"not supported. Only {views.API_COMPUTE_BINARY} "
+                                     f"services can be updated.")
         if status is not None:
             svc.disabled = status == "disabled"
             svc.disabled_reason = body.get("disabled_reason") if svc.disabled else None
@@ -152,11 +155,11 @@ class ServicesController:
 
     @staticmethod
     def _compute_service(ctx: Any, host: str, binary: str) -> Any:
-        if binary != views.COMPUTE_BINARY:
+        if views.internal_binary(binary) != views.COMPUTE_BINARY:
             raise errors.bad_request(f"Updating a {binary} service is not supported. Only "
-                                     f"{views.COMPUTE_BINARY} services can be updated.")
+                                     f"{views.API_COMPUTE_BINARY} services can be updated.")
         try:
-            return Service.get_by_host_and_binary(ctx, host, binary)
+            return Service.get_by_host_and_binary(ctx, host, views.COMPUTE_BINARY)
         except exception.ServiceNotFound:
             raise errors.not_found(f"Could not find binary {binary} on host {host}.") from None
 

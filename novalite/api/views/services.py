@@ -11,6 +11,25 @@ from novalite.conf import CONF
 
 COMPUTE_BINARY = "novalite-compute"
 
+# NOTE: the API shows Nova's binary names, as every Nova client and script
+# expects (tempest looks the compute up with binary=nova-compute); inside,
+# the services keep their own names (processes, service records, RPC).
+_API_BINARY = {"novalite-compute": "nova-compute", "novalite-conductor": "nova-conductor",
+               "novalite-scheduler": "nova-scheduler"}
+_INTERNAL_BINARY = {v: k for k, v in _API_BINARY.items()}
+API_COMPUTE_BINARY = _API_BINARY[COMPUTE_BINARY]
+
+
+def api_binary(binary: str) -> str:
+    """The name the API shows for a service's binary (Nova's)."""
+    return _API_BINARY.get(binary, binary)
+
+
+def internal_binary(binary: str) -> str:
+    """The service record's binary for a name a request gave: Nova's name
+    or the internal one."""
+    return _INTERNAL_BINARY.get(binary, binary)
+
 # NOTE: from 2.53 services and hypervisors are known by uuid, never by
 # database id. novalite derives each uuid from what identifies the row
 # (a name-based uuid: stable, and it says nothing usable about the id).
@@ -38,7 +57,7 @@ def service(svc: Any, is_up: bool, version: Any = None) -> dict:
     at = version.at_least if version is not None else (lambda _v: False)
     out = {
         "id": service_uuid(svc) if at("2.53") else svc.id,
-        "binary": svc.binary,
+        "binary": api_binary(svc.binary),
         "host": svc.host,
         "zone": zone(svc),
         "status": "disabled" if svc.disabled else "enabled",
