@@ -220,7 +220,9 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
         """Nova's restore of a soft-deleted server. novalite deletes at once
         (it has no reclaim_instance_interval), so no server is ever
         soft-deleted: every restore is refused as Nova refuses a live
-        server's (InstanceInvalidState, 409)."""
+        server's (InstanceInvalidState, 409); a locked one's first
+        (check_instance_lock)."""
+        check_instance_lock(context, instance)
         _check_state(instance, "restore", vm_state=(vm_states.SOFT_DELETED,), task_state=None)
         raise exception.Conflict(reason=f"Instance {instance.uuid} is soft-deleted, which "
                                         "novalite never does; nothing to restore.")

@@ -37,7 +37,8 @@ LOG = logging.getLogger(__name__)
 NEVER_INHERITED = ("cinder_encryption_key_id", "cinder_encryption_key_deletion_policy",
                    "img_signature", "img_signature_hash_method", "img_signature_key_type",
                    "img_signature_certificate_uuid")
-SNAPSHOT_STATES = (vm_states.ACTIVE, vm_states.STOPPED, vm_states.PAUSED)
+# NOTE: Nova's snapshot and backup states (not SHELVED: shelving snapshots).
+SNAPSHOT_STATES = (vm_states.ACTIVE, vm_states.STOPPED, vm_states.PAUSED, vm_states.SUSPENDED)
 SHELVE_STATES = (vm_states.ACTIVE, vm_states.STOPPED, vm_states.PAUSED, vm_states.SUSPENDED)
 REBUILD_STATES = (vm_states.ACTIVE, vm_states.STOPPED, vm_states.ERROR)
 

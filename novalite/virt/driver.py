@@ -280,8 +280,9 @@ class ComputeDriver(abc.ABC):
         ``hw_qemu_guest_agent``), the guest's file systems are frozen for the
         copy; without, the guest is paused for it. Either way the guest is
         back in the power state it had when this returns or raises, and a
-        failure leaves no file behind. Running, paused and stopped guests
-        can be snapshotted; a suspended one: InstanceInvalidState."""
+        failure leaves no file behind. Running, paused, stopped and
+        suspended guests can be snapshotted (a suspended one as it is: its
+        disk is consistent with its saved memory; it stays suspended)."""
         raise NotImplementedError()
 
     def rescue(self, context: RequestContext, instance: Instance,

@@ -406,9 +406,9 @@ class FakeDriver(driver.ComputeDriver):
 
     def snapshot(self, context: RequestContext, instance: Instance,
                  image_meta: dict[str, Any] | None = None) -> str:
+        # NOTE: a suspended guest's disk is consistent (as libvirt's
+        # managed save): snapshotted as it is, and it stays suspended.
         guest = self._guest(instance)
-        if guest.state == power_state.SUSPENDED:
-            raise self._invalid(instance, "snapshot", guest.state)
         out_dir = os.path.join(CONF.state_path, "fake-hypervisor", "snapshots")
         os.makedirs(out_dir, exist_ok=True)
         fd, out = tempfile.mkstemp(dir=out_dir, prefix=f"{instance.uuid}-", suffix=".qcow2")

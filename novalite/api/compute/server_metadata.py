@@ -13,10 +13,14 @@ from novalite.api.schemas import server_responses as responses
 from novalite.api.schemas import servers as schemas
 from novalite.api.wsgi import Request
 from novalite.compute import vm_states
+from novalite.compute.api_power import check_instance_lock
 from novalite.policies import servers as sp
 
-# NOTE: Nova lets metadata change only in stable states (not while building).
-_MUTABLE_STATES = (vm_states.ACTIVE, vm_states.STOPPED)
+# NOTE: Nova's update_instance_metadata / delete_instance_metadata: only in
+# these vm_states, with no task in flight, and not on a locked server
+# (check_instance_lock: 409 but for admins), the lock checked first.
+_MUTABLE_STATES = (vm_states.ACTIVE, vm_states.PAUSED, vm_states.SUSPENDED,
+                   vm_states.STOPPED)
 
 _NOT_FOUND = "Metadata item was not found"
 
@@ -30,9 +34,8 @@ class ServerMetadataController:
         # NOTE: the lookup first (404 for another project's server), then policy.
         instance = self.compute_api.get(req.context, server_id)
         policy.authorize(req.context, sp.METADATA % rule, target_of(instance))
-        if action is not None and instance.vm_state not in _MUTABLE_STATES:
-            raise exception.InstanceInvalidState(action=action, instance_uuid=instance.uuid,
-                                                 attr="vm_state", state=instance.vm_state)
+        if action is not None:
+            _check_mutable(req, instance, action)
         return instance
 
     @staticmethod
@@ -98,6 +101,7 @@ class ServerMetadataController:
         instance = self._instance(req, server_id, "delete")
         if key not in (instance.metadata or {}):
             raise errors.not_found(_NOT_FOUND)
+        _check_mutable(req, instance, "delete metadata")
 
         def without(current: dict) -> dict:
             if key not in current:
@@ -105,3 +109,16 @@ class ServerMetadataController:
             return {k: v for k, v in current.items() if k != key}
 
         self._save(instance, "delete metadata", without)
+
+
+def _check_mutable(req: Request, instance: Any, action: str) -> None:
+    """Nova's check_instance_lock then check_instance_state(vm_state=
+    _MUTABLE_STATES, task_state=None): 409 either way."""
+    check_instance_lock(req.context, instance)
+    if instance.vm_state not in _MUTABLE_STATES:
+        raise exception.InstanceInvalidState(action=action, instance_uuid=instance.uuid,
+                                             attr="vm_state", state=instance.vm_state)
+    if instance.task_state is not None:
+        raise exception.InstanceInvalidState(action=action, instance_uuid=instance.uuid,
+                                             attr="task_state", state=instance.task_state)
+

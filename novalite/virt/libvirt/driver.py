@@ -546,9 +546,10 @@ class LibvirtDriver(driver.ComputeDriver):
         started = time.monotonic()
         with _instance_lock(instance.uuid):
             guest = self._guest(instance)
+            # NOTE: as Nova's: a suspended (managed-saved) guest is not
+            # running, its disk is consistent with the saved memory: a cold
+            # snapshot, not resumed, so it stays suspended.
             state = guest.get_power_state()
-            if state == power_state.SUSPENDED:
-                raise self._invalid(instance, "snapshot", state)
             disk = os.path.join(self._instance_dir(instance.uuid), "disk")
             if not os.path.exists(disk):
                 raise exception.NovaliteException(

