@@ -1,0 +1,564 @@
+"""Routers, SNAT, floating IPs and the metadata proxy on the real kernel
+(issue 13, item 2): ``l3.apply`` and ``metadata_proxy.apply`` given whole
+host states, judged from the outside.
+
+The host is this machine's root namespace (so "the host reaches a floating IP"
+is the real thing): the external bridge holds the external subnet's gateway
+address, as the all-in-one's ``public`` network does. The external subnet is
+DevStack's 172.24.4.0/24 when this host does not use it already, else the
+next free 172.24.N.0/24. Two tenant networks (bridges without addresses, the
+layer-2 side's job, stood in for here), one guest on each (a namespace with a
+veth on the bridge), and an "outside" namespace on the external bridge that
+stands in for the world. Every object carries a per-run prefix and is removed
+at the end, also on failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import http.server
+import ipaddress
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from novalite.network import linux_net
+from novalite.network.dataplane import l3, metadata_proxy, names
+from novalite.network.dataplane.state import (
+    HDR_FORWARDED_FOR,
+    HDR_NETWORK_ID,
+    HDR_SIGNATURE,
+    FloatingIP,
+    HostState,
+    Metadata,
+    Network,
+    Router,
+    RouterGateway,
+    RouterInterface,
+    Subnet,
+)
+
+pytestmark = pytest.mark.integration
+
+PY = sys.executable
+ECHO_PORT = 8000        # answers with the TCP source address it saw
+STREAM_PORT = 8001      # echoes lines on one connection (established flows)
+
+# A server that answers any request with the peer's address (what NAT did).
+PEER_SERVER = r"""
+import socket, sys, threading
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(16)
+def echo_lines(c):
+    with c, c.makefile("rb") as f:
+        for line in f:
+            c.sendall(line)
+if len(sys.argv) > 3:
+    s2 = socket.socket()
+    s2.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s2.bind((sys.argv[1], int(sys.argv[3])))
+    s2.listen(16)
+    def lines():
+        while True:
+            c, _ = s2.accept()
+            threading.Thread(target=echo_lines, args=(c,), daemon=True).start()
+    threading.Thread(target=lines, daemon=True).start()
+print("ready", flush=True)
+while True:
+    c, peer = s.accept()
+    c.settimeout(5)
+    try:
+        c.recv(4096)
+        c.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + peer[0].encode())
+    except OSError:
+        pass
+    c.close()
+"""
+
+# One TCP connection kept open: a line echoed, then (told on stdin) another.
+STREAM_CLIENT = r"""
+import socket, sys
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+f = c.makefile("rb")
+c.sendall(b"one\n")
+print(f.readline().decode().strip(), flush=True)
+sys.stdin.readline()
+try:
+    c.sendall(b"two\n")
+    print(f.readline().decode().strip() or "closed", flush=True)
+except OSError as e:
+    print("cut", type(e).__name__, flush=True)
+"""
+
+# A client that sends half a request and waits: the proxy must cut it.
+SLOW_CLIENT = r"""
+import socket
+c = socket.create_connection(("169.254.169.254", 80), timeout=120)
+c.sendall(b"GET /openstack HTTP/1.0\r\nX-Slow: ")
+try:
+    data = c.recv(4096)
+    print("closed" if not data else "answered " + data[:40].decode(errors="replace"))
+except OSError as e:
+    print("closed", type(e).__name__)
+"""
+
+
+def run(*cmd: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout)
+
+
+def must(*cmd: str) -> str:
+    r = run(*cmd)
+    assert r.returncode == 0, f"{' '.join(cmd)}: {r.stderr.strip()}"
+    return r.stdout
+
+
+def in_ns(ns: str | None, *cmd: str) -> list[str]:
+    return ["ip", "netns", "exec", ns, *cmd] if ns else list(cmd)
+
+
+def curl(ns: str | None, url: str, *extra: str) -> tuple[int, str]:
+    r = run(*in_ns(ns, "curl", "-s", "-S", "--noproxy", "*", "--connect-timeout", "3",
+                   "-m", "10", *extra, url))
+    return r.returncode, r.stdout
+
+
+def free_external_cidr() -> str:
+    taken = linux_net.host_networks()
+    for n in range(4, 255):
+        candidate = ipaddress.ip_network(f"172.24.{n}.0/24")
+        if not any(candidate.overlaps(t) for t in taken):
+            return str(candidate)
+    raise AssertionError("no free 172.24.N.0/24 on this host")
+
+
+class Recorder(http.server.ThreadingHTTPServer):
+    """The stand-in metadata service: records what each request carried."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _RecordingHandler)
+        self.seen: list[dict[str, Any]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _RecordingHandler(http.server.BaseHTTPRequestHandler):
+    server: Recorder
+
+    def _record(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.server.seen.append({"method": self.command, "path": self.path,
+                                 "headers": list(self.headers.items()),
+                                 "body": self.rfile.read(length) if length else b""})
+        body = b"meta " + self.path.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _record
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@dataclass
+class Guest:
+    ns: str
+    network: Network
+    address: str
+    mac: str
+    port_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+@dataclass
+class World:
+    prefix: str
+    state_dir: str
+    external: Network
+    host_ip: str          # on the external bridge (the external gateway)
+    router_ip: str        # the router's gateway address
+    outside_ip: str
+    floating_ip: str
+    outside: str          # the outside namespace
+    router_id: str
+    networks: list[Network]
+    interfaces: list[RouterInterface]
+    guests: dict[str, Guest]
+    recorder: Recorder
+    secret: str
+    procs: list[subprocess.Popen[str]] = field(default_factory=list)
+
+    def state(self, *, fip: bool = False, router: bool = True, metadata: bool = True,
+              secret: str | None = None) -> HostState:
+        gw = RouterGateway(network_id=self.external.id, address=self.router_ip,
+                           cidr=self.external.subnets[0].cidr,
+                           gateway_ip=self.external.subnets[0].gateway_ip)
+        a = self.guests["a"]
+        fips = (FloatingIP(id=str(uuid.uuid5(uuid.NAMESPACE_OID, self.floating_ip)),
+                           address=self.floating_ip, fixed_address=a.address,
+                           port_id=a.port_id),) if fip else ()
+        routers = (Router(id=self.router_id, gateway=gw, interfaces=tuple(self.interfaces),
+                          floating_ips=fips),) if router else ()
+        meta = Metadata(service_url=self.recorder.url,
+                        shared_secret=secret or self.secret) if metadata else None
+        return HostState(host="l3-test", local_ip="127.0.0.1",
+                         networks=(self.external, *self.networks), routers=routers,
+                         metadata=meta)
+
+    def apply(self, state: HostState) -> None:
+        l3.apply(state, prefix=self.prefix)
+        metadata_proxy.apply(state, prefix=self.prefix, state_dir=self.state_dir)
+
+    @property
+    def router_ns(self) -> str:
+        return l3.router_namespace(self.prefix, self.router_id)
+
+    def serve(self, ns: str, address: str, *ports: int) -> None:
+        proc = subprocess.Popen(in_ns(ns, PY, "-c", PEER_SERVER, address,
+                                      *[str(p) for p in ports]),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.procs.append(proc)
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready", proc.stderr
+
+
+def _veth_into(ns: str, host_end: str, bridge: str, mac: str | None, cidr_address: str,
+               gateway: str | None) -> None:
+    must("ip", "netns", "add", ns)
+    must("ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth0", "netns", ns)
+    must("ip", "link", "set", "dev", host_end, "master", bridge, "up")
+    must("ip", "-n", ns, "link", "set", "lo", "up")
+    if mac:
+        must("ip", "-n", ns, "link", "set", "eth0", "address", mac)
+    must("ip", "-n", ns, "addr", "add", cidr_address, "dev", "eth0")
+    must("ip", "-n", ns, "link", "set", "eth0", "up")
+    if gateway:
+        must("ip", "-n", ns, "route", "add", "default", "via", gateway)
+
+
+def _mac(n: int) -> str:
+    return f"fa:16:3e:{secrets.randbelow(256):02x}:{secrets.randbelow(256):02x}:{n:02x}"
+
+
+def _build(prefix: str, state_dir: str, recorder: Recorder) -> World:
+    cidr = ipaddress.ip_network(free_external_cidr())
+    hosts = list(cidr.hosts())
+    ext = Network(id=str(uuid.uuid4()), vni=1, mtu=1500, external=True,
+                  subnets=(Subnet(id=str(uuid.uuid4()), network_id="", cidr=str(cidr),
+                                  gateway_ip=str(hosts[0])),))
+    nets, ifaces, guests = [], [], {}
+    for n, name in enumerate(("a", "b"), start=1):
+        net_id = str(uuid.uuid4())
+        sub = ipaddress.ip_network(f"10.{160 + secrets.randbelow(60)}.{n}.0/24")
+        gw, addr = next(iter(sub.hosts())), list(sub.hosts())[9]
+        net = Network(id=net_id, vni=2000 + n, subnets=(Subnet(
+            id=str(uuid.uuid4()), network_id=net_id, cidr=str(sub), gateway_ip=str(gw)),))
+        nets.append(net)
+        ifaces.append(RouterInterface(port_id=str(uuid.uuid4()), network_id=net_id,
+                                      subnet_id=net.subnets[0].id, address=str(gw),
+                                      cidr=str(sub), mac=_mac(n)))
+        guests[name] = Guest(ns=f"{prefix}g-{name}", network=net, address=str(addr),
+                             mac=_mac(10 + n))
+    return World(prefix=prefix, state_dir=state_dir, external=ext, host_ip=str(hosts[0]),
+                 router_ip=str(hosts[9]), outside_ip=str(hosts[99]),
+                 floating_ip=str(hosts[19]), outside=f"{prefix}out",
+                 router_id=str(uuid.uuid4()), networks=nets, interfaces=ifaces,
+                 guests=guests, recorder=recorder, secret=secrets.token_hex(16))
+
+
+def _layer2(w: World) -> None:
+    """What the layer-2 side would make: the tenant bridges, the guests and
+    the outside namespace on their bridges."""
+    for net in w.networks:
+        must("ip", "link", "add", names.bridge(w.prefix, net), "type", "bridge",
+             "stp_state", "0", "forward_delay", "0")
+        must("ip", "link", "set", "dev", names.bridge(w.prefix, net), "up")
+    for key, g in w.guests.items():
+        sub = g.network.subnets[0]
+        plen = ipaddress.ip_network(sub.cidr).prefixlen
+        _veth_into(g.ns, f"{w.prefix}g{key}", names.bridge(w.prefix, g.network), g.mac,
+                   f"{g.address}/{plen}", sub.gateway_ip)
+    plen = ipaddress.ip_network(w.external.subnets[0].cidr).prefixlen
+    _veth_into(w.outside, f"{w.prefix}out", names.bridge(w.prefix, w.external), None,
+               f"{w.outside_ip}/{plen}", None)
+
+
+def leftovers(prefix: str, state_dir: str) -> list[str]:
+    """Every object of this run still on the kernel."""
+    found = [f"namespace {ns}" for ns in l3.namespaces() if ns.startswith(prefix)]
+    found += [f"device {d}" for d in os.listdir("/sys/class/net") if d.startswith(prefix)]
+    found += [f"proxy pid {p.pid}" for p in metadata_proxy.running(state_dir)]
+    return found
+
+
+def _teardown(w: World | None, prefix: str, state_dir: str) -> list[str]:
+    problems = []
+    if w is not None:
+        for proc in w.procs:
+            proc.kill()
+            proc.wait()
+        with contextlib.suppress(Exception):
+            w.apply(w.state(router=False, metadata=False))
+    metadata_proxy.stop_all(state_dir)
+    for ns in sorted(l3.namespaces()):
+        if ns.startswith(prefix):
+            r = run("ip", "netns", "delete", ns)
+            if r.returncode:
+                problems.append(f"ip netns delete {ns}: {r.stderr.strip()}")
+    for dev in sorted(os.listdir("/sys/class/net")):
+        if dev.startswith(prefix) and os.path.exists(f"/sys/class/net/{dev}"):
+            run("ip", "link", "del", "dev", dev)
+    shutil.rmtree(state_dir, ignore_errors=True)
+    return problems + leftovers(prefix, state_dir)
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[World]:
+    prefix = "t" + secrets.token_hex(3)[:5]
+    state_dir = tempfile.mkdtemp(prefix="novalite-l3-")
+    recorder = Recorder()
+    threading.Thread(target=recorder.serve_forever, daemon=True).start()
+    w: World | None = None
+    try:
+        w = _build(prefix, state_dir, recorder)
+        # The external bridge first (l3 makes it), then what L2 would make.
+        l3.apply(w.state(router=False, metadata=False), prefix=prefix)
+        _layer2(w)
+        w.apply(w.state())
+        for g in w.guests.values():
+            w.serve(g.ns, g.address, ECHO_PORT, STREAM_PORT)
+        w.serve(w.outside, w.outside_ip, ECHO_PORT)
+        yield w
+    finally:
+        recorder.shutdown()
+        recorder.server_close()
+        problems = _teardown(w, prefix, state_dir)
+    assert not problems, "left behind: " + ", ".join(problems)
+
+
+def test_snat_shows_the_router_gateway_address(world: World) -> None:
+    world.apply(world.state())
+    for g in world.guests.values():
+        rc, body = curl(g.ns, f"http://{world.outside_ip}:{ECHO_PORT}/")
+        assert (rc, body) == (0, world.router_ip), g.ns
+
+
+def test_floating_ip_answers_from_outside_and_from_the_host(world: World) -> None:
+    world.apply(world.state(fip=True))
+    a, b = world.guests["a"], world.guests["b"]
+    # DNAT keeps the asker's address: the guest sees who connected.
+    assert curl(world.outside, f"http://{world.floating_ip}:{ECHO_PORT}/") \
+        == (0, world.outside_ip)
+    assert curl(None, f"http://{world.floating_ip}:{ECHO_PORT}/") == (0, world.host_ip)
+    # 1:1: the guest's own connections leave from its floating IP, others' do not.
+    assert curl(a.ns, f"http://{world.outside_ip}:{ECHO_PORT}/") == (0, world.floating_ip)
+    assert curl(b.ns, f"http://{world.outside_ip}:{ECHO_PORT}/") == (0, world.router_ip)
+    # Only the floating IP leads in: the router's own address does not.
+    rc, _ = curl(world.outside, f"http://{world.router_ip}:{ECHO_PORT}/")
+    assert rc != 0
+
+
+def test_disassociating_closes_new_and_open_connections(world: World) -> None:
+    world.apply(world.state(fip=True))
+    client = subprocess.Popen(
+        in_ns(world.outside, PY, "-c", STREAM_CLIENT, world.floating_ip, str(STREAM_PORT)),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert client.stdout is not None and client.stdin is not None
+        assert client.stdout.readline().strip() == "one", client.stderr
+        world.apply(world.state(fip=False))
+        client.stdin.write("go\n")
+        client.stdin.flush()
+        out, err = client.communicate(timeout=60)
+        assert out.strip() != "two", "an open connection survived the disassociation"
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+    rc, _ = curl(world.outside, f"http://{world.floating_ip}:{ECHO_PORT}/")
+    assert rc != 0
+    qg = l3.gateway_leg(world.router_id)
+    assert f"{world.floating_ip}/32" not in l3.Host().addresses(qg, world.router_ns)
+    ruleset = must(*in_ns(world.router_ns, "nft", "list", "ruleset"))
+    assert world.floating_ip not in ruleset
+    assert curl(world.guests["a"].ns, f"http://{world.outside_ip}:{ECHO_PORT}/") \
+        == (0, world.router_ip)
+
+
+def _snapshot(w: World) -> dict[str, str]:
+    """What the kernel holds for this run, with every id that a re-creation
+    would change (ifindex, rule handles) and the proxies' pids."""
+    keep = ("ifindex", "ifname", "master", "mtu", "address", "ifalias", "flags")
+    links = [{k: link.get(k) for k in keep} for link in l3.Host().links()
+             if link["ifname"].startswith(w.prefix)]
+    return {
+        "host links": repr(links),
+        "host addresses": must("ip", "-j", "addr", "show", "dev",
+                               names.bridge(w.prefix, w.external)),
+        "router links": repr([{k: link.get(k) for k in keep}
+                              for link in l3.Host().links(w.router_ns)]),
+        "router addresses": must("ip", "-n", w.router_ns, "-j", "addr", "show"),
+        "router routes": must("ip", "-n", w.router_ns, "-j", "route", "show"),
+        "router nft": must(*in_ns(w.router_ns, "nft", "-a", "list", "ruleset")),
+        "proxies": repr(sorted((p.pid, p.listener) for p in
+                               metadata_proxy.running(w.state_dir))),
+        "namespaces": repr(sorted(ns for ns in l3.namespaces() if ns.startswith(w.prefix))),
+    }
+
+
+def test_applying_the_same_state_twice_changes_nothing(world: World) -> None:
+    state = world.state(fip=True)
+    world.apply(state)
+    before = _snapshot(world)
+    world.apply(state)
+    after = _snapshot(world)
+    for key in before:
+        assert after[key] == before[key], key
+
+
+def _headers(seen: dict[str, Any], name: str) -> list[str]:
+    return [v for k, v in seen["headers"] if k.lower() == name.lower()]
+
+
+def test_metadata_proxy_signs_what_it_saw(world: World) -> None:
+    world.apply(world.state())
+    path = "/openstack/latest/meta_data.json"
+    for key, g in world.guests.items():
+        world.recorder.seen.clear()
+        forged = ["-H", "X-Forwarded-For: 10.99.99.99",
+                  "-H", "X-Novalite-Signature: " + "0" * 64,
+                  "-H", "X-Novalite-Network-ID: " + world.networks[1 - (key == "b")].id,
+                  "-H", "X-Novalite-Other: x", "-H", "Forwarded: for=10.99.99.99"]
+        assert curl(g.ns, f"http://169.254.169.254{path}", *forged) == (0, f"meta {path}")
+        [seen] = world.recorder.seen
+        assert seen["path"] == path
+        assert _headers(seen, HDR_FORWARDED_FOR) == [g.address]
+        assert _headers(seen, HDR_NETWORK_ID) == [g.network.id]
+        assert _headers(seen, HDR_SIGNATURE) == [
+            metadata_proxy.sign(world.secret, g.network.id, g.address)]
+        assert _headers(seen, "X-Novalite-Other") == _headers(seen, "Forwarded") == []
+        assert "10.99.99.99" not in repr(seen["headers"])
+
+
+def test_metadata_proxy_limits(world: World) -> None:
+    world.apply(world.state())
+    a, b = world.guests["a"], world.guests["b"]
+    url = "http://169.254.169.254/openstack/latest/password"
+    world.recorder.seen.clear()
+    assert curl(a.ns, url, "-X", "POST", "--data-binary", "secret-pw")[0] == 0
+    assert [s["body"] for s in world.recorder.seen] == [b"secret-pw"]
+    rc, _ = curl(a.ns, url, "-f", "-X", "POST", "--data-binary",
+                 "x" * (metadata_proxy.MAX_BODY + 1))
+    assert rc == 22        # curl -f: an HTTP error (413)
+    rc, _ = curl(a.ns, url, "-f", "-H", "X-Big: " + "y" * metadata_proxy.MAX_HEAD)
+    assert rc == 22        # 431
+    slow = subprocess.Popen(in_ns(a.ns, PY, "-c", SLOW_CLIENT), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        # NOTE: while the slow client hangs on, others are served.
+        time.sleep(1)
+        assert curl(b.ns, url)[0] == 0
+        out, err = slow.communicate(timeout=metadata_proxy.CLIENT_DEADLINE + 60)
+        assert out.startswith("closed"), (out, err)
+    finally:
+        if slow.poll() is None:
+            slow.kill()
+            slow.wait()
+
+
+def test_a_new_secret_restarts_the_proxies(world: World) -> None:
+    world.apply(world.state())
+    before = {p.pid for p in metadata_proxy.running(world.state_dir)}
+    assert len(before) == 2
+    world.apply(world.state(secret="another-secret"))
+    try:
+        after = {p.pid for p in metadata_proxy.running(world.state_dir)}
+        assert len(after) == 2 and not after & before
+        a = world.guests["a"]
+        world.recorder.seen.clear()
+        assert curl(a.ns, "http://169.254.169.254/latest/meta-data/")[0] == 0
+        assert _headers(world.recorder.seen[0], HDR_SIGNATURE) == [
+            metadata_proxy.sign("another-secret", a.network.id, a.address)]
+    finally:
+        world.apply(world.state())
+
+
+def test_removing_the_router_leaves_nothing(world: World) -> None:
+    world.apply(world.state(fip=True))
+    assert world.router_ns in l3.namespaces()
+    world.apply(world.state(router=False))
+    assert world.router_ns not in l3.namespaces()
+    devices = os.listdir("/sys/class/net")
+    assert [d for d in devices if d.startswith((f"{world.prefix}rg", f"{world.prefix}ri"))] \
+        == []
+    assert metadata_proxy.running(world.state_dir) == []
+    # The guests lost their way out; the external bridge keeps the host's address.
+    assert curl(world.guests["a"].ns, f"http://{world.outside_ip}:{ECHO_PORT}/")[0] != 0
+    plen = ipaddress.ip_network(world.external.subnets[0].cidr).prefixlen
+    assert f"{world.host_ip}/{plen}" in l3.Host().addresses(
+        names.bridge(world.prefix, world.external))
+    # And back: the same state makes the same router again.
+    world.apply(world.state(fip=True))
+    assert curl(world.outside, f"http://{world.floating_ip}:{ECHO_PORT}/") \
+        == (0, world.outside_ip)
+
+
+def test_metadata_proxy_in_a_dhcp_namespace(world: World) -> None:
+    """A network no router here serves: the proxy listens on the DHCP
+    server's leg (stood in for here: a namespace with the DHCP side's names),
+    which its guests reach through DHCP's 169.254.169.254/32 route."""
+    b = world.guests["b"]
+    net = b.network
+    sub = ipaddress.ip_network(net.subnets[0].cidr)
+    dhcp_ip = str(list(sub.hosts())[1])
+    ns, inner = names.dhcp_namespace(world.prefix, net.id), names.dhcp_inner(net.id)
+    must("ip", "netns", "add", ns)
+    must("ip", "link", "add", names.dhcp_host_end(world.prefix, net.id), "type", "veth",
+         "peer", "name", inner, "netns", ns)
+    must("ip", "link", "set", "dev", names.dhcp_host_end(world.prefix, net.id), "master",
+         names.bridge(world.prefix, net), "up")
+    must("ip", "-n", ns, "addr", "add", f"{dhcp_ip}/{sub.prefixlen}", "dev", inner)
+    must("ip", "-n", ns, "link", "set", inner, "up")
+    must("ip", "-n", b.ns, "route", "add", "169.254.169.254/32", "via", dhcp_ip)
+    legs = {net.id: (ns, inner)}
+    state = dataclasses.replace(world.state(router=False), dhcp_networks=(net.id,))
+    try:
+        l3.apply(state, prefix=world.prefix)
+        metadata_proxy.apply(state, prefix=world.prefix, state_dir=world.state_dir,
+                             dhcp_legs=legs)
+        [proc] = metadata_proxy.running(world.state_dir)
+        assert proc.listener == metadata_proxy.Listener(ns, inner, net.id)
+        world.recorder.seen.clear()
+        assert curl(b.ns, "http://169.254.169.254/openstack/latest/user_data")[0] == 0
+        [seen] = world.recorder.seen
+        assert _headers(seen, HDR_NETWORK_ID) == [net.id]
+        assert _headers(seen, HDR_FORWARDED_FOR) == [b.address]
+        # The network leaves DHCP here: its proxy and address go.
+        metadata_proxy.apply(world.state(router=False), prefix=world.prefix,
+                             state_dir=world.state_dir, dhcp_legs=legs)
+        assert metadata_proxy.running(world.state_dir) == []
+        assert "169.254.169.254/32" not in l3.Host().addresses(inner, ns)
+    finally:
+        run("ip", "-n", b.ns, "route", "del", "169.254.169.254/32")
+        run("ip", "netns", "delete", ns)
+        world.apply(world.state())
