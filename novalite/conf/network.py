@@ -26,6 +26,27 @@ network_opts = [
                 help="Host services guests may reach over their bridge, as "
                      "tcp/PORT or udp/PORT (e.g. udp/67 for a DHCP server, "
                      "tcp/80 for a metadata proxy). Empty: none."),
+    cfg.ListOpt("vni_ranges", default=["1000:65000"],
+                help="VXLAN network identifiers (Neutron's segmentation_id) "
+                     "networks get, as FIRST:LAST ranges (Neutron's "
+                     "[ml2_type_vxlan] vni_ranges)."),
+    cfg.StrOpt("dhcp_host", default=None,
+               help="The host that serves DHCP (and the metadata proxy) for "
+                    "every network. Default: the all-in-one's host ([DEFAULT] "
+                    "host)."),
+    cfg.StrOpt("tunnel_ip", default=None,
+               help="This host's VXLAN endpoint (underlay) address. Default: "
+                    "[DEFAULT] my_ip."),
+    cfg.IntOpt("quota_network", default=100,
+               help="Networks a project may have (Neutron's default quota)."),
+    cfg.IntOpt("quota_subnet", default=100, help="Subnets a project may have."),
+    cfg.IntOpt("quota_port", default=500, help="Ports a project may have."),
+    cfg.IntOpt("quota_router", default=10, help="Routers a project may have."),
+    cfg.IntOpt("quota_floatingip", default=50, help="Floating IPs a project may have."),
+    cfg.IntOpt("quota_security_group", default=10,
+               help="Security groups a project may have."),
+    cfg.IntOpt("quota_security_group_rule", default=100,
+               help="Security group rules a project may have."),
     cfg.StrOpt("dataplane_prefix", default="nl",
                regex=r"^[a-z][a-z0-9]{0,5}$",
                help="First characters of every kernel object the per-host data "

@@ -678,19 +678,19 @@ def _python_filters(s: orm.Session, rows: list[dict], filters: dict) -> list[dic
 @retry_on_db_error
 def instance_addresses_get(s: orm.Session | None, uuids: list[str]) -> dict[str, list[dict]]:
     """The fixed addresses of many instances in one query:
-    ``{uuid: [{address, mac, network_name}, ...]}`` in allocation order
-    (empty while the network tables are not there)."""
-    fixed_ip: Any = getattr(models, "FixedIP", None)
-    network: Any = getattr(models, "Network", None)
-    if not uuids or fixed_ip is None or network is None:
+    ``{uuid: [{address, mac, network_name}, ...]}`` in allocation order:
+    the addresses of the ports whose device is the instance."""
+    if not uuids:
         return {}
     if s is None:
         with _session() as session:
             return instance_addresses_get(session, uuids)
     out: dict[str, list[dict]] = {}
-    q = (sa.select(fixed_ip.instance_uuid, fixed_ip.address, fixed_ip.mac, network.name)
-         .join(network, network.id == fixed_ip.network_id)
-         .where(fixed_ip.instance_uuid.in_(uuids)).order_by(fixed_ip.id))
+    port, alloc, network = models.Port, models.IPAllocation, models.Network
+    q = (sa.select(port.device_id, alloc.address, port.mac, network.name)
+         .join(alloc, alloc.port_id == port.id)
+         .join(network, network.id == port.network_id)
+         .where(port.device_id.in_(uuids)).order_by(port.id, alloc.id))
     for uuid, address, mac, net_name in s.execute(q):
         out.setdefault(uuid, []).append({"address": address, "mac": mac,
                                          "network_name": net_name})

@@ -13,13 +13,16 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Float,
+    ForeignKey,
     Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import true as sa_true
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -347,44 +350,110 @@ class FlavorProject(Base):
 
 
 class Network(SoftDeleteMixin, Base):
-    """A flat network: one Linux bridge per host with the gateway address."""
+    """A Neutron network: a VXLAN segment (``segmentation_id``, the VNI)
+    with a Linux bridge per host that has a port on it."""
 
     __tablename__ = "networks"
     __table_args__ = (
         UniqueConstraint("uuid", name="uniq_networks0uuid"),
-        UniqueConstraint("name", "deleted", name="uniq_networks0name0deleted"),
         UniqueConstraint("bridge", "deleted", name="uniq_networks0bridge0deleted"),
+        UniqueConstraint("segmentation_id", "deleted",
+                         name="uniq_networks0segmentation_id0deleted"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36))
     name: Mapped[str] = mapped_column(String(255))
-    cidr: Mapped[str] = mapped_column(String(43))
-    gateway: Mapped[str] = mapped_column(String(39))
     bridge: Mapped[str] = mapped_column(String(15))
     project_id: Mapped[str | None] = mapped_column(String(255))
+    shared: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    router_external: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                  server_default=sa_false())
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True,
+                                                 server_default=sa_true())
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE", server_default="ACTIVE")
+    mtu: Mapped[int] = mapped_column(Integer, default=1450, server_default="1450")
+    description: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    segmentation_id: Mapped[int | None] = mapped_column(Integer)
 
 
-class FixedIP(Base):
-    """An allocated address (a port): a row exists only while allocated, so
-    the unique constraints make two builds racing for one address (on any
-    host) fail in the database, never both succeed."""
-
-    __tablename__ = "fixed_ips"
+class Subnet(Base):
+    __tablename__ = "subnets"
     __table_args__ = (
-        UniqueConstraint("network_id", "address", name="uniq_fixed_ips0network_id0address"),
-        UniqueConstraint("mac", name="uniq_fixed_ips0mac"),
-        UniqueConstraint("uuid", name="uniq_fixed_ips0uuid"),
-        Index("fixed_ips_instance_uuid_idx", "instance_uuid"),
+        UniqueConstraint("uuid", name="uniq_subnets0uuid"),
+        Index("subnets_network_id_idx", "network_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36))
-    network_id: Mapped[int] = mapped_column(Integer)
-    address: Mapped[str] = mapped_column(String(39))
+    network_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("networks.id", name="fk_subnets0network_id"))
+    project_id: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    cidr: Mapped[str] = mapped_column(String(64))
+    ip_version: Mapped[int] = mapped_column(Integer, default=4)
+    gateway_ip: Mapped[str | None] = mapped_column(String(64))
+    enable_dhcp: Mapped[bool] = mapped_column(Boolean, default=True)
+    allocation_pools: Mapped[list | None] = mapped_column(JSON)
+    dns_nameservers: Mapped[list | None] = mapped_column(JSON)
+    host_routes: Mapped[list | None] = mapped_column(JSON)
+    description: Mapped[str] = mapped_column(String(255), default="")
+
+
+class Port(Base):
+    """A Neutron port. A port exists with no device (made through the API,
+    then given to a server) or bound to one (``device_id``/``device_owner``,
+    ``binding_host`` = the host whose tap it is)."""
+
+    __tablename__ = "ports"
+    __table_args__ = (
+        UniqueConstraint("uuid", name="uniq_ports0uuid"),
+        UniqueConstraint("mac", name="uniq_ports0mac"),
+        Index("ports_network_id_idx", "network_id"),
+        Index("ports_device_id_idx", "device_id"),
+        Index("ports_binding_host_idx", "binding_host"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36))
+    network_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("networks.id", name="fk_ports0network_id"))
+    project_id: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), default="")
     mac: Mapped[str] = mapped_column(String(17))
-    instance_uuid: Mapped[str] = mapped_column(String(36))
-    host: Mapped[str | None] = mapped_column(String(255))
+    device_id: Mapped[str] = mapped_column(String(255), default="")
+    device_owner: Mapped[str] = mapped_column(String(255), default="")
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="DOWN")
+    port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    binding_host: Mapped[str | None] = mapped_column(String(255))
+    vnic_type: Mapped[str] = mapped_column(String(64), default="normal")
+    allowed_address_pairs: Mapped[list | None] = mapped_column(JSON)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    # NOTE: Nova's preserve_on_delete: a port the user made is unbound when
+    # its server goes, a port Nova made for the server is deleted.
+    preserve_on_delete: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class IPAllocation(Base):
+    """An address of a port: UNIQUE(network, address) makes the database the
+    arbiter, so two builds racing for one address (on any host) never both win."""
+
+    __tablename__ = "ip_allocations"
+    __table_args__ = (
+        UniqueConstraint("network_id", "address",
+                         name="uniq_ip_allocations0network_id0address"),
+        Index("ip_allocations_port_id_idx", "port_id"),
+        Index("ip_allocations_subnet_id_idx", "subnet_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    port_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("ports.id", name="fk_ip_allocations0port_id", ondelete="CASCADE"))
+    subnet_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("subnets.id", name="fk_ip_allocations0subnet_id"))
+    network_id: Mapped[int] = mapped_column(Integer)
+    address: Mapped[str] = mapped_column(String(64))
 
 
 class InstanceAction(Base):

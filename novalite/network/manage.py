@@ -32,8 +32,11 @@ def create_network(name: str, cidr: str, gateway: str | None = None,
         raise exception.InvalidNetwork(
             reason=f"{net} overlaps network(s) {', '.join(overlapping)}")
     bridge = linux_net.check_ifname(bridge or f"nlbr{len(db.network_get_all())}")
+    # NOTE: an operator's network with no project is shared, as the flat
+    # networks before it were (every project may use it).
     return db.network_create({"name": name, "cidr": str(net), "gateway": str(gw),
-                              "bridge": bridge, "project_id": project_id})
+                              "bridge": bridge, "project_id": project_id,
+                              "shared": project_id is None})
 
 
 def ensure_default_network(claim_on_host: bool = False) -> dict | None:
