@@ -590,10 +590,44 @@ class ComputeMoveActions:
                 "cannot live-migrate"))
         migration.status = mig.RUNNING
         migration.save()
-        guest: dict[str, Any] = migrate(context, instance, dest,
-                                        self._network_info(context, instance))
+        source_data = self.driver.live_migration_source_data(instance)
+        # NOTE: as Nova's: the destination prepares first (a failure there
+        # leaves the guest here, untouched).
+        migrate_data = self._moves_rpc.pre_live_migration(context, instance, migration,
+                                                          source_data)
+        try:
+            guest: dict[str, Any] = migrate(context, instance, dest,
+                                            self._network_info(context, instance),
+                                            migrate_data=migrate_data)
+        except Exception:
+            with contextlib.suppress(Exception):
+                self._moves_rpc.rollback_live_migration_at_destination(context, instance,
+                                                                       migration)
+            raise
         self.rt.release(context, instance.uuid)
         return guest
+
+    def pre_live_migration(self, context: RequestContext, instance: Instance,
+                           migration: mig.Migration,
+                           source_data: dict[str, Any]) -> dict[str, Any]:
+        """On the destination (a call from the source): make ready for the
+        incoming guest; returns the driver's migrate_data. A failure is the
+        caller's (the source records it); what was made here is removed."""
+        with self._event(context, instance, "live-migration", "compute_pre_live_migration"):
+            migrate_data: dict[str, Any] = self.driver.pre_live_migration(
+                context, instance, self._image_meta(context, instance),
+                self._network_info(context, instance), source_data)
+        return migrate_data
+
+    def rollback_live_migration_at_destination(self, context: RequestContext,
+                                               instance: Instance,
+                                               migration: mig.Migration) -> None:
+        try:
+            self.driver.rollback_live_migration_at_destination(
+                context, instance, self._network_info(context, instance))
+        except Exception:
+            LOG.exception("Could not roll back the live migration of %s on %s",
+                          instance.uuid, self.host)
 
     def post_live_migration_at_destination(self, context: RequestContext, instance: Instance,
                                            migration: mig.Migration,

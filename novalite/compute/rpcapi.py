@@ -24,6 +24,11 @@ API version history (minor bumps only add; the client downgrades with
     * 6.6 - Add get_instance_diagnostics (a call; the guest's standard
             diagnostics).
     * 6.7 - Add get_host_uptime (a call; the host's uptime line).
+    * 6.8 - Live migration with the disks copied: pre_live_migration (a
+            call to the destination, before the source migrates: it
+            prepares the instance directory and answers where the source
+            sends the guest) and rollback_live_migration_at_destination
+            (a cast: the source failed, the destination removes what it made).
 """
 
 from __future__ import annotations
@@ -43,8 +48,11 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-CURRENT_VERSION = "6.7"
+CURRENT_VERSION = "6.8"
 V3_PROXY_VERSION = "3.0"
+# NOTE: seconds a pre_live_migration call may take (an image download on
+# the destination); at least [DEFAULT] rpc_call_timeout.
+PRE_LIVE_MIGRATION_TIMEOUT = 600
 
 
 def _resolve_version_cap(context: RequestContext) -> str | None:
@@ -267,6 +275,29 @@ class ComputeAPI:
         self._prepare_65(migration.dest_compute, "a live migration").cast(
             ctxt, "post_live_migration_at_destination", instance=instance,
             migration=migration, guest=guest)
+
+    def pre_live_migration(self, ctxt: RequestContext, instance: Instance, migration: Any,
+                           source_data: dict[str, Any]) -> dict[str, Any] | None:
+        """To the destination (a call): prepare for the incoming guest;
+        returns what the source's driver needs (migrate_data). None when
+        the computes are pinned below 6.8 (a driver that needs no
+        preparation, as the fake, migrates without it)."""
+        if not self.client.can_send_version("6.8"):
+            return None
+        # NOTE: the destination may download the image first (Nova uses its
+        # long_rpc_timeout here).
+        return dict(self._prepare(migration.dest_compute, version="6.8",
+                                  timeout=max(CONF.rpc_call_timeout, PRE_LIVE_MIGRATION_TIMEOUT)
+                                  ).call(ctxt, "pre_live_migration", instance=instance,
+                                         migration=migration, source_data=source_data))
+
+    def rollback_live_migration_at_destination(self, ctxt: RequestContext, instance: Instance,
+                                               migration: Any) -> None:
+        if not self.client.can_send_version("6.8"):
+            return
+        self._prepare(migration.dest_compute, version="6.8").cast(
+            ctxt, "rollback_live_migration_at_destination", instance=instance,
+            migration=migration)
 
     # -- 6.6: diagnostics --------------------------------------------------------
 

@@ -53,6 +53,20 @@ libvirt_opts = [
                choices=["none", "writethrough", "writeback", "directsync", "unsafe"],
                help="QEMU cache mode of instance disks. writeback (measured: boots "
                     "faster under TCG than none) relies on the guest flushing."),
+    cfg.HostAddressOpt("live_migration_inbound_addr",
+                       help="Address other hosts reach this host's libvirtd and the "
+                            "incoming QEMU migration stream (and its disk copy) at, for a "
+                            "live migration TO this host (Nova's option of that name). "
+                            "Unset: [DEFAULT] my_ip. The source connects to "
+                            "qemu+<live_migration_scheme>://<this address>/system."),
+    cfg.StrOpt("live_migration_scheme", default="tcp", choices=["tcp", "tls", "ssh"],
+               help="Transport of the libvirt URI a source host uses to reach a "
+                    "destination's libvirtd in a live migration (Nova's option of that "
+                    "name): qemu+<scheme>://<destination's inbound address>/system."),
+    cfg.IntOpt("live_migration_completion_timeout", default=800, min=0,
+               help="Seconds per GiB of guest RAM (at least 120 s in all) a live "
+                    "migration may run before the source aborts it (the guest keeps "
+                    "running there); 0: no limit. As Nova's option of that name."),
 ]
 
 image_group = cfg.OptGroup("image", title="Image service client options")

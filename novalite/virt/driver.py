@@ -342,6 +342,30 @@ class ComputeDriver(abc.ABC):
         are put back and the guest is started again if it was running."""
         raise NotImplementedError()
 
+    def live_migration_source_data(self, instance: Instance) -> dict[str, Any]:
+        """On the source of a live migration: what the destination's
+        ``pre_live_migration`` needs to know of the guest (JSON-able). The
+        default: nothing."""
+        return {}
+
+    def pre_live_migration(self, context: RequestContext, instance: Instance,
+                           image_meta: dict[str, Any],
+                           network_info: list[dict[str, Any]] | None,
+                           source_data: dict[str, Any]) -> dict[str, Any]:
+        """On the destination, before the source migrates: make ready for
+        the incoming guest (files, VIFs); returns the migrate_data the
+        source's ``live_migration`` gets (JSON-able). The default: nothing
+        to prepare. On failure nothing made here is left."""
+        return {}
+
+    def rollback_live_migration_at_destination(self, context: RequestContext,
+                                               instance: Instance,
+                                               network_info: list[dict[str, Any]] | None
+                                               ) -> None:
+        """On the destination after the source failed: remove what
+        ``pre_live_migration`` made. The default: nothing."""
+        return None
+
     def finish_migration(self, context: RequestContext, migration: Any, instance: Instance,
                          disk_info: list[dict[str, Any]], network_info: list[dict[str, Any]] | None,
                          image_meta: dict[str, Any], resize_instance: bool,

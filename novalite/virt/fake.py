@@ -601,7 +601,8 @@ class FakeDriver(driver.ComputeDriver):
     # the source to the destination as a dict (a libvirt host streams memory).
 
     def live_migration(self, context: RequestContext, instance: Instance, dest: str,
-                       network_info: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                       network_info: list[dict[str, Any]] | None = None, *,
+                       migrate_data: dict[str, Any] | None = None) -> dict[str, Any]:
         """Source side: the guest leaves this host; returns its state for
         ``post_live_migration_at_destination``. Running or paused guests
         only; nothing changes on failure."""

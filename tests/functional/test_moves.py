@@ -289,6 +289,7 @@ def test_live_migration_fake_path(two):
     assert s.compute("GET", f"/servers/{sid}/migrations").status_code == 404
     assert _events(s, sid, "live-migration") == {
         "conductor_live_migrate_instance": "Success", "compute_live_migration": "Success",
+        "compute_pre_live_migration": "Success",
         "compute_post_live_migration_at_destination": "Success"}
     # NOTE: 2.1 wants disk_over_commit; 2.25 refuses it.
     old = _action(s, sid, {"os-migrateLive": {"host": None, "block_migration": False}})

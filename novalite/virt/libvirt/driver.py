@@ -77,6 +77,8 @@ ADMIN_USER = "root"
 # go back to.
 RESIZE_SUFFIX = "_resize"
 DOMAIN_XML = "domain.xml"
+# NOTE: the config drive travels inside the pre_live_migration call.
+MAX_CONFIG_DRIVE_BYTES = 64 * 1024 * 1024
 
 
 def instance_name(instance: Instance) -> str:
@@ -870,6 +872,193 @@ class LibvirtDriver(driver.ComputeDriver):
         LOG.info("Move of instance %s confirmed; the files kept aside are removed",
                  instance.uuid)
 
+    # -- live migration ----------------------------------------------------
+    #
+    # As Nova's, disks not shared: the source's libvirtd connects to the
+    # destination's (peer to peer) and QEMU streams the memory and the
+    # blocks the guest wrote (NON_SHARED_INC: the destination's disk is an
+    # empty overlay on its own copy of the image). The destination prepares
+    # the instance directory first (``pre_live_migration``); the guest's
+    # definition there names the destination's paths (DEST_XML).
+
+    def live_migration_source_data(self, instance: Instance) -> dict[str, Any]:
+        """On the source, before ``pre_live_migration`` on the destination:
+        what the destination must recreate (the root disk's virtual size,
+        the boot files, the config drive's bytes: a read-only disk QEMU does
+        not copy)."""
+        inst_dir = self._instance_dir(instance.uuid)
+        disk = os.path.join(inst_dir, "disk")
+        data: dict[str, Any] = {"instance_dir": inst_dir, "instances_path": deployment_path()}
+        if os.path.exists(disk):
+            data["disk_virtual_size"] = imagebackend.virtual_size(disk, "qcow2")
+            data["disk_backed"] = imagebackend.backing_file(disk, "qcow2") is not None
+        data["kernel"] = os.path.exists(os.path.join(inst_dir, "kernel"))
+        data["ramdisk"] = os.path.exists(os.path.join(inst_dir, "ramdisk"))
+        drive = os.path.join(inst_dir, configdrive.FILE_NAME)
+        if os.path.exists(drive):
+            if os.path.getsize(drive) > MAX_CONFIG_DRIVE_BYTES:
+                raise driver.MigrationError(reason=(
+                    f"the config drive of instance {instance.uuid} is larger than "
+                    f"{MAX_CONFIG_DRIVE_BYTES} bytes"))
+            with open(drive, "rb") as f:
+                data["config_drive"] = base64.b64encode(f.read()).decode()
+        return data
+
+    def pre_live_migration(self, context: RequestContext, instance: Instance,
+                           image_meta: dict[str, Any],
+                           network_info: list[dict[str, Any]] | None,
+                           source_data: dict[str, Any]) -> dict[str, Any]:
+        """On the destination: the instance directory with an empty root
+        disk on this host's copy of the image (same virtual size as the
+        source's), the kernel and ramdisk, the config drive's bytes, the
+        VIFs plugged. Returns what the source needs (migrate_data)."""
+        inst_dir = self._instance_dir(instance.uuid)
+        with _instance_lock(instance.uuid), contextlib.ExitStack() as undo:
+            if self._host.lookup(instance.uuid) is not None:
+                raise driver.MigrationError(reason=(
+                    f"instance {instance.uuid} already has a guest on host {self._hostname}"))
+            if os.path.realpath(inst_dir) == os.path.realpath(
+                    str(source_data.get("instance_dir") or "")):
+                raise driver.MigrationError(reason=(
+                    f"the instance directory of {instance.uuid} is shared with the source "
+                    "host; only migrations with the disks copied are supported"))
+            shutil.rmtree(inst_dir, ignore_errors=True)
+            filemodes.qemu_dir(inst_dir)
+            undo.callback(shutil.rmtree, inst_dir, True)
+            self._prepare_disks(context, instance, image_meta, inst_dir, source_data)
+            self._plug_vifs(network_info)
+            undo.pop_all()
+        addr = CONF.libvirt.live_migration_inbound_addr or CONF.my_ip
+        LOG.info("Instance directory of %s ready on %s for an incoming live migration",
+                 instance.uuid, self._hostname)
+        return {"instance_dir": inst_dir, "instances_path": deployment_path(),
+                "target_connect_addr": addr,
+                "target_uri": _format_uri(CONF.libvirt.live_migration_scheme, addr),
+                "migrate_uri": f"tcp://{_uri_host(addr)}"}
+
+    def _prepare_disks(self, context: RequestContext, instance: Instance,
+                       image_meta: dict[str, Any], inst_dir: str,
+                       source_data: dict[str, Any]) -> None:
+        image_id = image_meta.get("id") or instance.image_ref or ""
+        meta = self._cache.get_meta(context, image_id) if image_id else {}
+        for name, key in (("kernel", "kernel_id"), ("ramdisk", "ramdisk_id")):
+            if not source_data.get(name):
+                continue
+            if not meta.get(key):
+                raise driver.MigrationError(reason=(
+                    f"instance {instance.uuid} boots a {name} its image {image_id} does not "
+                    "name"))
+            cached = self._cache.fetch(context, self._cache.get_meta(context, meta[key]),
+                                       lambda: None)
+            dest = os.path.join(inst_dir, name)
+            shutil.copyfile(cached, dest)
+            filemodes.make_private(dest)
+        size = source_data.get("disk_virtual_size")
+        if size is not None:
+            disk = os.path.join(inst_dir, "disk")
+            if source_data.get("disk_backed"):
+                fmt = imagebackend.qemu_format(meta["id"], meta.get("disk_format"))
+                base = self._cache.fetch(context, meta, lambda: None)
+                imagebackend.create_overlay(base, fmt, disk, instance.flavor.root_gb)
+            else:
+                imagebackend.create_blank(disk, instance.flavor.root_gb)
+            made = imagebackend.virtual_size(disk, "qcow2")
+            if made != int(size):
+                raise driver.MigrationError(reason=(
+                    f"the root disk of instance {instance.uuid} is {size} bytes on the source "
+                    f"but would be {made} here"))
+        drive = source_data.get("config_drive")
+        if drive:
+            path = os.path.join(inst_dir, configdrive.FILE_NAME)
+            with open(path, "wb") as f:
+                f.write(base64.b64decode(drive))
+            filemodes.make_private(path)
+
+    def live_migration(self, context: RequestContext, instance: Instance, dest: str,
+                       network_info: list[dict[str, Any]] | None = None, *,
+                       migrate_data: dict[str, Any] | None = None) -> dict[str, Any]:
+        """On the source: move the running (or paused) guest to ``dest``
+        (its libvirtd at ``migrate_data['target_uri']``). Afterwards the
+        domain here is gone and so are the instance's files; on failure the
+        guest keeps running here, as it was."""
+        if not migrate_data or not migrate_data.get("target_uri"):
+            raise driver.MigrationError(reason=(
+                f"no destination prepared the live migration of {instance.uuid} to {dest}"))
+        started = time.monotonic()
+        inst_dir = self._instance_dir(instance.uuid)
+        with _instance_lock(instance.uuid):
+            guest = self._guest(instance)
+            state = guest.get_power_state()
+            if state not in (power_state.RUNNING, power_state.PAUSED):
+                raise self._invalid(instance, "live_migration", state)
+            if os.path.exists(os.path.join(inst_dir, UNRESCUE_XML)) \
+                    or os.path.exists(inst_dir + RESIZE_SUFFIX):
+                raise driver.MigrationError(reason=(
+                    f"instance {instance.uuid} is rescued or in the middle of a resize"))
+            xml = guest.domain.XMLDesc(libvirt.VIR_DOMAIN_XML_MIGRATABLE)
+            dest_xml, disks = _destination_xml(
+                xml, {inst_dir: str(migrate_data["instance_dir"]),
+                      deployment_path(): str(migrate_data["instances_path"])})
+            params: dict[str, Any] = {
+                libvirt.VIR_MIGRATE_PARAM_URI: str(migrate_data["migrate_uri"]),
+                libvirt.VIR_MIGRATE_PARAM_DEST_XML: dest_xml,
+                libvirt.VIR_MIGRATE_PARAM_PERSIST_XML: dest_xml,
+                libvirt.VIR_MIGRATE_PARAM_MIGRATE_DISKS: disks,
+            }
+            flags = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
+                     | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
+                     | libvirt.VIR_MIGRATE_NON_SHARED_INC)
+            with _abort_after(guest, instance, _completion_timeout(instance)):
+                try:
+                    guest.domain.migrateToURI3(str(migrate_data["target_uri"]), params, flags)
+                except libvirt.libvirtError as e:
+                    raise driver.MigrationError(reason=(
+                        f"libvirt could not live-migrate instance {instance.uuid} to {dest}: "
+                        f"{e.get_error_message() or e}")) from e
+            # NOTE: libvirt undefined the domain here; its taps went with it.
+            self._unplug_vifs(instance, network_info)
+            shutil.rmtree(inst_dir, ignore_errors=True)
+        LOG.info("Instance %s live-migrated to %s in %.2fs", instance.uuid, dest,
+                 time.monotonic() - started)
+        return {"uuid": instance.uuid, "name": guest.name, "source": self._hostname,
+                "power_state": state}
+
+    def post_live_migration_at_destination(self, context: RequestContext, instance: Instance,
+                                           network_info: list[dict[str, Any]] | None,
+                                           guest_state: dict[str, Any]) -> None:
+        """On the destination: the guest arrived (running or paused, its
+        definition kept); the VIFs plugged again (the source unplugged its
+        side)."""
+        with _instance_lock(instance.uuid):
+            domain = self._host.lookup(instance.uuid)
+            if domain is None:
+                raise driver.MigrationError(reason=(
+                    f"instance {instance.uuid} did not arrive on host {self._hostname}"))
+            guest = Guest(domain)
+            if not domain.isPersistent():
+                raise driver.MigrationError(reason=(
+                    f"the guest of {instance.uuid} arrived on {self._hostname} undefined"))
+            self._plug_vifs(network_info)
+        LOG.info("Instance %s arrived on %s (%s)", instance.uuid, self._hostname,
+                 power_state.STATE_MAP.get(guest.get_power_state()))
+
+    def rollback_live_migration_at_destination(self, context: RequestContext,
+                                               instance: Instance,
+                                               network_info: list[dict[str, Any]] | None
+                                               ) -> None:
+        """On the destination after a failed live migration: what
+        ``pre_live_migration`` made goes, unless the guest is here after
+        all. The VIFs' taps went with libvirt's incoming domain; the bridge
+        stays (as unplug leaves it)."""
+        with _instance_lock(instance.uuid):
+            if self._host.lookup(instance.uuid) is not None:
+                LOG.warning("Not rolling back the live migration of %s on %s: its guest is "
+                            "here", instance.uuid, self._hostname)
+                return
+            shutil.rmtree(self._instance_dir(instance.uuid), ignore_errors=True)
+        LOG.info("Live migration of %s to %s rolled back here", instance.uuid,
+                 self._hostname)
+
     # -- through the guest -------------------------------------------------
 
     def trigger_crash_dump(self, instance: Instance) -> None:
@@ -983,6 +1172,73 @@ def _migration_field(migration: Any, name: str) -> Any:
     if isinstance(migration, dict):
         return migration.get(name)
     return getattr(migration, name, None)
+
+
+def _format_uri(scheme: str, addr: str) -> str:
+    return f"qemu+{scheme}://{_uri_host(addr)}/system"
+
+
+def _uri_host(addr: str) -> str:
+    return f"[{addr}]" if ":" in addr else addr
+
+
+def _destination_xml(xml: str, paths: dict[str, str]) -> tuple[str, list[str]]:
+    """The source's migratable domain XML with every path under the
+    source's instance directory (disks, kernel, ramdisk, console log) and
+    the deployment mark naming the destination's; and the target devices of
+    the writable disks (the ones QEMU copies)."""
+    root = ET.fromstring(xml)
+
+    def moved(value: str) -> str:
+        for old, new in paths.items():
+            if value == old or value.startswith(old + "/"):
+                return new + value[len(old):]
+        return value
+
+    for elem in root.iter():
+        for key, value in elem.attrib.items():
+            elem.set(key, moved(value))
+        if elem.text and elem.text.strip():
+            elem.text = moved(elem.text)
+    disks = []
+    for disk in root.findall("devices/disk"):
+        target = disk.find("target")
+        if disk.get("device", "disk") == "disk" and disk.find("readonly") is None \
+                and disk.find("source") is not None and target is not None:
+            disks.append(str(target.get("dev")))
+    return ET.tostring(root, encoding="unicode"), disks
+
+
+def _completion_timeout(instance: Instance) -> float:
+    per_gib = CONF.libvirt.live_migration_completion_timeout
+    if per_gib <= 0:
+        return 0.0
+    return max(120.0, per_gib * instance.flavor.memory_mb / 1024)
+
+
+@contextlib.contextmanager
+def _abort_after(guest: Guest, instance: Instance, timeout: float) -> Iterator[None]:
+    """Abort the domain's migration job when it runs past ``timeout``
+    seconds (0: never); the guest stays on the source."""
+    if timeout <= 0:
+        yield
+        return
+    done = threading.Event()
+
+    def watch() -> None:
+        if done.wait(timeout):
+            return
+        LOG.warning("Live migration of %s ran past %.0fs; aborting it", instance.uuid, timeout)
+        with contextlib.suppress(libvirt.libvirtError):
+            guest.domain.abortJob()
+
+    watcher = threading.Thread(target=watch, name=f"lm-timeout-{instance.uuid}", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
 
 
 def _thaw(guest: Guest, instance: Instance, attempts: int = 3) -> None:

@@ -1,0 +1,301 @@
+"""Live migration of a REAL guest between two libvirtd "hosts" on this
+machine (issue 12 item 3): the root namespace's libvirtd (qemu:///system)
+and a second one in a network namespace of its own
+(tests/integration/libvirt_host.py), reached at qemu+tcp://10.x.y.2/system.
+
+The tiny guest (kernel boot, config drive, guest agent, a NIC on a bridge)
+boots on host A; LibvirtDriver's pre_live_migration (host B: the instance
+directory, an empty overlay on B's own copy of the image, the kernel and
+ramdisk, the config drive's bytes), live_migration (host A: peer to peer,
+the blocks the guest wrote copied, the destination's paths in its XML) and
+post_live_migration_at_destination (host B) move it. Afterwards: the domain
+runs in the second libvirtd, persistent, with B's paths, and is gone from
+the first with A's files; the guest did not reboot (its uptime went on and
+one boot marker only); it answers HTTP with its uuid inside the namespace
+(where a bridge of the same name and gateway exists) and the block it wrote
+before is on its disk. A migration to a destination whose libvirtd is gone
+fails and leaves the guest running on A, untouched.
+
+Each "host" is the same LibvirtDriver class with its own [libvirt]
+connection_uri, instances_path and image_cache_path (the test switches the
+options around each call: the driver reads them at each use).
+Everything (guests, bridges, the namespace, the daemons, files) is removed
+at the end, also on failure; nothing skips.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import libvirt
+import pytest
+from oslo_utils import uuidutils
+
+from novalite import context as nl_context
+from novalite import tinyguest
+from novalite.compute import power_state
+from novalite.conf import CONF
+from novalite.network import linux_net
+from novalite.objects.instance import Instance
+from novalite.virt import driver as virt_driver
+from novalite.virt.libvirt import agent
+from novalite.virt.libvirt.driver import LibvirtDriver
+from tests.integration.libvirt_host import SecondLibvirtHost
+from tests.integration.test_libvirt_driver import (
+    LibvirtEnv,
+    RecordingVirtAPI,
+    _tiny_guest,
+    libvirt_connection,
+    libvirt_env,
+    make_instance,
+)
+from tests.integration.test_networking import _free_cidr
+from tests.procs import wait_until
+
+pytestmark = pytest.mark.integration
+
+CTXT = nl_context.get_admin_context()
+BOOT_TIMEOUT = 180
+AGENT_TIMEOUT = 120
+HTTP_TIMEOUT = 120
+PATTERN_OFFSET = 300 * 1024 * 1024
+PATTERN_SIZE = 4096
+
+
+class Hosts:
+    """Host A (root libvirtd) and host B (the namespace's), each a
+    LibvirtDriver with its own paths, and the guest's NIC."""
+
+    def __init__(self, env: LibvirtEnv, second: SecondLibvirtHost) -> None:
+        self.env = env
+        self.second = second
+        self.paths = {
+            "a": {"connection_uri": "qemu:///system",
+                  "instances_path": os.path.join(env.base, "a-instances"),
+                  "image_cache_path": os.path.join(env.base, "a-base")},
+            "b": {"connection_uri": second.uri,
+                  "instances_path": os.path.join(env.base, "b-instances"),
+                  "image_cache_path": os.path.join(env.base, "b-base")},
+        }
+        cidr = _free_cidr()
+        prefix = cidr.rsplit(".", 1)[0]
+        self.cidr = cidr
+        self.gateway = f"{prefix}.1"
+        self.bridge = f"lmig{uuidutils.generate_uuid()[:8]}"
+        self.address = f"{prefix}.10"
+        port = uuidutils.generate_uuid()
+        self.vif = {"id": port, "address": "fa:16:3e:7e:58:10", "type": "bridge",
+                    "devname": f"tap{port}"[:14],
+                    "network": {"id": uuidutils.generate_uuid(), "label": "lmig",
+                                "bridge": self.bridge,
+                                "subnets": [{"cidr": cidr, "gateway": self.gateway,
+                                             "ips": [{"address": self.address, "type": "fixed",
+                                                      "version": 4}]}]}}
+        self.drivers: dict[str, LibvirtDriver] = {}
+        self.made: list[Instance] = []
+
+    @contextlib.contextmanager
+    def on(self, name: str) -> Iterator[LibvirtDriver]:
+        """The options of host ``name`` for the duration of one call."""
+        for opt, value in self.paths[name].items():
+            CONF.set_override(opt, value, group="libvirt")
+        CONF.set_override("live_migration_inbound_addr",
+                          self.second.address if name == "b" else None, group="libvirt")
+        try:
+            if name not in self.drivers:
+                drv = LibvirtDriver(RecordingVirtAPI())
+                drv.init_host(f"lmig-{name}")
+                self.drivers[name] = drv
+            yield self.drivers[name]
+        finally:
+            for opt in self.paths[name]:
+                CONF.clear_override(opt, group="libvirt")
+            CONF.clear_override("live_migration_inbound_addr", group="libvirt")
+
+    def start(self) -> None:
+        self.second.extra_bridge(self.bridge, self.cidr, self.gateway)
+
+    def stop(self) -> None:
+        for inst in self.made:
+            for name in ("a", "b"):
+                with contextlib.suppress(Exception), self.on(name) as drv:
+                    drv.destroy(CTXT, inst, [])
+        for name in list(self.drivers):
+            with contextlib.suppress(Exception), self.on(name) as drv:
+                drv.cleanup_host(f"lmig-{name}")
+        with contextlib.suppress(Exception):
+            linux_net.delete_device(self.bridge)
+
+    def instance_dir(self, name: str, inst: Instance) -> str:
+        return os.path.join(self.paths[name]["instances_path"], inst.uuid)
+
+
+def _domain(conn: libvirt.virConnect, uuid: str) -> libvirt.virDomain | None:
+    try:
+        return conn.lookupByUUIDString(uuid)
+    except libvirt.libvirtError as e:
+        if e.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+            return None
+        raise
+
+
+def _uptime(dom: libvirt.virDomain) -> float:
+    return float(agent.read_file(dom, "/proc/uptime").split()[0])
+
+
+def _console(path: str) -> str:
+    with open(path, "rb") as f:
+        return f.read().decode("utf-8", "replace")
+
+
+def _write_block(dom: libvirt.virDomain, data: bytes) -> None:
+    agent.write_file(dom, "/run/lmig-block", data)
+    status = agent.execute(dom, "/bin/busybox",
+                           ["dd", "if=/run/lmig-block", "of=/dev/vda", f"bs={len(data)}",
+                            f"seek={PATTERN_OFFSET // len(data)}", "count=1",
+                            "conv=notrunc,fsync"], time.monotonic() + 30, capture=True)
+    assert status.get("exitcode") == 0, status
+
+
+def _read_block(dom: libvirt.virDomain) -> bytes:
+    import base64
+
+    handle = agent.command(dom, "guest-file-open", {"path": "/dev/vda", "mode": "r"})
+    try:
+        agent.command(dom, "guest-file-seek", {"handle": handle, "offset": PATTERN_OFFSET,
+                                               "whence": "set"})
+        res = agent.command(dom, "guest-file-read", {"handle": handle, "count": PATTERN_SIZE})
+    finally:
+        agent.command(dom, "guest-file-close", {"handle": handle})
+    return base64.b64decode(res["buf-b64"])
+
+
+@pytest.fixture(scope="module")
+def hosts() -> Iterator[Hosts]:
+    with libvirt_env() as env:
+        second = SecondLibvirtHost(label="lmig")
+        h: Hosts | None = None
+        try:
+            second.start()
+            h = Hosts(env, second)
+            h.start()
+            yield h
+        finally:
+            if h is not None:
+                h.stop()
+            problems = second.stop()
+            assert not problems, problems
+
+
+def _boot(h: Hosts, name: str) -> tuple[Instance, dict[str, Any]]:
+    built = _tiny_guest()
+    image_id = h.env.register(f"lmig-{name}", built.disk, "qcow2", hw_qemu_guest_agent="yes")
+    image_meta = {"id": image_id, "properties": {"hw_qemu_guest_agent": "yes"}}
+    inst = make_instance(image_id, hostname=f"lmig{name}")
+    inst.config_drive = True
+    h.made.append(inst)
+    with h.on("a") as drv:
+        drv.spawn(CTXT, inst, image_meta, [h.vif])
+    console = os.path.join(h.instance_dir("a", inst), "console.log")
+    wait_until(lambda: tinyguest.MARKER in _console(console), BOOT_TIMEOUT,
+               "the tiny guest's boot marker")
+    conn = libvirt_connection()
+    dom = _domain(conn, inst.uuid)
+    assert dom is not None
+    agent.wait_ready(dom, time.monotonic() + AGENT_TIMEOUT)
+    return inst, image_meta
+
+
+def test_live_migration_to_the_second_libvirtd(hosts: Hosts) -> None:
+    h = hosts
+    inst, image_meta = _boot(h, "ok")
+    root = libvirt_connection()
+    dom_a = _domain(root, inst.uuid)
+    assert dom_a is not None
+    pattern = os.urandom(PATTERN_SIZE)
+    _write_block(dom_a, pattern)
+    before = _uptime(dom_a)
+
+    with h.on("a") as drv_a:
+        source_data = drv_a.live_migration_source_data(inst)
+    assert source_data["disk_backed"] and source_data["config_drive"]
+    with h.on("b") as drv_b:
+        migrate_data = drv_b.pre_live_migration(CTXT, inst, image_meta, [h.vif], source_data)
+    assert migrate_data["target_uri"] == h.second.uri
+    assert migrate_data["instance_dir"] == h.instance_dir("b", inst)
+    assert sorted(os.listdir(h.instance_dir("b", inst))) == ["disk", "disk.config"]
+    with h.on("a") as drv_a:
+        guest = drv_a.live_migration(CTXT, inst, "lmig-b", [h.vif], migrate_data=migrate_data)
+    with h.on("b") as drv_b:
+        drv_b.post_live_migration_at_destination(CTXT, inst, [h.vif], guest)
+        assert drv_b.get_info(inst).state == power_state.RUNNING
+        assert inst.uuid in drv_b.list_instance_uuids()
+    with h.on("a") as drv_a:
+        assert inst.uuid not in drv_a.list_instance_uuids()
+
+    # Gone from A (domain and files), running and persistent on B with B's paths.
+    assert _domain(root, inst.uuid) is None
+    assert not os.path.exists(h.instance_dir("a", inst))
+    conn_b = h.second.connect()
+    try:
+        dom_b = _domain(conn_b, inst.uuid)
+        assert dom_b is not None and dom_b.isPersistent()
+        state, reason = dom_b.state()
+        assert state == libvirt.VIR_DOMAIN_RUNNING, (state, reason)
+        xml = dom_b.XMLDesc(0)
+        assert h.instance_dir("b", inst) in xml and h.instance_dir("a", inst) not in xml
+        inactive = dom_b.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+        assert h.instance_dir("a", inst) not in inactive
+        # The guest did not reboot: its uptime went on, one boot marker, and
+        # the block it wrote on A is on its disk on B.
+        agent.wait_ready(dom_b, time.monotonic() + AGENT_TIMEOUT)
+        after = _uptime(dom_b)
+        assert after > before, (before, after)
+        console_b = os.path.join(h.instance_dir("b", inst), "console.log")
+        assert _console(console_b).count(tinyguest.MARKER) <= 1
+        assert _read_block(dom_b) == pattern
+        # It answers over its NIC, on the namespace's bridge.
+        def http() -> str | None:
+            out = h.second.run_in_ns("curl", "-s", "--max-time", "2",
+                                     f"http://{h.address}/")
+            return out.stdout if out.returncode == 0 and out.stdout else None
+        body = wait_until(http, HTTP_TIMEOUT, f"HTTP answer from {h.address} in the namespace",
+                          interval=1)
+        assert f"uuid={inst.uuid}" in str(body).splitlines()
+    finally:
+        conn_b.close()
+    with h.on("b") as drv_b:
+        drv_b.destroy(CTXT, inst, [h.vif])
+    assert h.second.domains() == []
+
+
+def test_failed_live_migration_leaves_the_guest_on_the_source(hosts: Hosts) -> None:
+    h = hosts
+    inst, image_meta = _boot(h, "fail")
+    with h.on("a") as drv_a:
+        source_data = drv_a.live_migration_source_data(inst)
+    with h.on("b") as drv_b:
+        migrate_data = drv_b.pre_live_migration(CTXT, inst, image_meta, [h.vif], source_data)
+    # The destination's libvirtd cannot be reached any more (a port no
+    # daemon listens on stands for a killed one: the shared daemon serves
+    # the other test too).
+    broken = dict(migrate_data, target_uri=f"qemu+tcp://{h.second.address}:1/system")
+    root = libvirt_connection()
+    before = _uptime(_domain(root, inst.uuid))
+    with h.on("a") as drv_a, pytest.raises(virt_driver.MigrationError) as err:
+        drv_a.live_migration(CTXT, inst, "lmig-b", [h.vif], migrate_data=broken)
+    assert "could not live-migrate" in str(err.value)
+    with h.on("b") as drv_b:
+        drv_b.rollback_live_migration_at_destination(CTXT, inst, [h.vif])
+    assert not os.path.exists(h.instance_dir("b", inst))
+    dom = _domain(root, inst.uuid)
+    assert dom is not None and dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+    assert _uptime(dom) > before
+    assert os.path.exists(os.path.join(h.instance_dir("a", inst), "disk"))
+    assert h.second.domains() == []
+    with h.on("a") as drv_a:
+        drv_a.destroy(CTXT, inst, [h.vif])
