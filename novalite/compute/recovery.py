@@ -19,6 +19,17 @@ is already done (see ``ComputeManager.run_instance`` and ``_power_action``):
   ERROR with a fault.
 - powering-off, powering-on, rebooting: the action runs again (idempotent on
   the hypervisor); a queued copy of the message then finds nothing to do.
+
+The other task states as Nova's ``_init_instance`` treats them:
+
+- rebuilding, rebuild_spawning (ACTIVE or STOPPED): ERROR, the task cleared.
+- resize_prep: the task is cleared (nothing had moved yet).
+- migrating (a live migration): the task is cleared and its migration, if it
+  was running, is in error.
+- any other (rescuing, unrescuing, resize_migrated, resize_finish,
+  resize_reverting, resize_confirming, shelving_offloading, unshelving...):
+  left as it is, as Nova leaves it: a queued message for it still finishes
+  it; otherwise an admin's os-resetState does, as in Nova.
 """
 
 from __future__ import annotations
@@ -49,6 +60,8 @@ _IMAGE_TASKS = (task_states.IMAGE_SNAPSHOT, task_states.IMAGE_SNAPSHOT_PENDING,
                 task_states.SHELVING_IMAGE_UPLOADING)
 _POWER_TASKS = (task_states.POWERING_OFF, task_states.POWERING_ON, task_states.REBOOTING,
                 task_states.REBOOTING_HARD)
+_REBUILD_TASKS = (task_states.REBUILDING, task_states.REBUILD_BLOCK_DEVICE_MAPPING,
+                  task_states.REBUILD_SPAWNING)
 
 
 class ComputeRecovery:
@@ -121,10 +134,51 @@ class ComputeRecovery:
         elif inst.task_state == task_states.RESIZE_MIGRATING:
             # NOTE: as Nova: the source rolls the move back (move_actions.py).
             self._recover_resize_migrating(ctxt, inst)
-        elif inst.task_state is not None:
+        elif inst.task_state in _REBUILD_TASKS and inst.vm_state in (vm_states.ACTIVE,
+                                                                     vm_states.STOPPED):
+            # NOTE: as Nova: "Instance failed to rebuild correctly".
             self._fail(ctxt, inst, exception.NovaliteException(
                 f"compute service on {self.host} restarted while the instance was "
-                f"{inst.task_state}"), expected_task_state=[inst.task_state])
+                f"{inst.task_state}; it failed to rebuild"),
+                expected_task_state=[inst.task_state])
+        elif inst.task_state == task_states.RESIZE_PREP:
+            LOG.info("Instance %s was %s when the compute service on %s stopped; clearing "
+                     "the task", inst.uuid, inst.task_state, self.host)
+            self._clear_interrupted_task(inst)
+        elif inst.task_state == task_states.MIGRATING:
+            self._reset_live_migration(ctxt, inst)
+        elif inst.task_state is not None:
+            # NOTE: as Nova's _init_instance, which has no case for these:
+            # the task stays (a queued message still finishes it).
+            LOG.warning("Instance %s was %s when the compute service on %s stopped; its "
+                        "task is left as it is (os-resetState clears it)", inst.uuid,
+                        inst.task_state, self.host)
+
+    @staticmethod
+    def _clear_interrupted_task(inst: Any) -> None:
+        try:
+            interrupted = inst.task_state
+            inst.task_state = None
+            inst.save(expected_task_state=[interrupted])
+        except (exception.Conflict, exception.InstanceNotFound):
+            pass
+
+    def _reset_live_migration(self, ctxt: RequestContext, inst: Any) -> None:
+        """Nova's: the live migration that was running is in error, the
+        instance without its task (the guest stays where the driver has it)."""
+        from novalite.objects import migration as mig
+
+        try:
+            migration = mig.Migration.get_by_instance_and_status(
+                ctxt, inst.uuid, [mig.RUNNING, mig.PREPARING, mig.PRE_MIGRATING, "queued"])
+        except mig.MigrationNotFound:
+            migration = None
+        if migration is not None and migration.migration_type == mig.LIVE_MIGRATION:
+            migration.status = mig.ERROR
+            migration.save()
+        LOG.info("Instance %s was live-migrating when the compute service on %s stopped; "
+                 "resetting its task", inst.uuid, self.host)
+        self._clear_interrupted_task(inst)
 
     def _recover_interrupted_build(self, ctxt: RequestContext, inst: Any) -> None:
         """The build thread died with the process."""

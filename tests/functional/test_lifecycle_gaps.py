@@ -194,3 +194,63 @@ def test_server_metadata_changes_in_novas_states_only(stack):
     resp = stack.compute("PUT", f"/servers/{sid}/metadata", {"metadata": {"x": "y"}})
     assert resp.status_code == 409, resp.text
     assert "vm_state rescued" in resp.text
+
+
+# -- 5. a compute restart with a server caught mid-task (Nova's _init_instance) ----
+
+
+def _caught_mid_task(stack: Stack, sid: str, task: str, vm_state: str | None = None) -> None:
+    inst = _instance(sid)
+    inst.task_state = task
+    if vm_state is not None:
+        inst.vm_state = vm_state
+    inst.save()
+
+
+def test_a_compute_restart_treats_each_interrupted_task_as_nova(stack):
+    from novalite.objects import migration as mig
+
+    left = {task: boot(stack) for task in ("rescuing", "unrescuing", "resize_finish",
+                                            "shelving_offloading")}
+    rebuilding, resize_prep, migrating = boot(stack), boot(stack), boot(stack)
+    rescued = boot(stack)
+    assert act(stack, rescued, {"rescue": None}).status_code == 200
+    stack.wait_status(rescued, "RESCUE")
+    for task, sid in left.items():
+        _caught_mid_task(stack, sid, task)
+    _caught_mid_task(stack, rescued, "unrescuing")
+    _caught_mid_task(stack, rebuilding, "rebuild_spawning")
+    _caught_mid_task(stack, resize_prep, "resize_prep")
+    _caught_mid_task(stack, migrating, "migrating")
+    ctxt = nl_context.get_admin_context()
+    live = mig.Migration(context=ctxt, instance_uuid=migrating, source_compute="host1",
+                         dest_compute="host2", source_node="host1", dest_node="host2",
+                         migration_type=mig.LIVE_MIGRATION, status=mig.RUNNING)
+    live.create()
+
+    stack.stop_compute("host1")
+    stack.start_compute("host1")
+
+    # rebuild: ERROR with a fault, the task cleared (Nova: "failed to rebuild")
+    failed = stack.wait_status(rebuilding, "ERROR")
+    assert failed["OS-EXT-STS:task_state"] is None
+    assert "rebuild_spawning" in failed["fault"]["message"]
+    # resize_prep and migrating: the task cleared, the server as it was
+    for sid in (resize_prep, migrating):
+        after = stack.wait_for(sid, lambda s: s["OS-EXT-STS:task_state"] is None,
+                               what="task cleared")
+        assert after["status"] == "ACTIVE" and "fault" not in after
+    assert mig.Migration.get_by_id(ctxt, live.id).status == mig.ERROR
+    # the others: left as Nova leaves them, never ERROR
+    for task, sid in left.items():
+        after = stack.server(sid)
+        assert after["OS-EXT-STS:vm_state"] == "active", (task, after)
+        assert after["OS-EXT-STS:task_state"] == task and "fault" not in after
+    after = stack.server(rescued)
+    assert after["status"] == "RESCUE" and after["OS-EXT-STS:task_state"] == "unrescuing"
+    # an admin's os-resetState clears such a task, as in Nova
+    resp = act(stack, left["rescuing"], {"os-resetState": {"state": "active"}}, ADMIN)
+    assert resp.status_code == 202, resp.text
+    assert stack.server(left["rescuing"])["OS-EXT-STS:task_state"] is None
+    assert act(stack, left["rescuing"], {"rescue": None}).status_code == 200
+    stack.wait_status(left["rescuing"], "RESCUE")
