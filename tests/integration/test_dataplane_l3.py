@@ -347,7 +347,7 @@ def world() -> Iterator[World]:
         w.apply(w.state())
         for g in w.guests.values():
             w.serve(g.ns, g.address, ECHO_PORT, STREAM_PORT)
-        w.serve(w.outside, w.outside_ip, ECHO_PORT)
+        w.serve(w.outside, w.outside_ip, ECHO_PORT, STREAM_PORT)
         yield w
     finally:
         recorder.shutdown()
@@ -378,23 +378,45 @@ def test_floating_ip_answers_from_outside_and_from_the_host(world: World) -> Non
     assert rc != 0
 
 
+@contextlib.contextmanager
+def open_streams(*ends: tuple[str, str]) -> Iterator[list[subprocess.Popen[str]]]:
+    """One open TCP connection from each (namespace, address), a line echoed."""
+    clients = []
+    try:
+        for ns, address in ends:
+            client = subprocess.Popen(in_ns(ns, PY, "-c", STREAM_CLIENT, address,
+                                            str(STREAM_PORT)),
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True)
+            clients.append(client)
+            assert client.stdout is not None
+            assert client.stdout.readline().strip() == "one", (ns, address)
+        yield clients
+    finally:
+        for client in clients:
+            if client.poll() is None:
+                client.kill()
+                client.wait()
+
+
+def second_line(client: subprocess.Popen[str]) -> str:
+    out, _err = client.communicate("go\n", timeout=60)
+    return out.strip()
+
+
 def test_disassociating_closes_new_and_open_connections(world: World) -> None:
     world.apply(world.state(fip=True))
-    client = subprocess.Popen(
-        in_ns(world.outside, PY, "-c", STREAM_CLIENT, world.floating_ip, str(STREAM_PORT)),
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert client.stdout is not None and client.stdin is not None
-        assert client.stdout.readline().strip() == "one", client.stderr
+    a = world.guests["a"]
+    # Open both ways: outside -> floating IP (DNAT), guest -> outside (SNAT to it).
+    with open_streams((world.outside, world.floating_ip), (a.ns, world.outside_ip)) \
+            as (inbound, outbound):
+        with open_streams((world.outside, world.floating_ip)) as (control,):
+            world.apply(world.state(fip=True))
+            assert second_line(control) == "two", "re-applying the same state cut a flow"
         world.apply(world.state(fip=False))
-        client.stdin.write("go\n")
-        client.stdin.flush()
-        out, err = client.communicate(timeout=60)
-        assert out.strip() != "two", "an open connection survived the disassociation"
-    finally:
-        if client.poll() is None:
-            client.kill()
-            client.wait()
+        assert second_line(inbound) != "two", "an inbound flow survived the disassociation"
+        assert second_line(outbound) != "two", \
+            "an outbound flow survived the disassociation"
     rc, _ = curl(world.outside, f"http://{world.floating_ip}:{ECHO_PORT}/")
     assert rc != 0
     qg = l3.gateway_leg(world.router_id)

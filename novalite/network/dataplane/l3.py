@@ -304,9 +304,19 @@ def nat_script(router: Router) -> str:
         if gw.enable_snat and internal:
             post.append(f'oifname "{qg}" ip saddr {{ {", ".join(internal)} }} '
                         f"snat to {gw_addr}")
-        live = ", ".join(str(fip) for fip, _ in fips)
-        cut = (f"ct status dnat ct original ip daddr != {{ {live} }} drop" if fips
-               else "ct status dnat drop")
+        # NOTE: connections NATed earlier keep their translation in conntrack
+        # after their rule is gone; Neutron deletes their entries (conntrack
+        # -D) when a floating IP goes or moves. Here a flow whose translation
+        # the state no longer has is dropped: DNAT flows must match a
+        # floating IP and its current fixed address, SNAT flows leaving by
+        # the gateway a floating IP of their source or the SNAT address.
+        keep = [f"ct status dnat ct original ip daddr {fip} ct reply ip saddr {fixed} accept"
+                for fip, fixed in fips]
+        keep += [f'oifname "{qg}" ct status snat ct original ip saddr {fixed} '
+                 f"ct reply ip daddr {fip} accept" for fip, fixed in fips]
+        if gw.enable_snat:
+            keep.append(f'oifname "{qg}" ct status snat ct reply ip daddr {gw_addr} accept')
+        cut = [*keep, "ct status dnat drop", f'oifname "{qg}" ct status snat drop']
         body += [
             "  chain prerouting {",
             "    type nat hook prerouting priority dstnat; policy accept;",
@@ -318,7 +328,7 @@ def nat_script(router: Router) -> str:
             "  }",
             "  chain forward {",
             "    type filter hook forward priority filter; policy accept;",
-            f"    {cut}",
+            *[f"    {r}" for r in cut],
             "  }",
         ]
     digest = hashlib.sha256("\n".join(body).encode()).hexdigest()[:16]
