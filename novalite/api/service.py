@@ -65,7 +65,7 @@ class APIService(os_service.ServiceBase):
                                      channel_timeout=CONF.api.client_socket_timeout,
                                      cleanup_interval=CLEANUP_INTERVAL,
                                      # NOTE: select() fails past fd 1023.
-                                     asyncore_use_poll=True)
+                                     asyncore_use_poll=True, **self._server_options())
         self._edge = edge.Edge(app, CONF.api.max_request_body_size, CONF.api.header_timeout)
         edge.install(self._server, _socket_map(self._server), self._edge)
         self.port = _bound_port(self._server)
@@ -74,7 +74,13 @@ class APIService(os_service.ServiceBase):
                                         daemon=True)
         self._thread.start()
         host = "127.0.0.1" if self.listen in ("0.0.0.0", "::", "") else self.listen
-        host = f"[{host}]" if ":" in host else host
+        self._log_serving(f"[{host}]" if ":" in host else host)
+
+    def _server_options(self) -> dict[str, Any]:
+        """More waitress options (a subclass's)."""
+        return {}
+
+    def _log_serving(self, host: str) -> None:
         LOG.info("novalite-api serving the Compute API on http://%s:%s/compute/v2.1 and the "
                  "Image API on http://%s:%s/image (%d threads)", host, self.port, host,
                  self.port, CONF.api.threads)

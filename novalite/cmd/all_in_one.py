@@ -284,7 +284,9 @@ def build_services(port: int | None = None) -> service.ServiceGroup:
     # the API's, conductor's and scheduler's go to the database.
     compute = service.Service.create(binary="novalite-compute")
     api = APIService(port=port)
-    services: list = [conductor, scheduler, compute, api]
+    from novalite.metadata.service import MetadataService
+
+    services: list = [conductor, scheduler, compute, api, MetadataService()]
     if CONF.serial_console.enabled:
         from novalite.console.serialproxy import SerialProxyService
 
@@ -330,6 +332,9 @@ def prepare(argv: list[str]) -> tuple[str, int]:
     # NOTE: no connection may cross the fork into the service process.
     db_api.dispose()
     _write_files(state_dir, port, password)
+    from novalite.metadata import service as metadata_service
+
+    metadata_service.ensure_secret(state_dir)
     return state_dir, port
 
 

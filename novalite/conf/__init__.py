@@ -16,6 +16,7 @@ from novalite.conf import (
     image_api,
     image_cache,
     libvirt,
+    metadata,
     moves,
     network,
     policy,
@@ -29,7 +30,7 @@ CONF = cfg.CONF
 
 _MODULES = (default, database, api, compute, scheduler, upgrade_levels, fake_driver, libvirt,
             policy, identity,
-            network, quota, image_api, image_cache, moves, serial_console)
+            network, quota, image_api, image_cache, moves, serial_console, metadata)
 
 for _mod in _MODULES:
     _mod.register_opts(CONF)

@@ -2,11 +2,16 @@
 layout, which the guest mounts to learn who it is, its network and its
 files::
 
-    openstack/latest/meta_data.json     uuid, name, hostname, launch_index,
-                                        availability_zone, public_keys, meta, files
-    openstack/latest/network_data.json  links, networks, services
-    openstack/latest/user_data          the request's user_data, decoded
-    openstack/content/0000 ...          the personality files' contents
+    openstack/<version>/meta_data.json     uuid, name, hostname, launch_index,
+                                           availability_zone, public_keys, meta, files
+    openstack/<version>/network_data.json  links, networks, services
+    openstack/<version>/user_data          the request's user_data, decoded
+    openstack/<version>/vendor_data*.json  (empty)
+    openstack/content/0000 ...             the personality files' contents
+    ec2/<version>/meta-data.json, user-data
+
+for every version, as Nova writes it; the content is the metadata service's
+(:mod:`novalite.metadata.content`).
 
 It is built with genisoimage from a private temporary directory that this
 module populates with names of its own choosing: no path a user gave is ever
@@ -17,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 import shutil
 import tempfile
@@ -27,7 +31,7 @@ from oslo_concurrency import processutils
 
 from novalite import exception, filemodes
 from novalite.conf import CONF
-from novalite.network import model as network_model
+from novalite.metadata import content
 
 if TYPE_CHECKING:
     from novalite.objects.instance import Instance
@@ -61,33 +65,6 @@ def decode_contents(f: dict[str, Any], uuid: str) -> bytes:
     return _b64(str(f.get("contents", "")), f"contents of {f.get('path')}", uuid)
 
 
-def _get(instance: Instance, name: str) -> Any:
-    return getattr(instance, name) if instance.obj_attr_is_set(name) else None
-
-
-def metadata(instance: Instance, files: list[tuple[str, bytes]]) -> dict[str, Any]:
-    keys = {}
-    key_name = _get(instance, "key_name")
-    key_data = _get(instance, "key_data")
-    if key_name and key_data:
-        keys[key_name] = key_data
-    return {
-        "uuid": instance.uuid,
-        "name": _get(instance, "display_name") or "",
-        "hostname": _get(instance, "hostname") or "",
-        "launch_index": _get(instance, "launch_index") or 0,
-        "availability_zone": (_get(instance, "availability_zone")
-                              or CONF.default_availability_zone),
-        "project_id": _get(instance, "project_id") or "",
-        "public_keys": keys,
-        "keys": [{"name": k, "type": "ssh", "data": v} for k, v in keys.items()],
-        "meta": dict(_get(instance, "metadata") or {}),
-        "files": [{"path": path, "content_path": f"/content/{i:04d}"}
-                  for i, (path, _data) in enumerate(files)],
-        "devices": [],
-    }
-
-
 def _write(root: str, rel: str, data: bytes) -> None:
     path = os.path.join(root, rel)
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -97,17 +74,18 @@ def _write(root: str, rel: str, data: bytes) -> None:
 
 def populate(root: str, instance: Instance, network_info: list[dict[str, Any]],
              files_requested: list[dict[str, str]] | None = None) -> None:
+    """Write the drive's files under ``root``: the metadata service's content
+    (one builder for both, so they cannot differ) plus the personality files."""
     files = injected_files(instance, files_requested or [])
-    latest = "openstack/latest"
-    _write(root, f"{latest}/meta_data.json",
-           json.dumps(metadata(instance, files), sort_keys=True).encode())
-    _write(root, f"{latest}/network_data.json",
-           json.dumps(network_model.network_data(network_info)).encode())
-    user_data = _get(instance, "user_data")
-    if user_data:
-        _write(root, f"{latest}/user_data", _b64(user_data, "user_data", instance.uuid))
-    for i, (_path, data) in enumerate(files):
-        _write(root, f"openstack/content/{i:04d}", data)
+    if _get(instance, "user_data"):
+        _b64(instance.user_data, "user_data", instance.uuid)
+    md = content.InstanceMetadata(instance, network_info, files)
+    for rel, data in md.config_drive_files():
+        _write(root, rel, data)
+
+
+def _get(instance: Instance, name: str) -> Any:
+    return getattr(instance, name) if instance.obj_attr_is_set(name) else None
 
 
 def make_drive(path: str, instance: Instance, network_info: list[dict[str, Any]],
