@@ -149,9 +149,12 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.61", "Flavors: 'extra_specs' in detail, show, create and update answers (for "
              "callers the extra specs index rule allows)."),
     ("2.62", "os-instance-actions: events carry 'hostId' (and 'host' for admins)."),
-    ("2.63", "POST /servers: trusted_image_certificates accepted by the schema; novalite "
-             "does not verify image signatures, so a non-empty list is 400; servers show "
-             "trusted_image_certificates (null)."),
+    ("2.63", "POST /servers and rebuild: trusted_image_certificates (1-50 unique "
+             "non-empty strings; on rebuild null unsets them, a list replaces them, none "
+             "keeps them), recorded on the server and shown as "
+             "trusted_image_certificates in show, detail, update and rebuild answers "
+             "(null when none). As Nova with [glance] verify_glance_signatures off (its "
+             "default, novalite's only mode) they do not change the boot."),
     ("2.64", "os-server-groups: 'policy' and 'rules' (max_server_per_host) instead of "
              "'policies' and 'metadata'."),
     ("2.65", _NOT_YET.format("live migration abort")),
@@ -170,9 +173,11 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.73", "Servers: 'locked_reason' in show, detail and update answers; 'locked' "
              "filter and sort key for GET /servers (the sort key is ignored before); the "
              "lock action takes {'locked_reason': ...} (its body is null before)."),
-    ("2.74", "POST /servers: 'host' and 'hypervisor_hostname' accepted by the schema, "
-             "for admins only (403 otherwise); novalite cannot honour a requested "
-             "destination yet, so they answer 400 saying so (issue 12)."),
+    ("2.74", "POST /servers: 'host' and/or 'hypervisor_hostname' (admins by the "
+             "compute:servers:create:requested_destination rule, else 403): 400 'Compute "
+             "host X could not be found.' when no compute node matches; the scheduler "
+             "considers only that host (the server is ERROR with NoValidHost when it "
+             "cannot take it)."),
     ("2.75", "Unknown query parameters of GET /servers, /servers/detail, /flavors, "
              "/flavors/detail, /limits, os-keypairs, os-quota-sets (show, detail, "
              "update, delete), /os-server-groups and /os-simple-tenant-usage are 400; "
@@ -195,8 +200,11 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.84", "os-instance-actions: events carry 'details' (a failed event's fault "
              "message) for admins."),
     ("2.85", _NOT_YET.format("volume attachment update")),
-    ("2.86", "no change in novalite: extra specs of known namespaces are not validated "
-             "yet (issue 12)."),
+    ("2.86", "Flavor extra specs (create, update) are validated as Nova's: known keys "
+             "(hw:, hw_rng:, hw_video:, quota:, os:, pci_passthrough:, group_policy, "
+             "hide_hypervisor_id, trait:/resources: with a request group, standard or "
+             "CUSTOM_ names) need a valid value, unknown keys in those namespaces (and "
+             "accel:, capabilities:, vmware:) are 400; other keys stay free-form."),
     ("2.87", "no change in novalite: rescue of volume-backed servers (novalite has no "
              "volumes; rescue itself exists at every version)."),
     ("2.88", "os-hypervisors: detail and show drop the statistics fields (vcpus, "
@@ -220,6 +228,18 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.99", _NOT_YET.format("spice-direct consoles")),
     ("2.100", "Servers: 'scheduler_hints' (those given at create) in show, detail and "
               "update answers."),
+    ("2.101", "no change in novalite: attaching a volume answers 202 without a body "
+              "(novalite has no os-volume_attachments: 404 at every version)."),
+    ("2.102", "Flavors: a 'name' filter (a regular expression searched in the name) on "
+              "GET /flavors and /flavors/detail, no rxtx_factor sort key; flavor answers "
+              "drop rxtx_factor and OS-FLV-DISABLED:disabled; flavor create takes no "
+              "rxtx_factor (400). Every GET of the compute API refuses an unknown query "
+              "parameter (400), as 2.75 began."),
+    ("2.103", "no change in novalite: /os-volumes_boot (an old alias of /servers) is "
+              "removed; novalite never had it (404 at every version)."),
+    ("2.104", "PUT /servers/{id}: 'pinned_availability_zone' (null unpins; pinning to the "
+              "zone the server is in, else 409; one pinned zone to another without "
+              "unpinning first 409; the same value again 200)."),
 ]
 
 # NOTE: the last version of the APIs that proxy another service (/images,

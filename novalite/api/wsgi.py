@@ -188,7 +188,7 @@ class Application:
         fn = getattr(match.controller, match.action)
         microversions.check_method(fn, req.api_version)
         kwargs: dict[str, Any] = dict(match.args)
-        validation.check_strict_query(fn, req.api_version, req.GET)
+        validation.check_strict_query(fn, req.api_version, req.GET, req.method)
         query = getattr(fn, "wsgi_query_schema", None)
         if query is not None and query.validates:
             req.environ["novalite.query"] = query.validate(req.GET)

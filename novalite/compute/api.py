@@ -62,6 +62,9 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
                requested_networks: str | list[dict[str, Any]] | None = None,
                disk_config: str = "MANUAL",
                scheduler_hints: dict[str, list[str]] | None = None,
+               requested_host: str | None = None,
+               requested_hypervisor_hostname: str | None = None,
+               system_metadata: dict[str, str] | None = None,
                ) -> tuple[list[Instance], str]:
         """Validate, check quota, record ``max_count`` instances and ask the
         conductor to build them.
@@ -73,7 +76,12 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
         ``user_data`` (base64 text) and ``auto_disk_config``; and in
         ``system_metadata``, for a flavor whose root disk is 0 GB,
         ``image_virtual_size`` (bytes), the size that root disk takes and
-        the host claims (Nova keeps image properties there too).
+        the host claims (Nova keeps image properties there too), and what
+        the caller adds (``system_metadata``).
+
+        ``requested_host``/``requested_hypervisor_hostname`` (2.74) must name
+        a compute node (HostNotFound otherwise); the scheduler then ignores
+        every other host, so the server lands there or fails NoValidHost.
         """
         if min_count > max_count:
             raise exception.Invalid(reason="min_count must be <= max_count")
@@ -81,10 +89,13 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
         self._check_image(context, image, flavor)
         if availability_zone:
             self._check_availability_zone(context, availability_zone)
+        ignore_hosts = None
+        if requested_host or requested_hypervisor_hostname:
+            ignore_hosts = _other_hosts(context, requested_host, requested_hypervisor_hostname)
         networks = "auto" if not requested_networks else requested_networks
         _validate_requested_networks(context, networks)
         group = server_groups.requested_group(context, scheduler_hints)
-        system_metadata: dict[str, str] = {}
+        system_metadata = dict(system_metadata or {})
         key_data = _key_data(context, key_name) if key_name is not None else None
         if not flavor.root_gb:
             system_metadata[IMAGE_VIRTUAL_SIZE_KEY] = str(image["virtual_size"])
@@ -115,6 +126,8 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
             scheduler_hints=scheduler_hints)
         if group is not None:
             request_spec.instance_group = group.uuid
+        if ignore_hosts is not None:
+            request_spec.ignore_hosts = ignore_hosts
         # NOTE: instances, their specs and root disks in one transaction, with
         # the quota recheck (racing creates may have taken the project over
         # its quota): refused, nothing stays recorded.
@@ -394,3 +407,17 @@ def _hostname(name: str) -> str:
 
     host = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:63].strip("-")
     return host or "server"
+
+
+def _other_hosts(context: RequestContext, host: str | None, node: str | None) -> list[str]:
+    """2.74: every compute host but the one ``host`` and/or ``node`` name (the
+    scheduler's ignore list); HostNotFound (Nova's ComputeHostNotFound, the
+    API's 400) when no compute node matches."""
+    from novalite.objects.compute_node import ComputeNodeList
+
+    nodes = list(ComputeNodeList.get_all(context))
+    chosen = {n.host for n in nodes if (not host or n.host == host)
+              and (not node or n.hypervisor_hostname == node)}
+    if not chosen:
+        raise exception.HostNotFound(host=host or node)
+    return sorted({n.host for n in nodes} - chosen)

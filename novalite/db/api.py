@@ -312,6 +312,14 @@ def flavor_get_all(filters: dict | None = None, limit: int | None = None,
                 q = q.where(sa.or_(col > mval, sa.and_(col == mval, ident > mrow.id)))
             else:
                 q = q.where(sa.or_(col < mval, sa.and_(col == mval, ident < mrow.id)))
+        if filters.get("name") is not None:
+            # NOTE: 2.102's name filter, a regular expression searched as
+            # Nova's (RE2 here, as the server name filter): applied in Python,
+            # so the page is cut here too.
+            pat = _filter_regex("name", filters["name"])
+            rows = [r.as_dict() for r in s.scalars(q)]
+            rows = [r for r in rows if pat.search(r["name"] or "")]
+            return rows[:limit] if limit is not None else rows
         if limit is not None:
             q = q.limit(limit)
         return [r.as_dict() for r in s.scalars(q)]

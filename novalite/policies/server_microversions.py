@@ -1,6 +1,6 @@
 """Rules of what later microversions added: host status (2.16), the
 flavor's extra specs in the server (2.47), server tags (2.26), a requested
-destination on create (2.74) and flavor updates (2.55), with Nova's names
+destination on create (2.74), trusted image certificates (2.63) and flavor updates (2.55), with Nova's names
 and defaults."""
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from novalite.policies import base
 HOST_STATUS = "os_compute_api:servers:show:host_status"
 FLAVOR_EXTRA_SPECS = "os_compute_api:servers:show:flavor-extra-specs"
 REQUESTED_DESTINATION = "compute:servers:create:requested_destination"
+TRUSTED_CERTS_CREATE = "os_compute_api:servers:create:trusted_certs"
+TRUSTED_CERTS_REBUILD = "os_compute_api:servers:rebuild:trusted_certs"
 TAGS = "os_compute_api:os-server-tags:%s"
 FLAVOR_UPDATE = "os_compute_api:os-flavor-manage:update"
 
@@ -27,6 +29,11 @@ rules: list[policy.RuleDefault] = [
            ("PUT", "/servers/{server_id}")]),
     _rule(REQUESTED_DESTINATION, base.ADMIN,
           "Ask for a host and/or node when creating a server (2.74)", [("POST", "/servers")]),
+    _rule(TRUSTED_CERTS_CREATE, base.PROJECT_MEMBER_OR_ADMIN,
+          "Create a server with trusted image certificate ids (2.63)", [("POST", "/servers")]),
+    _rule(TRUSTED_CERTS_REBUILD, base.PROJECT_MEMBER_OR_ADMIN,
+          "Rebuild a server with trusted image certificate ids (2.63)",
+          [("POST", "/servers/{server_id}/action (rebuild)")]),
     _rule(FLAVOR_UPDATE, base.ADMIN, "Update a flavor's description (2.55)",
           [("PUT", "/flavors/{flavor_id}")]),
     _rule(TAGS % "index", base.PROJECT_READER_OR_ADMIN, "List the tags of a server",

@@ -144,8 +144,9 @@ def test_create_bodies_valid_only_in_other_versions_are_400(stack):
         ("2.37", {**base, "networks": [{"uuid": "not-a-uuid"}]}, "uuid"),
         ("2.90", {**base, "networks": "none", "hostname": "h1", "max_count": 2},
          "single hostname"),
-        ("2.63", {**base, "networks": "none", "trusted_image_certificates": ["c1"]},
+        ("2.62", {**base, "networks": "none", "trusted_image_certificates": ["c1"]},
          "trusted_image_certificates"),
+        ("2.73", {**base, "networks": "none", "host": "host1"}, "host"),
     ]
     for version, server, word in cases:
         resp = call(stack, version, "POST", "/servers", {"server": server})

@@ -190,10 +190,10 @@ def test_keystone_without_a_validated_token_is_401_but_discovery_works(app):
     ({}, "2.1"),
     ({"OpenStack-API-Version": "compute 2.1"}, "2.1"),
     ({"OpenStack-API-Version": "compute 2.47"}, "2.47"),
-    ({"OpenStack-API-Version": "compute latest"}, "2.100"),
+    ({"OpenStack-API-Version": "compute latest"}, "2.104"),
     ({"OpenStack-API-Version": "identity 3, compute 2.1"}, "2.1"),
     ({"X-OpenStack-Nova-API-Version": "2.1"}, "2.1"),
-    ({"X-OpenStack-Nova-API-Version": "latest"}, "2.100"),
+    ({"X-OpenStack-Nova-API-Version": "latest"}, "2.104"),
 ])
 def test_supported_versions_are_served_as_asked(app, headers, version):
     resp = call(app, "GET", f"{V}/nope", headers=headers)
@@ -211,7 +211,7 @@ def test_supported_versions_are_served_as_asked(app, headers, version):
 def test_unsupported_version_is_406_with_headers(app, headers):
     resp = call(app, "GET", f"{V}/servers", headers=headers)
     message = fault(resp, "computeFault", 406)
-    assert message.endswith("is not supported by the API. Minimum is 2.1 and maximum is 2.100.")
+    assert message.endswith("is not supported by the API. Minimum is 2.1 and maximum is 2.104.")
     assert_compute_headers(resp)
 
 
@@ -242,7 +242,7 @@ def test_compute_versions_document(app, path):
     versions = {v["id"]: v for v in resp.json["versions"]}
     assert set(versions) == {"v2.0", "v2.1"}
     v21 = versions["v2.1"]
-    assert (v21["status"], v21["version"], v21["min_version"]) == ("CURRENT", "2.100", "2.1")
+    assert (v21["status"], v21["version"], v21["min_version"]) == ("CURRENT", "2.104", "2.1")
     assert v21["links"] == [{"rel": "self", "href": "http://localhost/compute/v2.1/"}]
     assert_compute_headers(resp)
 
@@ -252,7 +252,7 @@ def test_compute_v21_document(app, path):
     resp = call(app, "GET", path)
     assert resp.status_code == 200
     doc = resp.json["version"]
-    assert (doc["id"], doc["version"], doc["min_version"]) == ("v2.1", "2.100", "2.1")
+    assert (doc["id"], doc["version"], doc["min_version"]) == ("v2.1", "2.104", "2.1")
     assert doc["media-types"][0]["type"] == \
         "application/vnd.openstack.compute+json;version=2.1"
 

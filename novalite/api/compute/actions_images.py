@@ -25,6 +25,7 @@ from novalite.api import errors, validation
 from novalite.api.schemas import image_actions as schemas
 from novalite.compute import api_images
 from novalite.policies import image_actions as rules
+from novalite.policies import server_microversions as mvp
 
 Action = tuple[Callable[[Any, Any, Any], Any], Any, str]
 
@@ -148,6 +149,11 @@ class _Handlers:
                 setattr(instance, field, args[key])
         if "OS-DCF:diskConfig" in args:
             instance.auto_disk_config = args["OS-DCF:diskConfig"] == "AUTO"
+        if version.at_least("2.63") and "trusted_image_certificates" in args:
+            # NOTE: as Nova: null (or none given) unsets them, a list replaces them.
+            policy.authorize(ctx, mvp.TRUSTED_CERTS_REBUILD, servers_api.target_of(instance))
+            instance.system_metadata = servers_api.trusted_certs_metadata(
+                dict(instance.system_metadata or {}), args["trusted_image_certificates"])
         try:
             self.compute_api.rebuild(ctx, instance, args["imageRef"], password, **kwargs)
         except exception.Invalid as e:

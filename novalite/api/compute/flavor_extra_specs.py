@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 from novalite import exception, policy
-from novalite.api import errors, validation, wsgi
+from novalite.api import errors, extra_specs, validation, wsgi
 from novalite.api.compute.flavors import get_flavor
 from novalite.api.schemas import flavors as schemas
 from novalite.api.wsgi import Request
 from novalite.policies.flavors import EXTRA_SPECS
 
 
-def _as_strings(specs: dict) -> dict[str, str]:
-    """Numbers and booleans are stored as strings, as Nova's DictOfStrings."""
+def _as_strings(req: Request, specs: dict) -> dict[str, str]:
+    """Numbers and booleans are stored as strings, as Nova's DictOfStrings;
+    from 2.86 each key Nova knows must have a valid value (``extra_specs``)."""
     out = {}
+    validated = req.api_version.at_least("2.86")
     for key, value in specs.items():
         text = value if isinstance(value, str) else str(value)
         if len(text) > 255:
             raise errors.bad_request(f"Invalid input for field/attribute {key}. Value: "
                                      f"{value}. extra_specs value must be at most 255 "
                                      "characters long")
+        if validated:
+            extra_specs.validate(key, text)
         out[key] = text
     return out
 
@@ -36,7 +40,7 @@ class FlavorExtraSpecsController:
         """Add or change extra specs of a flavor (Nova 2.1 answers with the request's)."""
         ctx = req.context
         policy.authorize(ctx, EXTRA_SPECS % "create", {})
-        specs = _as_strings(body["extra_specs"])
+        specs = _as_strings(req, body["extra_specs"])
         get_flavor(ctx, flavor_id).save_extra_specs(to_add=specs)
         return body
 
@@ -56,9 +60,10 @@ class FlavorExtraSpecsController:
         """Set one extra spec of a flavor (the body names the key of the URL)."""
         ctx = req.context
         policy.authorize(ctx, EXTRA_SPECS % "update", {})
+        # NOTE: the values first, as Nova's.
+        specs = _as_strings(req, body)
         if id not in body:
             raise errors.bad_request("Request body and URI mismatch")
-        specs = _as_strings(body)
         get_flavor(ctx, flavor_id).save_extra_specs(to_add=specs)
         return body
 

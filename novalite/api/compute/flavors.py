@@ -80,9 +80,11 @@ class FlavorsController:
         ctx = req.context
         params = req.query
         limit, marker = common.limit_and_marker(req.GET)
+        filters = _filters(req.GET, ctx.is_admin, ctx.project_id)
+        _check_v2102(req, filters)
         try:
             flavors = list(FlavorList.get_all(
-                ctx, _filters(req.GET, ctx.is_admin, ctx.project_id), limit=limit,
+                ctx, filters, limit=limit,
                 marker=marker, sort_key=params.get("sort_key", "flavorid"),
                 sort_dir=params.get("sort_dir", "asc")))
         except exception.MarkerNotFound:
@@ -93,6 +95,35 @@ class FlavorsController:
             body["flavors_links"] = [req.links.next_link(path, req.GET.items(),
                                                          flavors[-1].flavorid)]
         return body
+
+
+def _check_v2102(req: Request, filters: dict) -> None:
+    """2.102: the ``name`` filter (a regular expression, as Nova's), and no
+    rxtx_factor sort key. From 2.75 to 2.101 ``name`` is an unknown
+    parameter (400); before it is ignored (Nova's schema strips it)."""
+    version = req.api_version
+    if version.at_least("2.102"):
+        if req.GET.get("sort_key") == "rxtx_factor":
+            raise validation.query_error(
+                "sort_key", "rxtx_factor",
+                f"'rxtx_factor' is not one of {list(schemas.SORT_KEYS_V2102)}")
+        if "name" in req.GET:
+            filters["name"] = _name_regex(req.GET.getall("name")[-1])
+    elif version.at_least("2.75") and "name" in req.GET:
+        raise validation.query_error("name", req.GET.get("name"),
+                                     "Additional properties are not allowed ('name' was "
+                                     "unexpected)")
+
+
+def _name_regex(value: str) -> str:
+    import re
+
+    try:
+        re.compile(value)
+    except re.error as e:
+        raise validation.query_error("name", value, f"'{value}' is not a 'regex' ({e})") \
+            from None
+    return value
 
 
 def _options(req: Request) -> views.Options:

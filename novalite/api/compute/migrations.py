@@ -13,7 +13,7 @@ from typing import Any
 from oslo_utils import timeutils
 
 from novalite import policy
-from novalite.api import common, errors, microversions
+from novalite.api import common, errors, microversions, validation
 from novalite.api.compute.servers import target_of
 from novalite.api.views.common import naive_isotime
 from novalite.api.wsgi import Request
@@ -80,6 +80,8 @@ class MigrationsController:
     def __init__(self, compute_api: Any) -> None:
         self.compute_api = compute_api
 
+    @validation.strict_query("2.102", (*_FILTERS, "hidden", "limit", "marker", "changes-since",
+                                        "changes-before", "user_id", "project_id"))
     def index(self, req: Request) -> dict:
         """List migrations (admin), newest first."""
         context = req.context

@@ -66,6 +66,7 @@ class ServerGroupsController:
                          {"project_id": group.project_id, "user_id": group.user_id})
         return group
 
+    @validation.own_query_check
     def index(self, req: Request) -> dict:
         """The project's groups; every project's with ``all_projects`` (admins)."""
         ctx = req.context

@@ -12,6 +12,7 @@ import base64
 import binascii
 import datetime
 import ipaddress
+import json
 import posixpath
 import secrets
 from typing import Any
@@ -27,13 +28,17 @@ from novalite.api.schemas import server_responses as responses
 from novalite.api.schemas import servers as schemas
 from novalite.api.views import servers as views
 from novalite.api.wsgi import Request
+from novalite.conf import CONF
+from novalite.objects.request_spec import RequestSpec
 from novalite.objects.tag import TagList
 from novalite.policies import server_microversions as mvp
 from novalite.policies import servers as sp
 
 # NOTE: Nova tells a client about a bad flavorRef/imageRef on create with 400
 # (the request is wrong), not 404 (the server URL exists).
-_BAD_REFERENCE = (exception.FlavorNotFound, exception.ImageNotFound)
+# NOTE: HostNotFound: 2.74's host/hypervisor_hostname name no compute node
+# (Nova's ComputeHostNotFound, a 400 too).
+_BAD_REFERENCE = (exception.FlavorNotFound, exception.ImageNotFound, exception.HostNotFound)
 
 MAX_USER_DATA_LENGTH = 65535
 
@@ -64,12 +69,14 @@ class ServersController:
     # -- read ------------------------------------------------------------------
 
     @validation.query_schema(queries.list_query, validate=False)
+    @validation.own_query_check
     @validation.response_schema(responses.index_response)
     def index(self, req: Request) -> dict:
         policy.authorize(req.context, sp.SERVERS % "index")
         return self._list(req, detailed=False)
 
     @validation.query_schema(queries.list_query, validate=False)
+    @validation.own_query_check
     @validation.response_schema(responses.detail_response)
     def detail(self, req: Request) -> dict:
         policy.authorize(req.context, sp.SERVERS % "detail")
@@ -153,7 +160,11 @@ class ServersController:
                 injected_files=_personality(ctx, server.get("personality")),
                 requested_networks=_networks(server.get("networks")),
                 disk_config=server.get("OS-DCF:diskConfig", "MANUAL"),
-                scheduler_hints=scheduler_hints.parse(body))
+                scheduler_hints=scheduler_hints.parse(body),
+                requested_host=server.get("host"),
+                requested_hypervisor_hostname=server.get("hypervisor_hostname"),
+                system_metadata=trusted_certs_metadata(
+                    {}, server.get("trusted_image_certificates")))
         except _BAD_REFERENCE as e:
             raise errors.bad_request(e.format_message()) from None
         _record_create_extras(instances, server)
@@ -187,6 +198,8 @@ class ServersController:
             instance.display_description = changes["description"]
         if "hostname" in changes:
             instance.hostname = changes["hostname"]
+        if "pinned_availability_zone" in changes:
+            _repin(ctx, instance, changes["pinned_availability_zone"])
         instance.save()
         return {"server": views.updated(instance, req.links, show_extended(ctx),
                                         views.addresses_of([instance]),
@@ -549,18 +562,62 @@ def host_statuses(ctx: Any, instances: list[Any]) -> dict[str, str]:
     return out
 
 
+# NOTE: where the 2.63 trusted image certificate ids live (Nova keeps them in
+# instance_extra.trusted_certs): a JSON list in system_metadata.
+TRUSTED_CERTS_KEY = "trusted_image_certificates"
+
+
+def trusted_certs_metadata(system_metadata: dict, certs: list[str] | None) -> dict:
+    """``system_metadata`` with the ids recorded, or removed for none."""
+    out = dict(system_metadata)
+    if certs:
+        out[TRUSTED_CERTS_KEY] = json.dumps(list(certs))
+    else:
+        out.pop(TRUSTED_CERTS_KEY, None)
+    return out
+
+
+def _repin(ctx: Any, instance: Any, requested: str | None) -> None:
+    """2.104: unpin (null) or pin the server to the zone it is in, as Nova's
+    update: 409 to pin to another zone, or to change one pinned zone into
+    another without unpinning first; the same value again changes nothing."""
+    try:
+        spec = RequestSpec.get_by_instance_uuid(ctx, instance.uuid)
+    except exception.RequestSpecNotFound:
+        raise errors.HTTPError(409, f"Server {instance.uuid} has no request spec to "
+                                    "pin or unpin.") from None
+    pinned = spec.availability_zone
+    if requested is None:
+        if pinned is not None:
+            spec.availability_zone = None
+            spec.save()
+        return
+    if pinned is not None:
+        if requested != pinned:
+            raise errors.HTTPError(409, "Cannot change pinned availability zone directly. "
+                                        "Unpin first by setting pinned_availability_zone "
+                                        "to null.")
+        return
+    current = instance.availability_zone or (
+        CONF.default_availability_zone if instance.host else "")
+    if requested != current:
+        raise errors.HTTPError(409, f"Server can only be pinned to its current availability "
+                                    f"zone '{current}', but '{requested}' was requested.")
+    spec.availability_zone = requested
+    spec.save()
+
+
 def _check_unsupported_create(ctx: Any, server: dict) -> None:
     """What a later version's create accepts but novalite cannot do yet,
     refused before anything is made."""
     if server.get("trusted_image_certificates"):
-        raise errors.bad_request(
-            "Image signature certificate validation is not enabled: novalite does not "
-            "verify image signatures, so trusted_image_certificates cannot be honoured.")
+        # NOTE: 2.63: recorded and shown (trusted_certs_metadata); with
+        # [glance] verify_glance_signatures off, Nova's default and the only
+        # mode novalite has, they do not change the boot.
+        policy.authorize(ctx, mvp.TRUSTED_CERTS_CREATE, {"project_id": ctx.project_id})
     if server.get("host") or server.get("hypervisor_hostname"):
+        # NOTE: 2.74 (admins by default); the compute API places the server there.
         policy.authorize(ctx, mvp.REQUESTED_DESTINATION, {"project_id": ctx.project_id})
-        raise errors.bad_request(
-            "Requesting a destination host or hypervisor_hostname is not supported yet "
-            "by novalite (issue 12).")
 
 
 def _record_create_extras(instances: list[Any], server: dict) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from oslo_utils import timeutils
 
 from novalite import policy
-from novalite.api import common, errors, microversions
+from novalite.api import common, errors, microversions, validation
 from novalite.api.wsgi import Request
 from novalite.objects.instance import Instance, InstanceList
 from novalite.policies.simple_tenant_usage import USAGE
@@ -157,6 +157,7 @@ class SimpleTenantUsageController:
             links[link_key] = [req.links.next_link(path, req.GET.items(), instances[-1].uuid)]
         return summaries(instances, start, end, detailed), links
 
+    @validation.own_query_check
     def index(self, req: Request) -> dict:
         """Every project's usage (admins); per server with ``detailed=1``."""
         policy.authorize(req.context, USAGE % "list", {})
@@ -164,6 +165,7 @@ class SimpleTenantUsageController:
         usages, links = self._usages(req, None, detailed, "tenant_usages_links")
         return {"tenant_usages": usages, **links}
 
+    @validation.own_query_check
     def show(self, req: Request, id: str) -> dict:
         """One project's usage, per server (``{}`` when it used nothing)."""
         policy.authorize(req.context, USAGE % "show", {"project_id": id})

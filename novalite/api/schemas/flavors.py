@@ -65,7 +65,12 @@ list_query: dict[str, dict] = {
     "sort_dir": {"type": "string", "enum": ["asc", "desc"]},
     "limit": {"type": "integer", "minimum": 0},
     "marker": {"type": "string"},
+    # NOTE: 2.102 (a regular expression searched in the name); refused as
+    # unknown from 2.75 to 2.101 and ignored before, as Nova strips it.
+    "name": {"type": "string"},
 }
+# NOTE: 2.102 drops rxtx_factor from the sort keys.
+SORT_KEYS_V2102 = tuple(k for k in FLAVOR_SORT_KEYS if k != "rxtx_factor")
 
 _LINK = {"type": "object", "properties": {"rel": {"type": "string"}, "href": {"type": "string"}},
          "required": ["rel", "href"], "additionalProperties": False}
@@ -86,6 +91,9 @@ _detail = _obj({
     "OS-FLV-DISABLED:disabled": {"type": "boolean"},
     "os-flavor-access:is_public": {"type": "boolean"},
     "rxtx_factor": {"type": "number"}, "links": _LINKS})
+# NOTE: neither is in the answers from 2.102.
+_detail["required"] = [k for k in _detail["required"]
+                       if k not in ("rxtx_factor", "OS-FLV-DISABLED:disabled")]
 
 
 def _list(item: dict) -> dict:
@@ -108,8 +116,11 @@ _description = {"type": ["string", "null"], "minLength": 0, "maxLength": 65535,
                 "format": "description"}
 create_v255 = copy.deepcopy(create)
 create_v255["properties"]["flavor"]["properties"]["description"] = _description
+# NOTE: 2.102: no rxtx_factor on create.
+create_v2102 = copy.deepcopy(create_v255)
+del create_v2102["properties"]["flavor"]["properties"]["rxtx_factor"]
 CREATE_VERSIONS: list[tuple[str, str | None, dict]] = [
-    ("2.1", "2.54", create), ("2.55", None, create_v255)]
+    ("2.1", "2.54", create), ("2.55", "2.101", create_v255), ("2.102", None, create_v2102)]
 update = {
     "type": "object",
     "properties": {"flavor": {"type": "object",

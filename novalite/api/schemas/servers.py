@@ -317,9 +317,16 @@ CREATE_VERSIONS: list[tuple[str, str | None, dict]] = [
 update_v219 = _derive(update, _v219)
 update_v290 = _derive(update_v219, _v290)
 update_v294 = _derive(update_v290, _v294)
+
+
+def _v2104(p: dict, _s: dict) -> None:
+    p["pinned_availability_zone"] = {**types.name, "type": ["string", "null"]}
+
+
+update_v2104 = _derive(update_v294, _v2104)
 UPDATE_VERSIONS: list[tuple[str, str | None, dict]] = [
     ("2.1", "2.18", update), ("2.19", "2.89", update_v219), ("2.90", "2.93", update_v290),
-    ("2.94", None, update_v294),
+    ("2.94", "2.103", update_v294), ("2.104", None, update_v2104),
 ]
 
 # -- /servers/{id}/tags (2.26) ----------------------------------------------------

@@ -1,6 +1,7 @@
 """Flavor views as Nova shows them at each microversion: ``description``
 from 2.55, ``extra_specs`` from 2.61 (for callers the extra specs index
-rule allows), ``swap`` 0 instead of "" from 2.75."""
+rule allows), ``swap`` 0 instead of "" from 2.75; no ``rxtx_factor`` and no
+``OS-FLV-DISABLED:disabled`` from 2.102."""
 
 from __future__ import annotations
 
@@ -44,6 +45,8 @@ def detail(flavor: Any, links: Links, options: Options = _DEFAULT) -> dict:
         "rxtx_factor": flavor.rxtx_factor,
         "links": links.resource("flavors", flavor.flavorid),
     }
+    if at("2.102"):
+        del out["OS-FLV-DISABLED:disabled"], out["rxtx_factor"]
     if at("2.55"):
         out["description"] = flavor.description
     if at("2.61") and options.extra_specs:

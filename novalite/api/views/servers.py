@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -288,7 +289,9 @@ def _versioned_fields(instance: Any, is_admin: bool, extras: Extras) -> dict:
     if at("2.26"):
         out["tags"] = list(extras.tags.get(instance.uuid, []))
     if at("2.63"):
-        out["trusted_image_certificates"] = None
+        # NOTE: the ids given at create or rebuild (a JSON list in system_metadata).
+        certs = _system_metadata(instance).get("trusted_image_certificates")
+        out["trusted_image_certificates"] = json.loads(certs) if certs else None
     spec = extras.specs.get(instance.uuid)
     if at("2.71") and extras.view != "detail":
         group = extras.groups.get(instance.uuid)
