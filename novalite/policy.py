@@ -26,9 +26,10 @@ from novalite.conf import CONF
 _ENFORCER: _Enforcer | None = None
 _LOCK = threading.Lock()
 
-# NOTE: Keystone's default role hierarchy (bootstrap makes admin imply
-# member and member imply reader).
-IMPLIED_ROLES = {"admin": ("member", "reader"), "member": ("reader",)}
+# NOTE: Keystone's default role hierarchy (since 2024.2 bootstrap makes admin
+# imply manager, manager imply member and member imply reader).
+IMPLIED_ROLES = {"admin": ("manager", "member", "reader"), "manager": ("member", "reader"),
+                 "member": ("reader",)}
 
 
 class _Enforcer(policy.Enforcer):

@@ -7,7 +7,8 @@ table is needed and tokens survive an API restart (``tokens``, ``fernet``);
 ``manager`` authenticates and scopes; ``catalog`` lists the endpoints a
 token advertises.
 
-Roles are fixed: ``admin`` implies ``member`` implies ``reader``.
+Roles are fixed, Keystone's defaults since 2024.2: ``admin`` implies
+``manager`` implies ``member`` implies ``reader``.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import uuid
 DEFAULT_DOMAIN_ID = "default"
 DEFAULT_DOMAIN_NAME = "Default"
 
-ROLES = ("admin", "member", "reader")
-_IMPLIES = {"admin": ("admin", "member", "reader"), "member": ("member", "reader"),
+ROLES = ("admin", "manager", "member", "reader")
+_IMPLIES = {"admin": ("admin", "manager", "member", "reader"),
+            "manager": ("manager", "member", "reader"), "member": ("member", "reader"),
             "reader": ("reader",)}
 # NOTE: stable ids, the same in every deployment, so a role's id never
 # needs a table: uuid5 of the name in a novalite namespace.

@@ -1,5 +1,6 @@
-"""Base rules, as Nova's 2023 defaults: project readers read, project
-members act, admins do anything anywhere."""
+"""Base rules, as Nova's 2025 defaults: project readers read, project
+members act, project managers also move their project's servers (without
+choosing a host), admins do anything anywhere."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ PROJECT_MEMBER = "rule:project_member_api"
 PROJECT_READER = "rule:project_reader_api"
 PROJECT_MEMBER_OR_ADMIN = "rule:project_member_or_admin"
 PROJECT_READER_OR_ADMIN = "rule:project_reader_or_admin"
+PROJECT_MANAGER_OR_ADMIN = "rule:project_manager_or_admin"
 ADMIN_API = "rule:admin_api"
 
 # NOTE: every compute API rule applies to project-scoped tokens, as Nova's.
@@ -25,6 +27,12 @@ rules = [
     policy.RuleDefault("project_reader_api", "role:reader and project_id:%(project_id)s",
                        "Default rule for project-level read-only APIs (readers of the "
                        "resource's project)."),
+    policy.RuleDefault("project_manager_api", "role:manager and project_id:%(project_id)s",
+                       "Default rule for project-level manager APIs (managers of the "
+                       "resource's project)."),
+    policy.RuleDefault("project_manager_or_admin", "rule:project_manager_api or "
+                       "rule:context_is_admin",
+                       "Default rule for project manager or admin APIs."),
     policy.RuleDefault("project_member_or_admin", "rule:project_member_api or "
                        "rule:context_is_admin",
                        "Default rule for project member or admin APIs."),

@@ -52,7 +52,7 @@ def test_token_issue_validate_and_revoke(stack):
     assert body["user"]["domain"] == {"id": "default", "name": "Default"}
     assert body["user"]["password_expires_at"] is None
     assert body["project"]["name"] == "admin"
-    assert [r["name"] for r in body["roles"]] == ["admin", "member", "reader"]
+    assert [r["name"] for r in body["roles"]] == ["admin", "manager", "member", "reader"]
     assert body["expires_at"] > body["issued_at"] and body["expires_at"].endswith("Z")
     catalog = {svc["type"]: svc for svc in body["catalog"]}
     assert set(catalog) >= {"compute", "image", "identity"}
@@ -210,7 +210,7 @@ def test_lookups_admin_sees_all_others_see_themselves(stack):
     missing = _get(stack, stack.session, "/identity/v3/projects/nope")
     assert missing.status_code == 404 and "nope" in missing.json()["error"]["message"]
     roles = _get(stack, s, "/identity/v3/roles").json()["roles"]
-    assert [r["name"] for r in roles] == ["admin", "member", "reader"]
+    assert [r["name"] for r in roles] == ["admin", "manager", "member", "reader"]
     domain = _get(stack, s, "/identity/v3/domains/default").json()["domain"]
     assert (domain["id"], domain["name"]) == ("default", "Default")
 

@@ -254,3 +254,50 @@ def test_a_compute_restart_treats_each_interrupted_task_as_nova(stack):
     assert stack.server(left["rescuing"])["OS-EXT-STS:task_state"] is None
     assert act(stack, left["rescuing"], {"rescue": None}).status_code == 200
     stack.wait_status(left["rescuing"], "RESCUE")
+
+
+# -- 6. Keystone's manager role and Nova 2025's project manager defaults -----------
+
+
+def test_a_project_manager_moves_its_servers_without_choosing_the_host(make_stack):
+    s = make_stack(computes=[("hosta", "fake.FakeDriver"), ("hostb", "fake.FakeDriver")],
+                   auth="novalite")
+    user = s.make_user("the-manager", "managed", role="manager")
+    manager = s.login("the-manager", user["password"], "managed")
+    token = s.token("the-manager", user["password"], "managed").json()["token"]
+    assert [r["name"] for r in token["roles"]] == ["manager", "member", "reader"]
+    # a manager is a member too: it boots
+    resp = s.compute("POST", "/servers", {"server": {"name": "m", "flavorRef": "1",
+                                                     "imageRef": s.image_id}}, session=manager)
+    assert resp.status_code == 202, resp.text
+    sid = resp.json()["server"]["id"]
+    s.wait_status(sid, "ACTIVE")
+    # naming the host stays admin's (migrate:host, migrate_live:host)
+    for body, version in (({"migrate": {"host": "hostb"}}, "2.56"),
+                          ({"os-migrateLive": {"host": "hostb", "block_migration": "auto"}},
+                           "2.68")):
+        refused = s.compute("POST", f"/servers/{sid}/action", body, session=manager,
+                            headers=_v(version))
+        assert refused.status_code == 403, (body, refused.text)
+    # the scheduler's choice is the manager's to ask for
+    resp = s.compute("POST", f"/servers/{sid}/action", {"migrate": None}, session=manager)
+    assert resp.status_code == 202, resp.text
+    s.wait_status(sid, "VERIFY_RESIZE")
+    # its project's migrations, without the hosts; all projects' are admin's
+    assert s.compute("GET", "/os-migrations", session=manager).status_code == 403
+    mine = s.compute("GET", f"/os-migrations?project_id={user['project_id']}",
+                     session=manager)
+    assert mine.status_code == 200, mine.text
+    [migration] = mine.json()["migrations"]
+    assert migration["instance_uuid"] == sid and migration["status"] == "finished"
+    assert all(migration[k] is None for k in ("source_compute", "dest_compute",
+                                              "source_node", "dest_node", "dest_host"))
+    admin_view = s.compute("GET", "/os-migrations").json()["migrations"]
+    assert [m["source_compute"] for m in admin_view if m["instance_uuid"] == sid] != [None]
+    assert s.compute("POST", f"/servers/{sid}/action", {"confirmResize": None},
+                     session=manager).status_code == 204
+    # a member of the project is still refused a move
+    member = s.make_user("a-member", "managed")
+    msession = s.login("a-member", member["password"], "managed")
+    assert s.compute("POST", f"/servers/{sid}/action", {"migrate": None},
+                     session=msession).status_code == 403

@@ -131,7 +131,8 @@ def test_rotation_keeps_recent_tokens_until_their_key_is_dropped(state):
 
 
 def test_implied_roles():
-    assert effective_roles(["admin"]) == ["admin", "member", "reader"]
+    assert effective_roles(["admin"]) == ["admin", "manager", "member", "reader"]
+    assert effective_roles(["manager"]) == ["manager", "member", "reader"]
     assert effective_roles(["reader", "member"]) == ["member", "reader"]
     assert effective_roles([]) == []
 

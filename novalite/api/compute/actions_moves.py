@@ -123,6 +123,8 @@ def actions(compute_api: Any) -> dict[str, Action]:
         host = args.get("host")
         if force and host is None:
             raise errors.bad_request("Forced live migration needs a target host.")
+        if host is not None:
+            policy.authorize(req.context, mp.MIGRATE_LIVE_HOST, target_of(instance))
         block = args.get("block_migration")
         block_migration: Any = "auto" if block == "auto" else _bool(block)
         _host_bad_request(lambda: compute_api.live_migrate(

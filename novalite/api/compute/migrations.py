@@ -33,9 +33,15 @@ def _in_progress_live(m: mig.Migration) -> bool:
     return bool(m.migration_type == mig.LIVE_MIGRATION and m.status in mig.LIVE_IN_PROGRESS)
 
 
-def view(req: Request, m: mig.Migration) -> dict[str, Any]:
+_HOST_FIELDS = ("source_compute", "source_node", "dest_compute", "dest_node", "dest_host")
+
+
+def view(req: Request, m: mig.Migration, add_host: bool = True) -> dict[str, Any]:
     version = req.api_version
     out: dict[str, Any] = {k: m.get(k) for k in _FIELDS}
+    if not add_host:
+        # NOTE: as Nova: without os-migrations:index:host the hosts are null.
+        out.update(dict.fromkeys(_HOST_FIELDS))
     out["created_at"] = _time(m.created_at)
     out["updated_at"] = _time(m.updated_at)
     if version.at_least("2.23"):
@@ -50,9 +56,9 @@ def view(req: Request, m: mig.Migration) -> dict[str, Any]:
     return out
 
 
-def _server_view(req: Request, m: mig.Migration) -> dict[str, Any]:
+def _server_view(req: Request, m: mig.Migration, add_host: bool = True) -> dict[str, Any]:
     """Nova's server-migrations view (the progress counters are 0: novalite's
-    drivers do not report them)."""
+    drivers do not report them); the hosts null without the index:host rule."""
     out: dict[str, Any] = {
         "id": m.id, "server_uuid": m.instance_uuid, "source_compute": m.source_compute,
         "dest_compute": m.dest_compute, "source_node": m.source_node,
@@ -65,6 +71,8 @@ def _server_view(req: Request, m: mig.Migration) -> dict[str, Any]:
     if req.api_version.at_least("2.80"):
         out["user_id"] = m.user_id
         out["project_id"] = m.project_id
+    if not add_host:
+        out.update(dict.fromkeys(_HOST_FIELDS))
     return out
 
 
@@ -83,11 +91,19 @@ class MigrationsController:
     @validation.strict_query("2.102", (*_FILTERS, "hidden", "limit", "marker", "changes-since",
                                         "changes-before", "user_id", "project_id"))
     def index(self, req: Request) -> dict:
-        """List migrations (admin), newest first."""
+        """List migrations, newest first: a project manager its own
+        project's (``project_id`` must name it) without hosts, an admin any."""
         context = req.context
         policy.authorize(context, mp.MIGRATIONS_INDEX, {"project_id": context.project_id})
         version = req.api_version
         params = req.GET
+        # NOTE: as Nova 2025: all projects' or another project's migrations
+        # need index:all_projects (403), the hosts index:host (else null).
+        if params.get("project_id") != context.project_id:
+            policy.authorize(context, mp.MIGRATIONS_INDEX_ALL_PROJECTS,
+                             {"project_id": context.project_id})
+        add_host = policy.authorize(context, mp.MIGRATIONS_INDEX_HOST,
+                                    {"project_id": context.project_id}, do_raise=False)
         filters: dict[str, Any] = {k: params[k] for k in _FILTERS if params.get(k)}
         if not version.at_least("2.23"):
             filters.pop("migration_type", None)
@@ -103,12 +119,15 @@ class MigrationsController:
             for key in ("user_id", "project_id"):
                 if params.get(key):
                     filters[key] = params[key]
+        if params.get("project_id"):
+            filters["project_id"] = params["project_id"]
         try:
             migrations = self.compute_api.get_migrations(context, filters, limit=limit,
                                                          marker=marker)
         except mig.MigrationNotFound:
             raise common.marker_not_found(str(marker)) from None
-        body: dict[str, Any] = {"migrations": [view(req, m) for m in migrations]}
+        body: dict[str, Any] = {"migrations": [view(req, m, bool(add_host))
+                                               for m in migrations]}
         if limit is not None and len(migrations) == limit and migrations:
             body["migrations_links"] = [req.links.next_link(
                 "os-migrations", req.GET.items(), migrations[-1].uuid)]
@@ -123,9 +142,11 @@ class MigrationsController:
     def server_index(self, req: Request, server_id: str) -> dict:
         """A server's in-progress live migrations."""
         instance = self._instance(req, server_id, mp.SERVER_MIGRATIONS_INDEX)
+        add_host = policy.authorize(req.context, mp.SERVER_MIGRATIONS_INDEX_HOST,
+                                    target_of(instance), do_raise=False)
         migrations = self.compute_api.get_migrations_in_progress_by_instance(
             req.context, instance.uuid)
-        return {"migrations": [_server_view(req, m) for m in migrations]}
+        return {"migrations": [_server_view(req, m, bool(add_host)) for m in migrations]}
 
     @microversions.versioned("2.23")
     def server_show(self, req: Request, server_id: str, id: str) -> dict:
