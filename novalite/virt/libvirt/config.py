@@ -148,6 +148,11 @@ class LibvirtConfigGuestMetadata:
             _sub(root, f"{NS_PREFIX}:deployment", instancesPath=self.instances_path)
 
 
+# Nova's version.vendor_string() and product_string(), and its system family.
+SMBIOS_MANUFACTURER = "OpenStack Foundation"
+SMBIOS_PRODUCT = "OpenStack Nova"
+SMBIOS_FAMILY = "Virtual Machine"
+
 Device = (LibvirtConfigGuestDisk | LibvirtConfigGuestInterface | LibvirtConfigGuestSerial
           | LibvirtConfigGuestChannel)
 
@@ -176,6 +181,7 @@ class LibvirtConfigGuest:
         _sub(domain, "memory", str(self.memory_mib), unit="MiB")
         _sub(domain, "vcpu", str(self.vcpus))
         self._format_os(_sub(domain, "os"))
+        self._format_sysinfo(_sub(domain, "sysinfo", type="smbios"))
         self._format_features(_sub(domain, "features"))
         self._format_cpu(_sub(domain, "cpu"))
         _sub(domain, "clock", offset="utc")
@@ -206,6 +212,21 @@ class LibvirtConfigGuest:
         # NOTE: SeaBIOS prints to the serial console too, so even a guest
         # that never boots leaves a trace in console.log.
         _sub(os_el, "bios", useserial="yes")
+        _sub(os_el, "smbios", mode="sysinfo")
+
+    def _format_sysinfo(self, sysinfo: ET.Element) -> None:
+        """The guest's SMBIOS system table as Nova's libvirt driver writes it
+        (serial = the instance uuid, its default [libvirt] sysinfo_serial
+        'unique'): cloud-init's ds-identify reads product_name 'OpenStack Nova'
+        to look for the OpenStack metadata service when there is no config drive."""
+        from novalite import __version__
+
+        system = _sub(sysinfo, "system")
+        for name, value in (("manufacturer", SMBIOS_MANUFACTURER),
+                            ("product", SMBIOS_PRODUCT), ("version", __version__),
+                            ("serial", self.uuid), ("uuid", self.uuid),
+                            ("family", SMBIOS_FAMILY)):
+            _sub(system, "entry", value, name=name)
 
     def _format_features(self, features: ET.Element) -> None:
         _sub(features, "acpi")
