@@ -3,8 +3,10 @@
 host states, judged from the outside.
 
 The host is this machine's root namespace (so "the host reaches a floating IP"
-is the real thing): the external bridge holds the external subnet's gateway
-address, as the all-in-one's ``public`` network does. The external subnet is
+is the real thing), then once more a namespace standing in for a host (as the
+tests that put several hosts on one kernel run the data plane, ``host_netns``).
+The external bridge holds the external subnet's gateway address, as the
+all-in-one's ``public`` network does. The external subnet is
 DevStack's 172.24.4.0/24 when this host does not use it already, else the
 next free 172.24.N.0/24. Two tenant networks (bridges without addresses, the
 layer-2 side's job, stood in for here), one guest on each (a namespace with a
@@ -22,6 +24,7 @@ import ipaddress
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -147,12 +150,18 @@ def free_external_cidr() -> str:
 
 
 class Recorder(http.server.ThreadingHTTPServer):
-    """The stand-in metadata service: records what each request carried."""
+    """The stand-in metadata service: records what each request carried.
+    It listens on the host's loopback (in ``host_ns`` when the host is one)."""
 
     daemon_threads = True
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _RecordingHandler)
+    def __init__(self, host_ns: str | None) -> None:
+        super().__init__(("127.0.0.1", 0), _RecordingHandler, bind_and_activate=False)
+        if host_ns:
+            self.socket.close()
+            self.socket = l3.socket_in(host_ns, socket.AF_INET, socket.SOCK_STREAM)
+        self.server_bind()
+        self.server_activate()
         self.seen: list[dict[str, Any]] = []
 
     @property
@@ -206,7 +215,12 @@ class World:
     guests: dict[str, Guest]
     recorder: Recorder
     secret: str
+    host_ns: str | None = None
     procs: list[subprocess.Popen[str]] = field(default_factory=list)
+
+    @property
+    def host(self) -> l3.Host:
+        return l3.Host(self.host_ns)
 
     def state(self, *, fip: bool = False, router: bool = True, metadata: bool = True,
               secret: str | None = None) -> HostState:
@@ -226,8 +240,9 @@ class World:
                          metadata=meta)
 
     def apply(self, state: HostState) -> None:
-        l3.apply(state, prefix=self.prefix)
-        metadata_proxy.apply(state, prefix=self.prefix, state_dir=self.state_dir)
+        l3.apply(state, prefix=self.prefix, host_netns=self.host_ns)
+        metadata_proxy.apply(state, prefix=self.prefix, state_dir=self.state_dir,
+                             host_netns=self.host_ns)
 
     @property
     def router_ns(self) -> str:
@@ -242,11 +257,12 @@ class World:
         assert proc.stdout.readline().strip() == "ready", proc.stderr
 
 
-def _veth_into(ns: str, host_end: str, bridge: str, mac: str | None, cidr_address: str,
-               gateway: str | None) -> None:
+def _veth_into(host_ns: str | None, ns: str, host_end: str, bridge: str, mac: str | None,
+               cidr_address: str, gateway: str | None) -> None:
     must("ip", "netns", "add", ns)
-    must("ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth0", "netns", ns)
-    must("ip", "link", "set", "dev", host_end, "master", bridge, "up")
+    must(*in_ns(host_ns, "ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth0",
+                "netns", ns))
+    must(*in_ns(host_ns, "ip", "link", "set", "dev", host_end, "master", bridge, "up"))
     must("ip", "-n", ns, "link", "set", "lo", "up")
     if mac:
         must("ip", "-n", ns, "link", "set", "eth0", "address", mac)
@@ -260,7 +276,7 @@ def _mac(n: int) -> str:
     return f"fa:16:3e:{secrets.randbelow(256):02x}:{secrets.randbelow(256):02x}:{n:02x}"
 
 
-def _build(prefix: str, state_dir: str, recorder: Recorder) -> World:
+def _build(prefix: str, state_dir: str, recorder: Recorder, host_ns: str | None) -> World:
     cidr = ipaddress.ip_network(free_external_cidr())
     hosts = list(cidr.hosts())
     ext = Network(id=str(uuid.uuid4()), vni=1, mtu=1500, external=True,
@@ -283,24 +299,33 @@ def _build(prefix: str, state_dir: str, recorder: Recorder) -> World:
                  router_ip=str(hosts[9]), outside_ip=str(hosts[99]),
                  floating_ip=str(hosts[19]), outside=f"{prefix}out",
                  router_id=str(uuid.uuid4()), networks=nets, interfaces=ifaces,
-                 guests=guests, recorder=recorder, secret=secrets.token_hex(16))
+                 guests=guests, recorder=recorder, secret=secrets.token_hex(16),
+                 host_ns=host_ns)
 
 
 def _layer2(w: World) -> None:
     """What the layer-2 side would make: the tenant bridges, the guests and
     the outside namespace on their bridges."""
     for net in w.networks:
-        must("ip", "link", "add", names.bridge(w.prefix, net), "type", "bridge",
-             "stp_state", "0", "forward_delay", "0")
-        must("ip", "link", "set", "dev", names.bridge(w.prefix, net), "up")
+        must(*in_ns(w.host_ns, "ip", "link", "add", names.bridge(w.prefix, net), "type",
+                    "bridge", "stp_state", "0", "forward_delay", "0"))
+        must(*in_ns(w.host_ns, "ip", "link", "set", "dev", names.bridge(w.prefix, net), "up"))
     for key, g in w.guests.items():
         sub = g.network.subnets[0]
         plen = ipaddress.ip_network(sub.cidr).prefixlen
-        _veth_into(g.ns, f"{w.prefix}g{key}", names.bridge(w.prefix, g.network), g.mac,
+        _veth_into(w.host_ns, g.ns, f"{w.prefix}g{key}", names.bridge(w.prefix, g.network), g.mac,
                    f"{g.address}/{plen}", sub.gateway_ip)
     plen = ipaddress.ip_network(w.external.subnets[0].cidr).prefixlen
-    _veth_into(w.outside, f"{w.prefix}out", names.bridge(w.prefix, w.external), None,
+    _veth_into(w.host_ns, w.outside, f"{w.prefix}out", names.bridge(w.prefix, w.external), None,
                f"{w.outside_ip}/{plen}", None)
+
+
+def devices(host_ns: str | None, prefix: str) -> list[str]:
+    """This run's devices on the host's side."""
+    if host_ns and host_ns not in l3.namespaces():
+        return []
+    return [link["ifname"] for link in l3.Host(host_ns).links()
+            if link["ifname"].startswith(prefix)]
 
 
 def leftovers(prefix: str, state_dir: str) -> list[str]:
@@ -320,7 +345,8 @@ def _teardown(w: World | None, prefix: str, state_dir: str) -> list[str]:
         with contextlib.suppress(Exception):
             w.apply(w.state(router=False, metadata=False))
     metadata_proxy.stop_all(state_dir)
-    for ns in sorted(l3.namespaces()):
+    # NOTE: the host's namespace last: the others' veths end in it.
+    for ns in sorted(l3.namespaces(), key=lambda n: (n == f"{prefix}host", n)):
         if ns.startswith(prefix):
             r = run("ip", "netns", "delete", ns)
             if r.returncode:
@@ -332,17 +358,24 @@ def _teardown(w: World | None, prefix: str, state_dir: str) -> list[str]:
     return problems + leftovers(prefix, state_dir)
 
 
-@pytest.fixture(scope="module")
-def world() -> Iterator[World]:
+@pytest.fixture(scope="module", params=["root", "host-netns"])
+def world(request: pytest.FixtureRequest) -> Iterator[World]:
+    """The host is the root namespace, or (as the tests that stand several
+    hosts up on one kernel) a namespace of its own."""
     prefix = "t" + secrets.token_hex(3)[:5]
     state_dir = tempfile.mkdtemp(prefix="novalite-l3-")
-    recorder = Recorder()
-    threading.Thread(target=recorder.serve_forever, daemon=True).start()
+    host_ns = f"{prefix}host" if request.param == "host-netns" else None
+    recorder: Recorder | None = None
     w: World | None = None
     try:
-        w = _build(prefix, state_dir, recorder)
+        if host_ns:
+            must("ip", "netns", "add", host_ns)
+            must("ip", "-n", host_ns, "link", "set", "lo", "up")
+        recorder = Recorder(host_ns)
+        threading.Thread(target=recorder.serve_forever, daemon=True).start()
+        w = _build(prefix, state_dir, recorder, host_ns)
         # The external bridge first (l3 makes it), then what L2 would make.
-        l3.apply(w.state(router=False, metadata=False), prefix=prefix)
+        l3.apply(w.state(router=False, metadata=False), prefix=prefix, host_netns=host_ns)
         _layer2(w)
         w.apply(w.state())
         for g in w.guests.values():
@@ -350,8 +383,9 @@ def world() -> Iterator[World]:
         w.serve(w.outside, w.outside_ip, ECHO_PORT, STREAM_PORT)
         yield w
     finally:
-        recorder.shutdown()
-        recorder.server_close()
+        if recorder is not None:
+            recorder.shutdown()
+            recorder.server_close()
         problems = _teardown(w, prefix, state_dir)
     assert not problems, "left behind: " + ", ".join(problems)
 
@@ -369,7 +403,8 @@ def test_floating_ip_answers_from_outside_and_from_the_host(world: World) -> Non
     # DNAT keeps the asker's address: the guest sees who connected.
     assert curl(world.outside, f"http://{world.floating_ip}:{ECHO_PORT}/") \
         == (0, world.outside_ip)
-    assert curl(None, f"http://{world.floating_ip}:{ECHO_PORT}/") == (0, world.host_ip)
+    assert curl(world.host_ns, f"http://{world.floating_ip}:{ECHO_PORT}/") \
+        == (0, world.host_ip)
     # 1:1: the guest's own connections leave from its floating IP, others' do not.
     assert curl(a.ns, f"http://{world.outside_ip}:{ECHO_PORT}/") == (0, world.floating_ip)
     assert curl(b.ns, f"http://{world.outside_ip}:{ECHO_PORT}/") == (0, world.router_ip)
@@ -420,7 +455,7 @@ def test_disassociating_closes_new_and_open_connections(world: World) -> None:
     rc, _ = curl(world.outside, f"http://{world.floating_ip}:{ECHO_PORT}/")
     assert rc != 0
     qg = l3.gateway_leg(world.router_id)
-    assert f"{world.floating_ip}/32" not in l3.Host().addresses(qg, world.router_ns)
+    assert f"{world.floating_ip}/32" not in world.host.addresses(qg, world.router_ns)
     ruleset = must(*in_ns(world.router_ns, "nft", "list", "ruleset"))
     assert world.floating_ip not in ruleset
     assert curl(world.guests["a"].ns, f"http://{world.outside_ip}:{ECHO_PORT}/") \
@@ -431,14 +466,13 @@ def _snapshot(w: World) -> dict[str, str]:
     """What the kernel holds for this run, with every id that a re-creation
     would change (ifindex, rule handles) and the proxies' pids."""
     keep = ("ifindex", "ifname", "master", "mtu", "address", "ifalias", "flags")
-    links = [{k: link.get(k) for k in keep} for link in l3.Host().links()
+    links = [{k: link.get(k) for k in keep} for link in w.host.links()
              if link["ifname"].startswith(w.prefix)]
     return {
         "host links": repr(links),
-        "host addresses": must("ip", "-j", "addr", "show", "dev",
-                               names.bridge(w.prefix, w.external)),
+        "host addresses": repr(w.host.addresses(names.bridge(w.prefix, w.external))),
         "router links": repr([{k: link.get(k) for k in keep}
-                              for link in l3.Host().links(w.router_ns)]),
+                              for link in w.host.links(w.router_ns)]),
         "router addresses": must("ip", "-n", w.router_ns, "-j", "addr", "show"),
         "router routes": must("ip", "-n", w.router_ns, "-j", "route", "show"),
         "router nft": must(*in_ns(w.router_ns, "nft", "-a", "list", "ruleset")),
@@ -530,14 +564,13 @@ def test_removing_the_router_leaves_nothing(world: World) -> None:
     assert world.router_ns in l3.namespaces()
     world.apply(world.state(router=False))
     assert world.router_ns not in l3.namespaces()
-    devices = os.listdir("/sys/class/net")
-    assert [d for d in devices if d.startswith((f"{world.prefix}rg", f"{world.prefix}ri"))] \
-        == []
+    assert [d for d in devices(world.host_ns, world.prefix)
+            if d.startswith((f"{world.prefix}rg", f"{world.prefix}ri"))] == []
     assert metadata_proxy.running(world.state_dir) == []
     # The guests lost their way out; the external bridge keeps the host's address.
     assert curl(world.guests["a"].ns, f"http://{world.outside_ip}:{ECHO_PORT}/")[0] != 0
     plen = ipaddress.ip_network(world.external.subnets[0].cidr).prefixlen
-    assert f"{world.host_ip}/{plen}" in l3.Host().addresses(
+    assert f"{world.host_ip}/{plen}" in world.host.addresses(
         names.bridge(world.prefix, world.external))
     # And back: the same state makes the same router again.
     world.apply(world.state(fip=True))
@@ -555,19 +588,20 @@ def test_metadata_proxy_in_a_dhcp_namespace(world: World) -> None:
     dhcp_ip = str(list(sub.hosts())[1])
     ns, inner = names.dhcp_namespace(world.prefix, net.id), names.dhcp_inner(net.id)
     must("ip", "netns", "add", ns)
-    must("ip", "link", "add", names.dhcp_host_end(world.prefix, net.id), "type", "veth",
-         "peer", "name", inner, "netns", ns)
-    must("ip", "link", "set", "dev", names.dhcp_host_end(world.prefix, net.id), "master",
-         names.bridge(world.prefix, net), "up")
+    host_end = names.dhcp_host_end(world.prefix, net.id)
+    must(*in_ns(world.host_ns, "ip", "link", "add", host_end, "type", "veth", "peer", "name",
+                inner, "netns", ns))
+    must(*in_ns(world.host_ns, "ip", "link", "set", "dev", host_end, "master",
+                names.bridge(world.prefix, net), "up"))
     must("ip", "-n", ns, "addr", "add", f"{dhcp_ip}/{sub.prefixlen}", "dev", inner)
     must("ip", "-n", ns, "link", "set", inner, "up")
     must("ip", "-n", b.ns, "route", "add", "169.254.169.254/32", "via", dhcp_ip)
     legs = {net.id: (ns, inner)}
     state = dataclasses.replace(world.state(router=False), dhcp_networks=(net.id,))
     try:
-        l3.apply(state, prefix=world.prefix)
+        l3.apply(state, prefix=world.prefix, host_netns=world.host_ns)
         metadata_proxy.apply(state, prefix=world.prefix, state_dir=world.state_dir,
-                             dhcp_legs=legs)
+                             host_netns=world.host_ns, dhcp_legs=legs)
         [proc] = metadata_proxy.running(world.state_dir)
         assert proc.listener == metadata_proxy.Listener(ns, inner, net.id)
         world.recorder.seen.clear()
@@ -577,9 +611,10 @@ def test_metadata_proxy_in_a_dhcp_namespace(world: World) -> None:
         assert _headers(seen, HDR_FORWARDED_FOR) == [b.address]
         # The network leaves DHCP here: its proxy and address go.
         metadata_proxy.apply(world.state(router=False), prefix=world.prefix,
-                             state_dir=world.state_dir, dhcp_legs=legs)
+                             state_dir=world.state_dir, host_netns=world.host_ns,
+                             dhcp_legs=legs)
         assert metadata_proxy.running(world.state_dir) == []
-        assert "169.254.169.254/32" not in l3.Host().addresses(inner, ns)
+        assert "169.254.169.254/32" not in world.host.addresses(inner, ns)
     finally:
         run("ip", "-n", b.ns, "route", "del", "169.254.169.254/32")
         run("ip", "netns", "delete", ns)

@@ -133,6 +133,10 @@ class Host:
             cmd = ("ip", "netns", "exec", self.netns, *cmd)
         return self._exec(*cmd, process_input=process_input)
 
+    def global_(self, *cmd: str) -> str:
+        """A command that acts on the whole kernel (``ip netns add/delete``)."""
+        return self._exec(*cmd)
+
     def run_in(self, namespace: str, *cmd: str, process_input: str | None = None) -> str:
         """A command inside a named namespace (e.g. a router's)."""
         return self._exec("ip", "netns", "exec", namespace, *cmd,
@@ -409,7 +413,10 @@ def _ensure_router(host: Host, state: HostState, prefix: str, router: Router) ->
     ns = router_namespace(prefix, router.id)
     if ns not in namespaces():
         LOG.info("Creating router %s (namespace %s)", router.id, ns)
-        host.run("ip", "netns", "add", ns)
+        # NOTE: namespaces are global: made and deleted from here, never under
+        # the host's ``ip netns exec`` (its private mount namespace would
+        # keep the bind mount that makes the name).
+        host.global_("ip", "netns", "add", ns)
         host.ip_in(ns, "link", "set", "dev", "lo", "up")
     if host.run_in(ns, "sysctl", "-n", "net.ipv4.ip_forward").strip() != "1":
         host.run_in(ns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
@@ -517,4 +524,4 @@ def remove_namespace(host: Host, ns: str) -> None:
     for link in host.links(ns):
         if link.get("ifname") != "lo":
             host.ip_in(ns, "link", "del", "dev", link["ifname"])
-    host.run("ip", "netns", "delete", ns)
+    host.global_("ip", "netns", "delete", ns)
