@@ -299,3 +299,201 @@ def test_failed_live_migration_leaves_the_guest_on_the_source(hosts: Hosts) -> N
     assert h.second.domains() == []
     with h.on("a") as drv_a:
         drv_a.destroy(CTXT, inst, [h.vif])
+
+
+# -- through the HTTP API: two compute services --------------------------------
+#
+# The control plane and compute A (root libvirtd) run in this process (the
+# real stack of tests/integration/realstack.py) on a RabbitMQ vhost of their
+# own; compute B is a novalite-compute process on the same vhost whose
+# libvirt is the namespace's (qemu+tcp://...), with its own instances path
+# and image cache. The guests boot before B starts, so they are on A.
+
+
+class TwoHosts:
+    def __init__(self, vhost: str, second: SecondLibvirtHost) -> None:
+        from tests.integration.realstack import RealStack
+        from tests.integration.test_networking import NetStack
+
+        self.second = second
+        self.ns = NetStack()
+        # NOTE: NetStack's own stack, on RabbitMQ (compute B is another process).
+        self.ns.rs = RealStack(label="lmig-api", overrides={
+            ("network", "default_network_name"): self.ns.net_name,
+            ("compute", "force_config_drive"): True,
+            (None, "transport_url"): vhost,
+        })
+        self.vhost = vhost
+        self.b_host = f"lmig-b-{uuidutils.generate_uuid()[:6]}"
+        self.b_base = ""
+        self.proc: Any = None
+
+    @property
+    def stack(self) -> Any:
+        return self.ns.rs.stack
+
+    def start(self) -> None:
+        self.ns.start()
+        self.second.extra_bridge(self.ns.bridge, self.ns.cidr, str(self.ns.net["gateway"]))
+
+    def start_b(self) -> None:
+        import tempfile
+
+        from tests.procs import Proc, write_conf
+
+        self.b_base = tempfile.mkdtemp(prefix="lmig-b-", dir="/var/lib/novalite-tests")
+        os.chmod(self.b_base, 0o755)
+        conf = write_conf(os.path.join(self.b_base, "compute.conf"), {
+            "DEFAULT": {"transport_url": self.vhost, "control_exchange": CONF.control_exchange,
+                        "host": self.b_host, "state_path": os.path.join(self.b_base, "state"),
+                        "compute_driver": "libvirt.LibvirtDriver", "report_interval": 1,
+                        "rpc_call_timeout": 30, "debug": "true", "auth_strategy": "noauth"},
+            "libvirt": {"connection_uri": self.second.uri,
+                        "instances_path": os.path.join(self.b_base, "instances"),
+                        "image_cache_path": os.path.join(self.b_base, "_base"),
+                        "instance_name_template": self.ns.rs.prefix + "%08x",
+                        "live_migration_inbound_addr": self.second.address,
+                        "shutdown_timeout": 30},
+            "image": {"api_url": f"{self.stack.base_url}/image"},
+            "network": {"default_network_name": self.ns.net_name},
+            "compute": {"force_config_drive": "true"},
+        })
+        self.proc = Proc(self.b_host, "novalite-compute", conf,
+                         os.path.join(self.b_base, "compute.log")).start()
+        self.proc.wait_log(f"is consuming compute, compute.{self.b_host}", timeout=90)
+
+        def up() -> bool:
+            resp = self.stack.compute("GET", "/os-services?binary=nova-compute")
+            return any(s["host"] == self.b_host and s["state"] == "up"
+                       for s in resp.json().get("services", []))
+        wait_until(up, 60, f"compute service {self.b_host} up")
+
+    def stop(self) -> list[str]:
+        problems = []
+        try:
+            problems += self.ns.rs.delete_all_servers()
+        except Exception as e:  # noqa: BLE001
+            problems.append(f"deleting the servers failed: {e!r}")
+        if self.proc is not None:
+            self.proc.stop()
+        problems += self.ns.stop()
+        if self.b_base:
+            import shutil
+
+            shutil.rmtree(self.b_base, ignore_errors=True)
+        return problems
+
+    def boot(self, name: str) -> tuple[str, str]:
+        server = self.ns.boot(name)
+        sid = server["id"]
+        active = self.stack.wait_status(sid, "ACTIVE", 180)
+        address = self.ns.address(active)
+        body = self.ns.wait_http(address, HTTP_TIMEOUT)
+        assert f"uuid={sid}" in body.splitlines(), body
+        dom = self.ns.domain(sid)
+        agent.wait_ready(dom, time.monotonic() + AGENT_TIMEOUT)
+        return sid, address
+
+    def migrate_live(self, sid: str, host: str | None) -> None:
+        resp = self.stack.compute(
+            "POST", f"/servers/{sid}/action",
+            {"os-migrateLive": {"host": host, "block_migration": "auto"}},
+            headers={"OpenStack-API-Version": "compute 2.30"})
+        assert resp.status_code == 202, f"{resp.status_code} {resp.text}"
+
+    def migrations(self, sid: str) -> list[dict]:
+        resp = self.stack.compute("GET", f"/os-migrations?instance_uuid={sid}",
+                                  headers={"OpenStack-API-Version": "compute 2.59"})
+        assert resp.status_code == 200, resp.text
+        return list(resp.json()["migrations"])
+
+
+@pytest.fixture(scope="module")
+def two_hosts() -> Iterator[TwoHosts]:
+    from tests.integration import services
+
+    with services.rabbitmq_vhost() as vhost:
+        second = SecondLibvirtHost(label="lmig-api")
+        t: TwoHosts | None = None
+        problems: list[str] = []
+        try:
+            second.start()
+            t = TwoHosts(vhost, second)
+            t.start()
+            yield t
+        finally:
+            if t is not None:
+                problems += t.stop()
+            problems += second.stop()
+        assert not problems, problems
+
+
+def _host_of(server: dict) -> str:
+    return str(server.get("OS-EXT-SRV-ATTR:host"))
+
+
+def test_os_migrate_live_through_the_api(two_hosts: TwoHosts) -> None:
+    t = two_hosts
+    sid, address = t.boot("lmig-api-ok")
+    # The second guest, for the failure below, also boots on A (B is not up yet).
+    sid2, _ = t.boot("lmig-api-fail")
+    t.start_b()
+    source = _host_of(t.stack.server(sid))
+    assert source == t.ns.rs.host
+    dom_a = t.ns.domain(sid)
+    before = _uptime(dom_a)
+
+    t.migrate_live(sid, t.b_host)
+    server = t.stack.wait_for(sid, lambda s: s["status"] == "ACTIVE" and _host_of(s) == t.b_host
+                              and s.get("OS-EXT-STS:task_state") is None, 300)
+    assert server["OS-EXT-STS:power_state"] == 1
+    migrations = t.migrations(sid)
+    assert [(m["migration_type"], m["status"], m["source_compute"], m["dest_compute"])
+            for m in migrations] == [("live-migration", "completed", source, t.b_host)]
+
+    root = libvirt_connection()
+    assert _domain(root, sid) is None
+    assert not os.path.exists(t.ns.rs.instance_dir(sid))
+    conn_b = t.second.connect()
+    try:
+        dom_b = _domain(conn_b, sid)
+        assert dom_b is not None and dom_b.isPersistent()
+        assert dom_b.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+        assert os.path.join(t.b_base, "instances", sid) in dom_b.XMLDesc(0)
+        agent.wait_ready(dom_b, time.monotonic() + AGENT_TIMEOUT)
+        after = _uptime(dom_b)
+        assert after > before, (before, after)
+
+        def http() -> str | None:
+            out = t.second.run_in_ns("curl", "-s", "--max-time", "2", f"http://{address}/")
+            return out.stdout if out.returncode == 0 and out.stdout else None
+        body = wait_until(http, HTTP_TIMEOUT, f"HTTP answer from {address} in the namespace",
+                          interval=1)
+        assert f"uuid={sid}" in str(body).splitlines()
+    finally:
+        conn_b.close()
+    events = t.stack.compute("GET", f"/servers/{sid}/os-instance-actions").json()
+    assert "live-migration" in [a["action"] for a in events["instanceActions"]]
+    # Host B deletes it: its domain and files go.
+    t.ns.rs.delete(sid, 120)
+    assert t.second.domains() == []
+    assert not os.path.exists(os.path.join(t.b_base, "instances", sid))
+
+    # The destination's libvirtd is gone: the second guest stays ACTIVE on A,
+    # running, its migration in error.
+    assert t.second.proc is not None
+    t.second.proc.terminate()
+    t.second.proc.wait(timeout=30)
+    before2 = _uptime(t.ns.domain(sid2))
+    t.migrate_live(sid2, t.b_host)
+
+    def failed() -> dict | None:
+        ms = t.migrations(sid2)
+        return ms[0] if ms and ms[0]["status"] in ("error", "failed") else None
+    migration = wait_until(failed, 180, "the failed live migration")
+    assert migration["status"] == "error"
+    server2 = t.stack.wait_for(sid2, lambda s: s.get("OS-EXT-STS:task_state") is None, 60)
+    assert server2["status"] == "ACTIVE" and _host_of(server2) == source
+    dom2 = _domain(root, sid2)
+    assert dom2 is not None and dom2.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+    assert _uptime(dom2) > before2
