@@ -107,7 +107,7 @@ class World:
 
     def apply(self, host_ns: str, state: HostState) -> None:
         agent.apply(state, prefix=self.prefix, state_dir=self.state_dir[host_ns],
-                    host_netns=host_ns, layer3=False)
+                    host_netns=host_ns)
 
     def guest(self, name: str, host_ns: str, port: Port, address: str | None) -> Guest:
         g = self.ns(name)
@@ -244,8 +244,9 @@ def echo(s: socket.socket) -> bool:
         return False
 
 
-def udp_arrives(src: Guest, dst: Guest, source_ip: str, port: int) -> bool:
-    """A datagram from ``src`` with source ``source_ip`` reaches ``dst``."""
+def udp_arrives(src: Guest, dst: Guest, source_ip: str, port: int, size: int = 5) -> bool:
+    """A datagram (``size`` bytes, never fragmented) from ``src`` with source
+    ``source_ip`` reaches ``dst``."""
     with in_netns(dst.ns):
         rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     with in_netns(src.ns):
@@ -254,10 +255,12 @@ def udp_arrives(src: Guest, dst: Guest, source_ip: str, port: int) -> bool:
         rx.bind(("0.0.0.0", port))
         rx.settimeout(TIMEOUT)
         tx.setsockopt(socket.SOL_IP, 19, 1)      # IP_TRANSPARENT: any source
+        tx.setsockopt(socket.SOL_IP, 10, 2)      # IP_MTU_DISCOVER = DO: no fragments
         tx.bind((source_ip, 0))
-        tx.sendto(b"hello", (dst.address, port))
+        payload = (b"hello" * (size // 5 + 1))[:size]
+        tx.sendto(payload, (dst.address, port))
         try:
-            return rx.recv(16) == b"hello"
+            return rx.recv(65536) == payload
         except OSError:
             return False
     finally:
@@ -281,7 +284,8 @@ def _port(net: Network, address: str, groups: tuple[str, ...], hostname: str = "
 def test_two_hosts(world: World) -> None:
     vni_a, vni_b = 5000 + secrets.randbelow(1000), 6000 + secrets.randbelow(1000)
     sub_a = Subnet(id=str(uuid.uuid4()), network_id="", cidr=CIDR, gateway_ip=GATEWAY,
-                   allocation_pools=(("10.50.0.2", "10.50.0.254"),))
+                   allocation_pools=(("10.50.0.2", "10.50.0.254"),),
+                   dns_nameservers=("192.0.2.53",))
     net_a = Network(id=str(uuid.uuid4()), vni=vni_a, mtu=MTU,
                     subnets=(replace(sub_a),))
     net_b = Network(id=str(uuid.uuid4()), vni=vni_b, mtu=MTU,
@@ -362,6 +366,7 @@ def test_two_hosts(world: World) -> None:
     assert lease is not None and lease["ip"] == "10.50.0.12", lease
     assert lease["router"] == GATEWAY and lease["mtu"] == str(MTU), lease
     assert lease["subnet"] == "255.255.255.0" and lease.get("hostname") == "guest-two", lease
+    assert lease.get("dns") == "192.0.2.53", lease
     words = lease["staticroutes"].split()
     routes = list(zip(words[::2], words[1::2], strict=True))
     assert ("169.254.169.254/32", DHCP_ADDRESS) in routes, lease
@@ -409,6 +414,9 @@ def test_two_hosts(world: World) -> None:
         finally:
             sh("ip", "-n", g1.ns, "link", "set", "dev", "eth0", "address", p1.mac)
         assert udp_arrives(g1, g2, g1.address, 7005)
+        # The network's MTU holds across the VXLAN (1500-byte underlay): a
+        # 1450-byte IP packet that may not be fragmented arrives whole.
+        assert udp_arrives(g1, g2, g1.address, 7006, size=MTU - 28)
         # A guest answering DHCP is dropped too (the server reply from g1).
         assert "udp sport 67 udp dport 68 drop" in world.nft(h1)
 

@@ -29,7 +29,7 @@ from oslo_log import log as logging
 from novalite import exception
 from novalite.network.dataplane import names
 from novalite.network.dataplane.kernel import Host
-from novalite.network.dataplane.state import HostState, Network
+from novalite.network.dataplane.state import HostState, Network, Port
 
 LOG = logging.getLogger(__name__)
 
@@ -68,6 +68,24 @@ def ensure(host: Host, state: HostState, prefix: str) -> None:
         link = links.get(port.devname)
         if link is not None:
             attach(host, link, names.bridge(prefix, pnet), pnet.mtu)
+
+
+def plug(port: Port, network: Network, *, prefix: str | None = None,
+         host_netns: str | None = None) -> None:
+    """Put a port's tap (libvirt made it) on its network's bridge with the
+    network's MTU: for the plug path, between two applies of the state."""
+    prefix = prefix or names.default_prefix()
+    host = Host(host_netns)
+    links = host.links()
+    bridge = names.bridge(prefix, network)
+    if bridge not in links:
+        raise exception.NetworkSetupError(
+            reason=f"port {port.id}: bridge {bridge} of network {network.id} is not on "
+                   "this host (the data plane has not applied a state with it)")
+    if port.devname not in links:
+        raise exception.NetworkSetupError(
+            reason=f"port {port.id}: no device {port.devname} on this host")
+    attach(host, links[port.devname], bridge, network.mtu)
 
 
 def attach(host: Host, link: dict[str, Any], bridge: str, mtu: int) -> None:
