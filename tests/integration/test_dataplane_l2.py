@@ -485,6 +485,14 @@ def test_two_hosts(world: World) -> None:
     assert names.dhcp_namespace(world.prefix, net_a.id) not in os.listdir("/run/netns")
     assert br_a not in world.links(h1) and vx_a not in world.links(h1)
     assert not os.path.exists(os.path.join(world.state_dir[h1], "dhcp", net_a.id))
+    # A DHCP server whose record (its state directory) was lost is still
+    # found by its marked veth and removed with its dnsmasq.
+    apply(group1, h1_ports=(p3,))
+    assert len(world.dnsmasqs()) == 1
+    shutil.rmtree(os.path.join(world.state_dir[h1], "dhcp", net_a.id))
+    apply(group1, h1_ports=(p3,), networks=(net_b,))
+    assert not world.dnsmasqs()
+    assert names.dhcp_namespace(world.prefix, net_a.id) not in os.listdir("/run/netns")
     apply(group1, h1_ports=(), networks=())
     for h in (h1, h2):
         assert world.ours(h) == [], world.ours(h)

@@ -40,6 +40,7 @@ the reconcile stops what is there and not in the state. DNS is off
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import json
@@ -360,6 +361,45 @@ def apply(host: Host, state: HostState, prefix: str, state_dir: str) -> None:
     known = sorted(os.listdir(top)) if os.path.isdir(top) else []
     for network_id in set(known) - {n.id for n in nets}:
         _remove(prefix, state_dir, network_id)
+    _remove_orphans(host, prefix, {n.id for n in nets})
+
+
+def _remove_orphans(host: Host, prefix: str, wanted: set[str]) -> None:
+    """DHCP namespaces of this deployment that its state directory does not
+    record (the directory was lost): one whose host end is a port of this
+    host's side, marked as ours, is removed with the processes inside it."""
+    head = prefix + "dhcp-"
+    candidates = [ns for ns in kernel.namespaces()
+                  if names.is_dhcp_namespace(prefix, ns) and ns[len(head):] not in wanted]
+    if not candidates:
+        return
+    links = host.links()
+    for ns in candidates:
+        outer = links.get(names.dhcp_host_end(prefix, ns[len(head):]))
+        if not outer or outer.get("ifalias") != names.owner_mark(prefix):
+            continue
+        LOG.info("Removing DHCP namespace %s (not in the state, no record of it)", ns)
+        for pid in _pids_in(ns):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        kernel.delete_namespace(ns)
+
+
+def _pids_in(namespace: str) -> list[int]:
+    """Processes whose network namespace is the named one."""
+    try:
+        inode = os.stat(os.path.join(kernel.NETNS_DIR, namespace)).st_ino
+    except FileNotFoundError:
+        return []
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.readlink(f"/proc/{entry}/ns/net") == f"net:[{inode}]":
+                    pids.append(int(entry))
+            except OSError:
+                continue
+    return pids
 
 
 def leases(state_dir: str, network_id: str) -> str:
