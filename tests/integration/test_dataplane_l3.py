@@ -619,3 +619,16 @@ def test_metadata_proxy_in_a_dhcp_namespace(world: World) -> None:
         run("ip", "-n", b.ns, "route", "del", "169.254.169.254/32")
         run("ip", "netns", "delete", ns)
         world.apply(world.state())
+
+
+def test_the_proxy_program_speaks_the_state_headers() -> None:
+    """The proxy program is standard library only, so it keeps its own copy
+    of the header names of the contract: they must be the same."""
+    from novalite.network.dataplane import metadata_proxy_server as server
+
+    assert (server.HDR_FORWARDED_FOR, server.HDR_NETWORK_ID, server.HDR_SIGNATURE) == (
+        HDR_FORWARDED_FOR, HDR_NETWORK_ID, HDR_SIGNATURE)
+    r = run(sys.executable, "-I", "-X", "importtime", server.__file__, "--help")
+    assert r.returncode == 0, r.stderr
+    imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines() if "|" in line}
+    assert not {m for m in imported if m.split(".")[0] in ("novalite", "oslo_log", "eventlet")}

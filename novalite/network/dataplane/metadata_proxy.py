@@ -14,20 +14,20 @@ header is dropped first: the service can trust what it gets.
 How it reaches the service from inside a namespace: the process runs in the
 HOST's namespace (so it connects to the service like any local client) and
 makes only its listening socket inside the router's (or DHCP) namespace:
-it enters that namespace with ``setns(2)``, creates the socket, binds it to
-the leg (``SO_BINDTODEVICE``, so two legs of one router each get their own
-listener on the same address and port and a request is attributed to the
-network it came in on) and returns to the host namespace before it starts
-serving. A socket stays in the namespace it was made in, so nothing else
+a short-lived thread enters that namespace with ``setns(2)`` and creates the
+socket, which is bound to the leg (``SO_BINDTODEVICE``, so two legs of one
+router each get their own listener on the same address and port and a
+request is attributed to the network it came in on). A socket stays in the namespace it was made in, so nothing else
 (no unix socket relay, no veth to the host) is needed. The leg holds
 ``169.254.169.254/32``; guests reach it through their gateway (or DHCP's
 classless route).
 
 Limits, so that no guest can freeze or flood it: a request must arrive whole
 (line, headers, body) within ``CLIENT_DEADLINE`` seconds or the connection is
-cut; headers are capped at ``MAX_HEAD`` bytes, bodies (POST of a password) at
-``MAX_BODY``; at most ``MAX_CONNECTIONS`` at once (more are closed at once);
-one request per connection; the service gets ``UPSTREAM_TIMEOUT`` seconds.
+cut; headers are capped at ``MAX_HEAD`` bytes (431), bodies (POST of a
+password) at ``MAX_BODY`` (413); at most ``MAX_CONNECTIONS`` at once (more are
+closed at once); GET, HEAD and POST only; one request per connection; the
+service gets ``UPSTREAM_TIMEOUT`` seconds (then 502).
 
 The secret reaches the process on its stdin (never its command line). The
 manager side (:func:`apply`) finds the proxies of this deployment from
@@ -35,305 +35,40 @@ manager side (:func:`apply`) finds the proxies of this deployment from
 those the state no longer wants or whose settings changed, and starts the
 missing ones; applying the same state twice changes nothing.
 
-Run as a program: ``python3 -m novalite.network.dataplane.metadata_proxy
---netns NS --device LEG --network-id ID --upstream URL --state-dir DIR``
-(secret on stdin; prints ``ready`` once it listens).
+The program itself is :mod:`metadata_proxy_server` (standard library only,
+run as a script: 23 MiB and 0.45 s to ready per proxy here, against 46 MiB and
+3.1 s through the package's oslo imports). This module is the manager.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
-import hmac
-import http.client
 import os
 import select
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
-import urllib.parse
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 from oslo_log import log as logging
 
 from novalite import exception
 from novalite.network.dataplane import l3
-from novalite.network.dataplane.state import (
-    HDR_FORWARDED_FOR,
-    HDR_NETWORK_ID,
-    HDR_SIGNATURE,
-    HostState,
-)
+from novalite.network.dataplane import metadata_proxy_server as server
+from novalite.network.dataplane.state import HostState
 
 LOG = logging.getLogger(__name__)
 
-MODULE = "novalite.network.dataplane.metadata_proxy"
-ADDRESS = l3.METADATA_ADDRESS
-PORT = 80
-CLIENT_DEADLINE = 10.0
-UPSTREAM_TIMEOUT = 30.0
-MAX_HEAD = 16 * 1024
-MAX_BODY = 64 * 1024
-MAX_RESPONSE = 16 * 1024 * 1024
-MAX_CONNECTIONS = 64
+SERVER = os.path.realpath(server.__file__)
+ADDRESS = server.ADDRESS
+PORT = server.PORT
+CLIENT_DEADLINE = server.CLIENT_DEADLINE
+MAX_HEAD = server.MAX_HEAD
+MAX_BODY = server.MAX_BODY
 READY_TIMEOUT = 15.0
-
-_SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
-# Hop-by-hop headers (RFC 9110 7.6.1) and what only the proxy may say.
-_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-        "trailer", "transfer-encoding", "upgrade", "proxy-connection", "host",
-        "content-length"}
-_IDENTITY = {"forwarded", "x-real-ip", "x-instance-id", "x-instance-id-signature",
-             "x-tenant-id", "x-neutron-network-id", "x-neutron-router-id"}
-
-
-def sign(secret: str, network_id: str, address: str) -> str:
-    """What the service checks: hex HMAC-SHA256(secret, "{network_id} {address}")."""
-    return hmac.new(secret.encode(), f"{network_id} {address}".encode(),
-                    hashlib.sha256).hexdigest()
-
-
-def _guest_header_kept(name: str) -> bool:
-    low = name.lower()
-    return not (low in _HOP or low in _IDENTITY or low.startswith(("x-forwarded-",
-                                                                    "x-novalite-"))
-                or low == HDR_FORWARDED_FOR.lower())
-
-
-# -- the proxy process ---------------------------------------------------------
-
-def listen_socket(netns: str | None, device: str, address: str, port: int) -> socket.socket:
-    """A listening TCP socket made inside ``netns`` (None: here), bound to
-    ``device``."""
-    sock = (l3.socket_in(netns, socket.AF_INET, socket.SOCK_STREAM) if netns
-            else socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, _SO_BINDTODEVICE, device.encode())
-        sock.bind((address, port))
-        sock.listen(MAX_CONNECTIONS)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-class _HeadTooLarge(Exception):
-    pass
-
-
-class _CappedReader:
-    """The connection's reader, refusing more than ``limit`` bytes of request
-    line and headers (the body is read with ``read`` and capped apart)."""
-
-    def __init__(self, raw: Any, limit: int) -> None:
-        self._raw, self._left = raw, limit
-
-    def readline(self, size: int = -1) -> bytes:
-        cap = self._left + 1 if size < 0 else min(size, self._left + 1)
-        line: bytes = self._raw.readline(cap)
-        self._left -= len(line)
-        if self._left < 0:
-            raise _HeadTooLarge()
-        return line
-
-    def read(self, size: int = -1) -> bytes:
-        return bytes(self._raw.read(size))
-
-    def close(self) -> None:
-        self._raw.close()
-
-
-@contextlib.contextmanager
-def _deadline(conn: socket.socket, seconds: float) -> Iterator[None]:
-    """Cut the connection if the block has not finished in ``seconds``
-    (a per-read timeout alone lets a client send one byte at a time)."""
-    def cut() -> None:
-        with contextlib.suppress(OSError):
-            conn.shutdown(socket.SHUT_RDWR)
-
-    timer = threading.Timer(seconds, cut)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
-
-
-class ProxyServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = MAX_CONNECTIONS
-
-    def __init__(self, sock: socket.socket, network_id: str, upstream: str,
-                 secret: str) -> None:
-        super().__init__(sock.getsockname(), _Handler, bind_and_activate=False)
-        self.socket.close()
-        self.socket = sock
-        self.network_id = network_id
-        self.upstream = urllib.parse.urlsplit(upstream)
-        if self.upstream.scheme not in ("http", "https") or not self.upstream.hostname:
-            raise ValueError(f"metadata service URL {upstream!r} is not http(s)://HOST[:PORT]")
-        self.secret = secret
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
-            self.shutdown_request(request)
-            return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()
-            raise
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        LOG.info("metadata proxy: request from %s failed: %s", client_address,
-                 sys.exc_info()[1])
-
-    def upstream_connection(self) -> http.client.HTTPConnection:
-        u = self.upstream
-        if u.scheme == "https":
-            return http.client.HTTPSConnection(u.hostname or "", u.port,
-                                               timeout=UPSTREAM_TIMEOUT)
-        return http.client.HTTPConnection(u.hostname or "", u.port, timeout=UPSTREAM_TIMEOUT)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: ProxyServer
-    protocol_version = "HTTP/1.0"
-    server_version = "novalite-metadata-proxy"
-    sys_version = ""
-    timeout = CLIENT_DEADLINE
-
-    def setup(self) -> None:
-        super().setup()
-        self.rfile = _CappedReader(self.rfile, MAX_HEAD)  # type: ignore[assignment]
-
-    def handle(self) -> None:
-        self.close_connection = True
-        try:
-            with _deadline(self.connection, CLIENT_DEADLINE):
-                if not self._read_request():
-                    return
-                body = self._read_body()
-            if body is None:
-                return
-            self._forward(body)
-        except _HeadTooLarge:
-            with contextlib.suppress(OSError):
-                self.send_error(431, "Request header fields too large")
-
-    def _read_request(self) -> bool:
-        self.raw_requestline = self.rfile.readline(MAX_HEAD + 1)
-        if not self.raw_requestline:
-            return False
-        if not self.parse_request():
-            return False
-        if self.command not in ("GET", "HEAD", "POST"):
-            self.send_error(405, f"{self.command} is not served here")
-            return False
-        if not self.path.startswith("/"):
-            self.send_error(400, "the request target must be a path")
-            return False
-        return True
-
-    def _read_body(self) -> bytes | None:
-        if "transfer-encoding" in {k.lower() for k in self.headers}:
-            self.send_error(411, "send a Content-Length")
-            return None
-        raw = self.headers.get("Content-Length")
-        if raw is None:
-            return b""
-        if not raw.strip().isdigit():
-            self.send_error(400, "bad Content-Length")
-            return None
-        length = int(raw)
-        if length > MAX_BODY:
-            self.send_error(413, f"a body is at most {MAX_BODY} bytes")
-            return None
-        body = self.rfile.read(length)
-        if len(body) != length:
-            return None
-        return body
-
-    def _forward(self, body: bytes) -> None:
-        server = self.server
-        address = str(self.client_address[0])
-        conn = server.upstream_connection()
-        try:
-            conn.putrequest(self.command, server.upstream.path.rstrip("/") + self.path,
-                            skip_accept_encoding=True)
-            for name, value in self.headers.items():
-                if _guest_header_kept(name):
-                    conn.putheader(name, value)
-            conn.putheader(HDR_FORWARDED_FOR, address)
-            conn.putheader(HDR_NETWORK_ID, server.network_id)
-            conn.putheader(HDR_SIGNATURE, sign(server.secret, server.network_id, address))
-            if body or self.command == "POST":
-                conn.putheader("Content-Length", str(len(body)))
-            conn.endheaders(body or None)
-            resp = conn.getresponse()
-            data = resp.read(MAX_RESPONSE + 1)
-            if len(data) > MAX_RESPONSE:
-                raise http.client.HTTPException("answer larger than "
-                                                f"{MAX_RESPONSE} bytes")
-            headers = resp.getheaders()
-        except (OSError, http.client.HTTPException) as e:
-            LOG.warning("metadata proxy: %s %s for %s on network %s: service failed: %s",
-                        self.command, self.path[:200], address, server.network_id, e)
-            self.send_error(502, "the metadata service did not answer")
-            return
-        finally:
-            conn.close()
-        with _deadline(self.connection, CLIENT_DEADLINE):
-            self.send_response(resp.status, resp.reason)
-            for name, value in headers:
-                if name.lower() not in _HOP | {"server", "date"}:
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        LOG.debug("metadata proxy %s: " + format, self.client_address[0], *args)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=MODULE, description=__doc__.split("\n")[0])
-    parser.add_argument("--netns", default=None)
-    parser.add_argument("--device", required=True)
-    parser.add_argument("--network-id", required=True)
-    parser.add_argument("--listen", default=f"{ADDRESS}:{PORT}")
-    parser.add_argument("--upstream", required=True)
-    # Identify the process to its manager (see _running); unused here.
-    parser.add_argument("--state-dir", required=True)
-    parser.add_argument("--fingerprint", default="")
-    args = parser.parse_args(argv)
-    secret = sys.stdin.readline().rstrip("\n")
-    host, _, port = args.listen.rpartition(":")
-    sock = listen_socket(args.netns, args.device, host, int(port))
-    server = ProxyServer(sock, args.network_id, args.upstream, secret)
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    print("ready", flush=True)
-    with open(os.devnull, "w") as null:
-        os.dup2(null.fileno(), 1)
-    server.serve_forever()
-    return 0
+sign = server.sign
 
 
 # -- the manager (the agent's side) ------------------------------------------------
@@ -412,10 +147,13 @@ def running(state_dir: str) -> list[_Running]:
         if not entry.isdigit():
             continue
         argv = _cmdline(int(entry))
-        if MODULE not in argv:
+        # NOTE: by the program's name, not its path: a proxy started from
+        # an earlier install of the package is still found (and replaced).
+        at = next((i for i, a in enumerate(argv[:4])
+                   if os.path.basename(a) == os.path.basename(SERVER)), None)
+        if at is None:
             continue
-        opts = dict(zip(argv[argv.index(MODULE) + 1::2], argv[argv.index(MODULE) + 2::2],
-                        strict=False))
+        opts = dict(zip(argv[at + 1::2], argv[at + 2::2], strict=False))
         if opts.get("--state-dir") != state_dir or not _alive(int(entry)):
             continue
         found.append(_Running(int(entry), Listener(opts.get("--netns", ""),
@@ -445,7 +183,7 @@ def _start(listener: Listener, service_url: str, secret: str, state_dir: str,
            host_netns: str | None) -> None:
     LOG.info("Starting metadata proxy on %s/%s for network %s", listener.namespace,
              listener.device, listener.network_id)
-    cmd = [sys.executable, "-m", MODULE, "--netns", listener.namespace,
+    cmd = [sys.executable, "-I", SERVER, "--netns", listener.namespace,
            "--device", listener.device, "--network-id", listener.network_id,
            "--listen", f"{ADDRESS}:{PORT}", "--upstream", service_url,
            "--state-dir", os.path.realpath(state_dir),
@@ -522,7 +260,3 @@ def stop_all(state_dir: str) -> None:
     """Every proxy of the deployment of ``state_dir`` (its namespaces may be gone)."""
     for proc in running(state_dir):
         _stop(proc)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
