@@ -997,8 +997,8 @@ class LibvirtDriver(driver.ComputeDriver):
                     f"instance {instance.uuid} is rescued or in the middle of a resize"))
             xml = guest.domain.XMLDesc(libvirt.VIR_DOMAIN_XML_MIGRATABLE)
             dest_xml, disks = _destination_xml(
-                xml, {inst_dir: str(migrate_data["instance_dir"]),
-                      deployment_path(): str(migrate_data["instances_path"])})
+                xml, (inst_dir, str(migrate_data["instance_dir"])),
+                (deployment_path(), str(migrate_data["instances_path"])))
             params: dict[str, Any] = {
                 libvirt.VIR_MIGRATE_PARAM_URI: str(migrate_data["migrate_uri"]),
                 libvirt.VIR_MIGRATE_PARAM_DEST_XML: dest_xml,
@@ -1182,18 +1182,20 @@ def _uri_host(addr: str) -> str:
     return f"[{addr}]" if ":" in addr else addr
 
 
-def _destination_xml(xml: str, paths: dict[str, str]) -> tuple[str, list[str]]:
+def _destination_xml(xml: str, inst_dirs: tuple[str, str],
+                     deployments: tuple[str, str]) -> tuple[str, list[str]]:
     """The source's migratable domain XML with every path under the
-    source's instance directory (disks, kernel, ramdisk, console log) and
-    the deployment mark naming the destination's; and the target devices of
-    the writable disks (the ones QEMU copies)."""
+    source's instance directory (disks, kernel, ramdisk, console log) under
+    the destination's, and the deployment mark (exactly the source's
+    instances path) the destination's; and the target devices of the
+    writable disks (the ones QEMU copies)."""
     root = ET.fromstring(xml)
+    old_dir, new_dir = inst_dirs
 
     def moved(value: str) -> str:
-        for old, new in paths.items():
-            if value == old or value.startswith(old + "/"):
-                return new + value[len(old):]
-        return value
+        if value == old_dir or value.startswith(old_dir + "/"):
+            return new_dir + value[len(old_dir):]
+        return deployments[1] if value == deployments[0] else value
 
     for elem in root.iter():
         for key, value in elem.attrib.items():
