@@ -632,3 +632,22 @@ def test_the_proxy_program_speaks_the_state_headers() -> None:
     assert r.returncode == 0, r.stderr
     imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines() if "|" in line}
     assert not {m for m in imported if m.split(".")[0] in ("novalite", "oslo_log", "eventlet")}
+
+
+def test_a_new_floating_ip_is_announced(world: World) -> None:
+    """A neighbour that cached another MAC for the address (the floating IP
+    was on another router) takes the router's at once: gratuitous ARP."""
+    world.apply(world.state(fip=False))
+    bogus = "02:00:00:00:00:01"
+    must("ip", "-n", world.outside, "neigh", "replace", world.floating_ip, "lladdr", bogus,
+         "dev", "eth0", "nud", "stale")
+    world.apply(world.state(fip=True))
+    want = l3.gateway_mac(world.router_id)
+    seen = ""
+    for _ in range(50):
+        out = must("ip", "-n", world.outside, "neigh", "show", world.floating_ip)
+        seen = out.split("lladdr")[1].split()[0] if "lladdr" in out else out
+        if seen != bogus:
+            break
+        time.sleep(0.1)
+    assert seen == want

@@ -44,14 +44,12 @@ state twice changes nothing in the kernel.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import ipaddress
 import json
 import os
 import re
 import socket
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +59,9 @@ from oslo_log import log as logging
 
 from novalite import exception
 from novalite.network.dataplane import names
+
+# NOTE: the proxy program's helper, standard library only (see its module).
+from novalite.network.dataplane.metadata_proxy_server import socket_in
 from novalite.network.dataplane.state import (
     HostState,
     Network,
@@ -174,42 +175,6 @@ def namespaces() -> set[str]:
         return set(os.listdir(NETNS_DIR))
     except FileNotFoundError:
         return set()
-
-
-_CLONE_NEWNET = 0x40000000
-
-
-def _setns(fd: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(fd, _CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"setns: {os.strerror(err)}")
-
-
-def socket_in(namespace: str, family: int, kind: int, proto: int = 0) -> socket.socket:
-    """A socket made inside a named namespace: it stays there, whatever
-    namespace the process is in (made by a short-lived thread that enters
-    the namespace, so no other thread ever changes namespace)."""
-    made: list[socket.socket] = []
-    failed: list[BaseException] = []
-
-    def make() -> None:
-        try:
-            fd = os.open(os.path.join(NETNS_DIR, namespace), os.O_RDONLY)
-            try:
-                _setns(fd)
-            finally:
-                os.close(fd)
-            made.append(socket.socket(family, kind, proto))
-        except BaseException as e:
-            failed.append(e)
-
-    worker = threading.Thread(target=make, name=f"netns-{namespace}")
-    worker.start()
-    worker.join()
-    if failed:
-        raise failed[0]
-    return made[0]
 
 
 def announce(namespace: str, device: str, mac: str, addresses: Iterable[str]) -> None:
