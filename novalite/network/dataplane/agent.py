@@ -28,6 +28,7 @@ import typing
 from collections.abc import Sequence
 from typing import Any
 
+from oslo_concurrency import lockutils
 from oslo_log import log as logging
 
 from novalite.network.dataplane import dhcp, l2, names, secgroups, state
@@ -50,6 +51,14 @@ def apply(host_state: state.HostState, *, prefix: str | None = None,
     prefix = names.check_prefix(prefix or names.default_prefix())
     state_dir = state_dir or default_state_dir()
     os.makedirs(state_dir, mode=0o711, exist_ok=True)
+    # NOTE: one apply at a time per deployment and host side: a reconcile
+    # that sees another's half-made objects would remove them.
+    with lockutils.lock(f"dataplane-{prefix}-{host_netns or ''}"):
+        _apply(host_state, prefix, state_dir, host_netns, layer3)
+
+
+def _apply(host_state: state.HostState, prefix: str, state_dir: str,
+           host_netns: str | None, layer3: bool) -> None:
     host = Host(host_netns)
     l2.ensure(host, host_state, prefix)
     secgroups.apply(host, host_state, prefix)

@@ -279,12 +279,12 @@ def _ensure_namespace(host: Host, prefix: str, server: _Server) -> None:
     links = host.links()
     if outer not in links:
         host.ip("link", "add", outer, "type", "veth", "peer", "name", inner, "netns", ns)
-        host.sysctl(f"net.ipv6.conf.{outer}.disable_ipv6", "1")
+        host.sysctl(f"net.ipv6.conf.{outer}.disable_ipv6", "1", check=False)
         host.ip("link", "set", "dev", outer, "alias", names.owner_mark(prefix))
         links = host.links()
     attach(host, links[outer], names.bridge(prefix, net), net.mtu)
     inside = Host(ns)
-    inside.sysctl("net.ipv6.conf.all.disable_ipv6", "1")
+    inside.sysctl("net.ipv6.conf.all.disable_ipv6", "1", check=False)
     ilinks = inside.links()
     if "UP" not in (ilinks.get("lo", {}).get("flags") or []):
         inside.ip("link", "set", "dev", "lo", "up")

@@ -44,8 +44,10 @@ class Host:
         out = self.ip("-d", "-j", "link", "show")
         return {str(link["ifname"]): link for link in json.loads(out or "[]")}
 
-    def sysctl(self, key: str, value: str) -> None:
-        self.run("sysctl", "-q", "-w", f"{key}={value}")
+    def sysctl(self, key: str, value: str, check: bool = True) -> None:
+        """Set a sysctl on this side (``check`` False: a missing key, e.g.
+        IPv6 settings on a kernel without IPv6, is not an error)."""
+        self.run("sysctl", "-q", "-w", f"{key}={value}", check=check)
 
 
 def execute(*cmd: str, process_input: str | None = None, check: bool = True) -> str:

@@ -108,7 +108,7 @@ def _ensure_bridge(host: Host, links: dict[str, dict[str, Any]], prefix: str,
                 "forward_delay", "0", "nf_call_iptables", "1", "nf_call_ip6tables", "1")
         # NOTE: the bridge holds no address; no IPv6 link-local either, so the
         # host sends nothing into its tenants' networks.
-        host.sysctl(f"net.ipv6.conf.{br}.disable_ipv6", "1")
+        host.sysctl(f"net.ipv6.conf.{br}.disable_ipv6", "1", check=False)
         host.ip("link", "set", "dev", br, "alias", names.owner_mark(prefix),
                 "mtu", str(net.mtu), "up")
         return br
@@ -146,7 +146,7 @@ def _ensure_vxlan(host: Host, links: dict[str, dict[str, Any]], prefix: str,
                  net.vni, local_ip)
         host.ip("link", "add", vx, "type", "vxlan", "id", str(net.vni), "local", local_ip,
                 "dstport", str(VXLAN_PORT), "nolearning")
-        host.sysctl(f"net.ipv6.conf.{vx}.disable_ipv6", "1")
+        host.sysctl(f"net.ipv6.conf.{vx}.disable_ipv6", "1", check=False)
         host.ip("link", "set", "dev", vx, "alias", names.owner_mark(prefix))
         link = {"ifname": vx, "mtu": 0, "flags": []}
     attach(host, link, bridge, net.mtu)
