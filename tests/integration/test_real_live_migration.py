@@ -6,7 +6,7 @@ and a second one in a network namespace of its own
 The tiny guest (kernel boot, config drive, guest agent, a NIC on a bridge)
 boots on host A; LibvirtDriver's pre_live_migration (host B: the instance
 directory, an empty overlay on B's own copy of the image, the kernel and
-ramdisk, the config drive's bytes), live_migration (host A: peer to peer,
+ramdisk, the config drive's bytes, serial console ports), live_migration (host A: peer to peer,
 the blocks the guest wrote copied, the destination's paths in its XML) and
 post_live_migration_at_destination (host B) move it. Afterwards: the domain
 runs in the second libvirtd, persistent, with B's paths, and is gone from
@@ -42,7 +42,7 @@ from novalite.conf import CONF
 from novalite.network import linux_net
 from novalite.objects.instance import Instance
 from novalite.virt import driver as virt_driver
-from novalite.virt.libvirt import agent
+from novalite.virt.libvirt import agent, serial
 from novalite.virt.libvirt.driver import LibvirtDriver
 from tests.integration.libvirt_host import SecondLibvirtHost
 from tests.integration.test_libvirt_driver import (
@@ -105,6 +105,11 @@ class Hosts:
             CONF.set_override(opt, value, group="libvirt")
         CONF.set_override("live_migration_inbound_addr",
                           self.second.address if name == "b" else None, group="libvirt")
+        # NOTE: serial consoles on TCP sockets: B's are on all of the
+        # namespace's addresses, on ports B hands out.
+        CONF.set_override("serial_console", True, group="libvirt")
+        CONF.set_override("serial_listen", "0.0.0.0" if name == "b" else "127.0.0.1",
+                          group="libvirt")
         try:
             if name not in self.drivers:
                 drv = LibvirtDriver(RecordingVirtAPI())
@@ -114,7 +119,8 @@ class Hosts:
         finally:
             for opt in self.paths[name]:
                 CONF.clear_override(opt, group="libvirt")
-            CONF.clear_override("live_migration_inbound_addr", group="libvirt")
+            for opt in ("live_migration_inbound_addr", "serial_console", "serial_listen"):
+                CONF.clear_override(opt, group="libvirt")
 
     def start(self) -> None:
         self.second.extra_bridge(self.bridge, self.cidr, self.gateway)
@@ -226,6 +232,7 @@ def test_live_migration_to_the_second_libvirtd(hosts: Hosts) -> None:
     with h.on("b") as drv_b:
         migrate_data = drv_b.pre_live_migration(CTXT, inst, image_meta, [h.vif], source_data)
     assert migrate_data["target_uri"] == h.second.uri
+    assert source_data["serial_ports"] == 1 and len(migrate_data["serial_listen_ports"]) == 1
     assert migrate_data["instance_dir"] == h.instance_dir("b", inst)
     assert sorted(os.listdir(h.instance_dir("b", inst))) == ["disk", "disk.config"]
     with h.on("a") as drv_a:
@@ -250,6 +257,12 @@ def test_live_migration_to_the_second_libvirtd(hosts: Hosts) -> None:
         assert h.instance_dir("b", inst) in xml and h.instance_dir("a", inst) not in xml
         inactive = dom_b.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
         assert h.instance_dir("a", inst) not in inactive
+        # Its serial console socket is on B's address and the port B gave,
+        # listening in the namespace.
+        port = migrate_data["serial_listen_ports"][0]
+        assert serial.ports_of(xml) == [("0.0.0.0", port)]
+        listening = h.second.run_in_ns("ss", "-Hltn", f"sport = :{port}")
+        assert f":{port}" in listening.stdout, listening
         # The guest did not reboot: its uptime went on, one boot marker, and
         # the block it wrote on A is on its disk on B.
         agent.wait_ready(dom_b, time.monotonic() + AGENT_TIMEOUT)

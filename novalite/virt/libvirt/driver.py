@@ -893,6 +893,7 @@ class LibvirtDriver(driver.ComputeDriver):
             data["disk_virtual_size"] = imagebackend.virtual_size(disk, "qcow2")
             data["disk_backed"] = imagebackend.backing_file(disk, "qcow2") is not None
         data["kernel"] = os.path.exists(os.path.join(inst_dir, "kernel"))
+        data["serial_ports"] = len(serial.ports_of(self._guest(instance).xml_desc()))
         data["ramdisk"] = os.path.exists(os.path.join(inst_dir, "ramdisk"))
         drive = os.path.join(inst_dir, configdrive.FILE_NAME)
         if os.path.exists(drive):
@@ -929,12 +930,21 @@ class LibvirtDriver(driver.ComputeDriver):
             self._plug_vifs(network_info)
             undo.pop_all()
         addr = CONF.libvirt.live_migration_inbound_addr or CONF.my_ip
+        # NOTE: as Nova's serial_listen_addr/serial_listen_ports: the
+        # guest's serial console sockets get this host's address and free
+        # ports (the source's may be taken here).
+        conn = self._host.get_connection()
+        ports = [self._serial_ports.acquire(conn, CONF.libvirt.serial_listen,
+                                            CONF.libvirt.serial_port_range)
+                 for _ in range(int(source_data.get("serial_ports") or 0))]
         LOG.info("Instance directory of %s ready on %s for an incoming live migration",
                  instance.uuid, self._hostname)
         return {"instance_dir": inst_dir, "instances_path": deployment_path(),
                 "target_connect_addr": addr,
                 "target_uri": _format_uri(CONF.libvirt.live_migration_scheme, addr),
-                "migrate_uri": f"tcp://{_uri_host(addr)}"}
+                "migrate_uri": f"tcp://{_uri_host(addr)}",
+                "serial_listen_addr": CONF.libvirt.serial_listen,
+                "serial_listen_ports": ports}
 
     def _prepare_disks(self, context: RequestContext, instance: Instance,
                        image_meta: dict[str, Any], inst_dir: str,
@@ -998,7 +1008,9 @@ class LibvirtDriver(driver.ComputeDriver):
             xml = guest.domain.XMLDesc(libvirt.VIR_DOMAIN_XML_MIGRATABLE)
             dest_xml, disks = _destination_xml(
                 xml, (inst_dir, str(migrate_data["instance_dir"])),
-                (deployment_path(), str(migrate_data["instances_path"])))
+                (deployment_path(), str(migrate_data["instances_path"])),
+                (str(migrate_data.get("serial_listen_addr") or ""),
+                 [int(p) for p in migrate_data.get("serial_listen_ports") or []]))
             params: dict[str, Any] = {
                 libvirt.VIR_MIGRATE_PARAM_URI: str(migrate_data["migrate_uri"]),
                 libvirt.VIR_MIGRATE_PARAM_DEST_XML: dest_xml,
@@ -1182,14 +1194,24 @@ def _uri_host(addr: str) -> str:
     return f"[{addr}]" if ":" in addr else addr
 
 
-def _destination_xml(xml: str, inst_dirs: tuple[str, str],
-                     deployments: tuple[str, str]) -> tuple[str, list[str]]:
+def _destination_xml(xml: str, inst_dirs: tuple[str, str], deployments: tuple[str, str],
+                     serials: tuple[str, list[int]] = ("", [])) -> tuple[str, list[str]]:
     """The source's migratable domain XML with every path under the
     source's instance directory (disks, kernel, ramdisk, console log) under
-    the destination's, and the deployment mark (exactly the source's
-    instances path) the destination's; and the target devices of the
-    writable disks (the ones QEMU copies)."""
+    the destination's, the deployment mark (exactly the source's instances
+    path) the destination's and the serial console sockets on the
+    destination's address and ports, in order; and the target devices of
+    the writable disks (the ones QEMU copies)."""
     root = ET.fromstring(xml)
+    listen, ports = serials
+    sockets = root.findall("./devices/serial[@type='tcp']/source[@mode='bind']")
+    if sockets and len(ports) != len(sockets):
+        raise driver.MigrationError(reason=(
+            f"the guest has {len(sockets)} serial console socket(s); the destination "
+            f"offered {len(ports)} port(s)"))
+    for source, port in zip(sockets, ports, strict=False):
+        source.set("host", listen)
+        source.set("service", str(port))
     old_dir, new_dir = inst_dirs
 
     def moved(value: str) -> str:
