@@ -3,10 +3,11 @@ this host match a whole :class:`~novalite.network.dataplane.state.HostState`
 and removes what this deployment made earlier that the state no longer
 wants. Applying the same state twice changes nothing.
 
-Order: layer 2 first (bridges, VXLAN devices, taps on their bridges), then the
-security groups (before DHCP puts anything on a bridge), DHCP servers,
-routers and the metadata proxies, and last the removal of bridges and VXLAN
-devices no longer wanted (after what was plugged into them is gone).
+Order: layer 2 first (bridges, VXLAN devices), then the security groups
+(before a port or DHCP is on a bridge), DHCP servers, routers (with the
+external bridges) and the metadata proxies, then the taps onto their bridges,
+and last the removal of bridges and VXLAN devices no longer wanted (after
+what was plugged into them is gone).
 
 Where it runs: the root network namespace (``host_netns`` None), or a named
 namespace standing in for a host (two "hosts" on one kernel in the tests).
@@ -70,6 +71,7 @@ def _apply(host_state: state.HostState, prefix: str, state_dir: str,
         metadata_proxy.apply(host_state, prefix=prefix,
                              state_dir=os.path.join(state_dir, "metadata"),
                              host_netns=host_netns, dhcp_legs=dhcp.legs(host_state, prefix))
+    l2.attach_ports(host, host_state, prefix)
     l2.remove_stale(host, host_state, prefix)
 
 

@@ -51,23 +51,33 @@ def tenant_networks(state: HostState) -> list[Network]:
 
 def ensure(host: Host, state: HostState, prefix: str) -> None:
     """Every tenant network of the state has its bridge and VXLAN device with
-    the state's peers, and every local port whose tap exists is on its
-    bridge. Idempotent: what is already right is not touched."""
+    the state's peers. Idempotent: what is already right is not touched."""
     local_ip = str(ipaddress.ip_address(state.local_ip))
     links = host.links()
     for net in tenant_networks(state):
         br = _ensure_bridge(host, links, prefix, net)
         _ensure_vxlan(host, links, prefix, net, br, local_ip)
+
+
+def attach_ports(host: Host, state: HostState, prefix: str) -> None:
+    """Every local port whose tap exists is on its network's bridge with the
+    network's MTU (after l3 made the external bridges)."""
+    links = host.links()
     nets = {n.id: n for n in state.networks}
     for port in state.ports:
-        pnet = nets.get(port.network_id)
-        if pnet is None:
-            LOG.warning("Port %s: its network %s is not in the state", port.id,
-                        port.network_id)
-            continue
+        net = nets.get(port.network_id)
         link = links.get(port.devname)
-        if link is not None:
-            attach(host, link, names.bridge(prefix, pnet), pnet.mtu)
+        if net is None or link is None:
+            if net is None:
+                LOG.warning("Port %s: its network %s is not in the state", port.id,
+                            port.network_id)
+            continue
+        bridge = names.bridge(prefix, net)
+        if bridge not in links:
+            LOG.warning("Port %s: bridge %s of network %s is not here", port.id, bridge,
+                        net.id)
+            continue
+        attach(host, link, bridge, net.mtu)
 
 
 def plug(port: Port, network: Network, *, prefix: str | None = None,
