@@ -237,17 +237,27 @@ def _gateway_leg(state: HostState, prefix: str, router: Router,
 
 
 def _interface_legs(state: HostState, prefix: str, router: Router) -> list[_Leg]:
-    legs = []
+    """One leg per interface port; a port with addresses on several subnets
+    of its network (one ``RouterInterface`` each) is one leg holding them all."""
+    by_port: dict[str, list[RouterInterface]] = {}
     for iface in router.interfaces:
-        net = _network(state, iface.network_id)
-        mac = iface.mac.lower()
-        if not _MAC.match(mac):
+        by_port.setdefault(iface.port_id, []).append(iface)
+    legs = []
+    for port_id, ifaces in by_port.items():
+        first = ifaces[0]
+        net = _network(state, first.network_id)
+        mac = first.mac.lower()
+        if not _MAC.match(mac) or any(i.mac.lower() != mac or i.network_id != first.network_id
+                                      for i in ifaces):
             raise exception.InvalidNetwork(
-                reason=f"router {router.id} interface {iface.port_id}: MAC {iface.mac!r}")
-        legs.append(_Leg(host_end=names.router_interface_host_end(prefix, iface.port_id),
-                         inner=interface_leg(iface.port_id),
-                         bridge=names.bridge_for_id(prefix, iface.network_id),
-                         mac=mac, addresses=(_iface_address(iface),),
+                reason=f"router {router.id} interface port {port_id}: MAC "
+                       f"{[i.mac for i in ifaces]!r} on networks "
+                       f"{sorted({i.network_id for i in ifaces})!r}")
+        legs.append(_Leg(host_end=names.router_interface_host_end(prefix, port_id),
+                         inner=interface_leg(port_id),
+                         bridge=names.bridge_for_id(prefix, first.network_id),
+                         mac=mac,
+                         addresses=tuple(dict.fromkeys(_iface_address(i) for i in ifaces)),
                          mtu=net.mtu if net else Network(id="", vni=0).mtu))
     return legs
 
