@@ -341,19 +341,28 @@ def _validate_requested_networks(context: RequestContext, requested: str | list[
     if not isinstance(requested, list):
         raise exception.Invalid(reason=f"Bad networks format: {requested!r}")
     for entry in requested:
-        if not isinstance(entry, dict) or not (set(entry) <= {"uuid", "fixed_ip"}):
+        if not isinstance(entry, dict) or not (set(entry) <= {"uuid", "fixed_ip", "port"}):
             raise exception.Invalid(reason=f"Bad networks format: {entry!r}")
         uuid = entry.get("uuid")
         if uuid is not None and not uuidutils.is_uuid_like(uuid):
             raise exception.Invalid(reason="Bad networks format: network uuid is not in "
                                            f"proper format ({uuid})")
-        if uuid is None and entry.get("fixed_ip") is None:
+        if uuid is None and entry.get("fixed_ip") is None and entry.get("port") is None:
             raise exception.Invalid(reason="Bad networks format: an entry needs a network "
-                                           "'uuid' or a 'fixed_ip'")
+                                           "'uuid', a 'fixed_ip' or a 'port'")
     from novalite.network import api as network_api
+    from novalite.network import exceptions as n_exc
 
+    ports = [e["port"] for e in requested if e.get("port")]
+    if len(ports) != len(set(ports)):
+        raise exception.Invalid(reason="Port id is used more than once in the request")
     try:
-        network_api.validate_requested(requested)
+        network_api.validate_requested(requested, context.project_id,
+                                       policy.check_is_admin(context))
+    except n_exc.PortNotFound as e:
+        # NOTE: Nova's own words for it (its PortNotFound), a 400 at create.
+        raise exception.Invalid(f"Port id {e.kwargs.get('port_id')} could not be "
+                                "found.") from e
     except (exception.NetworkNotFound, exception.FixedIpAlreadyInUse) as e:
         raise exception.Invalid(e.format_message()) from e
 

@@ -634,6 +634,22 @@ def subnets_count(project_id: str) -> int:
                             .filter_by(project_id=project_id)) or 0)
 
 
+@retry_on_db_error
+def quota_projects_with(prefix: str) -> list[tuple[str, str]]:
+    """(project, resource) of every own limit whose resource starts with ``prefix``."""
+    with _session() as s:
+        q = sa.select(models.Quota.project_id, models.Quota.resource).where(
+            models.Quota.resource.like(prefix + "%"))
+        return [(p, r) for p, r in s.execute(q)]
+
+
+@retry_on_db_error(idempotent=False)
+def quota_delete_resources(project_id: str, resources: list[str]) -> None:
+    with _session() as s:
+        s.execute(sa.delete(models.Quota).where(models.Quota.project_id == project_id,
+                                                models.Quota.resource.in_(resources)))
+
+
 # -- the nova-network view: an instance's addresses ("fixed IPs") -----------------
 
 def _fixed_ip_view(port: dict, alloc: dict, net: dict | None = None) -> dict:

@@ -1,6 +1,12 @@
-"""Allocation and release of an instance's addresses. Runs where the
-database is (the conductor, which compute asks over RPC; the API, to check
-requested networks)."""
+"""Allocation and release of an instance's ports. Runs where the database
+is (the conductor, which compute asks over RPC; the API, to check requested
+networks and ports).
+
+Nova's rules with Neutron: a port Nova makes for a server (``networks:
+[{"uuid"}]``, ``auto``) is deleted with it; a port the user made and gave
+(``networks: [{"port"}]``, ``--nic port-id=``) must be on a network the
+project may use and have no device, is bound to the server, and is only
+unbound when the server goes (Nova's ``preserve_on_delete``)."""
 
 from __future__ import annotations
 
@@ -12,9 +18,11 @@ from oslo_log import log as logging
 
 from novalite import exception
 from novalite.conf import CONF
+from novalite.db import api as db_api
 from novalite.db import info_caches
 from novalite.db import network as db
-from novalite.network import model
+from novalite.network import exceptions as n_exc
+from novalite.network import hooks, model
 
 LOG = logging.getLogger(__name__)
 
@@ -23,7 +31,7 @@ REQUESTED_KEY = "requested_networks"
 
 def parse_requested(raw: str | None) -> Any:
     """``system_metadata["requested_networks"]``: "auto", "none", or a list
-    of {"uuid", "fixed_ip"}; absent means "auto"."""
+    of {"uuid", "fixed_ip", "port"}; absent means "auto"."""
     if not raw:
         return "auto"
     try:
@@ -35,63 +43,158 @@ def parse_requested(raw: str | None) -> Any:
     raise exception.InvalidNetwork(reason=f"requested networks {raw!r} are not understood")
 
 
-def default_network() -> dict | None:
-    """The network "auto" means: the one named [network] default_network_name,
-    else the only network there is; None when there is no network at all
-    (the instance then gets no port, as with "none")."""
-    named = db.network_get_all(name=CONF.network.default_network_name)
+def usable(net: dict, project_id: str | None, is_admin: bool = False) -> bool:
+    """Whether a project may put a server on the network: its own or a
+    shared one (an admin: any)."""
+    return is_admin or project_id is None or bool(net.get("shared")) or \
+        net.get("project_id") == project_id
+
+
+def default_network(project_id: str | None = None) -> dict | None:
+    """The network "auto" means, among those the project may use (not
+    external ones): the one named [network] default_network_name, else the
+    only one there is; None when there is none (the instance then gets no
+    port, as with "none")."""
+    every = [n for n in db.network_get_all(visible_to=project_id)
+             if not n.get("router_external") or n.get("shared")] if project_id else \
+        db.network_get_all()
+    named = [n for n in every if n["name"] == CONF.network.default_network_name]
     if named:
+        # NOTE: the operator's (shared) one before a project's own of that name.
+        named.sort(key=lambda n: (not n.get("shared"), n["id"]))
         return named[0]
-    every = db.network_get_all()
     return every[0] if len(every) == 1 else None
 
 
-def _network_of(req: dict) -> dict:
-    """The network an entry names: by uuid, else the one whose CIDR holds
-    its fixed_ip."""
+def _network_of(req: dict, project_id: str | None = None, is_admin: bool = False) -> dict:
+    """The network an entry names: by uuid, else the one with a subnet that
+    holds its fixed_ip; another project's private network is not found."""
     if req.get("uuid"):
-        return db.network_get(req["uuid"])
+        net = db.network_get(req["uuid"])
+        if not usable(net, project_id, is_admin):
+            raise exception.NetworkNotFound(network_id=req["uuid"])
+        return net
     addr = ipaddress.ip_address(req["fixed_ip"])
-    for net in db.network_get_all():
-        if addr in ipaddress.ip_network(net["cidr"], strict=False):
-            return net
+    for net in db.network_get_all(visible_to=None if is_admin else project_id):
+        for sub in db.subnet_get_all(network_id=net["id"]):
+            if addr in ipaddress.ip_network(sub["cidr"], strict=False):
+                return net
     raise exception.InvalidNetwork(reason=f"no network holds fixed IP {req['fixed_ip']}")
 
 
-def validate_requested(requested: Any) -> None:
+def _usable_port(port_uuid: str, project_id: str | None, is_admin: bool) -> dict:
+    """A port the project may give a server: its own (an admin: any), with
+    no device, on a network it may use."""
+    port = db.port_get(port_uuid)
+    if not is_admin and project_id is not None and port["project_id"] != project_id:
+        raise n_exc.PortNotFound(port_id=port_uuid)
+    if port["device_id"]:
+        raise n_exc.PortInUse(port_id=port_uuid, net_id=port["network_uuid"],
+                              device_id=port["device_id"])
+    net = db.network_get_by_id(port["network_id"])
+    if not usable(net, project_id, is_admin):
+        raise n_exc.PortNotFound(port_id=port_uuid)
+    return port
+
+
+def validate_requested(requested: Any, project_id: str | None = None,
+                       is_admin: bool = False) -> None:
     """Unknown network → NetworkNotFound (the API answers 400 with it); a
     fixed IP outside its network or already taken → InvalidNetwork /
-    FixedIpAlreadyInUse."""
+    FixedIpAlreadyInUse; a port not found → PortNotFound, in use → PortInUse."""
     if not isinstance(requested, list):
         return
     for req in requested:
-        net = _network_of(req)
+        if req.get("port"):
+            _usable_port(req["port"], project_id, is_admin)
+            continue
+        net = _network_of(req, project_id, is_admin)
         if req.get("fixed_ip"):
-            address = db._check_requested(net, req["fixed_ip"])
+            subs = [s for s in db.subnet_get_all(network_id=net["id"])
+                    if ipaddress.ip_address(req["fixed_ip"]) in ipaddress.ip_network(s["cidr"])]
+            if not subs:
+                raise exception.InvalidNetwork(
+                    reason=f"fixed IP {req['fixed_ip']} is not a host address of network "
+                           f"{net['name']}")
+            try:
+                address = db.check_address(subs[0], req["fixed_ip"])
+            except n_exc.InvalidIpForSubnet as e:
+                raise exception.InvalidNetwork(reason=e.format_message()) from e
+            except n_exc.IpAddressAlreadyAllocated as e:
+                raise exception.FixedIpAlreadyInUse(address=req["fixed_ip"],
+                                                    net=net["name"]) from e
             if db.fixed_ip_get_by_address(net["id"], address) is not None:
                 raise exception.FixedIpAlreadyInUse(address=address, net=net["name"])
 
 
-def allocate_for_instance(instance_uuid: str, requested: Any, host: str | None) -> list[dict]:
+def _instance_project(instance_uuid: str) -> str | None:
+    try:
+        return db_api.instance_get_by_uuid(instance_uuid, read_deleted=True).get("project_id")
+    except exception.NotFound:
+        return None
+
+
+def network_info_of(ports: list[dict]) -> list[dict]:
+    """The VIFs of these ports, in this order."""
+    nets = {n["id"]: n for n in db.network_get_all(ids={p["network_id"] for p in ports})}
+    subnets = {s["uuid"]: s for s in db.subnet_get_all(network_ids=list(nets))}
+    groups = security_groups_of([p["uuid"] for p in ports])
+    return [model.vif_from_port(p, nets[p["network_id"]], subnets, groups.get(p["uuid"]))
+            for p in ports if p["network_id"] in nets]
+
+
+def security_groups_of(port_uuids: list[str]) -> dict[str, list[str]]:
+    """Each port's security group ids, from whoever keeps them (the security
+    group module registers :data:`SECURITY_GROUPS_OF`); none without it."""
+    if SECURITY_GROUPS_OF is None or not port_uuids:
+        return {}
+    return SECURITY_GROUPS_OF(port_uuids)
+
+
+# NOTE: a hook, not an import: security groups live in their own module,
+# which sets this to its ``{port uuid: [group ids]}`` query.
+SECURITY_GROUPS_OF: Any = None
+
+
+def allocate_for_instance(instance_uuid: str, requested: Any, host: str | None,
+                          project_id: str | None = None) -> list[dict]:
     """Allocate the instance's ports; all or nothing. The instance's info
     cache (``instance_info_caches``) records the network_info made."""
     if requested == "none":
         info_caches.info_cache_update(instance_uuid, model.dumps([]))
         return []
+    if project_id is None:
+        project_id = _instance_project(instance_uuid)
     if requested == "auto":
-        net = default_network()
+        net = default_network(project_id)
         wanted = [] if net is None else [{"uuid": net["uuid"]}]
     else:
         wanted = list(requested)
-    network_info = []
+    ports: list[dict] = []
+    status = "ACTIVE" if host else "DOWN"
     try:
         for req in wanted:
-            fip = db.fixed_ip_allocate(_network_of(req)["uuid"], instance_uuid, host,
-                                       req.get("fixed_ip"))
-            network_info.append(model.vif_from_fixed_ip(fip))
+            if req.get("port"):
+                # NOTE: the port was checked at the API; the compare-and-swap
+                # on its (empty) device keeps two servers from both taking it.
+                ports.append(db.port_update(
+                    req["port"], {"device_id": instance_uuid, "device_owner": db.COMPUTE_OWNER,
+                                  "binding_host": host, "status": status,
+                                  "preserve_on_delete": True},
+                    expected_device_id=""))
+                continue
+            net = _network_of(req, None)
+            fip = db.fixed_ip_allocate(net["uuid"], instance_uuid, host, req.get("fixed_ip"),
+                                       project_id=project_id)
+            port = db.port_get(fip["uuid"])
+            # NOTE: e.g. the project's default security group, as Neutron
+            # gives a port made without any.
+            hooks.port_created(None, port, {})
+            ports.append(port)
     except Exception:
         db.fixed_ip_release_by_instance(instance_uuid)
         raise
+    network_info = network_info_of(ports)
     info_caches.info_cache_update(instance_uuid, model.dumps(network_info))
     LOG.info("Instance %s on %s: %s", instance_uuid, host,
              ", ".join(f"{ip['address']} on {v['network']['label']}"
@@ -100,11 +203,14 @@ def allocate_for_instance(instance_uuid: str, requested: Any, host: str | None) 
 
 
 def deallocate_for_instance(instance_uuid: str) -> int:
+    for port in db.port_get_all(device_id=instance_uuid):
+        if not port["preserve_on_delete"]:
+            hooks.port_deleting(port)
     released = db.fixed_ip_release_by_instance(instance_uuid)
     if released:
-        LOG.info("Released %d address(es) of instance %s", released, instance_uuid)
+        LOG.info("Released %d port(s) of instance %s", released, instance_uuid)
     return released
 
 
 def get_network_info(instance_uuid: str) -> list[dict]:
-    return [model.vif_from_fixed_ip(f) for f in db.fixed_ip_get_by_instance(instance_uuid)]
+    return network_info_of(db.port_get_all(device_id=instance_uuid))

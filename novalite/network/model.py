@@ -5,8 +5,12 @@ InstanceInfoCache keeps it as JSON).
 A VIF::
 
     {"id": port uuid, "address": MAC, "type": "bridge", "devname": "tap...",
+     "vnic_type": "normal", "port_security_enabled": bool,
+     "security_groups": [ids], "allowed_address_pairs": [...],
      "network": {"id": network uuid, "label": name, "bridge": bridge,
-                 "subnets": [{"cidr": ..., "gateway": ...,
+                 "mtu": 1450, "vni": VXLAN VNI,
+                 "subnets": [{"cidr": ..., "gateway": ..., "dns": [...],
+                              "routes": [{"cidr", "gateway"}],
                               "ips": [{"address": ..., "type": "fixed",
                                        "version": 4}]}]}}
 """
@@ -25,6 +29,7 @@ def devname(port_uuid: str) -> str:
 
 
 def vif_from_fixed_ip(fip: dict) -> dict:
+    """A VIF from the nova-network view of one address (tests, benchmarks)."""
     net = fip["network"]
     ip = ipaddress.ip_address(fip["address"])
     return {
@@ -32,11 +37,47 @@ def vif_from_fixed_ip(fip: dict) -> dict:
         "address": fip["mac"],
         "type": "bridge",
         "devname": devname(fip["uuid"]),
+        "vnic_type": "normal",
         "network": {
             "id": net["uuid"], "label": net["name"], "bridge": net["bridge"],
+            "mtu": net.get("mtu") or 1500, "vni": net.get("segmentation_id"),
             "subnets": [{"cidr": net["cidr"], "gateway": net["gateway"],
                          "ips": [{"address": fip["address"], "type": "fixed",
                                   "version": ip.version}]}],
+        },
+    }
+
+
+def vif_from_port(port: dict, net: dict, subnets: dict[str, dict],
+                  security_groups: list[str] | None = None) -> dict:
+    """A VIF from a port (``db.network.port_get``), its network and the
+    network's subnets by id: one entry per subnet the port has an address on."""
+    subs: dict[str, dict] = {}
+    for alloc in port["fixed_ips"]:
+        sub = subnets[alloc["subnet_id"]]
+        entry = subs.setdefault(alloc["subnet_id"], {
+            "id": sub["uuid"], "cidr": sub["cidr"], "gateway": sub["gateway_ip"],
+            "version": sub["ip_version"], "enable_dhcp": sub["enable_dhcp"],
+            "dns": list(sub.get("dns_nameservers") or []),
+            "routes": [{"cidr": r["destination"], "gateway": r["nexthop"]}
+                       for r in sub.get("host_routes") or []],
+            "ips": []})
+        entry["ips"].append({"address": alloc["ip_address"], "type": "fixed",
+                             "version": ipaddress.ip_address(alloc["ip_address"]).version})
+    return {
+        "id": port["uuid"],
+        "address": port["mac"],
+        "type": "bridge",
+        "devname": devname(port["uuid"]),
+        "vnic_type": port.get("vnic_type") or "normal",
+        "port_security_enabled": bool(port.get("port_security_enabled", True)),
+        "security_groups": list(security_groups or []),
+        "allowed_address_pairs": list(port.get("allowed_address_pairs") or []),
+        "preserve_on_delete": bool(port.get("preserve_on_delete")),
+        "network": {
+            "id": net["uuid"], "label": net["name"], "bridge": net["bridge"],
+            "mtu": net.get("mtu") or 1500, "vni": net.get("segmentation_id"),
+            "subnets": list(subs.values()),
         },
     }
 
@@ -65,19 +106,32 @@ def network_data(network_info: list[dict]) -> dict:
     """OpenStack's ``network_data.json`` (links, networks, services)."""
     links: list[dict] = []
     networks: list[dict] = []
+    services: list[dict] = []
     for vif in network_info:
         link = vif.get("devname") or devname(vif["id"])
         links.append({"id": link, "vif_id": vif["id"], "type": "bridge",
-                      "ethernet_mac_address": vif["address"], "mtu": 1500})
+                      "ethernet_mac_address": vif["address"],
+                      "mtu": vif["network"].get("mtu") or 1500})
         for sub in vif["network"].get("subnets") or []:
             cidr = ipaddress.ip_network(sub["cidr"], strict=False)
             for ip in sub.get("ips") or []:
                 routes = []
+                for route in sub.get("routes") or []:
+                    dest = ipaddress.ip_network(route["cidr"], strict=False)
+                    routes.append({"network": str(dest.network_address),
+                                   "netmask": str(dest.netmask),
+                                   "gateway": route["gateway"]})
                 if sub.get("gateway"):
                     routes.append({"network": "0.0.0.0", "netmask": "0.0.0.0",
                                    "gateway": sub["gateway"]})
-                networks.append({"id": f"network{len(networks)}", "type": "ipv4",
-                                 "link": link, "ip_address": ip["address"],
-                                 "netmask": str(cidr.netmask), "routes": routes,
-                                 "network_id": vif["network"].get("id")})
-    return {"links": links, "networks": networks, "services": []}
+                entry = {"id": f"network{len(networks)}", "type": "ipv4",
+                         "link": link, "ip_address": ip["address"],
+                         "netmask": str(cidr.netmask), "routes": routes,
+                         "network_id": vif["network"].get("id")}
+                if sub.get("dns"):
+                    entry["services"] = [{"type": "dns", "address": a} for a in sub["dns"]]
+                    for address in sub["dns"]:
+                        if {"type": "dns", "address": address} not in services:
+                            services.append({"type": "dns", "address": address})
+                networks.append(entry)
+    return {"links": links, "networks": networks, "services": services}

@@ -15,6 +15,7 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
+from oslo_utils import versionutils
 from oslo_versionedobjects import fields
 
 from novalite.db import request_specs as db
@@ -94,12 +95,19 @@ class NetworkRequest(base.NovaliteObject):
     fixed IP, or both; or the whole request's ``auto``/``none``."""
 
     # Version 1.0: Initial version
-    VERSION = "1.0"
+    # Version 1.1: port_id (a port the user made, given with --nic port-id=)
+    VERSION = "1.1"
 
     fields = {
         "network_id": fields.StringField(nullable=True),
         "address": fields.IPAddressField(nullable=True),
+        "port_id": fields.UUIDField(nullable=True),
     }
+
+    def obj_make_compatible(self, primitive: dict[str, Any], target_version: str) -> None:
+        super().obj_make_compatible(primitive, target_version)
+        if versionutils.convert_version_to_tuple(target_version) < (1, 1):
+            primitive.pop("port_id", None)
 
     @property
     def auto_allocate(self) -> bool:
@@ -110,10 +118,15 @@ class NetworkRequest(base.NovaliteObject):
         return bool(self.network_id == NETWORK_ID_NONE)
 
     def to_legacy(self) -> dict[str, str | None]:
-        """``{uuid, fixed_ip}``, the API's entry shape."""
+        """``{uuid, fixed_ip}`` (and ``port`` when one is given), the API's
+        entry shape."""
         address = self.address if self.obj_attr_is_set("address") else None
-        return {"uuid": self.network_id if self.obj_attr_is_set("network_id") else None,
-                "fixed_ip": None if address is None else str(address)}
+        out = {"uuid": self.network_id if self.obj_attr_is_set("network_id") else None,
+               "fixed_ip": None if address is None else str(address)}
+        port = self.port_id if self.obj_attr_is_set("port_id") else None
+        if port:
+            out["port"] = str(port)
+        return out
 
 
 @base.register
@@ -132,7 +145,8 @@ class NetworkRequestList(base.ObjectListBase, base.NovaliteObject):
         elif requested == NETWORK_ID_NONE:
             lst.objects = [NetworkRequest(network_id=NETWORK_ID_NONE, address=None)]
         elif isinstance(requested, list):
-            lst.objects = [NetworkRequest(network_id=r.get("uuid"), address=r.get("fixed_ip"))
+            lst.objects = [NetworkRequest(network_id=r.get("uuid"), address=r.get("fixed_ip"),
+                                          port_id=r.get("port"))
                            for r in requested]
         else:
             raise ValueError(f"requested networks {requested!r} are not understood")

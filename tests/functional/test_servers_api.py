@@ -84,7 +84,8 @@ def test_create_refuses_bad_input_naming_what_is_wrong(stack):
         ({"accessIPv6": "not-an-ip"}, 400, "accessIPv6"),
         ({"OS-DCF:diskConfig": "SOMETIMES"}, 400, "OS-DCF:diskConfig"),
         ({"networks": [{"uuid": "not-a-uuid"}]}, 400, "not-a-uuid"),
-        ({"networks": [{"port": "6a7f0f46-0000-4000-8000-000000000000"}]}, 400, "Ports"),
+        ({"networks": [{"port": "6a7f0f46-0000-4000-8000-000000000000"}]}, 400,
+         "Port id 6a7f0f46-0000-4000-8000-000000000000 could not be found."),
         ({"networks": "sometimes"}, 400, "networks"),
         ({"config_drive": "maybe"}, 400, "config_drive"),
         ({"imageRef": "", "block_device_mapping_v2": [

@@ -50,7 +50,7 @@ EXPECTED = {
     "MigrationList": "1.0-4f9ebd4e848a45235aa62142ca6d8fc6",
     "Network": "1.0-1bddf11d6a43b0b90a151aa36ad36ebb",
     "NetworkList": "1.0-bd543d2568147416af936c6a302416f3",
-    "NetworkRequest": "1.0-9880e279a0a7abc1d15d6a53e13a5c96",
+    "NetworkRequest": "1.1-81c84a2f939cb3d87ba673e539503d76",
     "NetworkRequestList": "1.0-15ecf022a68ddbb8c2a6739cfc9f8f5e",
     "RequestSpec": "1.1-2250a94eb03f24449dac413caa219d8a",
     "SchedulerRetries": "1.0-842099775ad19981c5dd0b1b006f2e3e",

@@ -441,7 +441,7 @@ def _personality(ctx: Any, files: list[dict] | None) -> list[dict] | None:
 
 def _networks(value: Any) -> str | list[dict]:
     """``networks`` as stored: ``"auto"`` (absent or ``[]``), ``"none"``, or
-    ``[{uuid, fixed_ip}]``."""
+    ``[{uuid, fixed_ip}]`` / ``[{port}]``."""
     if value is None or value == [] or value == "auto":
         return "auto"
     if value == "none":
@@ -449,9 +449,12 @@ def _networks(value: Any) -> str | list[dict]:
     out = []
     for entry in value:
         if entry.get("port"):
-            raise errors.bad_request("Invalid input for field/attribute networks. Ports "
-                                     f"({entry['port']}) are not supported: novalite has no "
-                                     "port service; give a network 'uuid' and/or 'fixed_ip'.")
+            # NOTE: as Nova: a port brings its network and addresses.
+            if entry.get("fixed_ip"):
+                raise errors.bad_request(f"Port {entry['port']} and fixed_ip "
+                                         f"{entry['fixed_ip']} cannot both be given.")
+            out.append({"uuid": None, "fixed_ip": None, "port": entry["port"]})
+            continue
         out.append({"uuid": entry.get("uuid"), "fixed_ip": entry.get("fixed_ip")})
     return out
 

@@ -1,25 +1,68 @@
-"""The Network API's route table (``/network``, Neutron v2.0 paths)."""
+"""The Network API's route table (``/network``, Neutron v2.0 paths).
+
+Other resources (security groups, routers, floating IPs) connect their own
+routes with ``ROUTE_HOOKS`` (``f(router, v2_prefix)``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from novalite.api.links import NETWORK_PREFIX
-from novalite.api.network.networks import NetworksController, VersionsController
+from novalite.api.network.networks import (
+    ExtensionsController,
+    IpAvailabilitiesController,
+    NetworksController,
+    VersionsController,
+)
+from novalite.api.network.ports import PortsController
+from novalite.api.network.quotas import QuotasController
+from novalite.api.network.subnets import SubnetsController
 from novalite.api.router import Router
+
+ROUTE_HOOKS: list[Callable[[Router, str], None]] = []
+
+
+def _crud(router: Router, v2: str, collection: str, controller: Any) -> None:
+    router.connect(f"{v2}/{collection}", "GET", controller, "index")
+    router.connect(f"{v2}/{collection}", "POST", controller, "create")
+    router.connect(f"{v2}/{collection}/{{id}}", "GET", controller, "show")
+    router.connect(f"{v2}/{collection}/{{id}}", "PUT", controller, "update")
+    router.connect(f"{v2}/{collection}/{{id}}", "DELETE", controller, "delete")
 
 
 def connect(router: Router) -> None:
     versions = VersionsController()
-    networks = NetworksController()
     router.connect(NETWORK_PREFIX, "GET", versions, "index", public=True)
     router.connect(f"{NETWORK_PREFIX}/", "GET", versions, "index", public=True)
     v2 = f"{NETWORK_PREFIX}/v2.0"
-    for path, action in (("/networks", "index"), ("/networks/{id}", "show"),
-                         ("/subnets", "subnets"), ("/ports", "ports"),
-                         ("/security-groups", "security_groups"),
-                         ("/extensions", "extensions")):
-        router.connect(v2 + path, "GET", networks, action)
-    for path, action in (("/quotas/{project_id}", "quota"),
-                         ("/quotas/{project_id}/default", "quota_default"),
-                         ("/quotas/{project_id}/details", "quota_details"),
-                         ("/quotas/{project_id}/details.json", "quota_details")):
-        router.connect(v2 + path, "GET", networks, action)
+    _crud(router, v2, "networks", NetworksController())
+    _crud(router, v2, "subnets", SubnetsController())
+    _crud(router, v2, "ports", PortsController())
+    extensions = ExtensionsController()
+    router.connect(f"{v2}/extensions", "GET", extensions, "index")
+    router.connect(f"{v2}/extensions/{{alias}}", "GET", extensions, "show")
+    availability = IpAvailabilitiesController()
+    router.connect(f"{v2}/network-ip-availabilities", "GET", availability, "index")
+    router.connect(f"{v2}/network-ip-availabilities/{{id}}", "GET", availability, "show")
+    quotas = QuotasController()
+    router.connect(f"{v2}/quotas", "GET", quotas, "index")
+    # NOTE: the ".json" forms first: "{project_id}" would take "x.json" whole.
+    for suffix in (".json", ""):
+        router.connect(f"{v2}/quotas/{{project_id}}{suffix}", "GET", quotas, "show")
+        router.connect(f"{v2}/quotas/{{project_id}}{suffix}", "PUT", quotas, "update")
+        router.connect(f"{v2}/quotas/{{project_id}}{suffix}", "DELETE", quotas, "delete")
+        router.connect(f"{v2}/quotas/{{project_id}}/default{suffix}", "GET", quotas,
+                       "default")
+        router.connect(f"{v2}/quotas/{{project_id}}/details{suffix}", "GET", quotas,
+                       "details")
+    for hook in ROUTE_HOOKS:
+        hook(router, v2)
+    if not any(r.path == f"{v2}/security-groups" for r in router.routes):
+        # NOTE: until security groups exist, the list clients read is empty.
+        router.connect(f"{v2}/security-groups", "GET", _NoSecurityGroups(), "index")
+
+
+class _NoSecurityGroups:
+    def index(self, req: Any) -> dict:
+        return {"security_groups": []}
