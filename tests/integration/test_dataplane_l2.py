@@ -131,7 +131,7 @@ class World:
                 or n.startswith(f"{self.prefix}d")]
 
     def nft(self, host_ns: str) -> str:
-        return sh("ip", "netns", "exec", host_ns, "nft", "list", "ruleset").stdout
+        return sh("ip", "netns", "exec", host_ns, "nft", "-s", "list", "ruleset").stdout
 
     def dnsmasqs(self) -> list[int]:
         pids = []
@@ -359,6 +359,20 @@ def test_two_hosts(world: World) -> None:
     world.apply(h1, s1)
     assert {n: link["ifindex"] for n, link in world.links(h1).items()} == before
     assert world.dnsmasqs() == dnsmasq_before and len(dnsmasq_before) == 1
+    nft_before = world.nft(h1)
+
+    # Another deployment on the same host (another prefix) with nothing to
+    # do removes nothing of ours, and ours leaves alone a bridge named like
+    # one of its own that it did not make.
+    other = "n3" + secrets.token_hex(2)
+    assert other != world.prefix
+    agent.apply(HostState(host="h1", local_ip=ul1), prefix=other,
+                state_dir=os.path.join(world.tmp, "other"), host_netns=h1, layer3=False)
+    assert {n: link["ifindex"] for n, link in world.links(h1).items()} == before
+    assert world.nft(h1) == nft_before and world.dnsmasqs() == dnsmasq_before
+    stranger = f"{world.prefix}b0stranger"[:15]
+    assert names.is_bridge_name(world.prefix, stranger)
+    sh("ip", "-n", h1, "link", "add", stranger, "type", "bridge")
 
     # DHCP across the VXLAN: g2 (host 2) gets its address, gateway, MTU and
     # the metadata route from the dnsmasq of host 1.
@@ -494,6 +508,8 @@ def test_two_hosts(world: World) -> None:
     assert not world.dnsmasqs()
     assert names.dhcp_namespace(world.prefix, net_a.id) not in os.listdir("/run/netns")
     apply(group1, h1_ports=(), networks=())
+    assert world.ours(h1) == [stranger]
+    sh("ip", "-n", h1, "link", "del", stranger)
     for h in (h1, h2):
         assert world.ours(h) == [], world.ours(h)
         assert names.nft_table(world.prefix) not in world.nft(h)
