@@ -538,7 +538,13 @@ class ComputeMoveActions:
     def _destroy_evacuated_instances(self, ctxt: RequestContext) -> None:
         """At start (Nova's): guests here of instances evacuated away while
         this host was down are destroyed (their addresses stay: the instance
-        lives on elsewhere); the migration is then ``completed``."""
+        lives on elsewhere); the migration is then ``completed``.
+
+        ``list_instance_uuids`` lists this compute's guests only; one whose
+        guest is no longer among them (the destination, a compute service on
+        the same hypervisor, took it over) still has its files here: the
+        driver's ``destroy`` removes them and leaves the other's guest alone
+        (every driver's ``destroy`` is idempotent)."""
         try:
             migrations = mig.MigrationList.get_by_filters(
                 ctxt, {"source_compute": self.host, "migration_type": mig.EVACUATION,
@@ -550,15 +556,17 @@ class ComputeMoveActions:
             return
         guests = set(self.driver.list_instance_uuids())
         for migration in migrations:
+            try:
+                inst = Instance.get_by_uuid(ctxt, migration.instance_uuid, read_deleted=True)
+            except exception.InstanceNotFound:
+                inst = Instance(context=ctxt, uuid=migration.instance_uuid)
             if migration.instance_uuid in guests:
-                try:
-                    inst = Instance.get_by_uuid(ctxt, migration.instance_uuid,
-                                                read_deleted=True)
-                except exception.InstanceNotFound:
-                    inst = Instance(context=ctxt, uuid=migration.instance_uuid)
                 LOG.warning("Destroying the guest of %s on %s: it was evacuated to %s",
                             migration.instance_uuid, self.host, migration.dest_compute)
-                self.driver.destroy(ctxt, inst, self._network_info(ctxt, inst))
+            else:
+                LOG.info("Removing what is left here of %s, evacuated to %s",
+                         migration.instance_uuid, migration.dest_compute)
+            self.driver.destroy(ctxt, inst, self._network_info(ctxt, inst))
             if migration.status == mig.DONE:
                 migration.status = mig.COMPLETED
                 migration.save()

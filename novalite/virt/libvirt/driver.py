@@ -13,6 +13,13 @@ libvirt UUID is the instance's. Its novalite metadata names the instances path
 it belongs to: a libvirtd shared by several deployments (two all-in-ones, or
 one whose state directory was removed) lists only this one's guests as its
 own, and the others' as foreign (never reaped, never a reason to fail).
+Two compute services on one libvirtd (distinct instances paths) decide by
+that ownership, not by a domain's existence, when an instance moves between
+them (its domain keeps its name and UUID): the destination of a cold
+migration takes over the source's shut-off guest kept for a revert (its
+persistent definition replaced), an evacuation's destination also the
+running guest of the dead source; a compute destroys, and unplugs the ports
+of, only a domain that is its own (the taps are the other's too).
 A per-instance lock orders spawn's steps against ``destroy``;
 ``destroy`` also sets the spawn's cancel flag, which the download and every
 later step check, so a spawn in flight fails promptly and cleans up.
@@ -39,6 +46,7 @@ from oslo_log import log as logging
 from oslo_utils import timeutils
 
 from novalite import exception, filemodes
+from novalite.compute import task_states
 from novalite.conf import CONF
 from novalite.virt import configdrive, driver, naming, power_state
 from novalite.virt.hardware import ConsoleSerial, HostResources, InstanceInfo
@@ -187,10 +195,18 @@ class LibvirtDriver(driver.ComputeDriver):
         started = time.monotonic()
         cancel = self._begin_spawn(instance)
         try:
-            if self._host.lookup(instance.uuid) is not None:
-                raise exception.InstanceSpawnError(instance_uuid=instance.uuid,
-                                                   reason="a domain with its uuid already exists")
             with contextlib.ExitStack() as undo:
+                domain = self._host.lookup(instance.uuid)
+                # NOTE: an evacuation's destination on the libvirtd of the
+                # dead source (two compute services on one host) takes over
+                # its guest; anything else of that uuid refuses.
+                if domain is not None and not _evacuating(instance):
+                    raise exception.InstanceSpawnError(
+                        instance_uuid=instance.uuid,
+                        reason="a domain with its uuid already exists")
+                if domain is not None:
+                    taken = self._take_over(instance, domain, stop_running=True)
+                    undo.callback(self._give_back, instance, taken)
                 undo.callback(self._cleanup_failed_spawn, instance, network_info)
                 disk_info = self._create_image(context, instance, image_meta, cancel)
                 disk_info.config_drive = self._create_config_drive(
@@ -233,8 +249,8 @@ class LibvirtDriver(driver.ComputeDriver):
                  instance.uuid)
         try:
             with _instance_lock(instance.uuid):
-                self._destroy_guest(instance.uuid)
-                self._unplug_vifs(instance, network_info)
+                if not self._destroy_guest(instance.uuid):
+                    self._unplug_vifs(instance, network_info)
                 self._remove_files(instance.uuid)
         except Exception:
             LOG.exception("Could not clean up after the failed spawn of %s", instance.uuid)
@@ -392,8 +408,10 @@ class LibvirtDriver(driver.ComputeDriver):
         if cancel is not None:
             cancel.set()
         with _instance_lock(instance.uuid):
-            self._destroy_guest(instance.uuid)
-            self._unplug_vifs(instance, network_info)
+            # NOTE: another compute's guest of this instance on this libvirtd
+            # (it moved there) stays, and so do the taps it uses.
+            if not self._destroy_guest(instance.uuid):
+                self._unplug_vifs(instance, network_info)
             self._remove_files(instance.uuid)
 
     @staticmethod
@@ -411,14 +429,59 @@ class LibvirtDriver(driver.ComputeDriver):
         for v in network_info or []:
             vif.unplug(v)
 
-    def _destroy_guest(self, uuid: str) -> None:
+    def _destroy_guest(self, uuid: str) -> bool:
+        """Power off and undefine the domain of ``uuid`` when it is this
+        compute's; True when the domain there is another compute's (on a
+        libvirtd both use), which is left as it is."""
         domain = self._host.lookup(uuid)
         if domain is None:
-            return
+            return False
         guest = Guest(domain)
+        if _owner(guest) is not None:
+            LOG.info("Leaving domain %s of instance %s: it belongs to the compute service of "
+                     "instances path %s", guest.name, uuid, _owner(guest))
+            return True
         guest.poweroff()
         guest.delete_configuration()
         LOG.info("Domain %s of instance %s destroyed and undefined", guest.name, uuid)
+        return False
+
+    def _take_over(self, instance: Instance, domain: libvirt.virDomain,
+                   stop_running: bool = False) -> str:
+        """Another compute service's guest of ``instance`` on this libvirtd,
+        made room for (powered off when ``stop_running``, else it must be
+        off; then undefined): this compute defines its own in its place.
+        Returns its inactive definition (for ``_give_back``). Refuses a
+        domain of this compute's own, or a running one."""
+        guest = Guest(domain)
+        owner = _owner(guest)
+        if owner is None:
+            raise driver.MigrationError(reason=(
+                f"instance {instance.uuid} already has a guest on host {self._hostname}"))
+        if guest.is_active():
+            if not stop_running:
+                raise driver.MigrationError(reason=(
+                    f"instance {instance.uuid} has a running guest of the compute service of "
+                    f"instances path {owner} on this hypervisor"))
+            LOG.warning("Powering off domain %s of instance %s of the compute service of "
+                        "instances path %s: the instance is evacuated here from its host, "
+                        "which is down", guest.name, instance.uuid, owner)
+            guest.poweroff()
+        original = guest.xml_desc(inactive=True)
+        guest.delete_configuration()
+        LOG.info("Domain %s of instance %s of the compute service of instances path %s "
+                 "taken over", guest.name, instance.uuid, owner)
+        return original
+
+    def _give_back(self, instance: Instance, original: str) -> None:
+        """Undo of ``_take_over`` (after this compute's domain is gone): the
+        other compute's definition again, shut off."""
+        if self._host.lookup(instance.uuid) is not None:
+            return
+        try:
+            self._host.get_connection().defineXML(original)
+        except libvirt.libvirtError:
+            LOG.exception("Could not define the domain of %s taken over again", instance.uuid)
 
     def _remove_files(self, uuid: str) -> None:
         inst_dir = self._instance_dir(uuid)
@@ -778,9 +841,12 @@ class LibvirtDriver(driver.ComputeDriver):
         same_host = os.path.isdir(inst_dir + RESIZE_SUFFIX)
         transfer = disk_transfer or driver.LocalDiskTransfer()
         with _instance_lock(instance.uuid), contextlib.ExitStack() as undo:
-            if not same_host and self._host.lookup(instance.uuid) is not None:
-                raise driver.MigrationError(reason=(
-                    f"instance {instance.uuid} already has a guest on host {self._hostname}"))
+            domain = None if same_host else self._host.lookup(instance.uuid)
+            if domain is not None:
+                # NOTE: the source's guest kept for a revert, when both
+                # compute services use this libvirtd: its definition is
+                # replaced (same name and UUID), the source keeps its XML.
+                undo.callback(self._give_back, instance, self._take_over(instance, domain))
             filemodes.qemu_dir(inst_dir)
             undo.callback(shutil.rmtree, inst_dir, True)
             files = self._receive_files(instance, inst_dir, disk_info, transfer)
@@ -845,7 +911,11 @@ class LibvirtDriver(driver.ComputeDriver):
             with open(saved) as f:
                 original = f.read()
             domain = self._host.lookup(instance.uuid)
-            if domain is not None:
+            if domain is not None and _owner(Guest(domain)) is not None:
+                # NOTE: the destination's guest, on this libvirtd too, when
+                # it did not remove it: it must not be running.
+                self._take_over(instance, domain)
+            elif domain is not None:
                 Guest(domain).poweroff()
             shutil.rmtree(inst_dir, ignore_errors=True)
             os.rename(resize_dir, inst_dir)
@@ -865,8 +935,9 @@ class LibvirtDriver(driver.ComputeDriver):
             # the guest here is the instance, and stays).
             if not os.path.exists(resize_dir):
                 return
-            if dest and dest != self._hostname:
-                self._destroy_guest(instance.uuid)
+            # NOTE: after a take-over by the destination on this libvirtd the
+            # domain is the destination's: it stays, with its taps.
+            if dest and dest != self._hostname and not self._destroy_guest(instance.uuid):
                 self._unplug_vifs(instance, network_info)
             shutil.rmtree(resize_dir)
         LOG.info("Move of instance %s confirmed; the files kept aside are removed",
@@ -1167,6 +1238,22 @@ class LibvirtDriver(driver.ComputeDriver):
                 return f.read(MAX_CONSOLE_BYTES)
         except FileNotFoundError:
             return b""
+
+
+def _evacuating(instance: Instance) -> bool:
+    """Spawned as an evacuation's (or a rebuild's) new guest."""
+    return bool(instance.obj_attr_is_set("task_state")
+                and instance.task_state == task_states.REBUILD_SPAWNING)
+
+
+def _owner(guest: Guest) -> str | None:
+    """The instances path of the compute service the guest belongs to when
+    that is not this one (another compute, or another deployment, on the
+    same libvirtd); None when it is this one's (or says nothing)."""
+    found = guest.deployment()
+    if found is None or os.path.realpath(found) == deployment_path():
+        return None
+    return found
 
 
 def _instance_lock(uuid: str) -> Any:
