@@ -244,6 +244,29 @@ def echo(s: socket.socket) -> bool:
         return False
 
 
+def udp6_arrives(src: Guest, dst: Guest, source: str, dest: str, port: int) -> bool:
+    """A datagram between link-local addresses (on each guest's eth0)."""
+    with in_netns(dst.ns):
+        rx = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        rx_scope = socket.if_nametoindex("eth0")
+    with in_netns(src.ns):
+        tx = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        tx_scope = socket.if_nametoindex("eth0")
+    try:
+        rx.bind((dest, port, 0, rx_scope))
+        rx.settimeout(TIMEOUT)
+        tx.setsockopt(socket.IPPROTO_IPV6, 75, 1)   # IPV6_TRANSPARENT: any source
+        tx.bind((source, 0, 0, tx_scope))
+        tx.sendto(b"hello6", (dest, port, 0, tx_scope))
+        try:
+            return rx.recv(16) == b"hello6"
+        except OSError:
+            return False
+    finally:
+        rx.close()
+        tx.close()
+
+
 def udp_arrives(src: Guest, dst: Guest, source_ip: str, port: int, size: int = 5) -> bool:
     """A datagram (``size`` bytes, never fragmented) from ``src`` with source
     ``source_ip`` reaches ``dst``."""
@@ -433,6 +456,15 @@ def test_two_hosts(world: World) -> None:
         assert udp_arrives(g1, g2, g1.address, 7006, size=MTU - 28)
         # A guest answering DHCP is dropped too (the server reply from g1).
         assert "udp sport 67 udp dport 68 drop" in world.nft(h1)
+        # IPv6: g1's link-local address (EUI-64 of its MAC) gets through to
+        # g2 once a rule lets IPv6 in; another link-local source does not.
+        apply(replace(group1, rules=group1.rules + (
+            SecurityGroupRule("ingress", ethertype="IPv6", protocol="udp"),)))
+        g2_lla = secgroups.link_local(p2.mac)
+        assert udp6_arrives(g1, g2, secgroups.link_local(p1.mac), g2_lla, 7007)
+        assert not udp6_arrives(g1, g2, "fe80::dead", g2_lla, 7008)
+        apply(group1)
+        assert not udp6_arrives(g1, g2, secgroups.link_local(p1.mac), g2_lla, 7009)
 
         # Security groups: g5 (other group) cannot reach g1 until a rule opens
         # tcp/80 from its CIDR; removing the rule closes it again and cuts
