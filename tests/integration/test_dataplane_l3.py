@@ -651,3 +651,137 @@ def test_a_new_floating_ip_is_announced(world: World) -> None:
             break
         time.sleep(0.1)
     assert seen == want
+
+
+# -- the whole agent: layer 2, security groups, DHCP, layer 3, metadata ------------
+
+def test_the_whole_agent_floating_ip_opens_with_a_security_group_rule() -> None:
+    """The issue's story on one host (a namespace), through ``agent.apply``:
+    a guest port in Neutron's default security group behind a router with a
+    floating IP. From the outside the floating IP answers only once a rule
+    opens the port, and not after the rule or the floating IP goes; the
+    guest reaches the outside from its floating IP and the metadata proxy
+    through its router; the empty state leaves nothing."""
+    from novalite.network.dataplane import agent
+    from novalite.network.dataplane.state import (
+        Port,
+        SecurityGroup,
+        SecurityGroupRule,
+    )
+
+    prefix = "t" + secrets.token_hex(3)[:5]
+    host_ns, guest_ns, outside = f"{prefix}host", f"{prefix}g-x", f"{prefix}out"
+    tmp = tempfile.mkdtemp(prefix="novalite-l3-agent-")
+    os.chmod(tmp, 0o711)
+    procs: list[subprocess.Popen[str]] = []
+    recorder: Recorder | None = None
+    ext_cidr = ipaddress.ip_network(free_external_cidr())
+    ext_hosts = list(ext_cidr.hosts())
+    sub = ipaddress.ip_network(f"10.{160 + secrets.randbelow(60)}.7.0/24")
+    gw_ip, guest_ip = str(list(sub.hosts())[0]), str(list(sub.hosts())[9])
+    fip, outside_ip = str(ext_hosts[19]), str(ext_hosts[99])
+    ext = Network(id=str(uuid.uuid4()), vni=1, mtu=1500, external=True,
+                  subnets=(Subnet(id=str(uuid.uuid4()), network_id="", cidr=str(ext_cidr),
+                                  gateway_ip=str(ext_hosts[0])),))
+    net_id, subnet_id, sg_id = (str(uuid.uuid4()) for _ in range(3))
+    net = Network(id=net_id, vni=3000 + secrets.randbelow(1000), subnets=(Subnet(
+        id=subnet_id, network_id=net_id, cidr=str(sub), gateway_ip=gw_ip),))
+    port = Port(id=str(uuid.uuid4()), network_id=net_id, mac=_mac(1),
+                fixed_ips=((subnet_id, guest_ip),), security_groups=(sg_id,),
+                device_id=str(uuid.uuid4()))
+    iface = RouterInterface(port_id=str(uuid.uuid4()), network_id=net_id,
+                            subnet_id=subnet_id, address=gw_ip, cidr=str(sub), mac=_mac(2))
+    router_port = Port(id=iface.port_id, network_id=net_id, mac=iface.mac,
+                       fixed_ips=((subnet_id, gw_ip),),
+                       device_owner="network:router_interface")
+    # Neutron's default group: all egress, ingress only from the same group.
+    default_rules = (SecurityGroupRule(direction="egress"),
+                     SecurityGroupRule(direction="ingress", remote_group_id=sg_id))
+    open_echo = SecurityGroupRule(direction="ingress", protocol="tcp",
+                                  port_range_min=ECHO_PORT, port_range_max=ECHO_PORT,
+                                  remote_ip_prefix="0.0.0.0/0")
+    router_id = str(uuid.uuid4())
+
+    def state(*, rule: bool, with_fip: bool = True, empty: bool = False) -> HostState:
+        if empty:
+            return HostState(host="story", local_ip="192.0.2.250")
+        assert recorder is not None
+        group = SecurityGroup(id=sg_id, rules=default_rules + ((open_echo,) if rule else ()),
+                              member_addresses=(guest_ip,))
+        fips = (FloatingIP(id=str(uuid.uuid4()), address=fip, fixed_address=guest_ip,
+                           port_id=port.id),) if with_fip else ()
+        gw = RouterGateway(network_id=ext.id, address=str(ext_hosts[9]), cidr=str(ext_cidr),
+                           gateway_ip=str(ext_hosts[0]))
+        return HostState(host="story", local_ip="192.0.2.250", networks=(ext, net),
+                         ports=(port,), security_groups=(group,), dhcp_networks=(net_id,),
+                         dhcp_ports=(port, router_port),
+                         routers=(Router(id=router_id, gateway=gw, interfaces=(iface,),
+                                         floating_ips=fips),),
+                         metadata=Metadata(service_url=recorder.url, shared_secret="s3"))
+
+    def apply(s: HostState) -> None:
+        agent.apply(s, prefix=prefix, state_dir=tmp, host_netns=host_ns)
+
+    problems: list[str] = []
+    try:
+        must("ip", "netns", "add", host_ns)
+        must("ip", "-n", host_ns, "link", "set", "lo", "up")
+        recorder = Recorder(host_ns)
+        threading.Thread(target=recorder.serve_forever, daemon=True).start()
+        # The guest's tap: a veth whose host end has the port's tap name.
+        must("ip", "netns", "add", guest_ns)
+        must("ip", "-n", host_ns, "link", "add", port.devname, "type", "veth", "peer",
+             "name", "eth0", "netns", guest_ns)
+        for cmd in (("link", "set", "lo", "up"), ("link", "set", "eth0", "address", port.mac),
+                    ("link", "set", "eth0", "mtu", str(net.mtu)),
+                    ("addr", "add", f"{guest_ip}/{sub.prefixlen}", "dev", "eth0"),
+                    ("link", "set", "eth0", "up"),
+                    ("route", "add", "default", "via", gw_ip)):
+            must("ip", "-n", guest_ns, *cmd)
+        apply(state(rule=False))
+        bridge = names.bridge(prefix, ext)
+        _veth_into(host_ns, outside, f"{prefix}out", bridge, None,
+                   f"{outside_ip}/{ext_cidr.prefixlen}", None)
+        for ns, address, ports in ((guest_ns, guest_ip, (ECHO_PORT,)),
+                                   (outside, outside_ip, (ECHO_PORT,))):
+            proc = subprocess.Popen(in_ns(ns, PY, "-c", PEER_SERVER, address,
+                                          *[str(p) for p in ports]),
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            procs.append(proc)
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+
+        url = f"http://{fip}:{ECHO_PORT}/"
+        assert curl(outside, url)[0] != 0, "the default group let the outside in"
+        apply(state(rule=True))
+        assert curl(outside, url) == (0, outside_ip)
+        assert curl(guest_ns, f"http://{outside_ip}:{ECHO_PORT}/") == (0, fip)
+        recorder.seen.clear()
+        assert curl(guest_ns, "http://169.254.169.254/openstack/latest/meta_data.json")[0] == 0
+        [seen] = recorder.seen
+        assert _headers(seen, HDR_FORWARDED_FOR) == [guest_ip]
+        assert _headers(seen, HDR_NETWORK_ID) == [net_id]
+        assert _headers(seen, HDR_SIGNATURE) == [metadata_proxy.sign("s3", net_id, guest_ip)]
+        apply(state(rule=False))
+        assert curl(outside, url)[0] != 0, "the rule's removal left the port open"
+        apply(state(rule=True, with_fip=False))
+        assert curl(outside, url)[0] != 0, "the floating IP answered after it went"
+
+        apply(state(rule=False, empty=True))
+        left = [n for n in l3.namespaces() if n.startswith(prefix)
+                and n not in (host_ns, guest_ns, outside)]
+        left += [d for d in devices(host_ns, prefix) if d != f"{prefix}out"]
+        left += [f"proxy {p.pid}" for p in metadata_proxy.running(os.path.join(tmp, "metadata"))]
+        left += [line for line in must(*in_ns(host_ns, "nft", "list", "tables")).splitlines()
+                 if prefix in line]
+        assert left == [], left
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        with contextlib.suppress(Exception):
+            apply(state(rule=False, empty=True))
+        if recorder is not None:
+            recorder.shutdown()
+            recorder.server_close()
+        problems = _teardown(None, prefix, tmp)
+    assert not problems, problems
