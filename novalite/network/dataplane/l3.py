@@ -7,7 +7,10 @@ A router is a network namespace ``<prefix>r-<router id>`` holding
 - a gateway leg ``qg-…`` (a veth whose other end is a port of the external
   network's bridge) with the router's external address, every floating IP of
   the router as a /32 (so the leg answers ARP for it), and the default route
-  via the external subnet's gateway;
+  via the external subnet's gateway. Its MAC derives from the router id, so
+  a router made again keeps its neighbours' ARP entries valid, and every
+  address it gains is announced by gratuitous ARP (a floating IP that moves
+  from another router is reachable at once);
 - one leg ``qr-…`` per router interface (a veth into that network's bridge)
   with the subnet's gateway address and the interface port's MAC;
 - ``net.ipv4.ip_forward=1`` (inside the namespace only: the host's own
@@ -106,7 +109,6 @@ def gateway_mac(router_id: str) -> str:
 def interface_leg(port_id: str) -> str:
     """An interface leg inside the router namespace (Neutron's ``qr-``)."""
     return ("qr-" + names.check_id("port", port_id))[:14]
-
 
 
 # -- running the tools --------------------------------------------------------
