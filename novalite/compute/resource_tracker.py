@@ -202,6 +202,9 @@ class ResourceTracker:
                 "hypervisor_version": res.hypervisor_version,
                 "hypervisor_description": res.hypervisor_description or res.hypervisor_type,
                 "vcpus": res.vcpus, "memory_mb": res.memory_mb, "local_gb": res.local_gb,
+                # NOTE: also the host's VXLAN endpoint, which the other hosts'
+                # network state reads ([network] tunnel_ip when it differs).
+                "host_ip": CONF.network.tunnel_ip or CONF.my_ip,
                 "cpu_allocation_ratio": CONF.cpu_allocation_ratio,
                 "ram_allocation_ratio": CONF.ram_allocation_ratio,
                 "disk_allocation_ratio": CONF.disk_allocation_ratio,

@@ -650,6 +650,28 @@ def quota_delete_resources(project_id: str, resources: list[str]) -> None:
                                                 models.Quota.resource.in_(resources)))
 
 
+@retry_on_db_error
+def instance_names(uuids: Iterable[str]) -> dict[str, str]:
+    """``{instance uuid: display name}`` of these instances (deleted ones too)."""
+    ids = list(uuids)
+    if not ids:
+        return {}
+    with _session() as s:
+        q = sa.select(models.Instance.uuid, models.Instance.display_name).where(
+            models.Instance.uuid.in_(ids))
+        return {u: n or "" for u, n in s.execute(q)}
+
+
+@retry_on_db_error
+def tunnel_endpoints() -> dict[str, str]:
+    """``{host: address}``: each compute host's recorded ``host_ip`` (its
+    VXLAN endpoint: [network] tunnel_ip, else my_ip)."""
+    with _session() as s:
+        q = sa.select(models.ComputeNode.host, models.ComputeNode.host_ip).where(
+            models.ComputeNode.deleted == 0, models.ComputeNode.host_ip.is_not(None))
+        return {h: ip for h, ip in s.execute(q) if ip}
+
+
 # -- the nova-network view: an instance's addresses ("fixed IPs") -----------------
 
 def _fixed_ip_view(port: dict, alloc: dict, net: dict | None = None) -> dict:

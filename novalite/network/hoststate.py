@@ -1,0 +1,124 @@
+"""The desired network state of one host (:class:`~novalite.network.dataplane.
+state.HostState`), built from the database: what the host's data plane
+reconciles to.
+
+- the networks the host has a port on (its taps), or serves DHCP for, each
+  with its VNI and its peers: the VXLAN endpoints of the OTHER hosts with a
+  port (or the DHCP server) on it;
+- the ports bound to the host (``binding:host_id``);
+- when the host serves DHCP ([network] dhcp_host, default the all-in-one's
+  own [DEFAULT] host): every network with a DHCP-enabled subnet, and every
+  port of those networks (any host) for the host entries;
+- its own endpoint: [network] tunnel_ip, else [DEFAULT] my_ip; the other
+  hosts' endpoints from the compute nodes' recorded ``host_ip``.
+
+Security groups, routers and floating IPs are filled in by the modules
+that keep them, through ``HOST_STATE_HOOKS`` (``f(state) -> state``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+
+from novalite.conf import CONF
+from novalite.db import network as db
+from novalite.network import api as network_api
+from novalite.network.dataplane import state as st
+
+HOST_STATE_HOOKS: list[Callable[[st.HostState], st.HostState]] = []
+
+
+def local_tunnel_ip() -> str:
+    return str(CONF.network.tunnel_ip or CONF.my_ip)
+
+
+def dhcp_host() -> str:
+    return str(CONF.network.dhcp_host or CONF.host)
+
+
+def _subnet(sub: dict) -> st.Subnet:
+    return st.Subnet(
+        id=sub["uuid"], network_id=sub["network_uuid"], cidr=sub["cidr"],
+        gateway_ip=sub["gateway_ip"], ip_version=sub["ip_version"],
+        enable_dhcp=bool(sub["enable_dhcp"]),
+        dns_nameservers=tuple(sub.get("dns_nameservers") or ()),
+        host_routes=tuple((r["destination"], r["nexthop"]) for r in sub.get("host_routes") or ()),
+        allocation_pools=tuple((p["start"], p["end"]) for p in sub.get("allocation_pools") or ()))
+
+
+def hostname(name: str) -> str:
+    """A DHCP host name from a server's name, as Nova's sanitize_hostname:
+    lower case, letters, digits and hyphens, at most 63 characters."""
+    text = re.sub(r"[ _.]", "-", name.lower())
+    text = re.sub(r"[^a-z0-9-]", "", text).strip("-")
+    return text[:63].rstrip("-")
+
+
+def _port(port: dict, groups: Mapping[str, list[str]], names: Mapping[str, str]) -> st.Port:
+    return st.Port(
+        id=port["uuid"], network_id=port["network_uuid"], mac=port["mac"],
+        fixed_ips=tuple((a["subnet_id"], a["ip_address"]) for a in port["fixed_ips"]),
+        device_owner=port["device_owner"], device_id=port["device_id"],
+        port_security_enabled=bool(port["port_security_enabled"]),
+        security_groups=tuple(groups.get(port["uuid"]) or ()),
+        allowed_address_pairs=tuple((p["ip_address"], p.get("mac_address"))
+                                    for p in port.get("allowed_address_pairs") or ()),
+        hostname=hostname(names.get(port["device_id"], "")) if port["device_id"] else "")
+
+
+def build_host_state(host: str, local_ip: str | None = None,
+                     endpoints: Mapping[str, str] | None = None,
+                     metadata: st.Metadata | None = None) -> st.HostState:
+    """``host``'s HostState. ``endpoints`` ({host: tunnel address}) default
+    to the compute nodes' recorded ones; ``local_ip`` to the host's own
+    endpoint there, else this process's [network] tunnel_ip / my_ip."""
+    tunnels = dict(db.tunnel_endpoints() if endpoints is None else endpoints)
+    local_ip = local_ip or tunnels.get(host) or local_tunnel_ip()
+    tunnels[host] = local_ip
+    serves_dhcp = host == dhcp_host()
+    if serves_dhcp:
+        # NOTE: the DHCP server's host is every DHCP network's peer too.
+        tunnels.setdefault(dhcp_host(), local_ip)
+
+    nets = {n["id"]: n for n in db.network_get_all()}
+    subnets: dict[int, list[dict]] = {}
+    for sub in db.subnet_get_all(network_ids=list(nets)):
+        subnets.setdefault(sub["network_id"], []).append(sub)
+    ports = db.port_get_all(network_ids=list(nets))
+
+    hosts_of: dict[int, set[str]] = {}
+    for port in ports:
+        if port["binding_host"]:
+            hosts_of.setdefault(port["network_id"], set()).add(port["binding_host"])
+    dhcp_nets = {nid for nid, subs in subnets.items()
+                 if any(s["enable_dhcp"] for s in subs) and not nets[nid]["router_external"]}
+    for nid in dhcp_nets:
+        hosts_of.setdefault(nid, set()).add(dhcp_host())
+
+    local = [p for p in ports if p["binding_host"] == host]
+    wanted = {p["network_id"] for p in local} | (dhcp_nets if serves_dhcp else set())
+    networks = []
+    for nid in sorted(wanted):
+        net = nets[nid]
+        peers = sorted({tunnels[h] for h in hosts_of.get(nid, set())
+                        if h != host and h in tunnels and tunnels[h] != local_ip})
+        networks.append(st.Network(
+            id=net["uuid"], vni=int(net["segmentation_id"] or 0), mtu=int(net["mtu"]),
+            subnets=tuple(_subnet(s) for s in subnets.get(nid, [])), peers=tuple(peers),
+            external=bool(net["router_external"])))
+
+    dhcp_ports = [p for p in ports if p["network_id"] in dhcp_nets] if serves_dhcp else []
+    shown = local + [p for p in dhcp_ports if p not in local]
+    groups = network_api.security_groups_of([p["uuid"] for p in shown])
+    names = db.instance_names({p["device_id"] for p in shown if p["device_id"]})
+    state = st.HostState(
+        host=host, local_ip=local_ip, networks=tuple(networks),
+        ports=tuple(_port(p, groups, names) for p in local),
+        dhcp_networks=tuple(nets[nid]["uuid"] for nid in sorted(dhcp_nets)) if serves_dhcp
+        else (),
+        dhcp_ports=tuple(_port(p, groups, names) for p in dhcp_ports),
+        metadata=metadata)
+    for hook in HOST_STATE_HOOKS:
+        state = hook(state)
+    return state
