@@ -22,57 +22,30 @@ import base64
 import os
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from novalite.virt.libvirt import agent
+from tests.integration import realguest
+from tests.integration.realguest import ACTIVE_TIMEOUT
 from tests.integration.realstack import RealStackError, libvirt_connection
 from tests.integration.test_networking import NetStack
 from tests.procs import wait_until
 
 pytestmark = pytest.mark.integration
 
-ACTIVE_TIMEOUT = 150
-HTTP_TIMEOUT = 150
-AGENT_TIMEOUT = 120
 IMAGE_TIMEOUT = 120
 PATTERN_OFFSET = 600 * 1024 * 1024   # inside the 1 GiB root disk, past the image's data
 PATTERN_SIZE = 4096
 
 
-class Guest:
-    """The module's shared server and how to reach it."""
-
-    def __init__(self, ns: NetStack) -> None:
-        self.ns = ns
-        self.id = ""
-        self.address = ""
-
-    def boot(self, name: str, image: str) -> dict:
-        server = self.ns.boot(name, imageRef=image)
-        return server
-
-    def domain(self, server_id: str | None = None) -> Any:
-        return self.ns.domain(server_id or self.id)
-
-    def wait_up(self, server_id: str, address: str) -> str:
-        """ACTIVE was seen: the guest answers HTTP with its uuid, its agent is up."""
-        body = self.ns.wait_http(address, HTTP_TIMEOUT)
-        assert f"uuid={server_id}" in body.splitlines(), body
-        agent.wait_ready(self.domain(server_id), time.monotonic() + AGENT_TIMEOUT)
-        return body
-
-    def run(self, server_id: str, *args: str) -> str:
-        status = agent.execute(self.domain(server_id), "/bin/busybox", list(args),
-                               time.monotonic() + 30, capture=True)
-        assert status.get("exitcode") == 0, status
-        return base64.b64decode(status.get("out-data", "")).decode()
+class Guest(realguest.Guest):
+    api_version = "2.45"
 
     def write_block(self, data: bytes) -> None:
         """``data`` onto the guest's own disk, flushed by the guest (dd conv=fsync)."""
         agent.write_file(self.domain(), "/run/rgia-block", data)
-        self.run(self.id, "dd", "if=/run/rgia-block", "of=/dev/vda", f"bs={len(data)}",
+        self.run("dd", "if=/run/rgia-block", "of=/dev/vda", f"bs={len(data)}",
                  f"seek={PATTERN_OFFSET // len(data)}", "count=1", "conv=notrunc,fsync")
 
     def read_block(self, server_id: str) -> bytes:
@@ -87,13 +60,6 @@ class Guest:
             agent.command(dom, "guest-file-close", {"handle": handle})
         return base64.b64decode(res["buf-b64"])
 
-    def act(self, body: dict, version: str = "2.45") -> Any:
-        resp = self.ns.rs.stack.compute(
-            "POST", f"/servers/{self.id}/action", body,
-            headers={"OpenStack-API-Version": f"compute {version}"})
-        assert resp.status_code == 202, f"{body}: {resp.status_code} {resp.text}"
-        return resp
-
 
 @pytest.fixture(scope="module")
 def guest() -> Iterator[Guest]:
@@ -105,14 +71,7 @@ def guest() -> Iterator[Guest]:
     problems: list[str] = []
     try:
         ns.start()
-        g = Guest(ns)
-        with ns.rs.servers(120) as ids:
-            server = g.boot("rgia-src", ns.rs.images["disk"]["id"])
-            g.id = server["id"]
-            ids.append(g.id)
-            active = ns.rs.stack.wait_status(g.id, "ACTIVE", ACTIVE_TIMEOUT)
-            g.address = ns.address(active)
-            g.wait_up(g.id, g.address)
+        with realguest.booted(Guest(ns), "rgia-src") as g:
             yield g
     finally:
         problems = ns.stop()

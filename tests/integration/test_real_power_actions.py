@@ -20,7 +20,6 @@ also on failure; nothing here skips.
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -32,51 +31,15 @@ from websockets.sync.client import connect
 from novalite.compute import power_state
 from novalite.conf import CONF
 from novalite.console import serialproxy
-from novalite.virt.libvirt import agent
+from tests.integration import realguest
+from tests.integration.realguest import Guest
 from tests.integration.realstack import RealStackError, libvirt_connection
 from tests.integration.test_networking import NetStack
 from tests.procs import wait_until
 
 pytestmark = pytest.mark.integration
 
-ACTIVE_TIMEOUT = 150
-HTTP_TIMEOUT = 150
-AGENT_TIMEOUT = 120
 STATE_TIMEOUT = 120
-
-
-class Guest:
-    def __init__(self, ns: NetStack) -> None:
-        self.ns = ns
-        self.id = ""
-        self.address = ""
-
-    @property
-    def stack(self) -> Any:
-        return self.ns.rs.stack
-
-    def domain(self) -> Any:
-        return self.ns.domain(self.id)
-
-    def wait_up(self) -> None:
-        body = self.ns.wait_http(self.address, HTTP_TIMEOUT)
-        assert f"uuid={self.id}" in body.splitlines(), body
-        agent.wait_ready(self.domain(), time.monotonic() + AGENT_TIMEOUT)
-
-    def uptime(self) -> float:
-        status = agent.execute(self.domain(), "/bin/busybox", ["cat", "/proc/uptime"],
-                               time.monotonic() + 30, capture=True)
-        assert status.get("exitcode") == 0, status
-        return float(base64.b64decode(status.get("out-data", "")).split()[0])
-
-    def act(self, body: dict, status: int = 202, version: str = "2.1") -> Any:
-        resp = self.stack.compute("POST", f"/servers/{self.id}/action", body,
-                                  headers={"OpenStack-API-Version": f"compute {version}"})
-        assert resp.status_code == status, f"{body}: {resp.status_code} {resp.text}"
-        return resp
-
-    def wait(self, status: str) -> dict:
-        return dict(self.stack.wait_status(self.id, status, STATE_TIMEOUT))
 
 
 @pytest.fixture(scope="module")
@@ -97,14 +60,7 @@ def guest() -> Iterator[Guest]:
         proxy.start()
         CONF.set_override("base_url", f"ws://127.0.0.1:{proxy.port}/",
                           group="serial_console")
-        g = Guest(ns)
-        with ns.rs.servers(120) as ids:
-            server = ns.boot("rpa-1", imageRef=ns.rs.images["disk"]["id"])
-            g.id = server["id"]
-            ids.append(g.id)
-            active = g.stack.wait_status(g.id, "ACTIVE", ACTIVE_TIMEOUT)
-            g.address = ns.address(active)
-            g.wait_up()
+        with realguest.booted(Guest(ns, STATE_TIMEOUT), "rpa-1") as g:
             yield g
     finally:
         proxy.stop()
