@@ -71,11 +71,19 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.20", _NOT_YET.format("volume attach/detach (no volumes)")),
     ("2.21", "os-instance-actions: the actions of a deleted server are listed and "
              "shown."),
-    ("2.22", _NOT_YET.format("server migrations (force_complete)")),
+    ("2.22", "POST /servers/{id}/migrations/{id}/action {'force_complete': null} (admins): "
+             "the running live migration finishes now (202; 400 for a migration that is "
+             "not running or not the server's, 409 unless the server is ACTIVE and "
+             "migrating). The FakeDriver ends its copy at once; the libvirt driver does "
+             "not implement it yet (the action's event records the error)."),
     ("2.23", "GET /os-migrations: migration_type, and links for an in-progress live "
              "migration; GET /servers/{id}/migrations and /servers/{id}/migrations/{id}: "
              "a server's in-progress live migrations (admin)."),
-    ("2.24", _NOT_YET.format("DELETE /servers/{id}/migrations/{id}")),
+    ("2.24", "DELETE /servers/{id}/migrations/{id} (admins): abort the running live "
+             "migration (202; 400 when it is not running, 404 for a migration that is not "
+             "the server's, 409 unless the server is migrating): it is cancelled and the "
+             "server stays on its host, ACTIVE, without a fault (FakeDriver; libvirt not "
+             "yet)."),
     ("2.25", "os-migrateLive: block_migration may be 'auto'; disk_over_commit is gone "
              "(400). Live migration runs on the FakeDriver; the libvirt driver refuses it "
              "naming itself (the migration ends in error)."),
@@ -157,7 +165,8 @@ SUPPORTED: list[tuple[str, str]] = [
              "default, novalite's only mode) they do not change the boot."),
     ("2.64", "os-server-groups: 'policy' and 'rules' (max_server_per_host) instead of "
              "'policies' and 'metadata'."),
-    ("2.65", _NOT_YET.format("live migration abort")),
+    ("2.65", "DELETE /servers/{id}/migrations/{id}: a queued or preparing live migration "
+             "may be aborted too (400 before): the source cancels it before it copies."),
     ("2.66", "GET /servers and os-instance-actions: changes-before filter (400 when "
              "before changes-since); GET /os-migrations: changes-before."),
     ("2.67", "POST /servers: 'volume_type' in block_device_mapping_v2 (no volumes: "

@@ -58,6 +58,15 @@ class MigrationNotFoundByStatus(exception.Invalid):
     msg_fmt = "Migration not found for instance %(instance_id)s with status %(status)s."
 
 
+class MigrationNotFoundForInstance(exception.NotFound):
+    msg_fmt = "Migration %(migration_id)s not found for instance %(instance_id)s"
+
+
+class InvalidMigrationState(exception.Invalid):
+    msg_fmt = ("Migration %(migration_id)s state of instance %(instance_uuid)s is %(state)s. "
+               "Cannot %(method)s while the migration is in this state.")
+
+
 def _check_state(instance: Instance, action: str, vm_state: tuple[Any, ...],
                  task_state: tuple[Any, ...] | None = (None,)) -> None:
     if instance.vm_state not in vm_state:
@@ -234,6 +243,44 @@ class MoveActionsAPI:
         InstanceAction.action_start(context, instance.uuid, "live-migration")
         self.conductor.live_migrate_instance(context, instance, migration, host, force)
 
+    # -- a running live migration: force complete (2.22), abort (2.24, 2.65) ---------
+
+    def live_migrate_force_complete(self, context: RequestContext, instance: Instance,
+                                    migration_id: str) -> None:
+        """As Nova's: an ACTIVE server being live-migrated, its migration
+        ``running`` (InvalidMigrationState otherwise); the source's driver
+        finishes the copy now."""
+        _check_lock(context, instance)
+        _check_state(instance, "force_complete", (vm_states.ACTIVE,),
+                     (task_states.MIGRATING,))
+        migration = _migration_of(context, instance, migration_id)
+        if migration.status != mig.RUNNING:
+            raise InvalidMigrationState(migration_id=migration_id,
+                                        instance_uuid=instance.uuid, state=migration.status,
+                                        method="force complete")
+        InstanceAction.action_start(context, instance.uuid, "live_migration_force_complete")
+        self.compute_rpcapi.live_migration_force_complete(context, instance, migration)
+
+    def live_migrate_abort(self, context: RequestContext, instance: Instance,
+                           migration_id: str, support_abort_in_queue: bool = False) -> None:
+        """As Nova's: a server being live-migrated; its migration ``running``,
+        or from 2.65 also ``queued``/``preparing`` (InvalidMigrationState
+        otherwise). The source cancels it: the server stays where it is."""
+        _check_lock(context, instance)
+        if instance.task_state != task_states.MIGRATING:
+            raise exception.InstanceInvalidState(
+                action="abort live migration", instance_uuid=instance.uuid,
+                attr="task_state", state=instance.task_state)
+        migration = _migration_of(context, instance, migration_id)
+        allowed = (mig.RUNNING, *mig.LIVE_QUEUED) if support_abort_in_queue \
+            else (mig.RUNNING,)
+        if migration.status not in allowed:
+            raise InvalidMigrationState(migration_id=migration_id,
+                                        instance_uuid=instance.uuid, state=migration.status,
+                                        method="abort live migration")
+        InstanceAction.action_start(context, instance.uuid, "live_migration_cancel")
+        self.compute_rpcapi.live_migration_abort(context, instance, migration.id)
+
     # -- migrations ---------------------------------------------------------------
 
     def get_migrations(self, context: RequestContext, filters: dict[str, Any],
@@ -253,3 +300,17 @@ class MoveActionsAPI:
             return Service.get_by_host_and_binary(context, host, "novalite-compute")
         except exception.ServiceNotFound:
             raise ComputeHostNotFound(host=host) from None
+
+
+def _migration_of(context: RequestContext, instance: Instance,
+                  migration_id: str) -> mig.Migration:
+    """Migration ``migration_id`` (the integer id) of ``instance``, else
+    MigrationNotFoundForInstance."""
+    try:
+        migration = mig.Migration.get_by_id(context, int(migration_id))
+    except (ValueError, exception.NotFound):
+        raise MigrationNotFoundForInstance(migration_id=migration_id,
+                                           instance_id=instance.uuid) from None
+    if migration.instance_uuid != instance.uuid:
+        raise MigrationNotFoundForInstance(migration_id=migration_id, instance_id=instance.uuid)
+    return migration

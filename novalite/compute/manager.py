@@ -93,7 +93,7 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
     operations beyond build, delete and the seed's power actions are mixins:
     power_actions, image_actions, move_actions)."""
 
-    target = messaging.Target(version="6.8")
+    target = messaging.Target(version="6.9")
 
     def __init__(self, compute_driver: str | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -587,33 +587,117 @@ class ComputeMoveActions:
             except Exception as exc:
                 self._migration_failed(context, instance, migration, exc, to_error=False)
                 return
+        if guest is None:
+            return
         self._moves_rpc.post_live_migration_at_destination(context, instance, migration, guest)
 
     def _live_migrate(self, context: RequestContext, instance: Instance,
-                      migration: mig.Migration, dest: str) -> dict[str, Any]:
+                      migration: mig.Migration, dest: str) -> dict[str, Any] | None:
+        """The guest's state for the destination; None when the migration
+        was aborted (it is cancelled, the guest still here as it was)."""
         migrate = getattr(self.driver, "live_migration", None)
         if migrate is None:
             raise virt_driver.MigrationError(reason=(
                 f"the compute driver of host {self.host} ({type(self.driver).__name__}) "
                 "cannot live-migrate"))
-        migration.status = mig.RUNNING
-        migration.save()
-        source_data = self.driver.live_migration_source_data(instance)
-        # NOTE: as Nova's: the destination prepares first (a failure there
-        # leaves the guest here, untouched).
-        migrate_data = self._moves_rpc.pre_live_migration(context, instance, migration,
-                                                          source_data)
+        with self._live_migration_lock():
+            # NOTE: an abort of the queued or preparing migration (2.65) got
+            # here first: the server is already back to its stable state.
+            if mig.Migration.get_by_id(context, migration.id).status == mig.CANCELLED:
+                LOG.info("Live migration %s of %s was aborted before it ran", migration.uuid,
+                         instance.uuid)
+                return None
+            migration.status = mig.RUNNING
+            migration.save()
         try:
-            guest: dict[str, Any] = migrate(context, instance, dest,
-                                            self._network_info(context, instance),
-                                            migrate_data=migrate_data)
-        except Exception:
-            with contextlib.suppress(Exception):
-                self._moves_rpc.rollback_live_migration_at_destination(context, instance,
-                                                                       migration)
-            raise
+            source_data = self.driver.live_migration_source_data(instance)
+            # NOTE: as Nova's: the destination prepares first (a failure there
+            # leaves the guest here, untouched).
+            migrate_data = self._moves_rpc.pre_live_migration(context, instance, migration,
+                                                              source_data)
+            try:
+                if self._abort_requested(migration.id):
+                    raise virt_driver.LiveMigrationAborted(instance_uuid=instance.uuid)
+                guest: dict[str, Any] = migrate(context, instance, dest,
+                                                self._network_info(context, instance),
+                                                migrate_data=migrate_data)
+            except Exception:
+                with contextlib.suppress(Exception):
+                    self._moves_rpc.rollback_live_migration_at_destination(context, instance,
+                                                                           migration)
+                raise
+        except virt_driver.LiveMigrationAborted:
+            self._live_migration_cancelled(context, instance, migration)
+            return None
+        finally:
+            with self._live_migration_lock():
+                self._live_migration_aborts().discard(migration.id)
         self.rt.release(context, instance.uuid)
         return guest
+
+    # -- live migration: force complete (2.22) and abort (2.24, 2.65) ----------------
+
+    def _live_migration_lock(self) -> threading.Lock:
+        lock: threading.Lock = self.__dict__.setdefault("_live_migration_lock_", threading.Lock())
+        return lock
+
+    def _live_migration_aborts(self) -> set[int]:
+        """Ids of running live migrations an abort was asked for (under the lock)."""
+        aborts: set[int] = self.__dict__.setdefault("_live_migration_aborts_", set())
+        return aborts
+
+    def _abort_requested(self, migration_id: int) -> bool:
+        with self._live_migration_lock():
+            return migration_id in self._live_migration_aborts()
+
+    def _live_migration_cancelled(self, context: RequestContext, instance: Instance,
+                                  migration: mig.Migration) -> None:
+        """As Nova's rollback with migration_status 'cancelled': the server
+        keeps its host and vm_state, no task, no fault."""
+        LOG.info("Live migration %s of %s aborted; the guest stays on %s", migration.uuid,
+                 instance.uuid, self.host)
+        with contextlib.suppress(Exception):
+            migration.status = mig.CANCELLED
+            migration.save()
+        try:
+            instance.task_state = None
+            instance.save(expected_task_state=[task_states.MIGRATING])
+        except (exception.InstanceNotFound, exception.Conflict):
+            pass
+
+    def live_migration_force_complete(self, context: RequestContext, instance: Instance,
+                                      migration: mig.Migration) -> None:
+        """On the source (2.22): the driver finishes the running copy now;
+        ``live_migration`` then completes as usual."""
+        with self._event(context, instance, "live_migration_force_complete",
+                         "compute_live_migration_force_complete"):
+            self.driver.live_migration_force_complete(instance)
+
+    def live_migration_abort(self, context: RequestContext, instance: Instance,
+                             migration_id: int) -> None:
+        """On the source (2.24, 2.65): a queued or preparing migration is
+        cancelled before it runs; a running one is stopped by the driver
+        (``live_migration`` sees LiveMigrationAborted and cancels it). One
+        that ended meanwhile is left as it is."""
+        with self._event(context, instance, "live_migration_cancel",
+                         "compute_live_migration_abort"):
+            with self._live_migration_lock():
+                migration = mig.Migration.get_by_id(context, migration_id)
+                if migration.status in mig.LIVE_QUEUED:
+                    self._live_migration_cancelled(context, instance, migration)
+                    return
+                if migration.status != mig.RUNNING:
+                    LOG.info("Not aborting live migration %s of %s: it is %s", migration.uuid,
+                             instance.uuid, migration.status)
+                    return
+                self._live_migration_aborts().add(migration.id)
+            try:
+                self.driver.live_migration_abort(instance)
+            except virt_driver.MigrationError as exc:
+                # NOTE: the copy has not started yet (the destination is still
+                # preparing): live_migration sees the request before it starts.
+                LOG.info("Live migration %s of %s: %s; aborting before the copy",
+                         migration.uuid, instance.uuid, exc)
 
     def pre_live_migration(self, context: RequestContext, instance: Instance,
                            migration: mig.Migration,

@@ -29,6 +29,9 @@ API version history (minor bumps only add; the client downgrades with
             prepares the instance directory and answers where the source
             sends the guest) and rollback_live_migration_at_destination
             (a cast: the source failed, the destination removes what it made).
+    * 6.9 - Add live_migration_force_complete and live_migration_abort
+            (casts to the source of a live migration: microversions 2.22,
+            2.24 and 2.65).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-CURRENT_VERSION = "6.8"
+CURRENT_VERSION = "6.9"
 V3_PROXY_VERSION = "3.0"
 # NOTE: seconds a pre_live_migration call may take (an image download on
 # the destination); at least [DEFAULT] rpc_call_timeout.
@@ -290,6 +293,26 @@ class ComputeAPI:
                                   timeout=max(CONF.rpc_call_timeout, PRE_LIVE_MIGRATION_TIMEOUT)
                                   ).call(ctxt, "pre_live_migration", instance=instance,
                                          migration=migration, source_data=source_data))
+
+    def live_migration_force_complete(self, ctxt: RequestContext, instance: Instance,
+                                      migration: Any) -> None:
+        """To the source (the instance's host): finish the running live
+        migration now. Conflict when the computes are pinned below 6.9."""
+        self._prepare_69(instance.host, "forcing a live migration to complete").cast(
+            ctxt, "live_migration_force_complete", instance=instance, migration=migration)
+
+    def live_migration_abort(self, ctxt: RequestContext, instance: Instance,
+                             migration_id: int) -> None:
+        """To the source: abort the live migration (queued, preparing or
+        running). Conflict when the computes are pinned below 6.9."""
+        self._prepare_69(instance.host, "aborting a live migration").cast(
+            ctxt, "live_migration_abort", instance=instance, migration_id=migration_id)
+
+    def _prepare_69(self, host: str, what: str) -> Any:
+        if not self.client.can_send_version("6.9"):
+            raise exception.Conflict(reason=f"{what} needs compute RPC 6.9; the compute "
+                                            "services are pinned lower")
+        return self._prepare(host, version="6.9")
 
     def rollback_live_migration_at_destination(self, ctxt: RequestContext, instance: Instance,
                                                migration: Any) -> None:

@@ -10,6 +10,10 @@ fake_opts = [
     cfg.IntOpt("local_gb", default=4096, min=1, help="Disk (GiB) the fake host has."),
     cfg.FloatOpt("spawn_delay", default=0.0, min=0.0,
                  help="Seconds spawn() takes, to imitate a real boot."),
+    cfg.FloatOpt("live_migration_delay", default=0.0, min=0.0,
+                 help="Seconds a live migration takes on the fake (its migration is "
+                      "'running' meanwhile: force_complete ends it at once, an abort "
+                      "cancels it)."),
     cfg.FloatOpt("hang_seconds", default=3600.0, min=0.0,
                  help="How long HangingSpawnDriver's spawn() hangs."),
 ]

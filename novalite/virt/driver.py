@@ -42,6 +42,14 @@ class MigrationError(exception.NovaliteException):
     msg_fmt = "Migration error: %(reason)s"
 
 
+class LiveMigrationAborted(MigrationError):
+    """``live_migration_abort`` stopped the running live migration: the
+    guest is still on the source, as it was (the migration is cancelled,
+    not failed)."""
+
+    msg_fmt = "Live migration of instance %(instance_uuid)s was aborted"
+
+
 class AgentUnavailable(exception.NovaliteException):
     """The action needs the QEMU guest agent and the guest has none (or it
     does not answer)."""
@@ -365,6 +373,21 @@ class ComputeDriver(abc.ABC):
         """On the destination after the source failed: remove what
         ``pre_live_migration`` made. The default: nothing."""
         return None
+
+    def live_migration_force_complete(self, instance: Instance) -> None:
+        """On the source, while ``live_migration`` of ``instance`` runs in
+        another thread: make it finish now (libvirt: switch to post-copy,
+        ``virDomain.migrateStartPostCopy``, or pause the guest so the copy
+        converges). Returns at once; ``live_migration`` then returns as
+        usual. NotImplementedError when the driver cannot."""
+        raise NotImplementedError()
+
+    def live_migration_abort(self, instance: Instance) -> None:
+        """On the source, while ``live_migration`` of ``instance`` runs in
+        another thread: stop it (libvirt: ``virDomain.abortJob``), so that
+        ``live_migration`` raises LiveMigrationAborted with the guest still
+        running here as before. NotImplementedError when the driver cannot."""
+        raise NotImplementedError()
 
     def finish_migration(self, context: RequestContext, migration: Any, instance: Instance,
                          disk_info: list[dict[str, Any]], network_info: list[dict[str, Any]] | None,

@@ -35,6 +35,15 @@ if TYPE_CHECKING:
     from novalite.objects.instance import Instance
 
 
+class _LiveMigrationJob:
+    """A running fake live migration: ``done`` ends the copy early (force
+    complete, or abort with ``aborted``)."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.aborted = False
+
+
 class _FakeGuest:
     def __init__(self, uuid: str, vcpus: int, memory_mb: int, disk_gb: int) -> None:
         self.uuid = uuid
@@ -612,6 +621,7 @@ class FakeDriver(driver.ComputeDriver):
         if guest.resize_from is not None or guest.rescue_image is not None:
             raise driver.MigrationError(reason=(
                 f"instance {instance.uuid} is in the middle of a resize or rescued"))
+        self._run_live_migration_job(instance)
         with self._lock:
             del self._guests[instance.uuid]
         self._close_serial(instance.uuid)
@@ -619,6 +629,42 @@ class FakeDriver(driver.ComputeDriver):
             self.plugged.append(("unplug", vif["id"], vif["network"]["bridge"]))
         self._persist()
         return guest.to_dict()
+
+    def _live_migration_jobs(self) -> dict[str, _LiveMigrationJob]:
+        jobs: dict[str, _LiveMigrationJob] = self.__dict__.setdefault("_lm_jobs", {})
+        return jobs
+
+    def _run_live_migration_job(self, instance: Instance) -> None:
+        """The copy: [fake_driver] live_migration_delay seconds, cut short by
+        ``live_migration_force_complete``; LiveMigrationAborted (the guest
+        untouched) after ``live_migration_abort``."""
+        job = _LiveMigrationJob()
+        with self._lock:
+            self._live_migration_jobs()[instance.uuid] = job
+        try:
+            job.done.wait(CONF.fake_driver.live_migration_delay)
+        finally:
+            with self._lock:
+                self._live_migration_jobs().pop(instance.uuid, None)
+        if job.aborted:
+            raise driver.LiveMigrationAborted(instance_uuid=instance.uuid)
+
+    def _job(self, instance: Instance, what: str) -> _LiveMigrationJob:
+        with self._lock:
+            job = self._live_migration_jobs().get(instance.uuid)
+        if job is None:
+            raise driver.MigrationError(reason=(
+                f"cannot {what}: no live migration of instance {instance.uuid} is running "
+                f"on host {self._host}"))
+        return job
+
+    def live_migration_force_complete(self, instance: Instance) -> None:
+        self._job(instance, "force complete").done.set()
+
+    def live_migration_abort(self, instance: Instance) -> None:
+        job = self._job(instance, "abort")
+        job.aborted = True
+        job.done.set()
 
     def post_live_migration_at_destination(self, context: RequestContext, instance: Instance,
                                            network_info: list[dict[str, Any]] | None,

@@ -10,15 +10,18 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+import jsonschema
 from oslo_utils import timeutils
 
 from novalite import policy
-from novalite.api import common, errors, microversions, validation
+from novalite.api import common, errors, microversions, validation, wsgi
 from novalite.api.compute.servers import target_of
 from novalite.api.views.common import naive_isotime
 from novalite.api.wsgi import Request
+from novalite.compute.api_moves import MigrationNotFoundForInstance
 from novalite.objects import migration as mig
 from novalite.policies import migrations as mp
+from novalite.policies import server_microversions as smp
 
 _FIELDS = ("id", "source_node", "dest_node", "source_compute", "dest_compute", "dest_host",
            "status", "instance_uuid", "old_instance_type_id", "new_instance_type_id")
@@ -82,6 +85,14 @@ def _parse_time(name: str, value: str) -> datetime.datetime:
     except ValueError:
         raise errors.bad_request(f"Invalid input for query parameters {name}. Value: "
                                  f"{value}. '{value}' is not a 'date-time'") from None
+
+
+# NOTE: Nova's server migration action: one key; force_complete takes null.
+_ACTION = {"type": "object", "minProperties": 1, "maxProperties": 1}
+_FORCE_COMPLETE = jsonschema.Draft202012Validator(
+    {"type": "object", "properties": {"force_complete": {"type": "null"}},
+     "required": ["force_complete"], "additionalProperties": False},
+    format_checker=validation.FORMAT_CHECKER)
 
 
 class MigrationsController:
@@ -157,3 +168,29 @@ class MigrationsController:
                 return {"migration": _server_view(req, m)}
         raise errors.not_found(f"In-progress live migration {id} is not found for server "
                                f"{instance.uuid}.")
+
+    # -- a running live migration: force complete (2.22), abort (2.24, 2.65) ---------
+
+    @microversions.versioned("2.22")
+    @wsgi.response(202)
+    @validation.schema(_ACTION)
+    def action(self, req: Request, server_id: str, id: str, body: dict) -> None:
+        """POST /servers/{id}/migrations/{id}/action {"force_complete": null}."""
+        name = next(iter(body))
+        if name != "force_complete":
+            raise errors.bad_request(f"There is no such action: {name}")
+        validation.validate(_FORCE_COMPLETE, body)
+        instance = self._instance(req, server_id, smp.MIGRATIONS_FORCE_COMPLETE)
+        try:
+            self.compute_api.live_migrate_force_complete(req.context, instance, id)
+        except MigrationNotFoundForInstance as e:
+            # NOTE: as Nova: 400 here (404 for the abort).
+            raise errors.bad_request(e.format_message()) from None
+
+    @microversions.versioned("2.24")
+    @wsgi.response(202)
+    def delete(self, req: Request, server_id: str, id: str) -> None:
+        """Abort a live migration: running, and from 2.65 queued or preparing."""
+        instance = self._instance(req, server_id, smp.MIGRATIONS_DELETE)
+        self.compute_api.live_migrate_abort(
+            req.context, instance, id, support_abort_in_queue=req.api_version.at_least("2.65"))

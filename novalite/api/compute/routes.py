@@ -172,6 +172,8 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
         ("/os-migrations", "GET", migrations, "index"),
         ("/servers/{server_id}/migrations", "GET", migrations, "server_index"),
         ("/servers/{server_id}/migrations/{id}", "GET", migrations, "server_show"),
+        ("/servers/{server_id}/migrations/{id}", "DELETE", migrations, "delete"),
+        ("/servers/{server_id}/migrations/{id}/action", "POST", migrations, "action"),
         ("/extensions", "GET", extensions, "index"),
         ("/extensions/{id}", "GET", extensions, "show"),
         ("/os-hosts", "GET", hosts, "index"),

@@ -257,16 +257,28 @@ def _pid(d: str) -> int | None:
     return None
 
 
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().split(b"\0")[0].endswith(b"dnsmasq")
+    except OSError:
+        return False
+
+
 def _stop(d: str) -> None:
+    """Stop the directory's dnsmasq and wait until it is gone (its pid file
+    goes first, so the process itself is watched)."""
     pid = _pid(d)
     if pid is None:
         return
-    os.kill(pid, signal.SIGTERM)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
     for _ in range(100):
-        if _pid(d) is None:
+        if not _running(pid):
             return
         time.sleep(0.05)
-    os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 # -- the namespace -------------------------------------------------------------
