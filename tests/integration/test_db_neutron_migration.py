@@ -108,3 +108,45 @@ def test_fixed_ips_become_ports_and_back(at_016):
                                              old["port"], "10.9.0.2", old["inst"], "host-a")]
     migration.db_sync()
     assert len(network_db.port_get_all(device_id=old["inst"])) == 1
+
+
+def test_ports_subnets_and_visibility_queries_on_every_backend(synced):
+    from novalite.network import exceptions as n_exc
+
+    own = network_db.network_create({"name": "own", "project_id": "p1", "cidr": "10.5.0.0/24",
+                                     "gateway": "10.5.0.1"})
+    shared = network_db.network_create({"name": "sh", "project_id": "admin", "shared": True})
+    network_db.network_create({"name": "other", "project_id": "p2"})
+    ext = network_db.network_create({"name": "ext", "project_id": "admin",
+                                     "router_external": True})
+    assert {n["name"] for n in network_db.network_get_all(visible_to="p1")} == {
+        "own", "sh", "ext"}
+    assert len({n["segmentation_id"] for n in (own, shared, ext)}) == 3
+    with pytest.raises(n_exc.InvalidInput):
+        network_db.subnet_create({"network_id": own["id"], "name": "x", "cidr": "10.5.0.0/25",
+                                  "ip_version": 4, "gateway_ip": None, "enable_dhcp": True,
+                                  "allocation_pools": [], "dns_nameservers": [],
+                                  "host_routes": [], "description": ""})
+    port = network_db.port_create({"network_id": own["id"], "project_id": "p1",
+                                   "allowed_address_pairs": [{"ip_address": "10.5.0.99"}]},
+                                  [{"ip_address": "10.5.0.7"}])
+    assert port["fixed_ips"][0]["ip_address"] == "10.5.0.7"
+    assert network_db.port_get(port["uuid"])["allowed_address_pairs"] == [
+        {"ip_address": "10.5.0.99"}]
+    with pytest.raises(n_exc.IpAddressAlreadyAllocated):
+        network_db.port_create({"network_id": own["id"], "project_id": "p1"},
+                               [{"ip_address": "10.5.0.7"}])
+    with pytest.raises(n_exc.NetworkInUse):
+        network_db.network_delete(own["uuid"])
+    with pytest.raises(n_exc.PortInUse):
+        network_db.port_update(port["uuid"], {"device_id": "x"}, expected_device_id="y")
+    network_db.port_update(port["uuid"], {"device_id": "vm"}, expected_device_id="")
+    moved = network_db.port_update(port["uuid"], {}, [{"ip_address": "10.5.0.8"}])
+    assert [a["ip_address"] for a in moved["fixed_ips"]] == ["10.5.0.8"]
+    network_db.port_delete(port["uuid"])
+    network_db.network_delete(own["uuid"])
+    assert network_db.subnet_get_all(network_id=own["id"]) == []
+    # The VNI of a deleted network is free again.
+    again = network_db.network_create({"name": "again", "project_id": "p1",
+                                       "segmentation_id": own["segmentation_id"]})
+    assert again["segmentation_id"] == own["segmentation_id"]
