@@ -634,6 +634,18 @@ def test_the_proxy_program_speaks_the_state_headers() -> None:
     assert not {m for m in imported if m.split(".")[0] in ("novalite", "oslo_log", "eventlet")}
 
 
+def test_an_unusable_router_namespace_is_made_again(world: World) -> None:
+    """A name in /run/netns without its namespace (here made the way that
+    bit us: ``ip netns add`` under another ``ip netns exec``) is replaced."""
+    world.apply(world.state(router=False))
+    must(*in_ns(world.outside, "ip", "netns", "add", world.router_ns))
+    assert world.router_ns in l3.namespaces()
+    assert run("ip", "-n", world.router_ns, "link", "show").returncode != 0
+    world.apply(world.state(fip=True))
+    assert curl(world.outside, f"http://{world.floating_ip}:{ECHO_PORT}/") \
+        == (0, world.outside_ip)
+
+
 def test_a_new_floating_ip_is_announced(world: World) -> None:
     """A neighbour that cached another MAC for the address (the floating IP
     was on another router) takes the router's at once: gratuitous ARP."""

@@ -388,6 +388,12 @@ def _ensure_bridge(host: Host, bridge: str, mtu: int, mark: str) -> None:
 
 def _ensure_router(host: Host, state: HostState, prefix: str, router: Router) -> None:
     ns = router_namespace(prefix, router.id)
+    if ns in namespaces() and not _usable(host, ns):
+        # NOTE: a name without its namespace (made under another mount
+        # namespace, or a crash between the two steps of ``ip netns add``)
+        # would fail every apply; it is made again.
+        LOG.warning("Router %s: namespace %s is unusable, making it again", router.id, ns)
+        host.global_("ip", "netns", "delete", ns)
     if ns not in namespaces():
         LOG.info("Creating router %s (namespace %s)", router.id, ns)
         # NOTE: namespaces are global: made and deleted from here, never under
@@ -496,9 +502,20 @@ def _remove_stale(host: Host, prefix: str, routers: Iterable[Router]) -> None:
             host.ip("link", "del", "dev", name)
 
 
+def _usable(host: Host, ns: str) -> bool:
+    try:
+        host.ip_in(ns, "link", "show", "dev", "lo")
+    except exception.NetworkSetupError:
+        return False
+    return True
+
+
 def remove_namespace(host: Host, ns: str) -> None:
-    """A router namespace and everything in it (its veths go with it)."""
-    for link in host.links(ns):
-        if link.get("ifname") != "lo":
-            host.ip_in(ns, "link", "del", "dev", link["ifname"])
+    """A router namespace and everything in it. Its legs are deleted first:
+    a process still holding the namespace (a metadata proxy about to be
+    stopped) would keep it, and the veths' host ends on the bridges, alive."""
+    if _usable(host, ns):
+        for link in host.links(ns):
+            if link.get("ifname") != "lo":
+                host.ip_in(ns, "link", "del", "dev", link["ifname"])
     host.global_("ip", "netns", "delete", ns)
