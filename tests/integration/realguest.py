@@ -14,7 +14,7 @@ import base64
 import contextlib
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from novalite.virt.libvirt import agent
 from tests.integration.test_networking import NetStack
@@ -23,6 +23,8 @@ ACTIVE_TIMEOUT = 150
 HTTP_TIMEOUT = 150
 AGENT_TIMEOUT = 120
 STATE_TIMEOUT = 180
+
+G = TypeVar("G", bound="Guest")
 
 
 class Guest:
@@ -87,7 +89,7 @@ class Guest:
 
 
 @contextlib.contextmanager
-def booted(g: Guest, name: str) -> Iterator[Guest]:
+def booted(g: G, name: str) -> Iterator[G]:
     """``g`` booted as ``name`` on its started NetStack, up (HTTP, agent);
     the server is deleted at the end, also on failure."""
     with g.ns.rs.servers(120) as ids:

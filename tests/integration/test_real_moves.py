@@ -22,14 +22,12 @@ real bridge) is shared by the module's tests, in order:
 The claims follow (os-hypervisors), the migration records end reverted and
 confirmed. Everything is removed at the end, also on failure; nothing skips.
 
-NOTE: a cold migration between two compute services on this one libvirtd is
-not here: both would define the same domain name (the name template is per
-instance) while the source keeps its guest for a revert.
+A cold migration and an evacuation between two compute services on this
+libvirtd are in tests/integration/test_real_cold_migration.py.
 """
 
 from __future__ import annotations
 
-import base64
 import os
 import time
 from collections.abc import Iterator
@@ -41,7 +39,7 @@ from oslo_utils import uuidutils
 from novalite.compute.disk_transfer import ChannelSender, DiskReceiver
 from novalite.conf import CONF
 from novalite.virt import driver as virt_driver
-from novalite.virt.libvirt import agent
+from tests.integration import realguest
 from tests.integration.realstack import RealStackError, libvirt_connection
 from tests.integration.test_libvirt_driver import libvirt_env
 from tests.integration.test_libvirt_lifecycle import (
@@ -55,37 +53,10 @@ from tests.integration.test_networking import NetStack
 pytestmark = pytest.mark.integration
 
 GiB = 1024 ** 3
-ACTIVE_TIMEOUT = 150
-HTTP_TIMEOUT = 150
-AGENT_TIMEOUT = 120
-STATE_TIMEOUT = 180
-BIG = {"name": "mv.big", "ram": 768, "vcpus": 2, "disk": 2, "id": "mvbig"}
+BIG: dict[str, Any] = {"name": "mv.big", "ram": 768, "vcpus": 2, "disk": 2, "id": "mvbig"}
 
 
-class Guest:
-    def __init__(self, ns: NetStack) -> None:
-        self.ns = ns
-        self.id = ""
-        self.address = ""
-
-    @property
-    def stack(self) -> Any:
-        return self.ns.rs.stack
-
-    def domain(self) -> Any:
-        return self.ns.domain(self.id)
-
-    def wait_up(self) -> None:
-        body = self.ns.wait_http(self.address, HTTP_TIMEOUT)
-        assert f"uuid={self.id}" in body.splitlines(), body
-        agent.wait_ready(self.domain(), time.monotonic() + AGENT_TIMEOUT)
-
-    def run(self, *argv: str) -> str:
-        status = agent.execute(self.domain(), "/bin/busybox", list(argv),
-                               time.monotonic() + 30, capture=True)
-        assert status.get("exitcode") == 0, status
-        return base64.b64decode(status.get("out-data", "")).decode()
-
+class Guest(realguest.Guest):
     def sizes(self) -> tuple[int, int, int]:
         """What the guest sees: disk bytes, vCPUs, RAM (MiB, as the kernel counts it)."""
         disk = int(self.run("cat", "/sys/block/vda/size")) * 512
@@ -94,22 +65,9 @@ class Guest:
                       .splitlines() if line.startswith("MemTotal:"))
         return disk, cpus, mem_kb // 1024
 
-    def act(self, body: dict, status: int = 202) -> None:
-        resp = self.stack.compute("POST", f"/servers/{self.id}/action", body)
-        assert resp.status_code == status, f"{body}: {resp.status_code} {resp.text}"
-
-    def wait(self, status: str) -> dict:
-        return dict(self.stack.wait_status(self.id, status, STATE_TIMEOUT))
-
     def used_ram(self) -> int:
         hypervisors = self.stack.compute("GET", "/os-hypervisors/detail").json()
         return int(hypervisors["hypervisors"][0]["memory_mb_used"])
-
-    def migrations(self) -> list[dict]:
-        resp = self.stack.compute("GET", f"/os-migrations?instance_uuid={self.id}",
-                                  headers={"OpenStack-API-Version": "compute 2.59"})
-        assert resp.status_code == 200, resp.text
-        return list(resp.json()["migrations"])
 
     def kept_aside(self) -> bool:
         return os.path.exists(self.ns.rs.instance_dir(self.id) + "_resize")
@@ -128,14 +86,7 @@ def guest() -> Iterator[Guest]:
         ns.start()
         resp = ns.rs.stack.compute("POST", "/flavors", {"flavor": BIG})
         assert resp.status_code == 200, resp.text
-        g = Guest(ns)
-        with ns.rs.servers(120) as ids:
-            server = ns.boot("rmv-1", imageRef=ns.rs.images["disk"]["id"])
-            g.id = server["id"]
-            ids.append(g.id)
-            active = g.stack.wait_status(g.id, "ACTIVE", ACTIVE_TIMEOUT)
-            g.address = ns.address(active)
-            g.wait_up()
+        with realguest.booted(Guest(ns), "rmv-1") as g:
             yield g
     finally:
         problems = ns.stop()
