@@ -528,6 +528,12 @@ def test_metadata_proxy_limits(world: World) -> None:
     assert rc == 22        # curl -f: an HTTP error (413)
     rc, _ = curl(a.ns, url, "-f", "-H", "X-Big: " + "y" * metadata_proxy.MAX_HEAD)
     assert rc == 22        # 431
+    # A control character in the path: refused here, never sent on.
+    raw = ("import socket; c = socket.create_connection(('169.254.169.254', 80), timeout=10); "
+           "c.sendall(b'GET /a\\x01b HTTP/1.0\\r\\n\\r\\n'); print(c.recv(64)[:12].decode())")
+    world.recorder.seen.clear()
+    assert must(*in_ns(a.ns, PY, "-c", raw)).strip() == "HTTP/1.0 400"
+    assert world.recorder.seen == []
     slow = subprocess.Popen(in_ns(a.ns, PY, "-c", SLOW_CLIENT), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:

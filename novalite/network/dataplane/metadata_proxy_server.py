@@ -274,11 +274,18 @@ class _Handler(BaseHTTPRequestHandler):
         address = str(self.client_address[0])
         conn = server.upstream_connection()
         try:
-            conn.putrequest(self.command, server.upstream.path.rstrip("/") + self.path,
-                            skip_accept_encoding=True)
-            for name, value in self.headers.items():
-                if _guest_header_kept(name):
-                    conn.putheader(name, value)
+            try:
+                conn.putrequest(self.command, server.upstream.path.rstrip("/") + self.path,
+                                skip_accept_encoding=True)
+                for name, value in self.headers.items():
+                    if _guest_header_kept(name):
+                        conn.putheader(name, value)
+            except (ValueError, http.client.InvalidURL) as e:
+                # NOTE: what http.client refuses to send (control characters
+                # in the path or a header) is the guest's error, not the service's.
+                LOG.info("metadata proxy: refused a request from %s: %s", address, e)
+                self.send_error(400, "the request cannot be forwarded")
+                return
             conn.putheader(HDR_FORWARDED_FOR, address)
             conn.putheader(HDR_NETWORK_ID, server.network_id)
             conn.putheader(HDR_SIGNATURE, sign(server.secret, server.network_id, address))
