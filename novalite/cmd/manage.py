@@ -87,6 +87,22 @@ class ImageCommands:
             builder.register(result)
         return 0
 
+    def build_debian(self) -> int:
+        """Build a small Debian 12 cloud image (see novalite.image.debian);
+        --register adds it to the image store."""
+        from novalite.image import debian
+
+        a = CONF.category
+        try:
+            result = debian.build(a.output_dir, force=a.force)
+        except debian.DebianImageError as e:
+            print(f"image build-debian failed: {e}", file=sys.stderr)
+            return 1
+        print(f"disk: {result.path}")
+        if a.register:
+            debian.register(result)
+        return 0
+
     def list(self) -> int:
         from novalite.image import api as image_api
 
@@ -310,6 +326,16 @@ def _add_parsers(subparsers: Any) -> None:
                       help="also register the images in the image store")
     tiny.add_argument("--force", action="store_true",
                       help="rebuild even when the last build is up to date")
+    deb = img_sub.add_parser("build-debian", help="build a small Debian 12 cloud image "
+                             "(debootstrap, cloud kernel, cloud-init, openssh-server, "
+                             "qemu-guest-agent) as a qcow2 disk")
+    deb.add_argument("--output-dir", default=None,
+                     help="where the image is cached (default: "
+                          "/var/cache/novalite-ci/debian-12 as root)")
+    deb.add_argument("--register", action="store_true",
+                     help="also register the image (debian-12) in the image store")
+    deb.add_argument("--force", action="store_true",
+                     help="rebuild even when the cached build has the same inputs")
     img.set_defaults(command=ImageCommands)
 
     hst = subparsers.add_parser("host", help="this host")
