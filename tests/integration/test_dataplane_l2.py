@@ -325,8 +325,7 @@ def _port(net: Network, address: str, groups: tuple[str, ...], hostname: str = "
 def test_two_hosts(world: World) -> None:
     vni_a, vni_b = 5000 + secrets.randbelow(1000), 6000 + secrets.randbelow(1000)
     sub_a = Subnet(id=str(uuid.uuid4()), network_id="", cidr=CIDR, gateway_ip=GATEWAY,
-                   allocation_pools=(("10.50.0.2", "10.50.0.254"),),
-                   dns_nameservers=("192.0.2.53",))
+                   allocation_pools=(("10.50.0.2", "10.50.0.254"),))
     net_a = Network(id=str(uuid.uuid4()), vni=vni_a, mtu=MTU,
                     subnets=(replace(sub_a),))
     net_b = Network(id=str(uuid.uuid4()), vni=vni_b, mtu=MTU,
@@ -421,7 +420,9 @@ def test_two_hosts(world: World) -> None:
     assert lease is not None and lease["ip"] == "10.50.0.12", lease
     assert lease["router"] == GATEWAY and lease["mtu"] == str(MTU), lease
     assert lease["subnet"] == "255.255.255.0" and lease.get("hostname") == "guest-two", lease
-    assert lease.get("dns") == "192.0.2.53", lease
+    # No DNS servers on the subnet: the DHCP server is the DNS server and
+    # answers the network's host names (Neutron's default).
+    assert lease.get("dns") == DHCP_ADDRESS, lease
     words = lease["staticroutes"].split()
     routes = list(zip(words[::2], words[1::2], strict=True))
     assert ("169.254.169.254/32", DHCP_ADDRESS) in routes, lease
@@ -442,6 +443,13 @@ def test_two_hosts(world: World) -> None:
     lease6 = udhcpc(world, g6)
     assert lease6 is not None and lease6["ip"] == "10.50.0.16", lease6
     assert lease6.get("hostname") == "host-10-50-0-16", lease6
+
+    answer = sh("ip", "netns", "exec", g1.ns, "busybox", "nslookup",
+                "guest-two.openstacklocal", DHCP_ADDRESS, check=False).stdout
+    assert "10.50.0.12" in answer, answer
+    answer = sh("ip", "netns", "exec", g1.ns, "busybox", "nslookup",
+                "host-10-50-0-15.openstacklocal", DHCP_ADDRESS, check=False).stdout
+    assert "10.50.0.15" in answer, answer
 
     # Same network across hosts: ping and TCP (same security group).
     assert ping(g1, g2.address) and ping(g2, g1.address)

@@ -109,6 +109,9 @@ def test_dhcp_without_a_router_announces_itself_for_metadata() -> None:
     assert server.addresses == {"s": "10.0.0.3"} and server.isolated == {"s"}
     assert dhcp._hosts_file(state, server) == ("fa:16:3e:00:00:01,10.0.0.2,host-10-0-0-2\n"
                                                "fa:16:3e:00:00:01,10.0.0.5,web-1\n")
+    assert dhcp._addn_hosts_file(state, server) == (
+        "10.0.0.2\thost-10-0-0-2.openstacklocal host-10-0-0-2\n"
+        "10.0.0.5\tweb-1.openstacklocal web-1\n")
     opts = dhcp._opts_file(server).splitlines()
     routes = "192.168.0.0/16,10.0.0.254,169.254.169.254/32,10.0.0.3,0.0.0.0/0,10.0.0.1"
     assert opts == [f"tag:subnet-s,option:classless-static-route,{routes}",
@@ -136,6 +139,15 @@ def test_dhcp_with_a_router_sends_metadata_to_the_gateway() -> None:
                             address="10.0.0.1", cidr="10.0.0.0/24", mac="fa:16:3e:aa:bb:cd")
     state = _dhcp_state(routers=(Router(id="x", interfaces=(iface,)),))
     assert not dhcp._server(state, state.networks[0]).isolated
+
+
+def test_dhcp_sends_the_subnets_dns_servers() -> None:
+    state = _dhcp_state()
+    net = state.networks[0]
+    subnet = dataclasses.replace(net.subnets[0], dns_nameservers=("192.0.2.53", "192.0.2.54"))
+    state = dataclasses.replace(state, networks=(dataclasses.replace(net, subnets=(subnet,)),))
+    opts = dhcp._opts_file(dhcp._server(state, state.networks[0]))
+    assert "tag:subnet-s,option:dns-server,192.0.2.53,192.0.2.54\n" in opts
 
 
 def test_dhcp_without_gateway_sends_an_empty_router_option() -> None:

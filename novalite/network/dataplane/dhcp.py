@@ -15,27 +15,35 @@ network's bridge with a veth (``names.dhcp_host_end`` on the bridge,
   ``MAC,IP,hostname`` per fixed IP of every port of the network (on any host;
   ``HostState.dhcp_ports``); the hostname is the port's when it is a valid DNS
   label, else Neutron's ``host-10-0-0-3``.
+- **DNS, as Neutron's default**: dnsmasq answers the network's host names
+  (``host-10-0-0-3.openstacklocal`` or the port's hostname, from an
+  ``addn_hosts`` file) to queries from its own subnets (``--local-service``)
+  and is the subnet's DNS server unless the subnet names ``dns_nameservers``;
+  it forwards nothing (``--no-resolv``, no upstream: Neutron's
+  ``dnsmasq_dns_servers`` and ``dnsmasq_local_resolv`` are not offered).
 - **Options per subnet** (Neutron's): router = gateway_ip (an empty router
   option when the subnet has none, so dnsmasq does not offer itself), DNS
-  servers, MTU (option 26, forced: the network's MTU), classless static
-  routes (options 121 and 249) = the subnet's host routes, a route to every
-  other IPv4 subnet of the network on the link, the metadata route
+  servers when the subnet names them, MTU (option 26, forced: the network's
+  MTU), classless static routes (options 121 and 249) = the subnet's host
+  routes, a route to every other IPv4 subnet of the network on the link, the
+  metadata route
   (169.254.169.254/32 via this DHCP address when no router holds the subnet's
   gateway, via the gateway otherwise) and the default route via the gateway.
   The DHCP leg holds 169.254.169.254/32 when it announces itself as the
   metadata hop (the metadata proxy of ``metadata_proxy`` listens there).
-- A change of ports or options rewrites the host/options files and sends
-  dnsmasq SIGHUP (it rereads both); a change of its command line (subnets,
-  addresses, MTU) restarts it. A network that leaves the state has its
-  dnsmasq stopped, its namespace (and with it the veth) removed and its
+- A change of ports or options rewrites the host/names/options files and
+  sends dnsmasq SIGHUP (it rereads them); a change of its command line
+  (subnets, addresses, MTU) restarts it. A network that leaves the state has
+  its dnsmasq stopped, its namespace (and with it the veth) removed and its
   files deleted.
 
-Files: ``<state_dir>/dhcp/<network id>/`` (pid, leases, host, opts, args), mode
-0700, owned by the user dnsmasq drops to (``nobody``: it rereads the host and
-options files on SIGHUP after dropping root); the directories above it must be
-traversable (0711). The state directory is the record of what this host made:
-the reconcile stops what is there and not in the state. DNS is off
-(``--port=0``); IPv6 subnets get no DHCPv6 (not done yet).
+Files: ``<state_dir>/dhcp/<network id>/`` (pid, leases, host, addn_hosts,
+opts, args), mode 0700, owned by the user dnsmasq drops to (``nobody``: it
+rereads the host, names and options files on SIGHUP after dropping root); the
+directories above it must be traversable (0711). The state directory is the
+record of what this host made: the reconcile stops what is there and not in
+the state (and finds a DHCP namespace whose record was lost by its marked
+veth). IPv6 subnets get no DHCPv6 (not done yet).
 """
 
 from __future__ import annotations
@@ -69,6 +77,7 @@ DHCP_OWNER = "network:dhcp"
 ROUTER_OWNERS = ("network:router_interface", "network:router_interface_distributed",
                  "network:ha_router_replicated_interface")
 DNSMASQ_USER = "nobody"
+DOMAIN = "openstacklocal"     # Neutron's default dns_domain
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
@@ -135,17 +144,29 @@ def hostname(port: Port, address: str) -> str:
     return "host-" + address.replace(".", "-").replace(":", "-")
 
 
-def _hosts_file(state: HostState, server: _Server) -> str:
+def _entries(state: HostState, server: _Server) -> list[tuple[str, str, str]]:
+    """(MAC, address, host name) of every port of the network on a DHCP subnet."""
     subnet_ids = {s.id for s in server.subnets}
-    lines = []
+    found = set()
     for port in state.dhcp_ports:
         if port.network_id != server.network.id or port.device_owner == DHCP_OWNER:
             continue
         for sid, ip in port.fixed_ips:
             if sid in subnet_ids:
                 addr = str(ipaddress.ip_address(ip))
-                lines.append(f"{port.mac.lower()},{addr},{hostname(port, addr)}")
-    return "".join(f"{line}\n" for line in sorted(set(lines)))
+                found.add((port.mac.lower(), addr, hostname(port, addr)))
+    return sorted(found)
+
+
+def _hosts_file(state: HostState, server: _Server) -> str:
+    return "".join(f"{mac},{addr},{name}\n" for mac, addr, name in _entries(state, server))
+
+
+def _addn_hosts_file(state: HostState, server: _Server) -> str:
+    """The names dnsmasq answers in DNS (Neutron's addn_hosts: the FQDN first,
+    for PTR answers)."""
+    return "".join(f"{addr}\t{name}.{DOMAIN} {name}\n"
+                   for _mac, addr, name in _entries(state, server))
 
 
 def _routes(server: _Server, subnet: Subnet) -> list[tuple[str, str]]:
@@ -191,8 +212,9 @@ def _opts_file(server: _Server) -> str:
 
 def _args(prefix: str, server: _Server, d: str) -> list[str]:
     inner = names.dhcp_inner(server.network.id)
-    args = ["dnsmasq", "--conf-file=/dev/null", "--no-hosts", "--no-resolv", "--port=0",
-            f"--user={DNSMASQ_USER}",
+    args = ["dnsmasq", "--conf-file=/dev/null", "--no-hosts", "--no-resolv",
+            f"--user={DNSMASQ_USER}", "--local-service", f"--domain={DOMAIN}",
+            f"--addn-hosts={d}/addn_hosts",
             "--bind-interfaces", f"--interface={inner}", "--except-interface=lo",
             f"--pid-file={d}/pid", f"--dhcp-leasefile={d}/leases",
             f"--dhcp-hostsfile={d}/host", f"--dhcp-optsfile={d}/opts"]
@@ -327,6 +349,7 @@ def _ensure_server(host: Host, prefix: str, state: HostState, server: _Server,
     _ensure_namespace(host, prefix, server)
     args = _args(prefix, server, d)
     changed = _write(os.path.join(d, "host"), _hosts_file(state, server))
+    changed = _write(os.path.join(d, "addn_hosts"), _addn_hosts_file(state, server)) or changed
     changed = _write(os.path.join(d, "opts"), _opts_file(server)) or changed
     new_args = _write(os.path.join(d, "args"), json.dumps(args) + "\n")
     pid = _pid(d)
