@@ -573,6 +573,7 @@ def test_removing_the_router_leaves_nothing(world: World) -> None:
     assert [d for d in devices(world.host_ns, world.prefix)
             if d.startswith((f"{world.prefix}rg", f"{world.prefix}ri"))] == []
     assert metadata_proxy.running(world.state_dir) == []
+    assert os.listdir(world.state_dir) == []
     # The guests lost their way out; the external bridge keeps the host's address.
     assert curl(world.guests["a"].ns, f"http://{world.outside_ip}:{ECHO_PORT}/")[0] != 0
     plen = ipaddress.ip_network(world.external.subnets[0].cidr).prefixlen

@@ -190,7 +190,7 @@ def _start(listener: Listener, service_url: str, secret: str, state_dir: str,
            "--fingerprint", _fingerprint(listener, service_url, secret)]
     if host_netns:
         cmd = ["ip", "netns", "exec", host_netns, *cmd]
-    log_path = os.path.join(state_dir, f"{listener.namespace}.{listener.device}.log")
+    log_path = _log_path(state_dir, listener)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=log, start_new_session=True, close_fds=True)
@@ -213,6 +213,11 @@ def _start(listener: Listener, service_url: str, secret: str, state_dir: str,
                    f"start: {tail.strip()}")
     # NOTE: it is ours to reap when it ends (see _alive); Popen is not kept.
     proc.returncode = 0
+
+
+def _log_path(state_dir: str, listener: Listener) -> str:
+    """Where a proxy's stderr goes (removed with the proxy's listener)."""
+    return os.path.join(state_dir, f"{listener.namespace}.{listener.device}.log")
 
 
 def _ensure_address(host: l3.Host, listener: Listener) -> None:
@@ -249,6 +254,8 @@ def apply(state: HostState, *, prefix: str, state_dir: str, host_netns: str | No
             _stop(proc)
             if proc.listener not in prints:
                 _drop_address(host, proc.listener)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(_log_path(state_dir, proc.listener))
     for listener in want:
         assert meta is not None
         _ensure_address(host, listener)
