@@ -136,6 +136,10 @@ class LibvirtDriver(driver.ComputeDriver):
         self._spawning: dict[str, threading.Event] = {}
         self._spawning_lock = threading.Lock()
         self._serial_ports = serial.SerialPorts()
+        # Instances whose running live migration was asked to abort / was
+        # forced to complete (by pausing the guest), from other threads.
+        self._lm_aborted: set[str] = set()
+        self._lm_forced: set[str] = set()
 
     @property
     def _cache(self) -> imagecache.ImageCache:
@@ -1091,20 +1095,84 @@ class LibvirtDriver(driver.ComputeDriver):
             flags = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
                      | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
                      | libvirt.VIR_MIGRATE_NON_SHARED_INC)
+            self._lm_aborted.discard(instance.uuid)
+            self._lm_forced.discard(instance.uuid)
             with _abort_after(guest, instance, _completion_timeout(instance)):
                 try:
                     guest.domain.migrateToURI3(str(migrate_data["target_uri"]), params, flags)
                 except libvirt.libvirtError as e:
+                    self._after_failed_migration(instance, guest, state)
+                    if instance.uuid in self._lm_aborted:
+                        self._lm_aborted.discard(instance.uuid)
+                        raise driver.LiveMigrationAborted(instance_uuid=instance.uuid) from e
                     raise driver.MigrationError(reason=(
                         f"libvirt could not live-migrate instance {instance.uuid} to {dest}: "
                         f"{e.get_error_message() or e}")) from e
+            forced = instance.uuid in self._lm_forced
+            self._lm_forced.discard(instance.uuid)
             # NOTE: libvirt undefined the domain here; its taps went with it.
             self._unplug_vifs(instance, network_info)
             shutil.rmtree(inst_dir, ignore_errors=True)
         LOG.info("Instance %s live-migrated to %s in %.2fs", instance.uuid, dest,
                  time.monotonic() - started)
         return {"uuid": instance.uuid, "name": guest.name, "source": self._hostname,
-                "power_state": state}
+                "power_state": state, "force_paused": forced}
+
+    def _after_failed_migration(self, instance: Instance, guest: Guest, state: int) -> None:
+        """The guest stays here: a guest paused only to force the copy to
+        complete runs again."""
+        if instance.uuid not in self._lm_forced:
+            return
+        self._lm_forced.discard(instance.uuid)
+        if state == power_state.RUNNING:
+            with contextlib.suppress(libvirt.libvirtError):
+                guest.domain.resume()
+
+    def _migrating_guest(self, instance: Instance, action: str) -> Guest:
+        """The guest whose outgoing live migration runs now (another
+        thread is in ``live_migration``; no instance lock taken: it holds
+        it)."""
+        domain = self._host.lookup(instance.uuid)
+        if domain is None:
+            raise exception.InstanceNotFound(instance_id=instance.uuid)
+        try:
+            job = domain.jobInfo()[0]
+        except libvirt.libvirtError as e:
+            raise driver.MigrationError(reason=(
+                f"cannot {action} the live migration of {instance.uuid}: "
+                f"{e.get_error_message() or e}")) from e
+        if job == libvirt.VIR_DOMAIN_JOB_NONE:
+            raise driver.MigrationError(reason=(
+                f"instance {instance.uuid} has no live migration running on host "
+                f"{self._hostname}"))
+        return Guest(domain)
+
+    def live_migration_force_complete(self, instance: Instance) -> None:
+        """No post-copy here: as Nova's libvirt driver without it, the
+        guest's vCPUs are paused so its memory stops changing and the copy
+        converges; the destination runs it again on arrival."""
+        guest = self._migrating_guest(instance, "force-complete")
+        self._lm_forced.add(instance.uuid)
+        try:
+            guest.domain.suspend()
+        except libvirt.libvirtError as e:
+            self._lm_forced.discard(instance.uuid)
+            raise driver.MigrationError(reason=(
+                f"could not pause {instance.uuid} to complete its live migration: "
+                f"{e.get_error_message() or e}")) from e
+        LOG.info("Live migration of %s forced to complete: guest paused", instance.uuid)
+
+    def live_migration_abort(self, instance: Instance) -> None:
+        guest = self._migrating_guest(instance, "abort")
+        self._lm_aborted.add(instance.uuid)
+        try:
+            guest.domain.abortJob()
+        except libvirt.libvirtError as e:
+            self._lm_aborted.discard(instance.uuid)
+            raise driver.MigrationError(reason=(
+                f"could not abort the live migration of {instance.uuid}: "
+                f"{e.get_error_message() or e}")) from e
+        LOG.info("Live migration of %s aborted on request", instance.uuid)
 
     def post_live_migration_at_destination(self, context: RequestContext, instance: Instance,
                                            network_info: list[dict[str, Any]] | None,
@@ -1122,6 +1190,12 @@ class LibvirtDriver(driver.ComputeDriver):
                 raise driver.MigrationError(reason=(
                     f"the guest of {instance.uuid} arrived on {self._hostname} undefined"))
             self._plug_vifs(network_info)
+            # NOTE: a guest paused only to force its migration to complete
+            # runs again here, as it ran on the source.
+            if guest_state.get("force_paused") \
+                    and guest_state.get("power_state") == power_state.RUNNING \
+                    and guest.get_power_state() == power_state.PAUSED:
+                domain.resume()
         LOG.info("Instance %s arrived on %s (%s)", instance.uuid, self._hostname,
                  power_state.STATE_MAP.get(guest.get_power_state()))
 
