@@ -324,8 +324,8 @@ def devices(host_ns: str | None, prefix: str) -> list[str]:
     """This run's devices on the host's side."""
     if host_ns and host_ns not in l3.namespaces():
         return []
-    return [link["ifname"] for link in l3.Host(host_ns).links()
-            if link["ifname"].startswith(prefix)]
+    return [name for name in l3.Host(host_ns).links()
+            if name.startswith(prefix)]
 
 
 def leftovers(prefix: str, state_dir: str) -> list[str]:
@@ -466,13 +466,13 @@ def _snapshot(w: World) -> dict[str, str]:
     """What the kernel holds for this run, with every id that a re-creation
     would change (ifindex, rule handles) and the proxies' pids."""
     keep = ("ifindex", "ifname", "master", "mtu", "address", "ifalias", "flags")
-    links = [{k: link.get(k) for k in keep} for link in w.host.links()
-             if link["ifname"].startswith(w.prefix)]
+    links = [{k: link.get(k) for k in keep} for name, link in w.host.links().items()
+             if name.startswith(w.prefix)]
     return {
         "host links": repr(links),
         "host addresses": repr(w.host.addresses(names.bridge(w.prefix, w.external))),
         "router links": repr([{k: link.get(k) for k in keep}
-                              for link in w.host.links(w.router_ns)]),
+                              for link in w.host.links_in(w.router_ns).values()]),
         "router addresses": must("ip", "-n", w.router_ns, "-j", "addr", "show"),
         "router routes": must("ip", "-n", w.router_ns, "-j", "route", "show"),
         "router nft": must(*in_ns(w.router_ns, "nft", "-a", "list", "ruleset")),

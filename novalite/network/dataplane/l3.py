@@ -50,18 +50,16 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-import os
 import re
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from oslo_concurrency import processutils
 from oslo_log import log as logging
 
 from novalite import exception
-from novalite.network.dataplane import names
+from novalite.network.dataplane import kernel, names
 
 # NOTE: the proxy program's helper, standard library only (see its module).
 from novalite.network.dataplane.metadata_proxy_server import socket_in
@@ -77,7 +75,6 @@ LOG = logging.getLogger(__name__)
 
 NAT_TABLE = "novalite-router"
 METADATA_ADDRESS = "169.254.169.254"
-NETNS_DIR = "/run/netns"
 DEFAULT_EXTERNAL_MTU = 1500
 
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
@@ -113,70 +110,36 @@ def interface_leg(port_id: str) -> str:
 
 # -- running the tools --------------------------------------------------------
 
-class Host:
-    """Runs iproute2/nft on the host's side (``netns`` None: the root
-    namespace) or inside a router namespace. Argument lists only, no shell."""
-
-    def __init__(self, netns: str | None = None) -> None:
-        self.netns = netns
-
-    def _exec(self, *cmd: str, process_input: str | None = None) -> str:
-        try:
-            out, _err = processutils.execute(*cmd, process_input=process_input)
-        except processutils.ProcessExecutionError as e:
-            raise exception.NetworkSetupError(
-                reason=f"{' '.join(cmd)} failed: {(e.stderr or '').strip()}") from e
-        except OSError as e:
-            raise exception.NetworkSetupError(reason=f"cannot run {cmd[0]}: {e}") from e
-        return str(out)
-
-    def run(self, *cmd: str, process_input: str | None = None) -> str:
-        """A command on the host's side."""
-        if self.netns:
-            cmd = ("ip", "netns", "exec", self.netns, *cmd)
-        return self._exec(*cmd, process_input=process_input)
+class Host(kernel.Host):
+    """The host's side (:class:`kernel.Host`), plus what routers need:
+    commands inside a router namespace and commands on the whole kernel."""
 
     def global_(self, *cmd: str) -> str:
         """A command that acts on the whole kernel (``ip netns add/delete``)."""
-        return self._exec(*cmd)
+        return kernel.execute(*cmd)
 
     def run_in(self, namespace: str, *cmd: str, process_input: str | None = None) -> str:
         """A command inside a named namespace (e.g. a router's)."""
-        return self._exec("ip", "netns", "exec", namespace, *cmd,
-                          process_input=process_input)
+        return kernel.execute("ip", "netns", "exec", namespace, *cmd,
+                              process_input=process_input)
 
-    def links(self, namespace: str | None = None) -> list[_Link]:
-        """``ip -d -j link`` on the host's side or in ``namespace``."""
-        if namespace is None:
-            out = self.run("ip", "-d", "-j", "link", "show")
-        else:
-            out = self._exec("ip", "-n", namespace, "-d", "-j", "link", "show")
-        return list(json.loads(out or "[]"))
+    def ip_in(self, namespace: str, *args: str) -> str:
+        return kernel.execute("ip", "-n", namespace, *args)
+
+    def links_in(self, namespace: str) -> dict[str, _Link]:
+        """``ip -d -j link`` inside ``namespace``, by name."""
+        out = self.ip_in(namespace, "-d", "-j", "link", "show")
+        return {str(link["ifname"]): link for link in json.loads(out or "[]")}
 
     def addresses(self, device: str, namespace: str | None = None) -> list[str]:
         """The IPv4 addresses (``a.b.c.d/len``) on ``device``."""
         args = ("-j", "-4", "addr", "show", "dev", device)
-        out = (self.run("ip", *args) if namespace is None
-               else self._exec("ip", "-n", namespace, *args))
-        found = []
-        for link in json.loads(out or "[]"):
-            for a in link.get("addr_info", []):
-                found.append(f"{a['local']}/{a['prefixlen']}")
-        return found
-
-    def ip(self, *args: str) -> str:
-        return self.run("ip", *args)
-
-    def ip_in(self, namespace: str, *args: str) -> str:
-        return self._exec("ip", "-n", namespace, *args)
+        out = self.ip(*args) if namespace is None else self.ip_in(namespace, *args)
+        return [f"{a['local']}/{a['prefixlen']}"
+                for link in json.loads(out or "[]") for a in link.get("addr_info", [])]
 
 
-def namespaces() -> set[str]:
-    """The named network namespaces on this kernel."""
-    try:
-        return set(os.listdir(NETNS_DIR))
-    except FileNotFoundError:
-        return set()
+namespaces = kernel.namespaces
 
 
 def announce(namespace: str, device: str, mac: str, addresses: Iterable[str]) -> None:
@@ -375,7 +338,7 @@ def _ensure_bridge(host: Host, bridge: str, mtu: int, mark: str) -> None:
     """The external network's bridge (the layer-2 side makes the same one
     when the network is in the state; whichever comes first makes it, and
     removing it is the layer-2 side's: it knows every network)."""
-    links = {link["ifname"]: link for link in host.links()}
+    links = host.links()
     if bridge not in links:
         LOG.info("Creating external bridge %s", bridge)
         host.ip("link", "add", "name", bridge, "mtu", str(mtu), "type", "bridge",
@@ -407,12 +370,12 @@ def _ensure_router(host: Host, state: HostState, prefix: str, router: Router) ->
     gw_leg = (_gateway_leg(state, prefix, router, router.gateway)
               if router.gateway else None)
     wanted = {leg.inner for leg in legs} | ({gw_leg.inner} if gw_leg else set())
-    inner_links = {link["ifname"]: link for link in host.links(ns)}
+    inner_links = host.links_in(ns)
     for name in inner_links:
         if name.startswith(("qg-", "qr-")) and name not in wanted:
             LOG.info("Router %s: removing leg %s", router.id, name)
             host.ip_in(ns, "link", "del", "dev", name)
-    host_links = {link["ifname"]: link for link in host.links()}
+    host_links = host.links()
     for leg in legs + ([gw_leg] if gw_leg else []):
         _ensure_leg(host, ns, leg, host_links, inner_links, names.owner_mark(prefix))
     if router.gateway and gw_leg:
@@ -493,8 +456,7 @@ def _remove_stale(host: Host, prefix: str, routers: Iterable[Router]) -> None:
             remove_namespace(host, ns)
     # NOTE: the host ends of a removed namespace's veths went with it; what
     # can be left is the host end of a leg whose other end was lost.
-    for link in host.links():
-        name = link.get("ifname", "")
+    for name, link in host.links().items():
         if name.startswith((f"{prefix}rg", f"{prefix}ri")) and name not in wanted_ends \
                 and link.get("ifalias") == names.owner_mark(prefix) \
                 and link.get("linkinfo", {}).get("info_kind") == "veth":
@@ -515,7 +477,7 @@ def remove_namespace(host: Host, ns: str) -> None:
     a process still holding the namespace (a metadata proxy about to be
     stopped) would keep it, and the veths' host ends on the bridges, alive."""
     if _usable(host, ns):
-        for link in host.links(ns):
-            if link.get("ifname") != "lo":
-                host.ip_in(ns, "link", "del", "dev", link["ifname"])
+        for name in host.links_in(ns):
+            if name != "lo":
+                host.ip_in(ns, "link", "del", "dev", name)
     host.global_("ip", "netns", "delete", ns)
