@@ -28,6 +28,19 @@ def devname(port_uuid: str) -> str:
     return (TAP_PREFIX + port_uuid)[:14]
 
 
+def bridge_of(net: dict) -> str:
+    """The Linux bridge a network's VIFs plug into: the network's own
+    (flat data plane), or with ``[network] dataplane = vxlan`` the per-host
+    data plane's bridge of the network (``dataplane.names.bridge_for_id``)."""
+    from novalite.conf import CONF
+
+    if CONF.network.dataplane == "vxlan":
+        from novalite.network.dataplane import names
+
+        return names.bridge_for_id(names.default_prefix(), net["uuid"])
+    return str(net["bridge"])
+
+
 def vif_from_fixed_ip(fip: dict) -> dict:
     """A VIF from the nova-network view of one address (tests, benchmarks)."""
     net = fip["network"]
@@ -39,7 +52,7 @@ def vif_from_fixed_ip(fip: dict) -> dict:
         "devname": devname(fip["uuid"]),
         "vnic_type": "normal",
         "network": {
-            "id": net["uuid"], "label": net["name"], "bridge": net["bridge"],
+            "id": net["uuid"], "label": net["name"], "bridge": bridge_of(net),
             "mtu": net.get("mtu") or 1500, "vni": net.get("segmentation_id"),
             "subnets": [{"cidr": net["cidr"], "gateway": net["gateway"],
                          "ips": [{"address": fip["address"], "type": "fixed",
@@ -75,7 +88,7 @@ def vif_from_port(port: dict, net: dict, subnets: dict[str, dict],
         "allowed_address_pairs": list(port.get("allowed_address_pairs") or []),
         "preserve_on_delete": bool(port.get("preserve_on_delete")),
         "network": {
-            "id": net["uuid"], "label": net["name"], "bridge": net["bridge"],
+            "id": net["uuid"], "label": net["name"], "bridge": bridge_of(net),
             "mtu": net.get("mtu") or 1500, "vni": net.get("segmentation_id"),
             "subnets": list(subs.values()),
         },
@@ -116,15 +129,18 @@ def network_data(network_info: list[dict]) -> dict:
             cidr = ipaddress.ip_network(sub["cidr"], strict=False)
             for ip in sub.get("ips") or []:
                 routes = []
+                # NOTE: the default route first (the tiny guest takes the
+                # first gateway after an address as its default one).
+                if sub.get("gateway"):
+                    anywhere = "0.0.0.0" if cidr.version == 4 else "::"
+                    routes.append({"network": anywhere, "netmask": anywhere,
+                                   "gateway": sub["gateway"]})
                 for route in sub.get("routes") or []:
                     dest = ipaddress.ip_network(route["cidr"], strict=False)
                     routes.append({"network": str(dest.network_address),
                                    "netmask": str(dest.netmask),
                                    "gateway": route["gateway"]})
-                if sub.get("gateway"):
-                    routes.append({"network": "0.0.0.0", "netmask": "0.0.0.0",
-                                   "gateway": sub["gateway"]})
-                entry = {"id": f"network{len(networks)}", "type": "ipv4",
+                entry = {"id": f"network{len(networks)}", "type": f"ipv{cidr.version}",
                          "link": link, "ip_address": ip["address"],
                          "netmask": str(cidr.netmask), "routes": routes,
                          "network_id": vif["network"].get("id")}
