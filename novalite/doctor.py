@@ -305,6 +305,8 @@ def check_addresses() -> list[Check]:
 
     checks = []
     for net in db_network.network_get_all():
+        if not net["cidr"]:
+            continue  # a network without a subnet has no address to run out of
         size = ipaddress.ip_network(net["cidr"], strict=False).num_addresses - 3
         used = len(db_network.fixed_ip_get_all(net["id"]))
         free = max(size - used, 0)

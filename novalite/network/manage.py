@@ -26,8 +26,9 @@ def create_network(name: str, cidr: str, gateway: str | None = None,
     gw = ipaddress.ip_address(gateway) if gateway else hosts[0]
     if gw not in hosts:
         raise exception.InvalidNetwork(reason=f"gateway {gw} is not a host address of {net}")
-    overlapping = [n["name"] for n in db.network_get_all()
-                   if ipaddress.ip_network(n["cidr"], strict=False).overlaps(net)]
+    names = {n["id"]: n["name"] for n in db.network_get_all()}
+    overlapping = sorted({names.get(s["network_id"], "?") for s in db.subnet_get_all()
+                          if ipaddress.ip_network(s["cidr"], strict=False).overlaps(net)})
     if overlapping:
         raise exception.InvalidNetwork(
             reason=f"{net} overlaps network(s) {', '.join(overlapping)}")
