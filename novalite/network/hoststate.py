@@ -8,7 +8,9 @@ reconciles to.
 - the ports bound to the host (``binding:host_id``);
 - when the host serves DHCP ([network] dhcp_host, default the all-in-one's
   own [DEFAULT] host): every network with a DHCP-enabled subnet, and every
-  port of those networks (any host) for the host entries;
+  port of those networks (any host) for the host entries, among them the
+  network's ``network:dhcp`` port (made here when missing, as Neutron's DHCP
+  agent makes it: its address is then no server's);
 - its own endpoint: [network] tunnel_ip, else [DEFAULT] my_ip; the other
   hosts' endpoints from the compute nodes' recorded ``host_ip``.
 
@@ -67,6 +69,38 @@ def _port(port: dict, groups: Mapping[str, list[str]], names: Mapping[str, str])
         hostname=hostname(names.get(port["device_id"], "")) if port["device_id"] else "")
 
 
+def _ensure_dhcp_ports(host: str, nets: dict[int, dict], subnets: dict[int, list[dict]],
+                       ports: list[dict]) -> bool:
+    """As Neutron's DHCP agent: each network with a DHCP-enabled subnet gets
+    a ``network:dhcp`` port bound to the DHCP host, with an address on each
+    such subnet (the first free one of its pools), so that no server is
+    given the DHCP server's address. Returns whether anything changed."""
+    changed = False
+    for nid, subs in subnets.items():
+        net = nets[nid]
+        dhcp_subs = [s["uuid"] for s in subs if s["enable_dhcp"] and s["ip_version"] == 4]
+        if not dhcp_subs or net["router_external"]:
+            continue
+        own = next((p for p in ports if p["network_id"] == nid and
+                    p["device_owner"] == db.DHCP_OWNER), None)
+        if own is None:
+            db.port_create({"network_id": nid, "project_id": net["project_id"],
+                            "device_owner": db.DHCP_OWNER, "binding_host": host,
+                            "device_id": f"dhcp-{net['uuid']}", "status": "ACTIVE"},
+                           [{"subnet_id": sid} for sid in dhcp_subs])
+            changed = True
+            continue
+        have = {a["subnet_id"] for a in own["fixed_ips"]}
+        missing = [sid for sid in dhcp_subs if sid not in have]
+        if missing or own["binding_host"] != host:
+            keep = [{"subnet_id": a["subnet_id"], "ip_address": a["ip_address"]}
+                    for a in own["fixed_ips"]]
+            db.port_update(own["uuid"], {"binding_host": host},
+                           keep + [{"subnet_id": sid} for sid in missing] if missing else None)
+            changed = True
+    return changed
+
+
 def build_host_state(host: str, local_ip: str | None = None,
                      endpoints: Mapping[str, str] | None = None,
                      metadata: st.Metadata | None = None) -> st.HostState:
@@ -86,6 +120,8 @@ def build_host_state(host: str, local_ip: str | None = None,
     for sub in db.subnet_get_all(network_ids=list(nets)):
         subnets.setdefault(sub["network_id"], []).append(sub)
     ports = db.port_get_all(network_ids=list(nets))
+    if serves_dhcp and _ensure_dhcp_ports(host, nets, subnets, ports):
+        ports = db.port_get_all(network_ids=list(nets))
 
     hosts_of: dict[int, set[str]] = {}
     for port in ports:
@@ -96,8 +132,11 @@ def build_host_state(host: str, local_ip: str | None = None,
     for nid in dhcp_nets:
         hosts_of.setdefault(nid, set()).add(dhcp_host())
 
-    local = [p for p in ports if p["binding_host"] == host]
-    wanted = {p["network_id"] for p in local} | (dhcp_nets if serves_dhcp else set())
+    bound = [p for p in ports if p["binding_host"] == host]
+    # NOTE: the network's own ports (DHCP, router legs) put the network on
+    # the host but are no guest's tap.
+    local = [p for p in bound if not p["device_owner"].startswith("network:")]
+    wanted = {p["network_id"] for p in bound} | (dhcp_nets if serves_dhcp else set())
     networks = []
     for nid in sorted(wanted):
         net = nets[nid]

@@ -79,12 +79,27 @@ def test_the_dhcp_host_serves_every_dhcp_network_and_its_ports(nets: dict) -> No
     p1 = db.fixed_ip_allocate(a["uuid"], "vm1", "h1")
     p2 = db.fixed_ip_allocate(b["uuid"], "vm2", "h2")
     s = hoststate.build_host_state("h3", endpoints=ENDPOINTS)
+    # Its DHCP ports are the network's, no guest's taps.
     assert s.local_ip == "192.0.2.3" and s.ports == ()
     assert set(s.dhcp_networks) == {a["uuid"], b["uuid"]}  # not c: no DHCP subnet
-    assert {p.id for p in s.dhcp_ports} == {p1["uuid"], p2["uuid"]}
+    dhcp = {p.network_id: p for p in s.dhcp_ports if p.device_owner == "network:dhcp"}
+    assert set(dhcp) == {a["uuid"], b["uuid"]}
+    assert {p.id for p in s.dhcp_ports} == {p1["uuid"], p2["uuid"]} | {
+        p.id for p in dhcp.values()}
+    assert dhcp[a["uuid"]].fixed_ips == ((a["subnets"][0], "10.1.0.3"),)
     peers = {n.id: n.peers for n in s.networks}
     assert peers == {a["uuid"]: ("192.0.2.1",), b["uuid"]: ("192.0.2.2",)}
     assert c["uuid"] not in peers
+    # Made once: the DHCP address is no server's from now on.
+    again = hoststate.build_host_state("h3", endpoints=ENDPOINTS)
+    assert {p.id for p in again.dhcp_ports} == {p.id for p in s.dhcp_ports}
+    later = db.fixed_ip_allocate(a["uuid"], "vm3", "h1")
+    assert later["address"] == "10.1.0.4"
+    # The network deleted with its DHCP port (Neutron's auto-deleted owner).
+    db.fixed_ip_release_by_instance("vm1")
+    db.fixed_ip_release_by_instance("vm3")
+    db.network_delete(a["uuid"])
+    assert db.port_get_all(device_owner="network:dhcp", network_id=a["id"]) == []
 
 
 def test_endpoints_and_the_local_address_come_from_the_config_and_compute_nodes(
