@@ -23,10 +23,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 
+from oslo_log import log as logging
+
 from novalite.conf import CONF
 from novalite.db import network as db
 from novalite.network import api as network_api
+from novalite.network import exceptions as n_exc
 from novalite.network.dataplane import state as st
+
+LOG = logging.getLogger(__name__)
 
 HOST_STATE_HOOKS: list[Callable[[st.HostState], st.HostState]] = []
 
@@ -84,10 +89,15 @@ def _ensure_dhcp_ports(host: str, nets: dict[int, dict], subnets: dict[int, list
         own = next((p for p in ports if p["network_id"] == nid and
                     p["device_owner"] == db.DHCP_OWNER), None)
         if own is None:
-            db.port_create({"network_id": nid, "project_id": net["project_id"],
-                            "device_owner": db.DHCP_OWNER, "binding_host": host,
-                            "device_id": f"dhcp-{net['uuid']}", "status": "ACTIVE"},
-                           [{"subnet_id": sid} for sid in dhcp_subs])
+            try:
+                db.port_create({"network_id": nid, "project_id": net["project_id"],
+                                "device_owner": db.DHCP_OWNER, "binding_host": host,
+                                "device_id": f"dhcp-{net['uuid']}", "status": "ACTIVE"},
+                               [{"subnet_id": sid} for sid in dhcp_subs])
+            except n_exc.IpAddressGenerationFailure:
+                # NOTE: a full subnet: the data plane picks a free address itself.
+                LOG.warning("No address left for the DHCP port of network %s", net["uuid"])
+                continue
             changed = True
             continue
         have = {a["subnet_id"] for a in own["fixed_ips"]}
