@@ -241,8 +241,8 @@ class World:
 
     def apply(self, state: HostState) -> None:
         l3.apply(state, prefix=self.prefix, host_netns=self.host_ns)
-        metadata_proxy.apply(state, prefix=self.prefix, state_dir=self.state_dir,
-                             host_netns=self.host_ns)
+        assert metadata_proxy.apply(state, prefix=self.prefix, state_dir=self.state_dir,
+                                    host_netns=self.host_ns) == []
 
     @property
     def router_ns(self) -> str:
@@ -651,6 +651,22 @@ def test_an_unusable_router_namespace_is_made_again(world: World) -> None:
     world.apply(world.state(fip=True))
     assert curl(world.outside, f"http://{world.floating_ip}:{ECHO_PORT}/") \
         == (0, world.outside_ip)
+
+
+def test_a_proxy_that_cannot_start_is_named_not_raised(world: World) -> None:
+    """The rest of the data plane goes on; the next good apply starts it."""
+    state = world.state()
+    assert state.metadata is not None
+    broken = dataclasses.replace(state, metadata=dataclasses.replace(
+        state.metadata, service_url="ftp://127.0.0.1:1"))
+    try:
+        problems = metadata_proxy.apply(broken, prefix=world.prefix,
+                                        state_dir=world.state_dir, host_netns=world.host_ns)
+        assert len(problems) == 2 and all("ftp://" in p for p in problems), problems
+        assert metadata_proxy.running(world.state_dir) == []
+    finally:
+        world.apply(world.state())
+    assert len(metadata_proxy.running(world.state_dir)) == 2
 
 
 def test_a_new_floating_ip_is_announced(world: World) -> None:

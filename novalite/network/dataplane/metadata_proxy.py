@@ -236,9 +236,13 @@ def _drop_address(host: l3.Host, listener: Listener) -> None:
 
 
 def apply(state: HostState, *, prefix: str, state_dir: str, host_netns: str | None = None,
-          dhcp_legs: dict[str, tuple[str, str]] | None = None) -> None:
+          dhcp_legs: dict[str, tuple[str, str]] | None = None) -> list[str]:
     """Make this host's metadata proxies match ``state`` (call it after the
-    legs exist: :func:`novalite.network.dataplane.l3.apply` and DHCP's)."""
+    legs exist: :func:`novalite.network.dataplane.l3.apply` and DHCP's).
+
+    A proxy that cannot start is logged and named in the returned list, and
+    the others go on: one network's metadata must not stop the rest of the
+    host's data plane (the next apply tries it again)."""
     os.makedirs(state_dir, mode=0o700, exist_ok=True)
     os.chmod(state_dir, 0o700)
     host = l3.Host(host_netns)
@@ -256,11 +260,18 @@ def apply(state: HostState, *, prefix: str, state_dir: str, host_netns: str | No
                 _drop_address(host, proc.listener)
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(_log_path(state_dir, proc.listener))
+    problems = []
     for listener in want:
         assert meta is not None
-        _ensure_address(host, listener)
-        if listener not in have:
-            _start(listener, meta.service_url, meta.shared_secret, state_dir, host_netns)
+        try:
+            _ensure_address(host, listener)
+            if listener not in have:
+                _start(listener, meta.service_url, meta.shared_secret, state_dir, host_netns)
+        except exception.NetworkSetupError as e:
+            LOG.error("No metadata proxy for network %s on %s/%s: %s", listener.network_id,
+                      listener.namespace, listener.device, e)
+            problems.append(f"{listener.namespace}/{listener.device}: {e}")
+    return problems
 
 
 def stop_all(state_dir: str) -> None:
