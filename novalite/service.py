@@ -115,6 +115,8 @@ class Service(os_service.Service):
         if self.route is not None:
             self.route.wait_until_ready(nl_context.get_admin_context(), self._stopped)
         self._register_service()
+        if self.binary == "novalite-compute":
+            self._start_network_agent()
         self.manager.pre_start_hook(self)
         dispatcher = self.manager.create_rpc_dispatcher(self.backdoor_port)
         dispatcher.dispatch = persistence.bound(dispatcher.dispatch)  # type: ignore[method-assign]
@@ -132,6 +134,16 @@ class Service(os_service.Service):
                                                        args=[task]))
         LOG.info("%s on %s is consuming %s, %s.%s and the %s fanout", self.binary,
                  self.host, self.topic, self.topic, self.host, self.topic)
+
+    def _start_network_agent(self) -> None:
+        """With ``[network] dataplane = vxlan``, the host's network agent runs
+        in its compute service's process (novalite.network.agent_service)."""
+        from novalite.network import agent_service
+
+        self.network_agent: agent_service.NetworkAgentService | None = None
+        if agent_service.enabled():
+            self.network_agent = agent_service.NetworkAgentService(self.host)
+            self.network_agent.start()
 
     def _start_backdoor(self) -> None:
         """Debug console on a 0600 unix socket, only when configured."""
@@ -215,6 +227,12 @@ class Service(os_service.Service):
                 self.rpcserver.wait()
             except Exception:
                 LOG.exception("Error stopping the RPC server of %s", self.binary)
+        network_agent = getattr(self, "network_agent", None)
+        if network_agent is not None:
+            try:
+                network_agent.stop()
+            except Exception:
+                LOG.exception("Error stopping the network agent of %s", self.host)
         with persistence.through(getattr(self, "route", None)):
             try:
                 self.manager.cleanup_host()

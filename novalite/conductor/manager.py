@@ -34,7 +34,7 @@ LOG = logging.getLogger(__name__)
 
 
 class ConductorManager(ConductorImageTasks, ConductorMoveTasks, manager.Manager):
-    target = messaging.Target(version="1.4")
+    target = messaging.Target(version="1.5")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -94,6 +94,13 @@ class ConductorManager(ConductorImageTasks, ConductorMoveTasks, manager.Manager)
     @typed_rpc.expected_exceptions(exception.NovaliteException)
     def deallocate_for_instance(self, context: RequestContext, instance_uuid: str) -> int:
         return FixedIPList.deallocate_for_instance(context, instance_uuid)
+
+    # -- network agent (1.5) ---------------------------------------------------
+
+    def get_host_network_state(self, context: RequestContext, host: str) -> dict[str, Any]:
+        from novalite.network import agent_service
+
+        return agent_service.host_state_json(host)
 
     def action_event_start(self, context: RequestContext, instance_uuid: str, action: str, event: str,
                            host: str) -> int:

@@ -15,6 +15,8 @@ API version history:
     * 1.3 - unshelve_instance, rebuild_instance (novalite/conductor/image_tasks.py).
     * 1.4 - migrate_server (resize, cold migration), live_migrate_instance,
             evacuate (novalite/conductor/move_tasks.py).
+    * 1.5 - get_host_network_state (the per-host network agent's desired
+            state, as the JSON form of novalite.network.dataplane.state.HostState).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
     """Also the objects' indirection API: compute's remotable object methods
     arrive at the conductor's object_* methods."""
 
-    RPC_API_VERSION = "1.4"
+    RPC_API_VERSION = "1.5"
 
     def __init__(self) -> None:
         target = messaging.Target(topic=CONF.conductor_topic, version="1.0")
@@ -125,6 +127,19 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
         cctxt = self.client.prepare(version="1.1")
         return int(self._call(cctxt, context, "deallocate_for_instance",
                               instance_uuid=instance_uuid))
+
+    # -- network agent (1.5) -----------------------------------------------------
+
+    def get_host_network_state(self, context: RequestContext, host: str) -> dict[str, Any]:
+        """``host``'s desired network state (HostState as JSON) for its
+        network agent (novalite.network.agent_service)."""
+        if not self.client.can_send_version("1.5"):
+            from novalite import exception
+
+            raise exception.Conflict(reason="the network agent needs conductor RPC 1.5; "
+                                            "the conductors are pinned lower")
+        cctxt = self.client.prepare(version="1.5")
+        return dict(self._call(cctxt, context, "get_host_network_state", host=host))
 
     # -- instance action events (1.1) -------------------------------------------
 

@@ -47,6 +47,22 @@ network_opts = [
                help="Security groups a project may have."),
     cfg.IntOpt("quota_security_group_rule", default=100,
                help="Security group rules a project may have."),
+    cfg.StrOpt("dataplane", default="flat", choices=["flat", "vxlan"],
+               help="The data plane guests' ports use. flat: one Linux bridge per "
+                    "network holding the gateway address on every host "
+                    "(novalite.network.linux_net). vxlan: the per-host network agent "
+                    "(novalite.network.agent_service) reconciles each host to its "
+                    "state from the database: a bridge and a VXLAN device per "
+                    "network, security groups in nftables, DHCP, routers and "
+                    "metadata proxies (novalite.network.dataplane)."),
+    cfg.IntOpt("agent_resync_interval", default=30, min=1,
+               help="Seconds between two full reconciles of a host by its network "
+                    "agent (dataplane = vxlan); a change through the Network API "
+                    "or to a server's ports makes every agent reconcile at once."),
+    cfg.StrOpt("l3_host", default=None,
+               help="The host whose network agent runs the routers (their "
+                    "namespaces, SNAT and floating IPs). Default: [network] "
+                    "dhcp_host."),
     cfg.StrOpt("dataplane_prefix", default="nl",
                regex=r"^[a-z][a-z0-9]{0,5}$",
                help="First characters of every kernel object the per-host data "

@@ -199,6 +199,8 @@ def allocate_for_instance(instance_uuid: str, requested: Any, host: str | None,
     LOG.info("Instance %s on %s: %s", instance_uuid, host,
              ", ".join(f"{ip['address']} on {v['network']['label']}"
                        for v in network_info for ip in model.fixed_ips(v)) or "no network")
+    if ports:
+        hooks.network_changed()
     return network_info
 
 
@@ -209,6 +211,7 @@ def deallocate_for_instance(instance_uuid: str) -> int:
     released = db.fixed_ip_release_by_instance(instance_uuid)
     if released:
         LOG.info("Released %d port(s) of instance %s", released, instance_uuid)
+        hooks.network_changed()
     return released
 
 

@@ -15,6 +15,9 @@ them: each registers its functions here when its module is imported.
   ``security_groups``), name → ``novalite.api.network.common.Attr``.
 - ``EXTENSIONS``: extra ``/v2.0/extensions`` entries.
 - the port view's ``security_groups``: ``novalite.network.api.SECURITY_GROUPS_OF``.
+- :func:`network_changed`: after anything the per-host data plane shows
+  changed (a Network API write, a server's ports allocated or released):
+  every network agent reconciles at once (``[network] dataplane = vxlan``).
 """
 
 from __future__ import annotations
@@ -43,3 +46,9 @@ def port_updated(context: Any, port: dict, body: dict) -> None:
 def port_deleting(port: dict) -> None:
     for hook in PORT_DELETING:
         hook(port)
+
+
+def network_changed() -> None:
+    from novalite.network import agent_service
+
+    agent_service.notify_changed()

@@ -52,6 +52,8 @@ def ensure_default_network(claim_on_host: bool = False) -> dict | None:
 
     if not CONF.network.create_default_network or db.network_get_all():
         return None
+    if CONF.network.dataplane == "vxlan":
+        return ensure_vxlan_networks()
     bridge, cidr = CONF.network.default_bridge, CONF.network.default_cidr
     if claim_on_host:
         bridge, cidr = linux_net.free_bridge_and_cidr(bridge, cidr)
@@ -59,6 +61,38 @@ def ensure_default_network(claim_on_host: bool = False) -> dict | None:
     if claim_on_host:
         linux_net.ensure_bridge(net["bridge"], net["cidr"], net["gateway"])
     return net
+
+
+PUBLIC_NETWORK = "public"
+PUBLIC_CIDR = "172.24.4.0/24"      # DevStack's FLOATING_RANGE
+PUBLIC_GATEWAY = "172.24.4.1"      # the host's address on the external bridge
+PRIVATE_CIDR = "10.0.0.0/26"       # DevStack's FIXED_RANGE
+
+
+def ensure_vxlan_networks() -> dict:
+    """``[network] dataplane = vxlan``: DevStack's networks. The external
+    network "public" (router:external, shared, 172.24.4.0/24 without DHCP;
+    its gateway 172.24.4.1 is the host's own address on its bridge, which
+    the L3 host's network agent makes) and the project network
+    ([network] default_network_name, "private", 10.0.0.0/26 with DHCP,
+    shared so that every project's "auto" finds it). Returns the private one.
+
+    NOTE: DevStack also makes router1 (gateway on public, SNAT, interface
+    on private) and a host route to the private subnet via the router's
+    gateway address; that needs the routers of the Network API."""
+    from novalite.conf import CONF
+
+    public = db.network_create({"name": PUBLIC_NETWORK, "project_id": None, "shared": False,
+                                "router_external": True, "mtu": 1500})
+    db.subnet_create({"network_id": public["id"], "project_id": None,
+                      "name": "public-subnet", "cidr": PUBLIC_CIDR, "ip_version": 4,
+                      "gateway_ip": PUBLIC_GATEWAY, "enable_dhcp": False,
+                      "allocation_pools": db.default_pools(PUBLIC_CIDR, PUBLIC_GATEWAY),
+                      "dns_nameservers": [], "host_routes": [], "description": ""})
+    gateway = str(next(ipaddress.ip_network(PRIVATE_CIDR).hosts()))
+    return db.network_create({"name": CONF.network.default_network_name,
+                              "project_id": None, "shared": True,
+                              "cidr": PRIVATE_CIDR, "gateway": gateway})
 
 
 class NetworkCommands:

@@ -5,6 +5,7 @@ routes with ``ROUTE_HOOKS`` (``f(router, v2_prefix)``)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from novalite.api.network.ports import PortsController
 from novalite.api.network.quotas import QuotasController
 from novalite.api.network.subnets import SubnetsController
 from novalite.api.router import Router
+from novalite.network import hooks
 
 ROUTE_HOOKS: list[Callable[[Router, str], None]] = []
 
@@ -58,6 +60,7 @@ def connect(router: Router) -> None:
                        "details")
     for hook in ROUTE_HOOKS:
         hook(router, v2)
+    _notify_on_writes(router, v2)
     if not any(r.path == f"{v2}/security-groups" for r in router.routes):
         # NOTE: until security groups exist, the list clients read is empty.
         router.connect(f"{v2}/security-groups", "GET", _NoSecurityGroups(), "index")
@@ -66,3 +69,29 @@ def connect(router: Router) -> None:
 class _NoSecurityGroups:
     def index(self, req: Any) -> dict:
         return {"security_groups": []}
+
+
+class _Notifying:
+    """A write route's controller that, once the write succeeded, tells the
+    per-host network agents to reconcile (``hooks.network_changed``)."""
+
+    def __init__(self, controller: Any, action: str) -> None:
+        inner = getattr(controller, action)
+
+        @functools.wraps(inner)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = inner(*args, **kwargs)
+            hooks.network_changed()
+            return result
+
+        setattr(self, action, call)
+
+
+def _notify_on_writes(router: Router, v2: str) -> None:
+    """Every POST, PUT and DELETE of the v2.0 resources (quotas aside), also
+    those other modules connected through ROUTE_HOOKS, notifies on success."""
+    for name, (controller, action, public) in list(router._targets.items()):
+        method, path = name.split(" ", 1)
+        if method in ("POST", "PUT", "DELETE") and path.startswith(f"{v2}/") \
+                and not path.startswith(f"{v2}/quotas"):
+            router._targets[name] = (_Notifying(controller, action), action, public)

@@ -22,7 +22,9 @@ FILTER = "clean-traffic"
 def filter_for(vif: dict[str, Any]) -> tuple[str | None, list[tuple[str, str]]]:
     """The filter name and its parameters for ``vif`` (no filter when
     ``[network] port_security`` is off)."""
-    if not CONF.network.port_security:
+    if not CONF.network.port_security or CONF.network.dataplane == "vxlan":
+        # NOTE: with the per-host data plane, anti-spoofing and security
+        # groups are its nftables rules (novalite.network.dataplane.secgroups).
         return None, []
     params = [("MAC", str(vif["address"]).lower())]
     params += [("IP", str(ip["address"])) for ip in network_model.fixed_ips(vif)

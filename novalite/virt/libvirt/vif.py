@@ -39,7 +39,21 @@ def get_config(vif: dict[str, Any]) -> config.LibvirtConfigGuestInterface:
                                               filter_params=params)
 
 
-def plug(vif: dict[str, Any]) -> None:
+def _vxlan() -> bool:
+    return str(CONF.network.dataplane) == "vxlan"
+
+
+def plug(vif: dict[str, Any], host: str | None = None) -> None:
+    if _vxlan():
+        # NOTE: the per-host data plane: this host's network agent applies
+        # now, so the network's bridge (and VXLAN device) and the port's
+        # security group rules exist before libvirt makes the tap (see
+        # novalite.network.agent_service).
+        from novalite.network import agent_service
+
+        get_config(vif)
+        agent_service.ensure_port(vif, host)
+        return
     bridge = get_config(vif).bridge
     subnets = vif["network"].get("subnets") or []
     if subnets and subnets[0].get("gateway"):
@@ -56,5 +70,9 @@ def unplug(vif: dict[str, Any]) -> None:
     devname = get_config(vif).target_dev
     if devname:
         linux_net.delete_device(devname)
+        if _vxlan():
+            # NOTE: the port's rules go with the next apply, once its port
+            # is released (the release notifies every agent).
+            return
         # NOTE: also with port_security now off: a rule made while it was on goes.
         filtering.unprotect_host(devname)
