@@ -2,10 +2,21 @@
 QEMU guest agent with its libraries, and the scripts that make it a guest.
 
 Boot: the kernel runs ``/init`` (:data:`INIT`), which mounts the pseudo
-filesystems, loads the modules, mounts the config drive, sets the hostname,
-configures its NICs from ``network_data.json``, starts an HTTP server that
-answers ``GET /`` with its uuid and hostname, starts acpid and the guest
-agent, prints the marker line and hands PID 1 to busybox init.
+filesystems, loads the modules, mounts the config drive, configures its NICs
+from ``network_data.json``, asks DHCP (busybox ``udhcpc``, :data:`UDHCPC_SCRIPT`)
+for every NIC that file does not name, reads ``meta_data.json`` from the
+metadata service (http://169.254.169.254) when there is no config drive, sets
+the hostname, starts an HTTP server that answers ``GET /`` with its uuid,
+hostname and where it learnt them, starts acpid and the guest agent, prints
+the marker line and hands PID 1 to busybox init.
+
+Without a config drive it behaves like a cloud image (cloud-init's network and
+OpenStack datasource steps, cut down): each NIC's ``udhcpc`` sends 3 discovers
+1 s apart, all NICs at once, so a guest on a network without DHCP reaches its
+marker at most ~3 s later. The metadata service is asked only when a lease came
+with a route to 169.254.169.254 (Neutron's option 121) or SMBIOS names OpenStack
+(as ds-identify): 3 tries, each cut at 3 s, 1 s apart (a refused or unreachable
+service costs ~2 s; one that never answers ~11 s).
 """
 
 from __future__ import annotations
@@ -62,10 +73,52 @@ mount_config_drive() {
     mount -o ro "$dev" /mnt/config 2>/dev/null || return 0
 }
 
-# meta_data.json is one JSON object; its "uuid" and "hostname" are strings.
+# The top-level string value of key $1 in the JSON object of file $2; with
+# $3 = 1, the string values of the object under that key (public_keys), one
+# a line. Only the top level counts: a user's metadata ("meta") holding a
+# "uuid" or "hostname" key is never taken for the instance's.
+json_get() {
+    awk -v want="$1" -v inner="${3:-0}" '
+    function str(   c, out) {
+        out = ""
+        for (i++; i <= n; i++) {
+            c = substr(s, i, 1)
+            if (c == "\\") {
+                i++; c = substr(s, i, 1)
+                if (c == "n") c = "\n"; else if (c == "t") c = "\t"; else if (c == "r") c = "\r"
+                else if (c == "u") c = "\\u"
+            } else if (c == "\"") { i++; return out }
+            out = out c
+        }
+        return out
+    }
+    { s = s $0 "\n" }
+    END {
+        n = length(s); i = 1; d = 0; val = 0
+        while (i <= n) {
+            c = substr(s, i, 1)
+            if (c == "\"") {
+                v = str()
+                if (kind[d] == "{" && !val) { key[d] = v; continue }
+                if (d == 1 && !inner && key[1] == want) print v
+                if (d == 2 && inner && key[1] == want && kind[2] == "{") print v
+                continue
+            }
+            if (c == "{" || c == "[") { d++; kind[d] = c; key[d] = ""; val = 0 }
+            else if (c == "}" || c == "]") { d--; val = 1 }
+            else if (c == ":") val = 1
+            else if (c == ",") val = 0
+            i++
+        }
+    }' "$2"
+}
+
+# meta_data.json (config drive, else the metadata service's): its "uuid" and
+# "hostname" are top-level strings.
+MD=
 meta() {
-    [ -f "$CD/meta_data.json" ] || return 0
-    sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" "$CD/meta_data.json"
+    [ -n "$MD" ] && [ -f "$MD" ] || return 0
+    json_get "$1" "$MD" | head -n 1
 }
 
 # network_data.json -> one "mac address netmask gateway" line per network:
@@ -94,6 +147,8 @@ net_lines() {
     }' "$CD/network_data.json"
 }
 
+# NICs configured from network_data.json, one a line (DHCP leaves them alone).
+STATIC=/run/tiny/static-nics
 configure_network() {
     ifconfig lo 127.0.0.1 up
     [ -f "$CD/network_data.json" ] || return 0
@@ -107,22 +162,87 @@ configure_network() {
             # Unsolicited ARP: a neighbour (the host) that tried us before we
             # were up holds a failed entry and would wait out its retry timer.
             arping -q -U -c 2 -w 2 -I "$ifc" "$ip" </dev/null >/dev/null 2>&1 &
+            echo "$ifc" >> "$STATIC"
             echo "tiny: $ifc ($mac) $ip/$mask gateway ${gw:-none}"
         done
     done
 }
 
+# DHCP on every Ethernet NIC network_data.json did not name, all at once:
+# 3 discovers 1 s apart, then give up (-n); with a lease udhcpc stays in the
+# background and renews it. /etc/udhcpc.script applies the lease.
+dhcp_network() {
+    started= pids=
+    for dev in /sys/class/net/*; do
+        ifc=${dev##*/}
+        [ "$(cat "$dev/type" 2>/dev/null)" = 1 ] || continue
+        grep -qx "$ifc" "$STATIC" 2>/dev/null && continue
+        udhcpc -i "$ifc" -s /etc/udhcpc.script -p "/run/tiny/udhcpc.$ifc.pid" \
+            -O mtu -O staticroutes -t 3 -T 1 -n </dev/null >/dev/null 2>&1 &
+        started="$started $ifc" pids="$pids $!"
+    done
+    [ -n "$started" ] || return 0
+    # (udhcpc forks into the background once it has a lease: its first
+    # process ends either way)
+    wait $pids
+    for ifc in $started; do
+        [ -f "/run/tiny/lease.$ifc" ] || echo "tiny: $ifc: no DHCP lease"
+    done
+}
+
+# cloud-init's OpenStack datasource, cut down: meta_data.json from the
+# metadata service, asked only when a lease routes 169.254.169.254 or SMBIOS
+# says this is OpenStack.
+MD_URL=http://169.254.169.254/openstack/latest/meta_data.json
+fetch_metadata() {
+    product=$(cat /sys/class/dmi/id/product_name 2>/dev/null)
+    case "$product" in "OpenStack Nova"|"OpenStack Compute") ;;
+        *) [ -f /run/tiny/metadata-route ] || return 1 ;; esac
+    ls /run/tiny/lease.* >/dev/null 2>&1 || return 1
+    for try in 1 2 3; do
+        [ "$try" = 1 ] || sleep 1
+        if timeout 3 wget -q -O /run/tiny/meta_data.json "$MD_URL" </dev/null >/dev/null 2>&1 \
+                && [ -n "$(json_get uuid /run/tiny/meta_data.json)" ]; then
+            echo "tiny: meta_data.json from the metadata service (try $try)"
+            return 0
+        fi
+        rm -f /run/tiny/meta_data.json
+    done
+    echo "tiny: no answer from the metadata service"
+    return 1
+}
+
+mkdir -p /run/tiny
 mount_config_drive
+configure_network
+dhcp_network
+source=none
+if [ -f "$CD/meta_data.json" ]; then
+    MD=$CD/meta_data.json source=config-drive
+elif fetch_metadata; then
+    MD=/run/tiny/meta_data.json source=metadata
+fi
+
+uuid=$(meta uuid)
+case "$uuid" in *[!0-9A-Za-z-]*) uuid= ;; esac
 name=$(cmdline_hostname)
 [ -n "$name" ] || name=$(meta hostname)
 valid_hostname "$name" || name=@DEFAULT@
 hostname "$name"
 echo "$name" > /etc/hostname
-configure_network
+if [ -n "$MD" ]; then
+    keys=$(json_get public_keys "$MD" 1 | grep -E '^(ssh|ecdsa)-[^[:cntrl:]]*$')
+    if [ -n "$keys" ]; then
+        mkdir -p /root/.ssh
+        echo "$keys" > /root/.ssh/authorized_keys
+        chmod 600 /root/.ssh/authorized_keys
+        echo "tiny: $(echo "$keys" | wc -l) public key(s) in /root/.ssh/authorized_keys"
+    fi
+fi
 
 # GET / answers who this guest is (busybox httpd serves index.html).
 mkdir -p /var/www
-printf 'uuid=%s\nhostname=%s\n' "$(meta uuid)" "$name" > /var/www/index.html
+printf 'uuid=%s\nhostname=%s\nsource=%s\n' "$uuid" "$name" "$source" > /var/www/index.html
 httpd -p 80 -h /var/www
 
 # ACPI power button -> /etc/acpi/PWRF/00000080. An event sent before acpid
@@ -147,6 +267,50 @@ fi
 echo "tiny: ready at uptime $(cut -d' ' -f1 /proc/uptime) s"
 echo "@MARKER@ hostname=$name"
 exec /sbin/init
+"""
+
+# busybox udhcpc runs this at each DHCP event ($1) with the lease in its
+# environment: address, MTU (option 26), routes, DNS. Option 121 (classless
+# static routes: Neutron's 169.254.169.254/32 and default route), when given,
+# replaces the router option (RFC 3442); a 0.0.0.0 hop is a route on the link.
+UDHCPC_SCRIPT = r"""#!/bin/sh
+set -f
+case "$1" in
+deconfig)
+    ifconfig "$interface" 0.0.0.0 up
+    rm -f "/run/tiny/lease.$interface"
+    ;;
+bound|renew)
+    [ -n "$mtu" ] && ip link set dev "$interface" mtu "$mtu"
+    ifconfig "$interface" "$ip" netmask "${subnet:-255.255.255.0}" up
+    if [ -n "$staticroutes" ]; then
+        set -- $staticroutes
+        while [ $# -ge 2 ]; do
+            case "$1" in 169.254.169.254/32) : > /run/tiny/metadata-route ;; esac
+            if [ "$2" = 0.0.0.0 ]; then
+                ip route replace "$1" dev "$interface"
+            else
+                ip route replace "$1" via "$2" dev "$interface"
+            fi
+            shift 2
+        done
+    else
+        for r in $router; do
+            ip route replace default via "$r" dev "$interface"
+            break
+        done
+    fi
+    if [ -n "$dns" ]; then
+        : > /etc/resolv.conf
+        [ -n "$domain" ] && echo "search $domain" >> /etc/resolv.conf
+        for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
+    fi
+    echo "$ip" > "/run/tiny/lease.$interface"
+    echo "tiny: $interface dhcp $ip/${mask:-?} mtu ${mtu:-none} router ${router:-none}" \
+         "routes ${staticroutes:-none} dns ${dns:-none}" > /dev/console
+    ;;
+esac
+exit 0
 """
 
 INITTAB = """\
@@ -281,6 +445,7 @@ def build(out_path: str, busybox_root: str, kernel_root: str, mtime: int,
         contents.agent = True
     arc.add_file("init", init_script().encode(), 0o755)
     arc.add_file("sbin/shutdown", SHUTDOWN.encode(), 0o755)
+    arc.add_file("etc/udhcpc.script", UDHCPC_SCRIPT.encode(), 0o755)
     arc.add_file("etc/acpi/PWRF/00000080", POWER_BUTTON.encode(), 0o755)
     for path, text in ETC.items():
         arc.add_file(path, text.encode())
