@@ -760,6 +760,16 @@ def _instance_cas(uuid: str, values: dict, expected_task_state: Sequence[str | N
                        f"{row.task_state} on host {row.host}; expected task_state "
                        f"{expected_task_state} vm_state {expected_vm_state}"
                        + (f" host {expected_host}" if expected_host is not None else ""))
+        if "host" in values:
+            # NOTE: its ports' binding follows the server to its new host, and
+            # goes with it (shelve offload), as Nova's migrate_instance_finish
+            # and unbinding do with Neutron's binding:host_id.
+            port = models.Port
+            s.execute(sa.update(port)
+                      .where(port.device_id == uuid, port.device_owner.like("compute:%"))
+                      .values(binding_host=values["host"],
+                              status="ACTIVE" if values["host"] else "DOWN")
+                      .execution_options(synchronize_session=False))
         return _instance_dict(row)
 
 

@@ -134,3 +134,21 @@ def test_a_deleted_port_and_network_leave_the_state(nets: dict) -> None:
     assert s.networks == () and s.ports == ()
     db.network_delete(a["uuid"])
     assert a["uuid"] not in hoststate.build_host_state("h3", endpoints=ENDPOINTS).dhcp_networks
+
+
+def test_a_port_follows_its_server_to_another_host_and_off_it(nets: dict) -> None:
+    a, inst = nets["a"], nets["inst"]
+    db_api.instance_update(inst["uuid"], {"host": "h1"})
+    port = db.fixed_ip_allocate(a["uuid"], inst["uuid"], "h1")
+    user_port = db.port_create({"network_id": a["id"], "project_id": "p"})
+    db_api.instance_update(inst["uuid"], {"host": "h2", "node": "h2"})
+    assert db.port_get(port["uuid"])["binding_host"] == "h2"
+    assert db.port_get(user_port["uuid"])["binding_host"] is None  # not the server's
+    assert [p.id for p in hoststate.build_host_state("h2", endpoints=ENDPOINTS).ports] == [
+        port["uuid"]]
+    assert hoststate.build_host_state("h1", endpoints=ENDPOINTS).ports == ()
+    # Shelve offload: no host, the port stays the server's, unbound.
+    db_api.instance_update(inst["uuid"], {"host": None})
+    unbound = db.port_get(port["uuid"])
+    assert (unbound["binding_host"], unbound["status"], unbound["device_id"]) == (
+        None, "DOWN", inst["uuid"])
