@@ -149,6 +149,9 @@ def _embedded_defaults(state_dir: str) -> None:
     # NOTE: one compute host: resize (and a cold migration's scheduling)
     # may only pick the host the server is on, as DevStack sets it.
     CONF.set_default("allow_resize_to_same_host", True)
+    # NOTE: with dataplane = vxlan, the host reaches the fixed addresses
+    # behind its routers (DevStack's route to the private subnet).
+    CONF.set_default("host_routes_via_routers", True, group="network")
 
 
 ADMIN_USER = ADMIN_PROJECT = "admin"

@@ -63,6 +63,12 @@ network_opts = [
                help="The host whose network agent runs the routers (their "
                     "namespaces, SNAT and floating IPs). Default: [network] "
                     "dhcp_host."),
+    cfg.BoolOpt("host_routes_via_routers", default=False,
+                help="On the L3 host (dataplane = vxlan): a route on the host to "
+                     "every router interface's IPv4 subnet via that router's "
+                     "external gateway address, so the host reaches fixed "
+                     "addresses as DevStack's (ip route add 10.0.0.0/26 via "
+                     "ROUTER_GW). The all-in-one turns it on."),
     cfg.StrOpt("dataplane_prefix", default="nl",
                regex=r"^[a-z][a-z0-9]{0,5}$",
                help="First characters of every kernel object the per-host data "

@@ -156,11 +156,64 @@ class NetworkAgent:
         with self._lock:
             state = self.fetch()
             agent.apply(state, prefix=self.prefix, state_dir=self.state_dir)
+            if CONF.network.host_routes_via_routers and self.host == l3_host():
+                sync_host_routes(state, self.prefix)
             self.state = state
             self.applied += 1
             LOG.debug("Network agent of %s applied %d network(s), %d port(s), %d router(s)",
                       self.host, len(state.networks), len(state.ports), len(state.routers))
             return state
+
+
+def route_protocol(prefix: str | None = None) -> int:
+    """The routing protocol number marking this deployment's host routes
+    (``ip route ... proto N``, 100-249 from the prefix), so that the
+    reconcile removes only its own."""
+    import hashlib
+
+    from novalite.network.dataplane import names
+
+    prefix = names.check_prefix(prefix or names.default_prefix())
+    return 100 + int(hashlib.sha256(prefix.encode()).hexdigest(), 16) % 150
+
+
+def wanted_host_routes(state: st.HostState) -> dict[str, str]:
+    """{subnet CIDR: router gateway address} of every router with a
+    gateway and interfaces: DevStack's host route to the private subnet."""
+    import ipaddress
+
+    routes = {}
+    for router in state.routers:
+        if router.gateway is None:
+            continue
+        for iface in router.interfaces:
+            net = ipaddress.ip_network(iface.cidr, strict=False)
+            if net.version == 4 and \
+                    ipaddress.ip_address(router.gateway.address).version == 4:
+                routes[str(net)] = router.gateway.address
+    return routes
+
+
+def sync_host_routes(state: st.HostState, prefix: str | None = None) -> None:
+    """Make the host's routes of this deployment (its protocol number)
+    exactly :func:`wanted_host_routes`."""
+    import ipaddress
+    import json
+
+    from novalite.network.dataplane.kernel import Host
+
+    host = Host(None)
+    proto = str(route_protocol(prefix))
+    wanted = wanted_host_routes(state)
+    have = {}
+    for route in json.loads(host.ip("-4", "-j", "route", "show", "proto", proto) or "[]"):
+        have[str(ipaddress.ip_network(str(route.get("dst")), strict=False))] = \
+            str(route.get("gateway"))
+    for dst, via in wanted.items():
+        if have.get(dst) != via:
+            host.ip("route", "replace", dst, "via", via, "proto", proto, check=False)
+    for dst in set(have) - set(wanted):
+        host.ip("route", "del", dst, "proto", proto, check=False)
 
 
 class _Endpoint:

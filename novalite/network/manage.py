@@ -4,11 +4,15 @@ default network, tests): checks the CIDR, gateway and bridge name."""
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
+
+from oslo_log import log as logging
 
 from novalite import exception
 from novalite.db import network as db
 from novalite.network import linux_net
 
+LOG = logging.getLogger(__name__)
 
 def create_network(name: str, cidr: str, gateway: str | None = None,
                    bridge: str | None = None, project_id: str | None = None) -> dict:
@@ -90,9 +94,29 @@ def ensure_vxlan_networks() -> dict:
                       "allocation_pools": db.default_pools(PUBLIC_CIDR, PUBLIC_GATEWAY),
                       "dns_nameservers": [], "host_routes": [], "description": ""})
     gateway = str(next(ipaddress.ip_network(PRIVATE_CIDR).hosts()))
-    return db.network_create({"name": CONF.network.default_network_name,
-                              "project_id": None, "shared": True,
-                              "cidr": PRIVATE_CIDR, "gateway": gateway})
+    private = db.network_create({"name": CONF.network.default_network_name,
+                                 "project_id": None, "shared": True,
+                                 "cidr": PRIVATE_CIDR, "gateway": gateway})
+    _ensure_router(public, private)
+    return private
+
+
+def _ensure_router(public: dict, private: dict) -> None:
+    """DevStack's router1: gateway on public (SNAT), interface on private's
+    subnet. The host's route to the private subnet via its gateway comes
+    from the L3 host's agent ([network] host_routes_via_routers)."""
+    import importlib
+
+    try:
+        # NOTE: the routers of the Network API (another module; absent, no router).
+        routers: Any = importlib.import_module("novalite.db.routers")
+    except ImportError:
+        LOG.warning("No routers in this Network API: the all-in-one makes no router1; "
+                    "the host does not reach %s", PRIVATE_CIDR)
+        return
+    router = routers.router_create({"name": "router1", "project_id": None})
+    routers.set_gateway(router["uuid"], public["id"], True)
+    routers.add_interface_subnet(router["uuid"], private["subnets"][0])
 
 
 class NetworkCommands:
