@@ -41,6 +41,12 @@ def _first_vni() -> int:
         return _FIRST_VNI
 
 
+def _new_id(res: sa.CursorResult) -> int:
+    key = res.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
 def _pools(cidr: str, gateway: str | None) -> list[dict]:
     """Neutron's default allocation pools: every host address but the gateway."""
     net = ipaddress.ip_network(cidr, strict=False)
@@ -49,14 +55,15 @@ def _pools(cidr: str, gateway: str | None) -> list[dict]:
     first, last = hosts
     if net.num_addresses <= 2:
         return []
-    gw = ipaddress.ip_address(gateway) if gateway else None
-    if gw is None or gw < first or gw > last:
+    gw = int(ipaddress.ip_address(gateway)) if gateway else None
+    lo, hi = int(first), int(last)
+    if gw is None or gw < lo or gw > hi:
         return [{"start": str(first), "end": str(last)}]
     pools = []
-    if gw > first:
-        pools.append({"start": str(first), "end": str(gw - 1)})
-    if gw < last:
-        pools.append({"start": str(gw + 1), "end": str(last)})
+    if gw > lo:
+        pools.append({"start": str(first), "end": str(type(first)(gw - 1))})
+    if gw < hi:
+        pools.append({"start": str(type(first)(gw + 1)), "end": str(last)})
     return pools
 
 
@@ -195,7 +202,7 @@ def _migrate_data() -> None:
             enable_dhcp=True, allocation_pools=_pools(cidr, net["gateway"]),
             dns_nameservers=[], host_routes=[], description="",
             created_at=net["created_at"]))
-        subnet_of[net["id"]] = res.inserted_primary_key[0]
+        subnet_of[net["id"]] = _new_id(res)
 
     owners = dict(conn.execute(sa.select(instances.c.uuid, instances.c.project_id)).all())
     for fip in conn.execute(sa.select(fixed_ips).order_by(fixed_ips.c.id)).mappings().all():
@@ -210,7 +217,7 @@ def _migrate_data() -> None:
             allowed_address_pairs=[], description="", preserve_on_delete=False,
             created_at=fip["created_at"]))
         conn.execute(allocations.insert().values(
-            port_id=res.inserted_primary_key[0], subnet_id=subnet_of[fip["network_id"]],
+            port_id=_new_id(res), subnet_id=subnet_of[fip["network_id"]],
             network_id=fip["network_id"], address=fip["address"],
             created_at=fip["created_at"]))
 
@@ -246,8 +253,8 @@ def downgrade() -> None:
     allocations = sa.Table("ip_allocations", meta, autoload_with=conn)
     fixed_ips = sa.Table("fixed_ips", meta, autoload_with=conn)
     first: dict[int, dict] = {}
-    for sub in conn.execute(sa.select(subnets).order_by(subnets.c.id)).mappings().all():
-        first.setdefault(sub["network_id"], dict(sub))
+    for row in conn.execute(sa.select(subnets).order_by(subnets.c.id)).mappings().all():
+        first.setdefault(row["network_id"], dict(row))
     for net_id, sub in first.items():
         conn.execute(networks.update().where(networks.c.id == net_id).values(
             cidr=sub["cidr"], gateway=sub["gateway_ip"] or ""))
