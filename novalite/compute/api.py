@@ -93,7 +93,7 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
         if requested_host or requested_hypervisor_hostname:
             ignore_hosts = _other_hosts(context, requested_host, requested_hypervisor_hostname)
         networks = "auto" if not requested_networks else requested_networks
-        _validate_requested_networks(context, networks)
+        _validate_requested_networks(context, networks, min_count, max_count)
         group = server_groups.requested_group(context, scheduler_hints)
         system_metadata = dict(system_metadata or {})
         key_data = _key_data(context, key_name) if key_name is not None else None
@@ -328,7 +328,8 @@ def _check_zero_disk(context: RequestContext, image: dict[str, Any], flavor: Fla
                                                  disk_format=image.get("disk_format"))
 
 
-def _validate_requested_networks(context: RequestContext, requested: str | list[dict[str, Any]]) -> None:
+def _validate_requested_networks(context: RequestContext, requested: str | list[dict[str, Any]],
+                                 min_count: int = 1, max_count: int = 1) -> None:
     """Check the shape of ``networks`` (``"auto"``, ``"none"`` or a list of
     ``{uuid, fixed_ip}``); raise ``Invalid`` (400) naming the bad entry.
 
@@ -336,7 +337,12 @@ def _validate_requested_networks(context: RequestContext, requested: str | list[
     (a hook for it: a network uuid nobody knows is 400 "Network X could not
     be found.").
     """
+    from novalite.network import exceptions as n_exc
+
     if requested in ("auto", "none"):
+        # NOTE: "auto" still needs room for a port per server.
+        network_api.validate_requested(requested, context.project_id,
+                                       policy.check_is_admin(context), min_count)
         return
     if not isinstance(requested, list):
         raise exception.Invalid(reason=f"Bad networks format: {requested!r}")
@@ -350,15 +356,16 @@ def _validate_requested_networks(context: RequestContext, requested: str | list[
         if uuid is None and entry.get("fixed_ip") is None and entry.get("port") is None:
             raise exception.Invalid(reason="Bad networks format: an entry needs a network "
                                            "'uuid', a 'fixed_ip' or a 'port'")
-    from novalite.network import api as network_api
-    from novalite.network import exceptions as n_exc
-
     ports = [e["port"] for e in requested if e.get("port")]
     if len(ports) != len(set(ports)):
         raise exception.Invalid(reason="Port id is used more than once in the request")
+    if ports and max_count > 1:
+        raise exception.Invalid(reason="Unable to launch multiple instances with a single "
+                                       "configured port ID. Please launch your instance one "
+                                       "by one with different ports.")
     try:
         network_api.validate_requested(requested, context.project_id,
-                                       policy.check_is_admin(context))
+                                       policy.check_is_admin(context), min_count)
     except n_exc.PortNotFound as e:
         # NOTE: Nova's own words for it (its PortNotFound), a 400 at create.
         raise exception.Invalid(f"Port id {e.kwargs.get('port_id')} could not be "

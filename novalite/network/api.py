@@ -22,7 +22,7 @@ from novalite.db import api as db_api
 from novalite.db import info_caches
 from novalite.db import network as db
 from novalite.network import exceptions as n_exc
-from novalite.network import hooks, model
+from novalite.network import hooks, model, quotas
 
 LOG = logging.getLogger(__name__)
 
@@ -98,10 +98,19 @@ def _usable_port(port_uuid: str, project_id: str | None, is_admin: bool) -> dict
 
 
 def validate_requested(requested: Any, project_id: str | None = None,
-                       is_admin: bool = False) -> None:
+                       is_admin: bool = False, count: int = 1) -> None:
     """Unknown network → NetworkNotFound (the API answers 400 with it); a
     fixed IP outside its network or already taken → InvalidNetwork /
-    FixedIpAlreadyInUse; a port not found → PortNotFound, in use → PortInUse."""
+    FixedIpAlreadyInUse; a port not found → PortNotFound, in use → PortInUse;
+    the ports ``count`` servers need beyond the project's port quota →
+    PortLimitExceeded (403), as Nova checks before it builds."""
+    if project_id is not None and requested != "none":
+        needed = count * (sum(1 for r in requested if not r.get("port"))
+                          if isinstance(requested, list) else
+                          (0 if default_network(project_id) is None else 1))
+        room = quotas.headroom(project_id, "port") if needed else None
+        if room is not None and needed > room:
+            raise n_exc.PortLimitExceeded()
     if not isinstance(requested, list):
         return
     for req in requested:

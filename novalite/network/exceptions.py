@@ -86,6 +86,13 @@ class OverQuota(exception.Conflict):
     msg_fmt = "Quota exceeded for resources: %(overs)s."
 
 
+class PortLimitExceeded(exception.QuotaError):
+    """Nova's, at server create (403): the project's port quota cannot hold
+    the ports the servers need."""
+
+    msg_fmt = "Maximum number of ports exceeded"
+
+
 class PolicyNotAuthorized(exception.Forbidden):
     msg_fmt = "rule:%(action)s is disallowed by policy"
 

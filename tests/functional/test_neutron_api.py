@@ -319,3 +319,35 @@ def test_a_server_on_a_port_made_before_keeps_it_after_delete(stack):
     error(stack, "GET", f"/ports/{made['id']}", A, status=404)
     call(stack, "DELETE", f"/ports/{port['id']}", A, status=204)
     call(stack, "DELETE", f"/networks/{n['id']}", A, status=204)
+
+
+def test_servers_need_room_in_the_port_quota_and_a_port_is_for_one_server(stack):
+    project = f"pq-{uuid.uuid4().hex[:6]}"
+    who = {"X-User-Id": "pq", "X-Project-Id": project, "X-Roles": "member"}
+    n = net(stack, who, "pq-net")
+    subnet(stack, who, n["id"], "10.67.0.0/24")
+    call(stack, "PUT", f"/quotas/{project}", ADMIN, {"quota": {"port": 2}})
+    port = call(stack, "POST", "/ports", who, {"port": {"network_id": n["id"]}}, 201)["port"]
+
+    def create(networks, **extra):
+        return stack.compute("POST", "/servers", {"server": {
+            "name": "pq", "flavorRef": "1", "imageRef": stack.image_id,
+            "networks": networks, **extra}}, headers=who)
+
+    # Two servers need two more ports: only one fits (Nova's 403).
+    resp = create([{"uuid": n["id"]}], min_count=2, max_count=2)
+    assert resp.status_code == 403, resp.text
+    assert "Maximum number of ports exceeded" in resp.text
+    resp = create([{"port": port["id"]}], min_count=2, max_count=2)
+    assert resp.status_code == 400 and "single configured port" in resp.text, resp.text
+    resp = create([{"port": port["id"]}, {"uuid": n["id"]}])
+    assert resp.status_code == 202, resp.text
+    server_id = resp.json()["server"]["id"]
+    stack.wait_status(server_id, "ACTIVE")
+    details = call(stack, "GET", f"/quotas/{project}/details", who)["quota"]["port"]
+    assert details == {"limit": 2, "used": 2, "reserved": 0}
+    assert create([{"uuid": n["id"]}]).status_code == 403
+    assert stack.compute("DELETE", f"/servers/{server_id}", headers=who).status_code == 204
+    stack.wait_gone(server_id)
+    call(stack, "DELETE", f"/ports/{port['id']}", who, status=204)
+    call(stack, "DELETE", f"/networks/{n['id']}", who, status=204)

@@ -1,49 +1,18 @@
-"""Neutron's quotas (``/v2.0/quotas``): per-project limits of networks,
-subnets, ports, routers, floating IPs, security groups and their rules.
-Defaults are the [network] quota_* options; a project's own limits are kept
-in the quotas table as ``neutron.<resource>``. A create beyond the limit is
-409 OverQuota, as Neutron's."""
+"""Neutron's quotas (``/v2.0/quotas``; the limits and usage are
+:mod:`novalite.network.quotas`'s). A create beyond the limit is 409
+OverQuota, as Neutron's."""
 
 from __future__ import annotations
 
 from novalite.api import wsgi
 from novalite.api.network import common
 from novalite.api.wsgi import Request
-from novalite.conf import CONF
-from novalite.network import exceptions as n_exc
-from novalite.network import hooks
 from novalite.network import neutron as db
+from novalite.network import quotas
 
-RESOURCES = ("network", "subnet", "port", "router", "floatingip", "security_group",
-             "security_group_rule")
-_PREFIX = "neutron."
-
-
-def defaults() -> dict[str, int]:
-    return {r: int(getattr(CONF.network, f"quota_{r}")) for r in RESOURCES}
-
-
-def limits(project_id: str) -> dict[str, int]:
-    own = db.quota_get_all_by_project(project_id)
-    out = defaults()
-    for resource in RESOURCES:
-        if _PREFIX + resource in own:
-            out[resource] = own[_PREFIX + resource]
-    return out
-
-
-def usage(project_id: str, resource: str) -> int:
-    counters = {"network": db.networks_count, "subnet": db.subnets_count,
-                "port": db.ports_count}
-    counter = counters.get(resource) or hooks.USAGE.get(resource)
-    return counter(project_id) if counter else 0
-
-
-def check(project_id: str, resource: str, delta: int = 1) -> None:
-    """OverQuota (409) when ``delta`` more would exceed the project's limit."""
-    limit = limits(project_id)[resource]
-    if limit >= 0 and usage(project_id, resource) + delta > limit:
-        raise n_exc.OverQuota(overs=f"['{resource}']")
+RESOURCES = quotas.RESOURCES
+_PREFIX = quotas.PREFIX
+defaults, limits, usage, check = quotas.defaults, quotas.limits, quotas.usage, quotas.check
 
 
 def _may_read(req: Request, project_id: str) -> None:
