@@ -660,3 +660,121 @@ class ConsoleAuthToken(Base):
     port: Mapped[int] = mapped_column(Integer)
     instance_uuid: Mapped[str] = mapped_column(String(36))
     expires: Mapped[int] = mapped_column(Integer)
+
+
+# --- security groups, routers, floating IPs (migration 019) -----------------
+
+
+class SecurityGroup(Base):
+    """A Neutron security group of a project."""
+
+    __tablename__ = "security_groups"
+    __table_args__ = (UniqueConstraint("uuid", name="uniq_security_groups0uuid"),
+                      Index("security_groups_project_id_idx", "project_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36))
+    project_id: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(String(255), default="")
+
+
+class DefaultSecurityGroup(Base):
+    """A project's ``default`` group (Neutron's default_security_group):
+    the primary key on the project makes the first use race-free."""
+
+    __tablename__ = "default_security_groups"
+
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    security_group_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("security_groups.id", name="fk_default_security_groups0sg_id",
+                            ondelete="CASCADE"))
+
+
+class SecurityGroupRule(Base):
+    __tablename__ = "security_group_rules"
+    __table_args__ = (UniqueConstraint("uuid", name="uniq_security_group_rules0uuid"),
+                      Index("security_group_rules_sg_id_idx", "security_group_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36))
+    project_id: Mapped[str | None] = mapped_column(String(255))
+    security_group_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("security_groups.id", name="fk_security_group_rules0sg_id",
+                            ondelete="CASCADE"))
+    direction: Mapped[str] = mapped_column(String(16))
+    ethertype: Mapped[str] = mapped_column(String(16), default="IPv4")
+    protocol: Mapped[str | None] = mapped_column(String(40))
+    port_range_min: Mapped[int | None] = mapped_column(Integer)
+    port_range_max: Mapped[int | None] = mapped_column(Integer)
+    remote_ip_prefix: Mapped[str | None] = mapped_column(String(255))
+    # NOTE: the remote group's uuid (a group referring to itself, or another).
+    remote_group_id: Mapped[str | None] = mapped_column(String(36))
+    description: Mapped[str] = mapped_column(String(255), default="")
+
+
+class SecurityGroupPortBinding(Base):
+    """A port's membership of a group."""
+
+    __tablename__ = "security_group_port_bindings"
+    __table_args__ = (Index("security_group_port_bindings_sg_id_idx", "security_group_id"),)
+
+    port_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("ports.id", name="fk_sg_port_bindings0port_id", ondelete="CASCADE"),
+        primary_key=True)
+    security_group_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("security_groups.id", name="fk_sg_port_bindings0sg_id"),
+        primary_key=True)
+
+
+class Router(Base):
+    """A Neutron router: its interfaces are ports (device_id = the router,
+    device_owner network:router_interface), its gateway the port
+    ``gw_port_id`` on an external network (network:router_gateway)."""
+
+    __tablename__ = "routers"
+    __table_args__ = (UniqueConstraint("uuid", name="uniq_routers0uuid"),
+                      Index("routers_project_id_idx", "project_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36))
+    project_id: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(String(255), default="")
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    gw_port_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("ports.id", name="fk_routers0gw_port_id"))
+    enable_snat: Mapped[bool] = mapped_column(Boolean, default=True)
+    routes: Mapped[list | None] = mapped_column(JSON)
+
+
+class FloatingIP(Base):
+    """A floating IP: its address is held by a port on the external network
+    (device_owner network:floatingip); associated, it is NATed to
+    ``fixed_ip_address`` of ``fixed_port_id`` through ``router_id``."""
+
+    __tablename__ = "floating_ips"
+    __table_args__ = (
+        UniqueConstraint("uuid", name="uniq_floating_ips0uuid"),
+        UniqueConstraint("floating_network_id", "floating_ip_address",
+                         name="uniq_floating_ips0floating_network_id0address"),
+        Index("floating_ips_fixed_port_id_idx", "fixed_port_id"),
+        Index("floating_ips_router_id_idx", "router_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36))
+    project_id: Mapped[str | None] = mapped_column(String(255))
+    floating_network_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("networks.id", name="fk_floating_ips0network_id"))
+    floating_port_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("ports.id", name="fk_floating_ips0floating_port_id"))
+    floating_ip_address: Mapped[str] = mapped_column(String(64))
+    fixed_port_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("ports.id", name="fk_floating_ips0fixed_port_id"))
+    fixed_ip_address: Mapped[str | None] = mapped_column(String(64))
+    router_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("routers.id", name="fk_floating_ips0router_id"))
+    status: Mapped[str] = mapped_column(String(16), default="DOWN")
+    description: Mapped[str] = mapped_column(String(255), default="")

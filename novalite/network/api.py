@@ -164,6 +164,11 @@ def security_groups_of(port_uuids: list[str]) -> dict[str, list[str]]:
 # which sets this to its ``{port uuid: [group ids]}`` query.
 SECURITY_GROUPS_OF: Any = None
 
+# NOTE: security groups, routers and floating IPs register their hooks.
+from novalite.network import neutron_l3  # noqa: E402
+
+SECURITY_GROUPS_OF = neutron_l3.security_groups_of
+
 
 def allocate_for_instance(instance_uuid: str, requested: Any, host: str | None,
                           project_id: str | None = None) -> list[dict]:

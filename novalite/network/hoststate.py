@@ -29,6 +29,7 @@ from novalite.conf import CONF
 from novalite.db import network as db
 from novalite.network import api as network_api
 from novalite.network import exceptions as n_exc
+from novalite.network import neutron_l3
 from novalite.network.dataplane import state as st
 
 LOG = logging.getLogger(__name__)
@@ -168,6 +169,8 @@ def build_host_state(host: str, local_ip: str | None = None,
         else (),
         dhcp_ports=tuple(_port(p, groups, names) for p in dhcp_ports),
         metadata=metadata)
+    # NOTE: security groups, routers and floating IPs (novalite.network.neutron_l3).
+    state = neutron_l3.fill_host_state(state)
     for hook in HOST_STATE_HOOKS:
         state = hook(state)
     return state

@@ -32,6 +32,7 @@ from novalite.api.compute.server_actions import ServerActionsController
 from novalite.api.compute.server_diagnostics import ServerDiagnosticsController
 from novalite.api.compute.server_groups import ServerGroupsController
 from novalite.api.compute.server_metadata import ServerMetadataController
+from novalite.api.compute.server_security_groups import ServerSecurityGroupsController
 from novalite.api.compute.server_tags import ServerTagsController
 from novalite.api.compute.servers import ServersController
 from novalite.api.compute.services import HypervisorsController, ServicesController
@@ -83,6 +84,7 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
     audit_log = InstanceUsageAuditLogController()
     networks = NetworksController()
     server_diagnostics = ServerDiagnosticsController(compute_api)
+    server_groups_of = ServerSecurityGroupsController(compute_api)
 
     v = f"{COMPUTE_PREFIX}/{COMPUTE_VERSION}"
     table: list[tuple[str, str, Any, str]] = [
@@ -93,6 +95,7 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
         ("/servers/{id}", "PUT", servers, "update"),
         ("/servers/{id}", "DELETE", servers, "delete"),
         ("/servers/{id}/action", "POST", actions, "action"),
+        ("/servers/{server_id}/os-security-groups", "GET", server_groups_of, "index"),
         ("/servers/{server_id}/os-instance-actions", "GET", instance_actions, "index"),
         ("/servers/{server_id}/os-instance-actions/{id}", "GET", instance_actions, "show"),
         ("/servers/{server_id}/remote-consoles", "POST", remote_consoles, "create"),

@@ -10,7 +10,13 @@ import webob
 
 from novalite import policy
 from novalite.api import errors, validation
-from novalite.api.compute import actions_images, actions_moves, actions_power, admin_actions
+from novalite.api.compute import (
+    actions_images,
+    actions_moves,
+    actions_power,
+    admin_actions,
+    server_security_groups,
+)
 from novalite.api.compute.servers import target_of
 from novalite.api.schemas import servers as schemas
 from novalite.api.wsgi import Request
@@ -44,7 +50,7 @@ class ServerActionsController:
                               admin_policies.RESET_STATE),
             "restore": (self._restore, _validator(_RESTORE), RESTORE),
         }
-        for family in (actions_power, actions_images, actions_moves):
+        for family in (actions_power, actions_images, actions_moves, server_security_groups):
             self._actions.update(family.actions(compute_api))
 
     @validation.schema(schemas.action)

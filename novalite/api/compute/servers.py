@@ -29,6 +29,7 @@ from novalite.api.schemas import servers as schemas
 from novalite.api.views import servers as views
 from novalite.api.wsgi import Request
 from novalite.conf import CONF
+from novalite.network import neutron_l3
 from novalite.objects.request_spec import RequestSpec
 from novalite.objects.tag import TagList
 from novalite.policies import server_microversions as mvp
@@ -142,7 +143,7 @@ class ServersController:
         if server.get("hostname") and max_count > 1:
             raise errors.bad_request("Unable to allocate a single hostname to multiple "
                                      "instances")
-        _check_security_groups(server.get("security_groups") or [])
+        group_ids = _check_security_groups(ctx, server.get("security_groups") or [])
         metadata = server.get("metadata") or {}
         check_metadata_quota(ctx.project_id, metadata)
         try:
@@ -164,7 +165,8 @@ class ServersController:
                 requested_host=server.get("host"),
                 requested_hypervisor_hostname=server.get("hypervisor_hostname"),
                 system_metadata=trusted_certs_metadata(
-                    {}, server.get("trusted_image_certificates")))
+                    _security_groups_metadata(group_ids),
+                    server.get("trusted_image_certificates")))
         except _BAD_REFERENCE as e:
             raise errors.bad_request(e.format_message()) from None
         _record_create_extras(instances, server)
@@ -173,7 +175,8 @@ class ServersController:
         # NOTE: no guest agent sets it yet; returned as Nova does, for clients
         # that expect the key.
         admin_pass = server.get("adminPass") or secrets.token_urlsafe(9)
-        view = views.created(instances[0], req.links, admin_pass)
+        view = views.created(instances[0], req.links, admin_pass,
+                             server.get("security_groups"))
         return wsgi.json_response({"server": view}, 202,
                                   headers={"Location": view["links"][0]["href"]})
 
@@ -324,12 +327,25 @@ def check_metadata_quota(project_id: str, metadata: dict) -> None:
     quota.enforce_metadata_items(project_id, len(metadata))
 
 
-def _check_security_groups(groups: list[dict]) -> None:
-    """novalite's guests have one security group, ``default`` (no rules)."""
-    for group in groups:
-        name = group.get("name")
-        if name != "default":
-            raise errors.bad_request(f"Security group {name} not found.")
+def _check_security_groups(ctx: Any, groups: list[dict]) -> list[str] | None:
+    """The ids of the (Neutron) security groups asked for by name or id,
+    the project's own (400 for one not found, 409 for an ambiguous name, as
+    Nova's); None when none were asked for (the ports get the default)."""
+    if not groups:
+        return None
+    names = [str(g.get("name")) for g in groups]
+    try:
+        return neutron_l3.resolve_groups(str(ctx.project_id or ""), names)
+    except exception.NotFound as e:
+        missing = getattr(e, "kwargs", {}).get("id", "")
+        raise errors.bad_request(f"Security group {missing} not found.") from None
+    except exception.Conflict as e:
+        raise errors.HTTPError(409, e.format_message()) from None
+
+
+def _security_groups_metadata(group_ids: list[str] | None) -> dict:
+    """What the conductor's port allocation reads: the groups asked for."""
+    return {} if group_ids is None else {neutron_l3.SERVER_GROUPS_KEY: json.dumps(group_ids)}
 
 
 def _counts(server: dict) -> tuple[int, int]:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from novalite.api.links import NETWORK_PREFIX
+from novalite.api.network.floatingips import FloatingIPsController
 from novalite.api.network.networks import (
     ExtensionsController,
     IpAvailabilitiesController,
@@ -18,6 +19,11 @@ from novalite.api.network.networks import (
 )
 from novalite.api.network.ports import PortsController
 from novalite.api.network.quotas import QuotasController
+from novalite.api.network.routers import RoutersController
+from novalite.api.network.security_groups import (
+    SecurityGroupRulesController,
+    SecurityGroupsController,
+)
 from novalite.api.network.subnets import SubnetsController
 from novalite.api.router import Router
 from novalite.network import hooks
@@ -41,6 +47,19 @@ def connect(router: Router) -> None:
     _crud(router, v2, "networks", NetworksController())
     _crud(router, v2, "subnets", SubnetsController())
     _crud(router, v2, "ports", PortsController())
+    _crud(router, v2, "security-groups", SecurityGroupsController())
+    rules = SecurityGroupRulesController()
+    router.connect(f"{v2}/security-group-rules", "GET", rules, "index")
+    router.connect(f"{v2}/security-group-rules", "POST", rules, "create")
+    router.connect(f"{v2}/security-group-rules/{{id}}", "GET", rules, "show")
+    router.connect(f"{v2}/security-group-rules/{{id}}", "DELETE", rules, "delete")
+    routers = RoutersController()
+    _crud(router, v2, "routers", routers)
+    router.connect(f"{v2}/routers/{{id}}/add_router_interface", "PUT", routers,
+                   "add_interface")
+    router.connect(f"{v2}/routers/{{id}}/remove_router_interface", "PUT", routers,
+                   "remove_interface")
+    _crud(router, v2, "floatingips", FloatingIPsController())
     extensions = ExtensionsController()
     router.connect(f"{v2}/extensions", "GET", extensions, "index")
     router.connect(f"{v2}/extensions/{{alias}}", "GET", extensions, "show")

@@ -19,6 +19,7 @@ from novalite.api.microversions import MIN_VERSION, APIVersion
 from novalite.api.views.common import isotime, naive_isotime
 from novalite.compute import naming, task_states, vm_states
 from novalite.conf import CONF
+from novalite.network import neutron_l3
 from novalite.objects.network import FixedIPList
 
 DEFAULT = "default"
@@ -102,15 +103,29 @@ def instance_name(instance: Any) -> str:
 
 
 def addresses_of(instances: list[Any]) -> dict[str, list[dict]]:
-    """The fixed addresses of the instances, in one query:
-    ``{uuid: [{address, mac, network_name}, ...]}`` in allocation order."""
+    """The addresses of the instances: ``{uuid: [{address, mac,
+    network_name, type}, ...]}``, fixed ones in allocation order, each
+    followed by the floating IPs associated with it (as Nova's view of
+    Neutron's floating IPs of the server's ports)."""
     if not instances:
         return {}
     out: dict[str, list[dict]] = {}
     for fip in FixedIPList.get_by_instance_uuids(getattr(instances[0], "_context", None),
                                                  [i.uuid for i in instances]):
         out.setdefault(fip.instance_uuid, []).append(
-            {"address": fip.address, "mac": fip.mac, "network_name": fip.network_name})
+            {"address": fip.address, "mac": fip.mac, "network_name": fip.network_name,
+             "type": "fixed"})
+    floating = neutron_l3.server_floating_addresses(list(out))
+    for uuid, entries in floating.items():
+        addresses = out.get(uuid, [])
+        for entry in entries:
+            at = next((i for i, a in enumerate(addresses)
+                       if a["address"] == entry["fixed_address"]), len(addresses) - 1)
+            while at + 1 < len(addresses) and addresses[at + 1]["type"] == "floating":
+                at += 1
+            addresses.insert(at + 1, {"address": entry["address"], "mac": entry["mac"],
+                                      "network_name": entry["network_name"],
+                                      "type": "floating"})
     return out
 
 
@@ -122,7 +137,7 @@ def _addresses(ports: list[dict], extended: bool = True) -> dict:
         address = port["address"]
         entry: dict[str, Any] = {"version": 6 if ":" in address else 4, "addr": address}
         if extended:
-            entry["OS-EXT-IPS:type"] = "fixed"
+            entry["OS-EXT-IPS:type"] = port.get("type") or "fixed"
             entry["OS-EXT-IPS-MAC:mac_addr"] = port["mac"]
         out.setdefault(port["network_name"], []).append(entry)
     return out
@@ -245,8 +260,11 @@ def detail(instance: Any, links: Links, is_admin: bool,
         "OS-EXT-STS:vm_state": instance.vm_state,
         "OS-EXT-STS:power_state": instance.power_state or 0,
         "os-extended-volumes:volumes_attached": [],
-        "security_groups": [{"name": "default"}],
     }
+    # NOTE: as Nova's: the groups of the server's ports, none without.
+    groups = neutron_l3.server_security_groups([instance.uuid]).get(instance.uuid)
+    if groups:
+        server["security_groups"] = groups
     if status in _PROGRESS_STATUSES:
         server["progress"] = 0
     if is_admin:
@@ -372,10 +390,13 @@ _UPDATE_VERSIONED_KEYS = ("locked", "description", "tags", "trusted_image_certif
                           "server_groups", "locked_reason")
 
 
-def created(instance: Any, links: Links, admin_pass: str) -> dict:
-    """The 202 answer to a create: enough to poll the server."""
+def created(instance: Any, links: Links, admin_pass: str,
+            security_groups: list[dict] | None = None) -> dict:
+    """The 202 answer to a create: enough to poll the server (its security
+    groups as asked for, else ``default``, as Nova's)."""
     return {"id": instance.uuid, "links": links.resource("servers", instance.uuid),
-            "OS-DCF:diskConfig": disk_config(instance), "security_groups": [{"name": "default"}],
+            "OS-DCF:diskConfig": disk_config(instance),
+            "security_groups": security_groups or [{"name": "default"}],
             "adminPass": admin_pass}
 
 
