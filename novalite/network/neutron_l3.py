@@ -136,10 +136,8 @@ def register() -> None:
     hooks.PORT_UPDATED.append(_port_updated)
     hooks.PORT_DELETING.append(_port_deleting)
     for alias, name in (("security-group", "security-group"), ("router", "Neutron L3 Router"),
-                        ("external-net", "Neutron external network"),
                         ("ext-gw-mode", "Neutron L3 Configurable external gateway mode"),
-                        ("extraroute", "Neutron Extra Route"),
-                        ("port-security", "Port Security")):
+                        ("extraroute", "Neutron Extra Route")):
         if not any(e.get("alias") == alias for e in hooks.EXTENSIONS):
             hooks.EXTENSIONS.append({"alias": alias, "name": name, "description": name,
                                      "links": [], "updated": "2013-01-01T00:00:00-00:00"})

@@ -454,3 +454,11 @@ def test_server_shows_its_floating_ip(stack):
 
         time.sleep(0.1)
     assert call(stack, "GET", f"/floatingips/{fip['id']}", A)["floatingip"]["status"] == "DOWN"
+
+
+def test_extensions_list_security_groups_and_routers_once(stack):
+    aliases = [e["alias"] for e in call(stack, "GET", "/extensions", A)["extensions"]]
+    assert {"security-group", "router", "ext-gw-mode", "extraroute", "external-net"} <= \
+        set(aliases)
+    assert len(aliases) == len(set(aliases))
+    assert call(stack, "GET", "/extensions/router", A)["extension"]["alias"] == "router"
