@@ -161,6 +161,16 @@ def group_update(group_uuid: str, values: dict) -> dict:
         return _group_dicts(s, [row])[0]
 
 
+@retry_on_db_error
+def group_in_use(group_uuid: str) -> bool:
+    """Whether a port is a member of the group."""
+    with _session() as s:
+        row = _group_row(s, group_uuid)
+        return bool(s.scalar(sa.select(sa.func.count())
+                             .select_from(models.SecurityGroupPortBinding)
+                             .filter_by(security_group_id=row.id)))
+
+
 @retry_on_db_error(idempotent=False)
 def group_delete(group_uuid: str) -> None:
     """SecurityGroupInUse (409) while a port is a member."""

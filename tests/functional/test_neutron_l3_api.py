@@ -68,7 +68,7 @@ def test_default_group_made_on_first_use_with_neutrons_rules(stack):
                 {"security_group": {"name": "other"}}, status=409)
     assert err["type"] == "SecurityGroupCannotUpdateDefault"
     err = error(stack, "POST", "/security-groups", A,
-                {"security_group": {"name": "default"}}, status=409)
+                {"security_group": {"name": "Default"}}, status=409)
     assert err["type"] == "SecurityGroupDefaultAlreadyExists"
 
 
@@ -129,6 +129,9 @@ def test_group_and_rule_crud_validation_and_isolation(stack):
     every = call(stack, "GET", "/security-groups", ADMIN)["security_groups"]
     assert {web["id"], b_default["id"]} <= {g["id"] for g in every}
 
+    assert error(stack, "PUT", f"/security-groups/{web['id']}", A,
+                 {"security_group": {"name": "default"}},
+                 status=409)["type"] == "SecurityGroupDefaultAlreadyExists"
     renamed = call(stack, "PUT", f"/security-groups/{web['id']}", A,
                    {"security_group": {"name": "www"}})["security_group"]
     assert renamed["name"] == "www"

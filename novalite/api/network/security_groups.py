@@ -80,6 +80,12 @@ GROUP_ATTRS = {
 }
 
 
+def _name_not_default(values: dict) -> None:
+    """Neutron's name validator: no group is (re)named "default", any case."""
+    if str(values.get("name") or "").lower() == sgdb.DEFAULT_NAME:
+        raise l3_exc.SecurityGroupDefaultAlreadyExists()
+
+
 def _ensure_own_default(req: Request) -> None:
     if common.project_of(req):
         sgdb.ensure_default(common.project_of(req))
@@ -103,9 +109,8 @@ class SecurityGroupsController:
         project = common.owner_of_request(req, values, "security_group")
         if not values.get("stateful", True):
             raise common.bad_request("novalite's security groups are stateful only")
+        _name_not_default(values)
         sgdb.ensure_default(project)
-        if values.get("name") == sgdb.DEFAULT_NAME:
-            raise l3_exc.SecurityGroupDefaultAlreadyExists()
         quotas.check(project, "security_group", 1)
         group = sgdb.group_create(project, values.get("name") or "",
                                   values.get("description") or "")
@@ -118,16 +123,18 @@ class SecurityGroupsController:
         if not values.pop("stateful", True):
             raise common.bad_request("novalite's security groups are stateful only")
         values.pop("tags", None)
-        if group["is_default"] and "name" in values and values["name"] != group["name"]:
+        _name_not_default(values)
+        # NOTE: as Neutron's, naming the default group at all is refused.
+        if group["name"] == sgdb.DEFAULT_NAME and "name" in values:
             raise l3_exc.SecurityGroupCannotUpdateDefault()
-        if not group["is_default"] and values.get("name") == sgdb.DEFAULT_NAME:
-            raise l3_exc.SecurityGroupDefaultAlreadyExists()
         return {"security_group": group_view(sgdb.group_update(id, values))}
 
     @wsgi.response(204)
     def delete(self, req: Request, id: str) -> None:
         group = get_visible(req, id)
-        if group["is_default"] and not common.is_admin(req):
+        if sgdb.group_in_use(id):
+            raise l3_exc.SecurityGroupInUse(id=id, reason="in use")
+        if group["name"] == sgdb.DEFAULT_NAME and not common.is_admin(req):
             raise l3_exc.SecurityGroupCannotRemoveDefault()
         sgdb.group_delete(id)
 
