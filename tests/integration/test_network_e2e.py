@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import time
@@ -44,6 +46,7 @@ from typing import Any
 import pytest
 
 from novalite.conf import CONF
+from novalite.network import agent_service
 from novalite.network.dataplane import names
 from novalite.virt.libvirt import agent
 from tests.integration.realstack import HOST, RealStack, RealStackError, libvirt_connection
@@ -91,6 +94,7 @@ class E2E:
             ("network", "dhcp_host"): HOST,
             ("network", "create_default_network"): False,
             ("network", "agent_resync_interval"): 5,
+            ("network", "host_routes_via_routers"): True,
             ("compute", "force_config_drive"): True,
             ("metadata", "metadata_proxy_shared_secret"): self.secret,
             ("metadata", "listen"): "127.0.0.1",
@@ -125,8 +129,10 @@ class E2E:
             problems += self.rs.delete_all_servers()
         except Exception as e:  # noqa: BLE001
             problems.append(f"deleting the servers failed: {e!r}")
-        _run("ip", "netns", "del", self.outside, check=False)
-        _run("ip", "link", "del", f"{self.prefix}o0", check=False)
+        for ns in (self.outside, f"{self.prefix}-ext"):
+            _run("ip", "netns", "del", ns, check=False)
+        for dev in (f"{self.prefix}o0", f"{self.prefix}x0"):
+            _run("ip", "link", "del", dev, check=False)
         if self.metadata is not None:
             with contextlib.suppress(Exception):
                 self.metadata.stop()
@@ -141,6 +147,8 @@ class E2E:
                             state_dir=self.state_dir or "/nonexistent")
         except Exception as e:  # noqa: BLE001
             problems.append(f"removing the data plane failed: {e!r}")
+        # NOTE: the empty apply made its state directory again.
+        shutil.rmtree(self.rs.base, ignore_errors=True)
         left = [line for line in _run("ip", "-o", "link").splitlines()
                 if f": {self.prefix}" in line]
         left += [n for n in _run("ip", "netns", "list").split() if n.startswith(self.prefix)]
@@ -165,24 +173,31 @@ def e2e() -> Iterator[E2E]:
     assert not problems, "the test was not left clean:\n" + "\n".join(problems)
 
 
-def _outside(e: E2E, address: str, prefixlen: int) -> None:
+def _outside(e: E2E, address: str, prefixlen: int, bridge: str | None = None,
+             ns: str | None = None, mtu: int = 1450, tag: str = "o") -> None:
     """A namespace standing for a machine on the network: a veth whose host
     end is a port of the network's bridge."""
-    host_end, inner = f"{e.prefix}o0", f"{e.prefix}o1"
-    _run("ip", "netns", "add", e.outside)
+    ns = ns or e.outside
+    host_end, inner = f"{e.prefix}{tag}0", f"{e.prefix}{tag}1"
+    _run("ip", "netns", "add", ns)
     _run("ip", "link", "add", host_end, "type", "veth", "peer", "name", inner)
-    _run("ip", "link", "set", inner, "netns", e.outside)
-    _run("ip", "link", "set", host_end, "master", e.bridge(), "up")
-    _run("ip", "-n", e.outside, "addr", "add", f"{address}/{prefixlen}", "dev", inner)
-    _run("ip", "-n", e.outside, "link", "set", inner, "mtu", "1450", "up")
-    _run("ip", "-n", e.outside, "link", "set", "lo", "up")
+    _run("ip", "link", "set", inner, "netns", ns)
+    _run("ip", "link", "set", host_end, "master", bridge or e.bridge(), "up")
+    _run("ip", "-n", ns, "addr", "add", f"{address}/{prefixlen}", "dev", inner)
+    _run("ip", "-n", ns, "link", "set", inner, "mtu", str(mtu), "up")
+    _run("ip", "-n", ns, "link", "set", "lo", "up")
+
+
+def _http(address: str, ns: str | None = None) -> str | None:
+    argv = ["curl", "-s", "--noproxy", "*", "-m", "3", f"http://{address}/"]
+    if ns:
+        argv = ["ip", "netns", "exec", ns, *argv]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    return done.stdout if done.returncode == 0 and "uuid=" in done.stdout else None
 
 
 def _http_from_outside(e: E2E, address: str) -> str | None:
-    done = subprocess.run(["ip", "netns", "exec", e.outside, "curl", "-s", "--noproxy", "*",
-                           "-m", "3", f"http://{address}/"],
-                          capture_output=True, text=True, timeout=30, check=False)
-    return done.stdout if done.returncode == 0 and "uuid=" in done.stdout else None
+    return _http(address, e.outside)
 
 
 def _guest(domain: Any, *argv: str) -> str:
@@ -311,8 +326,119 @@ def test_a_guest_on_the_vxlan_data_plane(e2e: E2E) -> None:
     assert dhcp_ns not in _run("ip", "netns", "list"), f"{dhcp_ns} is left"
 
 
+def _gone(dev: str) -> bool:
+    return not os.path.exists(f"/sys/class/net/{dev}")
+
+
 def _outside_address(cidr: str) -> Any:
     import ipaddress
 
     net = ipaddress.ip_network(cidr)
     return net.broadcast_address - 1
+
+
+def _meta_via(dom: Any) -> str | None:
+    """meta_data.json as the guest reads it (busybox nc; its static wget
+    crashes in the resolver), or None."""
+    try:
+        out = _guest(dom, "sh", "-c",
+                     "printf 'GET /openstack/latest/meta_data.json HTTP/1.0\\r\\n"
+                     "Host: 169.254.169.254\\r\\n\\r\\n' | busybox nc -w 5 169.254.169.254 80")
+    except AssertionError:
+        return None
+    head, _, body = out.partition("\r\n\r\n")
+    return body if " 200 " in head.split("\r\n")[0] else None
+
+
+def test_a_router_floating_ip_and_security_group(e2e: E2E) -> None:
+    """A project network behind a router on an external network: the host
+    reaches the fixed address through its route via the router's gateway
+    once a security group rule opens port 80; the floating IP answers an
+    outside namespace on the external network, not after it is
+    disassociated; the guest reads its metadata through the router; delete
+    leaves nothing of the port, router or networks."""
+    import ipaddress
+
+    e = e2e
+    tag = e.prefix[1:]
+    ext_cidr = ipaddress.ip_network(f"100.{64 + int(tag[0], 16)}.{int(tag[1:3], 16)}.0/24")
+    cidr = list(ipaddress.ip_network(e.cidr).supernet(new_prefix=24).subnets(new_prefix=26))[1]
+    ext = e.api("POST", "/networks", {"network": {"name": f"{e.prefix}-ext",
+                                                   "router:external": True}}, 201)["network"]
+    e.api("POST", "/subnets", {"subnet": {"network_id": ext["id"], "cidr": str(ext_cidr),
+                                          "ip_version": 4, "enable_dhcp": False}}, 201)
+    net = e.api("POST", "/networks", {"network": {"name": f"{e.prefix}-priv"}},
+                201)["network"]
+    sub = e.api("POST", "/subnets", {"subnet": {"network_id": net["id"], "cidr": str(cidr),
+                                                "ip_version": 4}}, 201)["subnet"]
+    router = e.api("POST", "/routers", {"router": {
+        "name": f"{e.prefix}-r", "external_gateway_info": {"network_id": ext["id"]}}},
+        201)["router"]
+    e.api("PUT", f"/routers/{router['id']}/add_router_interface", {"subnet_id": sub["id"]})
+    port = e.api("POST", "/ports", {"port": {"network_id": net["id"]}}, 201)["port"]
+    fixed = port["fixed_ips"][0]["ip_address"]
+    tap = ("tap" + port["id"])[:14]
+    (group,) = port["security_groups"]
+    ext_bridge = names.bridge_for_id(e.prefix, ext["id"])
+    ns_ext = f"{e.prefix}-ext"
+    rule = None
+    with e.rs.servers(180) as ids:
+        resp = e.rs.stack.compute("POST", "/servers", {"server": {
+            "name": "e2e-routed", "imageRef": e.rs.images["disk"]["id"], "flavorRef": "1",
+            "networks": [{"port": port["id"]}]}})
+        assert resp.status_code == 202, resp.text
+        server_id = resp.json()["server"]["id"]
+        ids.append(server_id)
+        e.rs.stack.wait_status(server_id, "ACTIVE", ACTIVE_TIMEOUT)
+        conn = libvirt_connection()
+        dom = e.rs.domain(conn, server_id)
+        assert dom is not None
+        agent.wait_ready(dom, time.monotonic() + 120)
+
+        # The guest reads its own metadata through its router (egress is open
+        # in the default group).
+        answer = json.loads(_wait(lambda: _meta_via(dom), 120, "metadata via the router", 2))
+        assert answer["uuid"] == server_id, answer
+
+        # The host's route via the router's gateway; port 80 closed until a rule.
+        _wait(lambda: any(r.split()[0] == str(cidr) for r in
+                          _run("ip", "-4", "route", "show", "proto",
+                               str(agent_service.route_protocol(e.prefix)))
+                          .splitlines()), 60, f"the host route to {cidr}")
+        assert _http(fixed) is None, "port 80 answered before any rule opened it"
+        rule = e.api("POST", "/security-group-rules", {"security_group_rule": {
+            "security_group_id": group, "direction": "ingress", "ethertype": "IPv4",
+            "protocol": "tcp", "port_range_min": 80, "port_range_max": 80,
+            "remote_ip_prefix": "0.0.0.0/0"}}, 201)["security_group_rule"]
+        body = _wait(lambda: _http(fixed), HTTP_TIMEOUT, f"HTTP from {fixed} via the router")
+        assert f"uuid={server_id}" in body.splitlines(), body
+
+        # A floating IP answers the outside namespace on the external network.
+        outside_ip = str(ext_cidr.broadcast_address - 1)
+        _outside(e, outside_ip, ext_cidr.prefixlen, bridge=ext_bridge, ns=ns_ext, mtu=1500,
+                 tag="x")
+        fip = e.api("POST", "/floatingips", {"floatingip": {
+            "floating_network_id": ext["id"], "port_id": port["id"]}}, 201)["floatingip"]
+        address = fip["floating_ip_address"]
+        body = _wait(lambda: _http(address, ns_ext), HTTP_TIMEOUT, f"HTTP from {address}")
+        assert f"uuid={server_id}" in body.splitlines(), body
+        e.api("PUT", f"/floatingips/{fip['id']}", {"floatingip": {"port_id": None}})
+        _wait(lambda: _http(address, ns_ext) is None, 60, f"{address} to close")
+        e.api("DELETE", f"/floatingips/{fip['id']}", status=204)
+        conn.close()
+        e.rs.delete(server_id, timeout=120)
+
+    e.api("DELETE", f"/ports/{port['id']}", status=204)
+    if rule is not None:
+        e.api("DELETE", f"/security-group-rules/{rule['id']}", status=204)
+    e.api("PUT", f"/routers/{router['id']}/remove_router_interface", {"subnet_id": sub["id"]})
+    e.api("DELETE", f"/routers/{router['id']}", status=204)
+    _run("ip", "netns", "del", ns_ext, check=False)
+    e.api("DELETE", f"/networks/{net['id']}", status=204)
+    e.api("DELETE", f"/networks/{ext['id']}", status=204)
+    rns = names.router_namespace(e.prefix, router["id"])
+    _wait(lambda: rns not in _run("ip", "netns", "list"), 60, f"{rns} to go")
+    for dev in (names.bridge_for_id(e.prefix, net["id"]), ext_bridge):
+        _wait(functools.partial(_gone, dev), 60, f"{dev} to go")
+    assert tap not in _run("nft", "list", "ruleset"), f"nftables still names {tap}"
+    assert str(cidr) not in _run("ip", "-4", "route"), f"a route to {cidr} is left"
