@@ -29,9 +29,7 @@ def fip_view(fip: dict) -> dict:
         "floating_network_id": fip["floating_network_uuid"],
         "router_id": fip["router_uuid"], "port_id": fip["port_uuid"],
         "fixed_ip_address": fip["fixed_ip_address"], "status": fip["status"],
-        "description": fip.get("description") or "", "qos_policy_id": None,
-        "port_details": None, "port_forwardings": [], "dns_name": "", "dns_domain": "",
-        "tags": [], "revision_number": 0,
+        "description": fip.get("description") or "", "tags": [], "revision_number": 0,
         "created_at": common.timestamp(fip.get("created_at")),
         "updated_at": common.timestamp(fip.get("updated_at") or fip.get("created_at")),
     }
@@ -61,9 +59,6 @@ FIP_ATTRS = {
     "description": Attr(common.v_string(255)),
     "tenant_id": Attr(common.v_string(255), put=False),
     "project_id": Attr(common.v_string(255), put=False),
-    "dns_name": Attr(common.v_string(255), put=False),
-    "dns_domain": Attr(common.v_string(255), put=False),
-    "qos_policy_id": Attr(common.v_any),
     "tags": Attr(common.v_list_of(common.v_string(255))),
 }
 
