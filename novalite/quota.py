@@ -1,8 +1,10 @@
 """Quotas: each project's limits and what it uses, checked before servers
 are recorded.
 
-Limits are the ``[quota]`` defaults unless the project has its own
-(``os-quota-sets``). Usage is counted from what the project has (servers
+Limits are the defaults unless the project has its own (``os-quota-sets``);
+the defaults are the ``default`` quota class's limits where it sets one
+(``os-quota-class-sets``, as Nova's database driver), else the ``[quota]``
+options. Usage is counted from what the project has (servers
 that are not deleted, their flavors' vCPUs and RAM; a user's key pairs), as
 Nova's counting quotas do, so no usage table can drift out of step.
 
@@ -59,9 +61,37 @@ COUNTED = ("instances", "cores", "ram", "key_pairs", "server_groups",
            "server_group_members")
 
 
-def get_defaults() -> dict[str, int]:
-    """The configured default limit of every resource."""
+DEFAULT_CLASS = "default"
+
+
+def _configured() -> dict[str, int]:
     return {name: (CONF.quota[opt] if opt else UNLIMITED) for name, opt in RESOURCES.items()}
+
+
+def get_defaults() -> dict[str, int]:
+    """The default limit of every resource: the ``default`` quota class's,
+    else the configured one (Nova's DbQuotaDriver.get_defaults)."""
+    limits = _configured()
+    limits.update({k: v for k, v in db.quota_class_get_all_by_name(DEFAULT_CLASS).items()
+                   if k in limits})
+    return limits
+
+
+def get_class_quotas(class_name: str) -> dict[str, int]:
+    """A quota class's limits: what it sets, else the defaults (Nova's
+    get_class_quotas with defaults); only ``default``'s are ever enforced."""
+    limits = get_defaults()
+    if class_name != DEFAULT_CLASS:
+        limits.update({k: v for k, v in db.quota_class_get_all_by_name(class_name).items()
+                       if k in limits})
+    return limits
+
+
+def update_class_quotas(class_name: str, limits: dict[str, int]) -> None:
+    unknown = sorted(set(limits) - set(RESOURCES))
+    if unknown:
+        raise exception.QuotaResourceUnknown(unknown=", ".join(unknown))
+    db.quota_class_set(class_name, limits)
 
 
 def get_project_quotas(project_id: str) -> dict[str, int]:
@@ -177,9 +207,11 @@ def server_create_check(context: Any, project_id: str, count: int, vcpus: int,
         return None
     deltas = {"instances": 0, "cores": 0, "ram": 0}
     requested = {"instances": count, "cores": vcpus, "ram": memory_mb}
+    # NOTE: the defaults read now, outside the caller's transaction.
+    defaults = get_defaults()
 
     def check(own_limits: dict[str, int], usage: dict[str, int]) -> None:
-        _raise_if_over(_with_defaults(own_limits), usage, deltas, requested)
+        _raise_if_over(_with_defaults(own_limits, defaults), usage, deltas, requested)
 
     return check
 
@@ -191,8 +223,9 @@ def checked_when_recorded() -> bool:
     return bool(CONF.quota.recheck_quota) and db_records.check_is_exact()
 
 
-def _with_defaults(own: dict[str, int]) -> dict[str, int]:
-    limits = get_defaults()
+def _with_defaults(own: dict[str, int], defaults: dict[str, int] | None = None
+                   ) -> dict[str, int]:
+    limits = dict(defaults) if defaults is not None else get_defaults()
     limits.update({k: v for k, v in own.items() if k in limits})
     return limits
 

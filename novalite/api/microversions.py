@@ -128,7 +128,9 @@ SUPPORTED: list[tuple[str, str]] = [
              "driver, hypervisor, cpu/nic/disk/memory details), the flat libvirt-style "
              "form before."),
     ("2.49", _NOT_YET.format("os-interface and volume attachments with tags")),
-    ("2.50", _NOT_YET.format("os-quota-class-sets")),
+    ("2.50", "os-quota-class-sets: server_groups and server_group_members shown and "
+             "taken; fixed_ips, floating_ips, security_groups and security_group_rules "
+             "no longer."),
     ("2.51", "os-instance-actions: every caller sees an action's events (tracebacks "
              "stay for admins); os-server-external-events is not implemented yet."),
     ("2.52", "POST /servers: 'tags' (up to 50, the 2.26 rules)."),
@@ -145,7 +147,7 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.56", "migrate: optional 'host' (it must exist and not be the server's: 400)."),
     ("2.57", "POST /servers: no 'personality' (400); injected_files, "
              "injected_file_content_bytes and injected_file_path_bytes leave "
-             "os-quota-sets; maxPersonality and maxPersonalitySize leave /limits; "
+             "os-quota-sets and os-quota-class-sets; maxPersonality and maxPersonalitySize leave /limits; "
              "rebuild: no 'personality', 'user_data' instead (in its answer too)."),
     ("2.58", "os-instance-actions: limit, marker (request id) and changes-since, any "
              "other query parameter 400; "

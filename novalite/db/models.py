@@ -334,6 +334,20 @@ class Quota(Base):
     hard_limit: Mapped[int] = mapped_column(Integer)
 
 
+class QuotaClass(Base):
+    """A quota class's limit for one resource (Nova's quota_classes); the
+    ``default`` class's are every project's defaults."""
+
+    __tablename__ = "quota_classes"
+    __table_args__ = (UniqueConstraint("class_name", "resource",
+                                       name="uniq_quota_classes0class_name0resource"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    class_name: Mapped[str] = mapped_column(String(255))
+    resource: Mapped[str] = mapped_column(String(255))
+    hard_limit: Mapped[int] = mapped_column(Integer)
+
+
 class FlavorProject(Base):
     """A project that may use a private flavor (Nova's flavor access list)."""
 

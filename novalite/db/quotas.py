@@ -61,6 +61,38 @@ def quota_set(project_id: str, limits: dict[str, int]) -> None:
 
 
 @retry_on_db_error
+def quota_class_get_all_by_name(class_name: str) -> dict[str, int]:
+    """The limits a quota class sets, by resource (others are absent)."""
+    with _session() as s:
+        q = sa.select(models.QuotaClass.resource, models.QuotaClass.hard_limit).filter_by(
+            class_name=class_name)
+        return {resource: limit for resource, limit in s.execute(q)}
+
+
+@retry_on_db_error
+def quota_class_set(class_name: str, limits: dict[str, int]) -> None:
+    """Create or update a quota class's limits for these resources, in one
+    transaction."""
+    for _ in range(3):
+        try:
+            with _session() as s:
+                rows = {r.resource: r for r in s.scalars(
+                    sa.select(models.QuotaClass).filter_by(class_name=class_name).where(
+                        models.QuotaClass.resource.in_(list(limits))))}
+                for resource, limit in limits.items():
+                    if resource in rows:
+                        rows[resource].hard_limit = limit
+                    else:
+                        s.add(models.QuotaClass(class_name=class_name, resource=resource,
+                                                hard_limit=limit))
+            return
+        except sa_exc.IntegrityError:
+            # NOTE: a concurrent set created the same row first; the retry updates it.
+            continue
+    raise RuntimeError(f"could not set quota class {class_name}: concurrent updates")
+
+
+@retry_on_db_error
 def quota_destroy_all_by_project(project_id: str) -> None:
     with _session() as s:
         s.execute(sa.delete(models.Quota).filter_by(project_id=project_id))

@@ -26,6 +26,7 @@ from novalite.api.compute.keypairs import KeypairsController
 from novalite.api.compute.limits import LimitsController
 from novalite.api.compute.migrations import MigrationsController
 from novalite.api.compute.networks import NetworksController
+from novalite.api.compute.quota_classes import QuotaClassSetsController
 from novalite.api.compute.quota_sets import QuotaSetsController
 from novalite.api.compute.remote_consoles import RemoteConsolesController
 from novalite.api.compute.server_actions import ServerActionsController
@@ -77,6 +78,7 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
     hypervisors = HypervisorsController(compute_api)
     keypairs = KeypairsController()
     quota_sets = QuotaSetsController()
+    quota_classes = QuotaClassSetsController()
     limits = LimitsController()
     migrations = MigrationsController(compute_api)
     extensions = ExtensionsController()
@@ -171,6 +173,8 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
         ("/os-quota-sets/{id}", "DELETE", quota_sets, "delete"),
         ("/os-quota-sets/{id}/detail", "GET", quota_sets, "detail"),
         ("/os-quota-sets/{id}/defaults", "GET", quota_sets, "defaults"),
+        ("/os-quota-class-sets/{id}", "GET", quota_classes, "show"),
+        ("/os-quota-class-sets/{id}", "PUT", quota_classes, "update"),
         ("/limits", "GET", limits, "index"),
         ("/os-migrations", "GET", migrations, "index"),
         ("/servers/{server_id}/migrations", "GET", migrations, "server_index"),

@@ -2,7 +2,7 @@
 the ports' memberships), routers and floating IPs.
 
 Revision ID: 019
-Revises: 017
+Revises: 018
 Create Date: 2026-12-06 15:30:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "019"
-down_revision = "017"
+down_revision = "018"
 branch_labels = None
 depends_on = None
 
