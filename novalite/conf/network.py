@@ -69,6 +69,11 @@ network_opts = [
                      "external gateway address, so the host reaches fixed "
                      "addresses as DevStack's (ip route add 10.0.0.0/26 via "
                      "ROUTER_GW). The all-in-one turns it on."),
+    cfg.StrOpt("agent_netns", default=None,
+               help="The network namespace holding this host's data plane "
+                    "(dataplane = vxlan): unset, the root namespace. Only to stand "
+                    "several hosts on one machine (tests), each compute's agent in "
+                    "its own namespace."),
     cfg.StrOpt("dataplane_prefix", default="nl",
                regex=r"^[a-z][a-z0-9]{0,5}$",
                help="First characters of every kernel object the per-host data "

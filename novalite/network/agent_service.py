@@ -133,10 +133,11 @@ class NetworkAgent:
     apply at a time (a sync asked for during an apply runs once after it)."""
 
     def __init__(self, host: str, prefix: str | None = None,
-                 state_dir: str | None = None) -> None:
+                 state_dir: str | None = None, host_netns: str | None = None) -> None:
         self.host = host
         self.prefix = prefix
         self.state_dir = state_dir
+        self.host_netns = host_netns or CONF.network.agent_netns or None
         self._lock = threading.Lock()
         self.state: st.HostState | None = None
         self.applied = 0
@@ -155,8 +156,10 @@ class NetworkAgent:
 
         with self._lock:
             state = self.fetch()
-            agent.apply(state, prefix=self.prefix, state_dir=self.state_dir)
-            if CONF.network.host_routes_via_routers and self.host == l3_host():
+            agent.apply(state, prefix=self.prefix, state_dir=self.state_dir,
+                        host_netns=self.host_netns)
+            if CONF.network.host_routes_via_routers and self.host == l3_host() \
+                    and self.host_netns is None:
                 sync_host_routes(state, self.prefix)
             self.state = state
             self.applied += 1
