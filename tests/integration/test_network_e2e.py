@@ -20,11 +20,9 @@ on that port with the real libvirt driver:
 - at the end the network is deleted and an empty state leaves nothing of
   the test's prefix on the host.
 
-NOTE: no router, floating IP or security group yet (their API is another
-engineer's work in progress), so the host reaches the fixed address through
-the outside namespace on the network, not through a router's host route; and
-one host only (a second compute host in a namespace with a second libvirtd
-for cross-host VXLAN is the next step).
+The second test puts a guest behind a router with a floating IP and a
+security group (the host's route via the router, the outside namespace on the
+external network). Two hosts: tests/integration/test_network_e2e_hosts.py.
 """
 
 from __future__ import annotations

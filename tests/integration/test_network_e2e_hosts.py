@@ -12,8 +12,9 @@ other from the database (no multicast).
 
 A guest on A reaches a guest on B on their network (HTTP with B's uuid,
 fetched inside guest A by its agent); after both are deleted and the network
-is gone, neither host keeps a bridge or VXLAN device of the network. The
-ports have no port security: security groups are not in the API yet.
+is gone, neither host keeps a bridge or VXLAN device of the network. Both
+ports are in the project's default security group (ingress from its members
+only), so the remote-group rule lets A in on B.
 """
 
 from __future__ import annotations
@@ -179,9 +180,12 @@ def test_guests_on_two_hosts_reach_each_other_over_vxlan(hosts: TwoHosts) -> Non
                                                    "shared": True}}, 201)["network"]
     t.api("POST", "/subnets", {"subnet": {"network_id": net["id"], "cidr": t.cidr,
                                           "ip_version": 4}}, 201)
-    ports = [t.api("POST", "/ports", {"port": {"network_id": net["id"],
-                                               "port_security_enabled": False}},
-                   201)["port"] for _ in range(2)]
+    # NOTE: the project's default security group on both: ingress only from
+    # its members (the other port's address, across hosts).
+    ports = [t.api("POST", "/ports", {"port": {"network_id": net["id"]}}, 201)["port"]
+             for _ in range(2)]
+    assert ports[0]["security_groups"] and \
+        ports[0]["security_groups"] == ports[1]["security_groups"]
     bridge = names.bridge_for_id(t.prefix, net["id"])
     vxlan = names.vxlan(t.prefix, int(net["provider:segmentation_id"]))
     with t.rs.servers(180) as ids:
