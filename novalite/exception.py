@@ -90,6 +90,10 @@ class InstanceInvalidState(Conflict):
                "%(attr)s %(state)s")
 
 
+class PreserveEphemeralNotSupported(Invalid):
+    msg_fmt = "The current driver does not support preserving ephemeral partitions."
+
+
 class InstanceIsLocked(Conflict):
     msg_fmt = "Instance %(instance_uuid)s is locked"
 

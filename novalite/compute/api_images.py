@@ -261,7 +261,9 @@ class ImageActionsAPI:
                 admin_password: str | None, **kwargs: Any) -> None:
         """Spawn the guest again, on its host with its network_info, from
         ``image_href``; ``kwargs``: display_name, display_description,
-        metadata, key_name, user_data, hostname, files_to_inject."""
+        metadata, key_name, user_data, hostname, files_to_inject,
+        preserve_ephemeral (the host refuses it when its driver cannot keep
+        the ephemeral disk, as Nova's libvirt)."""
         _check_lock(context, instance)
         _check(instance, "rebuild", REBUILD_STATES)
         try:
@@ -270,6 +272,7 @@ class ImageActionsAPI:
             raise exception.Invalid(reason="Cannot find image for rebuild") from None
         self._check_image(context, image, instance.flavor)  # type: ignore[attr-defined]
         files = kwargs.pop("files_to_inject", None)
+        preserve_ephemeral = bool(kwargs.pop("preserve_ephemeral", False))
         if "key_name" in kwargs:
             from novalite.compute.api import _key_data
 
@@ -284,7 +287,8 @@ class ImageActionsAPI:
         _start_task(instance, "rebuild", task_states.REBUILDING)
         InstanceAction.action_start(context, instance.uuid, "rebuild")
         self.conductor.rebuild_instance(context, instance, ImageMeta.from_image(image),
-                                        admin_password, files or [])
+                                        admin_password, files or [],
+                                        preserve_ephemeral=preserve_ephemeral)
 
 
 def shelved_system_metadata(instance: Instance, image_id: str, host: str) -> dict[str, str | None]:

@@ -326,11 +326,18 @@ class ComputeImageActions:
 
     def rebuild_instance(self, context: RequestContext, instance: Instance, image: ImageMeta,
                          admin_password: str | None,
-                         injected_files: InjectedFileList | None = None) -> None:
+                         injected_files: InjectedFileList | None = None,
+                         preserve_ephemeral: bool = False) -> None:
         """The guest destroyed and spawned again on this host from
         ``image`` with the same ports (so the same addresses) and flavor;
         REBUILDING → REBUILD_SPAWNING → ACTIVE (a stopped server stays
-        stopped, as Nova). A failure: ERROR with a fault."""
+        stopped, as Nova). A failure: ERROR with a fault.
+
+        ``preserve_ephemeral``: as Nova's default rebuild (the libvirt
+        driver's): no driver of novalite can keep an ephemeral disk through
+        a rebuild, so it is refused before the guest is touched
+        (PreserveEphemeralNotSupported, the server in ERROR with that fault),
+        whatever the flavor."""
         with _lock(instance.uuid):
             if not self._task_is_current(context, instance, (task_states.REBUILDING,),
                                          "rebuild"):
@@ -339,6 +346,9 @@ class ComputeImageActions:
             files = injected_files.to_dicts() if injected_files is not None else []
             try:
                 with self._event(context, instance, "rebuild", "compute_rebuild_instance"):
+                    if preserve_ephemeral and not getattr(
+                            self.driver, "supports_preserve_ephemeral", False):
+                        raise exception.PreserveEphemeralNotSupported()
                     network_info = self._network_info(context, instance)
                     self.driver.destroy(context, instance, network_info)
                     self._set_task(instance, task_states.REBUILD_SPAWNING,

@@ -156,10 +156,12 @@ class ComputeAPI:
             request_spec=request_spec)
 
     def rebuild_instance(self, ctxt: RequestContext, instance: Instance, image: Any,
-                         admin_password: str | None, injected_files: InjectedFileList) -> None:
+                         admin_password: str | None, injected_files: InjectedFileList,
+                         preserve_ephemeral: bool = False) -> None:
+        extra = {"preserve_ephemeral": True} if preserve_ephemeral else {}
         self._image_client(instance.host, "rebuild").cast(
             ctxt, "rebuild_instance", instance=instance, image=image,
-            admin_password=admin_password, injected_files=injected_files)
+            admin_password=admin_password, injected_files=injected_files, **extra)
 
     def fanout_ping(self, ctxt: RequestContext, arg: Any) -> None:
         """Cast ``ping`` to every compute host (namespace baseapi)."""

@@ -102,7 +102,8 @@ class ConductorImageTasks:
 
     def rebuild_instance(self, context: RequestContext, instance: Instance, image: ImageMeta,
                          admin_password: str | None,
-                         injected_files: InjectedFileList | None = None) -> None:
+                         injected_files: InjectedFileList | None = None,
+                         preserve_ephemeral: bool = False) -> None:
         """Cast from the API: the instance's request spec takes the new
         image (what a later snapshot inherits from), then its host rebuilds."""
         try:
@@ -113,7 +114,8 @@ class ConductorImageTasks:
             pass
         try:
             self.compute_rpcapi.rebuild_instance(context, instance, image, admin_password,
-                                                 injected_files or InjectedFileList(objects=[]))
+                                                 injected_files or InjectedFileList(objects=[]),
+                                                 preserve_ephemeral=preserve_ephemeral)
         except Exception as exc:
             LOG.exception("Rebuild of %s could not be sent to %s", instance.uuid, instance.host)
             _set_error(context, instance.uuid, exc)

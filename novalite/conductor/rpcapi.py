@@ -108,11 +108,15 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
                                            unpin_az=unpin_az)
 
     def rebuild_instance(self, context: RequestContext, instance: Instance, image: ImageMeta,
-                         admin_password: str | None, injected_files: list[Any]) -> None:
+                         admin_password: str | None, injected_files: list[Any],
+                         preserve_ephemeral: bool = False) -> None:
+        # NOTE: preserve_ephemeral only when asked (a conductor that predates
+        # it keeps working for every other rebuild).
+        extra = {"preserve_ephemeral": True} if preserve_ephemeral else {}
         self._image_tasks("rebuild").cast(context, "rebuild_instance", instance=instance,
                                           image=image, admin_password=admin_password,
                                           injected_files=InjectedFileList.from_api(
-                                              injected_files))
+                                              injected_files), **extra)
 
     # -- network (1.1) ----------------------------------------------------------
 

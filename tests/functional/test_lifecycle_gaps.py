@@ -301,3 +301,33 @@ def test_a_project_manager_moves_its_servers_without_choosing_the_host(make_stac
     msession = s.login("a-member", member["password"], "managed")
     assert s.compute("POST", f"/servers/{sid}/action", {"migrate": None},
                      session=msession).status_code == 403
+
+
+# -- 3. rebuild's preserve_ephemeral -------------------------------------------------
+
+
+def test_rebuild_preserve_ephemeral_as_novas_libvirt(stack):
+    # NOTE: Nova's libvirt has no rebuild of its own: its default rebuild
+    # refuses preserve_ephemeral=true (PreserveEphemeralNotSupported, ERROR)
+    # before touching the guest; false is an ordinary rebuild.
+    from novalite.virt import fake
+
+    sid = boot(stack, headers=OWNER)
+    bad = act(stack, sid, {"rebuild": {"imageRef": stack.image_id,
+                                       "preserve_ephemeral": "maybe"}}, OWNER)
+    assert bad.status_code == 400, bad.text
+    resp = act(stack, sid, {"rebuild": {"imageRef": stack.image_id,
+                                        "preserve_ephemeral": False}}, OWNER)
+    assert resp.status_code == 202, resp.text
+    stack.wait_for(sid, lambda s: s["status"] == "ACTIVE" and
+                   s["OS-EXT-STS:task_state"] is None, what="rebuilt")
+    guest = fake.FakeDriver._hypervisors["host1"][sid]
+    resp = act(stack, sid, {"rebuild": {"imageRef": stack.image_id,
+                                        "preserve_ephemeral": True}}, OWNER)
+    assert resp.status_code == 202, resp.text
+    failed = stack.wait_status(sid, "ERROR")
+    assert failed["OS-EXT-STS:task_state"] is None
+    assert failed["fault"]["message"] == ("The current driver does not support preserving "
+                                          "ephemeral partitions.")
+    # the guest was never touched
+    assert fake.FakeDriver._hypervisors["host1"][sid] is guest

@@ -19,6 +19,7 @@ from typing import Any
 
 import jsonschema
 import webob
+from oslo_utils import strutils
 
 from novalite import exception, policy, quota
 from novalite.api import errors, validation
@@ -144,6 +145,10 @@ class _Handlers:
             kwargs["user_data"] = servers_api._user_data(args["user_data"])
         if args.get("personality"):
             kwargs["files_to_inject"] = servers_api._personality(ctx, args["personality"])
+        if "preserve_ephemeral" in args:
+            # NOTE: as Nova: any caller may ask; the host's driver decides.
+            kwargs["preserve_ephemeral"] = strutils.bool_from_string(
+                args["preserve_ephemeral"], strict=True)
         for key, field in (("accessIPv4", "access_ip_v4"), ("accessIPv6", "access_ip_v6")):
             if key in args:
                 setattr(instance, field, args[key])
