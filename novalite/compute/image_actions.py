@@ -216,12 +216,14 @@ class ComputeImageActions:
 
     def _shelve_offload(self, context: RequestContext, instance: Instance) -> None:
         """The guest destroyed and this host's resources freed; the ports
-        kept (as Nova), the instance on no host: SHELVED_OFFLOADED."""
+        kept but bound to no host (as Nova's unbind_ports), the instance on
+        no host: SHELVED_OFFLOADED."""
         try:
             with self._event(context, instance, "shelveOffload",
                              "compute_shelve_offload_instance"):
                 self.driver.destroy(context, instance, self._network_info(context, instance))
                 self.rt.release(context, instance.uuid)
+                _bind_ports(context, instance, None)
             instance.host = None
             instance.node = None
             instance.vm_state = vm_states.SHELVED_OFFLOADED
@@ -265,7 +267,9 @@ class ComputeImageActions:
     def unshelve_instance(self, context: RequestContext, instance: Instance,
                           image: ImageMeta | None, request_spec: RequestSpec | None) -> None:
         """SHELVED: start the guest again. SHELVED_OFFLOADED (this host was
-        chosen): claim, spawn from the shelved image with the kept ports.
+        chosen): claim, bind the kept ports to this host (Nova's
+        setup_instance_network_on_host), spawn from the shelved image with
+        them (the driver plugs them here).
         ACTIVE after, the shelved image deleted; a failure leaves it
         SHELVED_OFFLOADED on no host with a fault (its event Error)."""
         with _lock(instance.uuid):
@@ -306,9 +310,13 @@ class ComputeImageActions:
         self.rt.instance_claim(context, instance)
         self._set_task(instance, task_states.SPAWNING, task_states.UNSHELVING)
         try:
+            network_info = _bind_ports(context, instance, self.host)
             self.driver.spawn(context, instance, image.to_dict(), network_info)
         except BaseException:
             self.rt.release(context, instance.uuid)
+            # NOTE: the instance goes back to no host: so do its ports.
+            with contextlib.suppress(Exception):
+                _bind_ports(context, instance, None)
             raise
 
     def _unshelve_failed(self, context: RequestContext, instance: Instance, exc: Exception,
@@ -381,3 +389,13 @@ class ComputeImageActions:
         except Exception as exc:
             LOG.warning("Could not set the admin password of rebuilt %s: %s", instance.uuid,
                         exc)
+
+
+def _bind_ports(context: RequestContext, instance: Instance,
+                host: str | None) -> list[dict[str, Any]]:
+    """The instance's ports bound to ``host`` (None: to no host); its
+    network_info (through the conductor: computes have no database)."""
+    from novalite.objects.network import FixedIPList
+
+    return FixedIPList.setup_instance_network_on_host(context, instance.uuid, host)
+

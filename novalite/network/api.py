@@ -229,5 +229,20 @@ def deallocate_for_instance(instance_uuid: str) -> int:
     return released
 
 
+def setup_instance_network_on_host(instance_uuid: str, host: str | None) -> list[dict]:
+    """Nova's setup_instance_network_on_host (``host``) and unbind_ports
+    (None): every port of the instance bound to ``host`` (ACTIVE) or to no
+    host (DOWN), its info cache refreshed; returns its network_info."""
+    ports = [db.port_update(port["uuid"], {"binding_host": host,
+                                           "status": "ACTIVE" if host else "DOWN"})
+             for port in db.port_get_all(device_id=instance_uuid)]
+    network_info = network_info_of(ports)
+    info_caches.info_cache_update(instance_uuid, model.dumps(network_info))
+    if ports:
+        LOG.info("Ports of instance %s bound to %s", instance_uuid, host or "no host")
+        hooks.network_changed()
+    return network_info
+
+
 def get_network_info(instance_uuid: str) -> list[dict]:
     return network_info_of(db.port_get_all(device_id=instance_uuid))

@@ -77,7 +77,8 @@ class FixedIP(base.NovaliteObject, base.NovaliteObjectDictCompat):
 @base.register
 class FixedIPList(base.ObjectListBase, base.NovaliteObject):
     # Version 1.0: Initial version
-    VERSION = "1.0"
+    # Version 1.1: setup_instance_network_on_host
+    VERSION = "1.1"
     fields = {"objects": fields.ListOfObjectsField("FixedIP")}
 
     @classmethod
@@ -101,6 +102,14 @@ class FixedIPList(base.ObjectListBase, base.NovaliteObject):
         requested = _requested_networks(context, instance_uuid)
         network_api.deallocate_for_instance(instance_uuid)
         return network_api.allocate_for_instance(instance_uuid, requested, host)
+
+    @classmethod
+    @base.remotable
+    def setup_instance_network_on_host(cls, context: RequestContext, instance_uuid: str,
+                                       host: str | None) -> list[dict[str, Any]]:
+        """Bind the instance's ports to ``host`` (None: unbind them, as
+        Nova's shelve offload); returns its network_info."""
+        return network_api.setup_instance_network_on_host(instance_uuid, host)
 
     @classmethod
     @base.remotable

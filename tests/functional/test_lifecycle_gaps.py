@@ -331,3 +331,52 @@ def test_rebuild_preserve_ephemeral_as_novas_libvirt(stack):
                                           "ephemeral partitions.")
     # the guest was never touched
     assert fake.FakeDriver._hypervisors["host1"][sid] is guest
+
+
+# -- 2. unshelve after offload onto another host re-binds the ports --------------------
+
+
+def test_unshelve_onto_another_host_binds_the_ports_there(make_stack):
+    s = _with_image_api(make_stack(computes=[("hosta", "fake.FakeDriver"),
+                                             ("hostb", "fake.FakeDriver")]))
+
+    def ports(sid: str) -> list[dict]:
+        resp = s.request("GET", f"/network/v2.0/ports?device_id={sid}", headers=ADMIN)
+        assert resp.status_code == 200, resp.text
+        return list(resp.json()["ports"])
+
+    net = s.request("POST", "/network/v2.0/networks",
+                    {"network": {"name": "h3-unshelve-net"}}, headers=ADMIN)
+    assert net.status_code == 201, net.text
+    net_id = net.json()["network"]["id"]
+    sub = s.request("POST", "/network/v2.0/subnets", {"subnet": {
+        "network_id": net_id, "cidr": "10.77.0.0/24", "ip_version": 4}}, headers=ADMIN)
+    assert sub.status_code == 201, sub.text
+    sid = boot(s, headers=ADMIN, networks=[{"uuid": net_id}])
+    source = s.server(sid)["OS-EXT-SRV-ATTR:host"]
+    dest = "hostb" if source == "hosta" else "hosta"
+    [before] = ports(sid)
+    assert (before["binding:host_id"], before["status"]) == (source, "ACTIVE")
+    assert act(s, sid, {"shelve": None}).status_code == 202
+    s.wait_status(sid, "SHELVED_OFFLOADED")
+    # as Nova's shelve offload (unbind_ports): kept, bound to no host
+    [offloaded] = ports(sid)
+    assert offloaded["id"] == before["id"]
+    assert (offloaded["binding:host_id"], offloaded["status"]) == ("", "DOWN")
+    assert offloaded["fixed_ips"] == before["fixed_ips"]
+    dest_driver = s.computes[dest].manager.driver
+    plugged_before = list(dest_driver.plugged)
+    resp = act(s, sid, {"unshelve": {"host": dest}}, ADMIN, "2.91")
+    assert resp.status_code == 202, resp.text
+    after = s.wait_status(sid, "ACTIVE")
+    assert after["OS-EXT-SRV-ATTR:host"] == dest
+    # as Nova's setup_instance_network_on_host: the port is the new host's,
+    # with its address, and the new host plugged it
+    [moved] = ports(sid)
+    assert (moved["id"], moved["binding:host_id"], moved["status"]) == \
+        (before["id"], dest, "ACTIVE")
+    assert moved["fixed_ips"] == before["fixed_ips"]
+    assert ("plug", before["id"]) in [(op, vif) for op, vif, _ in
+                                      dest_driver.plugged[len(plugged_before):]]
+    cache = _instance(sid)
+    assert cache.host == dest
