@@ -14,15 +14,19 @@ A guest on A reaches a guest on B on their network (HTTP with B's uuid,
 fetched inside guest A by its agent); after both are deleted and the network
 is gone, neither host keeps a bridge or VXLAN device of the network. Both
 ports are in the project's default security group (ingress from its members
-only), so the remote-group rule lets A in on B.
+only), so the remote-group rule lets A in on B. Another project's network
+with the same CIDR, its guest C on B: C answers on its own network, guest A
+cannot reach it.
 """
 
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import secrets
 import shutil
+import subprocess
 import tempfile
 import time
 import uuid
@@ -60,6 +64,7 @@ class TwoHosts:
             ("metadata", "metadata_proxy_shared_secret"): secrets.token_hex(8),
         })
         self.b_host = f"nete2e-b-{tag[:6]}"
+        self.probe_ns = f"{self.prefix}-probe"
         self.b_base = ""
         self.proc: Any = None
 
@@ -107,6 +112,10 @@ class TwoHosts:
             problems += self.rs.delete_all_servers()
         except Exception as e:  # noqa: BLE001
             problems.append(f"deleting the servers failed: {e!r}")
+        subprocess.run(["ip", "netns", "del", self.probe_ns], capture_output=True,
+                       check=False)
+        subprocess.run(["ip", "link", "del", f"{self.prefix}p0"], capture_output=True,
+                       check=False)
         if self.proc is not None:
             self.proc.stop()
         state_dir = os.path.join(CONF.state_path, "dataplane", self.prefix)
@@ -123,8 +132,6 @@ class TwoHosts:
             problems.append(f"removing the data plane failed: {e!r}")
         # NOTE: the empty apply made its state directory again.
         shutil.rmtree(self.rs.base, ignore_errors=True)
-        import subprocess
-
         links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True,
                                check=False).stdout
         left = [line for line in links.splitlines() if f": {self.prefix}" in line]
@@ -168,6 +175,26 @@ def _http_in_guest(domain: Any, address: str) -> str | None:
     except AssertionError:
         return None
     return out if "uuid=" in out else None
+
+
+def _probe_ns(t: TwoHosts, bridge: str, address: str) -> None:
+    """A namespace on ``bridge`` (host A) with ``address``."""
+    host_end, inner = f"{t.prefix}p0", f"{t.prefix}p1"
+    for argv in (["netns", "add", t.probe_ns],
+                 ["link", "add", host_end, "type", "veth", "peer", "name", inner],
+                 ["link", "set", inner, "netns", t.probe_ns],
+                 ["link", "set", host_end, "master", bridge, "up"],
+                 ["-n", t.probe_ns, "addr", "add",
+                  f"{address}/{ipaddress.ip_network(t.cidr).prefixlen}", "dev", inner],
+                 ["-n", t.probe_ns, "link", "set", inner, "mtu", "1450", "up"]):
+        subprocess.run(["ip", *argv], check=True, capture_output=True, timeout=30)
+
+
+def _http_in_ns(ns: str, address: str) -> str | None:
+    done = subprocess.run(["ip", "netns", "exec", ns, "curl", "-s", "--noproxy", "*", "-m",
+                           "3", f"http://{address}/"], capture_output=True, text=True,
+                          timeout=30, check=False)
+    return done.stdout if done.returncode == 0 and "uuid=" in done.stdout else None
 
 
 def _ns_links(t: TwoHosts) -> str:
@@ -225,9 +252,45 @@ def test_guests_on_two_hosts_reach_each_other_over_vxlan(hosts: TwoHosts) -> Non
         body = wait_until(lambda: _http_in_guest(dom_a, address_b), 180,
                           f"guest A reaching guest B at {address_b}")
         assert f"uuid={sid_b}" in str(body).splitlines(), body
+
+        # Another project's network with the same CIDR (its own VNI), guest C on
+        # host B at an address nobody has on ours: C answers on its network
+        # (from a namespace on its bridge on A, the DHCP host, across its
+        # VXLAN), but guest A, on the same subnet range, cannot reach it.
+        other_project = f"other-{t.prefix}"
+        other = t.api("POST", "/networks", {"network": {
+            "name": f"{t.prefix}-other", "project_id": other_project}}, 201)["network"]
+        t.api("POST", "/subnets", {"subnet": {"network_id": other["id"], "cidr": t.cidr,
+                                              "ip_version": 4,
+                                              "project_id": other_project}}, 201)
+        address_c = str(ipaddress.ip_network(t.cidr).broadcast_address - 2)
+        port_c = t.api("POST", "/ports", {"port": {
+            "network_id": other["id"], "project_id": other_project,
+            "port_security_enabled": False,
+            "fixed_ips": [{"ip_address": address_c}]}}, 201)["port"]
+        resp = t.stack.compute("POST", "/servers", {"server": {
+            "name": "vx-c", "imageRef": t.rs.images["disk"]["id"], "flavorRef": "1",
+            "host": t.b_host, "networks": [{"port": port_c["id"]}]}},
+            headers={"OpenStack-API-Version": "compute 2.74"})
+        assert resp.status_code == 202, resp.text
+        sid_c = resp.json()["server"]["id"]
+        ids.append(sid_c)
+        t.stack.wait_status(sid_c, "ACTIVE", 240)
+        other_bridge = names.bridge_for_id(t.prefix, other["id"])
+        wait_until(lambda: os.path.exists(f"/sys/class/net/{other_bridge}"), 60,
+                   f"{other_bridge} on the DHCP host")
+        probe = str(ipaddress.ip_network(t.cidr).broadcast_address - 3)
+        _probe_ns(t, other_bridge, probe)
+        body = wait_until(lambda: _http_in_ns(t.probe_ns, address_c), 180,
+                          f"guest C at {address_c} on its own network", interval=1)
+        assert f"uuid={sid_c}" in str(body).splitlines(), body
+        assert _http_in_guest(dom_a, address_c) is None, \
+            "guest A reached another network's guest"
         conn.close()
-        for sid in (sid_a, sid_b):
+        for sid in (sid_a, sid_b, sid_c):
             t.rs.delete(sid, timeout=180)
+        t.api("DELETE", f"/ports/{port_c['id']}", status=204)
+        t.api("DELETE", f"/networks/{other['id']}", status=204)
 
     for port in ports:
         t.api("DELETE", f"/ports/{port['id']}", status=204)
