@@ -144,3 +144,10 @@ def test_virt_imports_neither_db_nor_compute() -> None:
         below = sorted(m for m in imported
                        if m.split(".")[:2] in (["novalite", "db"], ["novalite", "compute"]))
         assert not below, f"{module} imports {below}"
+
+
+def test_the_libvirt_drivers_copy_of_a_task_state_is_the_managers() -> None:
+    from novalite.compute import task_states
+    from novalite.virt.libvirt import driver
+
+    assert driver.REBUILD_SPAWNING == task_states.REBUILD_SPAWNING
