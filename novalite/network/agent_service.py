@@ -77,10 +77,35 @@ def host_state_json(host: str) -> dict[str, Any]:
     fields; :func:`novalite.network.dataplane.agent.load_state` reads it)."""
     from novalite.network import hoststate
 
-    state = hoststate.build_host_state(host, metadata=metadata_target())
+    state = hoststate.build_host_state(host, metadata=metadata_target(),
+                                       extra_bindings=moving_ports())
     if host == l3_host():
         state = _with_external_networks(state)
     return dataclasses.asdict(state)
+
+
+# Migration statuses while a server is between two hosts.
+MOVING = ("accepted", "queued", "preparing", "pre-migrating", "migrating", "running",
+          "post-migrating", "finished", "confirming", "reverting")
+
+
+def moving_ports() -> dict[str, set[str]]:
+    """{port uuid: {source, destination}} of every server being moved (a
+    migration in progress, or a resize waiting for confirm): its ports are
+    on both hosts until the move ends, because each host plugs them before
+    the server's host (and so the ports' binding) changes (the destination
+    before it takes the server, the source again on a revert)."""
+    from novalite.db import instance_migrations
+    from novalite.db import network as db
+
+    out: dict[str, set[str]] = {}
+    for mig in instance_migrations.migration_get_all({"status": list(MOVING)}):
+        hosts = {h for h in (mig.get("source_compute"), mig.get("dest_compute")) if h}
+        if not hosts:
+            continue
+        for port in db.port_get_all(device_id=mig["instance_uuid"]):
+            out.setdefault(port["uuid"], set()).update(hosts)
+    return out
 
 
 def l3_host() -> str:

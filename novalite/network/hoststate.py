@@ -21,7 +21,7 @@ that keep them, through ``HOST_STATE_HOOKS`` (``f(state) -> state``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from oslo_log import log as logging
 
@@ -114,10 +114,15 @@ def _ensure_dhcp_ports(host: str, nets: dict[int, dict], subnets: dict[int, list
 
 def build_host_state(host: str, local_ip: str | None = None,
                      endpoints: Mapping[str, str] | None = None,
-                     metadata: st.Metadata | None = None) -> st.HostState:
+                     metadata: st.Metadata | None = None,
+                     extra_bindings: Mapping[str, Iterable[str]] | None = None
+                     ) -> st.HostState:
     """``host``'s HostState. ``endpoints`` ({host: tunnel address}) default
     to the compute nodes' recorded ones; ``local_ip`` to the host's own
-    endpoint there, else this process's [network] tunnel_ip / my_ip."""
+    endpoint there, else this process's [network] tunnel_ip / my_ip.
+    ``extra_bindings`` ({port uuid: hosts}): hosts a port is on besides its
+    binding (a server moving between two hosts has its ports on both)."""
+    extra = {k: set(v) for k, v in (extra_bindings or {}).items()}
     tunnels = dict(db.tunnel_endpoints() if endpoints is None else endpoints)
     local_ip = local_ip or tunnels.get(host) or local_tunnel_ip()
     tunnels[host] = local_ip
@@ -138,12 +143,14 @@ def build_host_state(host: str, local_ip: str | None = None,
     for port in ports:
         if port["binding_host"]:
             hosts_of.setdefault(port["network_id"], set()).add(port["binding_host"])
+        if port["uuid"] in extra:
+            hosts_of.setdefault(port["network_id"], set()).update(extra[port["uuid"]])
     dhcp_nets = {nid for nid, subs in subnets.items()
                  if any(s["enable_dhcp"] for s in subs) and not nets[nid]["router_external"]}
     for nid in dhcp_nets:
         hosts_of.setdefault(nid, set()).add(dhcp_host())
 
-    bound = [p for p in ports if p["binding_host"] == host]
+    bound = [p for p in ports if p["binding_host"] == host or host in extra.get(p["uuid"], ())]
     # NOTE: the network's own ports (DHCP, router legs) put the network on
     # the host but are no guest's tap.
     local = [p for p in bound if not p["device_owner"].startswith("network:")]

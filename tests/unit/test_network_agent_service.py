@@ -88,6 +88,40 @@ def test_the_state_as_the_conductor_gives_it(database: None) -> None:
     assert agent.load_state(agent_service.host_state_json("h2")).metadata is None
 
 
+def test_a_moving_servers_ports_are_on_both_hosts(database: None) -> None:
+    from novalite.db import instance_migrations
+
+    net = db.network_create({"name": "a", "project_id": "p", "cidr": "10.1.0.0/24",
+                             "gateway": "10.1.0.1"})
+    port = db.fixed_ip_allocate(net["uuid"], "vm", "h2", "10.1.0.5")
+    db.fixed_ip_allocate(net["uuid"], "other", "h4", "10.1.0.6")
+    endpoints = {"h1": "192.0.2.1", "h2": "192.0.2.2", "h3": "192.0.2.3",
+                 "h4": "192.0.2.4"}
+
+    def state(host: str) -> st.HostState:
+        from novalite.network import hoststate
+
+        return hoststate.build_host_state(host, endpoints=endpoints,
+                                          extra_bindings=agent_service.moving_ports())
+
+    assert [p.id for p in state("h3").ports] == []
+    mig = instance_migrations.migration_create({
+        "instance_uuid": "vm", "source_compute": "h2", "dest_compute": "h3",
+        "status": "migrating", "migration_type": "live-migration"})
+    assert agent_service.moving_ports() == {port["uuid"]: {"h2", "h3"}}
+    # The destination has the port (and its network, peering with the
+    # others) before the server's host changes; the source keeps it.
+    h3 = state("h3")
+    assert [p.id for p in h3.ports] == [port["uuid"]]
+    assert h3.networks[0].peers == ("192.0.2.1", "192.0.2.2", "192.0.2.4")
+    assert [p.id for p in state("h2").ports] == [port["uuid"]]
+    # A third host sends the network's broadcasts to both.
+    assert {"192.0.2.2", "192.0.2.3"} <= set(state("h4").networks[0].peers)
+    instance_migrations.migration_update(mig["id"], {"status": "completed"})
+    assert agent_service.moving_ports() == {}
+    assert [p.id for p in state("h3").ports] == []
+
+
 def test_host_routes_via_routers() -> None:
     gw = st.RouterGateway(network_id="ext", address="172.24.4.10", cidr="172.24.4.0/24",
                           gateway_ip="172.24.4.1")
