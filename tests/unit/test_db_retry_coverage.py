@@ -10,13 +10,28 @@ from types import ModuleType
 
 import pytest
 
-from novalite.db import api, images, keypairs, network, quotas
+from novalite.db import (
+    api,
+    floating_ips,
+    images,
+    keypairs,
+    network,
+    quotas,
+    routers,
+    security_groups,
+)
 from novalite.db import retry as db_retry
 from novalite.identity import store as identity_store
 
 # NOTE: not queries (engine set-up), or calls that delegate to a retried one.
 NOT_QUERIES = {"disable", "disabled", "enable", "get_url", "get_engine", "dispose",
-               "instance_create", "instance_update", "project_lock"}
+               "instance_create", "instance_update", "project_lock",
+               # the network modules: option parsing, names, addresses, and
+               # calls made of retried queries
+               "vni_ranges", "default_bridge", "default_pools", "random_mac",
+               "check_address", "fixed_ip_allocate", "rule_key", "protocol_number",
+               "add_interface_subnet", "add_interface_port", "remove_interface",
+               "fip_create"}
 
 
 def _queries(module: ModuleType) -> list[str]:
@@ -26,7 +41,8 @@ def _queries(module: ModuleType) -> list[str]:
             and name not in NOT_QUERIES]
 
 
-@pytest.mark.parametrize("module", [api, network, quotas, keypairs, images, identity_store],
+@pytest.mark.parametrize("module", [api, network, quotas, keypairs, images, identity_store,
+                                    security_groups, routers, floating_ips],
                          ids=lambda m: m.__name__)
 def test_every_query_retries(module: ModuleType) -> None:
     bare = [name for name in _queries(module)
