@@ -1402,7 +1402,7 @@ def _completion_timeout(instance: Instance) -> float:
     per_gib = CONF.libvirt.live_migration_completion_timeout
     if per_gib <= 0:
         return 0.0
-    return max(120.0, per_gib * instance.flavor.memory_mb / 1024)
+    return max(120.0, float(per_gib) * float(instance.flavor.memory_mb) / 1024)
 
 
 @contextlib.contextmanager
