@@ -518,6 +518,7 @@ def extras_for(req: Request, instances: list[Any], view: str) -> views.Extras:
     version = req.api_version
     ctx = req.context
     extras = views.Extras(version=version, view=view)
+    extras.security_groups = neutron_l3.server_security_groups([i.uuid for i in instances])
     if version.at_least("2.16") and policy.authorize(ctx, mvp.HOST_STATUS, do_raise=False):
         extras.host_status = host_statuses(ctx, instances)
     if version.at_least("2.26"):

@@ -217,6 +217,8 @@ class Extras:
     specs: dict[str, Any] = dataclasses.field(default_factory=dict)
     # NOTE: the uuid of the server group each server is a member of (2.71).
     groups: dict[str, str] = dataclasses.field(default_factory=dict)
+    # NOTE: the names of the security groups of each server's ports.
+    security_groups: dict[str, list[dict]] = dataclasses.field(default_factory=dict)
     # NOTE: "show", "detail" (a list) or "update": Nova shows each a little differently.
     view: str = "show"
 
@@ -262,7 +264,7 @@ def detail(instance: Any, links: Links, is_admin: bool,
         "os-extended-volumes:volumes_attached": [],
     }
     # NOTE: as Nova's: the groups of the server's ports, none without.
-    groups = neutron_l3.server_security_groups([instance.uuid]).get(instance.uuid)
+    groups = extras.security_groups.get(instance.uuid) if extras is not None else None
     if groups:
         server["security_groups"] = groups
     if status in _PROGRESS_STATUSES:
