@@ -112,6 +112,8 @@ def test_another_class_keeps_its_values_and_shows_the_defaults_for_the_rest(stac
 
 @pytest.mark.parametrize("version, values, message", [
     ("2.1", {"instances": -2}, "instances"),
+    ("2.1", {"cores": "-731"}, "less than the minimum of -1"),
+    ("2.1", {"ram": "70516870800861"}, "greater than the maximum"),
     ("2.1", {"nope": 1}, "nope"),
     ("2.1", {"instances": "many"}, "instances"),
     ("2.1", {"force": True}, "force"),

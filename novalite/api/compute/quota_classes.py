@@ -15,6 +15,7 @@ from typing import Any
 
 from novalite import policy, quota
 from novalite.api import errors, validation
+from novalite.api.compute import quota_sets
 from novalite.api.schemas import quotas as quota_schemas
 from novalite.api.wsgi import Request
 from novalite.policies.quotas import QUOTA_CLASS_SETS
@@ -81,7 +82,9 @@ class QuotaClassSetsController:
         if not 1 <= len(id) <= 255:
             raise errors.bad_request("quota_class_name has a length of 1 to 255 "
                                      "characters.")
-        limits = {name: int(value) for name, value in body["quota_class_set"].items()}
+        # NOTE: digit strings pass the schema; their range is checked as quota sets'.
+        limits = {name: quota_sets._int(name, value)
+                  for name, value in body["quota_class_set"].items()}
         if limits:
             quota.update_class_quotas(id, limits)
         return _view(None, quota.get_class_quotas(id), req.api_version)
