@@ -60,3 +60,16 @@ def test_bench_lifecycle_smoke_snapshot_and_resize(tmp_path):
                 "| revert "):
         assert row in out, out
     assert "Noise: " in out
+
+
+@pytest.mark.timeout(480)
+def test_bench_network_smoke_http_on_a_floating_ip(tmp_path):
+    # NOTE: the all-in-one (its own process, dataplane = vxlan, the real
+    # libvirt driver) boots the tiny guest once, its floating IP associated
+    # as soon as the port exists, and the host reads the guest's uuid over
+    # HTTP on that address; no Debian side (minutes under TCG). The script
+    # itself fails when a domain, link, namespace, nftables table or route
+    # of its data plane prefix is left.
+    out = run_bench(tmp_path, "bench_network.py", "--smoke", timeout=460)
+    assert "smoke: novalite POST → HTTP on the floating IP" in out, out
+    assert "(a) run 1/1: POST → HTTP on the floating IP" in out, out
