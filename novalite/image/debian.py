@@ -47,10 +47,15 @@ IMAGE_NAME = "debian-12"
 OUTPUT = "debian-12.qcow2"
 MANIFEST = "manifest.json"
 # NOTE: debootstrap's resolver ignores virtual packages: python3-cryptography
-# (cloud-init's) needs python3-cffi-backend named explicitly.
+# (cloud-init's) needs python3-cffi-backend named explicitly. net-tools:
+# cloud-init 22.4 renders network_data.json's routes (the default route via
+# the subnet's gateway) for ifupdown as "post-up route add ... || true";
+# without route(8) the guest has no default route and answers nothing off
+# its subnet (a floating IP, the host through a router).
 PACKAGES = ("systemd-sysv", "udev", "linux-image-cloud-amd64", "cloud-init",
             "python3-cffi-backend", "openssh-server", "qemu-guest-agent", "ifupdown",
-            "isc-dhcp-client", "sudo", "iproute2", "netbase", "cloud-guest-utils", "fdisk")
+            "isc-dhcp-client", "sudo", "iproute2", "netbase", "cloud-guest-utils", "fdisk",
+            "net-tools")
 TOOL_PACKAGES = ("syslinux", "syslinux-common", "mtools", "dosfstools")
 # Debian's cloud images: the user cloud-init makes is "debian".
 DEFAULT_USER = "debian"
