@@ -541,10 +541,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     rows = [["(a) tiny guest: POST → HTTP (uuid) on the floating IP, from the host",
-             _stats([t for t, _ in tiny]), ""],
-            ["(a) POST → floating IP associated to the new port", _stats([a for _, a in tiny]),
-             ""],
-            ["(a) bare QEMU, tiny disk: start → console marker", _stats(bare_tiny), ""]]
+             _stats([t for t, _ in tiny])],
+            ["(a) POST → floating IP associated to the new port", _stats([a for _, a in tiny])],
+            ["(a) bare QEMU, tiny disk: start → console marker", _stats(bare_tiny)]]
     ratios = [f"(a) novalite p50 / bare p50: "
               f"{lib.percentile([t for t, _ in tiny], 50) / lib.percentile(bare_tiny, 50):.2f}×"]
     if deb:
@@ -552,14 +551,14 @@ def main(argv: list[str] | None = None) -> int:
         banner = lib.percentile([b for b, _ in bare_deb], 50)
         login = lib.percentile([s for _, s in bare_deb], 50)
         rows += [["(b) Debian 12: POST → `ssh debian@FIP hostname` prints the name",
-                  _stats([t for t, _ in deb]), ""],
+                  _stats([t for t, _ in deb])],
                  ["(b) bare QEMU, same image: start → SSH-2.0 banner",
-                  _stats([b for b, _ in bare_deb]), ""],
+                  _stats([b for b, _ in bare_deb])],
                  ["(b) bare QEMU: start → `ssh hostname` answers (for the record)",
-                  _stats([s for _, s in bare_deb]), ""]]
+                  _stats([s for _, s in bare_deb])]]
         ratios += [f"(b) novalite POST → ssh p50 / bare → banner p50: {nl / banner:.2f}×",
                    f"(b) novalite POST → ssh p50 / bare → ssh p50: {nl / login:.2f}×"]
-    table = lib.md_table(["what", "figures", ""], rows)
+    table = lib.md_table(["what", "figures"], rows)
     m = lib.machine()
     print()
     print(f"bench_network.py --runs {args.runs} --debian-runs "
@@ -567,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{m['cores']} cores, {m['memory']}; TCG; novalite at {lib.revision()}; load "
           f"average before {' '.join(f'{x:.2f}' for x in load_before)}, after "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; tiny {tinyguest.RECOMMENDED_RAM_MB}"
-          f" MiB, Debian {deb_memory} MiB, 1 vCPU")
+          f" MiB{f', Debian {deb_memory} MiB' if deb else ''}, 1 vCPU")
     print()
     print(table)
     print()
