@@ -207,8 +207,9 @@ def server_create_check(context: Any, project_id: str, count: int, vcpus: int,
         return None
     deltas = {"instances": 0, "cores": 0, "ram": 0}
     requested = {"instances": count, "cores": vcpus, "ram": memory_mb}
-    # NOTE: the defaults read now, outside the caller's transaction.
-    defaults = get_defaults()
+    # NOTE: the quota classes' defaults come with the project's limits, in
+    # the caller's transaction; only the configured ones are added here.
+    defaults = _configured()
 
     def check(own_limits: dict[str, int], usage: dict[str, int]) -> None:
         _raise_if_over(_with_defaults(own_limits, defaults), usage, deltas, requested)
@@ -232,8 +233,8 @@ def _with_defaults(own: dict[str, int], defaults: dict[str, int] | None = None
 
 def _check(project_id: str, deltas: dict[str, int], requested: dict[str, int]) -> None:
     # NOTE: limits and usage in one transaction (one round trip, not two).
-    own, usage = db.quota_limits_and_usage(project_id)
-    _raise_if_over(_with_defaults(own), usage, deltas, requested)
+    limits, usage = db.quota_limits_and_usage(project_id)
+    _raise_if_over(_with_defaults(limits, _configured()), usage, deltas, requested)
 
 
 def _raise_if_over(limits: dict[str, int], usage: dict[str, int], deltas: dict[str, int],

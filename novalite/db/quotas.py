@@ -37,6 +37,17 @@ def _own_limits(s: orm.Session, project_id: str) -> dict[str, int]:
     return {resource: limit for resource, limit in s.execute(q)}
 
 
+def _effective_limits(s: orm.Session, project_id: str) -> dict[str, int]:
+    """Inside the caller's transaction: the project's own limits, else the
+    ``default`` quota class's (the configured defaults are the caller's):
+    one transaction where a create needs both."""
+    q = sa.select(models.QuotaClass.resource, models.QuotaClass.hard_limit).filter_by(
+        class_name="default")
+    limits = {resource: limit for resource, limit in s.execute(q)}
+    limits.update(_own_limits(s, project_id))
+    return limits
+
+
 @retry_on_db_error
 def quota_set(project_id: str, limits: dict[str, int]) -> None:
     """Create or update the project's own limits for these resources, in one
@@ -120,9 +131,10 @@ def _instance_usage(s: orm.Session, project_id: str) -> dict[str, int]:
 
 @retry_on_db_error
 def quota_limits_and_usage(project_id: str) -> tuple[dict[str, int], dict[str, int]]:
-    """The project's own limits and its server usage, read in one transaction."""
+    """The project's limits (its own, else the default quota class's) and its
+    server usage, read in one transaction."""
     with _session() as s:
-        return _own_limits(s, project_id), _instance_usage(s, project_id)
+        return _effective_limits(s, project_id), _instance_usage(s, project_id)
 
 
 @contextlib.contextmanager

@@ -83,7 +83,7 @@ def _insert(instances: list[dict[str, Any]], specs: dict[str, str],
             s.add_all(bdms)
             s.flush()
             if check is not None:
-                check(db_quotas._own_limits(s, project_id),
+                check(db_quotas._effective_limits(s, project_id),
                       db_quotas._instance_usage(s, project_id))
             return [_instance_dict(r) for r in rows], [b.as_dict() for b in bdms]
     except sa.exc.IntegrityError:
