@@ -67,6 +67,9 @@ libvirt_opts = [
                help="Seconds per GiB of guest RAM (at least 120 s in all) a live "
                     "migration may run before the source aborts it (the guest keeps "
                     "running there); 0: no limit. As Nova's option of that name."),
+    cfg.IntOpt("live_migration_bandwidth", default=0, min=0,
+               help="Most MiB/s a live migration (memory and disks) may use; 0: as "
+                    "fast as it can. As Nova's option of that name."),
 ]
 
 image_group = cfg.OptGroup("image", title="Image service client options")

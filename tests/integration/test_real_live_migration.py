@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -315,80 +314,6 @@ def test_failed_live_migration_leaves_the_guest_on_the_source(hosts: Hosts) -> N
         drv_a.destroy(CTXT, inst, [h.vif])
 
 
-
-def _start_slow_migration(h: Hosts, inst: Instance, image_meta: dict[str, Any],
-                          dom: libvirt.virDomain) -> tuple[threading.Thread, dict[str, Any]]:
-    """Prepare B and start A's live migration in a thread at 1 MiB/s (long
-    enough to act on it); returns once libvirt runs the job."""
-    with h.on("a") as drv_a:
-        source_data = drv_a.live_migration_source_data(inst)
-    with h.on("b") as drv_b:
-        migrate_data = drv_b.pre_live_migration(CTXT, inst, image_meta, [h.vif], source_data)
-    dom.migrateSetMaxSpeed(1, 0)
-    result: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            with h.on("a") as drv:
-                result["guest"] = drv.live_migration(CTXT, inst, "lmig-b", [h.vif],
-                                                     migrate_data=migrate_data)
-        except Exception as e:  # noqa: BLE001 - the test asserts on it
-            result["error"] = e
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    wait_until(lambda: dom.jobInfo()[0] != libvirt.VIR_DOMAIN_JOB_NONE, 60,
-               "the live migration job", interval=0.2)
-    return thread, result
-
-
-def test_abort_then_force_complete_a_running_live_migration(hosts: Hosts) -> None:
-    """2.24 abort and 2.22 force-complete on libvirt: an aborted migration
-    leaves the guest running on A; a forced one pauses the guest so the
-    copy converges, and B runs it again on arrival (its uptime kept)."""
-    h = hosts
-    inst, image_meta = _boot(h, "ctl")
-    root = libvirt_connection()
-    dom = _domain(root, inst.uuid)
-    assert dom is not None
-    drv_a = h.drivers["a"]
-    with pytest.raises(virt_driver.MigrationError, match="no live migration running"):
-        drv_a.live_migration_abort(inst)
-
-    thread, result = _start_slow_migration(h, inst, image_meta, dom)
-    drv_a.live_migration_abort(inst)
-    thread.join(120)
-    assert not thread.is_alive()
-    assert isinstance(result.get("error"), virt_driver.LiveMigrationAborted), result
-    with h.on("b") as drv_b:
-        drv_b.rollback_live_migration_at_destination(CTXT, inst, [h.vif])
-    assert dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
-    assert h.second.domains() == []
-    before = _uptime(dom)
-
-    thread, result = _start_slow_migration(h, inst, image_meta, dom)
-    drv_a.live_migration_force_complete(inst)
-    assert dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED
-    dom.migrateSetMaxSpeed(8192, 0)
-    thread.join(180)
-    assert not thread.is_alive()
-    assert "error" not in result, result
-    assert result["guest"]["force_paused"] is True
-    with h.on("b") as drv_b:
-        drv_b.post_live_migration_at_destination(CTXT, inst, [h.vif], result["guest"])
-        assert drv_b.get_info(inst).state == power_state.RUNNING
-    assert _domain(root, inst.uuid) is None
-    conn_b = h.second.connect()
-    try:
-        dom_b = _domain(conn_b, inst.uuid)
-        assert dom_b is not None
-        agent.wait_ready(dom_b, time.monotonic() + AGENT_TIMEOUT)
-        assert _uptime(dom_b) > before
-    finally:
-        conn_b.close()
-    with h.on("b") as drv_b:
-        drv_b.destroy(CTXT, inst, [h.vif])
-    assert h.second.domains() == []
 
 # -- through the HTTP API: two compute services --------------------------------
 #

@@ -1091,6 +1091,8 @@ class LibvirtDriver(driver.ComputeDriver):
                 libvirt.VIR_MIGRATE_PARAM_PERSIST_XML: dest_xml,
                 libvirt.VIR_MIGRATE_PARAM_MIGRATE_DISKS: disks,
             }
+            if CONF.libvirt.live_migration_bandwidth:
+                params[libvirt.VIR_MIGRATE_PARAM_BANDWIDTH] = CONF.libvirt.live_migration_bandwidth
             flags = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
                      | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
                      | libvirt.VIR_MIGRATE_NON_SHARED_INC)
