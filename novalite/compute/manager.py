@@ -108,6 +108,9 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
             max_workers=CONF.compute.max_concurrent_builds, thread_name_prefix="build")
         self._in_flight: dict[str, concurrent.futures.Future[None]] = {}
         self._in_flight_lock = threading.Lock()
+        # Builds a delete arrived for before their spawn began (under
+        # _in_flight_lock): the spawn is not started.
+        self._cancelled_builds: set[str] = set()
         self._stopping = threading.Event()
         self._init_recovery()
 
@@ -206,6 +209,7 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
         finally:
             with self._in_flight_lock:
                 self._in_flight.pop(instance.uuid, None)
+                self._cancelled_builds.discard(instance.uuid)
 
     def _run_instance(self, context: RequestContext, instance: Instance, request_spec: RequestSpec | None,
                       injected_files: list[dict[str, str]]) -> None:
@@ -283,6 +287,12 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
         raises), then record the outcome."""
         try:
             image_meta = request_spec.image.to_dict() if request_spec is not None else {}
+            # NOTE: a delete that came before the spawn began found no guest
+            # to destroy: the spawn must not start (it would wait for one).
+            with self._in_flight_lock:
+                if instance.uuid in self._cancelled_builds:
+                    raise exception.InstanceSpawnError(
+                        instance_uuid=instance.uuid, reason="deleted while building")
             self.driver.spawn(context, instance, image_meta, build.vifs,
                               build.block_device_mappings.block_device_info(),
                               injected_files=injected_files)
@@ -415,6 +425,8 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
         # fail promptly, so the build releases the lock instead of finishing.
         with self._in_flight_lock:
             building = instance.uuid in self._in_flight
+            if building:
+                self._cancelled_builds.add(instance.uuid)
         if building:
             self.driver.destroy(context, instance)
         with _instance_lock(instance.uuid), \
