@@ -114,3 +114,17 @@ def wait_until(pred: Callable[[], Any], timeout: float = 30.0, what: str = "cond
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def pids_whose_cmdline_has(*needles: bytes) -> list[int]:
+    """The processes whose command line holds every one of ``needles``."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if all(n in cmd for n in needles):
+            pids.append(int(pid))
+    return pids

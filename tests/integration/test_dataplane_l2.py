@@ -40,6 +40,7 @@ from novalite.network.dataplane.state import (
     SecurityGroupRule,
     Subnet,
 )
+from tests.procs import pids_whose_cmdline_has
 
 pytestmark = pytest.mark.integration
 
@@ -134,16 +135,7 @@ class World:
         return sh("ip", "netns", "exec", host_ns, "nft", "-s", "list", "ruleset").stdout
 
     def dnsmasqs(self) -> list[int]:
-        pids = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    cmd = f.read()
-            except OSError:
-                continue
-            if b"dnsmasq" in cmd and self.tmp.encode() in cmd:
-                pids.append(int(pid))
-        return pids
+        return pids_whose_cmdline_has(b"dnsmasq", self.tmp.encode())
 
     def close(self) -> list[str]:
         problems = []

@@ -46,6 +46,7 @@ from novalite.network.dataplane.state import (
     Subnet,
 )
 from novalite.tinyguest import builder, qemu
+from tests.procs import pids_whose_cmdline_has
 
 pytestmark = pytest.mark.integration
 
@@ -154,16 +155,7 @@ class World:
                     host_netns=self.host, layer3=False)
 
     def dnsmasqs(self) -> list[int]:
-        pids = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    cmd = f.read()
-            except OSError:
-                continue
-            if b"dnsmasq" in cmd and self.tmp.encode() in cmd:
-                pids.append(int(pid))
-        return pids
+        return pids_whose_cmdline_has(b"dnsmasq", self.tmp.encode())
 
     def close(self) -> list[str]:
         problems = []
