@@ -58,6 +58,27 @@ class AgentUnavailable(exception.NovaliteException):
     code = 409
 
 
+class DeviceBusy(exception.NovaliteException):
+    """attach_volume: the guest already has a device at that mountpoint."""
+
+    msg_fmt = "Instance %(instance_uuid)s already has a device at %(mountpoint)s"
+    code = 409
+
+
+class VolumeNotAttached(exception.NotFound):
+    """extend_volume: the volume is not attached to the guest."""
+
+    msg_fmt = "Volume %(volume_id)s is not attached to instance %(instance_uuid)s"
+
+
+class DetachTimeout(exception.NovaliteException):
+    """detach_volume: the guest did not let the device go in time."""
+
+    msg_fmt = ("Instance %(instance_uuid)s did not release device %(mountpoint)s "
+               "within %(timeout)s s")
+    code = 409
+
+
 class ConsoleTypeUnavailable(exception.Invalid):
     msg_fmt = "Unavailable console type %(console_type)s."
     code = 400
@@ -194,21 +215,64 @@ class ComputeDriver(abc.ABC):
 
     @abc.abstractmethod
     def power_on(self, context: RequestContext, instance: Instance, *,
-                 network_info: list[dict[str, Any]] | None = None) -> None:
+                 network_info: list[dict[str, Any]] | None = None,
+                 block_device_info: dict[str, Any] | None = None) -> None:
         """Start a stopped guest, its ports (``network_info``) plugged again
-        first. Succeeds when it is already running. Raises InstanceNotFound
-        when there is no guest."""
+        first and its volumes (``block_device_info``, the shape ``spawn``
+        takes) in the guest's definition. Succeeds when it is already
+        running. Raises InstanceNotFound when there is no guest."""
 
     @abc.abstractmethod
     def reboot(self, context: RequestContext, instance: Instance, reboot_type: str, *,
-               network_info: list[dict[str, Any]] | None = None) -> None:
+               network_info: list[dict[str, Any]] | None = None,
+               block_device_info: dict[str, Any] | None = None) -> None:
         """SOFT: ask the guest to restart, falling back to HARD; HARD: reset,
-        its ports (``network_info``) plugged again. The guest is running when
-        this returns. Raises InstanceNotFound when there is no guest."""
+        its ports (``network_info``) plugged again and the guest defined
+        afresh with its volumes (``block_device_info``). The guest is running
+        when this returns. Raises InstanceNotFound when there is no guest."""
 
     @abc.abstractmethod
     def get_info(self, instance: Instance) -> InstanceInfo:
         """The guest's power state. Raises InstanceNotFound when there is none."""
+
+    # -- volumes (issue 14). ``connection_info`` is what the volume service's
+    # attachment_update answered (Cinder's shape: driver_volume_type "nbd" or
+    # "local", its ``data``, ``serial`` = the volume id).
+
+    def get_volume_connector(self, instance: Instance) -> dict[str, Any]:
+        """This host as the volume service sees it (os-brick's
+        get_connector_properties shape): ``ip`` (CONF.my_ip, an address the
+        volume host can reach), ``host`` (CONF.host), ``multipath``,
+        ``platform``, ``os_type``, ``initiator`` (None: no iSCSI)."""
+        raise NotImplementedError()
+
+    def attach_volume(self, context: RequestContext, connection_info: dict[str, Any],
+                      instance: Instance, mountpoint: str, disk_bus: str | None = None,
+                      device_type: str | None = None,
+                      encryption: dict[str, Any] | None = None) -> None:
+        """Hot-plug the volume into the guest as ``mountpoint`` (/dev/vdb
+        ...), live when it runs and in its persistent definition either way.
+        On failure nothing is left plugged. A device already at
+        ``mountpoint``: InstanceInvalidState-like error naming it; no guest:
+        InstanceNotFound."""
+        raise NotImplementedError()
+
+    def detach_volume(self, context: RequestContext, connection_info: dict[str, Any],
+                      instance: Instance, mountpoint: str,
+                      encryption: dict[str, Any] | None = None) -> None:
+        """Unplug the volume at ``mountpoint`` (live and persistent), waiting
+        for the guest to let it go within a deadline (DetachTimeout when it
+        does not). Succeeds when it is not attached, or when
+        the guest is gone (idempotent: detaching is the delete path)."""
+        raise NotImplementedError()
+
+    def extend_volume(self, context: RequestContext, connection_info: dict[str, Any],
+                      instance: Instance, requested_size: int) -> int:
+        """The volume attached to the guest grew to ``requested_size`` bytes
+        on its backend: make the guest see it. Returns the size in bytes the
+        guest now sees. No guest: InstanceNotFound; the volume is not
+        attached: VolumeNotAttached."""
+        raise NotImplementedError()
 
     @abc.abstractmethod
     def list_instance_uuids(self) -> list[str]:

@@ -66,6 +66,9 @@ class _FakeGuest:
         self.nmis = 0
         self.password_changes = 0
         self.resize_from: dict[str, int] | None = None
+        # NOTE: attached volumes (issue 14): mountpoint -> {"volume_id",
+        # "connection_info", "size" (bytes the guest sees, None: unknown)}.
+        self.volumes: dict[str, dict[str, Any]] = {}
 
     def to_dict(self) -> dict[str, Any]:
         return {"uuid": self.uuid, "vcpus": self.vcpus, "memory_mb": self.memory_mb,
@@ -75,7 +78,8 @@ class _FakeGuest:
                 "config_drive": {p: base64.b64encode(d).decode()
                                  for p, d in self.config_drive.items()},
                 "agent": self.agent, "rescue_image": self.rescue_image, "nmis": self.nmis,
-                "password_changes": self.password_changes, "resize_from": self.resize_from}
+                "password_changes": self.password_changes, "resize_from": self.resize_from,
+                "volumes": self.volumes}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> _FakeGuest:
@@ -91,7 +95,20 @@ class _FakeGuest:
         guest.nmis = int(d.get("nmis", 0))
         guest.password_changes = int(d.get("password_changes", 0))
         guest.resize_from = d.get("resize_from")
+        guest.volumes = dict(d.get("volumes") or {})
         return guest
+
+    def set_volumes(self, block_device_info: dict[str, Any] | None) -> None:
+        """The volumes of ``block_device_info`` (a spawn's, or a regenerated
+        definition's: hard reboot, power on) become the guest's."""
+        if block_device_info is None:
+            return
+        self.volumes = {}
+        for bdm in block_device_info.get("block_device_mapping") or []:
+            info = bdm.get("connection_info") or {}
+            self.volumes[str(bdm.get("mount_device"))] = {
+                "volume_id": info.get("serial") or (info.get("data") or {}).get("volume_id"),
+                "connection_info": info, "size": None}
 
 
 def _declares_agent(image_meta: dict[str, Any] | None) -> bool:
@@ -262,6 +279,7 @@ class FakeDriver(driver.ComputeDriver):
         guest = _FakeGuest(instance.uuid, flavor.vcpus, flavor.memory_mb,
                            flavor.root_gb + flavor.ephemeral_gb)
         guest.agent = _declares_agent(image_meta)
+        guest.set_volumes(block_device_info)
         with self._lock:
             if instance.uuid in self._guests:
                 raise exception.InstanceSpawnError(instance_uuid=instance.uuid,
@@ -332,20 +350,25 @@ class FakeDriver(driver.ComputeDriver):
         self._persist()
 
     def power_on(self, context: RequestContext, instance: Instance, *,
-                 network_info: list[dict[str, Any]] | None = None) -> None:
+                 network_info: list[dict[str, Any]] | None = None,
+                 block_device_info: dict[str, Any] | None = None) -> None:
         guest = self._guest(instance)
         if guest.state != power_state.RUNNING:
-            # NOTE: as the libvirt driver: ports plugged again before a start.
+            # NOTE: as the libvirt driver: ports plugged again before a start,
+            # the guest defined again with its volumes.
             for vif in network_info or []:
                 self.plugged.append(("plug", vif["id"], vif["network"]["bridge"]))
+            guest.set_volumes(block_device_info)
         guest.state = power_state.RUNNING
         self._persist()
 
     def reboot(self, context: RequestContext, instance: Instance, reboot_type: str, *,
-               network_info: list[dict[str, Any]] | None = None) -> None:
+               network_info: list[dict[str, Any]] | None = None,
+               block_device_info: dict[str, Any] | None = None) -> None:
         guest = self._guest(instance)
         guest.state = power_state.RUNNING
         if reboot_type != "SOFT":
+            guest.set_volumes(block_device_info)
             # NOTE: as libvirt's: a hard reboot boots the guest's own disk
             # (a rescued guest leaves rescue) afresh (a suspended one's saved
             # memory is dropped).
@@ -408,10 +431,61 @@ class FakeDriver(driver.ComputeDriver):
             memory_max_mb=guest.memory_mb, memory_used_mb=None,
             cpus=[diagnostics.cpu(i) for i in range(guest.vcpus)],
             nics=[diagnostics.nic(vif.get("address")) for vif in guest.vifs],
-            disks=[diagnostics.disk()])
+            # NOTE: the local root disk (none when the root is a volume),
+            # then one per attached volume.
+            disks=[diagnostics.disk()
+                   for _ in range(int("/dev/vda" not in guest.volumes) + len(guest.volumes))])
 
     def get_console_output(self, context: RequestContext, instance: Instance) -> bytes:
         return self._guest(instance).console
+
+    # -- volumes: recorded per guest (mountpoint -> volume), persisted -------
+
+    def get_volume_connector(self, instance: Instance) -> dict[str, Any]:
+        return {"ip": CONF.my_ip, "host": self._host, "multipath": False,
+                "platform": "x86_64", "os_type": "linux", "initiator": None}
+
+    def attach_volume(self, context: RequestContext, connection_info: dict[str, Any],
+                      instance: Instance, mountpoint: str, disk_bus: str | None = None,
+                      device_type: str | None = None,
+                      encryption: dict[str, Any] | None = None) -> None:
+        guest = self._guest(instance)
+        with self._lock:
+            if mountpoint in guest.volumes:
+                raise driver.DeviceBusy(instance_uuid=instance.uuid, mountpoint=mountpoint)
+            guest.volumes[mountpoint] = {
+                "volume_id": connection_info.get("serial")
+                or (connection_info.get("data") or {}).get("volume_id"),
+                "connection_info": connection_info, "size": None}
+        self._persist()
+
+    def detach_volume(self, context: RequestContext, connection_info: dict[str, Any],
+                      instance: Instance, mountpoint: str,
+                      encryption: dict[str, Any] | None = None) -> None:
+        with self._lock:
+            guest = self._guests.get(instance.uuid)
+            if guest is None or guest.volumes.pop(mountpoint, None) is None:
+                return
+        self._persist()
+
+    def extend_volume(self, context: RequestContext, connection_info: dict[str, Any],
+                      instance: Instance, requested_size: int) -> int:
+        guest = self._guest(instance)
+        volume_id = connection_info.get("serial")
+        with self._lock:
+            found = [v for v in guest.volumes.values() if v.get("volume_id") == volume_id]
+            if not found:
+                raise driver.VolumeNotAttached(volume_id=volume_id, instance_uuid=instance.uuid)
+            found[0]["size"] = int(requested_size)
+        self._persist()
+        return int(requested_size)
+
+    def attached_volumes(self, instance_uuid: str) -> dict[str, dict[str, Any]]:
+        """Tests: mountpoint -> {"volume_id", "connection_info", "size"} of
+        the guest ({} when there is no guest)."""
+        with self._lock:
+            guest = self._guests.get(instance_uuid)
+            return {m: dict(v) for m, v in (guest.volumes if guest else {}).items()}
 
     def snapshot(self, context: RequestContext, instance: Instance,
                  image_meta: dict[str, Any] | None = None) -> str:
@@ -566,6 +640,7 @@ class FakeDriver(driver.ComputeDriver):
             guest.disk_gb = (max(flavor.root_gb, old_disk) if resize_instance
                              else old_disk) + flavor.ephemeral_gb
             guest.state = power_state.RUNNING if power_on else power_state.SHUTDOWN
+            guest.set_volumes(block_device_info)
         for vif in network_info or []:
             self.plugged.append(("plug", vif["id"], vif["network"]["bridge"]))
         self._persist()
@@ -586,6 +661,7 @@ class FakeDriver(driver.ComputeDriver):
             guest.disk_gb = int(kept["disk_gb"])
             guest.resize_from = None
             guest.state = power_state.RUNNING if power_on else power_state.SHUTDOWN
+            guest.set_volumes(block_device_info)
         for vif in network_info or []:
             self.plugged.append(("plug", vif["id"], vif["network"]["bridge"]))
         self._persist()
