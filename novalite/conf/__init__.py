@@ -24,13 +24,14 @@ from novalite.conf import (
     scheduler,
     serial_console,
     upgrade_levels,
+    volume,
 )
 
 CONF = cfg.CONF
 
 _MODULES = (default, database, api, compute, scheduler, upgrade_levels, fake_driver, libvirt,
             policy, identity,
-            network, quota, image_api, image_cache, moves, serial_console, metadata)
+            network, quota, image_api, image_cache, moves, serial_console, metadata, volume)
 
 for _mod in _MODULES:
     _mod.register_opts(CONF)
