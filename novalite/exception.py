@@ -185,6 +185,14 @@ class NetworkSetupError(NovaliteException):
     retryable = True
 
 
+class InterfaceAttachFailed(NovaliteException):
+    msg_fmt = "Failed to attach network adapter device to %(instance_uuid)s: %(reason)s"
+
+
+class InterfaceDetachFailed(NovaliteException):
+    msg_fmt = "Failed to detach network adapter device from %(instance_uuid)s: %(reason)s"
+
+
 class InstanceActionNotFound(NotFound):
     msg_fmt = "Action for request_id %(request_id)s on instance %(instance_uuid)s not found"
 

@@ -127,7 +127,9 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.48", "GET /servers/{id}/diagnostics answers Nova's standard format (state, "
              "driver, hypervisor, cpu/nic/disk/memory details), the flat libvirt-style "
              "form before."),
-    ("2.49", _NOT_YET.format("os-interface and volume attachments with tags")),
+    ("2.49", "POST /servers/{id}/os-interface takes a 'tag' (a device role tag, as "
+             "networks' tags at 2.32); volume attachments with tags are not implemented "
+             "yet (issue 14)."),
     ("2.50", "os-quota-class-sets: server_groups and server_group_members shown and "
              "taken; fixed_ips, floating_ips, security_groups and security_group_rules "
              "no longer."),
@@ -176,7 +178,8 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.68", "evacuate and os-migrateLive: no 'force' (400)."),
     ("2.69", "Minimal constructs for down cells: novalite has one cell, which is never "
              "down (no change)."),
-    ("2.70", _NOT_YET.format("os-interface and os-volume_attachments")),
+    ("2.70", "os-interface: every interface attachment shows its 'tag' (null when it "
+             "has none); os-volume_attachments is not implemented yet (issue 14)."),
     ("2.71", "Servers: 'server_groups' (the uuid of the server group the server is a "
              "member of, else []) in show and update answers."),
     ("2.72", "Servers with ports that have a resource request (novalite has no ports: "

@@ -24,6 +24,7 @@ from novalite import context as nl_context
 from novalite import exception, manager, persistence
 from novalite.compute import task_states, vm_states
 from novalite.compute.image_actions import ComputeImageActions
+from novalite.compute.interface_actions import ComputeInterfaceActions
 from novalite.compute.move_actions import ComputeMoveActions
 from novalite.compute.periodic import ComputePeriodicTasks
 from novalite.compute.power_actions import ComputePowerActions
@@ -88,12 +89,13 @@ class ComputeV3Proxy:
 
 
 class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveActions,
-                     ComputePeriodicTasks, ComputeRecovery, manager.Manager):
+                     ComputeInterfaceActions, ComputePeriodicTasks, ComputeRecovery,
+                     manager.Manager):
     """Manages the instances of one compute host (the families of
     operations beyond build, delete and the seed's power actions are mixins:
     power_actions, image_actions, move_actions)."""
 
-    target = messaging.Target(version="6.9")
+    target = messaging.Target(version="6.10")
 
     def __init__(self, compute_driver: str | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

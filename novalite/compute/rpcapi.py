@@ -32,6 +32,9 @@ API version history (minor bumps only add; the client downgrades with
     * 6.9 - Add live_migration_force_complete and live_migration_abort
             (casts to the source of a live migration: microversions 2.22,
             2.24 and 2.65).
+    * 6.10 - Add attach_interface (a call: answers the new VIF) and
+            detach_interface (a cast): os-interface
+            (novalite/compute/interface_actions.py).
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-CURRENT_VERSION = "6.9"
+CURRENT_VERSION = "6.10"
 V3_PROXY_VERSION = "3.0"
 # NOTE: seconds a pre_live_migration call may take (an image download on
 # the destination); at least [DEFAULT] rpc_call_timeout.
@@ -339,3 +342,27 @@ class ComputeAPI:
             raise exception.Conflict(reason="a hypervisor's uptime needs compute RPC 6.7; "
                                             "the compute services are pinned lower")
         return str(self._prepare(host, version="6.7").call(ctxt, "get_host_uptime"))
+
+    # -- 6.10: os-interface (novalite/compute/interface_actions.py) -------------
+
+    def check_interfaces(self) -> None:
+        """Conflict when the computes are pinned below 6.10 (the API asks
+        before it records anything)."""
+        if not self.client.can_send_version("6.10"):
+            raise exception.Conflict(reason="attaching and detaching interfaces needs "
+                                            "compute RPC 6.10; the compute services are "
+                                            "pinned lower")
+
+    def attach_interface(self, ctxt: RequestContext, instance: Instance,
+                         network_id: str | None, port_id: str | None,
+                         requested_ip: str | None, tag: str | None = None) -> dict[str, Any]:
+        """A call, as Nova's: the API answers with the port attached."""
+        self.check_interfaces()
+        return dict(self._prepare(instance.host, version="6.10").call(
+            ctxt, "attach_interface", instance=instance, network_id=network_id,
+            port_id=port_id, requested_ip=requested_ip, tag=tag))
+
+    def detach_interface(self, ctxt: RequestContext, instance: Instance, port_id: str) -> None:
+        self.check_interfaces()
+        self._prepare(instance.host, version="6.10").cast(
+            ctxt, "detach_interface", instance=instance, port_id=port_id)

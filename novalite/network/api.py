@@ -236,7 +236,7 @@ def setup_instance_network_on_host(instance_uuid: str, host: str | None) -> list
     ports = [db.port_update(port["uuid"], {"binding_host": host,
                                            "status": "ACTIVE" if host else "DOWN"})
              for port in db.port_get_all(device_id=instance_uuid)]
-    network_info = network_info_of(ports)
+    network_info = _cached_order(instance_uuid, ports)
     info_caches.info_cache_update(instance_uuid, model.dumps(network_info))
     if ports:
         LOG.info("Ports of instance %s bound to %s", instance_uuid, host or "no host")
@@ -246,3 +246,123 @@ def setup_instance_network_on_host(instance_uuid: str, host: str | None) -> list
 
 def get_network_info(instance_uuid: str) -> list[dict]:
     return network_info_of(db.port_get_all(device_id=instance_uuid))
+
+
+# -- os-interface: one port attached to or detached from a running server -----
+
+def _cached_order(instance_uuid: str, ports: list[dict],
+                  tags: dict[str, str | None] | None = None) -> list[dict]:
+    """network_info of ``ports`` in the order of the instance's info cache
+    (a port new to it last), each VIF with the ``tag`` it was attached with
+    (microversion 2.49): the guest's NICs keep their order when its
+    definition is made again (hard reboot, resize, unshelve)."""
+    try:
+        cached = json.loads(info_caches.info_cache_get(instance_uuid) or "[]")
+    except ValueError:
+        cached = []
+    order = {v.get("id"): i for i, v in enumerate(cached if isinstance(cached, list) else [])}
+    old_tags = {v.get("id"): v.get("tag") for v in cached if isinstance(v, dict)} \
+        if isinstance(cached, list) else {}
+    old_tags.update(tags or {})
+    network_info = network_info_of(ports)
+    network_info.sort(key=lambda v: order.get(v["id"], len(order)))
+    for vif in network_info:
+        if old_tags.get(vif["id"]):
+            vif["tag"] = old_tags[vif["id"]]
+    return network_info
+
+
+def _owner(availability_zone: str | None) -> str:
+    """Nova's device_owner of a server's port: ``compute:<its zone>``."""
+    return f"compute:{availability_zone or CONF.default_availability_zone}"
+
+
+def validate_interface(project_id: str | None, is_admin: bool, network_id: str | None,
+                       port_id: str | None, requested_ip: str | None) -> None:
+    """Before an attach is handed to compute (the API, where the database
+    is): another project's port or network → PortNotFound /
+    NetworkNotFound (404), a port with a device → PortInUse (409), an
+    address taken → FixedIpAlreadyInUse (409), a new port beyond the
+    project's port quota → OverQuota (409, Neutron's answer), no network
+    to take one from → InvalidNetwork (400)."""
+    if port_id:
+        _usable_port(port_id, project_id, is_admin)
+        return
+    net = default_network(project_id) if network_id is None else None
+    if network_id is None and net is None:
+        raise exception.InvalidNetwork(
+            reason="no network was given and there is no single network this project may "
+                   "use to attach an interface from")
+    req = {"uuid": network_id or net["uuid"], "fixed_ip": requested_ip}  # type: ignore[index]
+    _network_of(req, project_id, is_admin)
+    validate_requested([req], None, is_admin)
+    if project_id is not None:
+        quotas.check(project_id, "port")
+
+
+def allocate_port_for_instance(instance_uuid: str, host: str | None, network_id: str | None,
+                               port_id: str | None, requested_ip: str | None,
+                               tag: str | None = None,
+                               availability_zone: str | None = None) -> dict:
+    """Nova's allocate_port_for_instance (os-interface attach): bind the
+    user's port to the server (device_id, device_owner ``compute:<az>``,
+    binding:host_id; kept when detached: preserve_on_delete), or make one
+    on ``network_id`` (the project's default network when None) with
+    ``requested_ip`` (deleted when detached). The info cache gets the new
+    VIF last; returns it."""
+    project_id = _instance_project(instance_uuid)
+    status = "ACTIVE" if host else "DOWN"
+    if port_id:
+        # NOTE: compare-and-swap on the empty device: two servers asking for
+        # one port at once, one wins and the other gets PortInUse.
+        port = db.port_update(port_id, {"device_id": instance_uuid,
+                                        "device_owner": _owner(availability_zone),
+                                        "binding_host": host, "status": status,
+                                        "preserve_on_delete": True}, expected_device_id="")
+    else:
+        net = db.network_get(network_id) if network_id else default_network(project_id)
+        if net is None:
+            raise exception.InvalidNetwork(reason="no network to attach an interface from")
+        fip = db.fixed_ip_allocate(net["uuid"], instance_uuid, host, requested_ip,
+                                   project_id=project_id)
+        port = db.port_update(fip["uuid"], {"device_owner": _owner(availability_zone)})
+        hooks.port_created(None, port, {})
+    ports = db.port_get_all(device_id=instance_uuid)
+    network_info = _cached_order(instance_uuid, ports, {port["uuid"]: tag})
+    info_caches.info_cache_update(instance_uuid, model.dumps(network_info))
+    LOG.info("Port %s attached to instance %s on %s", port["uuid"], instance_uuid, host)
+    hooks.network_changed()
+    return next(v for v in network_info if v["id"] == port["uuid"])
+
+
+def deallocate_port_for_instance(instance_uuid: str, port_id: str) -> list[dict]:
+    """Nova's deallocate_port_for_instance (os-interface detach): a port
+    Nova made is deleted, the user's is unbound (no device, no host, DOWN)
+    and kept. PortNotFound when the server has no such port. The info cache
+    loses the VIF; returns the instance's network_info."""
+    port = db.port_get(port_id)
+    if port["device_id"] != instance_uuid:
+        raise n_exc.PortNotFound(port_id=port_id)
+    if port["preserve_on_delete"]:
+        db.port_update(port_id, {"device_id": "", "device_owner": "", "binding_host": None,
+                                 "status": "DOWN", "preserve_on_delete": False},
+                       expected_device_id=instance_uuid)
+    else:
+        hooks.port_deleting(port)
+        db.port_delete(port_id)
+    network_info = _cached_order(instance_uuid, db.port_get_all(device_id=instance_uuid))
+    info_caches.info_cache_update(instance_uuid, model.dumps(network_info))
+    LOG.info("Port %s detached from instance %s (%s)", port_id, instance_uuid,
+             "kept" if port["preserve_on_delete"] else "deleted")
+    hooks.network_changed()
+    return network_info
+
+
+def interface_tags(instance_uuid: str) -> dict[str, str | None]:
+    """{port id: tag} of the instance's VIFs, from its info cache."""
+    try:
+        cached = json.loads(info_caches.info_cache_get(instance_uuid) or "[]")
+    except ValueError:
+        return {}
+    return {v.get("id"): v.get("tag") for v in cached if isinstance(v, dict)} \
+        if isinstance(cached, list) else {}

@@ -78,7 +78,8 @@ class FixedIP(base.NovaliteObject, base.NovaliteObjectDictCompat):
 class FixedIPList(base.ObjectListBase, base.NovaliteObject):
     # Version 1.0: Initial version
     # Version 1.1: setup_instance_network_on_host
-    VERSION = "1.1"
+    # Version 1.2: allocate_port_for_instance, deallocate_port_for_instance
+    VERSION = "1.2"
     fields = {"objects": fields.ListOfObjectsField("FixedIP")}
 
     @classmethod
@@ -110,6 +111,27 @@ class FixedIPList(base.ObjectListBase, base.NovaliteObject):
         """Bind the instance's ports to ``host`` (None: unbind them, as
         Nova's shelve offload); returns its network_info."""
         return network_api.setup_instance_network_on_host(instance_uuid, host)
+
+    @classmethod
+    @base.remotable
+    def allocate_port_for_instance(cls, context: RequestContext, instance_uuid: str,
+                                   host: str | None, network_id: str | None,
+                                   port_id: str | None, requested_ip: str | None,
+                                   tag: str | None = None,
+                                   availability_zone: str | None = None) -> dict[str, Any]:
+        """os-interface attach: bind ``port_id`` to the instance on ``host``
+        or make a port on ``network_id``; returns the new VIF (the info
+        cache has it)."""
+        return network_api.allocate_port_for_instance(
+            instance_uuid, host, network_id, port_id, requested_ip, tag, availability_zone)
+
+    @classmethod
+    @base.remotable
+    def deallocate_port_for_instance(cls, context: RequestContext, instance_uuid: str,
+                                     port_id: str) -> list[dict[str, Any]]:
+        """os-interface detach: unbind the user's port or delete Nova's;
+        returns the instance's network_info."""
+        return network_api.deallocate_port_for_instance(instance_uuid, port_id)
 
     @classmethod
     @base.remotable

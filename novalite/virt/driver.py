@@ -374,6 +374,23 @@ class ComputeDriver(abc.ABC):
         InstanceInvalidState."""
         raise NotImplementedError()
 
+    def attach_interface(self, context: RequestContext, instance: Instance,
+                         image_meta: dict[str, Any], vif: dict[str, Any]) -> None:
+        """Nova's: plug ``vif`` on this host and hot-plug its NIC into the
+        guest, live when it runs (or is paused) and in its persistent
+        definition either way (a stopped guest gets it at its next start).
+        On failure nothing of it is left plugged. No guest: InstanceNotFound."""
+        raise NotImplementedError()
+
+    def detach_interface(self, context: RequestContext, instance: Instance,
+                         vif: dict[str, Any]) -> None:
+        """Nova's: take the NIC of ``vif`` out of the guest (live and
+        persistent), waiting within a deadline for the guest to let it go (an
+        error naming the device when it does not), then unplug it on this
+        host. Succeeds when the NIC is not there (idempotent); no guest:
+        InstanceNotFound."""
+        raise NotImplementedError()
+
     def trigger_crash_dump(self, instance: Instance) -> None:
         """Send the guest a non-maskable interrupt (its kernel decides: a
         crash dump, a panic, or a log line). A guest that is not running:

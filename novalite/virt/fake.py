@@ -537,6 +537,27 @@ class FakeDriver(driver.ComputeDriver):
         """Tests: whether the guest runs its rescue image."""
         return self._guest(instance).rescue_image is not None
 
+    def attach_interface(self, context: RequestContext, instance: Instance,
+                         image_meta: dict[str, Any], vif: dict[str, Any]) -> None:
+        guest = self._guest(instance)
+        with self._lock:
+            if any(v.get("id") == vif["id"] for v in guest.vifs):
+                return
+            guest.vifs.append(dict(vif))
+        self.plugged.append(("plug", vif["id"], vif["network"]["bridge"]))
+        self._persist()
+
+    def detach_interface(self, context: RequestContext, instance: Instance,
+                         vif: dict[str, Any]) -> None:
+        guest = self._guest(instance)
+        with self._lock:
+            before = len(guest.vifs)
+            guest.vifs = [v for v in guest.vifs if v.get("id") != vif["id"]]
+            if len(guest.vifs) == before:
+                return
+        self.plugged.append(("unplug", vif["id"], vif["network"]["bridge"]))
+        self._persist()
+
     def trigger_crash_dump(self, instance: Instance) -> None:
         guest = self._guest(instance)
         if guest.state != power_state.RUNNING:

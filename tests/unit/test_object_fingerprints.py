@@ -26,7 +26,7 @@ EXPECTED = {
     "ComputeNode": "1.1-7f1e9fb25fe9382a44c4a5e29ba28fe0",
     "ComputeNodeList": "1.0-4d7772da63342b5bd3aacb0ddced9bcd",
     "FixedIP": "1.0-3449ebffb754a8ae11c9274e491eb0a7",
-    "FixedIPList": "1.1-9244f1e4fedb3dc85dd4e621ad190a38",
+    "FixedIPList": "1.2-cf4ab8641f5b31b3b92946f7876c041d",
     "Flavor": "1.2-5b9e8cb5549dca1963c4955d00100e3b",
     "FlavorList": "1.1-fd37e8708824fcc656c293dbde653fc9",
     "ImageMeta": "1.0-1532eada64fac3cb653ce4100876a037",

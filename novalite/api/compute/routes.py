@@ -22,6 +22,7 @@ from novalite.api.compute.image_metadata import ImageMetadataController
 from novalite.api.compute.images import ImagesController
 from novalite.api.compute.instance_actions import InstanceActionsController
 from novalite.api.compute.instance_usage_audit_log import InstanceUsageAuditLogController
+from novalite.api.compute.interfaces import InterfacesController
 from novalite.api.compute.keypairs import KeypairsController
 from novalite.api.compute.limits import LimitsController
 from novalite.api.compute.migrations import MigrationsController
@@ -87,6 +88,7 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
     networks = NetworksController()
     server_diagnostics = ServerDiagnosticsController(compute_api)
     server_groups_of = ServerSecurityGroupsController(compute_api)
+    interfaces = InterfacesController(compute_api)
 
     v = f"{COMPUTE_PREFIX}/{COMPUTE_VERSION}"
     table: list[tuple[str, str, Any, str]] = [
@@ -98,6 +100,10 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
         ("/servers/{id}", "DELETE", servers, "delete"),
         ("/servers/{id}/action", "POST", actions, "action"),
         ("/servers/{server_id}/os-security-groups", "GET", server_groups_of, "index"),
+        ("/servers/{server_id}/os-interface", "GET", interfaces, "index"),
+        ("/servers/{server_id}/os-interface", "POST", interfaces, "create"),
+        ("/servers/{server_id}/os-interface/{id}", "GET", interfaces, "show"),
+        ("/servers/{server_id}/os-interface/{id}", "DELETE", interfaces, "delete"),
         ("/servers/{server_id}/os-instance-actions", "GET", instance_actions, "index"),
         ("/servers/{server_id}/os-instance-actions/{id}", "GET", instance_actions, "show"),
         ("/servers/{server_id}/remote-consoles", "POST", remote_consoles, "create"),
