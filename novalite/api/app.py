@@ -15,6 +15,7 @@ from novalite.api.identity import routes as identity_routes
 from novalite.api.image import routes as image_routes
 from novalite.api.network import routes as network_routes
 from novalite.api.router import Router
+from novalite.api.volume import routes as volume_routes
 from novalite.api.wsgi import Application
 
 
@@ -31,6 +32,7 @@ def make_app(compute_api: Any = None, image_api: Any = None) -> Application:
     image_routes.connect(router, image_api)
     identity_routes.connect(router)
     network_routes.connect(router)
+    volume_routes.connect(router)
     router.connect(openapi.DOCUMENT_PATH, "GET", openapi.OpenAPIController(router), "show",
                    public=True)
     router.finalize()

@@ -1,0 +1,156 @@
+"""The rest of the Block Storage API the clients read: the version
+documents, volume types (the one default), quota sets, limits,
+availability zones and the (empty) extension list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from novalite.api import errors
+from novalite.api.volume import common
+from novalite.api.wsgi import Request
+from novalite.volume import api as volume_api
+from novalite.volume import quotas, views
+
+UPDATED = "2026-12-06T00:00:00Z"
+
+
+def _version_entry(req: Request) -> dict[str, Any]:
+    return {"id": "v3.0", "status": "CURRENT", "version": common.text(common.MAX_VERSION),
+            "min_version": common.text(common.MIN_VERSION), "updated": UPDATED,
+            "links": [{"rel": "describedby", "type": "text/html",
+                       "href": "https://docs.openstack.org/"},
+                      {"rel": "self", "href": f"{req.links.root}{common.PREFIX}/v3/"}],
+            "media-types": [{"base": "application/json",
+                             "type": "application/vnd.openstack.volume+json;version=3"}]}
+
+
+class VersionsController:
+    """``/volume/`` and ``/volume/v3/``: Cinder's version documents (public)."""
+
+    def index(self, req: Request) -> dict[str, Any]:
+        return {"versions": [_version_entry(req)]}
+
+
+class TypesController:
+    def __init__(self) -> None:
+        self.api = volume_api.API()
+
+    def index(self, req: Request) -> dict[str, Any]:
+        common.authorize(req, "volume_extension:types_get")
+        return {"volume_types": [views.volume_type(t, common.is_admin(req))
+                                 for t in self.api.get_types(req.context)]}
+
+    def show(self, req: Request, id: str) -> dict[str, Any]:
+        common.authorize(req, "volume_extension:types_get")
+        return {"volume_type": views.volume_type(self.api.get_type(req.context, id),
+                                                 common.is_admin(req))}
+
+    def default(self, req: Request) -> dict[str, Any]:
+        common.authorize(req, "volume_extension:types_get")
+        return {"volume_type": views.volume_type(
+            self.api.get_type(req.context, "__DEFAULT__"), common.is_admin(req))}
+
+    def extra_specs(self, req: Request, id: str) -> dict[str, Any]:
+        common.authorize(req, "volume_extension:types_get")
+        return {"extra_specs": dict(self.api.get_type(req.context, id).get("extra_specs")
+                                    or {})}
+
+
+_SHOWN = ("volumes", "snapshots", "gigabytes", "per_volume_gigabytes")
+# NOTE: Cinder shows these too; novalite has no backups or groups (0 used,
+# the defaults Cinder has) and one volume type, whose per-type quotas are
+# the project's.
+_FIXED = {"backups": 10, "backup_gigabytes": 1000, "groups": 10}
+
+
+def _quota_view(project_id: str, limits: dict[str, int], usage: dict[str, int] | None
+                ) -> dict[str, Any]:
+    values: dict[str, Any] = {k: limits[k] for k in _SHOWN}
+    values.update(_FIXED)
+    for resource in ("volumes", "snapshots", "gigabytes"):
+        values[f"{resource}___DEFAULT__"] = limits[resource]
+    if usage is not None:
+        used = dict(usage)
+        for resource in ("volumes", "snapshots", "gigabytes"):
+            used[f"{resource}___DEFAULT__"] = usage[resource]
+        values = {k: {"limit": v, "in_use": used.get(k, 0), "reserved": 0,
+                      "allocated": 0} for k, v in values.items()}
+    values["id"] = project_id
+    return values
+
+
+class QuotaSetsController:
+    def _target(self, req: Request, target_id: str, rule: str) -> str:
+        if target_id != req.context.project_id and not common.is_admin(req):
+            raise errors.HTTPError(403, "Policy doesn't allow "
+                                        f"{rule} to be performed.")
+        common.authorize(req, rule, target_id)
+        return target_id
+
+    def show(self, req: Request, target_id: str) -> dict[str, Any]:
+        project = self._target(req, target_id, "volume_extension:quotas:show")
+        usage = quotas.usage(project) if common.as_bool(
+            "usage", req.GET.get("usage", "false")) else None
+        return {"quota_set": _quota_view(project, quotas.limits(project), usage)}
+
+    def defaults(self, req: Request, target_id: str) -> dict[str, Any]:
+        common.authorize(req, "volume_extension:quotas:show", req.context.project_id)
+        return {"quota_set": _quota_view(target_id, quotas.defaults(), None)}
+
+    def update(self, req: Request, target_id: str) -> dict[str, Any]:
+        common.authorize(req, "volume_extension:quotas:update", target_id)
+        body = common.body_of(req, "quota_set")
+        values: dict[str, int] = {}
+        for key, value in body.items():
+            if key in ("tenant_id", "id"):
+                continue
+            resource = key.removesuffix("___DEFAULT__")
+            if resource in _FIXED:
+                raise errors.bad_request(f"Invalid input received: novalite has no "
+                                         f"{resource}; its quota cannot be set.")
+            if resource not in _SHOWN:
+                raise errors.bad_request(f"Bad key(s) in quota set: {key}")
+            values[resource] = common.as_int(key, value, low=-1)
+        quotas.set_limits(target_id, values)
+        return {"quota_set": {k: v for k, v in _quota_view(
+            target_id, quotas.limits(target_id), None).items() if k != "id"}}
+
+    def delete(self, req: Request, target_id: str) -> None:
+        common.authorize(req, "volume_extension:quotas:delete", target_id)
+        quotas.reset(target_id)
+
+
+class LimitsController:
+    def index(self, req: Request) -> dict[str, Any]:
+        project = req.context.project_id
+        wanted = req.GET.get("project_id")
+        if wanted and wanted != project:
+            if not common.is_admin(req):
+                raise errors.HTTPError(403, "Policy doesn't allow limits_extension:"
+                                            "used_limits to be performed.")
+            project = wanted
+        common.authorize(req, "limits_extension:used_limits", project)
+        limits = quotas.limits(project)
+        used = quotas.usage(project)
+        return {"limits": {"rate": [], "absolute": {
+            "maxTotalVolumes": limits["volumes"], "maxTotalSnapshots": limits["snapshots"],
+            "maxTotalVolumeGigabytes": limits["gigabytes"],
+            "maxTotalBackups": _FIXED["backups"],
+            "maxTotalBackupGigabytes": _FIXED["backup_gigabytes"],
+            "totalVolumesUsed": used["volumes"], "totalSnapshotsUsed": used["snapshots"],
+            "totalGigabytesUsed": used["gigabytes"], "totalBackupsUsed": 0,
+            "totalBackupGigabytesUsed": 0}}}
+
+
+class AvailabilityZonesController:
+    def index(self, req: Request) -> dict[str, Any]:
+        from novalite.conf import CONF
+
+        return {"availabilityZoneInfo": [{"zoneName": CONF.volume.availability_zone,
+                                          "zoneState": {"available": True}}]}
+
+
+class ExtensionsController:
+    def index(self, req: Request) -> dict[str, Any]:
+        return {"extensions": []}
