@@ -4,6 +4,7 @@ availability zones and the (empty) extension list."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from novalite.api import errors
@@ -154,3 +155,49 @@ class AvailabilityZonesController:
 class ExtensionsController:
     def index(self, req: Request) -> dict[str, Any]:
         return {"extensions": []}
+
+
+_MESSAGE_NS = uuid.UUID("6b0a3c55-7a52-4bd4-9f1e-2f1d1e7c9a10")
+
+
+def _messages(req: Request) -> list[dict[str, Any]]:
+    """Cinder's user messages (3.3), from the reasons of the volumes and
+    snapshots that went to an error state."""
+    api = volume_api.API()
+    out = []
+    everyone = common.all_projects(req)
+    for kind, rows in (("VOLUME", api.get_all(req.context, all_projects=everyone)),
+                       ("SNAPSHOT", api.get_all_snapshots(req.context,
+                                                          all_projects=everyone))):
+        for row in rows:
+            if not row.get("fault") or not str(row.get("status", "")).startswith("error"):
+                continue
+            when = views.timestamp(row.get("updated_at") or row.get("created_at"))
+            out.append({"id": str(uuid.uuid5(_MESSAGE_NS, f"{row['id']}:{when}")),
+                        "event_id": "VOLUME_VOLUME_001_002" if kind == "VOLUME"
+                        else "VOLUME_SNAPSHOT_001_001",
+                        "user_message": f"{row['status']}: {row['fault']}",
+                        "message_level": "ERROR", "resource_type": kind,
+                        "resource_uuid": row["id"], "created_at": when,
+                        "guaranteed_until": None, "request_id": None,
+                        "links": common.resource_links(req, "messages", row["id"])})
+    return out
+
+
+class MessagesController:
+    def _need(self, req: Request) -> None:
+        if common.version(req) < (3, 3):
+            raise errors.HTTPError(404, "Messages need microversion 3.3 or later.")
+
+    def index(self, req: Request) -> dict[str, Any]:
+        self._need(req)
+        common.authorize(req, "volume:get_all")
+        return {"messages": _messages(req)}
+
+    def show(self, req: Request, id: str) -> dict[str, Any]:
+        self._need(req)
+        common.authorize(req, "volume:get_all")
+        for message in _messages(req):
+            if message["id"] == id:
+                return {"message": message}
+        raise errors.not_found(f"Message {id} could not be found.")

@@ -14,6 +14,7 @@ from novalite.api.volume.misc import (
     AvailabilityZonesController,
     ExtensionsController,
     LimitsController,
+    MessagesController,
     QuotaSetsController,
     TypesController,
     VersionsController,
@@ -29,6 +30,7 @@ def _table() -> list[tuple[str, str, Any, str]]:
     attachments = AttachmentsController()
     types = TypesController()
     quota_sets = QuotaSetsController()
+    messages = MessagesController()
     return [
         ("/volumes", "GET", volumes, "index"),
         ("/volumes", "POST", volumes, "create"),
@@ -69,6 +71,8 @@ def _table() -> list[tuple[str, str, Any, str]]:
         ("/limits", "GET", LimitsController(), "index"),
         ("/os-availability-zone", "GET", AvailabilityZonesController(), "index"),
         ("/extensions", "GET", ExtensionsController(), "index"),
+        ("/messages", "GET", messages, "index"),
+        ("/messages/{id}", "GET", messages, "show"),
     ]
 
 
