@@ -531,11 +531,18 @@ class InstanceInfoCache(Base):
 
 
 class BlockDeviceMapping(Base):
-    """One block device of an instance (Nova's ``block_device_mapping``;
-    novalite's only kind is the image-backed local root disk so far)."""
+    """One block device of an instance (Nova's ``block_device_mapping``): the
+    image-backed local root disk, or a volume (root or data) with its
+    Cinder-style attachment and the connection_info the host attached."""
 
     __tablename__ = "block_device_mapping"
-    __table_args__ = (Index("block_device_mapping_instance_uuid_idx", "instance_uuid"),)
+    __table_args__ = (Index("block_device_mapping_instance_uuid_idx", "instance_uuid"),
+                      Index("block_device_mapping_volume_id_idx", "volume_id"),
+                      UniqueConstraint("uuid", name="uniq_block_device_mapping0uuid"),
+                      # NOTE: two attaches racing for the same device name: one
+                      # row wins, the other takes the next name.
+                      UniqueConstraint("instance_uuid", "device_name",
+                                       name="uniq_block_device_mapping0instance0device"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     instance_uuid: Mapped[str] = mapped_column(String(36))
@@ -550,6 +557,15 @@ class BlockDeviceMapping(Base):
     volume_size: Mapped[int | None] = mapped_column(Integer)
     guest_format: Mapped[str | None] = mapped_column(String(255))
     delete_on_termination: Mapped[bool] = mapped_column(Boolean, default=False)
+    # NOTE: migration 021 (issue 14): 2.89's bdm_uuid, 2.49's tag, the
+    # volume's attachment, what attachment_update answered (JSON), 2.67's
+    # volume_type and a snapshot source.
+    uuid: Mapped[str | None] = mapped_column(String(36))
+    tag: Mapped[str | None] = mapped_column(String(255))
+    attachment_id: Mapped[str | None] = mapped_column(String(36))
+    connection_info: Mapped[str | None] = mapped_column(Text)
+    volume_type: Mapped[str | None] = mapped_column(String(255))
+    snapshot_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class InstanceGroup(Base):
@@ -792,3 +808,4 @@ class FloatingIP(Base):
         Integer, ForeignKey("routers.id", name="fk_floating_ips0router_id"))
     status: Mapped[str] = mapped_column(String(16), default="DOWN")
     description: Mapped[str] = mapped_column(String(255), default="")
+

@@ -21,8 +21,8 @@ from novalite.objects import base
 EXPECTED = {
     "Aggregate": "1.0-2dd88426f47cbd87008cfcaf2d1d2b1e",
     "AggregateList": "1.0-49e82126be8eb6f58d4e26ef595617b9",
-    "BlockDeviceMapping": "1.0-1a9ec956b21694ac719f20148e614434",
-    "BlockDeviceMappingList": "1.0-4a53826625cc280e15fae64a575e0879",
+    "BlockDeviceMapping": "1.1-8d2db72e494e11ab68bd3bbcebe82505",
+    "BlockDeviceMappingList": "1.1-4a53826625cc280e15fae64a575e0879",
     "ComputeNode": "1.1-7f1e9fb25fe9382a44c4a5e29ba28fe0",
     "ComputeNodeList": "1.0-4d7772da63342b5bd3aacb0ddced9bcd",
     "FixedIP": "1.0-3449ebffb754a8ae11c9274e491eb0a7",
