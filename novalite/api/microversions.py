@@ -37,8 +37,9 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.2", "os-keypairs: 'type' (ssh, x509) on create and in the views; create "
             "answers 201 and delete 204."),
     ("2.3", "Servers: admins also see OS-EXT-SRV-ATTR:reservation_id, launch_index, "
-            "kernel_id, ramdisk_id, hostname, root_device_name, user_data (novalite "
-            "attaches no volumes: os-extended-volumes:volumes_attached stays [])."),
+            "kernel_id, ramdisk_id, hostname, root_device_name, user_data; "
+            "os-extended-volumes:volumes_attached shows each volume's "
+            "delete_on_termination."),
     ("2.4", "no change in novalite: os-fixed-ips (a nova-network proxy) does not exist "
             "(404 at every version)."),
     ("2.5", "GET /servers: ip6 is a user filter (admins' only before); it matches the "
@@ -68,7 +69,8 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.18", "The project id in the URL is optional (novalite's URLs never had one)."),
     ("2.19", "Servers: 'description' on create and update and in show, detail and "
              "update answers; rebuild takes it too."),
-    ("2.20", _NOT_YET.format("volume attach/detach (no volumes)")),
+    ("2.20", "os-volume_attachments: a SHELVED_OFFLOADED server's volumes may be "
+             "attached and detached (409 before); nothing is connected until unshelve."),
     ("2.21", "os-instance-actions: the actions of a deleted server are listed and "
              "shown."),
     ("2.22", "POST /servers/{id}/migrations/{id}/action {'force_complete': null} (admins): "
@@ -127,9 +129,8 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.48", "GET /servers/{id}/diagnostics answers Nova's standard format (state, "
              "driver, hypervisor, cpu/nic/disk/memory details), the flat libvirt-style "
              "form before."),
-    ("2.49", "POST /servers/{id}/os-interface takes a 'tag' (a device role tag, as "
-             "networks' tags at 2.32); volume attachments with tags are not implemented "
-             "yet (issue 14)."),
+    ("2.49", "POST /servers/{id}/os-interface and POST /servers/{id}/os-volume_attachments "
+             "take a 'tag' (a device role tag, as networks' tags at 2.32)."),
     ("2.50", "os-quota-class-sets: server_groups and server_group_members shown and "
              "taken; fixed_ips, floating_ips, security_groups and security_group_rules "
              "no longer."),
@@ -173,13 +174,14 @@ SUPPORTED: list[tuple[str, str]] = [
              "may be aborted too (400 before): the source cancels it before it copies."),
     ("2.66", "GET /servers and os-instance-actions: changes-before filter (400 when "
              "before changes-since); GET /os-migrations: changes-before."),
-    ("2.67", "POST /servers: 'volume_type' in block_device_mapping_v2 (no volumes: "
-             "only image-backed local disks are accepted, as before)."),
+    ("2.67", "POST /servers: 'volume_type' in block_device_mapping_v2 (a volume the "
+             "server's host makes; 400 with destination_type local or an existing "
+             "volume, or a type that does not exist)."),
     ("2.68", "evacuate and os-migrateLive: no 'force' (400)."),
     ("2.69", "Minimal constructs for down cells: novalite has one cell, which is never "
              "down (no change)."),
-    ("2.70", "os-interface: every interface attachment shows its 'tag' (null when it "
-             "has none); os-volume_attachments is not implemented yet (issue 14)."),
+    ("2.70", "os-interface and os-volume_attachments: every attachment shows its 'tag' "
+             "(null when it has none)."),
     ("2.71", "Servers: 'server_groups' (the uuid of the server group the server is a "
              "member of, else []) in show and update answers."),
     ("2.72", "Servers with ports that have a resource request (novalite has no ports: "
@@ -202,7 +204,8 @@ SUPPORTED: list[tuple[str, str]] = [
     ("2.77", "unshelve of a shelved offloaded server may name an availability_zone "
              "(409 for a server that is only shelved)."),
     ("2.78", _NOT_YET.format("GET /servers/{id}/topology")),
-    ("2.79", _NOT_YET.format("volume attachments (delete_on_termination)")),
+    ("2.79", "os-volume_attachments: POST takes 'delete_on_termination' and every "
+             "attachment shows it."),
     ("2.80", "GET /os-migrations: user_id and project_id in the view and as filters; "
              "/servers/{id}/migrations: user_id and project_id."),
     ("2.81", _NOT_YET.format("aggregate image cache")),
@@ -213,19 +216,22 @@ SUPPORTED: list[tuple[str, str]] = [
              "and ignored, as novalite ignores them for admins too."),
     ("2.84", "os-instance-actions: events carry 'details' (a failed event's fault "
              "message) for admins."),
-    ("2.85", _NOT_YET.format("volume attachment update")),
+    ("2.85", "PUT /servers/{id}/os-volume_attachments/{volume_id} with the same volumeId "
+             "changes delete_on_termination (202; 400 before); another volumeId (a swap) is "
+             "409: novalite does not swap volumes."),
     ("2.86", "Flavor extra specs (create, update) are validated as Nova's: known keys "
              "(hw:, hw_rng:, hw_video:, quota:, os:, pci_passthrough:, group_policy, "
              "hide_hypervisor_id, trait:/resources: with a request group, standard or "
              "CUSTOM_ names) need a valid value, unknown keys in those namespaces (and "
              "accel:, capabilities:, vmware:) are 400; other keys stay free-form."),
-    ("2.87", "no change in novalite: rescue of volume-backed servers (novalite has no "
-             "volumes; rescue itself exists at every version)."),
+    ("2.87", "no change in novalite: rescue of volume-backed servers is not "
+             "distinguished (rescue exists at every version)."),
     ("2.88", "os-hypervisors: detail and show drop the statistics fields (vcpus, "
              "memory, disk, running_vms, cpu_info, current_workload ...) and show "
              "'uptime' (null: novalite's drivers report none); /os-hypervisors/statistics "
              "and /{id}/uptime answer 404."),
-    ("2.89", _NOT_YET.format("os-volume_attachments")),
+    ("2.89", "os-volume_attachments: list and show give 'attachment_id' and 'bdm_uuid' "
+             "instead of 'id'."),
     ("2.90", "Servers: 'hostname' on create and update; OS-EXT-SRV-ATTR:hostname shown "
              "to every caller; rebuild takes 'hostname'."),
     ("2.91", "unshelve: 'host' (admins) and a null availability_zone (unpin)."),

@@ -10,7 +10,7 @@ from oslo_log import log as logging
 from oslo_utils import uuidutils
 
 from novalite import exception, policy, quota
-from novalite.compute import rpcapi, server_groups, task_states, vm_states
+from novalite.compute import api_volumes, rpcapi, server_groups, task_states, vm_states
 from novalite.compute.api_images import ImageActionsAPI
 from novalite.compute.api_moves import MoveActionsAPI
 from novalite.compute.api_power import PowerActionsAPI, check_instance_lock
@@ -53,7 +53,8 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
 
     # -- create ----------------------------------------------------------------
 
-    def create(self, context: RequestContext, *, flavor: Flavor, image_id: str, display_name: str,
+    def create(self, context: RequestContext, *, flavor: Flavor, image_id: str | None,
+               display_name: str,
                min_count: int = 1, max_count: int = 1, availability_zone: str | None = None,
                metadata: dict[str, Any] | None = None, access_ip_v4: str | None = None,
                access_ip_v6: str | None = None, key_name: str | None = None,
@@ -65,6 +66,7 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
                requested_host: str | None = None,
                requested_hypervisor_hostname: str | None = None,
                system_metadata: dict[str, str] | None = None,
+               block_device_mapping: list[dict[str, Any]] | None = None,
                ) -> tuple[list[Instance], str]:
         """Validate, check quota, record ``max_count`` instances and ask the
         conductor to build them.
@@ -82,11 +84,28 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
         ``requested_host``/``requested_hypervisor_hostname`` (2.74) must name
         a compute node (HostNotFound otherwise); the scheduler then ignores
         every other host, so the server lands there or fails NoValidHost.
+
+        ``block_device_mapping`` (block_device_mapping_v2): a root volume
+        (boot from a new volume made from an image, or from an existing
+        bootable volume) and data volumes (api_volumes.plan_block_devices);
+        existing volumes are reserved for the servers before they are
+        recorded, the host makes the new ones before it spawns. A
+        volume-backed server's image_ref is '' (as Nova's); its flavor's
+        disk size is not compared with the image.
         """
         if min_count > max_count:
             raise exception.Invalid(reason="min_count must be <= max_count")
-        image = self.image_api.get(context, image_id)
-        self._check_image(context, image, flavor)
+        plan = (api_volumes.plan_block_devices(context, self.image_api, block_device_mapping,
+                                               image_id, min_count, max_count)
+                if block_device_mapping else None)
+        if plan is not None and plan.volume_backed:
+            image = plan.image or {"id": None, "status": "active", "properties": {}}
+            _check_volume_backed_image(image, flavor)
+        else:
+            if not image_id:
+                raise exception.Invalid(reason="Missing imageRef attribute")
+            image = self.image_api.get(context, image_id)
+            self._check_image(context, image, flavor)
         if availability_zone:
             self._check_availability_zone(context, availability_zone)
         ignore_hosts = None
@@ -97,7 +116,8 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
         group = server_groups.requested_group(context, scheduler_hints)
         system_metadata = dict(system_metadata or {})
         key_data = _key_data(context, key_name) if key_name is not None else None
-        if not flavor.root_gb:
+        volume_backed = plan is not None and plan.volume_backed
+        if not flavor.root_gb and not volume_backed:
             system_metadata[IMAGE_VIRTUAL_SIZE_KEY] = str(image["virtual_size"])
         max_count = _allowed_count(context, min_count, max_count, flavor)
         if group is not None:
@@ -110,7 +130,8 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
                 context=context, uuid=uuidutils.generate_uuid(), display_name=name,
                 hostname=_hostname(name),
                 project_id=context.project_id, user_id=context.user_id,
-                availability_zone=availability_zone, image_ref=image["id"], flavor=flavor,
+                availability_zone=availability_zone,
+                image_ref="" if volume_backed else image["id"], flavor=flavor,
                 vm_state=vm_states.BUILDING, task_state=task_states.SCHEDULING,
                 power_state=power_state.NOSTATE, launch_index=index,
                 reservation_id=reservation_id, access_ip_v4=access_ip_v4,
@@ -128,16 +149,24 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
             request_spec.instance_group = group.uuid
         if ignore_hosts is not None:
             request_spec.ignore_hosts = ignore_hosts
+        mappings = [m for inst in instances for m in (
+            plan.mappings(context, inst.uuid, image["id"]) if plan is not None
+            else [BlockDeviceMapping.image_root(context, inst.uuid, image["id"])])]
+        # NOTE: as Nova: the existing volumes are reserved for the server
+        # before it is recorded (and unreserved if it is not).
+        api_volumes.reserve_volumes(context, mappings)
         # NOTE: instances, their specs and root disks in one transaction, with
         # the quota recheck (racing creates may have taken the project over
         # its quota): refused, nothing stays recorded.
-        server_records.create_servers(
-            context, instances, request_spec,
-            [BlockDeviceMapping.image_root(context, inst.uuid, image["id"])
-             for inst in instances],
-            _project_id(context),
-            quota.server_create_check(context, _project_id(context), max_count,
-                                      max_count * flavor.vcpus, max_count * flavor.memory_mb))
+        try:
+            server_records.create_servers(
+                context, instances, request_spec, mappings, _project_id(context),
+                quota.server_create_check(context, _project_id(context), max_count,
+                                          max_count * flavor.vcpus,
+                                          max_count * flavor.memory_mb))
+        except BaseException:
+            api_volumes.unreserve_volumes(context, mappings)
+            raise
         if group is not None:
             server_groups.add_members(context, group, [i.uuid for i in instances])
         self.conductor.build_instances(context, [i.uuid for i in instances], request_spec,
@@ -217,6 +246,7 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
             # the quota) are free at once; the host, when it comes back,
             # destroys the guest ([compute] running_deleted_instance_action).
             network_api.deallocate_for_instance(instance.uuid)
+            api_volumes.VolumeActionsAPI.detach_volumes_locally(context, instance)
             try:
                 instance.destroy()
             except exception.InstanceNotFound:
@@ -309,6 +339,14 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
                                                                 vm_states.STOPPED),
                      task_state=None)
         return self.compute_rpcapi.get_console_output(context, instance, length)
+
+
+def _check_volume_backed_image(image: dict[str, Any], flavor: Flavor) -> None:
+    """A volume-backed server's image: its memory need only (the root is the
+    volume, whose size was checked against min_disk)."""
+    if (image.get("min_ram") or 0) > flavor.memory_mb:
+        raise exception.Invalid(reason=f"flavor {flavor.name}'s memory is too small for "
+                                       f"image {image['id']} (needs {image['min_ram']} MiB)")
 
 
 def _check_zero_disk(context: RequestContext, image: dict[str, Any], flavor: Flavor) -> None:

@@ -54,6 +54,10 @@ class ComputeImageActions:
         _task_is_current: Callable[..., bool]
         _network_info: Callable[..., list[dict[str, Any]]]
         _get_power_state: Callable[..., int]
+        # NOTE: the volume steps (novalite/compute/volumes.py).
+        _block_device_info: Callable[..., dict[str, Any]]
+        _hand_over_volumes: Callable[..., None]
+        _connect_volumes_here: Callable[..., dict[str, Any]]
 
     # -- snapshots and backups ------------------------------------------------------
 
@@ -203,7 +207,8 @@ class ComputeImageActions:
             return
         try:
             self.driver.power_on(context, instance,
-                                 network_info=self._network_info(context, instance))
+                                 network_info=self._network_info(context, instance),
+                                 block_device_info=self._block_device_info(context, instance))
         except Exception:
             LOG.exception("Could not start %s again after its failed shelve", instance.uuid)
 
@@ -221,9 +226,13 @@ class ComputeImageActions:
         try:
             with self._event(context, instance, "shelveOffload",
                              "compute_shelve_offload_instance"):
-                self.driver.destroy(context, instance, self._network_info(context, instance))
+                self.driver.destroy(context, instance, self._network_info(context, instance),
+                                    self._block_device_info(context, instance))
                 self.rt.release(context, instance.uuid)
                 _bind_ports(context, instance, None)
+                # NOTE: as Nova's: the volumes stay the server's (reserved)
+                # but no host is connected to them until it is unshelved.
+                self._hand_over_volumes(context, instance)
             instance.host = None
             instance.node = None
             instance.vm_state = vm_states.SHELVED_OFFLOADED
@@ -284,7 +293,9 @@ class ComputeImageActions:
                     if offloaded:
                         self._spawn_unshelved(context, instance, image, network_info)
                     else:
-                        self.driver.power_on(context, instance, network_info=network_info)
+                        self.driver.power_on(
+                            context, instance, network_info=network_info,
+                            block_device_info=self._block_device_info(context, instance))
                 # NOTE: as Nova, the shelved snapshot goes before the server
                 # is ACTIVE again (best effort): who sees it ACTIVE sees it gone.
                 if image_id:
@@ -311,7 +322,9 @@ class ComputeImageActions:
         self._set_task(instance, task_states.SPAWNING, task_states.UNSHELVING)
         try:
             network_info = _bind_ports(context, instance, self.host)
-            self.driver.spawn(context, instance, image.to_dict(), network_info)
+            block_device_info = self._connect_volumes_here(context, instance)
+            self.driver.spawn(context, instance, image.to_dict(), network_info,
+                              block_device_info)
         except BaseException:
             self.rt.release(context, instance.uuid)
             # NOTE: the instance goes back to no host: so do its ports.
@@ -325,7 +338,10 @@ class ComputeImageActions:
             instance.add_fault(exc, host=self.host)
         if offloaded:
             with contextlib.suppress(Exception):
-                self.driver.destroy(context, instance, self._network_info(context, instance))
+                self.driver.destroy(context, instance, self._network_info(context, instance),
+                                    self._block_device_info(context, instance))
+            with contextlib.suppress(Exception):
+                self._hand_over_volumes(context, instance)
             self._clear_task(instance, host=None, node=None)
         else:
             self._clear_task(instance)
@@ -358,11 +374,14 @@ class ComputeImageActions:
                             self.driver, "supports_preserve_ephemeral", False):
                         raise exception.PreserveEphemeralNotSupported()
                     network_info = self._network_info(context, instance)
-                    self.driver.destroy(context, instance, network_info)
+                    # NOTE: the volumes stay connected to this host: the new
+                    # guest gets them as the old one had them.
+                    block_device_info = self._block_device_info(context, instance)
+                    self.driver.destroy(context, instance, network_info, block_device_info)
                     self._set_task(instance, task_states.REBUILD_SPAWNING,
                                    task_states.REBUILDING)
                     self.driver.spawn(context, instance, image.to_dict(), network_info,
-                                      injected_files=files)
+                                      block_device_info, injected_files=files)
                     if was_stopped:
                         self.driver.power_off(instance, 0)
                     self._set_password(instance, image, admin_password)

@@ -30,6 +30,7 @@ from novalite.compute.periodic import ComputePeriodicTasks
 from novalite.compute.power_actions import ComputePowerActions
 from novalite.compute.recovery import ComputeRecovery
 from novalite.compute.resource_tracker import ResourceTracker
+from novalite.compute.volumes import ComputeVolumeActions
 from novalite.conductor import rpcapi as conductor_rpcapi
 from novalite.conf import CONF
 from novalite.objects.instance import Instance, InstanceList
@@ -89,13 +90,13 @@ class ComputeV3Proxy:
 
 
 class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveActions,
-                     ComputeInterfaceActions, ComputePeriodicTasks, ComputeRecovery,
-                     manager.Manager):
+                     ComputeInterfaceActions, ComputeVolumeActions, ComputePeriodicTasks,
+                     ComputeRecovery, manager.Manager):
     """Manages the instances of one compute host (the families of
     operations beyond build, delete and the seed's power actions are mixins:
     power_actions, image_actions, move_actions)."""
 
-    target = messaging.Target(version="6.10")
+    target = messaging.Target(version="6.11")
 
     def __init__(self, compute_driver: str | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -295,9 +296,13 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
                 if instance.uuid in self._cancelled_builds:
                     raise exception.InstanceSpawnError(
                         instance_uuid=instance.uuid, reason="deleted while building")
-            self.driver.spawn(context, instance, image_meta, build.vifs,
-                              build.block_device_mappings.block_device_info(),
+            # NOTE: the volumes (made here when the server boots from a new
+            # one) are connected to this host before the spawn (volumes.py).
+            block_device_info = self.prepare_volumes(context, instance,
+                                                     build.block_device_mappings)
+            self.driver.spawn(context, instance, image_meta, build.vifs, block_device_info,
                               injected_files=injected_files)
+            self._complete_volumes(context, build.block_device_mappings.volumes)
         except BaseException as exc:
             self._finish_event(build.event, "Error", _describe(exc), traceback.format_exc())
             raise
@@ -437,11 +442,14 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
 
     def _do_terminate(self, context: RequestContext, instance: Instance) -> None:
         try:
-            self.driver.destroy(context, instance, self._network_info(context, instance))
+            self.driver.destroy(context, instance, self._network_info(context, instance),
+                                self._block_device_info(context, instance))
         except Exception as exc:
             LOG.exception("Could not destroy %s", instance.uuid)
             self._fail(context, instance, exc)
             return
+        # NOTE: as Nova's: volumes detached (deleted when delete_on_termination).
+        self._release_volumes(context, instance)
         self._deallocate_network(context, instance)
         self.rt.release(context, instance.uuid)
         try:
@@ -496,7 +504,8 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
         self._power_action(context, instance, (task_states.POWERING_ON,),
                            lambda: self.driver.power_on(
                                context, instance,
-                               network_info=self._network_info(context, instance)),
+                               network_info=self._network_info(context, instance),
+                               block_device_info=self._block_device_info(context, instance)),
                            vm_states.ACTIVE, "start")
 
     def reboot_instance(self, context: RequestContext, instance: Instance, reboot_type: str = "SOFT") -> None:
@@ -504,7 +513,8 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
                            (task_states.REBOOTING, task_states.REBOOTING_HARD),
                            lambda: self.driver.reboot(
                                context, instance, reboot_type,
-                               network_info=self._network_info(context, instance)),
+                               network_info=self._network_info(context, instance),
+                               block_device_info=self._block_device_info(context, instance)),
                            vm_states.ACTIVE, "reboot")
 
     def get_host_uptime(self, context: RequestContext) -> str:

@@ -90,6 +90,13 @@ class ComputeMoveActions:
     _fail: Any
     _network_info: Any
     _get_power_state: Any
+    # NOTE: the volume steps (novalite/compute/volumes.py).
+    _block_device_info: Any
+    _hand_over_volumes: Any
+    _connect_volumes_here: Any
+    _connect_volumes_for_live_migration: Any
+    _drop_attachments: Any
+    _switch_volumes_after_live_migration: Any
 
     # -- helpers ---------------------------------------------------------------
 
@@ -252,9 +259,13 @@ class ComputeMoveActions:
         resized = instance.old_flavor is None or new_flavor.id != instance.old_flavor.id \
             or new_flavor.root_gb != instance.old_flavor.root_gb
         instance.flavor = new_flavor
+        # NOTE: the source handed the volumes over (new attachments, no
+        # connector); this host connects them (volumes.py).
+        block_device_info = self._connect_volumes_here(context, instance)
         self.driver.finish_migration(
             context, migration, instance, disk_info, self._network_info(context, instance),
             self._image_meta(context, instance), resized,
+            block_device_info=block_device_info,
             power_on=old_vm_state != vm_states.STOPPED, disk_transfer=transfer)
         # NOTE: as Nova, the migration is finished before the server shows
         # VERIFY_RESIZE: a confirm sent at once finds it.
@@ -306,7 +317,11 @@ class ComputeMoveActions:
         disk_info: list[dict[str, Any]] = self.driver.migrate_disk_and_power_off(
             context, instance, migration.dest_compute, flavor,
             self._network_info(context, instance),
+            block_device_info=self._block_device_info(context, instance),
             timeout=CONF.compute.guest_shutdown_timeout, disk_transfer=transfer)
+        # NOTE: the guest is off: its volumes go to the destination (Nova's
+        # _terminate_volume_connections).
+        self._hand_over_volumes(context, instance)
         migration.status = mig.POST_MIGRATING
         migration.save()
         instance.power_state = self._get_power_state(instance)
@@ -388,7 +403,9 @@ class ComputeMoveActions:
                 with self._event(context, instance, "revertResize", "compute_revert_resize"):
                     if migration.source_compute != self.host:
                         self.driver.destroy(context, instance,
-                                            self._network_info(context, instance))
+                                            self._network_info(context, instance),
+                                            self._block_device_info(context, instance))
+                    self._hand_over_volumes(context, instance)
                     self._drop_dest_claim(context, instance, migration)
             except Exception as exc:
                 self._migration_failed(context, instance, migration, exc, to_error=True)
@@ -417,6 +434,8 @@ class ComputeMoveActions:
         instance.node = migration.source_node
         self.driver.finish_revert_migration(context, instance,
                                             self._network_info(context, instance), migration,
+                                            block_device_info=self._connect_volumes_here(
+                                                context, instance),
                                             power_on=old_vm_state != vm_states.STOPPED)
         instance.system_metadata = sysmeta
         instance.old_flavor = None
@@ -706,9 +725,21 @@ class ComputeMoveActions:
         incoming guest; returns the driver's migrate_data. A failure is the
         caller's (the source records it); what was made here is removed."""
         with self._event(context, instance, "live-migration", "compute_pre_live_migration"):
-            migrate_data: dict[str, Any] = self.driver.pre_live_migration(
-                context, instance, self._image_meta(context, instance),
-                self._network_info(context, instance), source_data)
+            # NOTE: as Nova's: a new attachment per volume, connected to this
+            # host, beside the source's (the driver's migration points the
+            # guest's disks at migrate_data["volumes"][id]["connection_info"]).
+            volumes = self._connect_volumes_for_live_migration(context, instance)
+            try:
+                migrate_data: dict[str, Any] = self.driver.pre_live_migration(
+                    context, instance, self._image_meta(context, instance),
+                    self._network_info(context, instance), source_data)
+            except BaseException:
+                self._drop_attachments(context, [v["new"] for v in volumes.values()])
+                raise
+        if volumes:
+            migrate_data = dict(migrate_data)
+            migrate_data["volumes"] = volumes
+            self.__dict__.setdefault("_live_migration_volumes", {})[instance.uuid] = volumes
         return migrate_data
 
     def rollback_live_migration_at_destination(self, context: RequestContext,
@@ -720,6 +751,9 @@ class ComputeMoveActions:
         except Exception:
             LOG.exception("Could not roll back the live migration of %s on %s",
                           instance.uuid, self.host)
+        volumes = self.__dict__.setdefault("_live_migration_volumes", {}).pop(instance.uuid,
+                                                                              {})
+        self._drop_attachments(context, [v["new"] for v in volumes.values()])
 
     def post_live_migration_at_destination(self, context: RequestContext, instance: Instance,
                                            migration: mig.Migration,
@@ -733,6 +767,10 @@ class ComputeMoveActions:
                                  "compute_post_live_migration_at_destination"):
                     self.driver.post_live_migration_at_destination(
                         context, instance, self._network_info(context, instance), guest)
+                    self._switch_volumes_after_live_migration(
+                        context, instance,
+                        self.__dict__.setdefault("_live_migration_volumes", {}).pop(
+                            instance.uuid, {}))
                     self.rt.instance_claim(context, instance)
                     instance.host = self.host
                     instance.node = migration.dest_node or self.driver.get_available_nodes()[0]

@@ -35,6 +35,10 @@ API version history (minor bumps only add; the client downgrades with
     * 6.10 - Add attach_interface (a call: answers the new VIF) and
             detach_interface (a cast): os-interface
             (novalite/compute/interface_actions.py).
+    * 6.11 - Volumes: attach_volume and detach_volume (casts: the API
+            recorded the mapping and the reserved attachment), and
+            external_instance_event (a cast: volume-extended)
+            (novalite/compute/volumes.py).
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-CURRENT_VERSION = "6.10"
+CURRENT_VERSION = "6.11"
 V3_PROXY_VERSION = "3.0"
 # NOTE: seconds a pre_live_migration call may take (an image download on
 # the destination); at least [DEFAULT] rpc_call_timeout.
@@ -366,3 +370,24 @@ class ComputeAPI:
         self.check_interfaces()
         self._prepare(instance.host, version="6.10").cast(
             ctxt, "detach_interface", instance=instance, port_id=port_id)
+
+    # -- 6.11: volumes (novalite/compute/volumes.py) ------------------------------
+
+    def _prepare_611(self, instance: Instance, what: str) -> Any:
+        if not self.client.can_send_version("6.11"):
+            raise exception.Conflict(reason=f"{what} needs compute RPC 6.11; the compute "
+                                            "services are pinned lower")
+        return self._prepare(instance.host, version="6.11")
+
+    def attach_volume(self, ctxt: RequestContext, instance: Instance, bdm: Any) -> None:
+        self._prepare_611(instance, "attaching a volume").cast(
+            ctxt, "attach_volume", instance=instance, bdm=bdm)
+
+    def detach_volume(self, ctxt: RequestContext, instance: Instance, volume_id: str) -> None:
+        self._prepare_611(instance, "detaching a volume").cast(
+            ctxt, "detach_volume", instance=instance, volume_id=volume_id)
+
+    def external_instance_event(self, ctxt: RequestContext, instance: Instance, name: str,
+                                tag: str | None) -> None:
+        self._prepare_611(instance, "an external event").cast(
+            ctxt, "external_instance_event", instance=instance, name=name, tag=tag)

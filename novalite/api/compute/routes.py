@@ -40,6 +40,7 @@ from novalite.api.compute.servers import ServersController
 from novalite.api.compute.services import HypervisorsController, ServicesController
 from novalite.api.compute.simple_tenant_usage import SimpleTenantUsageController
 from novalite.api.compute.versions import VersionsController
+from novalite.api.compute.volume_attachments import VolumeAttachmentsController
 from novalite.api.links import COMPUTE_PREFIX, COMPUTE_VERSION
 from novalite.api.router import Router
 
@@ -88,6 +89,7 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
     networks = NetworksController()
     server_diagnostics = ServerDiagnosticsController(compute_api)
     server_groups_of = ServerSecurityGroupsController(compute_api)
+    volume_attachments = VolumeAttachmentsController(compute_api)
     interfaces = InterfacesController(compute_api)
 
     v = f"{COMPUTE_PREFIX}/{COMPUTE_VERSION}"
@@ -104,6 +106,14 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
         ("/servers/{server_id}/os-interface", "POST", interfaces, "create"),
         ("/servers/{server_id}/os-interface/{id}", "GET", interfaces, "show"),
         ("/servers/{server_id}/os-interface/{id}", "DELETE", interfaces, "delete"),
+        ("/servers/{server_id}/os-volume_attachments", "GET", volume_attachments, "index"),
+        ("/servers/{server_id}/os-volume_attachments", "POST", volume_attachments, "create"),
+        ("/servers/{server_id}/os-volume_attachments/{id}", "GET", volume_attachments,
+         "show"),
+        ("/servers/{server_id}/os-volume_attachments/{id}", "PUT", volume_attachments,
+         "update"),
+        ("/servers/{server_id}/os-volume_attachments/{id}", "DELETE", volume_attachments,
+         "delete"),
         ("/servers/{server_id}/os-instance-actions", "GET", instance_actions, "index"),
         ("/servers/{server_id}/os-instance-actions/{id}", "GET", instance_actions, "show"),
         ("/servers/{server_id}/remote-consoles", "POST", remote_consoles, "create"),

@@ -30,6 +30,7 @@ from novalite.api.views import servers as views
 from novalite.api.wsgi import Request
 from novalite.conf import CONF
 from novalite.network import neutron_l3
+from novalite.objects.block_device import BlockDeviceMappingList
 from novalite.objects.request_spec import RequestSpec
 from novalite.objects.tag import TagList
 from novalite.policies import server_microversions as mvp
@@ -164,6 +165,7 @@ class ServersController:
                 scheduler_hints=scheduler_hints.parse(body),
                 requested_host=server.get("host"),
                 requested_hypervisor_hostname=server.get("hypervisor_hostname"),
+                block_device_mapping=_block_devices(server),
                 system_metadata=trusted_certs_metadata(
                     _security_groups_metadata(group_ids),
                     server.get("trusted_image_certificates")))
@@ -373,27 +375,38 @@ def _flavor(ctx: Any, flavor_ref: str | int) -> Any:
     return flavor
 
 
-def _image_id(server: dict) -> str:
+def _image_id(server: dict) -> str | None:
     """The image from ``imageRef``, or from the boot entry of
-    ``block_device_mapping_v2`` (the CLI sends both); volumes are refused."""
-    bdms = server.get("block_device_mapping_v2") or []
-    for bdm in bdms:
-        if bdm.get("source_type") != "image" or bdm.get("destination_type",
-                                                          "local") != "local":
-            raise errors.bad_request(
-                "block_device_mapping_v2: only image-backed local boot disks are supported "
-                f"(got source_type={bdm.get('source_type')!r}, "
-                f"destination_type={bdm.get('destination_type')!r}); novalite has no volumes.")
+    ``block_device_mapping_v2`` that puts an image on the host's disk (the
+    CLI sends both); None for a server that boots from a volume (the
+    compute API checks the mappings)."""
     image_ref = server.get("imageRef")
     if image_ref:
         return common.last_segment(image_ref)
-    for bdm in bdms:
-        if str(bdm.get("boot_index")) == "0" and bdm.get("uuid"):
+    for bdm in server.get("block_device_mapping_v2") or []:
+        if (str(bdm.get("boot_index")) == "0" and bdm.get("source_type") == "image"
+                and (bdm.get("destination_type") or "local") == "local" and bdm.get("uuid")):
             return str(bdm["uuid"])
-    if bdms:
-        raise errors.bad_request("block_device_mapping_v2: the image entry needs "
-                                 "boot_index 0 and the image's uuid")
-    raise errors.bad_request("Missing imageRef attribute")
+    if not server.get("block_device_mapping_v2"):
+        raise errors.bad_request("Missing imageRef attribute")
+    return None
+
+
+def _block_devices(server: dict) -> list[dict] | None:
+    """``block_device_mapping_v2`` for the compute API when it asks for
+    more than the image on the host's disk (volumes), its booleans made
+    booleans; None otherwise."""
+    bdms = server.get("block_device_mapping_v2") or []
+    if all(b.get("source_type") == "image"
+           and (b.get("destination_type") or "local") == "local" for b in bdms):
+        return None
+    out = []
+    for bdm in bdms:
+        entry = dict(bdm)
+        if "delete_on_termination" in entry:
+            entry["delete_on_termination"] = _true(entry["delete_on_termination"])
+        out.append(entry)
+    return out
 
 
 def _canonical_ipv6(value: str | None) -> str | None:
@@ -519,6 +532,9 @@ def extras_for(req: Request, instances: list[Any], view: str) -> views.Extras:
     ctx = req.context
     extras = views.Extras(version=version, view=view)
     extras.security_groups = neutron_l3.server_security_groups([i.uuid for i in instances])
+    extras.volumes = {uuid: [(b.volume_id, bool(b.delete_on_termination)) for b in bdms]
+                      for uuid, bdms in BlockDeviceMappingList.volumes_by_instance(
+                          ctx, [i.uuid for i in instances]).items()}
     if version.at_least("2.16") and policy.authorize(ctx, mvp.HOST_STATUS, do_raise=False):
         extras.host_status = host_statuses(ctx, instances)
     if version.at_least("2.26"):

@@ -80,7 +80,8 @@ _EXTENDED_FIELDS: dict[str, dict] = {
     "OS-EXT-STS:power_state": {"type": "integer"},
     "os-extended-volumes:volumes_attached": {
         "type": "array",
-        "items": {"type": "object", "properties": {"id": {"type": "string"}},
+        "items": {"type": "object", "properties": {"id": {"type": "string"},
+                                                   "delete_on_termination": {"type": "boolean"}},
                   "required": ["id"], "additionalProperties": False}},
     "security_groups": {
         "type": "array",

@@ -219,6 +219,8 @@ class Extras:
     groups: dict[str, str] = dataclasses.field(default_factory=dict)
     # NOTE: the names of the security groups of each server's ports.
     security_groups: dict[str, list[dict]] = dataclasses.field(default_factory=dict)
+    # NOTE: each server's volumes: [(volume id, delete_on_termination)].
+    volumes: dict[str, list[tuple[str, bool]]] = dataclasses.field(default_factory=dict)
     # NOTE: "show", "detail" (a list) or "update": Nova shows each a little differently.
     view: str = "show"
 
@@ -261,7 +263,7 @@ def detail(instance: Any, links: Links, is_admin: bool,
         "OS-EXT-STS:task_state": instance.task_state,
         "OS-EXT-STS:vm_state": instance.vm_state,
         "OS-EXT-STS:power_state": instance.power_state or 0,
-        "os-extended-volumes:volumes_attached": [],
+        "os-extended-volumes:volumes_attached": _volumes_attached(instance, extras),
     }
     # NOTE: as Nova's: the groups of the server's ports, none without.
     groups = extras.security_groups.get(instance.uuid) if extras is not None else None
@@ -345,6 +347,16 @@ def _description(instance: Any) -> str | None:
             not instance.obj_attr_is_set("display_description"):
         return None
     return instance.display_description
+
+
+def _volumes_attached(instance: Any, extras: Extras | None) -> list[dict]:
+    """Nova's os-extended-volumes:volumes_attached: each volume's id, and
+    from 2.3 its delete_on_termination."""
+    if extras is None:
+        return []
+    with_dot = extras.version.at_least("2.3")
+    return [{"id": vid, "delete_on_termination": dot} if with_dot else {"id": vid}
+            for vid, dot in extras.volumes.get(instance.uuid, [])]
 
 
 def _root_device_name(instance: Any) -> str | None:
