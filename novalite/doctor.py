@@ -340,6 +340,57 @@ def check_bridges() -> list[Check]:
     return checks
 
 
+def check_dataplane() -> list[Check]:
+    """The data plane guests' ports use; with vxlan, what this host has of
+    it (and another deployment's data plane on this kernel)."""
+    from novalite.network import manage as network_manage
+
+    if str(CONF.network.dataplane) != "vxlan":
+        return [Check("data plane", OK, "flat: one Linux bridge per network with the "
+                                        "gateway address on every host; no routers, "
+                                        "floating IPs, DHCP or metadata service")]
+    from novalite import hostcleanup
+    from novalite.network.dataplane import names
+
+    prefix = str(CONF.network.dataplane_prefix)
+    objects = hostcleanup.dataplane_objects(prefix)
+    kinds = {"bridges": 0, "VXLAN devices": 0, "namespaces": 0, "routes": 0}
+    for obj in objects:
+        if obj.startswith("route "):
+            kinds["routes"] += 1
+        elif names.is_vxlan_name(prefix, obj):
+            kinds["VXLAN devices"] += 1
+        elif names.is_bridge_name(prefix, obj):
+            kinds["bridges"] += 1
+        elif obj.startswith((f"{prefix}dhcp-", f"{prefix}r-")):
+            kinds["namespaces"] += 1
+    text = (f"vxlan, prefix {prefix}, VNIs {','.join(CONF.network.vni_ranges)}: on this "
+            "host " + ", ".join(f"{n} {k}" for k, n in kinds.items()))
+    checks = []
+    running = hostcleanup.deployment_running()
+    if running or not objects:
+        checks.append(Check("data plane", OK, text + ("" if running else
+                                                      " (the deployment does not run)")))
+    else:
+        checks.append(Check("data plane", WARN, text + "; the deployment does not run, so "
+                                                       "nothing keeps them",
+                            "start the deployment, or novalite-manage host cleanup"))
+    mine = os.path.realpath(CONF.state_path)
+    for other, claim in network_manage.registered().items():
+        path = str(claim.get("state_path") or "")
+        if path == mine:
+            continue
+        if os.path.isdir(path):
+            checks.append(Check(f"data plane {other}", OK,
+                                f"another deployment's ({path}), VNIs "
+                                f"{','.join(claim.get('vni_ranges') or [])}; left alone"))
+        elif hostcleanup.dataplane_objects(other):
+            checks.append(Check(f"data plane {other}", WARN,
+                                f"was left by a deployment whose state is gone ({path})",
+                                "novalite-manage host cleanup   (asks before removing)"))
+    return checks
+
+
 def leftover_guests() -> list[dict]:
     """novalite guests on this libvirtd that belong to no instance of this
     deployment: ``kind`` 'orphan' (ours, no instance), 'gone' (their
@@ -423,8 +474,11 @@ def doctor_checks() -> list[Check]:
             checks += check_leftovers()
     if db_ok:
         checks += check_addresses()
-        if shutil.which("ip"):
+        if shutil.which("ip") and str(CONF.network.dataplane) == "flat":
             checks += check_bridges()
+    if shutil.which("ip") and (CONF.compute_driver.startswith("libvirt.")
+                               or str(CONF.network.dataplane) == "vxlan"):
+        checks += check_dataplane()
     return checks
 
 

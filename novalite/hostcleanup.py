@@ -7,6 +7,9 @@ What it finds:
   gone; guests of another deployment that still has its state are left alone;
 - taps on novalite's bridges that no running guest uses;
 - this deployment's bridges (and bridges of gone deployments) with no port;
+- with ``[network] dataplane = vxlan``: this deployment's data plane (bridges,
+  VXLAN devices, namespaces, nftables tables, host routes of its prefix) when
+  it does not run, and the data planes of deployments whose state is gone;
 - cached base images that no instance disk of this deployment is built on.
 """
 
@@ -166,10 +169,127 @@ def _cache_items() -> list[Item]:
     return items
 
 
+def deployment_running() -> bool:
+    """Whether this deployment runs on this host: its all-in-one's pid file
+    names a live process, or (a compute host of a larger deployment) its
+    compute service here is up. Unknown (no database) counts as running."""
+    try:
+        with open(os.path.join(CONF.state_path, "all-in-one.pid")) as f:
+            os.kill(int(f.read().strip()), 0)
+        return True
+    except (OSError, ValueError):
+        pass
+    if os.path.exists(os.path.join(CONF.state_path, "dataplane.json")):
+        return False  # NOTE: an all-in-one (it records its data plane) with no live pid.
+    if not CONF.database.connection:
+        return True
+    from novalite import context as nl_context
+    from novalite.objects.service import ServiceList
+
+    return any(s.binary == "novalite-compute" and s.host == CONF.host and s.is_up()
+               for s in ServiceList.get_all(nl_context.get_admin_context()))
+
+
+def dataplane_objects(prefix: str) -> list[str]:
+    """What this kernel has of the vxlan data plane with ``prefix``."""
+    import json as _json
+
+    from novalite.network import agent_service
+    from novalite.network.dataplane import names
+
+    found = []
+    links = _json.loads(subprocess.run(["ip", "-j", "link", "show"], capture_output=True,
+                                       text=True, check=False).stdout or "[]")
+    found += [str(link["ifname"]) for link in links
+              if link.get("ifalias") == names.owner_mark(prefix)]
+    found += [ns for ns in _namespaces() if ns.startswith((f"{prefix}dhcp-", f"{prefix}r-"))]
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True,
+                            check=False).stdout.split()
+    if names.nft_table(prefix) in tables:
+        found.append(f"nftables {names.nft_table(prefix)}")
+    proto = str(agent_service.route_protocol(prefix))
+    found += [f"route {line.split()[0]}" for line in subprocess.run(
+        ["ip", "-4", "route", "show", "proto", proto], capture_output=True, text=True,
+        check=False).stdout.splitlines() if line.strip()]
+    return found
+
+
+def _namespaces() -> list[str]:
+    from novalite.network.dataplane import kernel
+
+    return sorted(kernel.namespaces())
+
+
+def remove_dataplane(prefix: str, state_path: str) -> None:
+    """An empty state applied with ``prefix`` removes its bridges, VXLAN
+    devices, namespaces (with the dnsmasq inside), nftables tables and
+    metadata proxies; an empty route set its host routes."""
+    import tempfile
+
+    from novalite.network import agent_service
+    from novalite.network import manage as network_manage
+    from novalite.network.dataplane import agent, metadata_proxy
+    from novalite.network.dataplane.state import HostState
+
+    dataplane_dir = os.path.join(state_path, "dataplane", prefix)
+    metadata_proxy.stop_all(os.path.join(dataplane_dir, "metadata"))
+    empty = HostState(host=str(CONF.host), local_ip="127.0.0.1")
+    if os.path.isdir(state_path):
+        agent.apply(empty, prefix=prefix, state_dir=dataplane_dir)
+    else:
+        # NOTE: its state is gone: nothing is made again under its path.
+        with tempfile.TemporaryDirectory(prefix="novalite-cleanup-") as tmp:
+            agent.apply(empty, prefix=prefix, state_dir=tmp)
+    agent_service.sync_host_routes(empty, prefix)
+    left = dataplane_objects(prefix)
+    if left:
+        raise RuntimeError(f"still there: {', '.join(left)}")
+    network_manage.unregister_claim(prefix)
+
+
+def _dataplane_remover(prefix: str, state_path: str) -> Callable[[], None]:
+    return lambda: remove_dataplane(prefix, state_path)
+
+
+def _dataplane_items() -> list[Item]:
+    """This deployment's vxlan data plane when it does not run (it makes it
+    again when it starts), and the data planes of deployments whose state is
+    gone (from the host's registry of claims)."""
+    from novalite.network import manage as network_manage
+
+    items = []
+    mine = os.path.realpath(CONF.state_path)
+    if str(CONF.network.dataplane) == "vxlan":
+        prefix = str(CONF.network.dataplane_prefix)
+        objects = dataplane_objects(prefix)
+        if objects and not deployment_running():
+            items.append(Item(
+                "data plane", prefix,
+                f"this deployment's ({len(objects)} object(s): {', '.join(objects[:4])}"
+                f"{', ...' if len(objects) > 4 else ''}); it does not run (a start makes "
+                "them again)", _dataplane_remover(prefix, mine)))
+    for prefix, claim in network_manage.registered().items():
+        path = str(claim.get("state_path") or "")
+        if path == mine or os.path.isdir(path):
+            continue
+        objects = dataplane_objects(prefix)
+        if not objects:
+            # NOTE: a stale claim (its objects went another way): only the record.
+            network_manage.unregister_claim(prefix)
+            continue
+        items.append(Item("data plane", prefix,
+                          f"made by a deployment whose state is gone ({path}): "
+                          f"{', '.join(objects[:4])}{', ...' if len(objects) > 4 else ''}",
+                          _dataplane_remover(prefix, path)))
+    return items
+
+
 def find(conn: Any) -> list[Item]:
     items = _guests(conn)
     # NOTE: taps and bridges after the guests: removing a guest frees its tap.
     items += _network_items(conn)
+    # NOTE: after the guests too: their taps are on the data plane's bridges.
+    items += _dataplane_items()
     items += _cache_items()
     return items
 

@@ -234,6 +234,11 @@ def _write_files(state_dir: str, port: int, password: str) -> None:
         "[api]\n"
         f"listen = {CONF.api.listen}\n"
         f"port = {port}\n"
+        "[network]\n"
+        f"dataplane = {CONF.network.dataplane}\n"
+        f"dataplane_prefix = {CONF.network.dataplane_prefix}\n"
+        f"vni_ranges = {','.join(CONF.network.vni_ranges)}\n"
+        f"host_routes_via_routers = {CONF.network.host_routes_via_routers}\n"
     )
     _write(os.path.join(state_dir, "novalite.conf"), conf)
 
@@ -325,20 +330,100 @@ def prepare(argv: list[str]) -> tuple[str, int]:
     _host_checks(CONF.compute_driver)
     migration.db_sync()
     ensure_default_image(state_dir, CONF.compute_driver)
-    from novalite.network import manage as network_manage
+    from novalite.metadata import service as metadata_service
 
-    network_manage.ensure_default_network(
-        claim_on_host=CONF.compute_driver == DRIVERS["libvirt"])
+    metadata_service.ensure_secret(state_dir)
+    _networks(state_dir, real=CONF.compute_driver == DRIVERS["libvirt"])
     password = bootstrap_identity(state_dir)
     from novalite.db import api as db_api
 
     # NOTE: no connection may cross the fork into the service process.
     db_api.dispose()
     _write_files(state_dir, port, password)
-    from novalite.metadata import service as metadata_service
-
-    metadata_service.ensure_secret(state_dir)
     return state_dir, port
+
+
+DATAPLANE_FILE = "dataplane.json"
+CLAIM_LOCK_PATH = "/run/lock/novalite"
+
+
+def _networks(state_dir: str, real: bool) -> None:
+    """The data plane and the default networks. With real guests, under a
+    lock every deployment on this host takes: the choice of data plane (and
+    of a prefix, VNIs and subnets no other deployment here has), the
+    networks, and the data plane made at once, so that a deployment started
+    next finds them taken."""
+    from oslo_concurrency import lockutils
+
+    from novalite.network import manage as network_manage
+
+    if not real:
+        network_manage.ensure_default_network(claim_on_host=False)
+        return
+    os.makedirs(CLAIM_LOCK_PATH, mode=0o755, exist_ok=True)
+    with lockutils.lock("host-claim", lock_file_prefix="novalite-", external=True,
+                        lock_path=CLAIM_LOCK_PATH):
+        _dataplane_defaults(state_dir)
+        network_manage.ensure_default_network(claim_on_host=True)
+        if CONF.network.dataplane == "vxlan":
+            _apply_dataplane()
+    LOG.info("Network data plane: %s%s", CONF.network.dataplane,
+             f" (prefix {CONF.network.dataplane_prefix}, VNIs "
+             f"{','.join(CONF.network.vni_ranges)})"
+             if CONF.network.dataplane == "vxlan" else "")
+
+
+def _operator_set(name: str, group: str) -> bool:
+    where = CONF.get_location(name, group)
+    return where is not None and where.location not in (cfg.Locations.opt_default,
+                                                        cfg.Locations.set_default)
+
+
+def _dataplane_defaults(state_dir: str) -> None:
+    """``[network] dataplane`` (and with vxlan its prefix and VNIs) where the
+    operator did not set them: what ``<state_dir>/dataplane.json`` recorded
+    at the first start, so a restart keeps them. On a first start with real
+    guests: vxlan (routers, floating IPs, DHCP and metadata work), on a
+    prefix and VNIs no other deployment here has; flat for a deployment
+    whose networks predate the record (they were made flat). The FakeDriver
+    keeps flat: it must not touch the kernel."""
+    from novalite.db import network as db_network
+    from novalite.network import manage as network_manage
+
+    path = os.path.join(state_dir, DATAPLANE_FILE)
+    try:
+        with open(path) as f:
+            record = json.load(f)
+    except FileNotFoundError:
+        record = None
+    if record is None:
+        record = {"dataplane": "flat" if db_network.network_get_all() else "vxlan"}
+    CONF.set_default("dataplane", record["dataplane"], group="network")
+    record["dataplane"] = str(CONF.network.dataplane)
+    if CONF.network.dataplane == "vxlan":
+        if "dataplane_prefix" not in record:
+            claim = network_manage.claim_dataplane(
+                state_dir, CONF.network.dataplane_prefix, CONF.network.vni_ranges,
+                keep_prefix=_operator_set("dataplane_prefix", "network"),
+                keep_vnis=_operator_set("vni_ranges", "network"))
+            record.update(dataplane_prefix=claim.prefix, vni_ranges=list(claim.vni_ranges))
+        CONF.set_default("dataplane_prefix", record["dataplane_prefix"], group="network")
+        CONF.set_default("vni_ranges", record["vni_ranges"], group="network")
+        network_manage.register_claim(network_manage.DataplaneClaim(
+            CONF.network.dataplane_prefix, tuple(CONF.network.vni_ranges)), state_dir)
+    _write(path, json.dumps(record, indent=1) + "\n")
+
+
+def _apply_dataplane() -> None:
+    """This host's data plane now (the agent in the compute service keeps
+    it after): a start fails here, with the reason, when it cannot be made."""
+    from novalite.network import agent_service
+    from novalite.network.dataplane import agent
+
+    state = agent.load_state(agent_service.host_state_json(str(CONF.host)))
+    agent.apply(state)
+    if CONF.network.host_routes_via_routers:
+        agent_service.sync_host_routes(state)
 
 
 def main(argv: list[str] | None = None) -> None:

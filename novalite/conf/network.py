@@ -1,4 +1,4 @@
-"""[network] options: flat networks on Linux bridges."""
+"""[network] options: networks, their data plane (flat or vxlan) and quotas."""
 
 from oslo_config import cfg
 
@@ -54,7 +54,11 @@ network_opts = [
                     "(novalite.network.agent_service) reconciles each host to its "
                     "state from the database: a bridge and a VXLAN device per "
                     "network, security groups in nftables, DHCP, routers and "
-                    "metadata proxies (novalite.network.dataplane)."),
+                    "metadata proxies (novalite.network.dataplane). Every service "
+                    "of a deployment must agree on it. The all-in-one with real "
+                    "guests (libvirt) uses vxlan unless this is set (flat for a "
+                    "deployment whose networks were made flat), and records its "
+                    "choice in <state-dir>/dataplane.json; with the FakeDriver flat."),
     cfg.IntOpt("agent_resync_interval", default=30, min=1,
                help="Seconds between two full reconciles of a host by its network "
                     "agent (dataplane = vxlan); a change through the Network API "
@@ -79,8 +83,11 @@ network_opts = [
                help="First characters of every kernel object the per-host data "
                     "plane makes (bridges, VXLAN devices, namespaces, nftables "
                     "tables; see novalite.network.dataplane.names): 1-6 of a-z "
-                    "0-9. Two deployments on one kernel need different prefixes; "
-                    "every host of one deployment uses the same."),
+                    "0-9. Two deployments on one kernel need different prefixes "
+                    "(and VNI ranges); every host of one deployment uses the same. "
+                    "Unset, an all-in-one whose host already has another "
+                    "deployment's data plane takes the next free one (nl1, nl2, "
+                    "... with VNIs K*100000+1000:65000) and keeps it."),
 ]
 
 

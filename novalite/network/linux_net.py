@@ -7,6 +7,7 @@ the kernel's interface-name rules before they reach ``ip``.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 
@@ -31,8 +32,9 @@ def device_exists(name: str) -> bool:
     return os.path.isdir(f"/sys/class/net/{check_ifname(name)}")
 
 
-def _ip(*args: str) -> str:
-    out, _err = processutils.execute("ip", *args)
+def _ip(*args: str, netns: str | None = None) -> str:
+    head = ("-n", netns) if netns else ()
+    out, _err = processutils.execute("ip", *head, *args)
     return str(out)
 
 
@@ -64,14 +66,16 @@ def bridge_owner(bridge: str) -> str | None:
     return alias[len(OWNER_PREFIX):] if alias.startswith(OWNER_PREFIX) else ""
 
 
-def host_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    """IPv4 networks this host already has an address or a route in."""
+def host_networks(netns: str | None = None) \
+        -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """IPv4 networks this host (or the named namespace) already has an
+    address or a route in."""
     nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
-    for line in _ip("-o", "-4", "addr", "show").splitlines():
+    for line in _ip("-o", "-4", "addr", "show", netns=netns).splitlines():
         fields = line.split()
         if len(fields) > 3:
             nets.append(ipaddress.ip_network(fields[3], strict=False))
-    for line in _ip("-4", "route", "show").splitlines():
+    for line in _ip("-4", "route", "show", netns=netns).splitlines():
         dest = line.split()[0] if line.split() else ""
         if dest and dest != "default":
             try:
@@ -98,6 +102,66 @@ def free_bridge_and_cidr(bridge: str, cidr: str, tries: int = 64) -> tuple[str, 
         return name, str(candidate)
     raise exception.NetworkSetupError(
         reason=f"no free bridge name and subnet after {bridge} {cidr} ({tries} tried)")
+
+
+def free_cidr(cidr: str, taken: list[ipaddress.IPv4Network | ipaddress.IPv6Network],
+              tries: int = 64) -> str:
+    """``cidr`` when it overlaps nothing in ``taken``, else the first next
+    subnet of the same size that does not."""
+    net = ipaddress.ip_network(cidr, strict=False)
+    for n in range(tries):
+        candidate = ipaddress.ip_network(
+            (int(net.network_address) + n * net.num_addresses, net.prefixlen))
+        if not any(candidate.overlaps(t) for t in taken):
+            return str(candidate)
+    raise exception.NetworkSetupError(
+        reason=f"no free subnet of the size of {cidr} after {tries} tried: this host has "
+               "addresses or routes in all of them")
+
+
+def link_aliases(netns: str | None = None) -> set[str]:
+    """The aliases (``ip link set DEV alias ...``) of every interface."""
+    links = json.loads(_ip("-j", "link", "show", netns=netns) or "[]")
+    return {str(link["ifalias"]) for link in links if link.get("ifalias")}
+
+
+def vxlan_vnis(netns: str | None = None) -> set[int]:
+    """The VNIs of the VXLAN devices here: the kernel refuses a second device
+    with a VNI (and UDP port) already in use, whatever its deployment."""
+    links = json.loads(_ip("-d", "-j", "link", "show", "type", "vxlan", netns=netns) or "[]")
+    vnis = set()
+    for link in links:
+        data = (link.get("linkinfo") or {}).get("info_data") or {}
+        if "id" in data:
+            vnis.add(int(data["id"]))
+    return vnis
+
+
+def route_protocols(netns: str | None = None) -> set[int]:
+    """The protocol numbers of this host's IPv4 routes (``ip route ... proto N``)."""
+    routes = json.loads(_ip("-N", "-4", "-j", "route", "show", "table", "all", netns=netns) or "[]")
+    protocols = set()
+    for route in routes:
+        proto = str(route.get("protocol", ""))
+        if proto.isdigit():
+            protocols.add(int(proto))
+    return protocols
+
+
+def nft_tables(netns: str | None = None) -> set[str]:
+    """The names of this host's nftables tables (any family)."""
+    argv = ["nft", "-j", "list", "tables"]
+    if netns:
+        argv = ["ip", "netns", "exec", netns, *argv]
+    try:
+        out, _err = processutils.execute(*argv)
+    except (processutils.ProcessExecutionError, OSError):
+        return set()
+    tables = set()
+    for item in json.loads(out or "{}").get("nftables", []):
+        if "table" in item:
+            tables.add(str(item["table"]["name"]))
+    return tables
 
 
 def ensure_bridge(bridge: str, cidr: str, gateway: str) -> None:

@@ -10,28 +10,30 @@ traverse it) and every guest, bridge and file it made is removed at its end.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 
 import libvirt
 import pytest
 
 from tests.integration.realstack import TEST_ROOT, libvirt_connection
-from tests.procs import free_port, write_conf
+from tests.procs import free_port, pids_whose_cmdline_has, write_conf
 
 pytestmark = pytest.mark.integration
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 QUICKSTART = os.path.join(REPO, "tools", "quickstart")
 NOVALITE_NS = "http://openstack.org/xmlns/libvirt/novalite/1.0"
+REGISTRY = "/run/novalite/dataplanes"
 
 
 def _state_dir(label: str) -> str:
@@ -86,11 +88,64 @@ def _bridges_marked(state: str) -> list[str]:
     return found
 
 
+def _dataplane_of(state: str) -> dict:
+    """What the all-in-one recorded of its data plane ({} before its start)."""
+    try:
+        with open(os.path.join(state, "dataplane.json")) as f:
+            return dict(json.load(f))
+    except FileNotFoundError:
+        return {}
+
+
+def _dataplane_left(prefix: str) -> list[str]:
+    """Devices, namespaces, nftables tables and host routes of ``prefix``."""
+    from novalite.network import agent_service
+    from novalite.network.dataplane import names
+
+    links = json.loads(subprocess.run(["ip", "-j", "link", "show"], capture_output=True,
+                                      text=True, check=True).stdout or "[]")
+    left = [str(link["ifname"]) for link in links
+            if link.get("ifalias") == names.owner_mark(prefix)]
+    left += [ns for ns in os.listdir("/run/netns") if ns.startswith(
+        (f"{prefix}dhcp-", f"{prefix}r-"))] if os.path.isdir("/run/netns") else []
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True,
+                            check=False).stdout.split()
+    left += [t for t in tables if t == names.nft_table(prefix)]
+    left += subprocess.run(["ip", "-4", "route", "show", "proto",
+                            str(agent_service.route_protocol(prefix))],
+                           capture_output=True, text=True, check=False).stdout.splitlines()
+    return left
+
+
+def _remove_dataplane(state: str) -> None:
+    """The data plane of a stopped deployment (``host cleanup`` does it; an
+    empty state applied with its prefix when that could not)."""
+    prefix = _dataplane_of(state).get("dataplane_prefix")
+    if not prefix or _dataplane_of(state).get("dataplane") != "vxlan":
+        return
+    conf = os.path.join(state, "novalite.conf")
+    if os.path.exists(conf):
+        _manage(conf, "host", "cleanup", "--yes")
+    if _dataplane_left(prefix):
+        from novalite.network import agent_service
+        from novalite.network.dataplane import agent, metadata_proxy
+        from novalite.network.dataplane.state import HostState
+
+        metadata_proxy.stop_all(os.path.join(state, "dataplane", prefix, "metadata"))
+        empty = HostState(host="cleanup", local_ip="127.0.0.1")
+        with tempfile.TemporaryDirectory() as tmp:
+            agent.apply(empty, prefix=prefix, state_dir=tmp)
+        agent_service.sync_host_routes(empty, prefix)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(REGISTRY, f"{prefix}.json"))
+
+
 def _remove_deployment(state: str) -> None:
     """Whatever a deployment under ``state`` left on the host."""
     _destroy_domains_of(os.path.join(state, "instances"))
     for bridge in _bridges_marked(state):
         subprocess.run(["ip", "link", "del", "dev", bridge], check=False)
+    _remove_dataplane(state)
     shutil.rmtree(state, ignore_errors=True)
 
 
@@ -100,12 +155,15 @@ class AllInOne:
     def __init__(self, state: str, conf: str | None = None, driver: str = "libvirt") -> None:
         self.state, self.port = state, free_port()
         self.log = os.path.join(os.path.dirname(state), os.path.basename(state) + ".log")
-        args = [sys.executable, "-m", "novalite.cmd.all_in_one", "--state-dir", state,
-                "--port", str(self.port), "--driver", driver]
+        self.args = [sys.executable, "-m", "novalite.cmd.all_in_one", "--state-dir", state,
+                     "--port", str(self.port), "--driver", driver]
         if conf:
-            args += ["--config-file", conf]
+            self.args += ["--config-file", conf]
+        self.start()
+
+    def start(self) -> None:
         with open(self.log, "ab") as out:
-            self.popen = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out,
+            self.popen = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=out,
                                           stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_up(self, timeout: float = 240) -> AllInOne:
@@ -147,11 +205,19 @@ class AllInOne:
 
     def stop(self) -> None:
         if self.popen.poll() is None:
-            subprocess.run([sys.executable, "-m", "novalite.cmd.all_in_one", "--state-dir",
-                            self.state, "--stop"], timeout=150, check=False,
-                           capture_output=True)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.popen.wait(timeout=10)
+            # NOTE: the all-in-one is this process's child: reaped here while
+            # --stop waits, else its zombie still "exists" for --stop.
+            stopper = subprocess.Popen([sys.executable, "-m", "novalite.cmd.all_in_one",
+                                        "--state-dir", self.state, "--stop"],
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(timeout=150)
+            try:
+                stopper.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                stopper.kill()
+                stopper.wait()
         self.kill()
 
 
@@ -170,12 +236,18 @@ def deployment(label: str, conf: str | None = None) -> Iterator[AllInOne]:
         _remove_deployment(state)
 
 
-def _network_conf(path: str) -> str:
-    """Test-only bridge and subnet: the deployments here never touch the
-    bridges of a deployment the machine runs for real."""
-    tag = uuid.uuid4().hex[:4]
-    return write_conf(path, {"network": {"default_bridge": f"nlfd{tag}0",
-                                         "default_cidr": "10.79.0.0/24"}})
+def _ports_conf(path: str) -> str:
+    """Ports of the test's own for the metadata service and the serial
+    console proxy: a deployment the machine runs for real keeps its own.
+    (Its data plane is the all-in-one's to keep apart: the claim.)"""
+    return write_conf(path, {"metadata": {"port": free_port()},
+                             "serial_console": {"serialproxy_port": free_port()}})
+
+
+def _subnets(aio: AllInOne) -> dict[str, str]:
+    res = aio.openstack("subnet", "list", "-f", "json", "-c", "Name", "-c", "Subnet")
+    assert res.returncode == 0, res.stderr
+    return {s["Name"]: s["Subnet"] for s in json.loads(res.stdout)}
 
 
 # -- start-up checks ---------------------------------------------------------------
@@ -249,53 +321,91 @@ def test_doctor_passes_with_the_real_broker_and_libvirtd() -> None:
 # -- a second all-in-one beside a killed one's guest ----------------------------------
 
 
-def test_second_all_in_one_boots_beside_a_killed_ones_guest_and_doctor_names_it(
+@pytest.mark.timeout(600)
+def test_second_all_in_one_boots_beside_a_killed_ones_guest_and_data_plane(
         tmp_path) -> None:
-    conf = _network_conf(str(tmp_path / "net.conf"))
-    with deployment("fd-first", conf) as first:
+    """Two vxlan all-in-ones on one machine (issue 13): the second finds the
+    killed first one's data plane (bridge holding the public gateway, host
+    route to its private subnet, VXLAN device, namespaces) and takes the next
+    prefix, VNIs and subnets; doctor names the first one's leftovers, host
+    cleanup removes them and not the second's; the second restarted keeps
+    what it took; --stop and host cleanup leave nothing of it."""
+    with deployment("fd-first", _ports_conf(str(tmp_path / "first.conf"))) as first:
         first.wait_up()
+        first_plane = _dataplane_of(first.state)
+        assert first_plane["dataplane"] == "vxlan", first_plane
+        first_prefix = first_plane["dataplane_prefix"]
+        first_subnets = _subnets(first)
         first_id = first.boot("left-behind")
-        first_bridges = _bridges_marked(first.state)
-        assert len(first_bridges) == 1
         first.kill()
-        # the killed all-in-one's guest keeps running, and its state goes
+        # the killed all-in-one's guest and data plane stay, and its state goes
         left = _domains_of(os.path.join(first.state, "instances"))
         assert left == [f"instance-{first_id}"]
+        assert _dataplane_left(first_prefix)
         shutil.rmtree(first.state)
 
-        with deployment("fd-second", conf) as second:
+        second_conf = _ports_conf(str(tmp_path / "second.conf"))
+        with deployment("fd-second", second_conf) as second:
             second.wait_up()
+            plane = _dataplane_of(second.state)
+            prefix = plane["dataplane_prefix"]
+            assert prefix != first_prefix
+            assert plane["vni_ranges"] != first_plane["vni_ranges"]
+            subnets = _subnets(second)
+            assert subnets["public-subnet"] != first_subnets["public-subnet"]
+            assert not set(subnets.values()) & set(first_subnets.values())
             second_id = second.boot("after-the-leftover")
             assert second_id != first_id
             assert _domains_of(os.path.join(second.state, "instances")) == [
                 f"instance-{second_id}"]
-            # its own bridge and subnet: the first one's bridge is still there
-            second_bridges = _bridges_marked(second.state)
-            assert len(second_bridges) == 1 and second_bridges != first_bridges
             addr = second.openstack("server", "show", second_id, "-f", "json", "-c",
                                     "addresses")
-            assert "10.79.1." in addr.stdout, addr.stdout
+            private = ipaddress.ip_network(
+                next(v for k, v in subnets.items() if k != "public-subnet"))
+            fixed = re.findall(r"\d+\.\d+\.\d+\.\d+", addr.stdout)
+            assert fixed and all(ipaddress.ip_address(a) in private for a in fixed), \
+                (addr.stdout, subnets)
 
-            second_conf = os.path.join(second.state, "novalite.conf")
-            doc = _manage(second_conf, "doctor")
+            conf = os.path.join(second.state, "novalite.conf")
+            doc = _manage(conf, "doctor")
             assert doc.returncode == 0, doc.stdout + doc.stderr
             assert (f"WARN  guest instance-{first_id}: was left by a deployment whose "
                     "state is gone") in doc.stdout
+            assert (f"WARN  data plane {first_prefix}: was left by a deployment whose "
+                    "state is gone") in doc.stdout
+            assert f"OK    data plane: vxlan, prefix {prefix}" in doc.stdout
             assert "fix: novalite-manage host cleanup" in doc.stdout
             assert f"instance-{second_id}" not in doc.stdout
 
-            clean = _manage(second_conf, "host", "cleanup", "--yes")
+            clean = _manage(conf, "host", "cleanup", "--yes")
             assert clean.returncode == 0, clean.stdout + clean.stderr
             assert f"removed guest instance-{first_id}" in clean.stdout
-            assert f"removed bridge {first_bridges[0]}" in clean.stdout
+            assert f"removed data plane {first_prefix}" in clean.stdout
             assert not _domains_of(os.path.join(first.state, "instances"))
-            assert not os.path.exists(f"/sys/class/net/{first_bridges[0]}")
-            # this deployment's own guest and bridge were not touched
+            assert _dataplane_left(first_prefix) == []
+            # this deployment's own guest and data plane were not touched
             assert _domains_of(os.path.join(second.state, "instances")) == [
                 f"instance-{second_id}"]
-            assert os.path.exists(f"/sys/class/net/{second_bridges[0]}")
+            mine = _dataplane_left(prefix)
+            assert any(n.startswith(f"{prefix}r-") for n in mine), mine
             assert second.openstack("server", "delete", "--wait",
                                     second_id).returncode == 0
+
+            # a restart keeps the prefix, VNIs and subnets it took
+            second.stop()
+            second.start()
+            second.wait_up()
+            assert _dataplane_of(second.state) == plane
+            assert _subnets(second) == subnets
+            assert any(n.startswith(f"{prefix}r-") for n in _dataplane_left(prefix))
+
+            # --stop, then host cleanup: nothing of its data plane is left
+            second.stop()
+            clean = _manage(conf, "host", "cleanup", "--yes")
+            assert clean.returncode == 0, clean.stdout + clean.stderr
+            assert f"removed data plane {prefix}" in clean.stdout
+            assert _dataplane_left(prefix) == []
+            assert not os.path.exists(os.path.join(REGISTRY, f"{prefix}.json"))
 
 
 # -- the README's first command ----------------------------------------------------------
@@ -314,6 +424,25 @@ def quickstart_state() -> Iterator[dict]:
         _remove_deployment(state)
 
 
+def _quickstart_openstack(quickstart_state: dict, *args: str) -> str:
+    res = subprocess.run(
+        [os.path.join(REPO, ".venv", "bin", "openstack"), *args],
+        env=dict(os.environ, OS_CLOUD="novalite", OS_CLIENT_CONFIG_FILE=os.path.join(
+            quickstart_state["state"], "clouds.yaml")), capture_output=True, text=True,
+        timeout=300, check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return res.stdout
+
+
+def _quickstart_subnets(quickstart_state: dict) -> dict[str, str]:
+    """{network name: its subnet's CIDR}."""
+    nets = json.loads(_quickstart_openstack(quickstart_state, "network", "list", "-f", "json"))
+    subnets = json.loads(_quickstart_openstack(quickstart_state, "subnet", "list", "-f",
+                                               "json"))
+    by_net = {s["Network"]: s["Subnet"] for s in subnets}
+    return {n["Name"]: by_net[n["ID"]] for n in nets if n["ID"] in by_net}
+
+
 def _quickstart(env: dict, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     return subprocess.run([QUICKSTART], capture_output=True, text=True, env=env,
                           timeout=timeout, stdin=subprocess.DEVNULL, check=False,
@@ -328,6 +457,14 @@ def test_quickstart_boots_a_real_guest_that_answers_http(quickstart_state: dict)
     assert f"uuid={server_id}" in res.stdout  # the guest's own HTTP answer
     assert "Stop it:   novalite-all-in-one --state-dir" in res.stdout
     assert os.path.exists(os.path.join(REPO, ".venv", "bin", "novalite-all-in-one"))
+    # over the vxlan data plane: the host reached the guest's fixed address
+    # on the private subnet through router1, tcp/80 opened in its group
+    assert _dataplane_of(quickstart_state["state"])["dataplane"] == "vxlan"
+    assert "security group rule create --ingress --protocol tcp --dst-port 80" in res.stdout
+    answered = res.stdout.split("waiting for the guest to answer HTTP on http://")[1]
+    subnets = _quickstart_subnets(quickstart_state)
+    assert ipaddress.ip_address(answered.split("/", 1)[0]) in ipaddress.ip_network(
+        subnets["private"]), (answered[:40], subnets)
 
 
 def test_quickstart_again_installs_nothing_and_boots_another_server(
@@ -337,6 +474,7 @@ def test_quickstart_again_installs_nothing_and_boots_another_server(
     assert "Python packages already installed" in res.stdout
     assert "the all-in-one already answers" in res.stdout
     assert "NOVALITE-TINY-BOOTED" in res.stdout
+    assert "security group rule create" not in res.stdout  # opened once, on the first run
     listed = subprocess.run(
         [os.path.join(REPO, ".venv", "bin", "openstack"), "server", "list", "-f", "json"],
         env=dict(os.environ, OS_CLOUD="novalite", OS_CLIENT_CONFIG_FILE=os.path.join(
@@ -361,3 +499,33 @@ def test_quickstart_exits_non_zero_when_the_guest_never_boots(quickstart_state: 
     assert "quickstart FAILED: the guest never printed NOVALITE-TINY-BOOTED within 25s" \
         in res.stderr
     assert "last lines of its console" in res.stderr
+
+
+def test_quickstart_stop_and_host_cleanup_leave_nothing_of_its_data_plane(
+        quickstart_state: dict) -> None:
+    state = quickstart_state["state"]
+    conf = os.path.join(state, "novalite.conf")
+    prefix = _dataplane_of(state)["dataplane_prefix"]
+    assert _dataplane_left(prefix)  # the running deployment's
+    doc = _manage(conf, "doctor")
+    assert f"OK    data plane: vxlan, prefix {prefix}" in doc.stdout, doc.stdout
+    servers = _quickstart_openstack(quickstart_state, "server", "list", "-f", "value",
+                                    "-c", "ID").split()
+    assert servers
+    _quickstart_openstack(quickstart_state, "server", "delete", "--wait", *servers)
+    stop = subprocess.run([os.path.join(REPO, ".venv", "bin", "novalite-all-in-one"),
+                           "--state-dir", state, "--stop"], timeout=150, check=False,
+                          capture_output=True, text=True)
+    assert stop.returncode == 0, stop.stdout + stop.stderr
+    # --stop leaves the data plane (a start applies it again) ...
+    assert _dataplane_left(prefix)
+    # ... host cleanup removes every bridge, VXLAN device, namespace, nftables
+    # table and host route of it
+    clean = _manage(conf, "host", "cleanup", "--yes")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert f"removed data plane {prefix}" in clean.stdout
+    assert _dataplane_left(prefix) == []
+    assert not os.path.exists(os.path.join(REGISTRY, f"{prefix}.json"))
+    assert not _domains_of(os.path.join(state, "instances"))
+    # no dnsmasq, metadata proxy or QEMU of it runs
+    assert pids_whose_cmdline_has(state.encode()) == []
