@@ -24,6 +24,10 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
 
 @dataclasses.dataclass
 class LibvirtConfigGuestDisk:
+    """A file disk, or (``source_type`` network) a disk QEMU reaches over
+    ``source_protocol`` (nbd) at ``source_hosts`` by ``source_name``.
+    ``serial`` is what the guest reads as the disk's serial (a volume's id)."""
+
     source_path: str
     driver_format: str = "qcow2"
     target_dev: str = "vda"
@@ -31,14 +35,34 @@ class LibvirtConfigGuestDisk:
     device: str = "disk"
     cache: str = "none"
     readonly: bool = False
+    serial: str | None = None
+    source_type: str = "file"
+    source_protocol: str | None = None
+    source_name: str | None = None
+    source_hosts: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
     def format_dom(self, devices: ET.Element) -> None:
-        disk = _sub(devices, "disk", type="file", device=self.device)
+        devices.append(self.to_element())
+
+    def to_element(self) -> ET.Element:
+        disk = ET.Element("disk", type=self.source_type, device=self.device)
         _sub(disk, "driver", name="qemu", type=self.driver_format, cache=self.cache)
-        _sub(disk, "source", file=self.source_path)
+        if self.source_type == "network":
+            source = _sub(disk, "source", protocol=self.source_protocol or "",
+                          name=self.source_name or "")
+            for host, port in self.source_hosts:
+                _sub(source, "host", name=host, port=port)
+        else:
+            _sub(disk, "source", file=self.source_path)
         _sub(disk, "target", dev=self.target_dev, bus=self.target_bus)
         if self.readonly:
             _sub(disk, "readonly")
+        if self.serial:
+            _sub(disk, "serial", self.serial)
+        return disk
+
+    def to_xml(self) -> str:
+        return ET.tostring(self.to_element(), encoding="unicode")
 
 
 def config_drive_disk(path: str) -> LibvirtConfigGuestDisk:

@@ -60,6 +60,7 @@ from novalite.virt.libvirt import (
     vif,
 )
 from novalite.virt.libvirt import diagnostics as libvirt_diagnostics
+from novalite.virt.libvirt import volume as libvirt_volume
 from novalite.virt.libvirt.guest import Guest
 
 if TYPE_CHECKING:
@@ -211,10 +212,12 @@ class LibvirtDriver(driver.ComputeDriver):
                     taken = self._take_over(instance, domain, stop_running=True)
                     undo.callback(self._give_back, instance, taken)
                 undo.callback(self._cleanup_failed_spawn, instance, network_info)
-                disk_info = self._create_image(context, instance, image_meta, cancel)
+                disk_info = self._create_image(context, instance, image_meta, cancel,
+                                               block_device_info)
                 disk_info.config_drive = self._create_config_drive(
                     instance, network_info, injected_files or [], cancel)
-                xml = self.to_xml(context, instance, image_meta, disk_info, network_info)
+                xml = self.to_xml(context, instance, image_meta, disk_info, network_info,
+                                  block_device_info)
                 self._create_domain_and_network(context, instance, xml, network_info, cancel)
                 undo.pop_all()
         finally:
@@ -259,11 +262,20 @@ class LibvirtDriver(driver.ComputeDriver):
             LOG.exception("Could not clean up after the failed spawn of %s", instance.uuid)
 
     def _create_image(self, context: RequestContext, instance: Instance, image_meta: dict[str, Any],
-                      cancel: threading.Event) -> DiskInfo:
+                      cancel: threading.Event,
+                      block_device_info: dict[str, Any] | None = None) -> DiskInfo:
+        root_volume, _others = libvirt_volume.volume_disks(block_device_info)
+        inst_dir = self._instance_dir(instance.uuid)
+        if root_volume is not None:
+            # NOTE: boot from volume: no image, no local root disk; the
+            # volume is the guest's vda and the BIOS boots it.
+            with self._step(instance, cancel):
+                shutil.rmtree(inst_dir, ignore_errors=True)
+                filemodes.qemu_dir(inst_dir)
+            return DiskInfo()
         meta = self._cache.get_meta(context, image_meta.get("id") or instance.image_ref)
         imagebackend.check_declared_size(meta["id"], meta.get("disk_format"), meta.get("size"),
                                          instance.flavor.root_gb)
-        inst_dir = self._instance_dir(instance.uuid)
         with self._step(instance, cancel):
             # NOTE: no domain exists (spawn checked) and no spawn is in
             # flight, so a directory here is a leftover of a crashed build.
@@ -319,13 +331,16 @@ class LibvirtDriver(driver.ComputeDriver):
             return configdrive.make_drive(path, instance, network_info or [], injected_files)
 
     def to_xml(self, context: RequestContext, instance: Instance, image_meta: dict[str, Any], disk_info: DiskInfo,
-               network_info: list[Any]) -> str:
-        xml = self.get_guest_config(instance, image_meta, disk_info, network_info).to_xml()
+               network_info: list[Any], block_device_info: dict[str, Any] | None = None) -> str:
+        xml = self.get_guest_config(instance, image_meta, disk_info, network_info,
+                                    block_device_info).to_xml()
         LOG.debug("Domain XML of %s:\n%s", instance.uuid, xml)
         return xml
 
     def get_guest_config(self, instance: Instance, image_meta: dict[str, Any], disk_info: DiskInfo,
-                         network_info: list[Any]) -> config.LibvirtConfigGuest:
+                         network_info: list[Any],
+                         block_device_info: dict[str, Any] | None = None
+                         ) -> config.LibvirtConfigGuest:
         flavor = instance.flavor
         inst_dir = self._instance_dir(instance.uuid)
         guest = config.LibvirtConfigGuest(
@@ -336,15 +351,27 @@ class LibvirtDriver(driver.ComputeDriver):
             initrd=disk_info.initrd)
         if disk_info.kernel:
             guest.cmdline = f"console=ttyS0 novalite.hostname={guest_hostname(instance)}"
-        if disk_info.root:
+        root_volume, volumes = libvirt_volume.volume_disks(block_device_info)
+        if root_volume is not None:
+            guest.devices.append(self._volume_config(root_volume, "/dev/vda"))
+        elif disk_info.root:
             guest.devices.append(config.LibvirtConfigGuestDisk(
                 disk_info.root, cache=CONF.libvirt.disk_cachemode))
+        guest.devices.extend(self._volume_config(bdm) for bdm in volumes)
         if disk_info.config_drive:
             guest.devices.append(config.config_drive_disk(disk_info.config_drive))
         guest.devices.extend(vif.get_config(v) for v in network_info or [])
         guest.devices.append(self._serial_config(os.path.join(inst_dir, CONSOLE_LOG)))
         guest.devices.append(config.LibvirtConfigGuestChannel())
         return guest
+
+    @staticmethod
+    def _volume_config(bdm: dict[str, Any],
+                       mountpoint: str | None = None) -> config.LibvirtConfigGuestDisk:
+        return libvirt_volume.disk_config(
+            bdm.get("connection_info") or {}, mountpoint or str(bdm.get("mount_device") or ""),
+            disk_bus=bdm.get("disk_bus"), device_type=bdm.get("device_type"),
+            cache=CONF.libvirt.disk_cachemode)
 
     def _serial_config(self, log_path: str) -> config.LibvirtConfigGuestSerial:
         if not CONF.libvirt.serial_console:
@@ -524,14 +551,17 @@ class LibvirtDriver(driver.ComputeDriver):
         guest.poweroff()
 
     def power_on(self, context: RequestContext, instance: Instance, *,
-                 network_info: list[dict[str, Any]] | None = None) -> None:
+                 network_info: list[dict[str, Any]] | None = None,
+                 block_device_info: dict[str, Any] | None = None) -> None:
         guest = self._guest(instance)
         if not guest.is_active():
             self._plug_vifs(network_info)
+            self._sync_volumes(guest, instance, block_device_info)
             guest.launch()
 
     def reboot(self, context: RequestContext, instance: Instance, reboot_type: str, *,
-               network_info: list[dict[str, Any]] | None = None) -> None:
+               network_info: list[dict[str, Any]] | None = None,
+               block_device_info: dict[str, Any] | None = None) -> None:
         guest = self._guest(instance)
         if reboot_type == "SOFT" and guest.is_active():
             guest.shutdown()
@@ -549,6 +579,7 @@ class LibvirtDriver(driver.ComputeDriver):
             return
         guest.poweroff()
         self._plug_vifs(network_info)
+        self._sync_volumes(guest, instance, block_device_info)
         # NOTE: a boot afresh, also of a suspended guest (its managed save
         # dropped), as Nova's hard reboot.
         guest.domain.createWithFlags(libvirt.VIR_DOMAIN_START_FORCE_BOOT)
@@ -606,6 +637,81 @@ class LibvirtDriver(driver.ComputeDriver):
             self._plug_vifs(network_info)
             guest.launch()
         LOG.info("Instance %s resumed from its managed save", instance.uuid)
+
+    # -- volumes -----------------------------------------------------------
+    # NOTE: see virt/libvirt/volume.py. A volume attached to a guest is in
+    # its persistent definition too, so stop/start, hard reboot and resume
+    # (a managed save holds its disks) keep it; power_on and hard reboot
+    # also bring the definition in line with block_device_info (a
+    # connection that changed, a volume the definition lacks).
+
+    def get_volume_connector(self, instance: Instance) -> dict[str, Any]:
+        return libvirt_volume.connector(CONF.my_ip, self._hostname)
+
+    def attach_volume(self, context: RequestContext, connection_info: dict[str, Any],
+                      instance: Instance, mountpoint: str, disk_bus: str | None = None,
+                      device_type: str | None = None,
+                      encryption: dict[str, Any] | None = None) -> None:
+        volume = libvirt_volume.volume_id(connection_info)
+        if encryption:
+            raise libvirt_volume.VolumeDriverError(
+                volume_id=volume, reason="encrypted volumes are not supported")
+        disk = libvirt_volume.disk_config(connection_info, mountpoint, disk_bus, device_type,
+                                          cache=CONF.libvirt.disk_cachemode)
+        with _instance_lock(instance.uuid):
+            guest = self._guest(instance)
+            libvirt_volume.attach(guest, disk, volume)
+        LOG.info("Volume %s attached to %s as %s (%s)", volume, instance.uuid,
+                 disk.target_dev, connection_info.get("driver_volume_type"))
+
+    def detach_volume(self, context: RequestContext, connection_info: dict[str, Any],
+                      instance: Instance, mountpoint: str,
+                      encryption: dict[str, Any] | None = None) -> None:
+        volume = libvirt_volume.volume_id(connection_info)
+        target = libvirt_volume.target_dev(mountpoint, volume)
+        with _instance_lock(instance.uuid):
+            guest = self._guest(instance)
+            libvirt_volume.detach(guest, target, volume)
+        LOG.info("Volume %s detached from %s (%s)", volume, instance.uuid, target)
+
+    def extend_volume(self, context: RequestContext, connection_info: dict[str, Any],
+                      instance: Instance, requested_size: int) -> int:
+        volume = libvirt_volume.volume_id(connection_info)
+        with _instance_lock(instance.uuid):
+            guest = self._guest(instance)
+            disk = libvirt_volume.find_disk(guest.xml_desc(inactive=not guest.is_active()),
+                                            serial=volume)
+            target = disk.find("target") if disk is not None else None
+            if target is None or not target.get("dev"):
+                raise libvirt_volume.VolumeDriverError(
+                    volume_id=volume, reason=f"instance {instance.uuid} has no disk of it")
+            if not guest.is_active():
+                # NOTE: QEMU reads the size when the guest starts.
+                return requested_size
+            seen = libvirt_volume.extend(guest, str(target.get("dev")), requested_size, volume)
+        LOG.info("Volume %s of %s extended to %d bytes", volume, instance.uuid, seen)
+        return seen
+
+    def _sync_volumes(self, guest: Guest, instance: Instance,
+                      block_device_info: dict[str, Any] | None) -> None:
+        """The stopped guest's definition with the disks block_device_info
+        names, at their connections."""
+        if not block_device_info:
+            return
+        root, others = libvirt_volume.volume_disks(block_device_info)
+        wanted = ([self._volume_config(root, "/dev/vda")] if root is not None else []) + [
+            self._volume_config(bdm) for bdm in others]
+        for disk in wanted:
+            present = libvirt_volume.find_disk(guest.xml_desc(inactive=True),
+                                               target=disk.target_dev)
+            if present is not None and libvirt_volume.same_source(present, disk):
+                continue
+            if present is not None:
+                guest.domain.detachDeviceFlags(ET.tostring(present, encoding="unicode"),
+                                               libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+            guest.domain.attachDeviceFlags(disk.to_xml(), libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+            LOG.info("Instance %s: %s of its definition set to volume %s", instance.uuid,
+                     disk.target_dev, disk.serial)
 
     # -- snapshot ----------------------------------------------------------
 
