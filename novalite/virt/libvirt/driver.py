@@ -60,6 +60,7 @@ from novalite.virt.libvirt import (
     vif,
 )
 from novalite.virt.libvirt import diagnostics as libvirt_diagnostics
+from novalite.virt.libvirt import interfaces as libvirt_interfaces
 from novalite.virt.libvirt import volume as libvirt_volume
 from novalite.virt.libvirt.guest import Guest
 
@@ -1324,6 +1325,16 @@ class LibvirtDriver(driver.ComputeDriver):
                  self._hostname)
 
     # -- through the guest -------------------------------------------------
+
+    # -- interfaces (os-interface): novalite/virt/libvirt/interfaces.py -------
+
+    def attach_interface(self, context: RequestContext, instance: Instance,
+                         image_meta: dict[str, Any], vif: dict[str, Any]) -> None:
+        libvirt_interfaces.attach(self._guest(instance), vif, instance.host)
+
+    def detach_interface(self, context: RequestContext, instance: Instance,
+                         vif: dict[str, Any]) -> None:
+        libvirt_interfaces.detach(self._guest(instance), vif)
 
     def trigger_crash_dump(self, instance: Instance) -> None:
         guest = self._guest(instance)
