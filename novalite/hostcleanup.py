@@ -251,10 +251,29 @@ def _dataplane_remover(prefix: str, state_path: str) -> Callable[[], None]:
     return lambda: remove_dataplane(prefix, state_path)
 
 
-def _dataplane_items() -> list[Item]:
+def _running_guests_of_mine(conn: Any, removing: set[str]) -> list[str]:
+    """This deployment's running guests that this cleanup does not remove:
+    they still use its data plane."""
+    from novalite.virt.libvirt.driver import deployment_path
+    from novalite.virt.libvirt.guest import Guest
+
+    mine = deployment_path()
+    names = []
+    for domain in conn.listAllDomains():
+        guest = Guest(domain)
+        try:
+            if guest.is_novalite() and guest.deployment() == mine and guest.is_active() \
+                    and guest.uuid not in removing:
+                names.append(guest.name)
+        except Exception:  # noqa: BLE001 - gone since listed
+            continue
+    return names
+
+
+def _dataplane_items(conn: Any, removing: set[str]) -> list[Item]:
     """This deployment's vxlan data plane when it does not run (it makes it
-    again when it starts), and the data planes of deployments whose state is
-    gone (from the host's registry of claims)."""
+    again when it starts) and no guest of it runs, and the data planes of
+    deployments whose state is gone (from the host's registry of claims)."""
     from novalite.network import manage as network_manage
 
     items = []
@@ -262,7 +281,8 @@ def _dataplane_items() -> list[Item]:
     if str(CONF.network.dataplane) == "vxlan":
         prefix = str(CONF.network.dataplane_prefix)
         objects = dataplane_objects(prefix)
-        if objects and not deployment_running():
+        if objects and not deployment_running() and \
+                not _running_guests_of_mine(conn, removing):
             items.append(Item(
                 "data plane", prefix,
                 f"this deployment's ({len(objects)} object(s): {', '.join(objects[:4])}"
@@ -289,7 +309,8 @@ def find(conn: Any) -> list[Item]:
     # NOTE: taps and bridges after the guests: removing a guest frees its tap.
     items += _network_items(conn)
     # NOTE: after the guests too: their taps are on the data plane's bridges.
-    items += _dataplane_items()
+    removing = {i.name.rsplit("(", 1)[-1].rstrip(")") for i in items if i.kind == "guest"}
+    items += _dataplane_items(conn, removing)
     items += _cache_items()
     return items
 

@@ -360,13 +360,21 @@ def _networks(state_dir: str, real: bool) -> None:
     if not real:
         network_manage.ensure_default_network(claim_on_host=False)
         return
+    from novalite import exception
+
     os.makedirs(CLAIM_LOCK_PATH, mode=0o755, exist_ok=True)
     with lockutils.lock("host-claim", lock_file_prefix="novalite-", external=True,
                         lock_path=CLAIM_LOCK_PATH):
-        _dataplane_defaults(state_dir)
-        network_manage.ensure_default_network(claim_on_host=True)
-        if CONF.network.dataplane == "vxlan":
-            _apply_dataplane()
+        try:
+            _dataplane_defaults(state_dir)
+            network_manage.ensure_default_network(claim_on_host=True)
+            if CONF.network.dataplane == "vxlan":
+                _apply_dataplane()
+        except exception.NovaliteException as e:
+            LOG.error("The network data plane could not be set up: %s", e.format_message())
+            print(f"novalite-all-in-one cannot start: network data plane "
+                  f"({CONF.network.dataplane}): {e.format_message()}", file=sys.stderr)
+            sys.exit(1)
     LOG.info("Network data plane: %s%s", CONF.network.dataplane,
              f" (prefix {CONF.network.dataplane_prefix}, VNIs "
              f"{','.join(CONF.network.vni_ranges)})"
