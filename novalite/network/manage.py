@@ -1,5 +1,7 @@
 """Creating networks (``novalite-manage network create``, the all-in-one's
-default network, tests): checks the CIDR, gateway and bridge name."""
+default networks, tests): checks the CIDR, gateway and bridge name; and the
+all-in-one's claim on a host that other deployments share (its data plane
+prefix, VNIs and subnets: :func:`claim_dataplane`, :func:`free_vxlan_cidrs`)."""
 
 from __future__ import annotations
 
