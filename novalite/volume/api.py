@@ -64,9 +64,51 @@ def pick_host(context: Any, availability_zone: str | None = None) -> str:
     return min(up, key=db.allocated_gb)
 
 
+class _HostPart:
+    """The host part of an operation: the volume service of ``host`` over
+    RPC, or ``local`` (a volume service's own manager) directly when the
+    volume is its own, so a volume service never waits on a call to itself."""
+
+    def __init__(self, client: rpcapi.VolumeAPI, local: Any = None) -> None:
+        self.client, self.local = client, local
+
+    def _here(self, host: str | None) -> bool:
+        return self.local is not None and host == self.local.host
+
+    def create_volume(self, context: Any, host: str, volume_id: str) -> None:
+        self.client.create_volume(context, host, volume_id)
+
+    def delete_volume(self, context: Any, host: str, volume_id: str) -> None:
+        self.client.delete_volume(context, host, volume_id)
+
+    def extend_volume(self, context: Any, host: str, volume_id: str, new_size: int) -> None:
+        self.client.extend_volume(context, host, volume_id, new_size)
+
+    def create_snapshot(self, context: Any, host: str, snapshot_id: str) -> None:
+        self.client.create_snapshot(context, host, snapshot_id)
+
+    def delete_snapshot(self, context: Any, host: str, snapshot_id: str) -> None:
+        self.client.delete_snapshot(context, host, snapshot_id)
+
+    def initialize_connection(self, context: Any, host: str, attachment_id: str,
+                              connector: dict[str, Any]) -> dict[str, Any]:
+        if self._here(host):
+            result: dict[str, Any] = self.local.initialize_connection(context, attachment_id,
+                                                                      connector)
+            return result
+        return self.client.initialize_connection(context, host, attachment_id, connector)
+
+    def terminate_connection(self, context: Any, host: str, attachment_id: str) -> None:
+        if self._here(host):
+            self.local.terminate_connection(context, attachment_id)
+            return
+        self.client.terminate_connection(context, host, attachment_id)
+
+
 class API:
-    def __init__(self) -> None:
-        self.rpc = rpcapi.VolumeAPI()
+    def __init__(self, local: Any = None) -> None:
+        """``local``: the volume service's manager when this runs in one."""
+        self.rpc = _HostPart(rpcapi.VolumeAPI(), local)
 
     # -- volumes -----------------------------------------------------------------
 

@@ -61,7 +61,7 @@ class VolumeManager(manager.Manager):
                  **kwargs: Any) -> None:
         super().__init__(host=host, service_name=service_name)
         self.backend = backends.load()
-        self.api = volume_api.API()
+        self.api = volume_api.API(local=self)
         self._exports: Any = None
 
     # -- start: settle what a restart interrupted ------------------------------------------
