@@ -255,6 +255,7 @@ class AllInOne:
         with an empty route set (tests/integration/test_network_e2e.py does
         the same)."""
         from novalite.network import agent_service
+        from novalite.network import manage as network_manage
         from novalite.network.dataplane import agent as dataplane
         from novalite.network.dataplane.state import HostState
 
@@ -266,6 +267,9 @@ class AllInOne:
             agent_service.sync_host_routes(empty, self.prefix)
         except Exception as e:  # noqa: BLE001
             problems.append(f"removing the data plane failed: {e!r}")
+        # NOTE: the all-in-one registered its claim on the prefix, VNIs and
+        # subnets (novalite.network.manage); gone with its data plane.
+        network_manage.unregister_claim(self.prefix)
         left = [ln for ln in _run("ip", "-o", "link").stdout.splitlines()
                 if f": {self.prefix}" in ln]
         left += [n for n in _run("ip", "netns", "list").stdout.split()
