@@ -135,7 +135,8 @@ SUPPORTED: list[tuple[str, str]] = [
              "taken; fixed_ips, floating_ips, security_groups and security_group_rules "
              "no longer."),
     ("2.51", "os-instance-actions: every caller sees an action's events (tracebacks "
-             "stay for admins); os-server-external-events is not implemented yet."),
+             "stay for admins); POST /os-server-external-events takes 'volume-extended' "
+             "(the server's host shows the guest the volume's new size)."),
     ("2.52", "POST /servers: 'tags' (up to 50, the 2.26 rules)."),
     ("2.53", "os-services and os-hypervisors: ids are uuids (name-based, stable, "
              "derived from the row); PUT /os-services/{uuid} "

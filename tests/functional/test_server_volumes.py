@@ -510,6 +510,39 @@ def test_volume_extended_event_reaches_the_driver(stack: Stack) -> None:
     wait_volume(vol["id"], "available")
 
 
+def test_external_event_volume_extended(stack: Stack) -> None:
+    """POST /os-server-external-events (2.51, admins): volume-extended makes
+    the server's host show the guest the volume's size; a server that does
+    not exist is 404 (the whole answer 404 when no event was accepted, 207
+    when some were)."""
+    server = boot(stack)
+    wait_status(stack, server["id"], "ACTIVE")
+    vol = make_volume()
+    assert attach(stack, server["id"], vol["id"]).status_code == 200
+    wait_guest(stack, server["id"], lambda v: "/dev/vdb" in v)
+    from novalite.db import volumes as db
+
+    db.volume_update(vol["id"], {"size": 3})
+    event = {"name": "volume-extended", "server_uuid": server["id"], "tag": vol["id"]}
+    missing = {**event, "server_uuid": "8a4b0a5e-0d5d-4c44-9c5c-3a57c7c4b2b1"}
+    url = "/os-server-external-events"
+    assert stack.compute("POST", url, {"events": [event]}, headers=_mv("2.50", ADMIN)) \
+        .status_code == 400
+    assert stack.compute("POST", url, {"events": [event]}, headers=_mv("2.51", P1)) \
+        .status_code == 403
+    resp = stack.compute("POST", url, {"events": [missing]}, headers=_mv("2.51", ADMIN))
+    assert resp.status_code == 404, resp.text
+    resp = stack.compute("POST", url, {"events": [event, missing]},
+                         headers=_mv("2.51", ADMIN))
+    assert resp.status_code == 207, resp.text
+    assert [(e["code"], e["status"]) for e in resp.json()["events"]] == [
+        (200, "completed"), (404, "failed")]
+    wait_guest(stack, server["id"],
+               lambda v: v.get("/dev/vdb", {}).get("size") == 3 * 1024 ** 3)
+    delete_server(stack, server["id"])
+    wait_volume(vol["id"], "available")
+
+
 def test_fake_driver_shows_volumes_in_diagnostics(stack: Stack) -> None:
     server = boot(stack)
     wait_status(stack, server["id"], "ACTIVE")

@@ -32,6 +32,7 @@ from novalite.api.compute.quota_sets import QuotaSetsController
 from novalite.api.compute.remote_consoles import RemoteConsolesController
 from novalite.api.compute.server_actions import ServerActionsController
 from novalite.api.compute.server_diagnostics import ServerDiagnosticsController
+from novalite.api.compute.server_external_events import ServerExternalEventsController
 from novalite.api.compute.server_groups import ServerGroupsController
 from novalite.api.compute.server_metadata import ServerMetadataController
 from novalite.api.compute.server_security_groups import ServerSecurityGroupsController
@@ -90,6 +91,7 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
     server_diagnostics = ServerDiagnosticsController(compute_api)
     server_groups_of = ServerSecurityGroupsController(compute_api)
     volume_attachments = VolumeAttachmentsController(compute_api)
+    external_events = ServerExternalEventsController(compute_api)
     interfaces = InterfacesController(compute_api)
 
     v = f"{COMPUTE_PREFIX}/{COMPUTE_VERSION}"
@@ -114,6 +116,7 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
          "update"),
         ("/servers/{server_id}/os-volume_attachments/{id}", "DELETE", volume_attachments,
          "delete"),
+        ("/os-server-external-events", "POST", external_events, "create"),
         ("/servers/{server_id}/os-instance-actions", "GET", instance_actions, "index"),
         ("/servers/{server_id}/os-instance-actions/{id}", "GET", instance_actions, "show"),
         ("/servers/{server_id}/remote-consoles", "POST", remote_consoles, "create"),
