@@ -45,7 +45,9 @@ class VolumeCluster(Cluster):
     def start_volume(self) -> Proc:
         conf = self.conf_for(HOST, "novalite-volume",
                              {"volume": {"storage_dir": self.storage_dir,
-                                         "capacity_gb": 100}})
+                                         "capacity_gb": 100, "export_address": "127.0.0.1",
+                                         "export_port_min": 20850,
+                                         "export_port_max": 20869}})
         proc = Proc(HOST, self.volume_binary, conf,
                     os.path.join(self.tmp, f"{HOST}.log")).start()
         self.procs[HOST] = proc
@@ -228,3 +230,51 @@ def test_volume_service_restart_during_attachment_updates(cluster):
         cluster.volume_api("DELETE", f"/volumes/{vid}", status=202)
     wait_until(lambda: not [n for n in os.listdir(cluster.storage_dir)
                             if n.startswith("volume-")], timeout=60, what="volumes deleted")
+
+
+def _qemu_io(info: dict, *commands: str) -> subprocess.CompletedProcess:
+    data = info["data"]
+    argv = ["qemu-io", "-f", "raw"]
+    for command in commands:
+        argv += ["-c", command]
+    argv.append(f"nbd://{data['host']}:{data['port']}/{data['name']}")
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_another_hosts_attachment_is_an_nbd_export_closed_on_detach(cluster):
+    from novalite import context as nl_context
+    from novalite.volume import rpcapi
+
+    ctxt = nl_context.RequestContext(user_id="vera", project_id="proj-vol",
+                                     roles=["member", "reader"])
+    client = rpcapi.VolumeAPI()
+    vol = client.create(ctxt, 1, name="over-nbd")
+    att = client.attachment_create(ctxt, vol["id"], str(uuid.uuid4()))
+    connector = {"host": "compute-elsewhere", "ip": "127.0.0.1", "multipath": False,
+                 "platform": "x86_64", "os_type": "linux", "initiator": None}
+    info = client.attachment_update(ctxt, att["id"], connector)["connection_info"]
+    data = info["data"]
+    assert info["driver_volume_type"] == "nbd" and info["serial"] == vol["id"]
+    assert (data["host"], data["format"], data["volume_id"], data["access_mode"]) == \
+        ("127.0.0.1", "raw", vol["id"], "rw")
+    assert 20850 <= data["port"] <= 20869 and len(data["name"]) >= 16
+    client.attachment_complete(ctxt, att["id"])
+    try:
+        wrote = _qemu_io(info, "write -P 0x5a 1M 64k")
+        assert wrote.returncode == 0, wrote.stdout + wrote.stderr
+        path = os.path.join(cluster.storage_dir, f"volume-{vol['id']}")
+        with open(path, "rb") as f:
+            f.seek(1024 * 1024)
+            assert f.read(65536) == b"\x5a" * 65536
+        read = _qemu_io(info, "read -P 0x5a 1M 64k", "read -P 0 0 64k")
+        assert read.returncode == 0 and "Pattern verification failed" not in read.stdout, \
+            read.stdout + read.stderr
+        # a wrong export name is refused: the name is the credential
+        wrong = _qemu_io({"data": {**data, "name": "guessed"}}, "read 0 4k")
+        assert wrong.returncode != 0
+    finally:
+        client.attachment_delete(ctxt, att["id"])
+    assert client.get(ctxt, vol["id"])["status"] == "available"
+    gone = _qemu_io(info, "read 0 4k")
+    assert gone.returncode != 0
+    client.delete(ctxt, vol["id"])
