@@ -33,7 +33,9 @@ network's bridge with a veth (``names.dhcp_host_end`` on the bridge,
   metadata hop (the metadata proxy of ``metadata_proxy`` listens there).
 - A change of ports or options rewrites the host/names/options files and
   sends dnsmasq SIGHUP (it rereads them); a change of its command line
-  (subnets, addresses, MTU) restarts it. A network that leaves the state has
+  (subnets, addresses, MTU) restarts it, and so does a lease of a port that
+  left (deleted, or its address changed): the lease file loses that line
+  first, so no lease of a deleted port is left. A network that leaves the state has
   its dnsmasq stopped, its namespace (and with it the veth) removed and its
   files deleted.
 
@@ -352,15 +354,25 @@ def _ensure_server(host: Host, prefix: str, state: HostState, server: _Server,
     changed = _write(os.path.join(d, "addn_hosts"), _addn_hosts_file(state, server)) or changed
     changed = _write(os.path.join(d, "opts"), _opts_file(server)) or changed
     new_args = _write(os.path.join(d, "args"), json.dumps(args) + "\n")
+    wanted = {(mac, addr) for mac, addr, _name in _entries(state, server)}
+    stale = stale_leases(leases(state_dir, net.id), wanted)
     pid = _pid(d)
-    if pid is not None and not new_args:
+    if pid is not None and not new_args and not stale:
         if changed:
             LOG.info("Network %s: DHCP entries changed, dnsmasq %d rereads them", net.id, pid)
             os.kill(pid, signal.SIGHUP)
         return
     if pid is not None:
-        LOG.info("Network %s: dnsmasq's command line changed, restarting it", net.id)
+        LOG.info("Network %s: dnsmasq restarts (%s)", net.id,
+                 "its command line changed" if new_args else
+                 f"leases of ports it no longer serves: {', '.join(stale)}")
         _stop(d)
+    if stale:
+        # NOTE: read again: the stopped dnsmasq may have written since.
+        kept = leases(state_dir, net.id)
+        drop = set(stale_leases(kept, wanted))
+        _write(os.path.join(d, "leases"),
+               "".join(line + "\n" for line in kept.splitlines() if line not in drop))
     LOG.info("Network %s: starting dnsmasq in %s", net.id, names.dhcp_namespace(prefix, net.id))
     kernel.execute("ip", "netns", "exec", names.dhcp_namespace(prefix, net.id), *args)
 
@@ -435,6 +447,23 @@ def _pids_in(namespace: str) -> list[int]:
             except OSError:
                 continue
     return pids
+
+
+def stale_leases(text: str, wanted: set[tuple[str, str]]) -> list[str]:
+    """The IPv4 lines of a dnsmasq lease file (``expiry MAC address name
+    client-id``) whose (MAC, address) no host entry has any more: a deleted
+    port's, or a port's old address. dnsmasq keeps a lease until it expires
+    whatever its host entries say, and reads its lease file only when it
+    starts, so such a lease goes by a restart with the line removed (Neutron
+    sends dhcp_release, from dnsmasq-utils, instead)."""
+    stale = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 3 or fields[0] == "duid" or ":" in fields[2]:
+            continue
+        if (fields[1].lower(), fields[2]) not in wanted:
+            stale.append(line)
+    return stale
 
 
 def leases(state_dir: str, network_id: str) -> str:
