@@ -316,13 +316,20 @@ def _attachment_row(s: Any, attachment_id: str) -> VolumeAttachment:
 def attachment_reserve(volume_id: str, instance_uuid: str, project_id: str | None,
                        attach_mode: str = "rw") -> tuple[dict, dict]:
     """Reserve the volume for the server in one transaction (Cinder's
-    attachment_create): an ``available`` volume becomes ``reserved``; an
-    attached one that is not multiattach is refused. (volume, attachment)."""
+    attachment_create): an ``available`` volume becomes ``reserved``; one
+    attached to another server is refused unless multiattach; one attached
+    to this same server takes a second attachment (Nova moving the server:
+    the destination's attachment before the source's goes). (volume,
+    attachment)."""
     with _session() as s:
         vol = _volume_row(s, volume_id)
         if project_id is not None and vol.project_id != project_id:
             raise v_exc.VolumeNotFound(volume_id=volume_id)
-        allowed = ["available"] + (["in-use", "reserved"] if vol.multiattach else [])
+        servers = set(s.scalars(sa.select(VolumeAttachment.instance_uuid).filter_by(
+            volume_id=volume_id)))
+        again = bool(servers) and servers == {instance_uuid}
+        allowed = ["available"] + (["in-use", "reserved", "attaching"]
+                                   if vol.multiattach or again else [])
         changed = s.execute(
             sa.update(Volume).where(Volume.id == volume_id, Volume.status.in_(allowed))
             .values(status="reserved" if vol.status == "available" else vol.status,
@@ -405,15 +412,21 @@ def attachment_destroy(attachment_id: str) -> dict[str, Any]:
         volume_id = row.volume_id
         s.delete(row)
         s.flush()
-        left = list(s.scalars(sa.select(VolumeAttachment).filter_by(volume_id=volume_id)))
+        left = {a.attach_status for a in s.scalars(
+            sa.select(VolumeAttachment).filter_by(volume_id=volume_id))}
         vol = _volume_row(s, volume_id)
-        if not left:
-            if vol.status in ("reserved", "attaching", "in-use", "detaching",
-                              "error_attaching", "error_detaching"):
-                vol.status = "available"
+        if vol.status in ("reserved", "attaching", "in-use", "detaching", "error_attaching",
+                          "error_detaching"):
+            if "attached" in left:
+                vol.status, vol.attach_status = "in-use", "attached"
+            elif "attaching" in left:
+                vol.status, vol.attach_status = "attaching", "attaching"
+            elif left:
+                vol.status, vol.attach_status = "reserved", "detached"
+            else:
+                vol.status, vol.attach_status = "available", "detached"
+        elif not left:
             vol.attach_status = "detached"
-        elif not any(a.attach_status == "attached" for a in left):
-            vol.attach_status = "attaching"
         s.flush()
         return _volume_dicts(s, [vol])[0]
 

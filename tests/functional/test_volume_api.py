@@ -343,6 +343,19 @@ def test_attachment_flow_as_nova_drives_it(stack):
             shown["attachments"]] == [(SERVER, att["id"], "host1")]
     assert [a["id"] for a in call(stack, "GET", f"/attachments?volume_id={vid}", A)[
         "attachments"]] == [att["id"]]
+    # the same server moving: a second attachment while in-use, then the old goes
+    moved = call(stack, "POST", "/attachments", A, {"attachment": {
+        "volume_uuid": vid, "instance_uuid": SERVER}})["attachment"]
+    assert call(stack, "GET", f"/volumes/{vid}", A)["volume"]["status"] == "in-use"
+    call(stack, "PUT", f"/attachments/{moved['id']}", A,
+         {"attachment": {"connector": {**connector, "host": "host1"}}})
+    call(stack, "POST", f"/attachments/{moved['id']}/action", A, {"os-complete": None}, 204)
+    left = call(stack, "DELETE", f"/attachments/{att['id']}", A)["attachments"]
+    assert [a["id"] for a in left] == [moved["id"]]
+    shown = call(stack, "GET", f"/volumes/{vid}", A)["volume"]
+    assert shown["status"] == "in-use"
+    assert [a["attachment_id"] for a in shown["attachments"]] == [moved["id"]]
+    att = moved
     # extend while attached needs 3.42
     old = {**A, "OpenStack-API-Version": "volume 3.41"}
     assert call(stack, "POST", f"/volumes/{vid}/action", old,
