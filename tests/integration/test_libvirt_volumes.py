@@ -17,7 +17,10 @@ the tests; a third one on A boots from a volume.
   guest see it in /sys/block/vdb/size; a hard reboot keeps the disk;
 - a local (file) volume attached, extended (QEMU grows the file), detached;
 - a guest whose root is a volume (a raw copy of the tiny qcow2 disk over
-  NBD) boots with no local root disk.
+  NBD) boots with no local root disk;
+- guest A live-migrates to B with a volume attached: B's definition names
+  B's own attachment (export), the volume is not copied, the guest reads
+  what it wrote on A and writes on B after A's export closed.
 
 Everything (guests, exports, the namespace, the second daemon, files) is
 removed at the end, also on failure; nothing skips.
@@ -96,6 +99,8 @@ class Rig:
             CONF.set_override(opt, value, group="libvirt")
         CONF.set_override("my_ip", self.second.address if name == "b"
                           else self.second.root_addr)
+        CONF.set_override("live_migration_inbound_addr",
+                          self.second.address if name == "b" else None, group="libvirt")
         try:
             if name not in self.drivers:
                 drv = LibvirtDriver(RecordingVirtAPI())
@@ -106,6 +111,7 @@ class Rig:
             for opt in self.paths[name]:
                 CONF.clear_override(opt, group="libvirt")
             CONF.clear_override("my_ip")
+            CONF.clear_override("live_migration_inbound_addr", group="libvirt")
 
     def connect(self, name: str) -> libvirt.virConnect:
         return libvirt.open(self.paths[name]["connection_uri"])
@@ -389,3 +395,51 @@ def test_boot_from_nbd_volume(rig: Rig) -> None:
     with rig.on("a") as drv_a:
         drv_a.destroy(CTXT, inst, [])
     rig.exports.unexport("att-root")
+
+
+def test_live_migration_switches_the_volume_to_the_destinations_attachment(
+        rig: Rig, guest_a: Instance) -> None:
+    volume_id = uuidutils.generate_uuid()
+    path = raw_volume(rig, "vol-lm", 32 * MiB)
+    pattern, after = os.urandom(BLOCK), os.urandom(BLOCK)
+    ci_a = nbd_info(rig, rig.exports.export("lm-a", path, "raw", rig.second.root_addr),
+                    volume_id)
+    with rig.on("a") as drv_a:
+        drv_a.attach_volume(CTXT, ci_a, guest_a, "/dev/vdb")
+    dom_a = rig.domain("a", guest_a)
+    write_block(dom_a, wait_disk(dom_a, volume_id, 32 * MiB), pattern)
+
+    image_meta = {"id": rig.image_id, "properties": {"hw_qemu_guest_agent": "yes"}}
+    with rig.on("a") as drv_a:
+        source_data = drv_a.live_migration_source_data(guest_a)
+    with rig.on("b") as drv_b:
+        migrate_data = drv_b.pre_live_migration(CTXT, guest_a, image_meta, [], source_data)
+    # What the compute manager adds: the destination's own attachment.
+    ci_b = nbd_info(rig, rig.exports.export("lm-b", path, "raw", rig.second.address),
+                    volume_id)
+    migrate_data["volumes"] = {volume_id: {"old": "lm-a", "new": "lm-b",
+                                           "connection_info": ci_b}}
+    with rig.on("a") as drv_a:
+        state = drv_a.live_migration(CTXT, guest_a, "vol-b", [], migrate_data=migrate_data)
+    with rig.on("b") as drv_b:
+        drv_b.post_live_migration_at_destination(CTXT, guest_a, [], state)
+    rig.exports.unexport("lm-a")
+
+    dom_b = rig.domain("b", guest_a)
+    for inactive in (False, True):
+        xml = dom_b.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE if inactive else 0)
+        disk = libvirt_volume.find_disk(xml, serial=volume_id)
+        assert disk is not None
+        source = disk.find("source")
+        assert source is not None and source.get("name") == ci_b["data"]["name"], xml
+    agent.wait_ready(dom_b, time.monotonic() + AGENT_TIMEOUT)
+    dev = wait_disk(dom_b, volume_id, 32 * MiB)
+    assert read_block(dom_b, dev) == pattern
+    write_block(dom_b, dev, after)
+    with open(path, "rb") as f:
+        f.seek(BLOCK_SEEK * BLOCK)
+        assert f.read(BLOCK) == after
+    with rig.on("b") as drv_b:
+        drv_b.detach_volume(CTXT, ci_b, guest_a, "/dev/vdb")
+    wait_disk(dom_b, volume_id, None)
+    rig.exports.unexport("lm-b")

@@ -967,7 +967,9 @@ class LibvirtDriver(driver.ComputeDriver):
                     imagebackend.grow(root, "qcow2", instance.flavor.root_gb)
             info = DiskInfo(root=root, kernel=files.get("kernel"), initrd=files.get("ramdisk"),
                             config_drive=files.get(configdrive.FILE_NAME))
-            xml = self.to_xml(context, instance, image_meta, info, network_info or [])
+            # NOTE: the volumes at the connections made for this host.
+            xml = self.to_xml(context, instance, image_meta, info, network_info or [],
+                              block_device_info)
             self._plug_vifs(network_info)
             guest = Guest(self._host.get_connection().defineXML(xml))
             if not same_host:
@@ -1031,8 +1033,13 @@ class LibvirtDriver(driver.ComputeDriver):
             os.rename(resize_dir, inst_dir)
             _unlink(os.path.join(inst_dir, DOMAIN_XML))
             self._plug_vifs(network_info)
-            self._redefine(instance, original,
-                           power_state.RUNNING if power_on else power_state.SHUTDOWN)
+            self._redefine(instance, original, power_state.SHUTDOWN)
+            # NOTE: the volumes at the connections made again for this host
+            # (the move's hand-over removed the ones the definition names).
+            guest = self._guest(instance)
+            self._sync_volumes(guest, instance, block_device_info)
+            if power_on:
+                guest.launch()
         LOG.info("Instance %s reverted to its files and definition before the move",
                  instance.uuid)
 
@@ -1192,17 +1199,24 @@ class LibvirtDriver(driver.ComputeDriver):
                 (deployment_path(), str(migrate_data["instances_path"])),
                 (str(migrate_data.get("serial_listen_addr") or ""),
                  [int(p) for p in migrate_data.get("serial_listen_ports") or []]))
+            # NOTE: volumes are reached at the destination's own attachments
+            # (its pre_live_migration connected them) and never copied.
+            dest_xml, volume_targets = libvirt_volume.retarget(
+                dest_xml, migrate_data.get("volumes"), CONF.libvirt.disk_cachemode)
+            disks = [d for d in disks if d not in volume_targets]
             params: dict[str, Any] = {
                 libvirt.VIR_MIGRATE_PARAM_URI: str(migrate_data["migrate_uri"]),
                 libvirt.VIR_MIGRATE_PARAM_DEST_XML: dest_xml,
                 libvirt.VIR_MIGRATE_PARAM_PERSIST_XML: dest_xml,
-                libvirt.VIR_MIGRATE_PARAM_MIGRATE_DISKS: disks,
             }
             if CONF.libvirt.live_migration_bandwidth:
                 params[libvirt.VIR_MIGRATE_PARAM_BANDWIDTH] = CONF.libvirt.live_migration_bandwidth
             flags = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
-                     | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
-                     | libvirt.VIR_MIGRATE_NON_SHARED_INC)
+                     | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE)
+            if disks:
+                # NOTE: an empty list would mean every disk to libvirt.
+                params[libvirt.VIR_MIGRATE_PARAM_MIGRATE_DISKS] = disks
+                flags |= libvirt.VIR_MIGRATE_NON_SHARED_INC
             self._lm_aborted.discard(instance.uuid)
             self._lm_forced.discard(instance.uuid)
             with _abort_after(guest, instance, _completion_timeout(instance)):

@@ -292,3 +292,36 @@ def _nudge_nbd_client(guest: Guest, disk: ET.Element) -> None:
     if "Error" in str(out):
         LOG.warning("Read on %s of %s to reconnect its NBD client: %s", device, guest.name,
                     out)
+
+
+def retarget(xml: str, volumes: dict[str, Any] | None,
+             cache: str = "none") -> tuple[str, set[str]]:
+    """Domain ``xml`` with each volume disk (found by its serial, the volume
+    id) at the connection ``volumes[id]["connection_info"]`` names (a live
+    migration's destination has attachments of its own), its target,
+    alias and PCI address kept; and the targets it changed (the volumes,
+    which a migration must not copy)."""
+    if not volumes:
+        return xml, set()
+    root = ET.fromstring(xml)
+    devices = root.find("devices")
+    changed: set[str] = set()
+    if devices is None:
+        return xml, changed
+    for index, disk in enumerate(list(devices)):
+        serial = disk.find("serial")
+        target = disk.find("target")
+        if (disk.tag != "disk" or serial is None or target is None
+                or serial.text not in volumes):
+            continue
+        info = volumes[str(serial.text)].get("connection_info") or {}
+        new = disk_config(info, str(target.get("dev")), disk_bus=target.get("bus"),
+                          cache=cache).to_element()
+        for tag in ("alias", "address", "boot"):
+            kept = disk.find(tag)
+            if kept is not None:
+                new.append(kept)
+        devices.remove(disk)
+        devices.insert(index, new)
+        changed.add(str(target.get("dev")))
+    return ET.tostring(root, encoding="unicode"), changed
