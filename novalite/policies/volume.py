@@ -71,6 +71,8 @@ rules: list[policy.RuleDefault] = [
     base.rule("volume_extension:quotas:delete", base.ADMIN,
               "Reset a project's quotas to the defaults",
               [("DELETE", f"{_V3}/os-quota-sets/{{project_id}}")]),
+    base.rule("volume_extension:services:index", base.ADMIN, "List the volume services",
+              [("GET", f"{_V3}/os-services")]),
     base.rule("limits_extension:used_limits", base.PROJECT_READER_OR_ADMIN,
               "Show the project's limits and usage", [("GET", f"{_V3}/limits")]),
 ]

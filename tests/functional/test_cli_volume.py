@@ -103,6 +103,12 @@ def test_volume_commands_of_the_unmodified_cli(cloud):
     assert wait_status(cloud, "volume", clone["id"], "available")["source_volid"] == \
         shown["id"]
 
+    services = openstack(cloud, "volume", "service", "list", "-f", "json")
+    assert [(s["Binary"], s["Host"], s["Status"], s["State"]) for s in services] == [
+        ("cinder-volume", "host1@file", "enabled", "up")]
+    zones = openstack(cloud, "availability", "zone", "list", "--volume", "-f", "json")
+    assert [(z["Zone Name"], z["Zone Status"]) for z in zones] == [("nova", "available")]
+
     types = openstack(cloud, "volume", "type", "list", "-f", "json")
     assert [t["Name"] for t in types] == ["__DEFAULT__"]
 

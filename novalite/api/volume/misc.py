@@ -201,3 +201,32 @@ class MessagesController:
             if message["id"] == id:
                 return {"message": message}
         raise errors.not_found(f"Message {id} could not be found.")
+
+
+class ServicesController:
+    """``/os-services`` (admins): the volume services, as Cinder names them
+    (``cinder-volume``, host ``<host>@<backend>``)."""
+
+    def index(self, req: Request) -> dict[str, Any]:
+        from novalite.conf import CONF
+        from novalite.objects.service import ServiceList
+
+        common.authorize(req, "volume_extension:services:index")
+        out = []
+        for svc in ServiceList.get_all(req.context, binary=volume_api.BINARY):
+            host = f"{svc.host}@{CONF.volume.backend}"
+            if req.GET.get("host") and req.GET["host"] not in (svc.host, host):
+                continue
+            if req.GET.get("binary") and req.GET["binary"] != "cinder-volume":
+                continue
+            seen = svc.last_seen_up
+            out.append({"binary": "cinder-volume", "host": host,
+                        "zone": CONF.volume.availability_zone,
+                        "status": "disabled" if svc.disabled else "enabled",
+                        "state": "up" if svc.is_up() else "down",
+                        "updated_at": views.timestamp(seen.replace(tzinfo=None)
+                                                      if seen else None),
+                        "disabled_reason": svc.disabled_reason,
+                        "frozen": False, "cluster": None, "replication_status": "disabled",
+                        "active_backend_id": None, "backend_state": "up"})
+        return {"services": out}

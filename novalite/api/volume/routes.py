@@ -16,6 +16,7 @@ from novalite.api.volume.misc import (
     LimitsController,
     MessagesController,
     QuotaSetsController,
+    ServicesController,
     TypesController,
     VersionsController,
 )
@@ -71,6 +72,7 @@ def _table() -> list[tuple[str, str, Any, str]]:
         ("/limits", "GET", LimitsController(), "index"),
         ("/os-availability-zone", "GET", AvailabilityZonesController(), "index"),
         ("/extensions", "GET", ExtensionsController(), "index"),
+        ("/os-services", "GET", ServicesController(), "index"),
         ("/messages", "GET", messages, "index"),
         ("/messages/{id}", "GET", messages, "show"),
     ]
