@@ -41,7 +41,7 @@ import pytest
 from oslo_utils import uuidutils
 
 from novalite import context as nl_context
-from novalite import tinyguest
+from novalite import exception, tinyguest
 from novalite.conf import CONF
 from novalite.objects.instance import Instance
 from novalite.virt.libvirt import agent
@@ -393,6 +393,8 @@ def test_boot_from_nbd_volume(rig: Rig) -> None:
     disk = guest_disk(dom, volume_id)
     assert disk is not None and disk[0] == "vda", disk
     with rig.on("a") as drv_a:
+        with pytest.raises(exception.InstanceInvalidState, match="its root disk is a volume"):
+            drv_a.rescue(CTXT, inst, {"id": rig.image_id})
         drv_a.destroy(CTXT, inst, [])
     rig.exports.unexport("att-root")
 

@@ -792,6 +792,11 @@ class LibvirtDriver(driver.ComputeDriver):
                     action="rescue", instance_uuid=instance.uuid, attr="state", state="rescued")
             if state == power_state.SUSPENDED:
                 raise self._invalid(instance, "rescue", state)
+            if not os.path.exists(os.path.join(inst_dir, "disk")):
+                # NOTE: as Nova before stable device rescue: a guest whose
+                # root is a volume has no local disk to give the rescue image.
+                raise exception.InstanceInvalidState(
+                    f"Cannot 'rescue' instance {instance.uuid}: its root disk is a volume")
             original = guest.xml_desc(inactive=True)
             meta = self._cache.get_meta(context, rescue_image_meta.get("id") or "")
             fmt = imagebackend.qemu_format(meta["id"], meta.get("disk_format"))
