@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -320,3 +321,25 @@ def test_refusals(env: dict) -> None:
     with pytest.raises(ExportError, match="nftables prefix"):
         Exports(env["state"], "127.0.0.1", (1, 2), nft_prefix="bad prefix")
     assert daemons(env["state"]) == []
+
+
+def test_ports_in_use_are_skipped(env: dict) -> None:
+    net = env["net"]
+    low, _high = env["ports"]
+    path = volume(env, "vol-p")
+    with socket.socket() as busy:
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        busy.bind((net.a, low))
+        busy.listen()
+        ex = make(env)
+        try:
+            info = ex.export("att-p", path, "raw", net.a)
+            assert info["port"] != low
+            assert_reads(_nbd(info), 0)
+        finally:
+            ex.unexport("att-p")
+        only_busy = Exports(env["state"], net.a, (low, low), nft_prefix=env["prefix"])
+        with pytest.raises(ExportError, match=f"no free port in {low}-{low}"):
+            only_busy.export("att-p", path, "raw", net.a)
+    assert daemons(env["state"]) == []
+    assert env["table"] not in nft_tables()
