@@ -291,6 +291,12 @@ def test_resize_and_qcow2(env: dict) -> None:
         assert virtual_size(_nbd(info)) == 48 * MiB
         assert os.path.getsize(raw) == 48 * MiB
         assert_reads(_nbd(info), 0x33)
+        # The file backend grows a raw file by truncate first (the daemon's lock allows it).
+        os.truncate(raw, 64 * MiB)
+        assert virtual_size(_nbd(info)) == 48 * MiB
+        ex.resize("att-r", 64 * MiB)
+        assert virtual_size(_nbd(info)) == 64 * MiB
+        assert_reads(_nbd(info), 0x33)
 
         qinfo = ex.export("att-q", qcow, "qcow2", net.a)
         assert virtual_size(_nbd(qinfo)) == 16 * MiB
