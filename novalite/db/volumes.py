@@ -431,6 +431,30 @@ def attachment_destroy(attachment_id: str) -> dict[str, Any]:
         return _volume_dicts(s, [vol])[0]
 
 
+@retry_on_db_error(idempotent=False)
+def volume_settle(volume_id: str) -> dict[str, Any]:
+    """Set a volume that is being attached or detached to the status its
+    attachments say (after a failed connect or a restart): in-use while one
+    is attached, attaching while one is being connected, reserved while
+    only reserved (or failed) ones are left, available when none is."""
+    with _session() as s:
+        vol = _volume_row(s, volume_id)
+        states = {a.attach_status for a in s.scalars(
+            sa.select(VolumeAttachment).filter_by(volume_id=volume_id))}
+        if vol.status in ("reserved", "attaching", "in-use", "detaching", "available",
+                          "error_attaching"):
+            if "attached" in states:
+                vol.status, vol.attach_status = "in-use", "attached"
+            elif "attaching" in states:
+                vol.status, vol.attach_status = "attaching", "attaching"
+            elif states:
+                vol.status, vol.attach_status = "reserved", "detached"
+            else:
+                vol.status, vol.attach_status = "available", "detached"
+        s.flush()
+        return _volume_dicts(s, [vol])[0]
+
+
 # -- volume types -----------------------------------------------------------------------
 
 @retry_on_db_error

@@ -384,7 +384,9 @@ class API:
             raise v_exc.InvalidVolume(reason=f"attachment {attachment_id} is "
                                              f"{att['attach_status']}")
         status = "attaching" if vol["status"] in ("reserved", "attaching") else vol["status"]
-        db.attachment_update(attachment_id, {"attach_status": "attaching",
+        # NOTE: an attached attachment connected again (same host) stays attached.
+        state = "attached" if att["attach_status"] == "attached" else "attaching"
+        db.attachment_update(attachment_id, {"attach_status": state,
                                              "connector": connector,
                                              "attached_host": connector.get("host")},
                              volume_values={"status": status},
@@ -395,9 +397,8 @@ class API:
         except Exception as e:
             LOG.warning("Connecting attachment %s of volume %s failed: %s", attachment_id,
                         vol["id"], e)
-            db.attachment_update(attachment_id, {"attach_status": "error_attaching"},
-                                 volume_values={"status": "reserved"},
-                                 volume_expected=["attaching"])
+            db.attachment_update(attachment_id, {"attach_status": "error_attaching"})
+            db.volume_settle(vol["id"])
             raise
         return db.attachment_update(attachment_id, {"connection_info": info})
 

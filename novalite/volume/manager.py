@@ -116,18 +116,7 @@ class VolumeManager(manager.Manager):
     @staticmethod
     def _settle_volume(volume_id: str) -> None:
         """The volume's status from its attachments (after a recovery)."""
-        vol = db.volume_get(volume_id)
-        states = {a["attach_status"] for a in vol["attachments"]}
-        if "attached" in states:
-            status, attach = "in-use", "attached"
-        elif "attaching" in states:
-            status, attach = "attaching", "attaching"
-        elif states:
-            status, attach = "reserved", "detached"
-        else:
-            status, attach = "available", "detached"
-        if vol["status"] in ("reserved", "attaching", "in-use", "detaching", "available"):
-            db.volume_update(volume_id, {"status": status, "attach_status": attach})
+        db.volume_settle(volume_id)
 
     def _ensure_exports(self) -> None:
         wanted: dict[str, tuple[str, str, str]] = {}

@@ -413,3 +413,22 @@ def test_the_rpc_contract_compute_uses(stack):
             break
         assert time.monotonic() < deadline
         time.sleep(0.1)
+
+
+def test_a_failed_connect_leaves_the_volume_reserved_until_the_attachment_goes(stack):
+    vol = make_volume(stack, A)
+    att = call(stack, "POST", "/attachments", A, {"attachment": {
+        "volume_uuid": vol["id"], "instance_uuid": SERVER}})["attachment"]
+    # another host without an address: no NBD export can be made for it
+    err = call(stack, "PUT", f"/attachments/{att['id']}", A,
+               {"attachment": {"connector": {"host": "elsewhere"}}}, 400)
+    assert "no 'ip'" in err["badRequest"]["message"]
+    assert call(stack, "GET", f"/attachments/{att['id']}", A)["attachment"]["status"] == \
+        "error_attaching"
+    assert call(stack, "GET", f"/volumes/{vol['id']}", A)["volume"]["status"] == "reserved"
+    assert call(stack, "POST", f"/attachments/{att['id']}/action", A,
+                {"os-complete": None}, 400)
+    call(stack, "DELETE", f"/attachments/{att['id']}", A)
+    assert call(stack, "GET", f"/volumes/{vol['id']}", A)["volume"]["status"] == "available"
+    call(stack, "DELETE", f"/volumes/{vol['id']}", A, status=202)
+    wait_gone(stack, f"/volumes/{vol['id']}", A)
