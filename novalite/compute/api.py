@@ -354,8 +354,9 @@ def _check_zero_disk(context: RequestContext, image: dict[str, Any], flavor: Fla
     ``create:zero_disk_flavor`` rule (admins by default), else 403. Its root
     disk takes the image's virtual size, which must be known to be claimed.
 
-    NOTE: novalite has no volumes, so every server is image-backed; as in
-    Nova the image's min_disk is not compared with a 0 GB flavor.
+    NOTE: only for image-backed servers (a volume-backed one's root is its
+    volume); as in Nova the image's min_disk is not compared with a 0 GB
+    flavor.
     """
     target = {"project_id": context.project_id, "user_id": context.user_id}
     if not policy.authorize(context, server_policies.ZERO_DISK_FLAVOR, target,

@@ -541,8 +541,12 @@ class ComputeMoveActions:
         instance.node = migration.dest_node or self.driver.get_available_nodes()[0]
         instance.task_state = task_states.REBUILD_SPAWNING
         instance.save(expected_task_state=[task_states.REBUILDING])
+        # NOTE: as Nova's evacuate: each volume gets a new attachment, the
+        # down source's is deleted (its export closed), this host connects.
+        self._hand_over_volumes(context, instance)
         self.driver.spawn(context, instance, self._image_meta(context, instance),
-                          self._network_info(context, instance))
+                          self._network_info(context, instance),
+                          self._connect_volumes_here(context, instance))
         stop = target_state == vm_states.STOPPED or was == vm_states.STOPPED
         if stop:
             self.driver.power_off(instance, CONF.compute.guest_shutdown_timeout)

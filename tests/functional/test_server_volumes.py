@@ -42,8 +42,18 @@ def stack(tmp_path_factory: Any) -> Iterator[Stack]:
     try:
         yield s
     finally:
+        _stop_exports(vol_svc)
         s.stop()
         CONF.clear_override("api_url", group="image")
+
+
+def _stop_exports(volume_service: Any) -> None:
+    """The NBD exports outlive the volume service (as a guest's disk must):
+    whatever the tests left attached, its export is stopped here."""
+    exports = volume_service.manager.exports()
+    if exports is not None:
+        exports.ensure({})
+        assert exports.exported() == {}
 
 
 @pytest.fixture(autouse=True)
@@ -491,6 +501,53 @@ def test_live_migration_moves_the_attachment(stack: Stack) -> None:
     assert attachments(stack, sid)[0]["attachment_id"] != attachment_before
     vol_now = volume(vol["id"])
     assert vol_now["status"] == "in-use" and len(vol_now["attachments"]) == 1
+    delete_server(stack, sid)
+    wait_volume(vol["id"], "available")
+
+
+def test_evacuate_connects_the_volumes_on_the_new_host(stack: Stack) -> None:
+    """The server's host goes down: evacuate (admins) rebuilds it elsewhere
+    with its volume (a new attachment connected there, the old one deleted);
+    the old host, back, removes its guest and leaves the volume alone."""
+    server = boot(stack)
+    sid = server["id"]
+    view = wait_status(stack, sid, "ACTIVE")
+    vol = make_volume()
+    assert attach(stack, sid, vol["id"]).status_code == 200
+    wait_guest(stack, sid, lambda v: "/dev/vdb" in v)
+    wait_volume(vol["id"], "in-use")
+    view = stack.compute("GET", f"/servers/{sid}", headers=ADMIN).json()["server"]
+    source = view["OS-EXT-SRV-ATTR:host"]
+    services = stack.compute("GET", f"/os-services?host={source}&binary=novalite-compute",
+                             headers=_mv("2.53", ADMIN)).json()["services"]
+    stack.stop_compute(source)
+    try:
+        resp = stack.compute("PUT", f"/os-services/{services[0]['id']}",
+                             {"forced_down": True}, headers=_mv("2.53", ADMIN))
+        assert resp.status_code == 200, resp.text
+        resp = stack.compute("POST", f"/servers/{sid}/action", {"evacuate": {}},
+                             headers=_mv("2.68", ADMIN))
+        assert resp.status_code == 200, resp.text
+        view = wait_status(stack, sid, "ACTIVE", timeout=30)
+        view = stack.compute("GET", f"/servers/{sid}", headers=ADMIN).json()["server"]
+        assert view["OS-EXT-SRV-ATTR:host"] != source
+        dest = stack.computes[view["OS-EXT-SRV-ATTR:host"]].manager.driver
+        deadline = time.monotonic() + 20
+        while "/dev/vdb" not in dest.attached_volumes(sid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert dest.attached_volumes(sid)["/dev/vdb"]["volume_id"] == vol["id"]
+        now = volume(vol["id"])
+        assert now["status"] == "in-use" and len(now["attachments"]) == 1
+    finally:
+        stack.start_compute(source)
+        stack.compute("PUT", f"/os-services/{services[0]['id']}", {"forced_down": False},
+                      headers=_mv("2.53", ADMIN))
+    deadline = time.monotonic() + 20
+    while stack.computes[source].manager.driver.attached_volumes(sid) and \
+            time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert stack.computes[source].manager.driver.attached_volumes(sid) == {}
+    assert len(volume(vol["id"])["attachments"]) == 1
     delete_server(stack, sid)
     wait_volume(vol["id"], "available")
 

@@ -44,6 +44,11 @@ def cloud(tmp_path_factory: Any) -> Iterator[Stack]:
     try:
         yield stack
     finally:
+        # NOTE: the NBD exports outlive the volume service (as a guest's
+        # disk must): whatever a failed test left attached is stopped here.
+        exports = svc.manager.exports()
+        if exports is not None:
+            exports.ensure({})
         svc.stop()
         stack.stop()
 
