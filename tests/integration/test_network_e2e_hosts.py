@@ -10,27 +10,39 @@ ends of the veth pair between the root namespace and B's ([network]
 tunnel_ip of each), recorded by their resource trackers; each learns the
 other from the database (no multicast).
 
-A guest on A reaches a guest on B on their network (HTTP with B's uuid,
-fetched inside guest A by its agent); after both are deleted and the network
-is gone, neither host keeps a bridge or VXLAN device of the network. Both
-ports are in the project's default security group (ingress from its members
-only), so the remote-group rule lets A in on B. Another project's network
-with the same CIDR, its guest C on B: C answers on its own network, guest A
-cannot reach it.
+Guest A (on A) and guest B (on B), one tenant network, both ports in the
+project's default security group (ingress from its members only, so the
+remote-group rule lets A in on B), are shared by the tests (TCG boots cost):
+
+- A reaches B across hosts (HTTP with B's uuid, fetched inside guest A by its
+  agent);
+- spoofing: A sends to B from its own address, from a foreign address it
+  added itself and from a foreign MAC; a capture on B's VXLAN device in B's
+  namespace (what the tunnel delivers, before any filter of B) and B's own
+  ICMP counter see only the first;
+- isolation: another project's network with the same CIDR, its guest C on B,
+  answers on its own network; guest A cannot reach it;
+- delete: after the guests, their ports and the network (no ports but its
+  DHCP port) are deleted, neither host keeps a port's DHCP entry, nftables
+  rule or tap, nor the network's bridge, VXLAN device, DHCP namespace or
+  dnsmasq.
 """
 
 from __future__ import annotations
 
 import base64
 import ipaddress
+import json
 import os
 import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -39,6 +51,13 @@ from novalite.conf import CONF
 from novalite.network.dataplane import names
 from novalite.virt.libvirt import agent
 from tests.integration.libvirt_host import SecondLibvirtHost
+from tests.integration.netstack import (
+    network_leftovers,
+    port_leftovers,
+    tap_of,
+    vni_range,
+    wait_clean,
+)
 from tests.integration.realstack import HOST, RealStack, libvirt_connection
 from tests.procs import Proc, wait_until, write_conf
 
@@ -56,6 +75,7 @@ class TwoHosts:
             (None, "transport_url"): vhost,
             ("network", "dataplane"): "vxlan",
             ("network", "dataplane_prefix"): self.prefix,
+            ("network", "vni_ranges"): [vni_range()],
             ("network", "dhcp_host"): HOST,
             ("network", "tunnel_ip"): second.root_addr,
             ("network", "create_default_network"): False,
@@ -67,6 +87,11 @@ class TwoHosts:
         self.probe_ns = f"{self.prefix}-probe"
         self.b_base = ""
         self.proc: Any = None
+
+    @property
+    def state_dir(self) -> str:
+        """Host A's (the DHCP host's) data plane state, while the stack runs."""
+        return os.path.join(CONF.state_path, "dataplane", self.prefix)
 
     @property
     def stack(self) -> Any:
@@ -118,7 +143,7 @@ class TwoHosts:
                        check=False)
         if self.proc is not None:
             self.proc.stop()
-        state_dir = os.path.join(CONF.state_path, "dataplane", self.prefix)
+        state_dir = self.state_dir
         problems += self.rs.stop()
         if self.b_base:
             shutil.rmtree(self.b_base, ignore_errors=True)
@@ -161,10 +186,83 @@ def hosts() -> Iterator[TwoHosts]:
         assert not problems, problems
 
 
+@dataclass
+class Pair:
+    """Guest A on host A and guest B on host B, on one tenant network, both
+    ports in the project's default security group."""
+    net: dict
+    ports: list[dict]
+    sid_a: str
+    sid_b: str
+    dom_a: Any
+    dom_b: Any
+
+    @property
+    def address_a(self) -> str:
+        return str(self.ports[0]["fixed_ips"][0]["ip_address"])
+
+    @property
+    def address_b(self) -> str:
+        return str(self.ports[1]["fixed_ips"][0]["ip_address"])
+
+
+@pytest.fixture(scope="module")
+def pair(hosts: TwoHosts) -> Iterator[Pair]:
+    t = hosts
+    net = t.api("POST", "/networks", {"network": {"name": f"{t.prefix}-net",
+                                                   "shared": True}}, 201)["network"]
+    t.api("POST", "/subnets", {"subnet": {"network_id": net["id"], "cidr": t.cidr,
+                                          "ip_version": 4}}, 201)
+    # NOTE: the project's default security group on both: ingress only from
+    # its members (the other port's address, across hosts).
+    ports = [t.api("POST", "/ports", {"port": {"network_id": net["id"]}}, 201)["port"]
+             for _ in range(2)]
+    assert ports[0]["security_groups"] and \
+        ports[0]["security_groups"] == ports[1]["security_groups"]
+    conn_a = libvirt_connection()
+    conn_b = None
+    with t.rs.servers(180) as ids:
+        # Guest A boots before B runs, so it is on A.
+        resp = t.stack.compute("POST", "/servers", {"server": {
+            "name": "vx-a", "imageRef": t.rs.images["disk"]["id"], "flavorRef": "1",
+            "networks": [{"port": ports[0]["id"]}]}})
+        assert resp.status_code == 202, resp.text
+        sid_a = resp.json()["server"]["id"]
+        ids.append(sid_a)
+        t.stack.wait_status(sid_a, "ACTIVE", 180)
+        t.start_b()
+        resp = t.stack.compute("POST", "/servers", {"server": {
+            "name": "vx-b", "imageRef": t.rs.images["disk"]["id"], "flavorRef": "1",
+            "host": t.b_host, "networks": [{"port": ports[1]["id"]}]}},
+            headers={"OpenStack-API-Version": "compute 2.74"})
+        assert resp.status_code == 202, resp.text
+        sid_b = resp.json()["server"]["id"]
+        ids.append(sid_b)
+        server_b = t.stack.wait_status(sid_b, "ACTIVE", 240)
+        assert server_b["OS-EXT-SRV-ATTR:host"] == t.b_host
+        dom_a = t.rs.domain(conn_a, sid_a)
+        conn_b = t.second.connect()
+        dom_b = conn_b.lookupByUUIDString(sid_b)
+        assert dom_a is not None
+        agent.wait_ready(dom_a, time.monotonic() + 120)
+        agent.wait_ready(dom_b, time.monotonic() + 120)
+        try:
+            yield Pair(net=net, ports=ports, sid_a=sid_a, sid_b=sid_b, dom_a=dom_a,
+                       dom_b=dom_b)
+        finally:
+            conn_a.close()
+            conn_b.close()
+
+
+def _exec(domain: Any, *argv: str) -> dict:
+    return dict(agent.execute(domain, "/bin/busybox", list(argv), time.monotonic() + 30,
+                              capture=True))
+
+
 def _guest(domain: Any, *argv: str) -> str:
-    status = agent.execute(domain, "/bin/busybox", list(argv), time.monotonic() + 30,
-                           capture=True)
-    assert status.get("exitcode") == 0, status
+    status = _exec(domain, *argv)
+    assert status.get("exitcode") == 0, (argv, status, base64.b64decode(
+        status.get("err-data", "")).decode(errors="replace"))
     return base64.b64decode(status.get("out-data", "")).decode()
 
 
@@ -201,73 +299,184 @@ def _ns_links(t: TwoHosts) -> str:
     return t.second.run_in_ns("ip", "-o", "link").stdout
 
 
-def test_guests_on_two_hosts_reach_each_other_over_vxlan(hosts: TwoHosts) -> None:
-    t = hosts
-    net = t.api("POST", "/networks", {"network": {"name": f"{t.prefix}-net",
-                                                   "shared": True}}, 201)["network"]
-    t.api("POST", "/subnets", {"subnet": {"network_id": net["id"], "cidr": t.cidr,
-                                          "ip_version": 4}}, 201)
-    # NOTE: the project's default security group on both: ingress only from
-    # its members (the other port's address, across hosts).
-    ports = [t.api("POST", "/ports", {"port": {"network_id": net["id"]}}, 201)["port"]
-             for _ in range(2)]
-    assert ports[0]["security_groups"] and \
-        ports[0]["security_groups"] == ports[1]["security_groups"]
-    bridge = names.bridge_for_id(t.prefix, net["id"])
-    vxlan = names.vxlan(t.prefix, int(net["provider:segmentation_id"]))
+def _run_b(t: TwoHosts) -> Any:
+    """A ``run`` for the netstack helpers: the command in host B's namespace."""
+    def run_b(*argv: str, check: bool = True) -> str:
+        done = t.second.run_in_ns(*argv)
+        if check and done.returncode != 0:
+            raise AssertionError(f"{argv} in {t.second.netns}: {done.returncode} "
+                                 f"{done.stderr}")
+        return done.stdout
+    return run_b
+
+
+def test_guests_on_two_hosts_reach_each_other_over_vxlan(hosts: TwoHosts,
+                                                          pair: Pair) -> None:
+    t, p = hosts, pair
+    bridge = names.bridge_for_id(t.prefix, p.net["id"])
+    vxlan = names.vxlan(t.prefix, int(p.net["provider:segmentation_id"]))
+    # B's agent made the network's bridge and VXLAN device in B's namespace,
+    # its VXLAN device sends to A's endpoint and A's to B's.
+    links = _ns_links(t)
+    assert f": {bridge}" in links and f": {vxlan}" in links, links
+    fdb_b = t.second.run_in_ns("bridge", "fdb", "show", "dev", vxlan).stdout
+    assert t.second.root_addr in fdb_b, fdb_b
+    wait_until(lambda: t.second.address in os.popen(
+        f"bridge fdb show dev {vxlan}").read(), 60, "A's VXLAN peer B")
+    body = wait_until(lambda: _http_in_guest(p.dom_a, p.address_b), 180,
+                      f"guest A reaching guest B at {p.address_b}")
+    assert f"uuid={p.sid_b}" in str(body).splitlines(), body
+
+
+# NOTE: every frame a device gets, one JSON line each: on host B's VXLAN
+# device what the tunnel delivers (before any filter of B), on guest A's tap
+# what guest A sent (before any filter of A).
+CAPTURE = r"""
+import json, socket, struct, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind((sys.argv[1], 0))
+print("ready", flush=True)
+while True:
+    frame, addr = s.recvfrom(65535)
+    if addr[2] == socket.PACKET_OUTGOING:
+        continue
+    kind = struct.unpack("!H", frame[12:14])[0]
+    src = dst = None
+    if kind == 0x0800:
+        src, dst = socket.inet_ntoa(frame[26:30]), socket.inet_ntoa(frame[30:34])
+    elif kind == 0x0806:
+        src, dst = socket.inet_ntoa(frame[28:32]), socket.inet_ntoa(frame[38:42])
+    print(json.dumps({"mac": frame[6:12].hex(":"), "type": kind, "src": src, "dst": dst}),
+          flush=True)
+"""
+
+
+class Capture:
+    """Frames a device gets while it runs (in ``netns``, or the root one)."""
+
+    def __init__(self, dev: str, netns: str | None = None) -> None:
+        self.argv = [sys.executable, "-c", CAPTURE, dev]
+        if netns:
+            self.argv = ["ip", "netns", "exec", netns, *self.argv]
+        self.popen: subprocess.Popen[str] | None = None
+        self.frames: list[dict] = []
+
+    def __enter__(self) -> Capture:
+        self.popen = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True)
+        assert self.popen.stdout is not None
+        line = self.popen.stdout.readline()
+        assert line.strip() == "ready", (line, self.popen.stderr.read()
+                                         if self.popen.stderr else "")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        assert self.popen is not None
+        time.sleep(1)
+        self.popen.terminate()
+        out, _err = self.popen.communicate(timeout=30)
+        self.frames = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+    def from_ip(self, address: str) -> list[dict]:
+        return [f for f in self.frames if f["src"] == address]
+
+    def from_mac(self, mac: str) -> list[dict]:
+        return [f for f in self.frames if f["mac"] == mac.lower()]
+
+
+def _icmp_in_echos(domain: Any) -> int:
+    """The guest kernel's count of ICMP echo requests received."""
+    lines = [line.split() for line in _guest(domain, "cat", "/proc/net/snmp").splitlines()
+             if line.startswith("Icmp:")]
+    return int(dict(zip(lines[0], lines[1], strict=True))["InEchos"])
+
+
+def _ping(domain: Any, source: str, target: str) -> int:
+    status = _exec(domain, "ping", "-c", "3", "-W", "2", "-I", source, target)
+    return int(status.get("exitcode", -1))
+
+
+def test_a_spoofed_source_from_host_a_reaches_nothing_on_host_b(hosts: TwoHosts,
+                                                                pair: Pair) -> None:
+    """Guest A (host A) sends to guest B (host B) from its own address (B
+    answers), from a foreign address it added itself and from a foreign MAC:
+    what B's VXLAN device receives from the tunnel (a capture in B's
+    namespace, before any filter of B) and B's own ICMP counter show only the
+    first, while a capture on A's tap shows that A did send the others. A's
+    neighbour entry for B is static, so the spoofed sends are made even
+    though A's ARP with the foreign address is dropped."""
+    t, p = hosts, pair
+    vxlan = names.vxlan(t.prefix, int(p.net["provider:segmentation_id"]))
+    foreign = str(ipaddress.ip_network(t.cidr).broadcast_address - 5)
+    foreign_mac = "fa:16:3e:00:5b:0f"
+    own_mac = p.ports[0]["mac_address"].lower()
+    (nic,) = _guest(p.dom_a, "sh", "-c", "for d in /sys/class/net/*; do "
+                    f"[ \"$(cat $d/address)\" = {own_mac} ] && echo ${{d##*/}}; done; true").split()
+    _guest(p.dom_a, "arp", "-i", nic, "-s", p.address_b, p.ports[1]["mac_address"])
+    wait_until(lambda: _ping(p.dom_a, p.address_a, p.address_b) == 0, 120,
+               f"guest A pinging guest B at {p.address_b}")
+
+    tap_a = tap_of(p.ports[0]["id"])
+
+    def sent(foreign_ip: str | None = None, foreign_mac: str | None = None) \
+            -> tuple[Capture, Capture, int]:
+        """(what A's tap got, what B's VXLAN device got, B's new echo
+        requests) while A pings B from ``foreign_ip`` or its own address."""
+        echos = _icmp_in_echos(p.dom_b)
+        with Capture(tap_a) as at_a, Capture(vxlan, t.second.netns) as at_b:
+            answered = _ping(p.dom_a, foreign_ip or p.address_a, p.address_b) == 0
+        assert answered is (foreign_ip is None and foreign_mac is None), \
+            f"B answered: {answered} (source {foreign_ip}, MAC {foreign_mac})"
+        return at_a, at_b, _icmp_in_echos(p.dom_b) - echos
+
+    at_a, at_b, echos = sent()
+    assert len(at_a.from_ip(p.address_a)) >= 3 and len(at_b.from_ip(p.address_a)) >= 3, \
+        (at_a.frames, at_b.frames)
+    assert echos >= 3
+
+    _guest(p.dom_a, "ip", "addr", "add", f"{foreign}/32", "dev", nic)
+    try:
+        at_a, at_b, echos = sent(foreign_ip=foreign)
+    finally:
+        _guest(p.dom_a, "ip", "addr", "del", f"{foreign}/32", "dev", nic)
+    assert len(at_a.from_ip(foreign)) >= 3, f"guest A sent nothing from {foreign}: {at_a.frames}"
+    assert not at_b.from_ip(foreign), f"host B got {foreign}'s frames: {at_b.frames}"
+    assert echos == 0, "guest B received the spoofed pings"
+
+    _guest(p.dom_a, "ip", "link", "set", nic, "address", foreign_mac)
+    try:
+        at_a, at_b, echos = sent(foreign_mac=foreign_mac)
+    finally:
+        _guest(p.dom_a, "ip", "link", "set", nic, "address", own_mac)
+    assert len(at_a.from_mac(foreign_mac)) >= 3, \
+        f"guest A sent nothing from {foreign_mac}: {at_a.frames}"
+    assert not at_b.from_mac(foreign_mac), f"host B got {foreign_mac}'s frames: {at_b.frames}"
+    assert echos == 0, "guest B received the spoofed MAC's pings"
+
+    # Its own address and MAC still work afterwards.
+    at_a, at_b, echos = sent()
+    assert len(at_b.from_mac(own_mac)) >= 3 and echos >= 3, at_b.frames
+
+
+def test_another_projects_network_on_host_b_is_out_of_reach(hosts: TwoHosts,
+                                                            pair: Pair) -> None:
+    """Another project's network with the same CIDR (its own VNI), guest C on
+    host B at an address nobody has on ours: C answers on its network (from a
+    namespace on its bridge on A, the DHCP host, across its VXLAN), but guest
+    A, on the same subnet range, cannot reach it. Deleting C, its port and its
+    network leaves nothing of them on either host."""
+    t, p = hosts, pair
+    other_project = f"other-{t.prefix}"
+    other = t.api("POST", "/networks", {"network": {
+        "name": f"{t.prefix}-other", "project_id": other_project}}, 201)["network"]
+    t.api("POST", "/subnets", {"subnet": {"network_id": other["id"], "cidr": t.cidr,
+                                          "ip_version": 4, "project_id": other_project}}, 201)
+    address_c = str(ipaddress.ip_network(t.cidr).broadcast_address - 2)
+    port_c = t.api("POST", "/ports", {"port": {
+        "network_id": other["id"], "project_id": other_project,
+        "port_security_enabled": False, "fixed_ips": [{"ip_address": address_c}]}},
+        201)["port"]
     with t.rs.servers(180) as ids:
-        # Guest A boots before B runs, so it is on A.
-        resp = t.stack.compute("POST", "/servers", {"server": {
-            "name": "vx-a", "imageRef": t.rs.images["disk"]["id"], "flavorRef": "1",
-            "networks": [{"port": ports[0]["id"]}]}})
-        assert resp.status_code == 202, resp.text
-        sid_a = resp.json()["server"]["id"]
-        ids.append(sid_a)
-        t.stack.wait_status(sid_a, "ACTIVE", 180)
-        t.start_b()
-        resp = t.stack.compute("POST", "/servers", {"server": {
-            "name": "vx-b", "imageRef": t.rs.images["disk"]["id"], "flavorRef": "1",
-            "host": t.b_host, "networks": [{"port": ports[1]["id"]}]}},
-            headers={"OpenStack-API-Version": "compute 2.74"})
-        assert resp.status_code == 202, resp.text
-        sid_b = resp.json()["server"]["id"]
-        ids.append(sid_b)
-        server_b = t.stack.wait_status(sid_b, "ACTIVE", 240)
-        assert server_b["OS-EXT-SRV-ATTR:host"] == t.b_host
-
-        # B's agent made the network's bridge and VXLAN device in B's
-        # namespace, its VXLAN device sends to A's endpoint and A's to B's.
-        links = _ns_links(t)
-        assert f": {bridge}" in links and f": {vxlan}" in links, links
-        fdb_b = t.second.run_in_ns("bridge", "fdb", "show", "dev", vxlan).stdout
-        assert t.second.root_addr in fdb_b, fdb_b
-        wait_until(lambda: t.second.address in os.popen(
-            f"bridge fdb show dev {vxlan}").read(), 60, "A's VXLAN peer B")
-
-        conn = libvirt_connection()
-        dom_a = t.rs.domain(conn, sid_a)
-        assert dom_a is not None
-        agent.wait_ready(dom_a, time.monotonic() + 120)
-        address_b = ports[1]["fixed_ips"][0]["ip_address"]
-        body = wait_until(lambda: _http_in_guest(dom_a, address_b), 180,
-                          f"guest A reaching guest B at {address_b}")
-        assert f"uuid={sid_b}" in str(body).splitlines(), body
-
-        # Another project's network with the same CIDR (its own VNI), guest C on
-        # host B at an address nobody has on ours: C answers on its network
-        # (from a namespace on its bridge on A, the DHCP host, across its
-        # VXLAN), but guest A, on the same subnet range, cannot reach it.
-        other_project = f"other-{t.prefix}"
-        other = t.api("POST", "/networks", {"network": {
-            "name": f"{t.prefix}-other", "project_id": other_project}}, 201)["network"]
-        t.api("POST", "/subnets", {"subnet": {"network_id": other["id"], "cidr": t.cidr,
-                                              "ip_version": 4,
-                                              "project_id": other_project}}, 201)
-        address_c = str(ipaddress.ip_network(t.cidr).broadcast_address - 2)
-        port_c = t.api("POST", "/ports", {"port": {
-            "network_id": other["id"], "project_id": other_project,
-            "port_security_enabled": False,
-            "fixed_ips": [{"ip_address": address_c}]}}, 201)["port"]
         resp = t.stack.compute("POST", "/servers", {"server": {
             "name": "vx-c", "imageRef": t.rs.images["disk"]["id"], "flavorRef": "1",
             "host": t.b_host, "networks": [{"port": port_c["id"]}]}},
@@ -284,19 +493,83 @@ def test_guests_on_two_hosts_reach_each_other_over_vxlan(hosts: TwoHosts) -> Non
         body = wait_until(lambda: _http_in_ns(t.probe_ns, address_c), 180,
                           f"guest C at {address_c} on its own network", interval=1)
         assert f"uuid={sid_c}" in str(body).splitlines(), body
-        assert _http_in_guest(dom_a, address_c) is None, \
+        assert _http_in_guest(p.dom_a, address_c) is None, \
             "guest A reached another network's guest"
-        conn.close()
-        for sid in (sid_a, sid_b, sid_c):
-            t.rs.delete(sid, timeout=180)
-        t.api("DELETE", f"/ports/{port_c['id']}", status=204)
-        t.api("DELETE", f"/networks/{other['id']}", status=204)
+        t.rs.delete(sid_c, timeout=180)
+    subprocess.run(["ip", "netns", "del", t.probe_ns], capture_output=True, check=False)
+    t.api("DELETE", f"/ports/{port_c['id']}", status=204)
+    t.api("DELETE", f"/networks/{other['id']}", status=204)
+    run_b = _run_b(t)
+    wait_clean(lambda: [f"A: {x}" for x in port_leftovers(t.stack, port_c, t.state_dir)
+                        + network_leftovers(t.prefix, other, t.state_dir)]
+               + [f"B: {x}" for x in port_leftovers(None, port_c, host_run=run_b)
+                  + network_leftovers(t.prefix, other, host_run=run_b)], 60,
+               "guest C's port and network")
 
-    for port in ports:
+
+def test_a_cold_migration_to_host_b_keeps_the_address_and_answers_there(
+        hosts: TwoHosts, pair: Pair) -> None:
+    """Guest A cold-migrated to host B (2.56 ``migrate`` with a host, then
+    ``confirmResize``) keeps its port and fixed address, its port is bound to
+    B, nothing of its tap is left on A, and it answers HTTP at the same
+    address from a namespace on the network's bridge on host A, now across
+    the VXLAN (a tcp/80 rule from that namespace's address opens it)."""
+    t, p = hosts, pair
+    headers = {"OpenStack-API-Version": "compute 2.56"}
+    probe = str(ipaddress.ip_network(t.cidr).broadcast_address - 3)
+    rule = t.api("POST", "/security-group-rules", {"security_group_rule": {
+        "security_group_id": p.ports[0]["security_groups"][0], "direction": "ingress",
+        "ethertype": "IPv4", "protocol": "tcp", "port_range_min": 80, "port_range_max": 80,
+        "remote_ip_prefix": f"{probe}/32"}}, 201)["security_group_rule"]
+    try:
+        _probe_ns(t, names.bridge_for_id(t.prefix, p.net["id"]), probe)
+        body = wait_until(lambda: _http_in_ns(t.probe_ns, p.address_a), 120,
+                          f"guest A at {p.address_a} on host A")
+        assert f"uuid={p.sid_a}" in str(body).splitlines(), body
+        resp = t.stack.compute("POST", f"/servers/{p.sid_a}/action",
+                               {"migrate": {"host": t.b_host}}, headers=headers)
+        assert resp.status_code == 202, resp.text
+        t.stack.wait_status(p.sid_a, "VERIFY_RESIZE", 300)
+        resp = t.stack.compute("POST", f"/servers/{p.sid_a}/action", {"confirmResize": None})
+        assert resp.status_code == 204, resp.text
+        server = t.stack.wait_status(p.sid_a, "ACTIVE", 120)
+        assert server["OS-EXT-SRV-ATTR:host"] == t.b_host
+        assert [a["addr"] for v in server["addresses"].values() for a in v] == [p.address_a]
+        port = t.api("GET", f"/ports/{p.ports[0]['id']}")["port"]
+        assert port["binding:host_id"] == t.b_host and \
+            port["fixed_ips"] == p.ports[0]["fixed_ips"], port
+        wait_clean(lambda: port_leftovers(None, port), 60, f"{tap_of(port['id'])} on host A")
+        assert f": {tap_of(port['id'])}" in _ns_links(t), "guest A's tap is not on host B"
+        body = wait_until(lambda: _http_in_ns(t.probe_ns, p.address_a), 180,
+                          f"guest A at {p.address_a} on host B, from host A")
+        assert f"uuid={p.sid_a}" in str(body).splitlines(), body
+    finally:
+        subprocess.run(["ip", "netns", "del", t.probe_ns], capture_output=True, check=False)
+        t.api("DELETE", f"/security-group-rules/{rule['id']}", status=204)
+
+
+def test_delete_leaves_nothing_on_either_host(hosts: TwoHosts, pair: Pair) -> None:
+    """Guests A and B deleted, then their ports, then the network (no ports
+    but its DHCP port): no port, DHCP entry, nftables rule, tap, bridge,
+    VXLAN device, DHCP namespace or dnsmasq of theirs is left on host A or
+    host B."""
+    t, p = hosts, pair
+    run_b = _run_b(t)
+    for sid in (p.sid_a, p.sid_b):
+        t.rs.delete(sid, timeout=180)
+    for port in p.ports:
         t.api("DELETE", f"/ports/{port['id']}", status=204)
-    t.api("DELETE", f"/networks/{net['id']}", status=204)
-    wait_until(lambda: f": {bridge}" not in _ns_links(t), 60, f"{bridge} to go on B")
-    assert f": {vxlan}" not in _ns_links(t)
-    wait_until(lambda: not os.path.exists(f"/sys/class/net/{bridge}"), 60,
-               f"{bridge} to go on A")
-    assert not os.path.exists(f"/sys/class/net/{vxlan}")
+    t.api("DELETE", f"/networks/{p.net['id']}", status=204)
+
+    def left() -> list[str]:
+        found = []
+        for port in p.ports:
+            found += [f"A: {x}" for x in port_leftovers(t.stack, port, t.state_dir)]
+            found += [f"B: {x}" for x in port_leftovers(None, port, host_run=run_b)]
+        found += [f"A: {x}" for x in network_leftovers(t.prefix, p.net, t.state_dir)]
+        found += [f"B: {x}" for x in network_leftovers(t.prefix, p.net, host_run=run_b)]
+        return found
+    wait_clean(left, 60, "the network, its ports and guests")
+    # NOTE: nothing is filtered any more on B: its tables are gone.
+    table = names.nft_table(t.prefix)
+    assert table not in run_b("nft", "list", "tables"), run_b("nft", "list", "tables")
