@@ -270,7 +270,9 @@ class ImageActionsAPI:
             image = self.image_api.get(context, image_href)
         except exception.ImageNotFound:
             raise exception.Invalid(reason="Cannot find image for rebuild") from None
-        self._check_image(context, image, instance.flavor)  # type: ignore[attr-defined]
+        volume_backed = _check_volume_backed_rebuild(context, instance, image)
+        if not volume_backed:
+            self._check_image(context, image, instance.flavor)  # type: ignore[attr-defined]
         files = kwargs.pop("files_to_inject", None)
         preserve_ephemeral = bool(kwargs.pop("preserve_ephemeral", False))
         if "key_name" in kwargs:
@@ -283,12 +285,36 @@ class ImageActionsAPI:
                       "hostname"):
             if field in kwargs:
                 setattr(instance, field, kwargs.pop(field))
-        instance.image_ref = image["id"]
+        instance.image_ref = "" if volume_backed else image["id"]
         _start_task(instance, "rebuild", task_states.REBUILDING)
         InstanceAction.action_start(context, instance.uuid, "rebuild")
         self.conductor.rebuild_instance(context, instance, ImageMeta.from_image(image),
                                         admin_password, files or [],
                                         preserve_ephemeral=preserve_ephemeral)
+
+
+def _check_volume_backed_rebuild(context: RequestContext, instance: Instance,
+                                 image: dict[str, Any]) -> bool:
+    """Whether the server is volume-backed. As Nova before 2.93 (novalite
+    does not reimage a root volume): such a server is rebuilt only with the
+    image its root volume was made from (400 otherwise); its image_ref
+    stays ''."""
+    from novalite.compute import volumes as volume_client
+    from novalite.objects.block_device import BlockDeviceMappingList
+
+    bdms = BlockDeviceMappingList.get_by_instance_uuid(context, instance.uuid)
+    root = next((b for b in bdms.volumes if b.is_root), None)
+    if root is None:
+        return False
+    try:
+        volume = volume_client.api().get(context, root.volume_id)
+    except exception.NotFound:
+        volume = {}
+    original = (volume.get("volume_image_metadata") or {}).get("image_id")
+    if original != image["id"]:
+        raise exception.Invalid(reason="Unable to rebuild with a different image for a "
+                                       "volume-backed server.")
+    return True
 
 
 def shelved_system_metadata(instance: Instance, image_id: str, host: str) -> dict[str, str | None]:

@@ -335,6 +335,24 @@ def test_shelved_offloaded_attach_needs_220_and_unshelve_connects(stack: Stack) 
 # -- boot from volume -------------------------------------------------------------
 
 
+def other_image(stack: Stack) -> str:
+    """A second public image (registered once per stack)."""
+    import os
+
+    from novalite.image import api as image_api
+
+    found = getattr(stack, "other_image_id", None)
+    if found:
+        return str(found)
+    path = os.path.join(stack.state_dir, "other-image.raw")
+    with open(path, "wb") as f:
+        f.write(b"\1" * 65536)
+    image = image_api.API().register(nl_context.get_admin_context(), "other-image", path)
+    stack.other_image_id = image["id"]  # type: ignore[attr-defined]
+    return str(image["id"])
+
+
+
 def test_boot_from_new_volume_and_delete_on_termination(stack: Stack) -> None:
     for keep in (True, False):
         server = boot(stack, block_device_mapping_v2=[{
@@ -348,6 +366,18 @@ def test_boot_from_new_volume_and_delete_on_termination(stack: Stack) -> None:
         assert root["bootable"] and root["size"] == 1
         found = guest_volumes(stack, server["id"])
         assert list(found) == ["/dev/vda"] and found["/dev/vda"]["volume_id"] == root["id"]
+        # rebuilt with its own image (the root volume's): the same root
+        # volume; with another image: 400 (no reimage before 2.93)
+        url = f"/servers/{server['id']}/action"
+        other = stack.compute("POST", url, {"rebuild": {"imageRef": other_image(stack)}},
+                              headers=P1)
+        assert other.status_code == 400 and "different image" in other.text, other.text
+        resp = stack.compute("POST", url, {"rebuild": {"imageRef": stack.image_id}},
+                             headers=P1)
+        assert resp.status_code == 202, resp.text
+        time.sleep(0.1)
+        assert wait_status(stack, server["id"], "ACTIVE")["image"] == ""
+        assert guest_volumes(stack, server["id"])["/dev/vda"]["volume_id"] == root["id"]
         # the root volume cannot be detached
         resp = stack.compute("DELETE",
                              f"/servers/{server['id']}/os-volume_attachments/{root['id']}",
