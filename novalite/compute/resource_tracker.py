@@ -48,9 +48,16 @@ def _image_virtual_size(instance: Instance) -> int | None:
         return None
 
 
+def _volume_backed(instance: Instance) -> bool:
+    """Nova's is_volume_backed_instance by its image_ref: '' for a server
+    booted from a volume (its root disk is not on this host)."""
+    return bool(instance.obj_attr_is_set("image_ref") and instance.image_ref == "")
+
+
 def _usage(instance: Instance) -> tuple[int, int, int]:
     flavor = instance.flavor
-    root = root_disk_gb(flavor.root_gb, _image_virtual_size(instance))
+    root = 0 if _volume_backed(instance) else root_disk_gb(flavor.root_gb,
+                                                           _image_virtual_size(instance))
     return (flavor.vcpus, flavor.memory_mb,
             root + flavor.ephemeral_gb + (flavor.swap + 1023) // 1024)
 

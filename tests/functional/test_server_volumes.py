@@ -366,6 +366,10 @@ def test_boot_from_new_volume_and_delete_on_termination(stack: Stack) -> None:
         assert root["bootable"] and root["size"] == 1
         found = guest_volumes(stack, server["id"])
         assert list(found) == ["/dev/vda"] and found["/dev/vda"]["volume_id"] == root["id"]
+        # its root disk is not on the host: the host claims no disk for it
+        hypervisors = stack.compute("GET", "/os-hypervisors/detail",
+                                    headers=_mv("2.87", ADMIN)).json()["hypervisors"]
+        assert sum(h["local_gb_used"] for h in hypervisors) == 0, hypervisors
         # rebuilt with its own image (the root volume's): the same root
         # volume; with another image: 400 (no reimage before 2.93)
         url = f"/servers/{server['id']}/action"
