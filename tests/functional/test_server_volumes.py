@@ -419,6 +419,22 @@ def test_boot_with_data_volumes_and_validation(stack: Stack) -> None:
     wait_volume(data["id"], "available")
     wait_volume(blank, "deleted")
 
+    # a volume made from a snapshot (the CLI's --snapshot): its data, on the host
+    snap = _volumes().create_snapshot(_ctx(P1), data["id"], name="s")
+    deadline = time.monotonic() + 20
+    while _volumes().get_snapshot(_ctx(P1), snap["id"])["status"] != "available":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    from_snap = boot(stack, imageRef=stack.image_id, block_device_mapping_v2=[
+        {"uuid": snap["id"], "source_type": "snapshot", "destination_type": "volume",
+         "delete_on_termination": True}])
+    view = wait_status(stack, from_snap["id"], "ACTIVE", timeout=60)
+    (made,) = view["os-extended-volumes:volumes_attached"]
+    assert volume(made["id"])["snapshot_id"] == snap["id"]
+    delete_server(stack, from_snap["id"])
+    wait_volume(made["id"], "deleted")
+    _volumes().delete_snapshot(_ctx(P1), snap["id"])
+
     def refused(bdms: list[dict], version: str = "2.79", **extra: Any) -> str:
         body = {"server": {"name": "bad", "flavorRef": "1", "networks": "none",
                            "block_device_mapping_v2": bdms, **extra}}
