@@ -1,7 +1,9 @@
 """The volume service as its own process (novalite-volume) on RabbitMQ and
 PostgreSQL, with the API process in front (issue 14): real files and real
 qemu-img. A volume made from the tiny image holds the image's bytes; a new
-volume reads zeros where a deleted one wrote; a delete leaves no file; the
+volume reads zeros where a deleted one wrote; a delete leaves no file; an
+attachment for another host is an NBD export that outlives the service's
+restarts (a dead export daemon is started again by the next start); the
 volume service SIGKILLed and restarted while 10 attachments are being
 connected: every volume ends in-use or available, no attachment is left
 half-made, and the attachments left are exactly those of in-use volumes."""
@@ -48,10 +50,16 @@ class VolumeCluster(Cluster):
                                          "capacity_gb": 100, "export_address": "127.0.0.1",
                                          "export_port_min": 20850,
                                          "export_port_max": 20869}})
-        proc = Proc(HOST, self.volume_binary, conf,
-                    os.path.join(self.tmp, f"{HOST}.log")).start()
+        log = os.path.join(self.tmp, f"{HOST}.log")
+        ready = f"is consuming volume, volume.{HOST}"
+        # NOTE: a restart appends to the same log: wait for one line more.
+        before = 0
+        if os.path.exists(log):
+            with open(log) as f:
+                before = f.read().count(ready)
+        proc = Proc(HOST, self.volume_binary, conf, log).start()
         self.procs[HOST] = proc
-        proc.wait_log(f"is consuming volume, volume.{HOST}", timeout=60)
+        proc.wait_log(ready, timeout=60, count=before + 1)
         return proc
 
     def volume_api(self, method: str, path: str, body: Any = None,
@@ -272,6 +280,25 @@ def test_another_hosts_attachment_is_an_nbd_export_closed_on_detach(cluster):
         # a wrong export name is refused: the name is the credential
         wrong = _qemu_io({"data": {**data, "name": "guessed"}}, "read 0 4k")
         assert wrong.returncode != 0
+        # the export outlives a restart of the volume service ...
+        cluster.procs[HOST].stop()
+        assert _qemu_io(info, "read -P 0x5a 1M 64k").returncode == 0
+        cluster.start_volume()
+        # ... and a dead export daemon is started again, same port and name,
+        # by the volume service's start (init_host ensures the exports)
+        pidfile = os.path.join(cluster.tmp, "volume-exports", HOST, f"{att['id']}.pid")
+        with open(pidfile) as f:
+            pid = int(f.read().strip())
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: not os.path.exists(f"/proc/{pid}") or
+                   "zombie" in open(f"/proc/{pid}/status").read().lower(),
+                   timeout=10, what="export daemon gone")
+        assert _qemu_io(info, "read 0 4k").returncode != 0
+        cluster.procs[HOST].stop()
+        cluster.start_volume()
+        again = _qemu_io(info, "read -P 0x5a 1M 64k")
+        assert again.returncode == 0 and "Pattern verification failed" not in again.stdout, \
+            again.stdout + again.stderr
     finally:
         client.attachment_delete(ctxt, att["id"])
     assert client.get(ctxt, vol["id"])["status"] == "available"
