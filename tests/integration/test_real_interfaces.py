@@ -19,6 +19,14 @@ then ``DELETE .../os-interface/P``: the NIC leaves the guest and the domain
 (live and persistent), the tap and its nftables rules are gone, P is kept and
 unbound; deleting P removes its DHCP host entry and its lease.
 At the end the stack and the data plane's prefix leave nothing on the host.
+
+(Each test has a stack of its own, stopped when the test ends: two stacks
+in one process would share the configuration.) The second test does the same on the flat data plane (a Linux bridge per
+network with its gateway on the host, libvirt's clean-traffic nwfilter per
+NIC, the host filter rule per tap) with a port made from ``net_id``: the NIC's
+tap on network 2's bridge behind its nwfilter and host rule, the guest
+answering HTTP on the new address from the host; detached, the tap, its
+nwfilter binding and host rule are gone and the port is deleted.
 """
 
 from __future__ import annotations
@@ -38,9 +46,12 @@ from typing import Any
 import pytest
 
 from novalite.conf import CONF
+from novalite.network import filtering, linux_net
+from novalite.network import manage as network_manage
 from novalite.network.dataplane import names
 from novalite.virt.libvirt import agent
 from tests.integration.realstack import HOST, RealStack, RealStackError, libvirt_connection
+from tests.integration.test_networking import _free_cidr
 
 V2 = "/network/v2.0"
 ACTIVE_TIMEOUT = 180
@@ -152,7 +163,7 @@ class Cloud:
         return problems
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def cloud() -> Iterator[Cloud]:
     try:
         libvirt_connection().close()
@@ -273,3 +284,120 @@ def test_hot_plug_a_port_into_a_running_guest_and_out(cloud: Cloud) -> None:
                 for p, t in c.dhcp_files().items() if mac in t}
         raise AssertionError(f"{mac} is still in {left}") from None
     assert sub2["network_id"] == net2["id"]
+
+
+# -- the flat data plane ---------------------------------------------------------
+
+class FlatCloud:
+    def __init__(self) -> None:
+        tag = uuid.uuid4().hex[:6]
+        self.names = [f"ifl{tag}-{n}" for n in (1, 2)]
+        self.bridges = [f"nli{tag}{n}" for n in (1, 2)]
+        self.cidrs: list[str] = []
+        self.nets: list[dict] = []
+        self.rs = RealStack(label="ifaces-flat", overrides={
+            ("network", "default_network_name"): self.names[0],
+            ("compute", "force_config_drive"): True,
+        })
+
+    def start(self) -> FlatCloud:
+        self.rs.start()
+        for name, bridge in zip(self.names, self.bridges, strict=True):
+            cidr = _free_cidr()
+            self.cidrs.append(cidr)
+            self.nets.append(network_manage.create_network(name, cidr, bridge=bridge))
+        return self
+
+    def stop(self) -> list[str]:
+        problems = self.rs.stop()
+        for bridge in self.bridges:
+            with contextlib.suppress(Exception):
+                linux_net.delete_device(bridge)
+        shutil.rmtree(self.rs.base, ignore_errors=True)
+        return problems
+
+
+@pytest.fixture
+def flat() -> Iterator[FlatCloud]:
+    try:
+        libvirt_connection().close()
+    except RealStackError as e:
+        pytest.fail(str(e))
+    c = FlatCloud()
+    problems: list[str] = []
+    try:
+        c.start()
+        yield c
+    finally:
+        problems = c.stop()
+    assert not problems, "the test was not left clean:\n" + "\n".join(problems)
+
+
+def _nwfilter_bindings() -> str:
+    return _run("virsh", "-c", "qemu:///system", "nwfilter-binding-list")
+
+
+def _http(address: str) -> str | None:
+    done = subprocess.run(["curl", "-s", "--noproxy", "*", "-m", "3", f"http://{address}/"],
+                          capture_output=True, text=True, timeout=30, check=False)
+    return done.stdout if done.returncode == 0 and "uuid=" in done.stdout else None
+
+
+def test_hot_plug_on_the_flat_data_plane(flat: FlatCloud) -> None:
+    c = flat
+    stack = c.rs.stack
+    net2 = c.nets[1]
+    with c.rs.servers(180) as ids:
+        resp = stack.compute("POST", "/servers", {"server": {
+            "name": "hot-flat", "imageRef": c.rs.images["disk"]["id"], "flavorRef": "1"}})
+        assert resp.status_code == 202, resp.text
+        sid = resp.json()["server"]["id"]
+        ids.append(sid)
+        stack.wait_status(sid, "ACTIVE", ACTIVE_TIMEOUT)
+        conn = libvirt_connection()
+        try:
+            dom = c.rs.domain(conn, sid)
+            assert dom is not None
+            agent.wait_ready(dom, time.monotonic() + 150)
+
+            resp = stack.compute("POST", f"/servers/{sid}/os-interface", {
+                "interfaceAttachment": {"net_id": net2["uuid"]}})
+            assert resp.status_code == 200, resp.text
+            attached = resp.json()["interfaceAttachment"]
+            port_id, mac = attached["port_id"], attached["mac_addr"].lower()
+            address = attached["fixed_ips"][0]["ip_address"]
+            tap = ("tap" + port_id)[:14]
+            assert os.path.exists(f"/sys/class/net/{c.bridges[1]}/brif/{tap}")
+            assert tap in _nwfilter_bindings(), f"no nwfilter binding for {tap}"
+            assert filtering.port_rules(tap) >= 1, f"no host filter rule for {tap}"
+            live = ET.fromstring(dom.XMLDesc(0))
+            (iface,) = [i for i in live.iterfind("./devices/interface")
+                        if str(i.find("mac").get("address", "")).lower() == mac]  # type: ignore[union-attr]
+            ref = iface.find("filterref")
+            assert ref is not None and ref.get("filter") == "clean-traffic"
+            assert ("IP", address) in [(p.get("name"), p.get("value"))
+                                       for p in ref.iterfind("parameter")]
+            assert _has_mac(dom.XMLDesc(2), mac)
+
+            # The guest takes the address on the new NIC and answers on it.
+            nics = _wait(lambda: mac in _guest_nics(dom) and _guest_nics(dom), 90,
+                         "the NIC in the guest")
+            prefixlen = c.cidrs[1].split("/")[1]
+            _guest(dom, "ip", "addr", "add", f"{address}/{prefixlen}", "dev", nics[mac])
+            _guest(dom, "ip", "link", "set", nics[mac], "up")
+            body = _wait(lambda: _http(address), 90, f"HTTP from {address}")
+            assert f"uuid={sid}" in body.splitlines(), body
+
+            resp = stack.compute("DELETE", f"/servers/{sid}/os-interface/{port_id}")
+            assert resp.status_code == 202, resp.text
+            _wait(lambda: not _has_mac(dom.XMLDesc(0), mac), 120, "the NIC to leave the domain")
+            _wait(lambda: stack.request("GET", f"{V2}/ports/{port_id}").status_code == 404,
+                  30, f"port {port_id} (made for the server) to be deleted")
+            assert not _has_mac(dom.XMLDesc(2), mac)
+            assert mac not in _guest_nics(dom)
+            _wait(lambda: not os.path.exists(f"/sys/class/net/{tap}"), 30, f"{tap} to go")
+            assert tap not in _nwfilter_bindings()
+            assert filtering.port_rules(tap) == 0
+            assert _http(address) is None
+        finally:
+            conn.close()
