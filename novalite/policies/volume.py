@@ -73,6 +73,9 @@ rules: list[policy.RuleDefault] = [
               [("DELETE", f"{_V3}/os-quota-sets/{{project_id}}")]),
     base.rule("volume_extension:services:index", base.ADMIN, "List the volume services",
               [("GET", f"{_V3}/os-services")]),
+    base.rule("scheduler_extension:scheduler_stats:get_pools", base.ADMIN,
+              "List the back-end pools and their capacity",
+              [("GET", f"{_V3}/scheduler-stats/get_pools")]),
     base.rule("limits_extension:used_limits", base.PROJECT_READER_OR_ADMIN,
               "Show the project's limits and usage", [("GET", f"{_V3}/limits")]),
 ]

@@ -55,7 +55,7 @@ def _reason(e: BaseException) -> str:
 
 
 class VolumeManager(manager.Manager):
-    target = messaging.Target(version="1.0")
+    target = messaging.Target(version="1.1")
 
     def __init__(self, host: str | None = None, service_name: str = "novalite-volume",
                  **kwargs: Any) -> None:
@@ -342,6 +342,15 @@ class VolumeManager(manager.Manager):
                                                  "fault": _reason(e)})
                 return
             db.snapshot_destroy(snapshot_id)
+
+    def get_stats(self, context: Any) -> dict[str, Any]:
+        """Cinder's pool stats of this host's backend."""
+        stats = dict(self.backend.stats())
+        allocated = db.allocated_gb(self.host)
+        stats.update(allocated_capacity_gb=allocated, provisioned_capacity_gb=allocated,
+                     reserved_percentage=0, driver_version="1.0",
+                     pool_name=CONF.volume.backend)
+        return stats
 
     # -- this host's part: connections ------------------------------------------------
 

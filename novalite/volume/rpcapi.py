@@ -14,6 +14,7 @@ API version history:
             host); create_volume, delete_volume, extend_volume,
             create_snapshot, delete_snapshot, initialize_connection,
             terminate_connection (the volume's host).
+    * 1.1 - get_stats (the volume's host): the backend's pool stats.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from novalite.conf import CONF
 from novalite.context import RequestContext
 from novalite.volume import exceptions as v_exc
 
-VERSION = "1.0"
+VERSION = "1.1"
 
 
 def _reraise(e: messaging.RemoteError) -> None:
@@ -41,13 +42,13 @@ def _reraise(e: messaging.RemoteError) -> None:
 
 class VolumeAPI:
     def __init__(self) -> None:
-        target = messaging.Target(topic=CONF.volume.topic, version=VERSION)
+        target = messaging.Target(topic=CONF.volume.topic, version="1.0")
         self.client = rpc.get_client(target)
 
     def _call(self, context: RequestContext, method: str, host: str | None = None,
-              timeout: int | None = None, **kwargs: Any) -> Any:
-        cctxt = self.client.prepare(server=host, timeout=timeout) if host or timeout \
-            else self.client
+              timeout: int | None = None, version: str | None = None, **kwargs: Any) -> Any:
+        cctxt = self.client.prepare(server=host, timeout=timeout, version=version) \
+            if host or timeout or version else self.client
         try:
             return cctxt.call(context, method, **kwargs)
         except messaging.RemoteError as e:
@@ -126,3 +127,9 @@ class VolumeAPI:
                              attachment_id: str) -> None:
         """Close the attachment's export (idempotent)."""
         self._call(context, "terminate_connection", host=host, attachment_id=attachment_id)
+
+    def get_stats(self, context: RequestContext, host: str) -> dict[str, Any]:
+        """The pool stats of ``host``'s backend (capacity, allocation)."""
+        result: dict[str, Any] = self._call(context, "get_stats", host=host, timeout=10,
+                                            version="1.1")
+        return result

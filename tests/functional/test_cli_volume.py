@@ -106,6 +106,10 @@ def test_volume_commands_of_the_unmodified_cli(cloud):
     services = openstack(cloud, "volume", "service", "list", "-f", "json")
     assert [(s["Binary"], s["Host"], s["Status"], s["State"]) for s in services] == [
         ("cinder-volume", "host1@file", "enabled", "up")]
+    pools = openstack(cloud, "volume", "backend", "pool", "list", "--long", "-f", "json")
+    assert [(p["Name"], p["Capabilities"]["total_capacity_gb"],
+             p["Capabilities"]["allocated_capacity_gb"]) for p in pools] == [
+        ("host1@file#file", 100, 9)]
     zones = openstack(cloud, "availability", "zone", "list", "--volume", "-f", "json")
     assert [(z["Zone Name"], z["Zone Status"]) for z in zones] == [("nova", "available")]
 

@@ -230,3 +230,27 @@ class ServicesController:
                         "frozen": False, "cluster": None, "replication_status": "disabled",
                         "active_backend_id": None, "backend_state": "up"})
         return {"services": out}
+
+
+class PoolsController:
+    """``/scheduler-stats/get_pools`` (admins): each up volume service's pool
+    (``<host>@<backend>#<pool>``) with its capacity with ``detail``."""
+
+    def index(self, req: Request) -> dict[str, Any]:
+        from novalite.conf import CONF
+        from novalite.objects.service import ServiceList
+        from novalite.volume import rpcapi
+
+        common.authorize(req, "scheduler_extension:scheduler_stats:get_pools")
+        client = rpcapi.VolumeAPI()
+        detail = common.as_bool("detail", req.GET.get("detail", "false"))
+        pools = []
+        for svc in ServiceList.get_all(req.context, binary=volume_api.BINARY):
+            if not svc.is_up():
+                continue
+            backend = CONF.volume.backend
+            pool: dict[str, Any] = {"name": f"{svc.host}@{backend}#{backend}"}
+            if detail:
+                pool["capabilities"] = client.get_stats(req.context, svc.host)
+            pools.append(pool)
+        return {"pools": pools}

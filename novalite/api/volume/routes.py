@@ -15,6 +15,7 @@ from novalite.api.volume.misc import (
     ExtensionsController,
     LimitsController,
     MessagesController,
+    PoolsController,
     QuotaSetsController,
     ServicesController,
     TypesController,
@@ -73,6 +74,7 @@ def _table() -> list[tuple[str, str, Any, str]]:
         ("/os-availability-zone", "GET", AvailabilityZonesController(), "index"),
         ("/extensions", "GET", ExtensionsController(), "index"),
         ("/os-services", "GET", ServicesController(), "index"),
+        ("/scheduler-stats/get_pools", "GET", PoolsController(), "index"),
         ("/messages", "GET", messages, "index"),
         ("/messages/{id}", "GET", messages, "show"),
     ]
