@@ -400,7 +400,7 @@ def reserve_volumes(context: RequestContext, mappings: list[BlockDeviceMapping])
 
 def unreserve_volumes(context: RequestContext, mappings: list[BlockDeviceMapping]) -> None:
     for bdm in mappings:
-        if bdm.attachment_id:
+        if bdm.obj_attr_is_set("attachment_id") and bdm.attachment_id:
             try:
                 volume_client.api().attachment_delete(context, bdm.attachment_id)
             except Exception:

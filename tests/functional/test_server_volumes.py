@@ -469,6 +469,25 @@ def test_boot_with_data_volumes_and_validation(stack: Stack) -> None:
     assert volume(data["id"])["status"] == "available"
 
 
+def test_create_refused_by_quota_unreserves_the_volume(stack: Stack) -> None:
+    """The quota recheck that refuses the servers after the volumes were
+    reserved gives them back (regression: the image root's mapping has no
+    attachment and the undo failed with a 500)."""
+    data = make_volume()
+    project = P1["X-Project-Id"]
+    resp = stack.compute("PUT", f"/os-quota-sets/{project}", {"quota_set": {"instances": 0}},
+                         headers=ADMIN)
+    assert resp.status_code == 200, resp.text
+    body = {"server": {"name": "over", "flavorRef": "1", "networks": "none",
+                       "imageRef": stack.image_id, "block_device_mapping_v2": [
+                           {"uuid": data["id"], "source_type": "volume",
+                            "destination_type": "volume"}]}}
+    resp = stack.compute("POST", "/servers", body, headers=_mv("2.79"))
+    assert resp.status_code == 403, resp.text
+    assert volume(data["id"])["status"] == "available"
+    assert volume(data["id"])["attachments"] == []
+
+
 # -- a server's volumes through its life ------------------------------------------
 
 

@@ -93,7 +93,9 @@ def test_create_refuses_bad_input_naming_what_is_wrong(stack):
         ({"config_drive": "maybe"}, 400, "config_drive"),
         ({"imageRef": "", "block_device_mapping_v2": [
             {"source_type": "volume", "destination_type": "volume", "boot_index": 0,
-             "uuid": "6a7f0f46-0000-4000-8000-000000000000"}]}, 400, "volumes"),
+             "uuid": "6a7f0f46-0000-4000-8000-000000000000"}]}, 400,
+         "Block Device Mapping is Invalid: failed to get volume "
+         "6a7f0f46-0000-4000-8000-000000000000."),
         ({"description": "a 2.19 field"}, 400, "description"),
         ({"security_groups": [{"name": "web"}]}, 400, "Security group web not found."),
     ]
