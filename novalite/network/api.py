@@ -245,7 +245,9 @@ def setup_instance_network_on_host(instance_uuid: str, host: str | None) -> list
 
 
 def get_network_info(instance_uuid: str) -> list[dict]:
-    return network_info_of(db.port_get_all(device_id=instance_uuid))
+    """The instance's VIFs from its ports, in its info cache's order (a port
+    attached later comes after those it booted with)."""
+    return _cached_order(instance_uuid, db.port_get_all(device_id=instance_uuid))
 
 
 # -- os-interface: one port attached to or detached from a running server -----
