@@ -17,8 +17,11 @@ LOG = logging.getLogger(__name__)
 TRANSPORT: messaging.Transport | None = None
 
 # NOTE: exceptions from these modules are re-raised with their own class at
-# the caller, so a compute error reaches the conductor as what it is.
-ALLOWED_EXMODS = ["novalite.exception", "oslo_messaging.rpc.dispatcher"]
+# the caller, so a compute error reaches the conductor as what it is (and a
+# Neutron error of the conductor, e.g. a port another server took meanwhile,
+# reaches compute and the API as its 404/409, not as a RemoteError).
+ALLOWED_EXMODS = ["novalite.exception", "novalite.network.exceptions",
+                  "oslo_messaging.rpc.dispatcher"]
 
 
 def init() -> messaging.Transport:
