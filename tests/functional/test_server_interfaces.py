@@ -272,3 +272,34 @@ def test_tags_by_microversion(stack):
     assert shown["interfaceAttachment"]["tag"] == "eth-data"
     untagged = attach(stack, sid, version="2.70", net_id=net["id"])
     assert untagged["tag"] is None
+
+
+def test_a_failed_hot_plug_releases_the_port(stack):
+    """The driver fails (the guest vanished from the hypervisor under the
+    server): the attach answers Nova's 500 InterfaceAttachFailed, the user's
+    port is unbound again and a port made from net_id is deleted; the
+    action's event records the error."""
+    net, _ = network(stack, A, "if-fail", "10.86.0.0/24")
+    sid = boot(stack, A, "if-fail-vm", net["id"])
+    manager = stack.computes["host1"].manager
+    from novalite import context as nl_context
+    from novalite.objects.instance import Instance
+
+    ctxt = nl_context.get_admin_context()
+    manager.driver.destroy(ctxt, Instance.get_by_uuid(ctxt, sid))
+    mine = net_call(stack, "POST", "/ports", A, {"port": {"network_id": net["id"]}},
+                    201)["port"]
+    before = {p["id"] for p in net_call(stack, "GET", f"/ports?network_id={net['id']}",
+                                        A)["ports"]}
+    message = fault(stack, "POST", f"/servers/{sid}/os-interface", A,
+                    {"interfaceAttachment": {"port_id": mine["id"]}}, status=500)
+    assert message.startswith(f"Failed to attach network adapter device to {sid}")
+    port = net_call(stack, "GET", f"/ports/{mine['id']}", ADMIN)["port"]
+    assert (port["device_id"], port["binding:host_id"], port["status"]) == ("", "", "DOWN")
+    fault(stack, "POST", f"/servers/{sid}/os-interface", A,
+          {"interfaceAttachment": {"net_id": net["id"]}}, status=500)
+    after = {p["id"] for p in net_call(stack, "GET", f"/ports?network_id={net['id']}",
+                                       A)["ports"]}
+    assert after == before
+    assert len(attachments(stack, sid)) == 1
+    assert events_of(stack, sid)["attach_interface"] == [("compute_attach_interface", "Error")]
