@@ -258,13 +258,9 @@ def _cached_order(instance_uuid: str, ports: list[dict],
     (a port new to it last), each VIF with the ``tag`` it was attached with
     (microversion 2.49): the guest's NICs keep their order when its
     definition is made again (hard reboot, resize, unshelve)."""
-    try:
-        cached = json.loads(info_caches.info_cache_get(instance_uuid) or "[]")
-    except ValueError:
-        cached = []
-    order = {v.get("id"): i for i, v in enumerate(cached if isinstance(cached, list) else [])}
-    old_tags = {v.get("id"): v.get("tag") for v in cached if isinstance(v, dict)} \
-        if isinstance(cached, list) else {}
+    cached = _cached_vifs(instance_uuid)
+    order = {v["id"]: i for i, v in enumerate(cached)}
+    old_tags = interface_tags(instance_uuid, cached)
     old_tags.update(tags or {})
     network_info = network_info_of(ports)
     network_info.sort(key=lambda v: order.get(v["id"], len(order)))
@@ -360,11 +356,18 @@ def deallocate_port_for_instance(instance_uuid: str, port_id: str) -> list[dict]
     return network_info
 
 
-def interface_tags(instance_uuid: str) -> dict[str, str | None]:
-    """{port id: tag} of the instance's VIFs, from its info cache."""
+def _cached_vifs(instance_uuid: str) -> list[dict]:
+    """The VIFs of the instance's info cache (those with an id)."""
     try:
         cached = json.loads(info_caches.info_cache_get(instance_uuid) or "[]")
     except ValueError:
-        return {}
-    return {v.get("id"): v.get("tag") for v in cached if isinstance(v, dict)} \
-        if isinstance(cached, list) else {}
+        return []
+    return [v for v in cached if isinstance(v, dict) and v.get("id")] \
+        if isinstance(cached, list) else []
+
+
+def interface_tags(instance_uuid: str, cached: list[dict] | None = None
+                   ) -> dict[str, str | None]:
+    """{port id: tag} of the instance's VIFs, from its info cache."""
+    vifs = _cached_vifs(instance_uuid) if cached is None else cached
+    return {str(v["id"]): v.get("tag") for v in vifs}
