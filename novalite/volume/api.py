@@ -98,6 +98,10 @@ class _HostPart:
             return result
         return self.client.initialize_connection(context, host, attachment_id, connector)
 
+    def revert_to_snapshot(self, context: Any, host: str, volume_id: str,
+                           snapshot_id: str) -> None:
+        self.client.revert_to_snapshot(context, host, volume_id, snapshot_id)
+
     def terminate_connection(self, context: Any, host: str, attachment_id: str) -> None:
         if self._here(host):
             self.local.terminate_connection(context, attachment_id)
@@ -266,6 +270,32 @@ class API:
                                    expected={"status": statuses})
         self.rpc.extend_volume(context, vol["host"], volume_id, new_size)
         return vol
+
+    def revert_to_snapshot(self, context: Any, volume_id: str, snapshot_id: str) -> None:
+        """Cinder's revert (3.40): to the volume's latest snapshot, the
+        volume available and its size the snapshot's."""
+        vol = self.get(context, volume_id)
+        snap = self.get_snapshot(context, snapshot_id)
+        if snap["volume_id"] != volume_id:
+            raise v_exc.InvalidSnapshot(reason=f"snapshot {snapshot_id} is not a snapshot of "
+                                               f"volume {volume_id}")
+        latest = db.snapshot_get_all(volume_id=volume_id)[-1]
+        if latest["id"] != snapshot_id:
+            raise v_exc.InvalidSnapshot(reason=f"Cannot revert volume {volume_id} to snapshot "
+                                               f"{snapshot_id}: it is not the volume's latest "
+                                               f"snapshot ({latest['id']})")
+        if vol["size"] != snap["size"]:
+            raise v_exc.InvalidVolume(reason=f"volume {volume_id} is {vol['size']}GB and the "
+                                             f"snapshot {snap['size']}GB: a volume extended "
+                                             "since its snapshot cannot be reverted")
+        db.snapshot_update(snapshot_id, {"status": "restoring"}, expected=["available"])
+        try:
+            db.volume_update(volume_id, {"status": "reverting"},
+                             expected={"status": ["available"]})
+        except v_exc.InvalidVolume:
+            db.snapshot_update(snapshot_id, {"status": "available"})
+            raise
+        self.rpc.revert_to_snapshot(context, vol["host"], volume_id, snapshot_id)
 
     def set_bootable(self, context: Any, volume_id: str, bootable: bool) -> dict[str, Any]:
         self.get(context, volume_id)

@@ -55,7 +55,7 @@ def _reason(e: BaseException) -> str:
 
 
 class VolumeManager(manager.Manager):
-    target = messaging.Target(version="1.1")
+    target = messaging.Target(version="1.2")
 
     def __init__(self, host: str | None = None, service_name: str = "novalite-volume",
                  **kwargs: Any) -> None:
@@ -76,7 +76,8 @@ class VolumeManager(manager.Manager):
 
     def _recover_volumes(self, ctxt: Any) -> None:
         for vol in db.volume_get_all(host=self.host, statuses=["creating", "deleting",
-                                                               "extending", "detaching"]):
+                                                               "extending", "detaching",
+                                                               "reverting"]):
             status = vol["status"]
             LOG.warning("Volume %s was %s when the volume service stopped", vol["id"], status)
             if status == "creating":
@@ -84,6 +85,9 @@ class VolumeManager(manager.Manager):
                                                 "volume was being created")
             elif status == "deleting":
                 self.delete_volume(ctxt, vol["id"])
+            elif status == "reverting":
+                self._error(vol["id"], "error", "the volume service restarted while the "
+                                                "volume was being reverted to a snapshot")
             elif status == "extending":
                 db.volume_update(vol["id"], {"status": vol["previous_status"] or "available"})
             elif status == "detaching" and not vol["attachments"]:
@@ -98,6 +102,8 @@ class VolumeManager(manager.Manager):
                     "the volume service restarted while the snapshot was being created")})
             elif snap["status"] == "deleting":
                 self.delete_snapshot(ctxt, snap["id"])
+            elif snap["status"] == "restoring":
+                db.snapshot_update(snap["id"], {"status": "available"})
 
     def _recover_attachments(self) -> None:
         for att in db.attachment_get_all(host=self.host):
@@ -313,6 +319,24 @@ class VolumeManager(manager.Manager):
             except Exception as e:
                 LOG.warning("Telling server %s that volume %s grew failed: %s",
                             att["instance_uuid"], vol["id"], e)
+
+    def revert_to_snapshot(self, context: Any, volume_id: str, snapshot_id: str) -> None:
+        with _lock("volume", volume_id):
+            vol = db.volume_get(volume_id)
+            snap = db.snapshot_get(snapshot_id)
+            if vol["status"] != "reverting":
+                return
+            try:
+                self.backend.revert_to_snapshot(vol, snap)
+            except Exception as e:
+                LOG.warning("Reverting volume %s to snapshot %s failed: %s", volume_id,
+                            snapshot_id, _reason(e))
+                self._error(volume_id, "error", _reason(e))
+                db.snapshot_update(snapshot_id, {"status": "available"})
+                return
+            db.volume_update(volume_id, {"status": "available"})
+            db.snapshot_update(snapshot_id, {"status": "available"})
+            LOG.info("Volume %s reverted to snapshot %s", volume_id, snapshot_id)
 
     def create_snapshot(self, context: Any, snapshot_id: str) -> None:
         snap = db.snapshot_get(snapshot_id)

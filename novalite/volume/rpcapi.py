@@ -15,6 +15,7 @@ API version history:
             create_snapshot, delete_snapshot, initialize_connection,
             terminate_connection (the volume's host).
     * 1.1 - get_stats (the volume's host): the backend's pool stats.
+    * 1.2 - revert_to_snapshot (the volume's host).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from novalite.conf import CONF
 from novalite.context import RequestContext
 from novalite.volume import exceptions as v_exc
 
-VERSION = "1.1"
+VERSION = "1.2"
 
 
 def _reraise(e: messaging.RemoteError) -> None:
@@ -133,3 +134,8 @@ class VolumeAPI:
         result: dict[str, Any] = self._call(context, "get_stats", host=host, timeout=10,
                                             version="1.1")
         return result
+
+    def revert_to_snapshot(self, context: RequestContext, host: str, volume_id: str,
+                           snapshot_id: str) -> None:
+        self.client.prepare(server=host, version="1.2").cast(
+            context, "revert_to_snapshot", volume_id=volume_id, snapshot_id=snapshot_id)

@@ -432,3 +432,56 @@ def test_a_failed_connect_leaves_the_volume_reserved_until_the_attachment_goes(s
     assert call(stack, "GET", f"/volumes/{vol['id']}", A)["volume"]["status"] == "available"
     call(stack, "DELETE", f"/volumes/{vol['id']}", A, status=202)
     wait_gone(stack, f"/volumes/{vol['id']}", A)
+
+
+def wait_snapshot(stack, snapshot_id, who=A, status="available", timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        snap = call(stack, "GET", f"/snapshots/{snapshot_id}", who)["snapshot"]
+        if snap["status"] == status or time.monotonic() > deadline:
+            assert snap["status"] == status, snap
+            return snap
+        time.sleep(0.1)
+
+
+def test_revert_to_the_latest_snapshot(stack):
+    vol = make_volume(stack, A)
+    path = volume_file(stack, vol["id"])
+    with open(path, "r+b") as f:
+        f.write(b"first")
+    older = call(stack, "POST", "/snapshots", A, {"snapshot": {"volume_id": vol["id"]}},
+                 202)["snapshot"]
+    wait_snapshot(stack, older["id"])
+    with open(path, "r+b") as f:
+        f.write(b"SECOND")
+        f.seek(512 * 1024 ** 2)
+        f.write(b"later data")
+    latest = call(stack, "POST", "/snapshots", A, {"snapshot": {"volume_id": vol["id"]}},
+                  202)["snapshot"]
+    wait_snapshot(stack, latest["id"])
+    with open(path, "r+b") as f:
+        f.write(b"THIRD!")
+    old = {**A, "OpenStack-API-Version": "volume 3.39"}
+    assert call(stack, "POST", f"/volumes/{vol['id']}/action", old,
+                {"revert": {"snapshot_id": latest["id"]}}, 400)
+    err = call(stack, "POST", f"/volumes/{vol['id']}/action", A,
+               {"revert": {"snapshot_id": older["id"]}}, 400)
+    assert "not the volume's latest snapshot" in err["badRequest"]["message"]
+    assert call(stack, "POST", f"/volumes/{vol['id']}/action", B,
+                {"revert": {"snapshot_id": latest["id"]}}, 404)
+    call(stack, "POST", f"/volumes/{vol['id']}/action", A,
+         {"revert": {"snapshot_id": latest["id"]}}, 202)
+    wait_volume(stack, vol["id"], A, until=("available",))
+    wait_snapshot(stack, latest["id"])
+    with open(path, "rb") as f:
+        assert f.read(6) == b"SECOND"
+        f.seek(512 * 1024 ** 2)
+        assert f.read(10) == b"later data"
+    for snap in (latest, older):
+        call(stack, "DELETE", f"/snapshots/{snap['id']}", A, status=202)
+        wait_gone(stack, f"/snapshots/{snap['id']}", A)
+    with open(path, "r+b") as f:
+        f.seek(512 * 1024 ** 2)
+        assert f.read(10) == b"later data"
+    call(stack, "DELETE", f"/volumes/{vol['id']}", A, status=202)
+    wait_gone(stack, f"/volumes/{vol['id']}", A)

@@ -17,7 +17,7 @@ VOLUME_SORT_KEYS = ("created_at", "updated_at", "id", "name", "size", "status",
                     "availability_zone", "bootable")
 VOLUME_STATUSES = ("creating", "available", "reserved", "attaching", "in-use", "detaching",
                    "extending", "deleting", "error", "error_deleting", "error_extending",
-                   "error_attaching", "error_detaching", "maintenance")
+                   "error_attaching", "error_detaching", "maintenance", "reverting")
 _IGNORED = ("limit", "marker", "sort", "sort_key", "sort_dir", "with_count", "all_tenants",
             "all_projects", "offset")
 
@@ -307,6 +307,16 @@ class VolumesController:
         self.api.delete(req.context, vol["id"], force=True)
         return _accepted()
 
+    def _revert(self, req: Request, vol: dict[str, Any], args: dict) -> Any:
+        if common.version(req) < (3, 40):
+            raise errors.bad_request("There is no such action: revert (needs 3.40)")
+        common.authorize(req, "volume:revert_to_snapshot", vol["project_id"])
+        snapshot_id = args.get("snapshot_id")
+        if not isinstance(snapshot_id, str) or not snapshot_id:
+            raise errors.bad_request("Invalid input received: snapshot_id is required")
+        self.api.revert_to_snapshot(req.context, vol["id"], snapshot_id)
+        return _accepted()
+
     def _old_attach_api(self, req: Request, vol: dict[str, Any], args: dict) -> Any:
         raise errors.bad_request("Invalid input received: novalite attaches volumes with the "
                                  "attachments API (3.27+, /attachments), not the old "
@@ -333,6 +343,7 @@ _VOLUME_ACTIONS: dict[str, Any] = {
     "os-set_bootable": VolumesController._set_bootable,
     "os-update_readonly_flag": VolumesController._readonly,
     "os-force_delete": VolumesController._force_delete,
+    "revert": VolumesController._revert,
     **{name: VolumesController._old_attach_api for name in (
         "os-attach", "os-detach", "os-reserve", "os-unreserve", "os-begin_detaching",
         "os-roll_detaching", "os-initialize_connection", "os-terminate_connection")},

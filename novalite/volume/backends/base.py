@@ -56,6 +56,10 @@ class VolumeBackend(abc.ABC):
         """Discard the snapshot's data."""
 
     @abc.abstractmethod
+    def revert_to_snapshot(self, volume: dict[str, Any], snapshot: dict[str, Any]) -> None:
+        """Make the volume's data the snapshot's again (the volume is not in use)."""
+
+    @abc.abstractmethod
     def extend(self, volume: dict[str, Any], new_size: int) -> None:
         """Grow the volume to ``new_size`` GiB (also while attached)."""
 
