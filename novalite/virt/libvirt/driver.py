@@ -1349,7 +1349,8 @@ class LibvirtDriver(driver.ComputeDriver):
 
     def attach_interface(self, context: RequestContext, instance: Instance,
                          image_meta: dict[str, Any], vif: dict[str, Any]) -> None:
-        libvirt_interfaces.attach(self._guest(instance), vif, instance.host)
+        host = instance.host if instance.obj_attr_is_set("host") else None
+        libvirt_interfaces.attach(self._guest(instance), vif, host)
 
     def detach_interface(self, context: RequestContext, instance: Instance,
                          vif: dict[str, Any]) -> None:
