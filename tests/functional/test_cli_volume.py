@@ -119,6 +119,11 @@ def test_volume_commands_of_the_unmodified_cli(cloud):
     quota = openstack(cloud, "quota", "show", "--volume", "-f", "json")
     values = {q["Resource"]: q["Limit"] for q in quota}
     assert (values["volumes"], values["gigabytes"], values["snapshots"]) == (10, 1000, 10)
+    openstack(cloud, "quota", "set", "--volumes", "7", "--snapshots", "3", "admin")
+    values = {q["Resource"]: q["Limit"] for q in openstack(cloud, "quota", "show", "--volume",
+                                                           "admin", "-f", "json")}
+    assert (values["volumes"], values["snapshots"]) == (7, 3)
+    openstack(cloud, "quota", "set", "--volumes", "10", "--snapshots", "10", "admin")
     limits = {row["Name"]: row["Value"] for row in openstack(
         cloud, "limits", "show", "--absolute", "-f", "json")}
     assert (limits["max_total_volumes"], limits["total_volumes_used"],
