@@ -297,6 +297,11 @@ def test_over_quota_is_413_with_cinders_messages(stack):
     assert err["message"].startswith("VolumeSizeExceedsAvailableQuota:")
     assert call(stack, "GET", "/os-quota-sets/proj-quota/defaults", who)["quota_set"][
         "volumes"] == 10
+    call(stack, "PUT", "/os-quota-sets/proj-quota", ADMIN,
+         {"quota_set": {"per_volume_gigabytes": 1, "volumes": 5}})
+    err = call(stack, "POST", "/volumes", who, {"volume": {"size": 2}}, 413)["overLimit"]
+    assert err["message"] == ("VolumeSizeExceedsLimit: Requested volume size 2G is larger "
+                              "than maximum allowed limit 1G.")
     call(stack, "DELETE", "/os-quota-sets/proj-quota", ADMIN)
     assert call(stack, "GET", "/os-quota-sets/proj-quota", who)["quota_set"]["volumes"] == 10
     for v in (first, second):

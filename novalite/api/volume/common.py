@@ -30,6 +30,7 @@ MAX_VERSION = (3, 67)
 VERSION_HEADER = "OpenStack-API-Version"
 LEGACY_HEADER = "X-OpenStack-Volume-API-Version"
 ENVIRON_KEY = "novalite.volume_version"
+MAX_PAGE = 1000
 _VERSION = re.compile(r"^([1-9]\d*)\.(0|[1-9]\d*)$")
 
 
@@ -232,15 +233,16 @@ def paginate(req: Request, items: list[dict], collection: str, path: str,
         items = items[ids.index(marker) + 1:]
     out: dict[str, Any] = {}
     limit_text = req.GET.get("limit")
-    if limit_text is not None:
-        limit = as_int("limit", limit_text)
-        if limit < len(items):
-            items = items[:limit]
-            if items:
-                query = [(k, v) for k, v in req.GET.items() if k != "marker"]
-                query.append(("marker", items[-1]["id"]))
-                href = f"{req.links.root}{path}?{urllib.parse.urlencode(query)}"
-                out[f"{collection}_links"] = [{"rel": "next", "href": href}]
+    # NOTE: Cinder's osapi_max_limit: a page has at most MAX_PAGE items,
+    # whatever limit asked for, and a next link when more match.
+    limit = MAX_PAGE if limit_text is None else min(as_int("limit", limit_text), MAX_PAGE)
+    if limit < len(items):
+        items = items[:limit]
+        if items:
+            query = [(k, v) for k, v in req.GET.items() if k != "marker"]
+            query.append(("marker", items[-1]["id"]))
+            href = f"{req.links.root}{path}?{urllib.parse.urlencode(query)}"
+            out[f"{collection}_links"] = [{"rel": "next", "href": href}]
     out[collection] = items
     if version(req) >= (3, 45) and req.GET.get("with_count") and \
             as_bool("with_count", req.GET["with_count"]):
