@@ -21,6 +21,7 @@ ensured (their compute's NBD client reconnects).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -249,9 +250,14 @@ class VolumeManager(manager.Manager):
         # NOTE: the client's request helper streams the body with the
         # caller's token, as a compute host downloads an image.
         resp = ImageClient()._request(context, "GET", f"/v2/images/{image_id}/file")
-        with resp, filemodes.private_file(path, "wb") as f:
-            while chunk := resp.read(1024 * 1024):
-                f.write(chunk)
+        try:
+            with resp, filemodes.private_file(path, "wb") as f:
+                while chunk := resp.read(1024 * 1024):
+                    f.write(chunk)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            raise
         return path, fmt, True
 
     def backend_dir(self) -> str:
