@@ -39,6 +39,11 @@ volume_opts = [
     cfg.StrOpt("availability_zone", default="nova",
                help="Availability zone of this volume host (Cinder's "
                     "storage_availability_zone)."),
+    cfg.BoolOpt("image_local_read", default=True,
+                help="Read an image's data from the image store's file when this "
+                     "host has it (the all-in-one, a volume host beside the API); "
+                     "otherwise, and when this is off, download it through the "
+                     "Image API ([image] api_url) with the requester's token."),
     cfg.IntOpt("copy_timeout", default=3600, min=1,
                help="Seconds a qemu-img copy (from an image, a snapshot or "
                     "another volume) may take."),

@@ -241,7 +241,7 @@ class VolumeManager(manager.Manager):
         row = db_api.image_get(image_id)
         fmt = row.get("disk_format") or "raw"
         location = row.get("location")
-        if location and os.path.exists(location):
+        if CONF.volume.image_local_read and location and os.path.exists(location):
             return location, fmt, False
         from novalite import filemodes
         from novalite.image.client import ImageClient

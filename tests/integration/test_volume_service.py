@@ -44,12 +44,14 @@ def _volume_binary(tmp: str) -> str:
 
 
 class VolumeCluster(Cluster):
-    def start_volume(self) -> Proc:
+    def start_volume(self, **volume_opts: Any) -> Proc:
         conf = self.conf_for(HOST, "novalite-volume",
                              {"volume": {"storage_dir": self.storage_dir,
                                          "capacity_gb": 100, "export_address": "127.0.0.1",
                                          "export_port_min": 20850,
-                                         "export_port_max": 20869}})
+                                         "export_port_max": 20869, **volume_opts},
+                              "image": {"api_url":
+                                        f"http://127.0.0.1:{self.api_port}/image"}})
         log = os.path.join(self.tmp, f"{HOST}.log")
         ready = f"is consuming volume, volume.{HOST}"
         # NOTE: a restart appends to the same log: wait for one line more.
@@ -118,9 +120,29 @@ def test_a_volume_from_the_tiny_image_holds_its_bytes(cluster):
     same = subprocess.run(["qemu-img", "compare", "-f", "qcow2", "-F", "raw", tiny.disk, path],
                           capture_output=True, text=True, check=False)
     assert same.returncode == 0, same.stdout + same.stderr
-    # too small for the image: refused at the API (35 MiB in 1 GiB fits; min_disk is checked)
     cluster.volume_api("DELETE", f"/volumes/{vol['id']}", status=202)
     wait_until(lambda: not os.path.exists(path), timeout=60, what="volume file removed")
+    # a volume host that does not read the image store's file downloads the
+    # image through the Image API: the same bytes
+    cluster.procs[HOST].stop()
+    cluster.start_volume(image_local_read="false")
+    try:
+        vol = cluster.volume_api("POST", "/volumes", {"volume": {"size": 1,
+                                                                 "imageRef": image_id}},
+                                 status=202)["volume"]
+        vol = cluster.wait_volume(vol["id"], timeout=120)
+        path = os.path.join(cluster.storage_dir, f"volume-{vol['id']}")
+        same = subprocess.run(["qemu-img", "compare", "-f", "qcow2", "-F", "raw", tiny.disk,
+                               path], capture_output=True, text=True, check=False)
+        assert same.returncode == 0, same.stdout + same.stderr
+        assert "GET /image/v2/images/" + image_id + "/file" in \
+            cluster.procs["api"].read_log()
+        assert [n for n in os.listdir(cluster.storage_dir) if n.startswith(".image-")] == []
+        cluster.volume_api("DELETE", f"/volumes/{vol['id']}", status=202)
+        wait_until(lambda: not os.path.exists(path), timeout=60, what="volume file removed")
+    finally:
+        cluster.procs[HOST].stop()
+        cluster.start_volume()
 
 
 def test_new_volumes_read_zeros_and_deletes_leave_nothing(cluster):
