@@ -303,3 +303,20 @@ def test_a_failed_hot_plug_releases_the_port(stack):
     assert after == before
     assert len(attachments(stack, sid)) == 1
     assert events_of(stack, sid)["attach_interface"] == [("compute_attach_interface", "Error")]
+
+
+def test_policy_readers_list_members_attach(stack):
+    """Nova's defaults: a project reader lists and shows the interfaces, only
+    a member (or an admin) attaches and detaches."""
+    reader = {"X-User-Id": "rita", "X-Project-Id": "if-a", "X-Roles": "reader"}
+    net, _ = network(stack, A, "if-pol", "10.87.0.0/24")
+    sid = boot(stack, A, "if-pol-vm", net["id"])
+    (only,) = attachments(stack, sid, reader)
+    compute(stack, "GET", f"/servers/{sid}/os-interface/{only['port_id']}", reader)
+    fault(stack, "POST", f"/servers/{sid}/os-interface", reader,
+          {"interfaceAttachment": {"net_id": net["id"]}}, status=403)
+    fault(stack, "DELETE", f"/servers/{sid}/os-interface/{only['port_id']}", reader,
+          status=403)
+    added = attach(stack, sid, ADMIN, net_id=net["id"])
+    compute(stack, "DELETE", f"/servers/{sid}/os-interface/{added['port_id']}", A, status=202)
+    wait_detached(stack, sid, added["port_id"])
