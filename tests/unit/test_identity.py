@@ -143,7 +143,8 @@ def test_catalog_registry_adds_a_service():
         entries = {e["type"]: e for e in catalog.build("http://cloud:8774/")}
     finally:
         catalog._SERVICES.pop("network")
-    assert set(entries) == {"identity", "compute", "image", "network"}
+    assert set(entries) == {"identity", "compute", "image", "network", "block-storage",
+                            "volumev3"}
     urls = {e["interface"]: e["url"] for e in entries["network"]["endpoints"]}
     assert urls == {i: "http://cloud:8774/network" for i in ("public", "internal", "admin")}
     assert {e["region"] for e in entries["network"]["endpoints"]} == {"RegionOne"}
