@@ -119,6 +119,9 @@ def test_volume_commands_of_the_unmodified_cli(cloud):
     quota = openstack(cloud, "quota", "show", "--volume", "-f", "json")
     values = {q["Resource"]: q["Limit"] for q in quota}
     assert (values["volumes"], values["gigabytes"], values["snapshots"]) == (10, 1000, 10)
+    usage = {q["Resource"]: q for q in openstack(cloud, "quota", "show", "--volume",
+                                                 "--usage", "-f", "json")}
+    assert (usage["volumes"]["In Use"], usage["gigabytes"]["In Use"]) == (4, 9)
     openstack(cloud, "quota", "set", "--volumes", "7", "--snapshots", "3", "admin")
     values = {q["Resource"]: q["Limit"] for q in openstack(cloud, "quota", "show", "--volume",
                                                            "admin", "-f", "json")}
