@@ -130,7 +130,11 @@ class Rig:
         assert resp.status_code == 202, resp.text
         server_id = str(resp.json()["server"]["id"])
         self.wait_server(server_id, "ACTIVE")
-        agent.wait_ready(self.domain(server_id), time.monotonic() + AGENT_TIMEOUT)
+        try:
+            agent.wait_ready(self.domain(server_id), time.monotonic() + AGENT_TIMEOUT)
+        except agent.AgentError as e:
+            raise AssertionError(f"{e}\n--- {HOST_B} log ---\n{self.second.log_tail()}"
+                                 ) from e
         return server_id
 
     def wait_server(self, server_id: str, status: str) -> dict:
@@ -349,6 +353,38 @@ def test_sigkilled_compute_comes_back_with_the_attachment_intact(
     assert read_block(dom_b, dev, skip=BLOCK_SEEK + 1) == more
     assert read_block(dom_b, dev) != bytes(BLOCK)
     rig.detach(b, volume_id)
+
+
+def test_cold_migration_takes_the_volume_along(rig: Rig,
+                                              two_guests: tuple[str, str]) -> None:
+    """migrate (admins) + confirmResize of guest A, a volume attached: on
+    the other compute the guest reads what it wrote before, through that
+    compute's own attachment (the first one's deleted: one attachment)."""
+    a, _b = two_guests
+    volume_id = rig.new_volume()
+    rig.attach(a, volume_id)
+    dom = rig.domain(a)
+    pattern = os.urandom(BLOCK)
+    write_block(dom, wait_disk(dom, volume_id), pattern)
+    before = rig.volume(volume_id)["attachments"][0]["id"]
+    source = rig.stack.server(a)["OS-EXT-SRV-ATTR:host"]
+    resp = rig.compute("POST", f"/servers/{a}/action", {"migrate": None})
+    assert resp.status_code == 202, resp.text
+    rig.wait_server(a, "VERIFY_RESIZE")
+    resp = rig.compute("POST", f"/servers/{a}/action", {"confirmResize": None})
+    assert resp.status_code == 204, resp.text
+    rig.wait_server(a, "ACTIVE")
+    assert rig.stack.server(a)["OS-EXT-SRV-ATTR:host"] != source
+    vol = rig.volume(volume_id)
+    assert vol["status"] == "in-use" and len(vol["attachments"]) == 1
+    assert vol["attachments"][0]["id"] != before
+    dom = rig.domain(a)
+    try:
+        agent.wait_ready(dom, time.monotonic() + AGENT_TIMEOUT)
+    except agent.AgentError as e:
+        raise AssertionError(f"{e}\n--- {HOST_B} log ---\n{rig.second.log_tail()}") from e
+    assert read_block(dom, wait_disk(dom, volume_id)) == pattern
+    rig.detach(a, volume_id)
 
 
 def test_boot_from_a_volume_made_from_the_tiny_image(rig: Rig) -> None:
