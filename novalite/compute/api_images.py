@@ -200,6 +200,17 @@ class ImageActionsAPI:
         when the host's ``[DEFAULT] shelved_offload_time`` is 0, as Nova)."""
         _check_lock(context, instance)
         _check(instance, "shelve", SHELVE_STATES)
+        if instance.image_ref == "":
+            # NOTE: as Nova's: a volume-backed server is shelved without an
+            # image (its root volume keeps its disk); unshelve boots it again.
+            if not instance.host:
+                raise exception.InstanceInvalidState(action="shelve",
+                                                     instance_uuid=instance.uuid,
+                                                     attr="host", state="none")
+            _start_task(instance, "shelve", task_states.SHELVING)
+            InstanceAction.action_start(context, instance.uuid, "shelve")
+            self.compute_rpcapi.shelve_instance(context, instance, "")
+            return
         image = self._create_image(context, instance, f"{instance.display_name}-shelved",
                                    "snapshot", None)
         self._cast_image_task(context, instance, image, "shelve", task_states.SHELVING,

@@ -180,15 +180,19 @@ class ComputeImageActions:
             try:
                 with self._event(context, instance, "shelve", "compute_shelve_instance"):
                     self.driver.power_off(instance, CONF.compute.guest_shutdown_timeout)
-                    self._snapshot_and_upload(context, instance, image_id,
-                                              task_states.SHELVING_IMAGE_PENDING_UPLOAD,
-                                              task_states.SHELVING_IMAGE_UPLOADING)
+                    # NOTE: no image for a volume-backed server (image_id ''):
+                    # its root volume keeps the disk (Nova's).
+                    if image_id:
+                        self._snapshot_and_upload(context, instance, image_id,
+                                                  task_states.SHELVING_IMAGE_PENDING_UPLOAD,
+                                                  task_states.SHELVING_IMAGE_UPLOADING)
                 instance.system_metadata = api_images.shelved_system_metadata(
                     instance, image_id, self.host)
                 instance.vm_state = vm_states.SHELVED
                 instance.power_state = self._get_power_state(instance)
                 instance.task_state = task_states.SHELVING_OFFLOADING if offload else None
-                instance.save(expected_task_state=[task_states.SHELVING_IMAGE_UPLOADING])
+                instance.save(expected_task_state=[
+                    task_states.SHELVING_IMAGE_UPLOADING if image_id else task_states.SHELVING])
             except _DELETED:
                 self._delete_image(context, image_id)
                 return

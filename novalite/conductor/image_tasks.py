@@ -48,11 +48,17 @@ class ConductorImageTasks:
             self.compute_rpcapi.unshelve_instance(context, instance, instance.host, None, None)
             return
         image_id = (instance.system_metadata or {}).get(api_images.SHELVED_IMAGE_ID)
-        if not image_id:
+        spec = RequestSpec.get_by_instance_uuid(context, instance.uuid)
+        if image_id:
+            image = ImageMeta.from_image(image_api.API().get(context, image_id))
+        elif instance.image_ref == "":
+            # NOTE: a volume-backed server was shelved without an image: it
+            # boots from its root volume, with its create-time image's
+            # properties.
+            image = spec.image
+        else:
             raise exception.NovaliteException(
                 f"instance {instance.uuid} is offloaded but has no shelved image")
-        image = ImageMeta.from_image(image_api.API().get(context, image_id))
-        spec = RequestSpec.get_by_instance_uuid(context, instance.uuid)
         spec.retry = None
         if zone or unpin_az:
             spec.availability_zone = zone

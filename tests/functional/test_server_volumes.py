@@ -400,6 +400,33 @@ def test_boot_from_new_volume_and_delete_on_termination(stack: Stack) -> None:
             wait_volume(root["id"], "available")
 
 
+def test_shelve_a_volume_backed_server_without_an_image(stack: Stack) -> None:
+    """As Nova's: a volume-backed server is shelved without a snapshot image
+    (its root volume keeps the disk), offloaded (the volume reserved for
+    it, no host connected) and unshelved from its root volume."""
+    server = boot(stack, block_device_mapping_v2=[{
+        "uuid": stack.image_id, "source_type": "image", "destination_type": "volume",
+        "boot_index": 0, "volume_size": 1, "delete_on_termination": True}])
+    sid = server["id"]
+    view = wait_status(stack, sid, "ACTIVE", timeout=60)
+    root_id = view["os-extended-volumes:volumes_attached"][0]["id"]
+    images_before = stack.request("GET", "/image/v2/images").json()["images"]
+    resp = stack.compute("POST", f"/servers/{sid}/action", {"shelve": None}, headers=P1)
+    assert resp.status_code == 202, resp.text
+    wait_status(stack, sid, "SHELVED_OFFLOADED", timeout=30)
+    assert stack.request("GET", "/image/v2/images").json()["images"] == images_before
+    assert volume(root_id)["status"] == "reserved"
+    assert guest_volumes(stack, sid) == {}
+    resp = stack.compute("POST", f"/servers/{sid}/action", {"unshelve": None}, headers=P1)
+    assert resp.status_code == 202, resp.text
+    wait_status(stack, sid, "ACTIVE", timeout=30)
+    found = wait_guest(stack, sid, lambda v: "/dev/vda" in v)
+    assert found["/dev/vda"]["volume_id"] == root_id
+    wait_volume(root_id, "in-use")
+    delete_server(stack, sid)
+    wait_volume(root_id, "deleted")
+
+
 def test_boot_with_data_volumes_and_validation(stack: Stack) -> None:
     data = make_volume()
     server = boot(stack, block_device_mapping_v2=[
