@@ -21,6 +21,7 @@ TRANSPORT: messaging.Transport | None = None
 # Neutron error of the conductor, e.g. a port another server took meanwhile,
 # reaches compute and the API as its 404/409, not as a RemoteError).
 ALLOWED_EXMODS = ["novalite.exception", "novalite.network.exceptions",
+                  "novalite.volume.exceptions",
                   "oslo_messaging.rpc.dispatcher"]
 
 

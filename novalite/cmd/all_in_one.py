@@ -281,8 +281,8 @@ def ensure_default_image(state_dir: str, driver: str) -> None:
 
 
 def build_services(port: int | None = None) -> service.ServiceGroup:
-    """The four services in start order; the API last, so it answers only
-    when the rest is ready."""
+    """The services in start order (conductor, scheduler, compute, volume,
+    then the API, so it answers only when the rest is ready)."""
     from novalite.api.service import APIService
 
     conductor = service.Service.create(binary="novalite-conductor")
@@ -291,10 +291,15 @@ def build_services(port: int | None = None) -> service.ServiceGroup:
     # objects persist through the conductor (its threads carry that route),
     # the API's, conductor's and scheduler's go to the database.
     compute = service.Service.create(binary="novalite-compute")
+    from novalite.cmd import volume as volume_cmd
+
+    # NOTE: the volume service of this host (its files under
+    # <state_dir>/volumes, NBD exports for other hosts' computes).
+    volume = volume_cmd.create_service()
     api = APIService(port=port)
     from novalite.metadata.service import MetadataService
 
-    services: list = [conductor, scheduler, compute, api, MetadataService()]
+    services: list = [conductor, scheduler, compute, volume, api, MetadataService()]
     if CONF.serial_console.enabled:
         from novalite.console.serialproxy import SerialProxyService
 

@@ -490,3 +490,22 @@ def test_revert_to_the_latest_snapshot(stack):
         assert f.read(10) == b"later data"
     call(stack, "DELETE", f"/volumes/{vol['id']}", A, status=202)
     wait_gone(stack, f"/volumes/{vol['id']}", A)
+
+
+def test_the_compute_api_lists_no_volume_service(stack):
+    """Nova's os-services, os-hosts and availability zones show Nova's
+    services only; the volume service is the Block Storage API's
+    (os-services there)."""
+    cadmin = {k: v for k, v in ADMIN.items() if k != "OpenStack-API-Version"}
+    services = stack.request("GET", "/compute/v2.1/os-services", headers=cadmin).json()
+    binaries = {s["binary"] for s in services["services"]}
+    assert "nova-compute" in binaries and not any("volume" in b for b in binaries), binaries
+    hosts = stack.request("GET", "/compute/v2.1/os-hosts", headers=cadmin).json()["hosts"]
+    assert all(h["service"] != "volume" for h in hosts), hosts
+    zones = stack.request("GET", "/compute/v2.1/os-availability-zone/detail",
+                          headers=cadmin).json()["availabilityZoneInfo"]
+    listed = {svc for z in zones for host in (z["hosts"] or {}).values() for svc in host}
+    assert listed and not any("volume" in s for s in listed), listed
+    volume_services = call(stack, "GET", "/os-services", ADMIN)["services"]
+    assert any(s["binary"] == "cinder-volume" or "volume" in s["binary"]
+               for s in volume_services), volume_services

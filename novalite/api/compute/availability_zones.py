@@ -31,7 +31,8 @@ class AvailabilityZonesController:
         """List the availability zones."""
         ctx = req.context
         policy.authorize(ctx, AZ % "list", {})
-        available, unavailable = _zones(list(ServiceList.get_all(ctx)))
+        available, unavailable = _zones(
+            service_views.compute_services(ServiceList.get_all(ctx)))
         # NOTE: as Nova, the zone of the non-compute services is not one
         # servers can be placed in, so users do not see it.
         return {"availabilityZoneInfo": [
@@ -44,7 +45,7 @@ class AvailabilityZonesController:
         """List the availability zones with their hosts and services (admins)."""
         ctx = req.context
         policy.authorize(ctx, AZ % "detail", {})
-        services = list(ServiceList.get_all(ctx))
+        services = service_views.compute_services(ServiceList.get_all(ctx))
         available, unavailable = _zones(services)
         hosts: dict[str, dict[str, dict]] = {}
         for svc in services:

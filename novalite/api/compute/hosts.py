@@ -61,7 +61,7 @@ class HostsController:
         policy.authorize(ctx, HOSTS % "list", {})
         zone = req.GET.get("zone") or None
         hosts = []
-        for svc in ServiceList.get_all(ctx):
+        for svc in service_views.compute_services(ServiceList.get_all(ctx)):
             svc_zone = service_views.zone(svc)
             if zone is not None and svc_zone != zone:
                 continue

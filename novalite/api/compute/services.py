@@ -71,7 +71,7 @@ def _bool(name: str, value: Any) -> bool:
 def _service_by_uuid(ctx: Any, service_id: str) -> Any:
     if not uuidutils.is_uuid_like(service_id):
         raise errors.bad_request(f"Invalid uuid {service_id}")
-    for svc in ServiceList.get_all(ctx):
+    for svc in views.compute_services(ServiceList.get_all(ctx)):
         if views.service_uuid(svc) == service_id:
             return svc
     raise errors.not_found(f"Service {service_id} could not be found.")
@@ -85,9 +85,9 @@ class ServicesController:
         ctx = req.context
         policy.authorize(ctx, SERVICES % "list", {})
         binary = req.GET.get("binary") or None
-        services = ServiceList.get_all(ctx, binary=views.internal_binary(binary) if binary
-                                       else None,
-                                       host=req.GET.get("host") or None)
+        services = views.compute_services(ServiceList.get_all(
+            ctx, binary=views.internal_binary(binary) if binary else None,
+            host=req.GET.get("host") or None))
         return {"services": [views.service(s, s.is_up(), req.api_version) for s in services]}
 
     @validation.response_schema(schemas.service_update_response)

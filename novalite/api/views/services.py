@@ -20,6 +20,13 @@ _INTERNAL_BINARY = {v: k for k, v in _API_BINARY.items()}
 API_COMPUTE_BINARY = _API_BINARY[COMPUTE_BINARY]
 
 
+def compute_services(services: Any) -> list[Any]:
+    """The services the Compute API shows: Nova's own. Others that keep a
+    service record (novalite-volume, as Cinder's services are Cinder's)
+    are not Compute services."""
+    return [s for s in services if s.binary in _API_BINARY]
+
+
 def api_binary(binary: str) -> str:
     """The name the API shows for a service's binary (Nova's)."""
     return _API_BINARY.get(binary, binary)
