@@ -381,6 +381,7 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
             self.driver.destroy(context, instance, self._network_info(context, instance))
         except Exception:
             LOG.exception("Could not clean up the failed build of %s", instance.uuid)
+        self._disconnect_failed_build(context, instance)
         self._deallocate_network(context, instance)
         self.rt.release(context, instance.uuid)
 

@@ -258,6 +258,8 @@ class ComputeVolumeActions:
         deleted (its export closed)."""
         for bdm in BlockDeviceMappingList.get_by_instance_uuid(context,
                                                                instance.uuid).volumes:
+            if not bdm.volume_id:
+                continue
             old = bdm.attachment_id
             try:
                 new = self.volume_rpc.attachment_create(context, bdm.volume_id,
@@ -285,6 +287,16 @@ class ComputeVolumeActions:
             self._connect_volume(context, instance, bdm)
         self._complete_volumes(context, bdms.volumes)
         return bdms.block_device_info()
+
+    def _disconnect_failed_build(self, context: RequestContext, instance: Instance) -> None:
+        """A build that failed here (the guest destroyed): its volumes are
+        no longer connected to this host, so a host it is rescheduled to
+        connects its own (best effort: a failure is logged)."""
+        try:
+            self._hand_over_volumes(context, instance)
+        except Exception:
+            LOG.exception("Could not disconnect the volumes of the failed build of %s",
+                          instance.uuid)
 
     # -- live migration: both hosts connected while the guest moves -----------------
 

@@ -42,9 +42,11 @@ def stack(tmp_path_factory: Any) -> Iterator[Stack]:
     try:
         yield s
     finally:
-        _stop_exports(vol_svc)
-        s.stop()
-        CONF.clear_override("api_url", group="image")
+        try:
+            _stop_exports(vol_svc)
+        finally:
+            s.stop()
+            CONF.clear_override("api_url", group="image")
 
 
 def _stop_exports(volume_service: Any) -> None:
@@ -425,6 +427,41 @@ def test_shelve_a_volume_backed_server_without_an_image(stack: Stack) -> None:
     wait_volume(root_id, "in-use")
     delete_server(stack, sid)
     wait_volume(root_id, "deleted")
+
+
+def test_a_failed_boot_from_volume_leaves_its_volume_unconnected() -> None:
+    """A host whose spawn fails: the root volume it made stays the server's
+    (reserved, as Nova keeps a failed server's volumes) but no longer
+    connected to that host (its NBD export closed); deleting the server
+    deletes it (delete_on_termination)."""
+    import shutil
+    import tempfile
+
+    from novalite.cmd import volume as volume_cmd
+
+    # NOTE: a short path: the exports' QMP sockets live in it (108 bytes).
+    state = tempfile.mkdtemp(prefix="nlv-")
+    other = Stack(state, computes=[("host1", "fake.AlwaysFailingSpawnDriver")]).start()
+    vol_svc = volume_cmd.create_service("volhost2")
+    vol_svc.start()
+    other.services.append(vol_svc)
+    try:
+        server = boot(other, block_device_mapping_v2=[{
+            "uuid": other.image_id, "source_type": "image", "destination_type": "volume",
+            "boot_index": 0, "volume_size": 1, "delete_on_termination": True}])
+        view = wait_status(other, server["id"], "ERROR", timeout=60)
+        (root,) = view["os-extended-volumes:volumes_attached"]
+        vol = wait_volume(root["id"], "reserved")
+        assert [a["attach_status"] for a in vol["attachments"]] == ["reserved"]
+        assert vol_svc.manager.exports().exported() == {}
+        delete_server(other, server["id"])
+        wait_volume(root["id"], "deleted")
+    finally:
+        try:
+            _stop_exports(vol_svc)
+        finally:
+            other.stop()
+            shutil.rmtree(state, ignore_errors=True)
 
 
 def test_boot_with_data_volumes_and_validation(stack: Stack) -> None:
