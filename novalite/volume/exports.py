@@ -45,6 +45,8 @@ import re
 import secrets
 import signal
 import socket
+import stat
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -107,11 +109,24 @@ class Exports:
         self.port_range = (low, high)
         self.table = f"{nft_prefix}_nbd_exports"
         filemodes.private_dir(self.state_dir)
+        # NOTE: a unix socket's path has at most 107 bytes: with a long
+        # state directory (a test's tmp path, a deep --state-dir) the QMP
+        # sockets go to a short private directory named after it instead.
+        self.socket_dir = self.state_dir
         if len(self._qmp_path("x")) > _UNIX_PATH_MAX:
-            raise ExportError(reason=f"state directory {self.state_dir!r} is too long for "
-                                     "the exports' QMP sockets (at most "
-                                     f"{_UNIX_PATH_MAX - len(self._qmp_path('x')) + len(self.state_dir)} "
-                                     "characters)")
+            digest = hashlib.sha256(self.state_dir.encode()).hexdigest()[:16]
+            self.socket_dir = os.path.join(tempfile.gettempdir(),
+                                           f"novalite-qmp-{os.getuid()}-{digest}")
+            filemodes.private_dir(self.socket_dir)
+            st = os.lstat(self.socket_dir)
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or \
+                    stat.S_IMODE(st.st_mode) != 0o700:
+                # NOTE: in a shared /tmp, a name another user made first is not ours.
+                raise ExportError(reason=f"{self.socket_dir!r} is not a private directory of "
+                                         "this user: remove it or use a shorter state directory")
+        if len(self._qmp_path("x")) > _UNIX_PATH_MAX:
+            raise ExportError(reason=f"no directory short enough for the exports' QMP "
+                                     f"sockets ({self.socket_dir!r})")
 
     # -- the contract --------------------------------------------------------------
 
@@ -216,7 +231,7 @@ class Exports:
     def _qmp_path(self, attachment_id: str) -> str:
         # NOTE: short (a unix socket's path has at most 107 bytes), one per attachment.
         digest = hashlib.sha256(attachment_id.encode()).hexdigest()[:16]
-        return os.path.join(self.state_dir, f"qmp-{digest}.sock")
+        return os.path.join(self.socket_dir, f"qmp-{digest}.sock")
 
     def _lock(self) -> Any:
         return lockutils.lock("nbd-exports", external=True, lock_path=self.state_dir)

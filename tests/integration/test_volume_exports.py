@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -349,3 +350,27 @@ def test_ports_in_use_are_skipped(env: dict) -> None:
             only_busy.export("att-p", path, "raw", net.a)
     assert daemons(env["state"]) == []
     assert env["table"] not in nft_tables()
+
+
+def test_a_long_state_directory_keeps_its_sockets_in_a_short_private_one(env: dict) -> None:
+    """A state directory too long for a unix socket's path (a test's tmp
+    path, a deep --state-dir) still exports: the QMP sockets go to a short
+    0700 directory of this user, and resize (through QMP) works."""
+    low, high = env["ports"]
+    deep = os.path.join(env["base"], "d" * 60, "e" * 40, "volume-exports")
+    ex = Exports(deep, "127.0.0.1", (low, high), nft_prefix=env["prefix"])
+    assert ex.socket_dir != ex.state_dir and len(ex.socket_dir) < 60
+    st = os.lstat(ex.socket_dir)
+    assert stat.S_IMODE(st.st_mode) == 0o700 and st.st_uid == os.getuid()
+    path = volume(env, "vol-long")
+    info = ex.export("att-long", path, "raw", "127.0.0.1")
+    try:
+        assert qemu_io(_nbd(info), "write -P 0x22 0 64k").returncode == 0
+        ex.resize("att-long", 32 * MiB)
+        out = _run("timeout", "30", "qemu-img", "info", "-f", "raw", "--output=json",
+                   _nbd(info))
+        assert json.loads(out)["virtual-size"] == 32 * MiB
+    finally:
+        ex.unexport("att-long")
+    assert daemons(deep) == []
+    shutil.rmtree(ex.socket_dir, ignore_errors=True)
