@@ -429,41 +429,6 @@ def test_shelve_a_volume_backed_server_without_an_image(stack: Stack) -> None:
     wait_volume(root_id, "deleted")
 
 
-def test_a_failed_boot_from_volume_leaves_its_volume_unconnected() -> None:
-    """A host whose spawn fails: the root volume it made stays the server's
-    (reserved, as Nova keeps a failed server's volumes) but no longer
-    connected to that host (its NBD export closed); deleting the server
-    deletes it (delete_on_termination)."""
-    import shutil
-    import tempfile
-
-    from novalite.cmd import volume as volume_cmd
-
-    # NOTE: a short path: the exports' QMP sockets live in it (108 bytes).
-    state = tempfile.mkdtemp(prefix="nlv-")
-    other = Stack(state, computes=[("host1", "fake.AlwaysFailingSpawnDriver")]).start()
-    vol_svc = volume_cmd.create_service("volhost2")
-    vol_svc.start()
-    other.services.append(vol_svc)
-    try:
-        server = boot(other, block_device_mapping_v2=[{
-            "uuid": other.image_id, "source_type": "image", "destination_type": "volume",
-            "boot_index": 0, "volume_size": 1, "delete_on_termination": True}])
-        view = wait_status(other, server["id"], "ERROR", timeout=60)
-        (root,) = view["os-extended-volumes:volumes_attached"]
-        vol = wait_volume(root["id"], "reserved")
-        assert [a["attach_status"] for a in vol["attachments"]] == ["reserved"]
-        assert vol_svc.manager.exports().exported() == {}
-        delete_server(other, server["id"])
-        wait_volume(root["id"], "deleted")
-    finally:
-        try:
-            _stop_exports(vol_svc)
-        finally:
-            other.stop()
-            shutil.rmtree(state, ignore_errors=True)
-
-
 def test_boot_with_data_volumes_and_validation(stack: Stack) -> None:
     data = make_volume()
     server = boot(stack, block_device_mapping_v2=[
@@ -745,3 +710,30 @@ def test_fake_driver_shows_volumes_in_diagnostics(stack: Stack) -> None:
     assert diag.json()["num_disks"] == 2
     delete_server(stack, server["id"])
     assert FakeDriver  # the driver the stack runs
+
+
+def test_a_failed_boot_from_volume_leaves_its_volume_unconnected(stack: Stack) -> None:
+    """A host whose spawn fails: the root volume it made stays the server's
+    (reserved, as Nova keeps a failed server's volumes) but no longer
+    connected to that host (its NBD export closed); deleting the server
+    deletes it (delete_on_termination). (Last in the module: it adds a
+    compute host whose spawns fail, disabled at the end.)"""
+    stack.start_compute("failhost", "fake.AlwaysFailingSpawnDriver")
+    try:
+        server = boot(stack, ADMIN, host="failhost", block_device_mapping_v2=[{
+            "uuid": stack.image_id, "source_type": "image", "destination_type": "volume",
+            "boot_index": 0, "volume_size": 1, "delete_on_termination": True}])
+        view = wait_status(stack, server["id"], "ERROR", headers=ADMIN, timeout=60)
+        (root,) = view["os-extended-volumes:volumes_attached"]
+        vol = wait_volume(root["id"], "reserved")
+        assert [a["attach_status"] for a in vol["attachments"]] == ["reserved"]
+        assert not [a for a in vol["attachments"] if a.get("connection_info")]
+        delete_server(stack, server["id"], ADMIN)
+        wait_volume(root["id"], "deleted")
+    finally:
+        services = stack.compute("GET", "/os-services?host=failhost",
+                                 headers=_mv("2.53", ADMIN)).json()["services"]
+        for svc in services:
+            stack.compute("PUT", f"/os-services/{svc['id']}", {"status": "disabled"},
+                          headers=_mv("2.53", ADMIN))
+        stack.stop_compute("failhost")
