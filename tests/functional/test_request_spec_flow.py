@@ -70,7 +70,8 @@ def test_a_server_records_its_root_disk_as_a_block_device_mapping(stack: Any) ->
                                                        server["id"])
     assert [(b.source_type, b.destination_type, b.boot_index, b.image_id, b.device_name)
             for b in bdms] == [("image", "local", 0, stack.image_id, "/dev/vda")]
-    assert bdms.block_device_info() == {"root_device_name": "/dev/vda",
-                                        "block_device_mapping": []}
+    # NOTE: the driver contract's shape (Nova's), no volumes here.
+    assert bdms.block_device_info() == {"root_device_name": "/dev/vda", "ephemerals": [],
+                                        "swap": None, "block_device_mapping": []}
     inst = Instance.get_by_uuid(nl_context.get_admin_context(), server["id"])
     assert "block_devices" not in inst.system_metadata
