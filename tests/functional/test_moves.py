@@ -55,12 +55,29 @@ def _wait_migration(s: Any, sid: str, status: str, timeout: float = 10.0) -> dic
     raise AssertionError(f"migration of {sid} never reached {status}: {found}")
 
 
-def _events(s: Any, sid: str, action: str) -> dict[str, str]:
-    actions = s.compute("GET", f"/servers/{sid}/os-instance-actions").json()["instanceActions"]
-    req = next(a["request_id"] for a in actions if a["action"] == action)
-    detail = s.compute("GET", f"/servers/{sid}/os-instance-actions/{req}",
-                       headers=_mv("2.51")).json()["instanceAction"]
-    return {e["event"]: e["result"] for e in detail["events"]}
+def _events(s: Any, sid: str, action: str, timeout: float = 20.0) -> dict[str, str | None]:
+    """``{event: result}`` of the server's action, once every event has a
+    result (or at the deadline, as they are then). The compute records an
+    event's result when the step it wraps returns (Nova's
+    wrap_instance_event), after the step saved the server's state and the
+    migration's status: a test that waited for those can look a moment
+    before the result is there (seen under load: confirmResize's event
+    still None after the migration was 'confirmed')."""
+    deadline = time.monotonic() + timeout
+    events: dict[str, str | None] = {}
+    while True:
+        actions = s.compute("GET", f"/servers/{sid}/os-instance-actions").json()[
+            "instanceActions"]
+        req = next((a["request_id"] for a in actions if a["action"] == action), None)
+        if req is not None:
+            detail = s.compute("GET", f"/servers/{sid}/os-instance-actions/{req}",
+                               headers=_mv("2.51")).json()["instanceAction"]
+            events = {e["event"]: e["result"] for e in detail["events"]}
+            if events and None not in events.values():
+                return events
+        if time.monotonic() > deadline:
+            return events
+        time.sleep(0.05)
 
 
 def _host(server: dict) -> str:
