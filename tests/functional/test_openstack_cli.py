@@ -226,7 +226,7 @@ def test_restart_registers_the_image_once_and_manage_reads_the_written_conf(tmp_
         header, services = rows[0], rows[1:]
         states = {row[header.index("Binary")]: row[header.index("State")] for row in services}
         assert states == {"novalite-conductor": "up", "novalite-scheduler": "up",
-                          "novalite-compute": "up"}, proc.stdout
+                          "novalite-compute": "up", "novalite-volume": "up"}, proc.stdout
     finally:
         again.stop()
 
