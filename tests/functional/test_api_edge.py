@@ -148,9 +148,17 @@ def _keepalive_clients(port: int, count: int) -> list[socket.socket]:
     for _ in range(count):
         sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         sock.sendall(b"GET /compute/ HTTP/1.1\r\nHost: x\r\n\r\n")
-        head = b""
-        while b"\r\n\r\n" not in head:
-            head += sock.recv(65536)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        # NOTE: the whole response is read (the body may come in a segment
+        # of its own), so that what the socket gives later is only what
+        # the server does with the idle connection.
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:"))
+        while len(body) < length:
+            body += sock.recv(65536)
         socks.append(sock)
     return socks
 
