@@ -73,3 +73,21 @@ def test_bench_network_smoke_http_on_a_floating_ip(tmp_path):
     out = run_bench(tmp_path, "bench_network.py", "--smoke", timeout=460)
     assert "smoke: novalite POST → HTTP on the floating IP" in out, out
     assert "(a) run 1/1: POST → HTTP on the floating IP" in out, out
+
+
+@pytest.mark.timeout(240)
+def test_bench_volume_smoke_nbd_local_and_bare(tmp_path):
+    # NOTE: one tiny guest through the LibvirtDriver; a volume over NBD
+    # (qemu-storage-daemon), then the same file attached locally, then the
+    # bare file on the host: one small pass of each. The script itself
+    # fails when the guest's watcher saw a change before it was asked for,
+    # when the I/O tool did fewer operations than asked, or when a domain,
+    # an export daemon, its nftables table or a file is left.
+    out = run_bench(tmp_path, "bench_volume.py", "--smoke", timeout=220)
+    for row in ("| guest, NBD (qemu-storage-daemon, 127.0.0.1) |", "| guest, local file |",
+                "| host, bare file, O_DIRECT |", "| attach call → disk in the guest |",
+                "| detach call → gone from the guest |"):
+        assert row in out, out
+    assert "attach 1/1 nbd: attach → in guest" in out, out
+    assert "attach 1/1 local: attach → in guest" in out, out
+    assert "Noise: " in out, out
