@@ -42,9 +42,13 @@ daemon, goes through the host's page cache; the bare runs do not).
 
 Attach latency, ``--attaches`` times for each kind, alternating: the
 ``attach_volume`` call, and call → the guest lists the disk with the
-volume's serial in ``/sys/block/*/serial`` (polled through the guest agent;
-its round trip, also shown, is the resolution); the NBD export's creation
-(``Exports.export``) separately. Detach: the ``detach_volume`` call (it
+volume's serial in ``/sys/block/*/serial``: a watcher in the guest (the
+tool's ``wait``, started through the agent before the call) sees it within
+2 ms and reports the time on the guest's clock, which is set against the
+host's with the agent's ``guest-get-time`` just before (the shortest of 5
+round trips, ~2 ms here: half of it is the uncertainty; the agent's own
+exec polling, 0.1 s, would be coarser than what is measured). The NBD
+export's creation (``Exports.export``) is timed separately. Detach: the ``detach_volume`` call (it
 returns when libvirt dropped the device from the live definition) and
 call → the guest no longer lists it. The I/O runs (``--io-runs``) are done
 during the first attaches, interleaved: NBD, local, then the bare file
