@@ -434,7 +434,9 @@ class Bench:
         self.t.add(f"{kind}: detach call", call)
         self.t.add(f"{kind}: detach → gone from guest", gone)
         if kind == "nbd":
+            started = time.monotonic()
             self.exports.unexport(f"bench-att-{self.attach_seq}")
+            self.t.add("nbd: unexport", time.monotonic() - started)
 
     # -- I/O ---------------------------------------------------------------------
 
@@ -599,6 +601,8 @@ def report(args: argparse.Namespace, bench: Bench, noise: bench_lifecycle.Noise,
                                     "detach → gone from guest"))]
     lat_rows.append(["NBD export created (Exports.export, before the attach)",
                      t.cell("nbd: export"), ""])
+    lat_rows.append(["NBD export removed (Exports.unexport, after the detach)",
+                     t.cell("nbd: unexport"), ""])
     lat = lib.md_table(["s: p50 (min–max)", f"NBD (n={args.attaches})",
                         f"local (n={args.attaches})"], lat_rows)
     busy = (f"machine {busy_before:.0%} busy before" if busy_before is not None
