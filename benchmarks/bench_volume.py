@@ -197,7 +197,8 @@ int main(int argc, char **argv) {
     }
     if (w && fdatasync(fd)) { perror("fdatasync"); return 1; }
     clock_gettime(CLOCK_MONOTONIC, &b);
-    printf("%zu %lld\n", n, (long long)(b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec));
+    printf("%zu %lld\n", n,
+           (long long)(b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec));
     return close(fd) ? 1 : 0;
 }
 """
@@ -286,7 +287,8 @@ class Bench:
         agent.wait_ready(self.domain(), time.monotonic() + AGENT_TIMEOUT)
         root = ET.fromstring(self.domain().XMLDesc(0))
         self.accel = "TCG" if root.get("type") == "qemu" else str(root.get("type"))
-        print(f"guest {self.instance.uuid} ({self.accel}) up after {time.monotonic() - started:.1f} s",
+        print(f"guest {self.instance.uuid} ({self.accel}) up after "
+              f"{time.monotonic() - started:.1f} s",
               flush=True)
         subprocess.run(["qemu-img", "create", "-q", "-f", "raw", "-o", "preallocation=full",
                         self.path, str(self.args.volume_mib * MiB)], check=True)
@@ -574,7 +576,8 @@ def stop_env(env: LibvirtEnv) -> None:
 
 # -- report ------------------------------------------------------------------------------
 
-def report(args: argparse.Namespace, bench: Bench, noise: bench_lifecycle.Noise, busy_before: float | None,
+def report(args: argparse.Namespace, bench: Bench, noise: bench_lifecycle.Noise,
+           busy_before: float | None,
            load_before: tuple[float, float, float]) -> str:
     t = bench.t
 
@@ -608,10 +611,12 @@ def report(args: argparse.Namespace, bench: Bench, noise: bench_lifecycle.Noise,
     busy = (f"machine {busy_before:.0%} busy before" if busy_before is not None
             else "no wait for a quiet machine")
     sync_ms = t.p50("clock sync round trip") * 1000
+    sync_max = max(t.steps["clock sync round trip"]) * 1000
     return (f"`bench_volume.py --seq-mib {args.seq_mib} --rand-ops {ops} --attaches "
-            f"{args.attaches} --volume-mib {args.volume_mib} --io-runs {args.io_runs}` ({bench.accel}; the tiny guest spawned by "
-            f"the LibvirtDriver, 128 MiB, 1 vCPU, libvirtd qemu:///system; one "
-            f"{args.volume_mib} MiB raw volume, preallocated, virtio-blk, "
+            f"{args.attaches} --volume-mib {args.volume_mib} --io-runs {args.io_runs}` "
+            f"({bench.accel}; the tiny guest spawned by the LibvirtDriver, 128 MiB, 1 vCPU, "
+            f"libvirtd qemu:///system; one {args.volume_mib} MiB raw volume, preallocated, "
+            f"virtio-blk, "
             f"disk_cachemode={CONF.libvirt.disk_cachemode}; {args.io_runs} run(s) of each I/O "
             f"pattern on each target, interleaved: NBD, local, bare, again)\n\n"
             f"{io}\n\n"
@@ -621,15 +626,19 @@ def report(args: argparse.Namespace, bench: Bench, noise: bench_lifecycle.Noise,
             f"block numbers (uniform over the volume) for every target, one at a time (queue "
             f"depth 1), by a static tool of the script's own (O_DIRECT pread/pwrite, one "
             f"fdatasync after the writes, timed with CLOCK_MONOTONIC by itself), the same "
-            f"binary in the guest and on the host. The host's page cache of the file is dropped before each read "
-            f"run; the guest's disks go through it (writeback), the bare runs do not.\n\n"
+            f"binary in the guest and on the host. The host's page cache of the file is "
+            f"dropped before each read run; the guest's disks go through it (writeback), "
+            f"the bare runs do not.\n\n"
             f"{lat}\n\n"
             f"'In the guest': a watcher in the guest (the tool, started before the call) "
             f"checks /sys/block/vd*/serial every 2 ms and reports the time on the guest's "
             f"clock, set against the host's with the agent's guest-get-time before each call "
-            f"(round trip p50 {sync_ms:.1f} ms, max {max(t.steps['clock sync round trip']) * 1000:.1f} "
-            f"ms; half of it is the uncertainty). Attaches alternate NBD and local, each NBD attach on a fresh "
-            f"export.\n\n"
+            f"(round trip p50 {sync_ms:.1f} ms, max {sync_max:.1f} ms; half of it is the "
+            f"uncertainty). Attaches alternate NBD and local, each NBD attach on a fresh "
+            f"export. Exports.unexport waits until the daemon's pid is gone: a daemonized "
+            f"qemu-storage-daemon exits within ~10 ms of SIGTERM but stays a zombie until "
+            f"PID 1 reaps it, which is most of that row on a machine whose init reaps "
+            f"slowly.\n\n"
             f"Noise: {busy}; {noise.describe()}; load average before "
             f"{' '.join(f'{x:.2f}' for x in load_before)}.\n")
 
