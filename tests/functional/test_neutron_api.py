@@ -130,6 +130,53 @@ def test_shared_network_is_seen_and_used_by_all_but_changed_by_its_owner(stack):
     call(stack, "DELETE", f"/networks/{shared['id']}", ADMIN, status=204)
 
 
+def test_external_network_is_seen_by_all_but_its_subnets_are_not(stack):
+    """Neutron's get_subnet policy: a subnet is its project's, an admin's or
+    a shared network's; an external network alone does not share its
+    subnets (tempest's test_external_network_visibility)."""
+    ext = net(stack, ADMIN, "ext-visibility", **{"router:external": True})
+    sub = subnet(stack, ADMIN, ext["id"], "10.63.0.0/24", enable_dhcp=False)
+    assert ext["id"] in [n["id"] for n in call(stack, "GET", "/networks?router:external=True",
+                                                A)["networks"]]
+    assert call(stack, "GET", f"/subnets?network_id={ext['id']}", A)["subnets"] == []
+    assert error(stack, "GET", f"/subnets/{sub['id']}", A, status=404)["type"] == \
+        "SubnetNotFound"
+    assert [s["id"] for s in call(stack, "GET", f"/subnets?network_id={ext['id']}",
+                                  ADMIN)["subnets"]] == [sub["id"]]
+    # A filter on no attribute of the resource is ignored (Neutron without
+    # filter-validation), not a filter nothing matches.
+    listed = call(stack, "GET", f"/networks?invalid_filter={ext['id']}", A)["networks"]
+    assert ext["id"] in [n["id"] for n in listed]
+    assert call(stack, "GET", f"/networks?name=ext-visibility&id={uuid.uuid4()}",
+                A)["networks"] == []
+    call(stack, "DELETE", f"/networks/{ext['id']}", ADMIN, status=204)
+
+
+def test_bulk_create_makes_all_or_none(stack):
+    """Neutron's bulk POST (tempest's BulkNetworkOpsTest): a list in the
+    plural key makes each; one failing leaves none of them."""
+    made = call(stack, "POST", "/networks", A, {"networks": [
+        {"name": "bulk-1"}, {"name": "bulk-2"}]}, 201)["networks"]
+    assert [n["name"] for n in made] == ["bulk-1", "bulk-2"]
+    subs = call(stack, "POST", "/subnets", A, {"subnets": [
+        {"network_id": n["id"], "cidr": f"10.64.{i}.0/24", "ip_version": 4}
+        for i, n in enumerate(made)]}, 201)["subnets"]
+    assert [s["network_id"] for s in subs] == [n["id"] for n in made]
+    ports = call(stack, "POST", "/ports", A, {"ports": [
+        {"network_id": n["id"]} for n in made]}, 201)["ports"]
+    assert [p["fixed_ips"][0]["subnet_id"] for p in ports] == [s["id"] for s in subs]
+    err = error(stack, "POST", "/networks", A, {"networks": [
+        {"name": "bulk-3"}, {"name": "bulk-4", "mtu": "big"}]})
+    assert err["type"] == "InvalidInput", err
+    names = [n["name"] for n in call(stack, "GET", "/networks", A)["networks"]]
+    assert "bulk-3" not in names and "bulk-4" not in names
+    error(stack, "POST", "/networks", A, {"networks": []})
+    for p in ports:
+        call(stack, "DELETE", f"/ports/{p['id']}", A, status=204)
+    for n in made:
+        call(stack, "DELETE", f"/networks/{n['id']}", A, status=204)
+
+
 def test_subnet_validation_as_neutron(stack):
     n = net(stack, A, "validate")
     nid = n["id"]
@@ -262,6 +309,10 @@ def test_extensions_and_ip_availability(stack):
     assert {"quotas", "external-net", "port-security", "binding", "net-mtu"} <= aliases
     assert call(stack, "GET", "/extensions/quotas", A)["extension"]["alias"] == "quotas"
     call(stack, "GET", "/extensions/nope", A, status=404)
+    # GET /v2.0/ lists the version's resources (tempest's test_show_api_v2_details).
+    resources = {r["name"]: r for r in call(stack, "GET", "/", A)["resources"]}
+    assert {"network", "subnet", "port", "router", "floatingip"} <= set(resources)
+    assert resources["port"]["links"][0]["href"].endswith("/network/v2.0/ports")
     n = net(stack, A, "avail")
     subnet(stack, A, n["id"], "10.95.0.0/29")
     call(stack, "POST", "/ports", A, {"port": {"network_id": n["id"]}}, 201)

@@ -122,6 +122,15 @@ def test_group_and_rule_crud_validation_and_isolation(stack):
     b_default = groups_of(stack, B)["default"]
     assert rule(stack, A, web["id"], status=404,
                 remote_group_id=b_default["id"])["type"] == "SecurityGroupNotFound"
+    # As Neutron (and tempest's negative tests): a remote group id that is no
+    # UUID is a group not found, a port out of range names the value.
+    assert rule(stack, A, web["id"], status=404, protocol="tcp",
+                remote_group_id="bad_group_id")["type"] == "SecurityGroupNotFound"
+    for port in (-16, 65536, "http"):
+        err = rule(stack, A, web["id"], status=400, protocol="tcp", port_range_min=port,
+                   port_range_max=80)
+        assert err["type"] == "SecurityGroupInvalidPortValue", err
+        assert f"Invalid value for port {port}" in err["message"], err
     assert "web" not in groups_of(stack, B)
     assert http["id"] not in [r["id"] for r in call(stack, "GET", "/security-group-rules",
                                                     B)["security_group_rules"]]
@@ -320,6 +329,25 @@ def test_routers_gateway_interfaces_and_floating_ips(stack):
         call(stack, "DELETE", f"/ports/{p['id']}", A, status=204)
     # Nothing of the router or floating IPs is left on the external network.
     assert call(stack, "GET", f"/ports?network_id={ext['id']}", ADMIN)["ports"] == []
+
+
+def test_external_network_goes_with_its_unassociated_floating_ips(stack):
+    """As Neutron (tempest's test_delete_external_networks_with_floating_ip):
+    deleting an external network deletes the floating IPs no port uses;
+    any other port on it still makes it NetworkInUse, and then nothing goes."""
+    ext, _ = _external(stack, "public-del", "172.30.6.0/24")
+    fip = call(stack, "POST", "/floatingips", ADMIN, {"floatingip": {
+        "floating_network_id": ext["id"]}}, 201)["floatingip"]
+    other = call(stack, "POST", "/ports", ADMIN, {"port": {"network_id": ext["id"]}},
+                 201)["port"]
+    assert error(stack, "DELETE", f"/networks/{ext['id']}", ADMIN,
+                 status=409)["type"] == "NetworkInUse"
+    call(stack, "GET", f"/floatingips/{fip['id']}", ADMIN)
+    call(stack, "DELETE", f"/ports/{other['id']}", ADMIN, status=204)
+    call(stack, "DELETE", f"/networks/{ext['id']}", ADMIN, status=204)
+    assert fip["id"] not in [f["id"] for f in call(stack, "GET", "/floatingips",
+                                                    ADMIN)["floatingips"]]
+    error(stack, "GET", f"/floatingips/{fip['id']}", ADMIN, status=404)
 
 
 def test_quotas_of_groups_rules_routers_and_floating_ips(stack):

@@ -196,8 +196,11 @@ def listing(req: Request, collection: str, items: list[dict],
         wanted = req.GET.getall(key)
         if key in special:
             items = [i for i in items if special[key](i, wanted)]
-        else:
+        elif any(key in i for i in items):
             items = [i for i in items if key in i and _matches(i[key], wanted)]
+        # NOTE: a filter on no attribute of the resource is ignored, as
+        # Neutron does without the filter-validation extension (which
+        # novalite does not list; tempest relies on it either way).
     sort_keys = req.GET.getall("sort_key")
     sort_dirs = req.GET.getall("sort_dir")
     if len(sort_dirs) > len(sort_keys):

@@ -110,6 +110,21 @@ class VersionsController:
         return {"versions": [{"id": "v2.0", "status": "CURRENT",
                               "links": [{"href": href, "rel": "self"}]}]}
 
+    def resources(self, req: Request) -> dict:
+        """GET /v2.0/: the version's resources, as Neutron lists them."""
+        base = f"{req.links.root}/network/v2.0"
+        return {"resources": [
+            {"name": name, "collection": collection,
+             "links": [{"href": f"{base}/{collection}", "rel": "self"}]}
+            for name, collection in _RESOURCES]}
+
+
+_RESOURCES = [("network", "networks"), ("subnet", "subnets"), ("port", "ports"),
+              ("security_group", "security-groups"),
+              ("security_group_rule", "security-group-rules"), ("router", "routers"),
+              ("floatingip", "floatingips"), ("quota", "quotas"),
+              ("network_ip_availability", "network-ip-availabilities")]
+
 
 class NetworksController:
     def index(self, req: Request) -> dict:
@@ -153,7 +168,27 @@ class NetworksController:
         net = get_visible(req, id)
         if not owned(req, net):
             raise common.forbidden("delete_network")
+        if net.get("router_external"):
+            _delete_unassociated_floating_ips(net)
         db.network_delete(id)
+
+
+def _delete_unassociated_floating_ips(net: dict) -> None:
+    """Neutron deletes an external network with its floating IPs that no
+    port uses (tempest's test_delete_external_networks_with_floating_ip);
+    an associated one, as any other port, keeps it in use (409), checked
+    before any floating IP goes."""
+    from novalite.db import floating_ips as fdb
+
+    fips = [f for f in fdb.fip_get_all() if f["floating_network_id"] == net["id"]]
+    free = {f["floating_port_uuid"] for f in fips if not f["port_uuid"]}
+    ports = db.port_get_all(network_id=net["id"])
+    if not free or any(p["device_owner"] not in db.AUTO_DELETE_OWNERS and p["uuid"] not in free
+                       for p in ports):
+        return
+    for fip in fips:
+        if not fip["port_uuid"]:
+            fdb.fip_delete(fip["uuid"])
 
 
 _EXTENSIONS = [

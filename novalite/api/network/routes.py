@@ -5,11 +5,15 @@ routes with ``ROUTE_HOOKS`` (``f(router, v2_prefix)``)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 from collections.abc import Callable
 from typing import Any
 
+from novalite.api import wsgi
 from novalite.api.links import NETWORK_PREFIX
+from novalite.api.network import common
 from novalite.api.network.floatingips import FloatingIPsController
 from novalite.api.network.networks import (
     ExtensionsController,
@@ -31,9 +35,46 @@ from novalite.network import hooks
 ROUTE_HOOKS: list[Callable[[Router, str], None]] = []
 
 
-def _crud(router: Router, v2: str, collection: str, controller: Any) -> None:
+class _BulkCreate:
+    """Neutron's bulk create: ``POST /networks`` with ``{"networks": [...]}``
+    makes each (the single create's checks, one by one) and answers them
+    all, or, when one fails, deletes those made before and answers its
+    error (Neutron's emulated bulk, all or nothing)."""
+
+    def __init__(self, controller: Any, singular: str, collection: str) -> None:
+        self.controller, self.singular, self.collection = controller, singular, collection
+
+    @wsgi.response(201)
+    def create(self, req: Any) -> dict:
+        try:
+            data = json.loads(req.body or b"null")
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or self.collection not in data:
+            return dict(self.controller.create(req))
+        items = data[self.collection]
+        if not isinstance(items, list) or not items or \
+                not all(isinstance(i, dict) for i in items):
+            raise common.bad_request(f"Invalid input for {self.collection}. Reason: it is "
+                                     "not a non-empty list of dictionaries.")
+        made: list[dict] = []
+        try:
+            for item in items:
+                req.body = json.dumps({self.singular: item}).encode()
+                made.append(self.controller.create(req)[self.singular])
+        except Exception:
+            for done in reversed(made):
+                with contextlib.suppress(Exception):
+                    self.controller.delete(req, done["id"])
+            raise
+        return {self.collection: made}
+
+
+def _crud(router: Router, v2: str, collection: str, controller: Any,
+          singular: str | None = None) -> None:
     router.connect(f"{v2}/{collection}", "GET", controller, "index")
-    router.connect(f"{v2}/{collection}", "POST", controller, "create")
+    creator = _BulkCreate(controller, singular, collection) if singular else controller
+    router.connect(f"{v2}/{collection}", "POST", creator, "create")
     router.connect(f"{v2}/{collection}/{{id}}", "GET", controller, "show")
     router.connect(f"{v2}/{collection}/{{id}}", "PUT", controller, "update")
     router.connect(f"{v2}/{collection}/{{id}}", "DELETE", controller, "delete")
@@ -44,9 +85,13 @@ def connect(router: Router) -> None:
     router.connect(NETWORK_PREFIX, "GET", versions, "index", public=True)
     router.connect(f"{NETWORK_PREFIX}/", "GET", versions, "index", public=True)
     v2 = f"{NETWORK_PREFIX}/v2.0"
-    _crud(router, v2, "networks", NetworksController())
-    _crud(router, v2, "subnets", SubnetsController())
-    _crud(router, v2, "ports", PortsController())
+    # NOTE: clients ask for /v2.0/ (the version document's link); the
+    # router keeps a trailing slash for public documents only, and this
+    # list of collections is one (it says nothing about any project).
+    router.connect(v2, "GET", versions, "resources", public=True)
+    _crud(router, v2, "networks", NetworksController(), "network")
+    _crud(router, v2, "subnets", SubnetsController(), "subnet")
+    _crud(router, v2, "ports", PortsController(), "port")
     _crud(router, v2, "security-groups", SecurityGroupsController())
     rules = SecurityGroupRulesController()
     router.connect(f"{v2}/security-group-rules", "GET", rules, "index")

@@ -176,12 +176,14 @@ def _protocol(name: str, value: Any) -> str | None:
 def _port(name: str, value: Any) -> int | None:
     if value is None:
         return None
+    # NOTE: Neutron's convert_validate_port_value: anything but a port
+    # number 0-65535 is SecurityGroupInvalidPortValue, naming the value.
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise common.invalid(name, value, f"'{value}' is not a valid port number") from None
+        raise l3_exc.SecurityGroupInvalidPortValue(port=value) from None
     if isinstance(value, bool) or not 0 <= number <= 65535:
-        raise common.invalid(name, value, f"{value} is not in range 0 through 65535")
+        raise l3_exc.SecurityGroupInvalidPortValue(port=value)
     return number
 
 
@@ -195,7 +197,13 @@ def _prefix(name: str, value: Any) -> str | None:
 
 
 def _remote_group(name: str, value: Any) -> str | None:
-    return None if value is None else common.v_uuid(name, value)
+    # NOTE: Neutron validates no UUID here: a remote group that is not a
+    # group's id, UUID-shaped or not, is SecurityGroupNotFound (404).
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise common.invalid(name, value, f"'{value}' is not a valid string")
+    return value
 
 
 RULE_ATTRS = {

@@ -164,10 +164,18 @@ def _check_versions(cidr: Net, values: dict) -> None:
                                      f"Reason: {route} is not of IP version {cidr.version}")
 
 
+def visible(req: Request, net: dict, sub: dict) -> bool:
+    """Neutron's get_subnet policy: admin, the subnet's or the network's
+    project, or a shared network. An external network is visible to all,
+    its subnets are not (tempest's test_external_network_visibility)."""
+    return networks.owned(req, net) or bool(net.get("shared")) or \
+        sub.get("project_id") == common.project_of(req)
+
+
 def get_visible(req: Request, subnet_id: str) -> dict:
     sub = db.subnet_get(subnet_id)
     net = db.network_get_by_id(sub["network_id"])
-    if not networks.visible(req, net) and sub.get("project_id") != common.project_of(req):
+    if not visible(req, net, sub):
         raise n_exc.SubnetNotFound(subnet_id=subnet_id)
     return sub
 
@@ -180,8 +188,10 @@ def _owns_network(req: Request, sub: dict) -> bool:
 class SubnetsController:
     def index(self, req: Request) -> dict:
         admin = common.is_admin(req)
-        nets = db.network_get_all(visible_to=None if admin else common.project_of(req))
-        subs = db.subnet_get_all(network_ids=[n["id"] for n in nets])
+        nets = {n["id"]: n for n in
+                db.network_get_all(visible_to=None if admin else common.project_of(req))}
+        subs = [s for s in db.subnet_get_all(network_ids=list(nets))
+                if admin or visible(req, nets[s["network_id"]], s)]
         return common.listing(req, "subnets", [subnet_view(s) for s in subs])
 
     def show(self, req: Request, id: str) -> dict:
