@@ -117,13 +117,6 @@ class Exports:
             digest = hashlib.sha256(self.state_dir.encode()).hexdigest()[:16]
             self.socket_dir = os.path.join(tempfile.gettempdir(),
                                            f"novalite-qmp-{os.getuid()}-{digest}")
-            filemodes.private_dir(self.socket_dir)
-            st = os.lstat(self.socket_dir)
-            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or \
-                    stat.S_IMODE(st.st_mode) != 0o700:
-                # NOTE: in a shared /tmp, a name another user made first is not ours.
-                raise ExportError(reason=f"{self.socket_dir!r} is not a private directory of "
-                                         "this user: remove it or use a shorter state directory")
         if len(self._qmp_path("x")) > _UNIX_PATH_MAX:
             raise ExportError(reason=f"no directory short enough for the exports' QMP "
                                      f"sockets ({self.socket_dir!r})")
@@ -163,6 +156,7 @@ class Exports:
             if current is not None:
                 self._stop(current)
             self._apply_firewall()
+            self._drop_socket_dir()
 
     def exported(self) -> dict[str, dict[str, Any]]:
         """attachment_id -> host, port, name, path, fmt, client_ip and
@@ -232,6 +226,26 @@ class Exports:
         # NOTE: short (a unix socket's path has at most 107 bytes), one per attachment.
         digest = hashlib.sha256(attachment_id.encode()).hexdigest()[:16]
         return os.path.join(self.socket_dir, f"qmp-{digest}.sock")
+
+    def _drop_socket_dir(self) -> None:
+        """The short private directory of the QMP sockets (a long state
+        directory's) goes when no export is left."""
+        if self.socket_dir != self.state_dir and not self._all():
+            with contextlib.suppress(OSError):
+                os.rmdir(self.socket_dir)
+
+    def _qmp_dir(self) -> None:
+        """Make (again, after the last export removed it) the short private
+        directory of the QMP sockets; refused when it is not this user's."""
+        if self.socket_dir == self.state_dir:
+            return
+        filemodes.private_dir(self.socket_dir)
+        st = os.lstat(self.socket_dir)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or \
+                stat.S_IMODE(st.st_mode) != 0o700:
+            # NOTE: in a shared /tmp, a name another user made first is not ours.
+            raise ExportError(reason=f"{self.socket_dir!r} is not a private directory of "
+                                     "this user: remove it or use a shorter state directory")
 
     def _lock(self) -> Any:
         return lockutils.lock("nbd-exports", external=True, lock_path=self.state_dir)
@@ -323,6 +337,7 @@ class Exports:
                 "--daemonize"]
 
     def _start(self, e: _Export) -> None:
+        self._qmp_dir()
         for path in (self._file(e.attachment_id, ".pid"), self._qmp_path(e.attachment_id)):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
@@ -431,13 +446,27 @@ def _terminate(pid: int) -> None:
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if _gone(pid):
             return
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
+
+
+def _gone(pid: int) -> bool:
+    """Whether the daemon has exited. A daemonized one is not our child: it
+    stays a zombie until init reaps it (here up to ~2 s), and a zombie still
+    answers kill(pid, 0), so its state in /proc/PID/stat counts."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            # NOTE: "pid (comm) state ...": comm may hold spaces and parentheses.
+            return f.read().rpartition(")")[2].split()[0] in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return True
 
 
 class _Qmp:
