@@ -47,7 +47,14 @@ def volume(vol: dict[str, Any], admin: bool = False, version: tuple[int, int] = 
     if vol.get("volume_image_metadata"):
         view["volume_image_metadata"] = dict(vol["volume_image_metadata"])
     if admin:
-        view["os-vol-host-attr:host"] = vol.get("host")
+        # NOTE: Cinder's host attribute names host, backend and pool
+        # (``host@backend#pool``, as get_pools lists them).
+        host = vol.get("host")
+        if host and "@" not in host:
+            from novalite.conf import CONF
+
+            host = f"{host}@{CONF.volume.backend}#{CONF.volume.backend}"
+        view["os-vol-host-attr:host"] = host
         view["os-vol-mig-status-attr:migstat"] = vol.get("migration_status")
         view["os-vol-mig-status-attr:name_id"] = None
     if version >= (3, 13):
@@ -70,8 +77,11 @@ def volume_summary(vol: dict[str, Any]) -> dict[str, Any]:
     return {"id": vol["id"], "name": vol.get("name")}
 
 
-def snapshot(snap: dict[str, Any], admin: bool = False,
+def snapshot(snap: dict[str, Any], extended: bool = False,
              version: tuple[int, int] = (3, 0)) -> dict[str, Any]:
+    """``extended``: with Cinder's extended_snapshot_attributes, which its
+    show and detail answers carry for whoever sees the snapshot (owner or
+    admin), its create and update answers never."""
     view: dict[str, Any] = {
         "id": snap["id"], "name": snap.get("name"), "description": snap.get("description"),
         "volume_id": snap["volume_id"], "size": snap["size"], "status": snap["status"],
@@ -79,7 +89,7 @@ def snapshot(snap: dict[str, Any], admin: bool = False,
         "updated_at": timestamp(snap.get("updated_at")),
         "metadata": dict(snap.get("snapshot_metadata") or {}),
     }
-    if admin:
+    if extended:
         view["os-extended-snapshot-attributes:project_id"] = snap.get("project_id")
         view["os-extended-snapshot-attributes:progress"] = snap.get("progress") or "0%"
     if version >= (3, 41):

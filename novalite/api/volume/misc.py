@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from novalite.api import errors
+from novalite.api import errors, wsgi
 from novalite.api.volume import common
 from novalite.api.wsgi import Request
 from novalite.volume import api as volume_api
@@ -31,6 +31,11 @@ class VersionsController:
 
     def index(self, req: Request) -> dict[str, Any]:
         return {"versions": [_version_entry(req)]}
+
+    @wsgi.response(300)
+    def root(self, req: Request) -> dict[str, Any]:
+        """``/volume/``: Cinder answers its root 300 Multiple Choices."""
+        return self.index(req)
 
 
 class TypesController:
@@ -107,6 +112,11 @@ class QuotaSetsController:
             if key in ("tenant_id", "id"):
                 continue
             resource = key.removesuffix("___DEFAULT__")
+            # NOTE: a quota set read back as it was shown (clients restore
+            # one so, tempest's quota tests among them) sets the fixed
+            # resources to what they are: accepted, nothing to change.
+            if resource in _FIXED and common.as_int(key, value, low=-1) == _FIXED[resource]:
+                continue
             if resource in _FIXED:
                 raise errors.bad_request(f"Invalid input received: novalite has no "
                                          f"{resource}; its quota cannot be set.")
@@ -227,8 +237,11 @@ class ServicesController:
                         "updated_at": views.timestamp(seen.replace(tzinfo=None)
                                                       if seen else None),
                         "disabled_reason": svc.disabled_reason,
-                        "frozen": False, "cluster": None, "replication_status": "disabled",
+                        "frozen": False, "replication_status": "disabled",
                         "active_backend_id": None, "backend_state": "up"})
+            # NOTE: as Cinder: the cluster from 3.7 on.
+            if common.version(req) >= (3, 7):
+                out[-1]["cluster"] = None
         return {"services": out}
 
 

@@ -81,9 +81,10 @@ def _table() -> list[tuple[str, str, Any, str]]:
 
 
 def connect(router: Router) -> None:
-    versions = common.Versioned(VersionsController(), "index")
-    for path in (common.PREFIX, V3):
-        router.connect(path, "GET", versions, "index", public=True)
+    router.connect(common.PREFIX, "GET", common.Versioned(VersionsController(), "root"),
+                   "root", public=True)
+    router.connect(V3, "GET", common.Versioned(VersionsController(), "index"), "index",
+                   public=True)
     table = _table()
     for prefix in (V3, f"{V3}/{{project_id}}"):
         for path, method, controller, action in table:

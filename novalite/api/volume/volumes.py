@@ -35,6 +35,24 @@ def _detail(req: Request, vol: dict[str, Any], names: dict[str, str] | None = No
     return view
 
 
+# NOTE: Cinder adds these through API extensions of GET show and detail
+# only (volume_tenant_attribute, volume_host_attribute, volume_mig_status_
+# attribute, volume_image_metadata): its create and update answers lack
+# them (tempest's create_volume/update_volume schemas refuse them).
+_GET_ONLY = ("os-vol-tenant-attr:tenant_id", "os-vol-host-attr:host",
+             "os-vol-mig-status-attr:migstat", "os-vol-mig-status-attr:name_id",
+             "volume_image_metadata")
+
+
+def _written(req: Request, vol: dict[str, Any]) -> dict[str, Any]:
+    """The view a create or update answers with: the detail view without
+    the GET extensions' attributes."""
+    view = _detail(req, vol)
+    for key in _GET_ONLY:
+        view.pop(key, None)
+    return view
+
+
 def _filter_volumes(req: Request, vols: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Cinder's volume filters: name, status, bootable, metadata (a JSON
     or Python-literal dict), availability_zone, project/user ids; with 3.34
@@ -153,7 +171,7 @@ class VolumesController:
                                              body.get("availability_zone")),
             metadata=common.as_metadata(body.get("metadata")),
             volume_type=common.as_text("volume_type", body.get("volume_type")))
-        return {"volume": _detail(req, vol)}
+        return {"volume": _written(req, vol)}
 
     def update(self, req: Request, id: str) -> dict[str, Any]:
         body = common.body_of(req, "volume")
@@ -170,7 +188,7 @@ class VolumesController:
         if not values:
             raise errors.bad_request("Invalid input received: the volume has nothing to "
                                      "update (name, description or metadata).")
-        return {"volume": _detail(req, self.api.update(req.context, id, values))}
+        return {"volume": _written(req, self.api.update(req.context, id, values))}
 
     @wsgi.response(202)
     def delete(self, req: Request, id: str) -> None:
@@ -355,8 +373,9 @@ _VOLUME_ACTIONS: dict[str, Any] = {
 SNAPSHOT_SORT_KEYS = ("created_at", "updated_at", "id", "name", "size", "status", "volume_id")
 
 
-def _snapshot_view(req: Request, snap: dict[str, Any]) -> dict[str, Any]:
-    return views.snapshot(snap, admin=common.is_admin(req), version=common.version(req))
+def _snapshot_view(req: Request, snap: dict[str, Any], extended: bool = True
+                   ) -> dict[str, Any]:
+    return views.snapshot(snap, extended=extended, version=common.version(req))
 
 
 class SnapshotsController:
@@ -396,8 +415,12 @@ class SnapshotsController:
     def create(self, req: Request) -> dict[str, Any]:
         body = common.body_of(req, "snapshot")
         volume_id = body.get("volume_id")
-        if not isinstance(volume_id, str) or not volume_id:
+        # NOTE: as Cinder's schema (uuid_allow_null, required): a null
+        # volume_id is looked up and not found (404), a missing one is 400.
+        if "volume_id" not in body or (volume_id is not None and
+                                       (not isinstance(volume_id, str) or not volume_id)):
             raise errors.bad_request("Invalid input received: volume_id is required")
+        volume_id = str(volume_id)
         vol = self.api.get(req.context, volume_id)
         common.authorize(req, "volume:create_snapshot", vol["project_id"])
         force = common.as_bool("force", body.get("force", False))
@@ -409,7 +432,7 @@ class SnapshotsController:
             description=common.as_text("description", body.get("description") or
                                        body.get("display_description")),
             force=force, metadata=common.as_metadata(body.get("metadata")))
-        return {"snapshot": _snapshot_view(req, snap)}
+        return {"snapshot": _snapshot_view(req, snap, extended=False)}
 
     def update(self, req: Request, id: str) -> dict[str, Any]:
         body = common.body_of(req, "snapshot")
@@ -427,7 +450,8 @@ class SnapshotsController:
             raise errors.bad_request("Invalid input received: the snapshot has nothing to "
                                      "update (name or description).")
         return {"snapshot": _snapshot_view(req, self.api.update_snapshot(req.context, id,
-                                                                         values))}
+                                                                         values),
+                                           extended=False)}
 
     @wsgi.response(202)
     def delete(self, req: Request, id: str) -> None:
