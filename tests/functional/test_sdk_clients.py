@@ -67,9 +67,13 @@ def test_openstacksdk_compute_life_cycle(stack, conn):
     assert kp.private_key.startswith("-----BEGIN") and kp.fingerprint
     assert [k.name for k in conn.compute.keypairs()] == ["sdk-key"]
 
+    # NOTE: auto_ip=False: the SDK's floating-IP step is not this test's
+    # subject, and when its network endpoint discovery fails (seen once on
+    # two loaded test workers) it falls back to nova-network's
+    # os-floating-ip-pools, which Nova (>= 2.36 proxies) and novalite lack.
     server = conn.create_server("sdk-vm", image="test-image", flavor="m1.tiny",
                                 key_name="sdk-key", meta={"role": "web"}, wait=True,
-                                timeout=60)
+                                timeout=60, auto_ip=False)
     assert server.status == "ACTIVE"
     got = conn.compute.get_server(server.id)
     assert got.name == "sdk-vm" and got.key_name == "sdk-key"
