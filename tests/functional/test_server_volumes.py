@@ -687,6 +687,8 @@ def test_external_event_volume_extended(stack: Stack) -> None:
         .status_code == 403
     resp = stack.compute("POST", url, {"events": [missing]}, headers=_mv("2.51", ADMIN))
     assert resp.status_code == 404, resp.text
+    assert resp.json() == {"itemNotFound": {
+        "code": 404, "message": "No instances found for any event"}}, resp.text
     resp = stack.compute("POST", url, {"events": [event, missing]},
                          headers=_mv("2.51", ADMIN))
     assert resp.status_code == 207, resp.text

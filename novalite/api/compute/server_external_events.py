@@ -4,7 +4,7 @@ events of its servers, as Nova's API (admins: Nova's service role).
 Each event names a server and is answered with its own ``code``: 200 (sent
 to the server's host), 404 (no such server), 422 (the server has no host
 yet). The answer is 200 when every event was accepted, 207 when some
-were, 404 when none. ``volume-extended`` (2.51; ``tag`` the volume id) makes
+were, 404 (Nova's error body) when none. ``volume-extended`` (2.51; ``tag`` the volume id) makes
 the server's host show the guest the volume's new size
 (driver.extend_volume). Neutron's network events are accepted and have no
 effect: novalite's network service plugs and binds ports itself.
@@ -16,7 +16,7 @@ import copy
 from typing import Any
 
 from novalite import exception, policy
-from novalite.api import validation, wsgi
+from novalite.api import errors, validation, wsgi
 from novalite.api.wsgi import Request
 from novalite.policies.server_external_events import CREATE
 
@@ -73,7 +73,9 @@ class ServerExternalEventsController:
         answered = [self._one(ctx, dict(event)) for event in body["events"]]
         accepted = sum(1 for e in answered if e["code"] == 200)
         if not accepted:
-            return wsgi.json_response({"events": answered}, 404)
+            # NOTE: as Nova: no event accepted is a 404 error (itemNotFound),
+            # not an events body.
+            raise errors.not_found("No instances found for any event")
         return wsgi.json_response({"events": answered},
                                   200 if accepted == len(answered) else 207)
 
