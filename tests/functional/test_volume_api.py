@@ -179,6 +179,10 @@ def test_volume_lifecycle_follows_cinders_status_machine(stack):
     err = call(stack, "POST", "/volumes", A, {"volume": {"size": 1, "snapshot_id": snap["id"]}},
                400)
     assert "cannot be smaller" in err["badRequest"]["message"]
+    # The list's summary has updated_at; display_name sorts (Cinder's column).
+    (listed,) = call(stack, "GET", "/snapshots?sort_key=display_name&sort_dir=asc",
+                     A)["snapshots"]
+    assert listed["id"] == snap["id"] and "updated_at" in listed
     call(stack, "DELETE", f"/snapshots/{snap['id']}", A, status=202)
     wait_gone(stack, f"/snapshots/{snap['id']}", A)
     # clone

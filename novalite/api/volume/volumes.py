@@ -370,7 +370,10 @@ _VOLUME_ACTIONS: dict[str, Any] = {
 
 # -- snapshots -------------------------------------------------------------------------------
 
-SNAPSHOT_SORT_KEYS = ("created_at", "updated_at", "id", "name", "size", "status", "volume_id")
+# NOTE: Cinder sorts snapshots by its model's columns, display_name
+# (the name) among them; tempest's snapshot list tests do.
+SNAPSHOT_SORT_KEYS = ("created_at", "updated_at", "id", "name", "display_name", "size",
+                      "status", "volume_id")
 
 
 def _snapshot_view(req: Request, snap: dict[str, Any], extended: bool = True
@@ -392,11 +395,12 @@ class SnapshotsController:
                 raise errors.bad_request(f"Invalid input received: Invalid filter keys: {key}")
             snaps = [s for s in snaps if str(s.get(key) or "") == value]
         page = common.paginate(req, snaps, "snapshots", req.path_info, SNAPSHOT_SORT_KEYS,
-                               lambda s, k: s.get(k))
+                               lambda s, k: s.get("name" if k == "display_name" else k))
         page["snapshots"] = [_snapshot_view(req, s) if detail else
                              {k: v for k, v in _snapshot_view(req, s).items()
                               if k in ("id", "name", "volume_id", "size", "status",
-                                       "created_at", "description", "metadata")}
+                                       "created_at", "updated_at", "description",
+                                       "metadata")}
                              for s in page["snapshots"]]
         return page
 
