@@ -313,4 +313,20 @@ def router_states() -> list[st.Router]:
     return out
 
 
+def delete_unassociated_floating_ips(net: dict) -> None:
+    """Neutron deletes an external network with its floating IPs that no
+    port uses (tempest's test_delete_external_networks_with_floating_ip);
+    an associated one, as any other port, keeps it in use (409), checked
+    before any floating IP goes."""
+    fips = [f for f in floating_ips.fip_get_all() if f["floating_network_id"] == net["id"]]
+    free = {f["floating_port_uuid"] for f in fips if not f["port_uuid"]}
+    ports = net_db.port_get_all(network_id=net["id"])
+    if not free or any(p["device_owner"] not in net_db.AUTO_DELETE_OWNERS and p["uuid"] not in free
+                       for p in ports):
+        return
+    for fip in fips:
+        if not fip["port_uuid"]:
+            floating_ips.fip_delete(fip["uuid"])
+
+
 register()

@@ -16,7 +16,7 @@ from novalite.api.network import common, quotas
 from novalite.api.network.common import Attr
 from novalite.api.wsgi import Request
 from novalite.network import exceptions as n_exc
-from novalite.network import hooks
+from novalite.network import hooks, neutron_l3
 from novalite.network import neutron as db
 
 
@@ -169,26 +169,8 @@ class NetworksController:
         if not owned(req, net):
             raise common.forbidden("delete_network")
         if net.get("router_external"):
-            _delete_unassociated_floating_ips(net)
+            neutron_l3.delete_unassociated_floating_ips(net)
         db.network_delete(id)
-
-
-def _delete_unassociated_floating_ips(net: dict) -> None:
-    """Neutron deletes an external network with its floating IPs that no
-    port uses (tempest's test_delete_external_networks_with_floating_ip);
-    an associated one, as any other port, keeps it in use (409), checked
-    before any floating IP goes."""
-    from novalite.db import floating_ips as fdb
-
-    fips = [f for f in fdb.fip_get_all() if f["floating_network_id"] == net["id"]]
-    free = {f["floating_port_uuid"] for f in fips if not f["port_uuid"]}
-    ports = db.port_get_all(network_id=net["id"])
-    if not free or any(p["device_owner"] not in db.AUTO_DELETE_OWNERS and p["uuid"] not in free
-                       for p in ports):
-        return
-    for fip in fips:
-        if not fip["port_uuid"]:
-            fdb.fip_delete(fip["uuid"])
 
 
 _EXTENSIONS = [
