@@ -8,6 +8,7 @@ from novalite.policies import base
 
 SERVERS = "os_compute_api:servers:%s"
 METADATA = "os_compute_api:os-server-metadata:%s"
+IPS = "os_compute_api:ips:%s"
 EXTENDED_ATTRS = "os_compute_api:os-extended-server-attributes"
 CONSOLE_OUTPUT = "os_compute_api:os-console-output"
 FORCE_DELETE = "os_compute_api:os-deferred-delete:force"
@@ -70,6 +71,11 @@ rules: list[policy.RuleDefault] = [
     _rule(METADATA % "delete", base.PROJECT_MEMBER_OR_ADMIN,
           "Delete metadata from a server",
           [("DELETE", "/servers/{server_id}/metadata/{key}")]),
+    _rule(IPS % "index", base.PROJECT_READER_OR_ADMIN, "List IP addresses of a server",
+          [("GET", "/servers/{server_id}/ips")]),
+    _rule(IPS % "show", base.PROJECT_READER_OR_ADMIN,
+          "Show the IP addresses of a server on one network",
+          [("GET", "/servers/{server_id}/ips/{network_label}")]),
 ]
 
 

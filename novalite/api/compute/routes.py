@@ -34,6 +34,7 @@ from novalite.api.compute.server_actions import ServerActionsController
 from novalite.api.compute.server_diagnostics import ServerDiagnosticsController
 from novalite.api.compute.server_external_events import ServerExternalEventsController
 from novalite.api.compute.server_groups import ServerGroupsController
+from novalite.api.compute.server_ips import ServerIpsController
 from novalite.api.compute.server_metadata import ServerMetadataController
 from novalite.api.compute.server_security_groups import ServerSecurityGroupsController
 from novalite.api.compute.server_tags import ServerTagsController
@@ -65,6 +66,7 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
     servers = ServersController(compute_api)
     actions = ServerActionsController(compute_api)
     server_metadata = ServerMetadataController(compute_api)
+    server_ips = ServerIpsController(compute_api)
     server_tags = ServerTagsController(compute_api)
     instance_actions = InstanceActionsController(compute_api)
     remote_consoles = RemoteConsolesController(compute_api)
@@ -120,6 +122,8 @@ def connect(router: Router, compute_api: Any = None, image_api: Any = None) -> N
         ("/servers/{server_id}/os-instance-actions", "GET", instance_actions, "index"),
         ("/servers/{server_id}/os-instance-actions/{id}", "GET", instance_actions, "show"),
         ("/servers/{server_id}/remote-consoles", "POST", remote_consoles, "create"),
+        ("/servers/{server_id}/ips", "GET", server_ips, "index"),
+        ("/servers/{server_id}/ips/{network_label}", "GET", server_ips, "show"),
         ("/servers/{server_id}/metadata", "GET", server_metadata, "index"),
         ("/servers/{server_id}/metadata", "POST", server_metadata, "create"),
         ("/servers/{server_id}/metadata", "PUT", server_metadata, "update_all"),

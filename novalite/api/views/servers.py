@@ -129,6 +129,11 @@ def addresses_of(instances: list[Any]) -> dict[str, list[dict]]:
     return out
 
 
+def plain_addresses(ports: list[dict]) -> dict:
+    """``addresses`` as ``/servers/{id}/ips`` shows them: version and addr."""
+    return _addresses(ports, extended=False)
+
+
 def _addresses(ports: list[dict], extended: bool = True) -> dict:
     """Nova's ``addresses``: per network name, each address with its version
     (and, ``extended``, its type and MAC)."""
