@@ -174,7 +174,13 @@ class Exports:
         are logged and the others still done; the first is raised at the end."""
         errors: list[Exception] = []
         with self._lock():
-            for e in self._all():
+            current = self._all()
+            if not current and not wanted:
+                # NOTE: nothing exported, nothing wanted: no daemon and no
+                # nftables (a host without nft, a user without CAP_NET_ADMIN
+                # runs a volume service that serves only local attachments).
+                return
+            for e in current:
                 if e.attachment_id not in wanted:
                     LOG.info("Stopping the NBD export of attachment %s (not wanted)",
                              e.attachment_id)
