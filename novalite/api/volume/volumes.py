@@ -177,17 +177,9 @@ class VolumesController:
         body = common.body_of(req, "volume")
         vol = self.api.get(req.context, id)
         common.authorize(req, "volume:update", vol["project_id"])
-        values: dict[str, Any] = {}
-        for key, column in (("name", "name"), ("display_name", "name"),
-                            ("description", "description"),
-                            ("display_description", "description")):
-            if key in body:
-                values[column] = common.as_text(key, body[key])
-        if "metadata" in body:
-            values["volume_metadata"] = common.as_metadata(body["metadata"])
-        if not values:
-            raise errors.bad_request("Invalid input received: the volume has nothing to "
-                                     "update (name, description or metadata).")
+        values = _update_values(body, "volume_metadata",
+                                "the volume has nothing to update (name, description or "
+                                "metadata).")
         return {"volume": _written(req, self.api.update(req.context, id, values))}
 
     @wsgi.response(202)
@@ -442,17 +434,8 @@ class SnapshotsController:
         body = common.body_of(req, "snapshot")
         snap = self.api.get_snapshot(req.context, id)
         common.authorize(req, "volume:update_snapshot", snap["project_id"])
-        values: dict[str, Any] = {}
-        for key, column in (("name", "name"), ("display_name", "name"),
-                            ("description", "description"),
-                            ("display_description", "description")):
-            if key in body:
-                values[column] = common.as_text(key, body[key])
-        if "metadata" in body:
-            values["snapshot_metadata"] = common.as_metadata(body["metadata"])
-        if not values:
-            raise errors.bad_request("Invalid input received: the snapshot has nothing to "
-                                     "update (name or description).")
+        values = _update_values(body, "snapshot_metadata",
+                                "the snapshot has nothing to update (name or description).")
         return {"snapshot": _snapshot_view(req, self.api.update_snapshot(req.context, id,
                                                                          values),
                                            extended=False)}
@@ -486,3 +469,20 @@ class SnapshotsController:
             self.api.delete_snapshot(req.context, id)
             return _accepted()
         raise errors.bad_request(f"There is no such action: {name}")
+
+
+def _update_values(body: dict[str, Any], metadata_column: str, nothing: str) -> dict[str, Any]:
+    """The columns a PUT of a volume or snapshot changes: name and description
+    (also by their v1 names display_name/display_description) and metadata;
+    400 naming ``nothing`` when the body changes none."""
+    values: dict[str, Any] = {}
+    for key, column in (("name", "name"), ("display_name", "name"),
+                        ("description", "description"),
+                        ("display_description", "description")):
+        if key in body:
+            values[column] = common.as_text(key, body[key])
+    if "metadata" in body:
+        values[metadata_column] = common.as_metadata(body["metadata"])
+    if not values:
+        raise errors.bad_request(f"Invalid input received: {nothing}")
+    return values
