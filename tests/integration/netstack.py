@@ -155,22 +155,29 @@ class VxlanStack:
         # NOTE: the stack (and its agent) first, then an empty state removes
         # whatever the deployment's prefix still has on this host.
         problems += self.rs.stop()
-        from novalite.network.dataplane import agent as dataplane
-        from novalite.network.dataplane.state import HostState
+        return problems + remove_dataplane(self.prefix, self.state_dir, self.rs.base)
 
-        try:
-            dataplane.apply(HostState(host=HOST, local_ip="127.0.0.1"), prefix=self.prefix,
-                            state_dir=self.state_dir or "/nonexistent")
-        except Exception as e:  # noqa: BLE001
-            problems.append(f"removing the data plane failed: {e!r}")
-        # NOTE: the empty apply made its state directory again.
-        shutil.rmtree(self.rs.base, ignore_errors=True)
-        left = [line for line in run("ip", "-o", "link").splitlines()
-                if f": {self.prefix}" in line]
-        left += [n for n in run("ip", "netns", "list").split() if n.startswith(self.prefix)]
-        if left:
-            problems.append(f"kernel objects of {self.prefix} left: {left}")
-        return problems
+
+def remove_dataplane(prefix: str, state_dir: str | None, base: str) -> list[str]:
+    """After a stack stopped: an empty state applied with its prefix removes
+    whatever the deployment still has on this host; the stack's directory
+    goes (the empty apply made its state directory again); what is left of
+    the prefix's devices and namespaces is a problem."""
+    from novalite.network.dataplane import agent as dataplane
+    from novalite.network.dataplane.state import HostState
+
+    problems: list[str] = []
+    try:
+        dataplane.apply(HostState(host=HOST, local_ip="127.0.0.1"), prefix=prefix,
+                        state_dir=state_dir or "/nonexistent")
+    except Exception as e:  # noqa: BLE001
+        problems.append(f"removing the data plane failed: {e!r}")
+    shutil.rmtree(base, ignore_errors=True)
+    left = [line for line in run("ip", "-o", "link").splitlines() if f": {prefix}" in line]
+    left += [n for n in run("ip", "netns", "list").split() if n.startswith(prefix)]
+    if left:
+        problems.append(f"kernel objects of {prefix} left: {left}")
+    return problems
 
 
 @contextlib.contextmanager

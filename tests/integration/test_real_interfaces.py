@@ -50,6 +50,7 @@ from novalite.network import filtering, linux_net
 from novalite.network import manage as network_manage
 from novalite.network.dataplane import names
 from novalite.virt.libvirt import agent
+from tests.integration.netstack import remove_dataplane
 from tests.integration.realstack import HOST, RealStack, RealStackError, libvirt_connection
 from tests.integration.test_networking import _free_cidr
 
@@ -146,21 +147,7 @@ class Cloud:
         except Exception as e:  # noqa: BLE001
             problems.append(f"deleting the servers failed: {e!r}")
         problems += self.rs.stop()
-        from novalite.network.dataplane import agent as dataplane
-        from novalite.network.dataplane.state import HostState
-
-        try:
-            dataplane.apply(HostState(host=HOST, local_ip="127.0.0.1"), prefix=self.prefix,
-                            state_dir=self.state_dir or "/nonexistent")
-        except Exception as e:  # noqa: BLE001
-            problems.append(f"removing the data plane failed: {e!r}")
-        shutil.rmtree(self.rs.base, ignore_errors=True)
-        left = [line for line in _run("ip", "-o", "link").splitlines()
-                if f": {self.prefix}" in line]
-        left += [n for n in _run("ip", "netns", "list").split() if n.startswith(self.prefix)]
-        if left:
-            problems.append(f"kernel objects of {self.prefix} left: {left}")
-        return problems
+        return problems + remove_dataplane(self.prefix, self.state_dir, self.rs.base)
 
 
 @pytest.fixture
