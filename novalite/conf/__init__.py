@@ -17,6 +17,7 @@ from novalite.conf import (
     image_cache,
     libvirt,
     metadata,
+    metrics,
     moves,
     network,
     policy,
@@ -31,7 +32,8 @@ CONF = cfg.CONF
 
 _MODULES = (default, database, api, compute, scheduler, upgrade_levels, fake_driver, libvirt,
             policy, identity,
-            network, quota, image_api, image_cache, moves, serial_console, metadata, volume)
+            network, quota, image_api, image_cache, moves, serial_console, metadata, volume,
+            metrics)
 
 for _mod in _MODULES:
     _mod.register_opts(CONF)
