@@ -24,6 +24,7 @@ from novalite.conf import (
     quota,
     scheduler,
     serial_console,
+    timeline,
     upgrade_levels,
     volume,
 )
@@ -33,7 +34,7 @@ CONF = cfg.CONF
 _MODULES = (default, database, api, compute, scheduler, upgrade_levels, fake_driver, libvirt,
             policy, identity,
             network, quota, image_api, image_cache, moves, serial_console, metadata, volume,
-            metrics)
+            metrics, timeline)
 
 for _mod in _MODULES:
     _mod.register_opts(CONF)
