@@ -43,8 +43,17 @@ def _reraise(e: messaging.RemoteError) -> None:
 
 class VolumeAPI:
     def __init__(self) -> None:
-        target = messaging.Target(topic=CONF.volume.topic, version="1.0")
-        self.client = rpc.get_client(target)
+        self._client: messaging.RPCClient | None = None
+
+    @property
+    def client(self) -> messaging.RPCClient:
+        """Made on first use: building the API's app (every controller)
+        must not open a transport (tests/integration/test_real_live_migration:
+        a transport made so, on the default URL, outlived its test)."""
+        if self._client is None:
+            self._client = rpc.get_client(messaging.Target(topic=CONF.volume.topic,
+                                                           version="1.0"))
+        return self._client
 
     def _call(self, context: RequestContext, method: str, host: str | None = None,
               timeout: int | None = None, version: str | None = None, **kwargs: Any) -> Any:
