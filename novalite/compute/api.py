@@ -3,11 +3,13 @@ records instances, and hands work to the conductor or the compute host."""
 
 from __future__ import annotations
 
+import datetime
 import secrets
+import time
 from typing import TYPE_CHECKING, Any, cast
 
 from oslo_log import log as logging
-from oslo_utils import uuidutils
+from oslo_utils import timeutils, uuidutils
 
 from novalite import exception, policy, quota
 from novalite.compute import api_volumes, rpcapi, server_groups, task_states, vm_states
@@ -15,6 +17,7 @@ from novalite.compute.api_images import ImageActionsAPI
 from novalite.compute.api_moves import MoveActionsAPI
 from novalite.compute.api_power import PowerActionsAPI, check_instance_lock
 from novalite.compute.resource_tracker import IMAGE_VIRTUAL_SIZE_KEY
+from novalite.compute.timeline import API_ACCEPTED, SUCCESS, Timeline
 from novalite.conductor import rpcapi as conductor_rpcapi
 from novalite.conf import CONF
 from novalite.image import api as image_api
@@ -93,6 +96,7 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
         volume-backed server's image_ref is '' (as Nova's); its flavor's
         disk size is not compared with the image.
         """
+        started, began = timeutils.utcnow(), time.monotonic()
         if min_count > max_count:
             raise exception.Invalid(reason="min_count must be <= max_count")
         plan = (api_volumes.plan_block_devices(context, self.image_api, block_device_mapping,
@@ -169,6 +173,7 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
             raise
         if group is not None:
             server_groups.add_members(context, group, [i.uuid for i in instances])
+        _accepted_step(context, instances, flavor, started, time.monotonic() - began)
         self.conductor.build_instances(context, [i.uuid for i in instances], request_spec,
                                        InjectedFileList.from_api(injected_files))
         return instances, reservation_id
@@ -421,6 +426,20 @@ def _key_data(context: RequestContext, key_name: str) -> str:
     except exception.NotFound:
         raise exception.Invalid("Invalid key_name provided.") from None
     return str(keypair.public_key)
+
+
+def _accepted_step(context: RequestContext, instances: list[Instance], flavor: Flavor,
+                   started: datetime.datetime, seconds: float) -> None:
+    """Each new server's first timeline step: the request validated, the
+    quota checked and the server recorded (the build's ``create`` action
+    starts here, under the request's id, as Nova's API records it)."""
+    count = len(instances)
+    details = (f"request accepted; quota checked for {count} server(s): "
+               f"{count * flavor.vcpus} vCPU(s), {count * flavor.memory_mb} MiB RAM")
+    for inst in instances:
+        steps = Timeline()
+        steps.add(API_ACCEPTED, started, seconds, SUCCESS, details, host=None)
+        steps.write(context, inst.uuid, "create")
 
 
 def _allowed_count(context: RequestContext, min_count: int, max_count: int, flavor: Flavor) -> int:

@@ -30,6 +30,7 @@ from novalite.compute.periodic import ComputePeriodicTasks
 from novalite.compute.power_actions import ComputePowerActions
 from novalite.compute.recovery import ComputeRecovery
 from novalite.compute.resource_tracker import ResourceTracker
+from novalite.compute.timeline import NETWORK_ALLOCATE, VOLUMES_PREPARE, Timeline, user_reason
 from novalite.compute.volumes import ComputeVolumeActions
 from novalite.conductor import rpcapi as conductor_rpcapi
 from novalite.conf import CONF
@@ -228,6 +229,7 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
         a delete seen in between destroys a guest the driver has not started
         yet, and a spawn started after it would run to its end first."""
         build: InstanceBuild | None = None
+        timeline = Timeline(self.host)
         try:
             new_claim = self.rt.instance_claim(context, instance)
         except Exception as exc:
@@ -235,26 +237,36 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
             self._build_failed(context, instance, request_spec, injected_files, exc)
             return
         try:
-            build = InstanceBuild.begin(context, instance.uuid, self.host)
+            # NOTE: begin's work is mostly the ports' allocation (plus the
+            # state change and the event start, in the same call).
+            with timeline.step(NETWORK_ALLOCATE) as step:
+                build = InstanceBuild.begin(context, instance.uuid, self.host)
+                if build is not None:
+                    step.details = f"{len(build.vifs)} port(s) allocated"
             if build is None:
+                timeline.steps.clear()
                 if new_claim:
                     self.rt.release(context, instance.uuid)
                 return
             instance.refresh_from(build.instance)
-            self._build_instance(context, instance, build, request_spec, injected_files)
+            self._build_instance(context, instance, build, request_spec, injected_files,
+                                 timeline)
             LOG.info("Instance %s is active on %s", instance.uuid, self.host)
         except _DELETED:
             LOG.info("Instance %s was deleted during its build", instance.uuid)
             self._cleanup_build(context, instance)
         except Exception as exc:
+            timeline.send(context, instance.uuid, BUILD_ACTION, self.conductor_api)
             self._cleanup_build(context, instance)
-            self._build_failed(context, instance, request_spec, injected_files, exc)
+            self._build_failed(context, instance, request_spec, injected_files, exc,
+                               timeline)
 
     def _build_failed(self, context: RequestContext, instance: Instance,
                       request_spec: RequestSpec | None, injected_files: list[dict[str, str]],
-                      exc: Exception) -> None:
+                      exc: Exception, timeline: Timeline | None = None) -> None:
         """After a failed build step (what it made is cleaned up): another
-        host when the failure is retryable, else ERROR with a fault."""
+        host when the failure is retryable, else ERROR with a fault (naming
+        the step that failed, when the timeline knows it)."""
         if self._stopping.is_set():
             exc = exception.NovaliteException(
                 f"compute service on {self.host} stopped during the build ({exc})")
@@ -264,7 +276,8 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
         if self._failed_elsewhere(context, instance):
             return
         LOG.warning("Build of %s failed: %s", instance.uuid, exc)
-        self._fail(context, instance, exc, destroy=False)
+        self._fail(context, instance, timeline.attribute(exc) if timeline is not None else exc,
+                   destroy=False)
 
     def _record_failed_step(self, context: RequestContext, instance: Instance,
                             exc: BaseException) -> None:
@@ -285,9 +298,13 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
 
     def _build_instance(self, context: RequestContext, instance: Instance, build: InstanceBuild,
                         request_spec: RequestSpec | None,
-                        injected_files: list[dict[str, str]]) -> None:
+                        injected_files: list[dict[str, str]],
+                        timeline: Timeline | None = None) -> None:
         """Spawn (a failure finishes the build's event with the error and
-        raises), then record the outcome."""
+        raises), then record the outcome. The steps (volumes, and the
+        driver's: image, disk, config drive, domain) go to ``timeline``,
+        sent to the conductor in one cast before the outcome is recorded."""
+        timeline = timeline if timeline is not None else Timeline(self.host)
         try:
             image_meta = request_spec.image.to_dict() if request_spec is not None else {}
             # NOTE: a delete that came before the spawn began found no guest
@@ -298,14 +315,20 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
                         instance_uuid=instance.uuid, reason="deleted while building")
             # NOTE: the volumes (made here when the server boots from a new
             # one) are connected to this host before the spawn (volumes.py).
-            block_device_info = self.prepare_volumes(context, instance,
-                                                     build.block_device_mappings)
-            self.driver.spawn(context, instance, image_meta, build.vifs, block_device_info,
-                              injected_files=injected_files)
+            with contextlib.ExitStack() as volumes_step:
+                if build.block_device_mappings.volumes:
+                    step = volumes_step.enter_context(timeline.step(VOLUMES_PREPARE))
+                    step.details = f"{len(build.block_device_mappings.volumes)} volume(s)"
+                block_device_info = self.prepare_volumes(context, instance,
+                                                         build.block_device_mappings)
+            with virt_driver.reporting_steps(timeline if timeline.on else None):
+                self.driver.spawn(context, instance, image_meta, build.vifs, block_device_info,
+                                  injected_files=injected_files)
             self._complete_volumes(context, build.block_device_mappings.volumes)
         except BaseException as exc:
             self._finish_event(build.event, "Error", _describe(exc), traceback.format_exc())
             raise
+        timeline.send(context, instance.uuid, BUILD_ACTION, self.conductor_api)
         instance.refresh_from(InstanceBuild.finish(
             context, instance.uuid, self._get_power_state(instance),
             build.event.id if build.event is not None else None))
@@ -540,9 +563,9 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, exception.NovaliteException):
-        return exc.format_message()
-    return f"{type(exc).__name__}: {exc}"
+    """An event's ``details``, which every reader sees from 2.84: the rest
+    of an unexpected error is in its traceback (admins)."""
+    return user_reason(exc)
 
 
 def _injected_files(files: InjectedFileList | None) -> list[dict[str, str]]:

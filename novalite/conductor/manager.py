@@ -15,13 +15,15 @@ from novalite import context as nl_context
 from novalite import exception, manager, typed_rpc
 from novalite.compute import rpcapi as compute_rpcapi
 from novalite.compute import task_states, vm_states
+from novalite.compute.timeline import ERROR, SCHEDULE, SUCCESS, Timeline, user_reason
 from novalite.conductor.image_tasks import ConductorImageTasks
 from novalite.conductor.move_tasks import ConductorMoveTasks
 from novalite.conf import CONF
 from novalite.manager import PeriodicTask
 from novalite.objects import base as objects_base
 from novalite.objects.instance import Instance, InstanceList
-from novalite.objects.instance_action import InstanceActionEvent
+from novalite.objects.instance_action import InstanceActionEvent, InstanceActionEventList
+from novalite.objects.instance_build import BUILD_ACTION
 from novalite.objects.network import FixedIPList
 from novalite.objects.request_spec import InjectedFileList, RequestSpec, SchedulerRetries
 from novalite.objects.service import ServiceList
@@ -34,7 +36,7 @@ LOG = logging.getLogger(__name__)
 
 
 class ConductorManager(ConductorImageTasks, ConductorMoveTasks, manager.Manager):
-    target = messaging.Target(version="1.5")
+    target = messaging.Target(version="1.6")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -111,6 +113,14 @@ class ConductorManager(ConductorImageTasks, ConductorMoveTasks, manager.Manager)
                             details: str | None = None, traceback: str | None = None) -> None:
         InstanceActionEvent(context=context, id=event_id).finish(result, details, traceback)
 
+    def record_action_events(self, context: RequestContext, instance_uuid: str, action: str,
+                             events: InstanceActionEventList) -> None:
+        """1.6 (cast from compute): a timeline's finished steps."""
+        try:
+            InstanceActionEventList.record(context, instance_uuid, action, events)
+        except Exception:
+            LOG.exception("Could not record %d step(s) of %s", len(events), instance_uuid)
+
     def periodic_tasks(self) -> list[PeriodicTask]:
         return [PeriodicTask("check_unscheduled", CONF.compute.deadline_check_interval,
                              self.check_unscheduled),
@@ -178,20 +188,24 @@ class ConductorManager(ConductorImageTasks, ConductorMoveTasks, manager.Manager)
                          injected_files: InjectedFileList | None = None) -> None:
         """Ask the scheduler for a host per instance, then cast to each host."""
         self._await_compute_heartbeats(context)
+        started, began = timeutils.utcnow(), time.monotonic()
         try:
             hosts = self.scheduler_rpcapi.select_destinations(context, request_spec,
                                                               instance_uuids)
         except exception.NoValidHost as exc:
             LOG.warning("No valid host for %s: %s", instance_uuids, exc.format_message())
             for uuid in instance_uuids:
+                _schedule_step(context, uuid, started, began, exc)
                 self._set_error(context, uuid, exc)
             return
         except Exception as exc:
             LOG.exception("Scheduling %s failed", instance_uuids)
             for uuid in instance_uuids:
+                _schedule_step(context, uuid, started, began, exc)
                 self._set_error(context, uuid, exc)
             return
         for uuid, dest in zip(instance_uuids, hosts, strict=True):
+            _schedule_step(context, uuid, started, began, dest=dest)
             self._cast_to_host(context, uuid, dest, request_spec.for_instance(uuid),
                                injected_files)
 
@@ -302,6 +316,27 @@ class ConductorManager(ConductorImageTasks, ConductorMoveTasks, manager.Manager)
             instance.save()
         except exception.InstanceNotFound:
             pass
+
+
+def _schedule_step(context: RequestContext, instance_uuid: str, started: datetime.datetime,
+                   began: float, exc: BaseException | None = None,
+                   dest: dict[str, str] | None = None) -> None:
+    """The build's ``schedule_instances`` step: the chosen host (``host``,
+    admins only) and which filters refused how many hosts (``details``,
+    without host names); on NoValidHost the same refusals, and the full
+    reason naming the hosts in ``traceback`` (admins only)."""
+    steps = Timeline()
+    seconds = time.monotonic() - began
+    if exc is None:
+        assert dest is not None
+        steps.add(SCHEDULE, started, seconds, SUCCESS,
+                  f"host chosen; {dest.get('refusals') or 'no refusals reported'}",
+                  host=dest.get("host"))
+    else:
+        refusals = exc.kwargs.get("refusals") if isinstance(exc, exception.NoValidHost) else None
+        details = user_reason(exc) if refusals is None else f"No valid host was found: {refusals}"
+        steps.add(SCHEDULE, started, seconds, ERROR, details, traceback=str(exc))
+    steps.write(context, instance_uuid, BUILD_ACTION)
 
 
 def _shallow(value: Any) -> Any:

@@ -17,6 +17,9 @@ API version history:
             evacuate (novalite/conductor/move_tasks.py).
     * 1.5 - get_host_network_state (the per-host network agent's desired
             state, as the JSON form of novalite.network.dataplane.state.HostState).
+    * 1.6 - record_action_events (cast): a build's or action's finished steps
+            (an InstanceActionEventList, each with start and finish) written
+            at once under the request's action (novalite/compute/timeline.py).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from novalite.objects.request_spec import InjectedFileList, RequestSpec
 if TYPE_CHECKING:
     from novalite.context import RequestContext
     from novalite.objects.instance import Instance
+    from novalite.objects.instance_action import InstanceActionEventList
     from novalite.objects.request_spec import ImageMeta
 
 LOG = logging.getLogger(__name__)
@@ -43,7 +47,7 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
     """Also the objects' indirection API: compute's remotable object methods
     arrive at the conductor's object_* methods."""
 
-    RPC_API_VERSION = "1.5"
+    RPC_API_VERSION = "1.6"
 
     def __init__(self) -> None:
         target = messaging.Target(topic=CONF.conductor_topic, version="1.0")
@@ -146,6 +150,18 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
         return dict(self._call(cctxt, context, "get_host_network_state", host=host))
 
     # -- instance action events (1.1) -------------------------------------------
+
+    def record_action_events(self, context: RequestContext, instance_uuid: str, action: str,
+                             events: InstanceActionEventList) -> None:
+        """1.6, a cast: finished steps, all at once (a conductor pinned lower
+        gets nothing: the timeline is lost, the build is not)."""
+        if not self.client.can_send_version("1.6"):
+            LOG.debug("Conductor RPC pinned below 1.6: %d step(s) of %s not recorded",
+                      len(events), instance_uuid)
+            return
+        self.client.prepare(version="1.6").cast(
+            context, "record_action_events", instance_uuid=instance_uuid, action=action,
+            events=events)
 
     def action_event_start(self, context: RequestContext, instance_uuid: str, action: str, event: str,
                            host: str) -> int:

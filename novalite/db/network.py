@@ -823,6 +823,29 @@ def action_event_finish(event_id: int, result: str, details: str | None = None,
 
 
 @retry_on_db_error
+def action_events_record(action_values: dict, events: list[dict]) -> None:
+    """Finished events (each with its start and finish) of the action of
+    ``action_values``' request (made when the request has none yet), in one
+    transaction; an Error marks the action's message ``Error``."""
+    with _session() as s:
+        action = None
+        if action_values.get("request_id"):
+            action = s.scalar(sa.select(models.InstanceAction)
+                              .filter_by(instance_uuid=action_values["instance_uuid"],
+                                         request_id=action_values["request_id"])
+                              .order_by(models.InstanceAction.id.desc()).limit(1))
+        if action is None:
+            action = models.InstanceAction(**{"start_time": timeutils.utcnow(),
+                                              **action_values})
+            s.add(action)
+            s.flush()
+        for values in events:
+            s.add(models.InstanceActionEvent(action_id=action.id, **values))
+            if values.get("result") == "Error":
+                action.message = "Error"
+
+
+@retry_on_db_error
 def action_events_get(action_id: int) -> list[dict]:
     with _session() as s:
         q = (sa.select(models.InstanceActionEvent).filter_by(action_id=action_id)

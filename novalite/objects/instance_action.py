@@ -7,8 +7,10 @@ Nova's compute does."""
 
 from __future__ import annotations
 
+import datetime
 from typing import TYPE_CHECKING, Any, cast
 
+from oslo_utils import timeutils
 from oslo_versionedobjects import fields
 
 from novalite.db import network as db
@@ -23,6 +25,24 @@ def _action_values(context: RequestContext, instance_uuid: str, action: str) -> 
             "request_id": getattr(context, "request_id", None),
             "user_id": getattr(context, "user_id", None),
             "project_id": getattr(context, "project_id", None)}
+
+
+class _PreciseDateTime(fields.DateTime):
+    """oslo's DateTime sends whole seconds (its isotime drops the
+    microseconds); a timeline's steps last milliseconds. ISO 8601 with the
+    fraction: a 1.0 receiver's parse_isotime reads it as well."""
+
+    def to_primitive(self, obj: Any, attr: str, value: datetime.datetime) -> object:
+        return timeutils.normalize_time(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class PreciseDateTimeField(fields.AutoTypedField[datetime.datetime]):
+    AUTO_TYPE = _PreciseDateTime()
+
+
+def _naive(value: Any) -> Any:
+    """A datetime as the columns hold it (naive UTC); anything else as is."""
+    return timeutils.normalize_time(value) if isinstance(value, datetime.datetime) else value
 
 
 @base.register
@@ -74,14 +94,16 @@ class InstanceActionList(base.ObjectListBase, base.NovaliteObject):
 @base.register
 class InstanceActionEvent(base.NovaliteObject, base.NovaliteObjectDictCompat):
     # Version 1.0: Initial version
-    VERSION = "1.0"
+    # Version 1.1: start_time and finish_time keep their microseconds on the
+    #              wire (the timeline's steps, novalite/compute/timeline.py)
+    VERSION = "1.1"
 
     fields = {
         "id": fields.IntegerField(),
         "action_id": fields.IntegerField(),
         "event": fields.StringField(),
-        "start_time": fields.DateTimeField(nullable=True),
-        "finish_time": fields.DateTimeField(nullable=True),
+        "start_time": PreciseDateTimeField(nullable=True),
+        "finish_time": PreciseDateTimeField(nullable=True),
         "result": fields.StringField(nullable=True),
         "traceback": fields.StringField(nullable=True),
         "details": fields.StringField(nullable=True),
@@ -117,6 +139,17 @@ class InstanceActionEventList(base.ObjectListBase, base.NovaliteObject):
     # Version 1.0: Initial version
     VERSION = "1.0"
     fields = {"objects": fields.ListOfObjectsField("InstanceActionEvent")}
+
+    @classmethod
+    def record(cls, context: RequestContext, instance_uuid: str, action: str,
+               events: InstanceActionEventList) -> None:
+        """Write finished ``events`` (a timeline's steps) under the
+        instance's action of this request, in one transaction. Not
+        remotable: it runs where the database is (the conductor receives
+        compute's steps in one cast, novalite/compute/timeline.py)."""
+        keys = ("event", "start_time", "finish_time", "result", "details", "traceback", "host")
+        rows = [{k: _naive(e[k]) for k in keys if e.obj_attr_is_set(k)} for e in events]
+        db.action_events_record(_action_values(context, instance_uuid, action), rows)
 
     @classmethod
     @base.remotable

@@ -61,12 +61,18 @@ class SchedulerManager(manager.Manager):
         usage = Usage.of(spec)
         subset = CONF.scheduler.host_subset_size
         taken: list[tuple[HostState, Consumption]] = []
+        refusals: list[str] = []
         try:
             for uuid in instance_uuids:
                 spec.instance_uuid = uuid
                 result = self.filter_handler.filter_all(hosts, spec)
                 if not result.hosts:
-                    raise exception.NoValidHost(reason=result.explain(spec))
+                    # NOTE: ``refusals``: the same without host names, for
+                    # the user's timeline (the reason names hosts: admins
+                    # read it in the fault's details and the logs).
+                    raise exception.NoValidHost(reason=result.explain(spec),
+                                                refusals=result.refusals())
+                refusals.append(result.refusals())
                 best = self.weight_handler.get_best_hosts(result.hosts, spec, subset)
                 _weight, host = random.choice(best)
                 taken.append((host, self.host_manager.consume(host, usage)))
@@ -75,4 +81,5 @@ class SchedulerManager(manager.Manager):
                 self.host_manager.release(host, consumption)
             raise
         affinity_filter.selected(spec, instance_uuids, [h.host for h, _c in taken])
-        return [{"host": h.host, "nodename": h.nodename} for h, _c in taken]
+        return [{"host": h.host, "nodename": h.nodename, "refusals": why}
+                for (h, _c), why in zip(taken, refusals, strict=True)]

@@ -9,9 +9,12 @@ they need from the service they get through the ``VirtAPI``.
 from __future__ import annotations
 
 import abc
+import contextlib
+import contextvars
 import os
 import shutil
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Protocol
 
 from oslo_concurrency import processutils
 from oslo_log import log as logging
@@ -139,6 +142,51 @@ class RemoteDiskTransferMissing(DiskTransfer):
         raise MigrationError(reason=(
             f"no disk transfer channel was given to receive file {name} of instance "
             f"{instance_uuid}"))
+
+
+class StepReport(Protocol):
+    """One reported step; the driver may set ``details`` (user-readable:
+    sizes, seconds, whether a cache served it; never a host path)."""
+
+    details: str | None
+
+
+class StepReporter(Protocol):
+    def step(self, name: str) -> contextlib.AbstractContextManager[StepReport]: ...
+
+
+class _Unreported:
+    details: str | None = None
+
+
+_REPORTER: contextvars.ContextVar[StepReporter | None] = contextvars.ContextVar(
+    "novalite_virt_step_reporter", default=None)
+
+
+@contextlib.contextmanager
+def reporting_steps(reporter: StepReporter | None) -> Iterator[None]:
+    """While inside, ``step()`` in this thread reports to ``reporter`` (the
+    compute manager's timeline of the build or action it runs)."""
+    token = _REPORTER.set(reporter)
+    try:
+        yield
+    finally:
+        _REPORTER.reset(token)
+
+
+@contextlib.contextmanager
+def step(name: str) -> Iterator[StepReport]:
+    """A step of the driver's part of a build or action (``image_fetch``,
+    ``disk_create``, ``config_drive``, ``domain_define``, ``domain_start``):
+    timed and recorded with its outcome when the caller asked for steps
+    (``reporting_steps``), a no-op otherwise. An exception passes through,
+    recorded as the step's error."""
+    reporter = _REPORTER.get()
+    if reporter is None:
+        yield _Unreported()
+        return
+    with reporter.step(name) as report:
+        yield report
 
 
 class ComputeDriver(abc.ABC):

@@ -289,13 +289,18 @@ class FakeDriver(driver.ComputeDriver):
             self.plugged.append(("plug", vif["id"], vif["network"]["bridge"]))
             guest.vifs.append(vif)
         if instance.obj_attr_is_set("config_drive") and instance.config_drive:
-            guest.config_drive = {str(f["path"]): base64.b64decode(f.get("contents") or "")
-                                  for f in injected_files or []}
+            with driver.step("config_drive") as step:
+                guest.config_drive = {str(f["path"]): base64.b64decode(f.get("contents") or "")
+                                      for f in injected_files or []}
+                step.details = f"{len(guest.config_drive)} file(s) (in memory)"
         # NOTE: defined (NOSTATE) before it boots, as a libvirt domain is: a
         # compute killed mid-spawn finds it at restart and cleans it up.
-        self._persist()
+        with driver.step("domain_define") as step:
+            self._persist()
+            step.details = "fake guest recorded"
         try:
-            self._boot(instance, guest)
+            with driver.step("domain_start"):
+                self._boot(instance, guest)
         except BaseException:
             with self._lock:
                 if self._guests.get(instance.uuid) is guest:

@@ -37,11 +37,13 @@ def test_member_sees_no_fault_details_of_a_fault_that_is_not_a_500(stack):
 
     admin_view = _get(stack, f"/servers/{failed}", ADMIN)["server"]["fault"]
     assert admin_view["code"] == 409
-    assert admin_view["message"] == "No fixed IP addresses available for network fd-tiny."
+    # NOTE: the fault names the build step that failed (the timeline's).
+    message = ("Build failed while allocating the network (step network_allocate): "
+               "No fixed IP addresses available for network fd-tiny.")
+    assert admin_view["message"] == message
     assert "Traceback" in admin_view["details"] and SOURCE_DIR in admin_view["details"]
 
-    user_view = {"code": 409, "created": admin_view["created"],
-                 "message": "No fixed IP addresses available for network fd-tiny."}
+    user_view = {"code": 409, "created": admin_view["created"], "message": message}
     for headers in (MEMBER_A, READER_A):
         assert _get(stack, f"/servers/{failed}", headers)["server"]["fault"] == user_view
         listed = _get(stack, "/servers/detail", headers)["servers"]

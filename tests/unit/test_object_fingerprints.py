@@ -34,7 +34,7 @@ EXPECTED = {
     "InjectedFileList": "1.0-15ecf022a68ddbb8c2a6739cfc9f8f5e",
     "Instance": "1.5-8bf8064c7ffe73716941458bce6ebd2e",
     "InstanceAction": "1.0-4a59466f25d71f7e2bfd7d8ee37a989e",
-    "InstanceActionEvent": "1.0-499f65657582ee6677e3eac7ed243cc1",
+    "InstanceActionEvent": "1.1-cb8590787a269347108a0c19c0add070",
     "InstanceActionEventList": "1.0-13d92fb953030cdbfee56481756e02be",
     "InstanceActionList": "1.0-4a53826625cc280e15fae64a575e0879",
     "InstanceBuild": "1.0-66c38d9208e57529021adc881927dbc9",

@@ -2,8 +2,8 @@
 step went, as Nova's instance actions at each microversion: 2.21 a deleted
 server's too, 2.51 events for every reader (tracebacks for admins), 2.58
 ``updated_at``, paging and ``changes-since``, 2.62 an event's ``hostId``
-(and ``host`` for admins), 2.66 ``changes-before``, 2.84 a failed event's
-``details`` (admins). Compute records the actions and their events through
+(and ``host`` for admins), 2.66 ``changes-before``, 2.84 an event's
+``details`` (every reader). Compute records the actions and their events through
 the InstanceAction objects (via the conductor); the API reads them through
 the same objects."""
 
@@ -54,7 +54,9 @@ def _event(event: Any, project_id: str | None, admin: bool, version: Any = None)
         if admin:
             out["host"] = event.get("host")
         out["hostId"] = host_id(project_id, event.get("host"))
-    if at("2.84") and admin:
+    if at("2.84"):
+        # NOTE: as Nova's: every reader; what is recorded there is written
+        # for users (the traceback and host have the rest, for admins).
         out["details"] = event.get("details")
     return out
 

@@ -170,6 +170,22 @@ class FilterResult:
                          f"{plural(self.total, 'host')} ({hosts})")
         return "; ".join(parts)
 
+    def refusals(self, reasons: int = 3) -> str:
+        """Which filters refused how many hosts, without host names (what a
+        user may read in the timeline): "3 hosts considered; 2 refused:
+        RamFilter 1 (256 MiB free RAM), ComputeFilter 1 (down)". At most
+        ``reasons`` distinct reasons per filter are worded."""
+        considered = f"{plural(self.total, 'host')} considered"
+        refused = [s for s in self.steps if s.removed_states]
+        if not refused:
+            return f"{considered}; none refused"
+        parts = []
+        for step in refused:
+            words = list(dict.fromkeys(step.reason(h) for h in step.removed_states[:reasons]))
+            parts.append(f"{step.name} {len(step.removed_states)} ({', '.join(words)})")
+        count = sum(len(s.removed_states) for s in refused)
+        return f"{considered}; {count} refused: {', '.join(parts)}"
+
     def summary(self) -> str:
         """Nova-style one-line trace for logs: "ComputeFilter: (start: 3, end: 2), ..."."""
         return ", ".join(f"{s.name}: (start: {s.start}, end: {s.end})" for s in self.steps)

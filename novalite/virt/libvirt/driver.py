@@ -274,9 +274,12 @@ class LibvirtDriver(driver.ComputeDriver):
                 shutil.rmtree(inst_dir, ignore_errors=True)
                 filemodes.qemu_dir(inst_dir)
             return DiskInfo()
-        meta = self._cache.get_meta(context, image_meta.get("id") or instance.image_ref)
-        imagebackend.check_declared_size(meta["id"], meta.get("disk_format"), meta.get("size"),
-                                         instance.flavor.root_gb)
+        with driver.step("image_check") as step:
+            meta = self._cache.get_meta(context, image_meta.get("id") or instance.image_ref)
+            imagebackend.check_declared_size(meta["id"], meta.get("disk_format"),
+                                             meta.get("size"), instance.flavor.root_gb)
+            step.details = (f"image {meta['id']}: {meta.get('disk_format')}, "
+                            f"{meta.get('size')} bytes")
         with self._step(instance, cancel):
             # NOTE: no domain exists (spawn checked) and no spawn is in
             # flight, so a directory here is a leftover of a crashed build.
@@ -315,11 +318,18 @@ class LibvirtDriver(driver.ComputeDriver):
             with self._step(instance, cancel):
                 imagebackend.create_blank(disk, root_gb)
             return disk
-        fmt = imagebackend.qemu_format(meta["id"], meta.get("disk_format"))
-        base = self._cache.fetch(context, meta, self._checker(instance, cancel))
-        imagebackend.inspect(meta["id"], base, meta.get("disk_format"), root_gb)
-        with self._step(instance, cancel):
+        with driver.step("image_fetch") as step:
+            fmt = imagebackend.qemu_format(meta["id"], meta.get("disk_format"))
+            cached = os.path.exists(self._cache.path_of(meta["id"]))
+            began = time.monotonic()
+            base = self._cache.fetch(context, meta, self._checker(instance, cancel))
+            step.details = (f"{os.path.getsize(base)} bytes, "
+                            f"{'found in the cache' if cached else 'downloaded'} in "
+                            f"{time.monotonic() - began:.2f} s")
+            imagebackend.inspect(meta["id"], base, meta.get("disk_format"), root_gb)
+        with driver.step("disk_create") as step, self._step(instance, cancel):
             imagebackend.create_overlay(base, fmt, disk, root_gb)
+            step.details = f"{fmt} overlay, {root_gb} GiB"
         return disk
 
     def _create_config_drive(self, instance: Instance, network_info: list[Any],
@@ -328,8 +338,10 @@ class LibvirtDriver(driver.ComputeDriver):
         if not configdrive.required(instance):
             return None
         path = os.path.join(self._instance_dir(instance.uuid), configdrive.FILE_NAME)
-        with self._step(instance, cancel):
-            return configdrive.make_drive(path, instance, network_info or [], injected_files)
+        with driver.step("config_drive") as step, self._step(instance, cancel):
+            made = configdrive.make_drive(path, instance, network_info or [], injected_files)
+            step.details = f"{len(injected_files)} personality file(s)"
+            return made
 
     def to_xml(self, context: RequestContext, instance: Instance, image_meta: dict[str, Any], disk_info: DiskInfo,
                network_info: list[Any], block_device_info: dict[str, Any] | None = None) -> str:
@@ -414,8 +426,12 @@ class LibvirtDriver(driver.ComputeDriver):
         attempts = 3
         for attempt in range(1, attempts + 1):
             try:
-                guest = Guest(self._host.get_connection().defineXML(xml))
-                guest.launch()
+                with driver.step("domain_define"):
+                    guest = Guest(self._host.get_connection().defineXML(xml))
+                with driver.step("domain_start") as step:
+                    guest.launch()
+                    if attempt > 1:
+                        step.details = f"started at attempt {attempt}"
                 return guest
             except libvirt.libvirtError as e:
                 message = e.get_error_message() or str(e)
