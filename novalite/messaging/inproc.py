@@ -16,7 +16,9 @@ Routing is fake://'s, whose exchange/queue classes this module subclasses:
   waits there while the server is stopped, as in a durable broker queue);
 * a fanout goes to every server consuming the topic at that moment; as with
   a broker's fanout queues, a server that is not running misses it;
-* notifications to ``topic.priority`` go to one queue per listener pool.
+* notifications to ``topic.priority`` go to one queue per listener pool,
+  and only to the queues listeners made: one sent before any listener is
+  dropped (a broker would keep it in a default queue).
 
 What differs from fake://, on purpose, to behave like a real broker: the
 context, each message and each reply travel as JSON text and are decoded per
@@ -184,7 +186,8 @@ class InProcExchange(impl_fake.FakeExchange):
 
     def deliver_message(self, topic: str, ctxt: str, message: str,
                         server: str | None = None, fanout: bool = False,
-                        reply_q: _ReplySlot | None = None) -> None:
+                        reply_q: _ReplySlot | None = None, listened_only: bool = False) -> None:
+        """``listened_only``: to the queues listeners made only (notifications)."""
         with self._queues_lock:
             listeners = list(self._listeners.get(topic, ()))
             if fanout:
@@ -193,12 +196,14 @@ class InProcExchange(impl_fake.FakeExchange):
             elif server is not None:
                 queues = [self._get_server_queue(topic, server)]
             else:
-                self._get_topic_queue(topic)  # the pool-less queue always exists
+                if not listened_only:
+                    self._get_topic_queue(topic)  # the pool-less queue always exists
                 queues = [q for (t, _pool), q in self._topic_queues.items() if t == topic]
 
             def requeue() -> None:
                 self.deliver_message(topic, ctxt, message, server=server,
-                                     fanout=fanout, reply_q=reply_q)
+                                     fanout=fanout, reply_q=reply_q,
+                                     listened_only=listened_only)
 
             for q in queues:
                 q.append((ctxt, message, reply_q, requeue))
@@ -280,7 +285,13 @@ class InProcDriver(base.BaseDriver):
 
     def send_notification(self, target: oslo_messaging.Target, ctxt: dict, message: dict,
                           version: float, retry: int | None = None) -> None:
-        self.send(target, ctxt, message)
+        # NOTE: only to the queues of the listeners' pools that exist: a
+        # broker's default queue keeps notifications for a consumer that may
+        # come later; in one process none comes later, and the all-in-one
+        # would hold every notification it ever sent in memory.
+        exchange = self._exchange_manager.get_exchange(target.exchange)
+        exchange.deliver_message(target.topic, jsonutils.dumps(ctxt), jsonutils.dumps(message),
+                                 listened_only=True)
 
     def listen(self, target: oslo_messaging.Target, batch_size: int,
                batch_timeout: float | None) -> base.PollStyleListenerAdapter:
