@@ -40,6 +40,10 @@ def init() -> messaging.Transport:
 
 def cleanup() -> None:
     global TRANSPORT
+    from novalite import notifications
+
+    # NOTE: the notification transport (and the API's listener on it) first.
+    notifications.cleanup()
     if TRANSPORT is not None:
         TRANSPORT.cleanup()
     TRANSPORT = None

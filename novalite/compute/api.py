@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 from oslo_log import log as logging
 from oslo_utils import timeutils, uuidutils
 
-from novalite import exception, policy, quota
+from novalite import exception, notifications, policy, quota
 from novalite.compute import api_volumes, rpcapi, server_groups, task_states, vm_states
 from novalite.compute.api_images import ImageActionsAPI
 from novalite.compute.api_moves import MoveActionsAPI
@@ -247,6 +247,8 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
             return
         if not instance.host or not self._host_is_up(context, instance.host):
             LOG.info("Deleting %s locally (host %s)", instance.uuid, instance.host or "none")
+            notifications.instance_action(context, instance, "delete", "start",
+                                          binary=notifications.API)
             # NOTE: as Nova's local delete: the addresses (and, with the row,
             # the quota) are free at once; the host, when it comes back,
             # destroys the guest ([compute] running_deleted_instance_action).
@@ -256,6 +258,8 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
                 instance.destroy()
             except exception.InstanceNotFound:
                 pass
+            notifications.instance_action(context, instance, "delete", "end",
+                                          binary=notifications.API)
             return
         self.compute_rpcapi.terminate_instance(context, instance)
 

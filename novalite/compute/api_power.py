@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from oslo_log import log as logging
 
-from novalite import exception, policy
+from novalite import exception, notifications, policy
 from novalite.compute import task_states, vm_states
 from novalite.objects.instance_action import InstanceAction
 
@@ -145,6 +145,7 @@ class PowerActionsAPI:
             instance.system_metadata = {**instance.system_metadata, LOCKED_REASON: reason}
         instance.save()
         _record(context, instance, "lock")
+        notifications.instance_action(context, instance, "lock", None, binary=notifications.API)
         LOG.info("Instance %s locked by its %s", instance.uuid, instance.locked_by)
 
     def is_expected_locked_by(self, context: RequestContext, instance: Instance) -> bool:
@@ -161,6 +162,8 @@ class PowerActionsAPI:
                                         if k != LOCKED_REASON}
         instance.save()
         _record(context, instance, "unlock")
+        notifications.instance_action(context, instance, "unlock", None,
+                                      binary=notifications.API)
 
     # -- remote consoles -------------------------------------------------------
 

@@ -21,7 +21,7 @@ from oslo_concurrency import lockutils
 from oslo_log import log as logging
 
 from novalite import context as nl_context
-from novalite import exception, manager, persistence
+from novalite import exception, manager, notifications, persistence
 from novalite.compute import task_states, vm_states
 from novalite.compute.image_actions import ComputeImageActions
 from novalite.compute.interface_actions import ComputeInterfaceActions
@@ -249,6 +249,7 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
                     self.rt.release(context, instance.uuid)
                 return
             instance.refresh_from(build.instance)
+            notifications.instance_action(context, instance, "create", "start", host=self.host)
             self._build_instance(context, instance, build, request_spec, injected_files,
                                  timeline)
             LOG.info("Instance %s is active on %s", instance.uuid, self.host)
@@ -256,6 +257,8 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
             LOG.info("Instance %s was deleted during its build", instance.uuid)
             self._cleanup_build(context, instance)
         except Exception as exc:
+            notifications.instance_action(context, instance, "create", "error", exc,
+                                          host=self.host)
             timeline.send(context, instance.uuid, BUILD_ACTION, self.conductor_api)
             self._cleanup_build(context, instance)
             self._build_failed(context, instance, request_spec, injected_files, exc,
@@ -332,6 +335,7 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
         instance.refresh_from(InstanceBuild.finish(
             context, instance.uuid, self._get_power_state(instance),
             build.event.id if build.event is not None else None))
+        notifications.instance_action(context, instance, "create", "end", host=self.host)
         self._inject_files(context, instance, request_spec, injected_files)
 
     @staticmethod
@@ -382,12 +386,17 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
                                                       self.host)
         except Exception:
             LOG.exception("Could not record the start of %s on %s", event, instance.uuid)
+        # NOTE: the step's versioned notifications (instance.<action>.start,
+        # .end, .error as Nova's), queued: they never fail or slow the step.
+        notifications.step(context, instance, event, "start", host=self.host)
         try:
             yield
         except BaseException as exc:
             self._finish_event(started, "Error", _describe(exc), traceback.format_exc())
+            notifications.step(context, instance, event, "error", exc, host=self.host)
             raise
         self._finish_event(started, "Success")
+        notifications.step(context, instance, event, "end", host=self.host)
 
     @staticmethod
     def _finish_event(started: InstanceActionEvent | None, result: str,

@@ -20,6 +20,7 @@ from novalite.conf import (
     metrics,
     moves,
     network,
+    notifications,
     policy,
     quota,
     scheduler,
@@ -34,7 +35,7 @@ CONF = cfg.CONF
 _MODULES = (default, database, api, compute, scheduler, upgrade_levels, fake_driver, libvirt,
             policy, identity,
             network, quota, image_api, image_cache, moves, serial_console, metadata, volume,
-            metrics, timeline)
+            metrics, timeline, notifications)
 
 for _mod in _MODULES:
     _mod.register_opts(CONF)
