@@ -20,6 +20,7 @@ from novalite import rpc
 from novalite.api import app as api_app
 from novalite.api import edge
 from novalite.conf import CONF
+from novalite.notifications import stream
 
 LOG = logging.getLogger(__name__)
 
@@ -92,6 +93,8 @@ class APIService(os_service.ServiceBase):
             return
         self._server = None
         self._in_loop(server, lambda: _close_listeners(server))
+        # NOTE: open event streams end now; each would hold the drain to its end.
+        stream.end_streams()
         if graceful:
             _drain(server, DRAIN_TIMEOUT)
         self._in_loop(server, lambda: wasyncore.close_all(_socket_map(server)))
