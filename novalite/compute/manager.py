@@ -23,6 +23,7 @@ from oslo_log import log as logging
 from novalite import context as nl_context
 from novalite import exception, manager, notifications, persistence
 from novalite.compute import task_states, vm_states
+from novalite.compute.guest_watch import GuestWatch, declares_agent
 from novalite.compute.image_actions import ComputeImageActions
 from novalite.compute.interface_actions import ComputeInterfaceActions
 from novalite.compute.move_actions import ComputeMoveActions
@@ -116,6 +117,8 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
         # _in_flight_lock): the spawn is not started.
         self._cancelled_builds: set[str] = set()
         self._stopping = threading.Event()
+        # NOTE: one watcher (a periodic task) for every guest of the host.
+        self._guest_watch = GuestWatch(self.driver, self.host)
         self._init_recovery()
 
     def create_rpc_dispatcher(self, backdoor_port: Any = None,
@@ -336,6 +339,8 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
             context, instance.uuid, self._get_power_state(instance),
             build.event.id if build.event is not None else None))
         notifications.instance_action(context, instance, "create", "end", host=self.host)
+        self._guest_watch.watch(context, instance, BUILD_ACTION, list(build.vifs),
+                                agent=declares_agent(image_meta.get("properties") or {}))
         self._inject_files(context, instance, request_spec, injected_files)
 
     @staticmethod
@@ -498,6 +503,9 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
         with _instance_lock(instance.uuid):
             if not self._task_is_current(context, instance, expected, name):
                 return
+            # NOTE: the guest watcher reads what the guest prints after this.
+            console_mark = self._guest_watch.mark(instance) if name in ("start", "reboot") \
+                else None
             try:
                 with self._event(context, instance, name, f"compute_{name}_instance"):
                     action()
@@ -505,6 +513,10 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
                 instance.vm_state = final_vm_state
                 instance.task_state = None
                 instance.save(expected_task_state=list(expected))
+                if console_mark is not None and self._guest_watch.enabled:
+                    self._guest_watch.watch(context, instance, name,
+                                            self._network_info(context, instance),
+                                            offset=console_mark)
             except _DELETED:
                 return
             except Exception as exc:

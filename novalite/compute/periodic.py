@@ -40,6 +40,7 @@ class ComputePeriodicTasks:
     cleanup_running_deleted_instances: Any
     offload_shelved_instances: Any
     _poll_unconfirmed_resizes: Any
+    _guest_watch: Any
 
     def periodic_tasks(self) -> list[PeriodicTask]:
         return [
@@ -49,6 +50,9 @@ class ComputePeriodicTasks:
                          self.sync_power_states),
             PeriodicTask("check_deadlines", CONF.compute.deadline_check_interval,
                          self.check_deadlines),
+            # NOTE: guest_watch.py: started guests followed for signs of life.
+            PeriodicTask("watch_guests", CONF.compute.guest_watch_interval,
+                         self._guest_watch.poll),
             PeriodicTask("cleanup_running_deleted_instances",
                          CONF.compute.running_deleted_instance_poll_interval,
                          self.cleanup_running_deleted_instances),

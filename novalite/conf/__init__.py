@@ -11,6 +11,7 @@ from novalite.conf import (
     compute,
     database,
     default,
+    diagnosis,
     fake_driver,
     identity,
     image_api,
@@ -35,7 +36,7 @@ CONF = cfg.CONF
 _MODULES = (default, database, api, compute, scheduler, upgrade_levels, fake_driver, libvirt,
             policy, identity,
             network, quota, image_api, image_cache, moves, serial_console, metadata, volume,
-            metrics, timeline, notifications)
+            metrics, timeline, notifications, diagnosis)
 
 for _mod in _MODULES:
     _mod.register_opts(CONF)

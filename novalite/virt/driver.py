@@ -208,6 +208,9 @@ class ComputeDriver(abc.ABC):
         "supports_set_admin_password": False,
         "supports_migrate": False,
         "supports_serial_console": False,
+        # NOTE: the console log is what the guest itself printed since it
+        # started (firmware, kernel, init): the guest watcher follows it.
+        "has_boot_console": False,
     }
 
     def __init__(self, virtapi: VirtAPI) -> None:
@@ -350,6 +353,26 @@ class ComputeDriver(abc.ABC):
     def get_console_output(self, context: RequestContext, instance: Instance) -> bytes:
         """What the guest wrote to its console so far."""
         raise NotImplementedError()
+
+    def read_console_log(self, instance: Instance, offset: int,
+                         limit: int) -> tuple[bytes, int]:
+        """At most ``limit`` bytes the guest wrote to its console from
+        ``offset`` on, and the offset after them; from 0 again when the log
+        is shorter than ``offset`` (rotated). The compute host's guest
+        watcher follows a guest's boot with it. No guest: InstanceNotFound.
+        This default reads ``get_console_output`` (a driver that keeps the
+        whole console in memory)."""
+        data = self.get_console_output(None, instance)  # type: ignore[arg-type]
+        if len(data) < offset:
+            offset = 0
+        chunk = data[offset:offset + limit]
+        return chunk, offset + len(chunk)
+
+    def guest_agent_ready(self, instance: Instance) -> bool:
+        """Whether the guest's agent answers (QEMU guest agent's
+        guest-ping) right now; quick (a second at most), never raises for a
+        silent agent. Drivers without agents: False."""
+        return False
 
     def inject_files(self, context: RequestContext, instance: Instance, files: list[dict[str, Any]],
                      timeout: float) -> None:

@@ -127,6 +127,7 @@ class LibvirtDriver(driver.ComputeDriver):
         "supports_set_admin_password": True,
         "supports_migrate": True,
         "supports_serial_console": True,
+        "has_boot_console": True,
     }
 
     def __init__(self, virtapi: Any) -> None:
@@ -1466,6 +1467,35 @@ class LibvirtDriver(driver.ComputeDriver):
                 return f.read(MAX_CONSOLE_BYTES)
         except FileNotFoundError:
             return b""
+
+    def read_console_log(self, instance: Instance, offset: int,
+                         limit: int) -> tuple[bytes, int]:
+        self._guest(instance)
+        path = os.path.join(self._instance_dir(instance.uuid), CONSOLE_LOG)
+        try:
+            with open(path, "rb") as f:
+                # NOTE: virtlogd rotates the log (console.log.0 ...): a log
+                # shorter than what was read is a new one.
+                if os.fstat(f.fileno()).st_size < offset:
+                    offset = 0
+                f.seek(offset)
+                data = f.read(limit)
+        except FileNotFoundError:
+            return b"", 0
+        return data, offset + len(data)
+
+    def guest_agent_ready(self, instance: Instance) -> bool:
+        try:
+            guest = self._guest(instance)
+        except exception.InstanceNotFound:
+            return False
+        if not _agent_connected(guest):
+            return False
+        try:
+            agent.command(guest.domain, "guest-ping", timeout=1)
+        except agent.AgentError:
+            return False
+        return True
 
 
 # NOTE: the compute manager's task state (novalite.compute.task_states
