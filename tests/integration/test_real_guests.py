@@ -84,6 +84,25 @@ def assert_gone_from_host(rs: RealStack, server_id: str) -> None:
     assert not left, f"files of {server_id} left in {rs.instances_path}: {left}"
 
 
+def create_steps(rs: RealStack, server_id: str, *until: str) -> dict[str, dict]:
+    """The create action's events (2.84, as the admin) by name, once one of
+    ``until`` is among them: compute sends its steps when the build ends."""
+    found: dict[str, dict] = {}
+    headers = {"OpenStack-API-Version": "compute 2.84"}
+
+    def arrived() -> bool:
+        actions = rs.stack.compute("GET", f"/servers/{server_id}/os-instance-actions",
+                                   headers=headers).json()["instanceActions"]
+        create = next(a for a in actions if a["action"] == "create")
+        events = rs.stack.compute(
+            "GET", f"/servers/{server_id}/os-instance-actions/{create['request_id']}",
+            headers=headers).json()["instanceAction"]["events"]
+        found.update({e["event"]: e for e in events})
+        return any(u in found for u in until)
+    wait_until(arrived, 20, f"the {' or '.join(until)} step of {server_id}")
+    return found
+
+
 def domain_state(rs: RealStack, server_id: str) -> int:
     conn = libvirt_connection()
     try:
@@ -114,6 +133,18 @@ def test_disk_image_boots_to_the_marker(rs: RealStack) -> None:
         source = xml.find("devices/disk/source")
         assert source is not None
         assert source.get("file") == os.path.join(rs.instance_dir(server["id"]), "disk")
+
+        # the build's timeline: the real steps, each a Success with its times
+        steps = create_steps(rs, server["id"], "domain_start")
+        for step in ("api_accepted", "schedule_instances", "network_allocate", "image_check",
+                     "image_fetch", "disk_create", "domain_define", "domain_start"):
+            assert steps[step]["result"] == "Success", steps[step]
+            assert steps[step]["start_time"] <= steps[step]["finish_time"], steps[step]
+        fetched = steps["image_fetch"]["details"]
+        assert f"{rs.images['disk']['size']} bytes" in fetched, fetched
+        assert "downloaded" in fetched or "found in the cache" in fetched
+        assert steps["domain_start"]["host"] == rs.host
+        assert steps["image_fetch"]["start_time"] <= steps["domain_start"]["start_time"]
 
         hostname = disk_guest_hostname(rs, server["id"], name)
         took = rs.wait_marker(server["id"], hostname, BOOT_TIMEOUT, length=50, since=posted)
@@ -292,6 +323,11 @@ def test_unacceptable_images_end_in_error_with_the_reason(
         failed = rs.stack.wait_status(server["id"], "ERROR", ACTIVE_TIMEOUT)
         fault = failed.get("fault") or {}
         assert message in fault.get("message", ""), fault
+        # the fault and the timeline name the image step that refused it
+        assert fault["message"].startswith("Build failed while "), fault
+        failed_steps = [s for s in create_steps(rs, server["id"], "image_check", "image_fetch")
+                        .values() if s["result"] == "Error" and s["event"].startswith("image_")]
+        assert len(failed_steps) == 1 and message in failed_steps[0]["details"], failed_steps
         assert image_id in fault["message"]
         assert "/" not in fault["message"], \
             f"the fault shows a host path: {fault['message']}"
