@@ -252,13 +252,16 @@ class ConductorManager(ConductorImageTasks, ConductorMoveTasks, manager.Manager)
             spec.save()
         LOG.info("Rescheduling %s away from %s: %s", instance_uuid, failed_host, reason)
         self._await_compute_heartbeats(context)
+        started, began = timeutils.utcnow(), time.monotonic()
         try:
             dest = self.scheduler_rpcapi.select_destinations(context, spec, [instance_uuid])[0]
         except exception.NoValidHost as exc:
+            _schedule_step(context, instance_uuid, started, began, exc)
             self._set_error(context, instance_uuid, exception.NoValidHost(
                 reason=f"build failed on {failed_host} ({reason}) and no other host fits: "
                        f"{exc.kwargs.get('reason', exc.format_message())}"))
             return
+        _schedule_step(context, instance_uuid, started, began, dest=dest)
         self._cast_to_host(context, instance_uuid, dest, spec, injected_files)
 
     def _await_compute_heartbeats(self, context: RequestContext) -> None:

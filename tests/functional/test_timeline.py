@@ -156,3 +156,25 @@ def test_disabled_timeline_records_nothing() -> None:
     assert steps.failed() is not None and steps.failed().name == "image_fetch"  # type: ignore[union-attr]
     assert "/secret/path" not in (steps.steps[0].details or "")
     assert "/secret/path" in (steps.steps[0].traceback or "")
+
+
+def test_a_reschedule_records_its_second_schedule_step(stack: Stack) -> None:
+    # NOTE: requested on the flaky host only: its first spawn fails with a
+    # retryable error, the conductor asks again and no other host may take it.
+    stack.start_compute("flaky", "fake.FailingFirstSpawnDriver")
+    time.sleep(CONF.scheduler.host_state_max_age_ms / 1000 + 0.2)
+    server = _boot(stack, "tl-flaky", host="flaky")
+    failed = stack.wait_status(server["id"], "ERROR")
+    assert failed["fault"]["message"].startswith("No valid host was found. ")
+
+    def rescheduled() -> list[dict]:
+        events = _events(stack, server["id"], until="domain_start")
+        return [e for e in events if e["event"] == "schedule_instances"]
+    deadline = time.monotonic() + 20
+    while len(scheduled := rescheduled()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [e["result"] for e in scheduled] == ["Success", "Error"]
+    assert scheduled[1]["details"].startswith("No valid host was found: ")
+    assert "ignore_hosts" in scheduled[1]["details"]
+    start = [e for e in _events(stack, server["id"]) if e["event"] == "domain_start"]
+    assert [e["result"] for e in start] == ["Error"]
