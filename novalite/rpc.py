@@ -3,13 +3,14 @@ and a serializer that carries versioned objects and the request context."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import oslo_messaging as messaging
 from oslo_log import log as logging
 
 from novalite import context as nl_context
 from novalite.conf import CONF
+from novalite.metrics import rpc as metrics_rpc
 from novalite.objects import base as objects_base
 
 LOG = logging.getLogger(__name__)
@@ -78,9 +79,12 @@ class RequestContextSerializer(messaging.Serializer):
 
 def get_client(target: messaging.Target, version_cap: str | None = None,
                timeout: int | None = None) -> messaging.RPCClient:
-    return messaging.get_rpc_client(get_transport(), target, version_cap=version_cap,
-                                    serializer=RequestContextSerializer(),
-                                    timeout=timeout or CONF.rpc_call_timeout)
+    """An oslo.messaging client whose calls and casts are timed
+    (``novalite.metrics.rpc``)."""
+    client = messaging.get_rpc_client(get_transport(), target, version_cap=version_cap,
+                                      serializer=RequestContextSerializer(),
+                                      timeout=timeout or CONF.rpc_call_timeout)
+    return cast(messaging.RPCClient, metrics_rpc.TimedClient(client))
 
 
 def get_server(target: messaging.Target, dispatcher: messaging.RPCDispatcher) -> Any:

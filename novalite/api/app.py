@@ -13,6 +13,8 @@ from novalite.api import events, openapi
 from novalite.api.compute import routes as compute_routes
 from novalite.api.identity import routes as identity_routes
 from novalite.api.image import routes as image_routes
+from novalite.api.metrics import PATH as METRICS_PATH
+from novalite.api.metrics import MetricsController
 from novalite.api.network import routes as network_routes
 from novalite.api.router import Router
 from novalite.api.volume import routes as volume_routes
@@ -34,6 +36,7 @@ def make_app(compute_api: Any = None, image_api: Any = None) -> Application:
     network_routes.connect(router)
     volume_routes.connect(router)
     events.connect(router)
+    router.connect(METRICS_PATH, "GET", MetricsController(), "show")
     router.connect(openapi.DOCUMENT_PATH, "GET", openapi.OpenAPIController(router), "show",
                    public=True)
     router.finalize()

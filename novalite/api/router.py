@@ -20,6 +20,9 @@ class Match:
     # NOTE: public routes (version documents) need no authentication and
     # ignore microversion errors, so discovery always works.
     public: bool
+    # NOTE: the route as connected (``/compute/v2.1/servers/{id}``): what
+    # the metrics label a request with, never the path with its ids.
+    template: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,4 +96,4 @@ class Router:
         args, route = found
         controller, action, public = self._targets[route.name]
         args = {k: v for k, v in args.items() if k not in ("controller", "action")}
-        return Match(controller, action, args, public)
+        return Match(controller, action, args, public, route.routepath)

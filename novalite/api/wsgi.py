@@ -25,6 +25,7 @@ from novalite import exception
 from novalite.api import auth, errors, links, microversions, validation
 from novalite.api.router import Match, Router
 from novalite.conf import CONF
+from novalite.metrics import api as metrics_api
 
 LOG = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ COMPUTE_REQUEST_ID_HEADER = "X-Compute-Request-ID"
 # NOTE: set by the server (novalite.api.edge) on a request whose body it
 # refused to read: (declared length or None when chunked, the route's limit).
 BODY_REFUSED = "novalite.body_refused"
+# NOTE: the matched route's template, set once routed (the metrics' label).
+ROUTE = "novalite.route"
 
 COMPUTE, IMAGE, IDENTITY = "compute", "image", "identity"
 NETWORK = "network"
@@ -139,9 +142,12 @@ class Application:
             resp = self._error(req, api, e, request_id)
         self._without_empty_type(resp)
         self._decorate(resp, api, version, request_id)
+        elapsed = time.monotonic() - started
         LOG.info('%s "%s %s" status: %s len: %s time: %.4f', req.client_addr, req.method,
-                 _logged_path(environ), resp.status_code, resp.content_length or 0,
-                 time.monotonic() - started)
+                 _logged_path(environ), resp.status_code, resp.content_length or 0, elapsed)
+        route = environ.get(ROUTE)
+        metrics_api.observe_request(route.split("/")[1] if route else api, req.method, route,
+                                    resp.status_code, elapsed)
         return resp(environ, start_response)
 
     def body_limit(self, method: str, path: str) -> BodyLimit:
@@ -174,6 +180,7 @@ class Application:
         inbound = req.headers.get(REQUEST_ID_HEADER)
         try:
             match = self.router.match(req.method, req.path_info)
+            req.environ[ROUTE] = match.template
         except errors.HTTPError:
             # NOTE: a context still, so the log lines of this 404 carry the id.
             auth.make_context(request_id, inbound, authenticate=False)

@@ -29,6 +29,10 @@ def main() -> None:
         sys.exit(1)
     # NOTE: the whole process: no thread of a compute host reaches a database.
     db_api.disable("novalite-compute")
+    if CONF.metrics.compute_listen_port:
+        from novalite.metrics import listener
+
+        listener.start(CONF.metrics.compute_listen, CONF.metrics.compute_listen_port)
     server = service.Service.create(binary="novalite-compute", topic=CONF.compute_topic,
                                     db_allowed=False)
     service.serve(server)

@@ -184,6 +184,15 @@ class InProcExchange(impl_fake.FakeExchange):
                 if not listeners:
                     del self._listeners[topic]
 
+    def queue_depths(self) -> dict[str, int]:
+        """Messages waiting, by topic (a server's queue counts under its topic)."""
+        depths: dict[str, int] = {}
+        with self._queues_lock:
+            for (topic, _other), queue in (*self._topic_queues.items(),
+                                           *self._server_queues.items()):
+                depths[topic] = depths.get(topic, 0) + len(queue)
+        return depths
+
     def deliver_message(self, topic: str, ctxt: str, message: str,
                         server: str | None = None, fanout: bool = False,
                         reply_q: _ReplySlot | None = None, listened_only: bool = False) -> None:
@@ -242,6 +251,15 @@ class InProcExchangeManager(impl_fake.FakeExchangeManager):
             cls._drivers.discard(driver)
             if not cls._drivers:
                 cls._exchanges.clear()
+
+    @classmethod
+    def queue_depths(cls) -> dict[tuple[str, str], int]:
+        """Messages waiting in this process, by exchange and topic (the
+        metrics' queue depth gauge reads it at scrape time)."""
+        with cls._exchanges_lock:
+            exchanges = list(cls._exchanges.values())
+        return {(exchange.name, topic): depth for exchange in exchanges
+                for topic, depth in exchange.queue_depths().items()}
 
     @classmethod
     def live_drivers(cls) -> int:

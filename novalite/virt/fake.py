@@ -21,13 +21,14 @@ import os
 import socketserver
 import tempfile
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from oslo_concurrency import processutils
 
 from novalite import exception
 from novalite.conf import CONF
-from novalite.virt import diagnostics, driver, power_state
+from novalite.virt import diagnostics, driver, power_state, stats
 from novalite.virt.hardware import ConsoleSerial, HostResources, InstanceInfo
 
 if TYPE_CHECKING:
@@ -216,6 +217,8 @@ class FakeDriver(driver.ComputeDriver):
         # NOTE: set by init_host: a driver nobody started persists nothing.
         self._path: str | None = None
         self._file_lock = threading.Lock()
+        # NOTE: when get_instance_stats first saw each guest (its CPU clock).
+        self._stats_since: dict[str, float] = {}
 
     def init_host(self, host: str) -> None:
         self._host = host
@@ -426,6 +429,22 @@ class FakeDriver(driver.ComputeDriver):
     def list_instance_uuids(self) -> list[str]:
         with self._lock:
             return list(self._guests)
+
+    def get_instance_stats(self, uuids: list[str]) -> dict[str, stats.InstanceStats]:
+        """Plausible counters for an in-memory guest: its flavor's RAM, and
+        CPU time growing at 1 % of its vCPUs from when this driver first
+        reported it; no disk or network counters (it has no I/O)."""
+        now = time.monotonic()
+        out: dict[str, stats.InstanceStats] = {}
+        with self._lock:
+            for uuid in uuids:
+                guest = self._guests.get(uuid)
+                if guest is None:
+                    continue
+                first = self._stats_since.setdefault(uuid, now)
+                out[uuid] = stats.InstanceStats(cpu_seconds=0.01 * guest.vcpus * (now - first),
+                                                memory_bytes=guest.memory_mb * 1024 * 1024)
+        return out
 
     def get_instance_diagnostics(self, instance: Instance) -> dict[str, Any]:
         guest = self._guest(instance)

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -52,7 +53,9 @@ def guest() -> Iterator[Guest]:
     # NOTE: the guest's serial port on a loopback TCP socket, consoles on.
     ns.rs.stack.overrides.update({("libvirt", "serial_console"): True,
                                   ("libvirt", "serial_port_range"): "17400:17499",
-                                  ("serial_console", "enabled"): True})
+                                  ("serial_console", "enabled"): True,
+                                  # NOTE: the per-instance counters every second.
+                                  ("metrics", "instance_stats_interval"): 1})
     proxy = serialproxy.SerialProxy(host="127.0.0.1", port=0)
     problems: list[str] = []
     try:
@@ -67,6 +70,28 @@ def guest() -> Iterator[Guest]:
         CONF.clear_override("base_url", group="serial_console")
         problems = ns.stop()
     assert not problems, "the stack was not left clean:\n" + "\n".join(problems)
+
+
+def _instance_counters(guest: Guest) -> dict[str, float]:
+    """The guest's per-instance series on /metrics (name -> value)."""
+    resp = guest.stack.request("GET", "/metrics")
+    assert resp.status_code == 200, resp.text
+    return {s.name: s.value for family in text_string_to_metric_families(resp.text)
+            for s in family.samples if s.labels.get("instance") == guest.id}
+
+
+def test_metrics_have_the_guests_libvirt_counters_and_its_cpu_time_grows(guest: Guest) -> None:
+    # NOTE: issue 15: one getAllDomainStats per pass on the compute host.
+    cpu = "novalite_instance_cpu_seconds_total"
+    first = wait_until(lambda: _instance_counters(guest).get(cpu), 30,
+                       "the guest's CPU time on /metrics")
+    counters = _instance_counters(guest)
+    assert counters["novalite_instance_memory_bytes"] > 1 << 20
+    assert counters["novalite_instance_disk_read_bytes_total"] > 0, counters
+    assert counters["novalite_instance_disk_read_requests_total"] > 0
+    assert "novalite_instance_network_receive_bytes_total" in counters
+    assert "novalite_instance_network_transmit_packets_total" in counters
+    wait_until(lambda: _instance_counters(guest)[cpu] > first, 30, "the guest's CPU time to grow")
 
 
 def _read_until(ws: Any, needle: bytes, timeout: float) -> bytes:

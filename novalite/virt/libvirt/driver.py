@@ -47,7 +47,7 @@ from oslo_utils import timeutils
 
 from novalite import exception, filemodes
 from novalite.conf import CONF
-from novalite.virt import configdrive, driver, naming, power_state
+from novalite.virt import configdrive, driver, naming, power_state, stats
 from novalite.virt.hardware import ConsoleSerial, HostResources, InstanceInfo
 from novalite.virt.libvirt import (
     agent,
@@ -1452,6 +1452,16 @@ class LibvirtDriver(driver.ComputeDriver):
                 f"file injection through the guest agent failed: {e}") from e
         LOG.info("Injected %d file(s) into %s through the guest agent", len(decoded),
                  instance.uuid)
+
+    def get_instance_stats(self, uuids: list[str]) -> dict[str, stats.InstanceStats]:
+        # NOTE: one getAllDomainStats for every guest of libvirtd (it may
+        # hold other deployments' too: only ``uuids`` are kept).
+        wanted = set(uuids)
+        groups = (libvirt.VIR_DOMAIN_STATS_CPU_TOTAL | libvirt.VIR_DOMAIN_STATS_BALLOON
+                  | libvirt.VIR_DOMAIN_STATS_BLOCK | libvirt.VIR_DOMAIN_STATS_INTERFACE)
+        records = self._host.get_connection().getAllDomainStats(groups, 0)
+        return {domain.UUIDString(): stats.from_libvirt(record) for domain, record in records
+                if domain.UUIDString() in wanted}
 
     def get_instance_diagnostics(self, instance: Instance) -> dict[str, Any]:
         guest = self._guest(instance)
