@@ -3,9 +3,10 @@ step went, as Nova's instance actions at each microversion: 2.21 a deleted
 server's too, 2.51 events for every reader (tracebacks for admins), 2.58
 ``updated_at``, paging and ``changes-since``, 2.62 an event's ``hostId``
 (and ``host`` for admins), 2.66 ``changes-before``, 2.84 an event's
-``details`` (every reader). Compute records the actions and their events through
-the InstanceAction objects (via the conductor); the API reads them through
-the same objects."""
+``details`` (every reader: written for users; the timeline's steps,
+novalite/compute/timeline.py). Compute records the actions and their events
+through the InstanceAction objects (via the conductor); the API reads them
+through the same objects."""
 
 from __future__ import annotations
 
