@@ -63,3 +63,12 @@ def test_bench_tokens_smoke(tmp_path):
                     "--hash-rounds", "4", "--no-wait-quiet", timeout=50)
     rows = [line for line in out.splitlines() if line.startswith("| issue (password) |")]
     assert len(rows) == 2, out
+
+
+@pytest.mark.timeout(240)
+def test_bench_observability_smoke(tmp_path):
+    # NOTE: bench_boot's smoke run with metrics (and the timeline) on, then
+    # off, and a few /metrics scrapes as admin and as a member.
+    out = run_bench(tmp_path, "bench_observability.py", "--smoke", timeout=220)
+    assert "| on (metrics + timeline) |" in out and "| off (both False) |" in out, out
+    assert "| admin (everything) |" in out and "| member (own project) |" in out, out
