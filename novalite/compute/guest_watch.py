@@ -182,7 +182,7 @@ class GuestWatch:
         try:
             self.driver.get_info(w.instance)
         except exception.InstanceNotFound:
-            self._end(w, "Not seen: the server's guest is gone (deleted).")
+            self._end(w, "Not seen: the guest is no longer on this host (deleted or moved).")
             return True
         except Exception:  # noqa: BLE001
             pass
@@ -199,7 +199,7 @@ class GuestWatch:
         try:
             state = self.driver.get_info(w.instance).state
         except exception.InstanceNotFound:
-            self._end(w, "Not seen: the server's guest is gone (deleted).")
+            self._end(w, "Not seen: the guest is no longer on this host (deleted or moved).")
             return True
         self._read_console(w)
         if w.signatures & _FATAL:
