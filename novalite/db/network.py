@@ -826,23 +826,31 @@ def action_event_finish(event_id: int, result: str, details: str | None = None,
 def action_events_record(action_values: dict, events: list[dict]) -> None:
     """Finished events (each with its start and finish) of the action of
     ``action_values``' request (made when the request has none yet), in one
-    transaction; an Error marks the action's message ``Error``."""
+    transaction; an Error marks the action's message ``Error``.
+
+    NOTE: SQL expressions, not ORM objects: the timeline writes this for
+    every build, on the control plane's hot path."""
+    actions = models.InstanceAction.__table__
     with _session() as s:
-        action = None
+        action_id = None
         if action_values.get("request_id"):
-            action = s.scalar(sa.select(models.InstanceAction)
-                              .filter_by(instance_uuid=action_values["instance_uuid"],
-                                         request_id=action_values["request_id"])
-                              .order_by(models.InstanceAction.id.desc()).limit(1))
-        if action is None:
-            action = models.InstanceAction(**{"start_time": timeutils.utcnow(),
-                                              **action_values})
-            s.add(action)
-            s.flush()
-        for values in events:
-            s.add(models.InstanceActionEvent(action_id=action.id, **values))
-            if values.get("result") == "Error":
-                action.message = "Error"
+            action_id = s.scalar(
+                sa.select(actions.c.id)
+                .where(actions.c.instance_uuid == action_values["instance_uuid"],
+                       actions.c.request_id == action_values["request_id"])
+                .order_by(actions.c.id.desc()).limit(1))
+        failed = any(v.get("result") == "Error" for v in events)
+        if action_id is None:
+            values = {"start_time": timeutils.utcnow(), **action_values}
+            if failed:
+                values["message"] = "Error"
+            action_id = s.execute(sa.insert(actions).values(**values)).inserted_primary_key[0]
+        elif failed:
+            s.execute(sa.update(actions).where(actions.c.id == action_id)
+                      .values(message="Error"))
+        if events:
+            s.execute(sa.insert(models.InstanceActionEvent.__table__),
+                      [{"action_id": action_id, **v} for v in events])
 
 
 @retry_on_db_error

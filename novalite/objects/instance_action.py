@@ -148,7 +148,8 @@ class InstanceActionEventList(base.ObjectListBase, base.NovaliteObject):
         remotable: it runs where the database is (the conductor receives
         compute's steps in one cast, novalite/compute/timeline.py)."""
         keys = ("event", "start_time", "finish_time", "result", "details", "traceback", "host")
-        rows = [{k: _naive(e[k]) for k in keys if e.obj_attr_is_set(k)} for e in events]
+        rows = [{k: _naive(e[k]) if e.obj_attr_is_set(k) else None for k in keys}
+                for e in events]
         db.action_events_record(_action_values(context, instance_uuid, action), rows)
 
     @classmethod
