@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from novalite.api import events, openapi
+from novalite.api import dashboard, events, openapi
 from novalite.api.compute import routes as compute_routes
 from novalite.api.identity import routes as identity_routes
 from novalite.api.image import routes as image_routes
@@ -35,6 +35,7 @@ def make_app(compute_api: Any = None, image_api: Any = None) -> Application:
     identity_routes.connect(router)
     network_routes.connect(router)
     volume_routes.connect(router)
+    dashboard.connect(router)
     events.connect(router)
     router.connect(METRICS_PATH, "GET", MetricsController(), "show")
     router.connect(openapi.DOCUMENT_PATH, "GET", openapi.OpenAPIController(router), "show",
