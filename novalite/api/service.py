@@ -93,8 +93,9 @@ class APIService(os_service.ServiceBase):
             return
         self._server = None
         self._in_loop(server, lambda: _close_listeners(server))
-        # NOTE: open event streams end now; each would hold the drain to its end.
-        stream.end_streams()
+        # NOTE: open event streams end now (each would hold the drain to its
+        # end), and their notification listener stops with the API.
+        stream.close()
         if graceful:
             _drain(server, DRAIN_TIMEOUT)
         self._in_loop(server, lambda: wasyncore.close_all(_socket_map(server)))

@@ -5,10 +5,10 @@ notification listener, fanned out to the open event streams
 The listener consumes with its own pool, ``novalite-api-events.<host>``, so
 it takes no message from any other consumer of ``versioned_notifications``
 (on RabbitMQ: its own queue bound to the topic). It starts with the first
-stream and runs until the process's transport is cleaned up; with no
-stream open what it receives is dropped. Each stream has a bounded queue:
-a stream that does not keep up loses events (and is told how many), it
-never holds the listener up.
+stream and runs until the API stops (or the process's transport is cleaned
+up); with no stream open what it receives is dropped. Each stream has a
+bounded queue: a stream that does not keep up loses events (and is told how
+many), it never holds the listener up.
 """
 
 from __future__ import annotations
@@ -152,19 +152,6 @@ def hub() -> Hub | None:
                 return None
             _hub = Hub(transport)
         return _hub
-
-
-def end_streams() -> None:
-    """End every open stream (the API stops: a stream must not hold its
-    graceful stop for its whole duration); the listener keeps running."""
-    with _hub_lock:
-        current = _hub
-    if current is None:
-        return
-    with current._lock:
-        subs = list(current._subscriptions)
-    for sub in subs:
-        sub.close()
 
 
 def close() -> None:

@@ -4,6 +4,7 @@ api, conductor, scheduler and two compute hosts."""
 from __future__ import annotations
 
 import json
+import queue
 import signal
 import subprocess
 import time
@@ -12,6 +13,7 @@ import uuid
 import oslo_messaging as messaging
 import psutil
 import pytest
+import requests
 
 from novalite import rpc
 from novalite.conf import CONF
@@ -168,3 +170,86 @@ def test_broker_restart_while_compute_is_down_loses_no_cast(cluster):
     sid = resp.json()["server"]["id"]
     assert _wait_servers(cluster, {sid}, timeout=120)[0]["status"] == "ACTIVE"
     assert json.dumps(resp.json())
+
+
+def _stream_events(resp, until_uuid, until_type, timeout=60.0):
+    """(event type, message) pairs read from an open /dashboard/events
+    response until ``until_type`` about ``until_uuid``."""
+    seen, event = [], None
+    deadline = time.monotonic() + timeout
+    for raw in resp.iter_lines(chunk_size=None):
+        line = raw.decode()
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: ") and event is not None:
+            message = json.loads(line[6:])
+            seen.append((event, message))
+            if event == until_type and \
+                    message["payload"]["nova_object.data"]["uuid"] == until_uuid:
+                return seen
+        assert time.monotonic() < deadline, f"no {until_type} on the stream; saw {seen}"
+    raise AssertionError(f"the stream ended before {until_type}; saw {seen}")
+
+
+def test_versioned_notifications_on_rabbitmq_and_the_api_stream(cluster):
+    """A consumer of its own (pool) on the run's vhost gets Nova's
+    instance.create/delete start and end for a build on a compute process,
+    and the novalite-api process streams them (its own listener pool)."""
+    received = queue.Queue()
+
+    class Consumer:
+        def info(self, ctxt, publisher_id, event_type, payload, metadata):
+            received.put((publisher_id, event_type, payload))
+
+    transport = messaging.get_notification_transport(CONF)
+    listener = messaging.get_notification_listener(
+        transport, [messaging.Target(topic="versioned_notifications")], [Consumer()],
+        pool=f"test-consumer-{uuid.uuid4().hex[:8]}")
+    listener.start()
+    stream = requests.get(cluster.api_url.replace("/compute/v2.1", "/dashboard/events"),
+                          stream=True, timeout=(10, 30))
+    try:
+        assert stream.status_code == 200, stream.text
+        body = {"server": {"name": "notified", "flavorRef": "1",
+                           "imageRef": cluster.image_id}}
+        resp = cluster.api("POST", "/servers", body)
+        assert resp.status_code == 202, resp.text
+        server_id = resp.json()["server"]["id"]
+        [server] = _wait_servers(cluster, [server_id])
+        assert server["status"] == "ACTIVE"
+        assert cluster.api("DELETE", f"/servers/{server_id}").status_code == 204
+        got = {}
+        while "instance.delete.end" not in got:
+            publisher, event_type, payload = received.get(timeout=60)
+            if payload["nova_object.data"]["uuid"] == server_id:
+                got[event_type] = (publisher, payload)
+        streamed = [t for t, _ in _stream_events(stream, server_id, "instance.delete.end")]
+    finally:
+        stream.close()
+        listener.stop()
+        listener.wait()
+        transport.cleanup()
+    for phase in ("instance.create.start", "instance.create.end",
+                  "instance.delete.start", "instance.delete.end"):
+        assert phase in got, sorted(got)
+        assert phase in streamed, streamed
+    publisher, end = got["instance.create.end"]
+    assert publisher == f"novalite-compute:{server['OS-EXT-SRV-ATTR:host']}"
+    assert end["nova_object.name"] == "InstanceCreatePayload"
+    assert end["nova_object.namespace"] == "nova"
+    assert end["nova_object.version"] == "1.11"
+    data = end["nova_object.data"]
+    assert data["uuid"] == server_id and data["display_name"] == "notified"
+    assert data["state"] == "active" and data["power_state"] == "running"
+    assert data["task_state"] is None and data["tenant_id"] == server["tenant_id"]
+    assert data["host"] == server["OS-EXT-SRV-ATTR:host"]
+    assert isinstance(data["launched_at"], str) and data["launched_at"].endswith("Z")
+    assert isinstance(data["ip_addresses"], list) and isinstance(data["metadata"], dict)
+    assert data["auto_disk_config"] in ("MANUAL", "AUTO") and data["locked"] is False
+    flavor = data["flavor"]
+    assert flavor["nova_object.name"] == "FlavorPayload"
+    assert isinstance(flavor["nova_object.data"]["memory_mb"], int)
+    assert got["instance.create.start"][1]["nova_object.data"]["state"] == "building"
+    delete_end = got["instance.delete.end"][1]
+    assert delete_end["nova_object.name"] == "InstanceActionPayload"
+    assert delete_end["nova_object.data"]["fault"] is None
