@@ -475,6 +475,9 @@
         box.append(el("p", {className: "fault-message", text: server.fault.message}));
         if (server.fault.details) box.append(el("pre", {text: server.fault.details}));
       }
+      // NOTE: the latest-started failed step first: it is the innermost one
+      // (domain_start before the build that contains it).
+      failedEvents.sort((x, y) => (y.start_time || "").localeCompare(x.start_time || ""));
       for (const e of failedEvents) {
         box.append(el("p", {className: "failed-step"}, "Failed step: ",
           el("strong", {text: e.event}),
