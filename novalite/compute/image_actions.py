@@ -90,7 +90,7 @@ class ComputeImageActions:
         (backup rotation); the task state cleared after (also on failure,
         the image then deleted)."""
         try:
-            with self._event(context, instance, action, event):
+            with self._event(context, instance, action, event, snapshot_image_id=image_id):
                 self._set_task(instance, first, expected)
                 self._snapshot_and_upload(context, instance, image_id,
                                           task_states.IMAGE_PENDING_UPLOAD,

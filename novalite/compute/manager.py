@@ -382,9 +382,11 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
                         instance.uuid, exc)
 
     @contextlib.contextmanager
-    def _event(self, context: RequestContext, instance: Instance, action: str, event: str) -> Iterator[None]:
+    def _event(self, context: RequestContext, instance: Instance, action: str, event: str,
+               **notify: Any) -> Iterator[None]:
         """An instance action event around a step: Success, or Error with
-        what failed. Recording is best effort: it never fails the step."""
+        what failed. Recording is best effort: it never fails the step.
+        ``notify``: fields of the step's notification payload (volume_id)."""
         started = None
         try:
             started = InstanceActionEvent.event_start(context, instance.uuid, action, event,
@@ -393,15 +395,16 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
             LOG.exception("Could not record the start of %s on %s", event, instance.uuid)
         # NOTE: the step's versioned notifications (instance.<action>.start,
         # .end, .error as Nova's), queued: they never fail or slow the step.
-        notifications.step(context, instance, event, "start", host=self.host)
+        notifications.step(context, instance, event, "start", host=self.host, **notify)
         try:
             yield
         except BaseException as exc:
             self._finish_event(started, "Error", _describe(exc), traceback.format_exc())
-            notifications.step(context, instance, event, "error", exc, host=self.host)
+            notifications.step(context, instance, event, "error", exc, host=self.host,
+                               **notify)
             raise
         self._finish_event(started, "Success")
-        notifications.step(context, instance, event, "end", host=self.host)
+        notifications.step(context, instance, event, "end", host=self.host, **notify)
 
     @staticmethod
     def _finish_event(started: InstanceActionEvent | None, result: str,

@@ -179,7 +179,7 @@ class ComputeVolumeActions:
         with _instance_lock(instance.uuid):
             try:
                 with self._event(context, instance, "attach_volume",
-                                 "compute_attach_volume"):
+                                 "compute_attach_volume", volume_id=bdm.volume_id):
                     self._attach(context, instance, bdm)
             except Exception as exc:
                 LOG.warning("Attaching volume %s to %s failed: %s", bdm.volume_id,
@@ -224,7 +224,8 @@ class ComputeVolumeActions:
                 LOG.info("Volume %s is not attached to %s (detached already)", volume_id,
                          instance.uuid)
                 return
-            with self._event(context, instance, "detach_volume", "compute_detach_volume"):
+            with self._event(context, instance, "detach_volume", "compute_detach_volume",
+                             volume_id=volume_id):
                 info = bdm.get_connection_info()
                 if info is not None:
                     self.driver.detach_volume(context, info, instance, str(bdm.device_name))

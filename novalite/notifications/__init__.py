@@ -144,12 +144,12 @@ def instance_action(context: Any, instance: Any, action: str, phase: str | None,
 
 
 def step(context: Any, instance: Any, event: str, phase: str,
-         exc: BaseException | None = None, host: str | None = None) -> None:
+         exc: BaseException | None = None, host: str | None = None, **extra: Any) -> None:
     """The compute manager's hook: a step (instance-action event) started,
     succeeded or failed; notifies what Nova notifies for that step."""
     action = events.for_event(event, phase)
     if action is not None:
-        instance_action(context, instance, action, phase, exc, host=host)
+        instance_action(context, instance, action, phase, exc, host=host, **extra)
 
 
 def _message(exc: BaseException) -> str:

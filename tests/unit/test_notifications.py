@@ -160,3 +160,20 @@ def test_inproc_keeps_no_notification_nobody_listens_for() -> None:
             listener.wait()
     finally:
         transport.cleanup()
+
+
+def test_a_steps_own_fields_go_to_its_payload(monkeypatch: pytest.MonkeyPatch) -> None:
+    from novalite import notifications
+
+    # NOTE: the addresses come from the info cache (the database); not here.
+    monkeypatch.setattr(notifications, "_network_info", lambda context, instance: [])
+    volume_id = str(uuid.uuid4())
+    ctx = nl_context.RequestContext(user_id="u1", project_id="p1")
+    attach = notifications.build(ctx, _instance(), "volume_attach", volume_id=volume_id)
+    prim = attach.primitive()
+    assert prim["nova_object.name"] == "InstanceActionVolumePayload"
+    assert prim["nova_object.version"] == "1.5"
+    assert prim["nova_object.data"]["volume_id"] == volume_id
+    # NOTE: a field the action's payload does not have is not sent.
+    stop = notifications.build(ctx, _instance(), "power_off", volume_id=volume_id).primitive()
+    assert "volume_id" not in stop["nova_object.data"]
