@@ -262,7 +262,7 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
         except Exception as exc:
             notifications.instance_action(context, instance, "create", "error", exc,
                                           host=self.host)
-            timeline.send(context, instance.uuid, BUILD_ACTION, self.conductor_api)
+            timeline.send(context, instance.uuid, BUILD_ACTION, self.conductor_api, wait=True)
             self._cleanup_build(context, instance)
             self._build_failed(context, instance, request_spec, injected_files, exc,
                                timeline)

@@ -199,12 +199,14 @@ class Timeline:
             LOG.exception("Could not record the timeline of %s", instance_uuid)
 
     def send(self, context: RequestContext, instance_uuid: str, action: str,
-             conductor_api: Any) -> None:
-        """Send the steps to a conductor in one cast (compute); best effort."""
+             conductor_api: Any, wait: bool = False) -> None:
+        """Send the steps to a conductor in one cast (compute), or with
+        ``wait`` one call (a failure: recorded before the fault shows);
+        best effort."""
         if len(self.steps) == self._recorded:
             return
         try:
             conductor_api.record_action_events(context, instance_uuid, action,
-                                               self.events(context))
+                                               self.events(context), wait=wait)
         except Exception:
             LOG.exception("Could not send the timeline of %s", instance_uuid)

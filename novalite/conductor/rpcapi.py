@@ -17,7 +17,7 @@ API version history:
             evacuate (novalite/conductor/move_tasks.py).
     * 1.5 - get_host_network_state (the per-host network agent's desired
             state, as the JSON form of novalite.network.dataplane.state.HostState).
-    * 1.6 - record_action_events (cast): a build's or action's finished steps
+    * 1.6 - record_action_events (cast or call): a build's or action's finished steps
             (an InstanceActionEventList, each with start and finish) written
             at once under the request's action (novalite/compute/timeline.py).
 """
@@ -152,16 +152,22 @@ class ConductorAPI(ovo_base.VersionedObjectIndirectionAPI):
     # -- instance action events (1.1) -------------------------------------------
 
     def record_action_events(self, context: RequestContext, instance_uuid: str, action: str,
-                             events: InstanceActionEventList) -> None:
-        """1.6, a cast: finished steps, all at once (a conductor pinned lower
-        gets nothing: the timeline is lost, the build is not)."""
+                             events: InstanceActionEventList, wait: bool = False) -> None:
+        """1.6: finished steps, all at once; a cast, or with ``wait`` a call
+        (a failed build's steps are recorded before its ERROR shows). A
+        conductor pinned lower gets nothing: the timeline is lost, the
+        build is not."""
         if not self.client.can_send_version("1.6"):
             LOG.debug("Conductor RPC pinned below 1.6: %d step(s) of %s not recorded",
                       len(events), instance_uuid)
             return
-        self.client.prepare(version="1.6").cast(
-            context, "record_action_events", instance_uuid=instance_uuid, action=action,
-            events=events)
+        cctxt = self.client.prepare(version="1.6")
+        if wait:
+            self._call(cctxt, context, "record_action_events", instance_uuid=instance_uuid,
+                       action=action, events=events)
+            return
+        cctxt.cast(context, "record_action_events", instance_uuid=instance_uuid,
+                   action=action, events=events)
 
     def action_event_start(self, context: RequestContext, instance_uuid: str, action: str, event: str,
                            host: str) -> int:
