@@ -129,7 +129,7 @@ def base_argv(memory_mb: int = tinyguest.RECOMMENDED_RAM_MB) -> list[str]:
 
 
 def boot_kernel(kernel: str, initrd: str, workdir: str, hostname: str | None = None,
-                cmdline: str = "console=ttyS0", extra: Sequence[str] = (),
+                cmdline: str = "console=ttyS0 no_timer_check", extra: Sequence[str] = (),
                 name: str = "kernel", memory_mb: int = tinyguest.RECOMMENDED_RAM_MB) -> Guest:
     if hostname:
         cmdline = f"{cmdline} {tinyguest.HOSTNAME_PARAM}={hostname}"
