@@ -11,6 +11,7 @@ import webob
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from novalite import policy
+from novalite.api import validation
 from novalite.api.wsgi import Request
 from novalite.metrics import exposition
 from novalite.policies import metrics as metrics_policies
@@ -18,7 +19,13 @@ from novalite.policies import metrics as metrics_policies
 PATH = "/metrics"
 
 
+_TEXT = {"schema": {"type": "string"}}
+
+
 class MetricsController:
+    @validation.openapi(responses={"200": {
+        "description": "Prometheus text format: admins every series, others their "
+                       "project's", "content": {"text/plain": _TEXT}}})
     def show(self, req: Request) -> webob.Response:
         context = req.context
         everything = policy.authorize(context, metrics_policies.METRICS_ALL, do_raise=False)
