@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import random
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from oslo_log import log as logging
@@ -830,7 +830,8 @@ def action_events_record(action_values: dict, events: list[dict]) -> None:
 
     NOTE: SQL expressions, not ORM objects: the timeline writes this for
     every build, on the control plane's hot path."""
-    actions = models.InstanceAction.__table__
+    actions = cast(sa.Table, models.InstanceAction.__table__)
+    events_table = cast(sa.Table, models.InstanceActionEvent.__table__)
     with _session() as s:
         action_id = None
         if action_values.get("request_id"):
@@ -844,12 +845,15 @@ def action_events_record(action_values: dict, events: list[dict]) -> None:
             values = {"start_time": timeutils.utcnow(), **action_values}
             if failed:
                 values["message"] = "Error"
-            action_id = s.execute(sa.insert(actions).values(**values)).inserted_primary_key[0]
+            inserted = cast(sa.CursorResult[Any], s.execute(sa.insert(actions).values(**values)))
+            key = inserted.inserted_primary_key
+            assert key is not None
+            action_id = key[0]
         elif failed:
             s.execute(sa.update(actions).where(actions.c.id == action_id)
                       .values(message="Error"))
         if events:
-            s.execute(sa.insert(models.InstanceActionEvent.__table__),
+            s.execute(sa.insert(events_table),
                       [{"action_id": action_id, **v} for v in events])
 
 
