@@ -52,10 +52,28 @@ LOG = logging.getLogger(__name__)
 _DELETED = (exception.InstanceNotFound, exception.UnexpectedDeletingTaskState)
 
 
-def _instance_lock(uuid: str, blocking: bool = True) -> Any:
+@contextlib.contextmanager
+def _instance_lock(uuid: str, blocking: bool = True) -> Iterator[None]:
     """The instance's lock; with ``blocking=False`` entering it raises
-    ``lockutils.AcquireLockFailedException`` when someone holds it."""
-    return lockutils.lock(f"instance-{uuid}", blocking=blocking)
+    ``lockutils.AcquireLockFailedException`` when someone holds it.
+
+    What runs under it is one action: its steps' ``.end`` notifications are
+    sent when it is released, after the action's final save (Nova sends
+    them after the save: instance.power_off.end shows stopped)."""
+    with lockutils.lock(f"instance-{uuid}", blocking=blocking), notifications.deferred():
+        yield
+
+
+def _create_notice(build: InstanceBuild | None,
+                   request_spec: RequestSpec | None) -> dict[str, Any]:
+    """What instance.create.* takes from the build (no read of its own): the
+    ports ``begin`` allocated, the image's properties."""
+    notice: dict[str, Any] = {}
+    if build is not None:
+        notice["network_info"] = list(build.vifs)
+    if request_spec is not None and request_spec.obj_attr_is_set("image"):
+        notice["image_meta"] = request_spec.image.to_dict()
+    return notice
 
 
 class ComputeVirtAPI(virtapi.VirtAPI):
@@ -252,7 +270,8 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
                     self.rt.release(context, instance.uuid)
                 return
             instance.refresh_from(build.instance)
-            notifications.instance_action(context, instance, "create", "start", host=self.host)
+            notifications.instance_action(context, instance, "create", "start", host=self.host,
+                                          **_create_notice(build, request_spec))
             self._build_instance(context, instance, build, request_spec, injected_files,
                                  timeline)
             LOG.info("Instance %s is active on %s", instance.uuid, self.host)
@@ -261,7 +280,7 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
             self._cleanup_build(context, instance)
         except Exception as exc:
             notifications.instance_action(context, instance, "create", "error", exc,
-                                          host=self.host)
+                                          host=self.host, **_create_notice(build, request_spec))
             timeline.send(context, instance.uuid, BUILD_ACTION, self.conductor_api, wait=True)
             self._cleanup_build(context, instance)
             self._build_failed(context, instance, request_spec, injected_files, exc,
@@ -338,7 +357,8 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
         instance.refresh_from(InstanceBuild.finish(
             context, instance.uuid, self._get_power_state(instance),
             build.event.id if build.event is not None else None))
-        notifications.instance_action(context, instance, "create", "end", host=self.host)
+        notifications.instance_action(context, instance, "create", "end", host=self.host,
+                                      **_create_notice(build, request_spec))
         self._guest_watch.watch(context, instance, BUILD_ACTION, list(build.vifs),
                                 agent=declares_agent(image_meta.get("properties") or {}))
         self._inject_files(context, instance, request_spec, injected_files)
@@ -348,7 +368,10 @@ class ComputeManager(ComputePowerActions, ComputeImageActions, ComputeMoveAction
         """The instance's VIFs from its info cache (best effort: [] when it
         cannot be read, the driver then plugs or unplugs nothing)."""
         try:
-            return InstanceInfoCache.get_by_instance_uuid(context, instance.uuid).vifs
+            vifs = InstanceInfoCache.get_by_instance_uuid(context, instance.uuid).vifs
+            # NOTE: the action's notifications use it (no read of their own).
+            notifications.remember_network_info(instance.uuid, vifs)
+            return vifs
         except Exception:
             LOG.exception("Could not read the network info of %s", instance.uuid)
             return []

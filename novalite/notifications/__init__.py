@@ -5,9 +5,17 @@ on the notification transport (``[oslo_messaging_notifications]
 transport_url``, else the RPC bus).
 
 Fire and forget: an action only snapshots its instance and queues the
-notification; one background thread per process builds the payload (the
-addresses come from the info cache, a conductor call in compute) and sends
-it. Nothing here fails or slows an action: errors are logged, a full queue
+notification; one background thread per process builds the payload and
+sends it.
+
+State after the save, as Nova's: inside ``deferred()`` (compute's instance
+lock: one action) a step's ``.end`` waits until the scope ends, i.e. after
+the action's final save, and shows the instance as the action left it
+(instance.power_off.end: stopped, no task state). The addresses come from
+what the action holds: the network info given (the build's ports), else
+the info cache compute read during the action (``remember_network_info``),
+else one read of the info cache per action (a conductor call in compute,
+in the sender thread), shared by its ``.start`` and ``.end``. Nothing here fails or slows an action: errors are logged, a full queue
 drops the newest (logged). A process that has no RPC transport (a unit test
 of a manager) emits nothing.
 
@@ -19,10 +27,11 @@ novalite's services apart as Nova's own.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import oslo_messaging
@@ -113,6 +122,75 @@ class _Sender:
         self._thread.join(timeout)
 
 
+class _Scope:
+    """One action (compute's instance lock) in one thread: its pending
+    ``.end`` notifications and the network info read during it."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Any, Any, str, str | None, dict[str, Any]]] = []
+        self._vifs: dict[str, list[dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, uuid: str, vifs: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._vifs[uuid] = list(vifs)
+
+    def forget(self, uuid: str) -> None:
+        with self._lock:
+            self._vifs.pop(uuid, None)
+
+    def network_info(self, context: Any, instance: Any) -> list[dict[str, Any]]:
+        """The instance's network info: what the action read, else read
+        once (kept for the action's next notification)."""
+        with self._lock:
+            known = self._vifs.get(instance.uuid)
+        if known is not None:
+            return known
+        vifs = _network_info(context, instance)
+        with self._lock:
+            return self._vifs.setdefault(instance.uuid, vifs)
+
+
+_local = threading.local()
+
+
+def _scopes() -> list[_Scope]:
+    scopes: list[_Scope] | None = getattr(_local, "scopes", None)
+    if scopes is None:
+        scopes = _local.scopes = []
+    return scopes
+
+
+def _current() -> _Scope | None:
+    scopes = _scopes()
+    return scopes[-1] if scopes else None
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """One action: the ``.end`` of its steps is sent when it ends (after
+    its final save: the state it left), and its notifications share one
+    read of the network info."""
+    scope = _Scope()
+    scopes = _scopes()
+    scopes.append(scope)
+    try:
+        yield
+    finally:
+        scopes.pop()
+        for context, instance, action, host, extra in scope.pending:
+            instance_action(context, instance, action, events.END, host=host,
+                            _scope=scope, **extra)
+
+
+def remember_network_info(instance_uuid: str, vifs: list[dict[str, Any]]) -> None:
+    """Compute read the instance's network info in this action: its
+    notifications use it (no read of their own)."""
+    scope = _current()
+    if scope is not None:
+        scope.remember(instance_uuid, vifs)
+
+
 def _get_sender() -> _Sender:
     global _sender
     with _lock:
@@ -123,11 +201,14 @@ def _get_sender() -> _Sender:
 
 def instance_action(context: Any, instance: Any, action: str, phase: str | None,
                     exc: BaseException | None = None, *, binary: str = COMPUTE,
-                    host: str | None = None, **extra: Any) -> None:
+                    host: str | None = None,
+                    network_info: list[dict[str, Any]] | None = None,
+                    _scope: _Scope | None = None, **extra: Any) -> None:
     """Queue ``instance.<action>.<phase>`` (``instance.<action>`` without a
     phase: lock, unlock) about ``instance`` as it is now (``exc``: the fault
-    of an ``error``; ``extra``: the action payload's own fields, e.g.
-    ``volume_id``). Never raises."""
+    of an ``error``; ``network_info``: the instance's, when the caller
+    holds it; ``extra``: the action payload's own fields, e.g.
+    ``volume_id``, ``image_meta`` for create). Never raises."""
     try:
         if not enabled() or get_transport() is None:
             return
@@ -136,8 +217,11 @@ def instance_action(context: Any, instance: Any, action: str, phase: str | None,
         if exc is not None:
             fault = payloads.ExceptionPayload.from_exception(exc, _message(exc))
         publisher = f"{binary}:{host or CONF.host}"
+        scope = _scope if _scope is not None else _current()
+        vifs = list(network_info) if network_info is not None else None
         _get_sender().put(persistence.bound(
-            lambda: _send(context, snapshot, action, phase, fault, publisher, extra)))
+            lambda: _send(context, snapshot, action, phase, fault, publisher, extra,
+                          vifs, scope)))
     except Exception:
         LOG.exception("Could not queue instance.%s.%s of %s", action, phase,
                       getattr(instance, "uuid", "?"))
@@ -148,8 +232,16 @@ def step(context: Any, instance: Any, event: str, phase: str,
     """The compute manager's hook: a step (instance-action event) started,
     succeeded or failed; notifies what Nova notifies for that step."""
     action = events.for_event(event, phase)
-    if action is not None:
-        instance_action(context, instance, action, phase, exc, host=host, **extra)
+    scope = _current()
+    if scope is not None and phase != events.START and event in events.CHANGES_NETWORK:
+        scope.forget(instance.uuid)
+    if action is None:
+        return
+    if phase == events.END and scope is not None:
+        # NOTE: sent when the action ends (deferred), as the action left it.
+        scope.pending.append((context, instance, action, host, extra))
+        return
+    instance_action(context, instance, action, phase, exc, host=host, **extra)
 
 
 def _message(exc: BaseException) -> str:
@@ -171,11 +263,17 @@ def _network_info(context: Any, instance: Any) -> list[dict[str, Any]]:
 
 
 def build(context: Any, instance: Any, action: str, fault: Any = None,
+          network_info: list[dict[str, Any]] | None = None,
           **extra: Any) -> payloads.InstanceActionPayload:
-    """The payload of ``instance.<action>.*``."""
+    """The payload of ``instance.<action>.*`` (``network_info``: read from
+    the info cache when not given)."""
     payload = events.payload_class(action)()
-    payload.fill(context, instance, _network_info(context, instance))
+    payload.fill(context, instance,
+                 network_info if network_info is not None else _network_info(context, instance))
     payload.fault = fault
+    image_meta = extra.pop("image_meta", None)
+    if image_meta:
+        payload.fill_image(image_meta)
     for name, value in extra.items():
         if name in payload.fields:
             setattr(payload, name, value)
@@ -183,11 +281,14 @@ def build(context: Any, instance: Any, action: str, fault: Any = None,
 
 
 def _send(context: Any, instance: Any, action: str, phase: str | None, fault: Any,
-          publisher: str, extra: dict[str, Any]) -> None:
+          publisher: str, extra: dict[str, Any], vifs: list[dict[str, Any]] | None = None,
+          scope: _Scope | None = None) -> None:
     notifier = _get_notifier()
     if notifier is None:
         return
-    payload = build(context, instance, action, fault, **extra).primitive()
+    if vifs is None and scope is not None:
+        vifs = scope.network_info(context, instance)
+    payload = build(context, instance, action, fault, vifs, **dict(extra)).primitive()
     ctxt = {"request_id": getattr(context, "request_id", None),
             "user_id": getattr(context, "user_id", None),
             "project_id": getattr(context, "project_id", None)}

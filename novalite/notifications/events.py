@@ -62,6 +62,10 @@ BY_EVENT: dict[str, Emits] = {
     "compute_trigger_crash_dump": Emits("trigger_crash_dump"),
 }
 
+# NOTE: steps that change the instance's addresses: their .end reads them
+# again (not what the action read before the step).
+CHANGES_NETWORK = frozenset(("compute_attach_interface", "compute_detach_interface"))
+
 # NOTE: the payload of each action whose payload is not InstanceActionPayload
 # (Nova's notification classes in nova/notifications/objects/instance.py).
 PAYLOADS: dict[str, type[payloads.InstanceActionPayload]] = {

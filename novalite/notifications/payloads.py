@@ -6,10 +6,13 @@ notification payloads, field for field, as oslo.versionedobjects.
 Nova's notifications (its samples in doc/notification_samples) reads
 novalite's. The versions are Nova's current ones for the fields below.
 
-Values novalite does not have are Nova's "unknown": ``os_type``,
-``architecture``, ``kernel_id``, ``ramdisk_id`` and ``progress`` are null,
-``tags`` and ``keypairs`` empty, ``block_devices`` null (Nova's
-``[notifications] bdms_in_notifications`` off).
+Values novalite does not have at hand are Nova's "unknown": ``os_type``,
+``architecture``, ``kernel_id`` and ``ramdisk_id`` come from the image's
+properties where the action has them (the build: instance.create.*), else
+null; ``progress`` is null (novalite keeps none), ``tags`` empty (compute
+does not load them), ``block_devices`` null (Nova's ``[notifications]
+bdms_in_notifications`` off). instance.create's ``keypairs`` is the
+instance's key (name, public key, its MD5 fingerprint as Nova's).
 
 NOTE: these classes are in no registry (``_payload`` gives each its field
 properties as registering would): nothing reads a payload back into an
@@ -230,6 +233,64 @@ class InstancePayload(NotificationPayload):
         for name, value in values.items():
             setattr(self, name, value)
 
+    def fill_image(self, image_meta: dict[str, Any]) -> None:
+        """os_type, architecture, kernel_id, ramdisk_id from the image's
+        properties (as Nova sets them on the instance at its build)."""
+        props = image_meta.get("properties") or {}
+
+        def prop(*names: str) -> str | None:
+            for name in names:
+                if props.get(name):
+                    return str(props[name])
+            return None
+
+        self.update(os_type=prop("os_type"),
+                    architecture=prop("hw_architecture", "architecture"),
+                    kernel_id=prop("kernel_id"), ramdisk_id=prop("ramdisk_id"))
+
+
+@_payload
+class KeypairPayload(NotificationPayload):
+    VERSION = "1.0"
+    fields = {
+        "user_id": fields.StringField(nullable=True),
+        "name": fields.StringField(nullable=False),
+        "fingerprint": fields.StringField(nullable=True),
+        "public_key": fields.StringField(nullable=True),
+        "type": fields.StringField(nullable=False),
+    }
+
+    @classmethod
+    def from_instance(cls, instance: Any) -> list[KeypairPayload]:
+        """The instance's key pair (its name and public key are on the
+        instance: no read)."""
+        def get(name: str) -> Any:
+            return getattr(instance, name) if instance.obj_attr_is_set(name) else None
+
+        name, key = get("key_name"), get("key_data")
+        if not name:
+            return []
+        return [cls(user_id=get("user_id"), name=name, public_key=key,
+                    fingerprint=_fingerprint(key) if key else None, type="ssh")]
+
+
+def _fingerprint(public_key: str) -> str | None:
+    """As Nova's ``crypto.generate_fingerprint`` for an ssh key: the MD5 of
+    the key's blob, colon-separated hex."""
+    import base64
+    import binascii
+    import hashlib
+
+    parts = public_key.split()
+    if len(parts) < 2:
+        return None
+    try:
+        blob = base64.b64decode(parts[1], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    digest = hashlib.md5(blob, usedforsecurity=False).hexdigest()
+    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+
 
 @_payload
 class InstanceActionPayload(InstancePayload):
@@ -254,7 +315,8 @@ class InstanceCreatePayload(InstanceActionPayload):
         super().fill(context, instance, network_info)
         from novalite.virt.naming import instance_name
 
-        self.update(keypairs=[], tags=[], trusted_image_certificates=None,
+        self.update(keypairs=KeypairPayload.from_instance(instance), tags=[],
+                    trusted_image_certificates=None,
                     instance_name=instance_name(instance)
                     if instance.obj_attr_is_set("id") else None)
 

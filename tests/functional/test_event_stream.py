@@ -207,3 +207,62 @@ def test_admin_gets_every_projects_events_with_hosts(stack: Stack) -> None:
     message = seen[-1][1]
     assert _data(message)["host"] == "host1"
     assert message["publisher_id"] == "novalite-compute:host1"
+
+
+def test_action_ends_show_the_saved_state_and_cost_no_conductor_read(
+        stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """instance.create.end shows ACTIVE and instance.power_off.end stopped
+    with no task state (sent after the action's save, as Nova's); the
+    build's notifications read no network info through the conductor (they
+    use the ports the build allocated)."""
+    from novalite.conductor import rpcapi as conductor_rpcapi
+
+    calls: list[tuple[str, str]] = []
+    real = conductor_rpcapi.ConductorAPI.object_class_action_versions
+
+    def counting(self: Any, context: Any, objname: str, objmethod: str,
+                 *args: Any, **kwargs: Any) -> Any:
+        calls.append((objname, objmethod))
+        return real(self, context, objname, objmethod, *args, **kwargs)
+
+    monkeypatch.setattr(conductor_rpcapi.ConductorAPI, "object_class_action_versions",
+                        counting)
+    dave = stack.make_user("dave", "proj-d")
+    session = stack.login("dave", dave["password"], "proj-d")
+    reader = Reader(stack, session)
+    try:
+        assert reader.resp.status_code == 200, reader.resp.text
+        body = {"server": {"name": "daves", "flavorRef": "1", "imageRef": stack.image_id}}
+        resp = stack.compute("POST", "/servers", body, session=session)
+        assert resp.status_code == 202, resp.text
+        server_id = resp.json()["server"]["id"]
+        seen = reader.until(lambda e: e[0] == "instance.create.end"
+                            and _data(e[1])["uuid"] == server_id)
+        build_reads = [c for c in calls if c == ("InstanceInfoCache", "get_by_instance_uuid")]
+        stack.wait_status(server_id, "ACTIVE")
+        resp = stack.compute("POST", f"/servers/{server_id}/action", {"os-stop": None},
+                             session=session)
+        assert resp.status_code == 202, resp.text
+        seen += reader.until(lambda e: e[0] == "instance.power_off.end"
+                             and _data(e[1])["uuid"] == server_id)
+        stack.wait_status(server_id, "SHUTOFF")
+        assert stack.compute("DELETE", f"/servers/{server_id}",
+                             session=session).status_code == 204
+        seen += reader.until(lambda e: e[0] == "instance.delete.end"
+                             and _data(e[1])["uuid"] == server_id)
+        stack.wait_gone(server_id)
+    finally:
+        reader.close()
+    assert build_reads == [], calls
+    got = {t: _data(m) for t, m in seen}
+    create = got["instance.create.end"]
+    assert (create["state"], create["task_state"]) == ("active", None)
+    start = got["instance.power_off.start"]
+    assert (start["state"], start["task_state"]) == ("active", "powering-off")
+    end = got["instance.power_off.end"]
+    assert (end["state"], end["task_state"], end["power_state"]) == \
+        ("stopped", None, "shutdown")
+    # NOTE: this stack has no network (no ports): the addresses are the same.
+    assert end["ip_addresses"] == create["ip_addresses"]
+    deleted = got["instance.delete.end"]
+    assert deleted["state"] == "deleted" and deleted["deleted_at"] is not None

@@ -13,7 +13,7 @@ import oslo_messaging
 import pytest
 
 from novalite import context as nl_context
-from novalite import objects
+from novalite import notifications, objects
 from novalite.notifications import events, payloads
 from novalite.objects.flavor import Flavor
 from novalite.objects.instance import Instance
@@ -40,6 +40,11 @@ VIF = {"id": str(uuid.uuid4()), "address": "fa:16:3e:00:00:01", "devname": "tap0
             "ips": [{"address": "10.0.0.5", "type": "fixed", "version": 4}]}]}}
 
 
+# NOTE: `ssh-keygen -l -E md5` of this key: MD5:09:0f:4e:8a:a1:19:c3:9c:5a:c3:1a:5e:c2:b5:0e:db
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIInsc/zZtYSk9j+tKppmxjdn1Y7dBTfy0Sk1TYD+zCC8 t"
+KEY_MD5 = "09:0f:4e:8a:a1:19:c3:9c:5a:c3:1a:5e:c2:b5:0e:db"
+
+
 def _instance() -> Instance:
     objects.register_all()
     flavor = Flavor(id=1, flavorid="1", name="m1.tiny", memory_mb=512, vcpus=1, root_gb=1,
@@ -50,7 +55,8 @@ def _instance() -> Instance:
                     hostname="vm", project_id="p1", user_id="u1", host="host1", node="host1",
                     availability_zone="nova", image_ref=str(uuid.uuid4()), flavor=flavor,
                     vm_state="active", task_state=None, power_state=1, launched_at=created,
-                    terminated_at=None, reservation_id="r-1", key_name="k", locked=False,
+                    terminated_at=None, reservation_id="r-1", key_name="k", key_data=KEY,
+                    locked=False,
                     auto_disk_config=False, metadata={"role": "web"}, created_at=created,
                     updated_at=None, deleted_at=None)
 
@@ -72,7 +78,11 @@ def test_create_payload_is_novas_envelope_and_fields() -> None:
     assert data["action_initiator_user"] == "u1" and data["action_initiator_project"] == "p1"
     assert data["auto_disk_config"] == "MANUAL" and data["locked"] is False
     assert data["created_at"] == "2026-12-06T12:00:00Z"
-    assert data["metadata"] == {"role": "web"} and data["keypairs"] == []
+    assert data["metadata"] == {"role": "web"}
+    [keypair] = data["keypairs"]
+    assert keypair["nova_object.name"] == "KeypairPayload"
+    assert keypair["nova_object.data"] == {"user_id": "u1", "name": "k", "public_key": KEY,
+                                           "fingerprint": KEY_MD5, "type": "ssh"}
     flavor = data["flavor"]
     assert flavor["nova_object.name"] == "FlavorPayload"
     assert flavor["nova_object.version"] == "1.4"
@@ -177,3 +187,93 @@ def test_a_steps_own_fields_go_to_its_payload(monkeypatch: pytest.MonkeyPatch) -
     # NOTE: a field the action's payload does not have is not sent.
     stop = notifications.build(ctx, _instance(), "power_off", volume_id=volume_id).primitive()
     assert "volume_id" not in stop["nova_object.data"]
+
+
+class _Bus:
+    """The notifier and sender of a process, inline: what is sent, in order."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict]] = []
+        self.reads = 0
+
+    def prepare(self, publisher_id: str) -> _Bus:
+        return self
+
+    def info(self, ctxt: dict, event_type: str, payload: dict) -> None:
+        self.sent.append((event_type, payload["nova_object.data"]))
+
+    error = info
+
+    def put(self, job: object) -> None:
+        job()  # type: ignore[operator]
+
+    def read(self, context: object, instance: object) -> list[dict]:
+        self.reads += 1
+        return [VIF]
+
+
+@pytest.fixture
+def bus(monkeypatch: pytest.MonkeyPatch) -> _Bus:
+    b = _Bus()
+    monkeypatch.setattr(notifications, "get_transport", lambda: object())
+    monkeypatch.setattr(notifications, "_get_notifier", lambda: b)
+    monkeypatch.setattr(notifications, "_get_sender", lambda: b)
+    monkeypatch.setattr(notifications, "_network_info", b.read)
+    return b
+
+
+def test_an_actions_end_shows_the_state_after_its_final_save(bus: _Bus) -> None:
+    ctx = nl_context.RequestContext(user_id="u1", project_id="p1")
+    inst = _instance()
+    inst.task_state = "powering-off"
+    with notifications.deferred():
+        notifications.step(ctx, inst, "compute_stop_instance", "start")
+        notifications.step(ctx, inst, "compute_stop_instance", "end")
+        # NOTE: the .end waits for the action's end (its save comes after the step).
+        assert [e for e, _ in bus.sent] == ["instance.power_off.start"]
+        inst.vm_state, inst.task_state, inst.power_state = "stopped", None, 4
+    (start_type, start), (end_type, end) = bus.sent
+    assert start_type == "instance.power_off.start"
+    assert (start["state"], start["task_state"]) == ("active", "powering-off")
+    assert end_type == "instance.power_off.end"
+    assert (end["state"], end["task_state"], end["power_state"]) == ("stopped", None, "shutdown")
+    # NOTE: one read of the addresses for the action's two notifications.
+    assert bus.reads == 1
+    assert end["ip_addresses"][0]["nova_object.data"]["address"] == "10.0.0.5"
+
+
+def test_what_the_action_read_or_holds_costs_no_read(bus: _Bus) -> None:
+    ctx = nl_context.RequestContext(user_id="u1", project_id="p1")
+    inst = _instance()
+    with notifications.deferred():
+        notifications.remember_network_info(inst.uuid, [VIF])
+        notifications.step(ctx, inst, "compute_start_instance", "start")
+        notifications.step(ctx, inst, "compute_start_instance", "end")
+    notifications.instance_action(ctx, inst, "create", "end", network_info=[VIF],
+                                  image_meta={"properties": {"os_type": "linux",
+                                                             "hw_architecture": "x86_64",
+                                                             "kernel_id": "k-1"}})
+    assert bus.reads == 0
+    assert [e for e, _ in bus.sent] == ["instance.power_on.start", "instance.power_on.end",
+                                        "instance.create.end"]
+    create = bus.sent[-1][1]
+    assert (create["os_type"], create["architecture"], create["kernel_id"],
+            create["ramdisk_id"]) == ("linux", "x86_64", "k-1", None)
+    assert len(create["ip_addresses"]) == 1
+
+
+def test_an_interface_steps_end_reads_the_addresses_again(bus: _Bus) -> None:
+    ctx = nl_context.RequestContext(user_id="u1", project_id="p1")
+    inst = _instance()
+    with notifications.deferred():
+        notifications.step(ctx, inst, "compute_attach_interface", "start")
+        notifications.step(ctx, inst, "compute_attach_interface", "end")
+    assert [e for e, _ in bus.sent] == ["instance.interface_attach.start",
+                                        "instance.interface_attach.end"]
+    assert bus.reads == 2
+
+
+def test_without_an_action_scope_end_is_sent_at_once(bus: _Bus) -> None:
+    ctx = nl_context.RequestContext(user_id="u1", project_id="p1")
+    notifications.step(ctx, _instance(), "compute_live_migration_abort", "end")
+    assert [e for e, _ in bus.sent] == ["instance.live_migration_abort.end"]
