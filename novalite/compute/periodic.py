@@ -53,7 +53,7 @@ class ComputePeriodicTasks:
                          self.check_deadlines),
             # NOTE: guest_watch.py: started guests followed for signs of life.
             PeriodicTask("watch_guests", CONF.compute.guest_watch_interval,
-                         self._guest_watch.poll),
+                         self.watch_guests),
             PeriodicTask("cleanup_running_deleted_instances",
                          CONF.compute.running_deleted_instance_poll_interval,
                          self.cleanup_running_deleted_instances),
@@ -75,6 +75,9 @@ class ComputePeriodicTasks:
                             self.image_cache_manager_pass)]
               if CONF.image_cache.manager_interval >= 0 else []),
         ]
+
+    def watch_guests(self) -> None:
+        self._guest_watch.poll()
 
     def update_available_resource(self) -> None:
         self.rt.update_available_resource(nl_context.get_admin_context())

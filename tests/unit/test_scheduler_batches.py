@@ -126,6 +126,12 @@ def select(mgr: SchedulerManager, request: dict[str, Any] | RequestSpec,
         raise wrapped.exc_info[1] from None
 
 
+def where(selected: list[dict[str, str]]) -> list[tuple[str, str]]:
+    """The hosts and nodes chosen (a selection also says why others were
+    refused: the timeline's schedule step)."""
+    return [(d["host"], d["nodename"]) for d in selected]
+
+
 def in_threads(mgr: SchedulerManager, requests: list[tuple[dict[str, Any], list[str]]]
                ) -> list[Any]:
     """Run the requests concurrently; each result or the exception it raised."""
@@ -194,8 +200,8 @@ def test_a_request_that_fits_nowhere_fails_alone(make_scheduler):
     mgr, hosts = make_scheduler([node("host-a", memory_mb=4096)])
     results = queue_behind_a_held_read(mgr, hosts, [
         (spec(), [UUIDS[0]]), (spec(65536, "m1.huge"), [UUIDS[1]]), (spec(), [UUIDS[2]])])
-    assert results[0] == [{"host": "host-a", "nodename": "host-a"}]
-    assert results[2] == [{"host": "host-a", "nodename": "host-a"}]
+    assert where(results[0]) == [("host-a", "host-a")]
+    assert where(results[2]) == [("host-a", "host-a")]
     assert isinstance(results[1], exception.NoValidHost)
     assert "flavor 'm1.huge' needs 65536 MiB RAM" in str(results[1])
 
@@ -214,7 +220,7 @@ def test_multi_instance_request_that_fails_hands_back_what_it_took(make_schedule
     mgr, hosts = make_scheduler([node("host-a")])
     with pytest.raises(exception.NoValidHost):
         select(mgr, spec(), UUIDS[:2])
-    assert select(mgr, spec(), [UUIDS[2]]) == [{"host": "host-a", "nodename": "host-a"}]
+    assert where(select(mgr, spec(), [UUIDS[2]])) == [("host-a", "host-a")]
 
 
 def test_the_read_happens_outside_the_selection_lock(make_scheduler):
@@ -229,7 +235,7 @@ def test_the_read_happens_outside_the_selection_lock(make_scheduler):
     refresh.start()
     try:
         assert hosts.reading.wait(10)
-        assert select(mgr, spec(), [UUIDS[1]]) == [{"host": "host-a", "nodename": "host-a"}]
+        assert where(select(mgr, spec(), [UUIDS[1]])) == [("host-a", "host-a")]
         assert refresh.is_alive(), "the selection did not wait for the read"
     finally:
         hosts.gate.set()
@@ -251,7 +257,7 @@ def test_a_newer_report_replaces_the_state_and_later_consumes_stay(make_schedule
                                args=(nl_context.get_admin_context(),))
     refresh.start()
     assert hosts.reading.wait(10)
-    assert select(mgr, spec(), [UUIDS[1]]) == [{"host": "host-a", "nodename": "host-a"}]
+    assert where(select(mgr, spec(), [UUIDS[1]])) == [("host-a", "host-a")]
     hosts.gate.set()
     refresh.join(10)
     assert hosts.snapshot is not None
@@ -280,7 +286,7 @@ def test_a_failed_read_fails_the_requests_waiting_for_it_then_recovers(make_sche
     with pytest.raises(RuntimeError, match="database is down"):
         select(mgr, spec(), [UUIDS[0]])
     hosts.error = None
-    assert select(mgr, spec(), [UUIDS[1]]) == [{"host": "host-a", "nodename": "host-a"}]
+    assert where(select(mgr, spec(), [UUIDS[1]])) == [("host-a", "host-a")]
 
 
 def test_no_hosts_at_all(make_scheduler):
