@@ -59,7 +59,10 @@ schemathesis.serializer.alias(list(PATCH_MEDIA_TYPES), "application/json")
 
 @pytest.fixture(scope="module")
 def live_stack(tmp_path_factory) -> Iterator[Stack]:
-    stack = Stack(str(tmp_path_factory.mktemp("openapi")), auth="novalite").start()
+    # NOTE: GET /dashboard/events is a stream that lasts [notifications]
+    # event_stream_seconds; schemathesis reads each answer to its end.
+    stack = Stack(str(tmp_path_factory.mktemp("openapi")), auth="novalite",
+                  overrides={("notifications", "event_stream_seconds"): 1}).start()
     try:
         yield stack
     finally:
