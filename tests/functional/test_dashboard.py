@@ -5,14 +5,12 @@ their servers; an admin sees hosts and projects; a failed build shows its
 fault and failing step. The page keeps no server-side session: its token is
 in sessionStorage and goes out as X-Auth-Token.
 
-One stack and one browser for the module (CI time). Chromium is Debian's
-(/usr/bin/chromium, installed by .ci/run); without it these tests fail.
+One stack and one browser for the module (CI time); the browser and the
+page's checks are tests/dashboard_browser.py's.
 """
 
 from __future__ import annotations
 
-import os
-import pathlib
 import re
 import shutil
 import tempfile
@@ -23,45 +21,31 @@ from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from novalite.conf import CONF
 from novalite.console import serialproxy
+from tests import dashboard_browser
+from tests.dashboard_browser import artifacts_dir
 from tests.functional.stack import ADMIN_PASSWORD, Stack
 
-CHROMIUM = "/usr/bin/chromium"
-REPO = pathlib.Path(__file__).resolve().parents[2]
-TIMEOUT_MS = 20_000
 PROJECTS = {"alice": "project-a", "bob": "project-b"}
-
-
-def artifacts_dir() -> pathlib.Path:
-    path = pathlib.Path(os.environ.get("NOVALITE_TEST_ARTIFACTS") or REPO / "test-artifacts")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @pytest.fixture(scope="module")
 def dash() -> Iterator[SimpleNamespace]:
-    assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing (apt-get install chromium)"
     state_dir = tempfile.mkdtemp(prefix="novalite-dashboard-")
     stack = Stack(state_dir, auth="novalite",
                   overrides={("serial_console", "enabled"): True})
     proxy = serialproxy.SerialProxy(host="127.0.0.1", port=0)
-    pw = browser = None
     try:
         stack.start()
         proxy.start()
         CONF.set_override("base_url", f"ws://127.0.0.1:{proxy.port}/", group="serial_console")
         users = {name: stack.make_user(name, project) for name, project in PROJECTS.items()}
-        pw = sync_playwright().start()
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield SimpleNamespace(stack=stack, browser=browser, users=users)
+        with dashboard_browser.chromium() as browser:
+            yield SimpleNamespace(stack=stack, browser=browser, users=users)
     finally:
-        if browser is not None:
-            browser.close()
-        if pw is not None:
-            pw.stop()
         proxy.stop()
         CONF.clear_override("base_url", group="serial_console")
         stack.stop()
@@ -70,31 +54,12 @@ def dash() -> Iterator[SimpleNamespace]:
 
 @pytest.fixture
 def page(dash: SimpleNamespace) -> Iterator[Page]:
-    context = dash.browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    page.on("dialog", lambda dialog: dialog.accept())
-    # NOTE: a script error or a policy violation fails the test.
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.on("console", lambda msg: problems.append(f"console: {msg.text}")
-            if "Content Security Policy" in msg.text else None)
-    try:
+    with dashboard_browser.watched_page(dash.browser) as page:
         yield page
-        assert not problems, problems
-        assert "null" not in page.locator("#view").inner_text().split(), "a null was shown"
-    finally:
-        context.close()
 
 
 def login(dash: SimpleNamespace, page: Page, user: str, password: str, project: str) -> None:
-    page.goto(dash.stack.base_url + "/dashboard")
-    page.fill("#login [name=username]", user)
-    page.fill("#login [name=password]", password)
-    page.fill("#login [name=project]", project)
-    page.click("#login button[type=submit]")
-    expect(page.locator("#nav")).to_be_visible()
-    expect(page.locator("#whoami")).to_contain_text(f"{user} @ {project}")
+    dashboard_browser.login(page, dash.stack.base_url, user, password, project)
 
 
 def login_member(dash: SimpleNamespace, page: Page, name: str = "alice") -> None:

@@ -466,7 +466,7 @@
     const parts = [];
     const failedEvents = [];
     for (const a of actions) {
-      for (const e of a.events || []) if (failed(e)) failedEvents.push(e);
+      for (const e of a.events || []) if (failed(e)) failedEvents.push({...e, action: a.action});
     }
     if (server.fault || failedEvents.length) {
       const box = el("div", {className: "fault", id: "diagnosis"},
@@ -479,9 +479,9 @@
       // (domain_start before the build that contains it).
       failedEvents.sort((x, y) => (y.start_time || "").localeCompare(x.start_time || ""));
       for (const e of failedEvents) {
-        box.append(el("p", {className: "failed-step"}, "Failed step: ",
-          el("strong", {text: e.event}),
-          e.details ? " — " + detailsText(e.details) : ""));
+        box.append(el("p", {className: "failed-step", dataset: {event: e.event,
+          action: e.action}}, "Failed step: ", el("strong", {text: e.event}),
+        ` (${e.action})`, e.details ? " — " + detailsText(e.details) : ""));
       }
       parts.push(box);
     }
