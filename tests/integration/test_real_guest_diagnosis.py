@@ -15,6 +15,13 @@ server), four small guests booted at once, each a way a boot goes:
   shows its address, so the deadline (shortened here) records
   guest_no_sign_of_life.
 
+Beside them, an image the host's format inspection refuses (qcow2 data
+declared raw) is booted: no guest runs, the build ends in ERROR at its image
+step. The stack checks real tokens (auth_strategy "novalite"), so the
+dashboard (/dashboard, headless Chromium) is also opened as a member of the
+servers' project: it shows the refused image's failing step, the panicking
+guest's diagnosis and the silent guest's missed deadline.
+
 The images are the tiny guest's kernel and ramdisk (built and cached as the
 other real-guest tests do) with a second initramfs archive appended that
 replaces /init (the kernel unpacks the archives in order). Everything is
@@ -25,13 +32,18 @@ from __future__ import annotations
 
 import datetime
 import io
+import re
 import stat
+import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
+import requests
+from playwright.sync_api import Locator, Page, expect
 
 from novalite.tinyguest import builder, cpio
+from tests import dashboard_browser
 from tests.integration.realstack import RealStackError, libvirt_connection
 from tests.integration.test_networking import NetStack
 
@@ -41,7 +53,9 @@ DEADLINE = 75           # [compute] guest_boot_deadline for this module
 ACTIVE_TIMEOUT = 150
 EVENTS_TIMEOUT = DEADLINE + 60
 LATEST = "latest"
-MEMBER = {"X-User-Id": "diagnosis-member", "X-Project-Id": "admin", "X-Roles": "member,reader"}
+# NOTE: a member of the project the stack's admin boots into ("admin").
+MEMBER, PROJECT = "diagnosis-member", "admin"
+REFUSED = "disk_format is raw but the data is a qcow2 image"
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +65,9 @@ def ns() -> Iterator[NetStack]:
     except RealStackError as e:
         pytest.fail(str(e))
     stack = NetStack()
+    # NOTE: real tokens, for the dashboard; the stack's own calls carry the
+    # bootstrapped admin's.
+    stack.rs.stack.auth = "novalite"
     stack.rs.stack.overrides.update({
         ("compute", "guest_boot_deadline"): DEADLINE,
         ("compute", "guest_watch_interval"): 1,
@@ -100,17 +117,26 @@ def _zero_disk(ns: NetStack) -> str:
     return ns.rs.upload_image("diagnosis-zeros", path, "raw")
 
 
-def _create_events(ns: NetStack, server_id: str, headers: dict[str, str],
+def _qcow2_as_raw(ns: NetStack) -> str:
+    path = ns.rs.file("really-qcow2.raw")
+    subprocess.run(["qemu-img", "create", "-f", "qcow2", path, "64M"], check=True,
+                   capture_output=True, timeout=30)
+    return ns.rs.upload_image("diagnosis-refused", path, "raw")
+
+
+def _create_events(ns: NetStack, server_id: str, session: requests.Session | None = None,
                    action: str = "create") -> list[dict]:
+    """The action's events as ``session`` reads them (default: the admin)."""
     stack = ns.rs.stack
-    hdrs = {"OpenStack-API-Version": f"compute {LATEST}", **headers}
-    actions = stack.compute("GET", f"/servers/{server_id}/os-instance-actions", headers=hdrs)
+    hdrs = {"OpenStack-API-Version": f"compute {LATEST}"}
+    actions = stack.compute("GET", f"/servers/{server_id}/os-instance-actions", headers=hdrs,
+                            session=session)
     assert actions.status_code == 200, actions.text
     # NOTE: newest first.
     create = [a for a in actions.json()["instanceActions"] if a["action"] == action][0]
     detail = stack.compute(
         "GET", f"/servers/{server_id}/os-instance-actions/{create['request_id']}",
-        headers=hdrs)
+        headers=hdrs, session=session)
     assert detail.status_code == 200, detail.text
     return list(detail.json()["instanceAction"]["events"])
 
@@ -121,7 +147,7 @@ def _wait_events(ns: NetStack, server_id: str, wanted: set[str],
     ``wanted`` event has finished."""
     deadline = time.monotonic() + EVENTS_TIMEOUT
     while True:
-        events = {e["event"]: e for e in _create_events(ns, server_id, {}, action)}
+        events = {e["event"]: e for e in _create_events(ns, server_id, action=action)}
         if all(events.get(w, {}).get("finish_time") for w in wanted):
             return events
         if time.monotonic() > deadline:
@@ -133,6 +159,19 @@ def _wait_events(ns: NetStack, server_id: str, wanted: set[str],
 
 def _when(iso: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+def _dashboard_server(page: Page, ns: NetStack, server_id: str, name: str,
+                      status: str) -> None:
+    """The server's page in the dashboard (logged in), once it shows ``status``."""
+    page.goto(f"{ns.rs.stack.base_url}/dashboard/#server/{server_id}")
+    expect(page.locator("#view h1").first).to_have_text(name)
+    expect(page.locator("#server-status")).to_have_text(status)
+
+
+def _failed_step(page: Page, event: str) -> Locator:
+    """The diagnosis's line for the failed step ``event``."""
+    return page.locator(f"#diagnosis .failed-step[data-event='{event}']")
 
 
 def _boot(ns: NetStack, ids: list[str], kind: str, image: str) -> tuple[str, dict]:
@@ -147,10 +186,14 @@ def test_guest_boots_and_failures_are_told_in_the_create_action(ns: NetStack) ->
     silent_image = _kernel_image(ns, "diagnosis-silent",
                                  "#!/bin/sh\nwhile :; do sleep 3600; done\n")
     zeros_image = _zero_disk(ns)
+    refused_image = _qcow2_as_raw(ns)
+    member = rs.stack.make_user(MEMBER, PROJECT)
+    as_member = rs.stack.login(MEMBER, member["password"], PROJECT)
     # NOTE: two guests at a time: four TCG guests booting at once on two
     # cores made a kernel's timer check fail ("Kernel panic - not syncing:
     # IO-APIC + timer doesn't work!", which the watcher reported as it should).
-    with rs.servers(120) as ids:
+    with (rs.servers(120) as ids, dashboard_browser.chromium() as browser,
+          dashboard_browser.watched_page(browser) as page):
         # NOTE: the silent guest first: its deadline runs out while the
         # others are checked.
         silent_id, _ = _boot(ns, ids, "silent", silent_image)
@@ -190,6 +233,25 @@ def test_guest_boots_and_failures_are_told_in_the_create_action(ns: NetStack) ->
 
         panic_id, _ = _boot(ns, ids, "panic", panic_image)
 
+        # An image the host refuses: ERROR at the image step, its reason
+        # told to the member in the API and the dashboard (while the
+        # panicking guest boots).
+        refused_id = str(ns.boot("diag-refused", imageRef=refused_image)["id"])
+        ids.append(refused_id)
+        fault = rs.stack.wait_status(refused_id, "ERROR", ACTIVE_TIMEOUT)["fault"]
+        assert REFUSED in fault["message"], fault
+        refused = [e for e in _create_events(ns, refused_id, as_member)
+                   if e["result"] == "Error" and e["event"].startswith("image_")]
+        assert len(refused) == 1 and REFUSED in refused[0]["details"], refused
+        shown = time.monotonic()
+        dashboard_browser.login(page, rs.stack.base_url, MEMBER, member["password"], PROJECT)
+        _dashboard_server(page, ns, refused_id, "diag-refused", "ERROR")
+        expect(page.locator("#diagnosis .fault-message")).to_contain_text(REFUSED)
+        expect(_failed_step(page, refused[0]["event"])).to_contain_text(REFUSED)
+        expect(page.locator(f"#timeline tr.event-error[data-event='{refused[0]['event']}']")) \
+            .to_have_count(1)
+        in_browser = time.monotonic() - shown
+
         # The kernel panic: a diagnosis the member sees as an Error event of
         # the create action, its words (details) for admins, and the server
         # still ACTIVE.
@@ -201,12 +263,24 @@ def test_guest_boots_and_failures_are_told_in_the_create_action(ns: NetStack) ->
         assert panic["guest_first_console_line"]["result"] == "Success"
         assert panic["guest_address_announced"]["result"] == "Error"
         assert "Not reached" in panic["guest_address_announced"]["details"]
-        as_member = {e["event"]: e for e in _create_events(ns, panic_id, MEMBER)}
-        assert as_member["guest_console_diagnosis"]["result"] == "Error"
-        assert "Attempted to kill init" in as_member["guest_console_diagnosis"]["details"]
-        assert "host" not in as_member["guest_console_diagnosis"]
+        seen = {e["event"]: e for e in _create_events(ns, panic_id, as_member)}
+        assert seen["guest_console_diagnosis"]["result"] == "Error"
+        assert "Attempted to kill init" in seen["guest_console_diagnosis"]["details"]
+        assert "host" not in seen["guest_console_diagnosis"]
         assert rs.stack.server(panic_id)["status"] == "ACTIVE"
         print(f"panic: {diag['details']}")
+        # ... and in the dashboard: an ACTIVE server with a failed step.
+        shown = time.monotonic()
+        _dashboard_server(page, ns, panic_id, "diag-panic", "ACTIVE")
+        expect(page.locator("#diagnosis h2")).to_have_text("A step failed")
+        step = _failed_step(page, "guest_console_diagnosis")
+        expect(step).to_contain_text(re.compile("kernel panic", re.IGNORECASE))
+        expect(step).to_contain_text("Attempted to kill init")
+        expect(page.locator("#timeline tr.event-error[data-event='guest_console_diagnosis']")) \
+            .to_have_count(1)
+        page.screenshot(path=str(dashboard_browser.artifacts_dir()
+                                 / "dashboard-kernel-panic.png"), full_page=True)
+        in_browser += time.monotonic() - shown
 
         # Silent after its kernel: the deadline tells it.
         silent = _wait_events(ns, silent_id, {"guest_no_sign_of_life"})
@@ -223,3 +297,9 @@ def test_guest_boots_and_failures_are_told_in_the_create_action(ns: NetStack) ->
         assert waited >= DEADLINE - 2
         assert rs.stack.server(silent_id)["status"] == "ACTIVE"
         print(f"silent: {silent['guest_no_sign_of_life']['details']}")
+        shown = time.monotonic()
+        _dashboard_server(page, ns, silent_id, "diag-silent", "ACTIVE")
+        expect(_failed_step(page, "guest_no_sign_of_life")) \
+            .to_contain_text("did not show its address")
+        in_browser += time.monotonic() - shown
+        print(f"dashboard: {in_browser:.1f} s in the browser")
