@@ -26,6 +26,7 @@ from novalite.objects import server_records
 from novalite.objects.block_device import BlockDeviceMapping
 from novalite.objects.flavor import Flavor
 from novalite.objects.instance import Instance, InstanceList
+from novalite.objects.instance_action import InstanceActionEventList
 from novalite.objects.keypair import KeyPair
 from novalite.objects.request_spec import InjectedFileList, NetworkRequestList, RequestSpec
 from novalite.objects.service import Service, ServiceList
@@ -167,13 +168,14 @@ class API(PowerActionsAPI, ImageActionsAPI, MoveActionsAPI):
                 context, instances, request_spec, mappings, _project_id(context),
                 quota.server_create_check(context, _project_id(context), max_count,
                                           max_count * flavor.vcpus,
-                                          max_count * flavor.memory_mb))
+                                          max_count * flavor.memory_mb),
+                first_events=_accepted_step(context, instances, flavor, started,
+                                            time.monotonic() - began))
         except BaseException:
             api_volumes.unreserve_volumes(context, mappings)
             raise
         if group is not None:
             server_groups.add_members(context, group, [i.uuid for i in instances])
-        _accepted_step(context, instances, flavor, started, time.monotonic() - began)
         self.conductor.build_instances(context, [i.uuid for i in instances], request_spec,
                                        InjectedFileList.from_api(injected_files))
         return instances, reservation_id
@@ -433,17 +435,21 @@ def _key_data(context: RequestContext, key_name: str) -> str:
 
 
 def _accepted_step(context: RequestContext, instances: list[Instance], flavor: Flavor,
-                   started: datetime.datetime, seconds: float) -> None:
-    """Each new server's first timeline step: the request validated, the
-    quota checked and the server recorded (the build's ``create`` action
-    starts here, under the request's id, as Nova's API records it)."""
+                   started: datetime.datetime, seconds: float
+                   ) -> dict[str, InstanceActionEventList]:
+    """Each new server's first timeline step, by instance uuid: the request
+    validated and the quota checked (the build's ``create`` action starts
+    here, under the request's id, as Nova's API records it); written in the
+    transaction that records the servers (no transaction of its own)."""
     count = len(instances)
     details = (f"request accepted; quota checked for {count} server(s): "
                f"{count * flavor.vcpus} vCPU(s), {count * flavor.memory_mb} MiB RAM")
+    first = {}
     for inst in instances:
         steps = Timeline()
         steps.add(API_ACCEPTED, started, seconds, SUCCESS, details, host=None)
-        steps.write(context, inst.uuid, "create")
+        first[inst.uuid] = steps.events(context)
+    return first
 
 
 def _allowed_count(context: RequestContext, min_count: int, max_count: int, flavor: Flavor) -> int:

@@ -826,35 +826,40 @@ def action_event_finish(event_id: int, result: str, details: str | None = None,
 def action_events_record(action_values: dict, events: list[dict]) -> None:
     """Finished events (each with its start and finish) of the action of
     ``action_values``' request (made when the request has none yet), in one
-    transaction; an Error marks the action's message ``Error``.
+    transaction; an Error marks the action's message ``Error``."""
+    with _session() as s:
+        record_action_events(s, action_values, events)
+
+
+def record_action_events(s: orm.Session, action_values: dict, events: list[dict]) -> None:
+    """``action_events_record`` inside the caller's transaction ``s`` (the
+    API writes a new server's first step with the server's records).
 
     NOTE: SQL expressions, not ORM objects: the timeline writes this for
     every build, on the control plane's hot path."""
     actions = cast(sa.Table, models.InstanceAction.__table__)
     events_table = cast(sa.Table, models.InstanceActionEvent.__table__)
-    with _session() as s:
-        action_id = None
-        if action_values.get("request_id"):
-            action_id = s.scalar(
-                sa.select(actions.c.id)
-                .where(actions.c.instance_uuid == action_values["instance_uuid"],
-                       actions.c.request_id == action_values["request_id"])
-                .order_by(actions.c.id.desc()).limit(1))
-        failed = any(v.get("result") == "Error" for v in events)
-        if action_id is None:
-            values = {"start_time": timeutils.utcnow(), **action_values}
-            if failed:
-                values["message"] = "Error"
-            inserted = cast(sa.CursorResult[Any], s.execute(sa.insert(actions).values(**values)))
-            key = inserted.inserted_primary_key
-            assert key is not None
-            action_id = key[0]
-        elif failed:
-            s.execute(sa.update(actions).where(actions.c.id == action_id)
-                      .values(message="Error"))
-        if events:
-            s.execute(sa.insert(events_table),
-                      [{"action_id": action_id, **v} for v in events])
+    action_id = None
+    if action_values.get("request_id"):
+        action_id = s.scalar(
+            sa.select(actions.c.id)
+            .where(actions.c.instance_uuid == action_values["instance_uuid"],
+                   actions.c.request_id == action_values["request_id"])
+            .order_by(actions.c.id.desc()).limit(1))
+    failed = any(v.get("result") == "Error" for v in events)
+    if action_id is None:
+        values = {"start_time": timeutils.utcnow(), **action_values}
+        if failed:
+            values["message"] = "Error"
+        inserted = cast(sa.CursorResult[Any], s.execute(sa.insert(actions).values(**values)))
+        key = inserted.inserted_primary_key
+        assert key is not None
+        action_id = key[0]
+    elif failed:
+        s.execute(sa.update(actions).where(actions.c.id == action_id)
+                  .values(message="Error"))
+    if events:
+        s.execute(sa.insert(events_table), [{"action_id": action_id, **v} for v in events])
 
 
 @retry_on_db_error

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from novalite.db import models
+from novalite.db import network as db_network
 from novalite.db import quotas as db_quotas
 from novalite.db.api import _instance_dict, _instance_values, _session, get_engine
 from novalite.db.retry import retry_on_db_error
@@ -37,16 +38,18 @@ QuotaCheck = Callable[[dict[str, int], dict[str, int]], None]
 def server_records_create(instances: list[dict[str, Any]], specs: dict[str, str],
                           block_devices: list[dict[str, Any]], project_id: str,
                           check: QuotaCheck | None = None,
+                          actions: list[tuple[dict[str, Any], list[dict[str, Any]]]] | None = None,
                           ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Record ``instances`` (values with their ``uuid``), the spec JSON of
-    each (by instance uuid) and ``block_devices``; with ``check``, refuse
-    (raise what it raises, recording nothing) when the project's usage
-    counted with these servers and every racing create's is over its
-    limits. Returns the instance rows and the block device rows."""
+    each (by instance uuid), ``block_devices`` and ``actions`` (each server's
+    first instance action with its events: the timeline's first step); with
+    ``check``, refuse (raise what it raises, recording nothing) when the
+    project's usage counted with these servers and every racing create's is
+    over its limits. Returns the instance rows and the block device rows."""
     values = [_instance_values(v) for v in instances]
     inside = check is not None and check_is_exact()
     rows = _insert(values, specs, block_devices, project_id,
-                   check if inside else None, [])
+                   check if inside else None, actions or [], [])
     if check is not None and not inside:
         try:
             check(*db_quotas.quota_limits_and_usage(project_id))
@@ -65,6 +68,7 @@ def check_is_exact() -> bool:
 @retry_on_db_error
 def _insert(instances: list[dict[str, Any]], specs: dict[str, str],
             block_devices: list[dict[str, Any]], project_id: str, check: QuotaCheck | None,
+            actions: list[tuple[dict[str, Any], list[dict[str, Any]]]],
             attempts: list[int]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The transaction; safe to run again after a lost COMMIT: the uuids are
     this call's own, so a replay that finds the first one taken returns what
@@ -85,6 +89,8 @@ def _insert(instances: list[dict[str, Any]], specs: dict[str, str],
             if check is not None:
                 check(db_quotas._effective_limits(s, project_id),
                       db_quotas._instance_usage(s, project_id))
+            for action_values, events in actions:
+                db_network.record_action_events(s, action_values, events)
             return [_instance_dict(r) for r in rows], [b.as_dict() for b in bdms]
     except sa.exc.IntegrityError:
         if len(attempts) > 1 and instances:
@@ -123,6 +129,12 @@ def server_records_destroy(uuids: list[str]) -> None:
     """Delete what ``server_records_create`` recorded for these instances
     (a create refused after COMMIT: the servers never existed)."""
     with _session() as s:
+        actions = sa.select(models.InstanceAction.id).where(
+            models.InstanceAction.instance_uuid.in_(uuids))
+        s.execute(sa.delete(models.InstanceActionEvent)
+                  .where(models.InstanceActionEvent.action_id.in_(actions)))
+        s.execute(sa.delete(models.InstanceAction)
+                  .where(models.InstanceAction.instance_uuid.in_(uuids)))
         s.execute(sa.delete(models.BlockDeviceMapping)
                   .where(models.BlockDeviceMapping.instance_uuid.in_(uuids)))
         s.execute(sa.delete(models.RequestSpec)

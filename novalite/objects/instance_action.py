@@ -147,10 +147,18 @@ class InstanceActionEventList(base.ObjectListBase, base.NovaliteObject):
         instance's action of this request, in one transaction. Not
         remotable: it runs where the database is (the conductor receives
         compute's steps in one cast, novalite/compute/timeline.py)."""
+        db.action_events_record(*cls.db_rows(context, instance_uuid, action, events))
+
+    @staticmethod
+    def db_rows(context: RequestContext, instance_uuid: str, action: str,
+                events: InstanceActionEventList) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The action's values and ``events``' rows, as the database layer
+        records them (``record``; a new server's first step goes with its
+        records: novalite.objects.server_records)."""
         keys = ("event", "start_time", "finish_time", "result", "details", "traceback", "host")
         rows = [{k: _naive(e[k]) if e.obj_attr_is_set(k) else None for k in keys}
                 for e in events]
-        db.action_events_record(_action_values(context, instance_uuid, action), rows)
+        return _action_values(context, instance_uuid, action), rows
 
     @classmethod
     @base.remotable
