@@ -62,14 +62,19 @@ def _free_cidr() -> str:
 
 
 class NetStack:
-    def __init__(self) -> None:
+    def __init__(self, label: str = "networking",
+                 overrides: dict[tuple[str | None, str], Any] | None = None) -> None:
         tag = uuid.uuid4().hex[:6]
         self.net_name = f"net-{tag}"
         self.bridge = f"nlt{tag}"
         self.cidr = _free_cidr()
-        self.rs = RealStack(label="networking", overrides={
+        # NOTE: RealStack makes its directory at once: a caller wanting other
+        # settings passes them here (a stack made and replaced is never
+        # stopped, and its directory stayed behind).
+        self.rs = RealStack(label=label, overrides={
             ("network", "default_network_name"): self.net_name,
             ("compute", "force_config_drive"): True,
+            **(overrides or {}),
         })
         self.net: dict[str, Any] = {}
         self.http = requests.Session()

@@ -326,17 +326,11 @@ def test_failed_live_migration_leaves_the_guest_on_the_source(hosts: Hosts) -> N
 
 class TwoHosts:
     def __init__(self, vhost: str, second: SecondLibvirtHost) -> None:
-        from tests.integration.realstack import RealStack
         from tests.integration.test_networking import NetStack
 
         self.second = second
-        self.ns = NetStack()
         # NOTE: NetStack's own stack, on RabbitMQ (compute B is another process).
-        self.ns.rs = RealStack(label="lmig-api", overrides={
-            ("network", "default_network_name"): self.ns.net_name,
-            ("compute", "force_config_drive"): True,
-            (None, "transport_url"): vhost,
-        })
+        self.ns = NetStack(label="lmig-api", overrides={(None, "transport_url"): vhost})
         self.vhost = vhost
         self.b_host = f"lmig-b-{uuidutils.generate_uuid()[:6]}"
         self.b_base = ""
