@@ -465,7 +465,12 @@
   function diagnosis(server, actions) {
     const parts = [];
     const failedEvents = [];
-    for (const a of actions) {
+    // NOTE: the newest action's failed steps only: a panic at create is
+    // history once a later rebuild or reboot went well (the timeline below
+    // keeps every action's).
+    const newest = actions.slice().sort((x, y) =>
+      (y.start_time || "").localeCompare(x.start_time || ""))[0];
+    for (const a of newest ? [newest] : []) {
       for (const e of a.events || []) if (failed(e)) failedEvents.push({...e, action: a.action});
     }
     if (server.fault || failedEvents.length) {
