@@ -31,7 +31,9 @@ NOT_QUERIES = {"disable", "disabled", "enable", "get_url", "get_engine", "dispos
                "vni_ranges", "default_bridge", "default_pools", "random_mac",
                "check_address", "fixed_ip_allocate", "rule_key", "protocol_number",
                "add_interface_subnet", "add_interface_port", "remove_interface",
-               "fip_create"}
+               "fip_create",
+               # a part of the caller's transaction (the caller retries it whole)
+               "record_action_events"}
 
 
 def _queries(module: ModuleType) -> list[str]:
