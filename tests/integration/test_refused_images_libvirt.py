@@ -102,7 +102,9 @@ def test_refused_image_fault_shows_users_no_command_or_host_path(lv):
     assert "qemu-img info" in admin["details"], admin["details"]
     assert str(private / "_base") in admin["details"]
     user = _fault(stack, server, MEMBER)
+    # NOTE: the fault names the build's step that failed (the timeline's).
     assert user == {"code": 400, "created": admin["created"], "message": (
+        "Build failed while fetching the image (step image_fetch): "
         f"Image {image} is unacceptable: qemu-img cannot read it as qcow2 "
         "(Image is not in qcow2 format)")}
     assert admin["message"] == user["message"]
