@@ -1,7 +1,7 @@
 """Every database call of the query modules retries on disconnects and
 deadlocks (issue 10, item 11): a query added without ``retry_on_db_error``
 fails here, by name. How the retry behaves on real servers is in
-tests/integration/test_db_retry.py and test_fault_postgres_restart.py."""
+tests/backends/test_db_retry.py and tests/integration/test_fault_postgres_restart.py."""
 
 from __future__ import annotations
 
