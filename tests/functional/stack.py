@@ -76,7 +76,7 @@ class Stack:
         scheduler.start()
         self.services.append(scheduler)
         for host, driver in self.computes_spec:
-            self.start_compute(host, driver, settle=False)
+            self.start_compute(host, driver)
         if self.with_api:
             from novalite.api.service import APIService
 
@@ -92,16 +92,18 @@ class Stack:
         return self
 
     def start_compute(self, host: str, driver: str = "fake.FakeDriver",
-                      settle: bool = True) -> Any:
+                      settle: bool = False) -> Any:
         svc = service.Service.create(binary="novalite-compute", host=host,
                                      manager_kwargs={"compute_driver": driver})
         svc.start()
         self.services.append(svc)
         self.computes[host] = svc
-        # NOTE: the scheduler answers from a snapshot of the hosts up to
-        # [scheduler] host_state_max_age_ms old; one taken just before
-        # this host's node was recorded does not list it (a build asked
-        # of this host at once found no valid host, with no volume made).
+        # NOTE: settle: wait until the scheduler will see this host. It
+        # answers from a snapshot of the hosts up to [scheduler]
+        # host_state_max_age_ms old; one taken just before this host's node
+        # was recorded does not list it (a build asked of this host at once
+        # found no valid host). Not by default: a restart's tests time what
+        # the host does as it comes back.
         if settle:
             time.sleep(CONF.scheduler.host_state_max_age_ms / 1000.0 + 0.05)
         return svc

@@ -215,7 +215,7 @@ def test_a_failed_build_shows_its_fault_and_failing_step(dash: SimpleNamespace,
     expect(page.locator("#diagnosis .fault-message")).to_contain_text("No valid host")
 
     # a host whose spawns fail: the build's failing step and its reason
-    stack.start_compute("failhost", "fake.AlwaysFailingSpawnDriver")
+    stack.start_compute("failhost", "fake.AlwaysFailingSpawnDriver", settle=True)
     try:
         failed = api_boot(dash, stack.session, "fails-to-spawn", host="failhost",
                           networks="none")

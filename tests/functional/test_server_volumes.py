@@ -720,7 +720,7 @@ def test_a_failed_boot_from_volume_leaves_its_volume_unconnected(stack: Stack) -
     connected to that host (its NBD export closed); deleting the server
     deletes it (delete_on_termination). (Last in the module: it adds a
     compute host whose spawns fail, disabled at the end.)"""
-    stack.start_compute("failhost", "fake.AlwaysFailingSpawnDriver")
+    stack.start_compute("failhost", "fake.AlwaysFailingSpawnDriver", settle=True)
     try:
         server = boot(stack, ADMIN, host="failhost", block_device_mapping_v2=[{
             "uuid": stack.image_id, "source_type": "image", "destination_type": "volume",

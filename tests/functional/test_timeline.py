@@ -13,7 +13,6 @@ import pytest
 import requests
 
 from novalite.compute import timeline
-from novalite.conf import CONF
 from tests.functional.stack import Stack
 
 LATEST = {"OpenStack-API-Version": "compute 2.84"}
@@ -122,10 +121,7 @@ def test_no_valid_host_fails_the_schedule_step(stack: Stack, member: requests.Se
 
 def test_driver_failure_is_attributed_to_its_step(stack: Stack,
                                                   member: requests.Session) -> None:
-    stack.start_compute("broken", "fake.AlwaysFailingSpawnDriver")
-    # NOTE: the scheduler's host snapshot may be this old; a newer one has
-    # the new host.
-    time.sleep(CONF.scheduler.host_state_max_age_ms / 1000 + 0.2)
+    stack.start_compute("broken", "fake.AlwaysFailingSpawnDriver", settle=True)
     server = _boot(stack, "tl-broken", host="broken")
     failed = stack.wait_status(server["id"], "ERROR")
     message = failed["fault"]["message"]
@@ -161,8 +157,7 @@ def test_disabled_timeline_records_nothing() -> None:
 def test_a_reschedule_records_its_second_schedule_step(stack: Stack) -> None:
     # NOTE: requested on the flaky host only: its first spawn fails with a
     # retryable error, the conductor asks again and no other host may take it.
-    stack.start_compute("flaky", "fake.FailingFirstSpawnDriver")
-    time.sleep(CONF.scheduler.host_state_max_age_ms / 1000 + 0.2)
+    stack.start_compute("flaky", "fake.FailingFirstSpawnDriver", settle=True)
     server = _boot(stack, "tl-flaky", host="flaky")
     failed = stack.wait_status(server["id"], "ERROR")
     assert failed["fault"]["message"].startswith("No valid host was found. ")
