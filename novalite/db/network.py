@@ -737,10 +737,12 @@ def fixed_ip_get_all(network_id: int | None = None) -> list[dict]:
     return [_fixed_ip_view(p, a) for p in ports for a in p["fixed_ips"]]
 
 
-@retry_on_db_error(idempotent=False)
+@retry_on_db_error
 def fixed_ip_release_by_instance(instance_uuid: str) -> int:
     """Release the instance's ports: the ones Nova made are deleted, the ones
-    the user gave (``preserve_on_delete``) are unbound. Returns how many."""
+    the user gave (``preserve_on_delete``) are unbound. Returns how many.
+    Run again after a COMMIT whose answer was lost, it finds none left and
+    changes nothing: the same end state (idempotent; it then returns 0)."""
     with _session() as s:
         rows = list(s.scalars(sa.select(models.Port).filter_by(device_id=instance_uuid)))
         gone = [r.id for r in rows if not r.preserve_on_delete]

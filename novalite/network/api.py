@@ -219,10 +219,13 @@ def allocate_for_instance(instance_uuid: str, requested: Any, host: str | None,
 
 
 def deallocate_for_instance(instance_uuid: str) -> int:
-    for port in db.port_get_all(device_id=instance_uuid):
+    ports = db.port_get_all(device_id=instance_uuid)
+    for port in ports:
         if not port["preserve_on_delete"]:
             hooks.port_deleting(port)
-    released = db.fixed_ip_release_by_instance(instance_uuid)
+    # NOTE: the ports read above, not the count: a release retried after
+    # its COMMIT's answer was lost counts 0, yet the data plane must follow.
+    released = db.fixed_ip_release_by_instance(instance_uuid) or len(ports)
     if released:
         LOG.info("Released %d port(s) of instance %s", released, instance_uuid)
         hooks.network_changed()

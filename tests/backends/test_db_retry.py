@@ -260,3 +260,22 @@ def test_deadlock_victim_is_run_again(synced):
         t.join(60)
     assert not errors, errors
     assert len(attempts) == 3, f"expected one deadlock victim run again: {attempts}"
+
+
+@BACKENDS
+def test_a_port_release_whose_commit_was_lost_is_run_again(synced):
+    """A build's network step releases what an earlier attempt made; a
+    PostgreSQL restart at that COMMIT put a build in ERROR (CI, 2026-12-07).
+    Run again, the release ends with the ports gone, whatever the first
+    attempt did (a second run finds nothing left to change)."""
+    from novalite.db import network as db_network
+    from novalite.network import manage
+
+    net = manage.create_network("retry", "10.96.0.0/28", bridge="nlretry0")
+    db_network.fixed_ip_allocate(net["uuid"], "inst-retry", "h")
+    with killing("commit") as killed:
+        released = db_network.fixed_ip_release_by_instance("inst-retry")
+    assert killed == ["COMMIT"]
+    assert released == 1
+    assert db_network.port_get_all(device_id="inst-retry") == []
+    assert db_network.fixed_ip_release_by_instance("inst-retry") == 0
